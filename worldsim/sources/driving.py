@@ -1,0 +1,167 @@
+"""Driving: highway-env (`highway-fast-v0` by default) with Discrete(5) meta-actions.
+
+Camera: an ego-centred top view, `view_m` metres across (40 m by default), with the ego at 30 % from
+the left so that more road is visible ahead than behind. At 64x64 a 5 m x 2 m car covers about 8x3
+pixels. The scene is drawn at twice the frame size and area-downsampled, which keeps lane markings.
+
+Physical state (float32), in highway-env's world frame (x along the road, y across it, towards the
+right-hand lanes; metres, m/s, radians):
+  ego_x, ego_y, ego_vx, ego_vy, ego_heading,
+  then for each of the `neighbours` nearest other vehicles (nearest first):
+  car{k}_present (1 or 0; absent slots are all zero), car{k}_dx, car{k}_dy (position relative to
+  the ego), car{k}_vx, car{k}_vy, car{k}_heading.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from worldsim.scenario import Scenario
+from worldsim.sources.base import Observation, Source, StateField, to_square_frame
+from worldsim.sources.driving_script import DrivingScript
+
+ACTIONS = ("LANE_LEFT", "IDLE", "LANE_RIGHT", "FASTER", "SLOWER")
+LANE_WIDTH_M = 4.0
+EGO_FIELDS = ("x", "y", "vx", "vy", "heading")
+_UNITS = {"x": "m", "y": "m", "dx": "m", "dy": "m", "vx": "m/s", "vy": "m/s", "heading": "rad", "present": "1"}
+
+
+def driving_state_fields(neighbours: int) -> tuple[StateField, ...]:
+    fields = [StateField(f"ego_{n}", _UNITS[n], f"ego {n} in the road frame") for n in EGO_FIELDS]
+    for k in range(neighbours):
+        for n in ("present", "dx", "dy", "vx", "vy", "heading"):
+            what = "relative to the ego" if n in ("dx", "dy") else "in the road frame"
+            fields.append(StateField(f"car{k}_{n}", _UNITS[n], f"{k + 1}-th nearest vehicle: {n} {what}"))
+    return tuple(fields)
+
+
+class DrivingSource(Source):
+    domain = "driving"
+
+    def __init__(
+        self,
+        frame_size: int = 64,
+        scenario: Scenario | None = None,
+        env_id: str = "highway-fast-v0",
+        config: dict[str, Any] | None = None,
+        neighbours: int = 4,
+        view_m: float = 40.0,
+    ):
+        super().__init__(frame_size)
+        if os.environ.get("SDL_VIDEODRIVER") == "dummy":
+            # highway-env's viewer draws nothing under the dummy SDL driver: every frame would be black.
+            raise RuntimeError("highway-env renders black frames with SDL_VIDEODRIVER=dummy; unset it")
+        import highway_env  # noqa: F401  (registers the highway-env ids)
+
+        self.scenario = scenario
+        self.script = DrivingScript(scenario.spec) if scenario else None
+        self._env_id = scenario.spec.get("env_id", env_id) if scenario else env_id
+        self.neighbours = neighbours
+        self.state_fields = driving_state_fields(neighbours)
+        screen = 2 * frame_size
+        render = {
+            "screen_width": screen,
+            "screen_height": screen,
+            "scaling": screen / view_m,
+            "centering_position": [0.3, 0.5],
+        }
+        merged = {**(scenario.spec.get("config", {}) if scenario else {}), **(config or {}), **render}
+        self.env = gym.make(self._env_id, render_mode="rgb_array", config=merged)
+        self.steps = 0
+
+    @property
+    def action_space(self) -> gym.Space:
+        return self.env.action_space
+
+    @property
+    def env_id(self) -> str:
+        return self._env_id
+
+    @property
+    def core(self):
+        """The highway-env environment itself (for behaviour policies and branching)."""
+        return self.env.unwrapped
+
+    def _reset(self, seed):
+        if seed is None and self.scenario is not None:
+            seed = self.scenario.seed
+        self.env.reset(seed=seed)
+        if self.script:
+            self.script.place(self.core)
+        self.steps = 0
+        return self._observe(0.0, False, False, {})
+
+    def _step(self, action):
+        fired = self.script.fire(self.core, self.steps) if self.script else []
+        _, reward, terminated, truncated, info = self.env.step(int(action))
+        self.steps += 1
+        info = {"crashed": bool(info.get("crashed", False)), "speed": float(info.get("speed", 0.0))}
+        if fired:
+            info["events"] = fired
+        return self._observe(float(reward), bool(terminated), bool(truncated), info)
+
+    def _observe(self, reward, terminated, truncated, info) -> Observation:
+        frame = to_square_frame(self.env.render(), self.frame_size)
+        state = self.physical_state()
+        return Observation(frame, state, self.caption(state), reward, terminated, truncated, info)
+
+    def physical_state(self) -> np.ndarray:
+        core = self.core
+        ego = core.vehicle
+        state = np.zeros(len(self.state_fields), dtype=np.float32)
+        state[:5] = _kinematics(ego)
+        others = [v for v in core.road.vehicles if v is not ego]
+        others.sort(key=lambda v: float(np.linalg.norm(v.position - ego.position)))
+        for k, other in enumerate(others[: self.neighbours]):
+            x, y, vx, vy, heading = _kinematics(other)
+            state[5 + 6 * k : 11 + 6 * k] = (1.0, x - state[0], y - state[1], vx, vy, heading)
+        return state
+
+    def caption(self, state: np.ndarray) -> str:
+        ego = self.core.vehicle
+        lanes = len(self.core.road.network.all_side_lanes(ego.lane_index))
+        ego_lane = int(ego.lane_index[2])
+        speed = float(np.hypot(state[2], state[3]))
+        parts = [f"{lanes} lanes", f"ego in the {lane_name(ego_lane, lanes)} at {speed:.0f} m/s"]
+        ahead = [
+            state[5 + 6 * k : 11 + 6 * k]
+            for k in range(self.neighbours)
+            if state[5 + 6 * k] > 0 and state[6 + 6 * k] > 0
+        ]
+        if ahead:
+            _, dx, dy, _, vy, _ = min(ahead, key=lambda car: car[1])
+            lane = ego_lane + int(round(dy / LANE_WIDTH_M))
+            motion = "moving right" if vy > 0.5 else "moving left" if vy < -0.5 else "keeping its lane"
+            parts.append(f"a car {dx:.0f} m ahead in the {lane_name(lane, lanes)} {motion}")
+        else:
+            parts.append("no car close ahead")
+        if ego.crashed:
+            parts.append("the ego has crashed")
+        return "; ".join(parts)
+
+    def branch(self) -> "DrivingSource":
+        """An independent copy of this source at its current step (highway-env deep-copies)."""
+        return copy.deepcopy(self)
+
+    def close(self):
+        self.env.close()
+
+
+def _kinematics(vehicle) -> tuple[float, float, float, float, float]:
+    vx, vy = vehicle.speed * np.cos(vehicle.heading), vehicle.speed * np.sin(vehicle.heading)
+    return float(vehicle.position[0]), float(vehicle.position[1]), float(vx), float(vy), float(vehicle.heading)
+
+
+def lane_name(lane: int, lanes: int) -> str:
+    if lanes == 3 and 0 <= lane < 3:
+        return ("left", "middle", "right")[lane] + " lane"
+    if lanes == 2 and 0 <= lane < 2:
+        return ("left", "right")[lane] + " lane"
+    if 0 <= lane < lanes:
+        return f"lane {lane + 1} of {lanes} from the left"
+    return "lane beyond the road edge" if lane >= lanes else "lane left of the road"

@@ -1,0 +1,108 @@
+"""Games: Gymnasium `CarRacing-v3` (Box2D), Box(3) actions = steer [-1, 1], gas [0, 1], brake [0, 1].
+
+Frames are CarRacing's own 96x96 car-following view (with its dashboard strip), area-downsampled.
+Two departures from the raw simulator, both documented in the dataset's metadata:
+- `frame_skip` (default 2): each action is held for that many 50 Hz physics frames and their
+  rewards are summed, so one step is 40 ms.
+- On reset the car idles for CarRacing's 1 s zoom-in animation (50 frames with no input; the car
+  does not move), so every episode starts from a fully zoomed view.
+
+Physical state (float32, Box2D world units, which CarRacing treats as metres):
+  x, y [m], speed [m/s], heading [rad, wrapped to (-pi, pi]], angular_velocity [rad/s],
+  wheels_off_track (0..4 wheels on grass), progress (fraction of track tiles visited).
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+
+from worldsim.scenario import Scenario
+from worldsim.sources.base import Observation, Source, StateField, to_square_frame
+
+STATE_FIELDS = (
+    StateField("x", "m", "car position, x"),
+    StateField("y", "m", "car position, y"),
+    StateField("speed", "m/s", "car speed"),
+    StateField("heading", "rad", "car body angle, wrapped to (-pi, pi]"),
+    StateField("angular_velocity", "rad/s", "car body yaw rate"),
+    StateField("wheels_off_track", "1", "number of wheels on grass (0..4)"),
+    StateField("progress", "1", "fraction of the track's tiles visited"),
+)
+ZOOM_FRAMES = 50  # CarRacing zooms in over its first second at 50 FPS
+
+
+class GamesSource(Source):
+    domain = "games"
+    state_fields = STATE_FIELDS
+
+    def __init__(self, frame_size: int = 64, scenario: Scenario | None = None, frame_skip: int = 2):
+        super().__init__(frame_size)
+        if frame_skip < 1:
+            raise ValueError(f"frame_skip must be >= 1, got {frame_skip}")
+        self.scenario = scenario
+        self.frame_skip = frame_skip
+        self.env = gym.make("CarRacing-v3", render_mode="rgb_array", continuous=True)
+
+    @property
+    def action_space(self) -> gym.Space:
+        return self.env.action_space
+
+    @property
+    def env_id(self) -> str:
+        return "CarRacing-v3"
+
+    @property
+    def core(self):
+        return self.env.unwrapped
+
+    def describe(self):
+        return {**super().describe(), "frame_skip": self.frame_skip}
+
+    def _reset(self, seed):
+        if self.scenario is not None:
+            # The track is the scenario: always the same one, whatever the episode seed.
+            seed = self.scenario.spec["track_seed"]
+        pixels, _ = self.env.reset(seed=seed)
+        idle = np.zeros(3, dtype=np.float32)
+        for _ in range(ZOOM_FRAMES):
+            pixels, *_ = self.core.step(idle)
+        self.core.reward = self.core.prev_reward = 0.0  # the idle frames' time penalty is not the policy's
+        return self._observe(pixels, 0.0, False, False, {})
+
+    def _step(self, action):
+        total = 0.0
+        for _ in range(self.frame_skip):
+            pixels, reward, terminated, truncated, info = self.env.step(action)
+            total += float(reward)
+            if terminated or truncated:
+                break
+        extra = {"lap_finished": bool(info.get("lap_finished", False))} if "lap_finished" in info else {}
+        return self._observe(pixels, total, bool(terminated), bool(truncated), extra)
+
+    def _observe(self, pixels, reward, terminated, truncated, info) -> Observation:
+        car = self.core.car
+        hull = car.hull
+        speed = float(np.hypot(*hull.linearVelocity))
+        heading = float(np.angle(np.exp(1j * hull.angle)))
+        off = sum(1 for wheel in car.wheels if not wheel.tiles)
+        progress = self.core.tile_visited_count / max(len(self.core.track), 1)
+        state = np.array(
+            [hull.position[0], hull.position[1], speed, heading, hull.angularVelocity, off, progress],
+            dtype=np.float32,
+        )
+        frame = to_square_frame(pixels, self.frame_size)
+        return Observation(frame, state, self.caption(state), reward, terminated, truncated, info)
+
+    @staticmethod
+    def caption(state: np.ndarray) -> str:
+        _, _, speed, heading, yaw_rate, off, progress = (float(v) for v in state)
+        turning = "turning left" if yaw_rate > 0.3 else "turning right" if yaw_rate < -0.3 else "going straight"
+        where = "on the track" if off == 0 else "fully off the track" if off == 4 else f"with {off:.0f} wheels on the grass"
+        return (
+            f"car at {3.6 * speed:.0f} km/h heading {np.degrees(heading):.0f} deg, {turning}, {where}; "
+            f"{100 * progress:.0f}% of the track visited"
+        )
+
+    def close(self):
+        self.env.close()
