@@ -1,0 +1,36 @@
+"""The `worldsim` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from worldsim.cli_data import add_collect, add_dataset
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="worldsim", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_collect(commands)
+    add_dataset(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result = args.run(args)
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        print(f"worldsim {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"worldsim {args.command}: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    if result is not None:
+        print(json.dumps(result, indent=2) if getattr(args, "json", False) else result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
