@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from worldsim.bench import add_bench
 from worldsim.cli_data import add_collect, add_dataset
 
 
@@ -14,6 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_collect(commands)
     add_dataset(commands)
+    add_bench(commands)
     return parser
 
 

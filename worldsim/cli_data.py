@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from worldsim.data import CollectRequest, Dataset, collect
 from worldsim.scenario import load_scenario
@@ -49,7 +50,14 @@ def run_collect(args):
         frame_size=args.frame_size,
         source_options={"env_id": args.env_id} if args.env_id else {},
     )
-    collect(request, workers=args.workers, progress=not args.quiet)
+    done = collect(request, workers=args.workers, progress=not args.quiet)
+    if done["recorded"]:
+        print(
+            f"recorded {done['recorded']} episodes ({done['transitions_recorded']} transitions) in "
+            f"{done['seconds']:.1f} s: {done['transitions_per_s']:.1f} transitions/s with {args.workers} "
+            f"worker(s); kept {done['kept']} finished before",
+            file=sys.stderr,
+        )
     return _show(Dataset(args.out).summary(), args.json)
 
 

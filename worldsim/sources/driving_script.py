@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 from highway_env.vehicle.behavior import IDMVehicle
 
-# Random traffic closer than this (same lane, metres along it) to a placed vehicle is removed, so
-# that a scenario never starts inside a collision.
-CLEARANCE_M = 12.0
+# Random traffic in the same lane within these distances (metres behind, ahead) of a placed vehicle
+# is removed: a scenario never starts inside a collision, and a scripted vehicle is not slowed by
+# random traffic before its event fires.
+EGO_CLEARANCE_M = (12.0, 25.0)
+SCRIPTED_CLEARANCE_M = (12.0, 120.0)
 
 
 class DrivingScript:
@@ -66,9 +67,9 @@ class DrivingScript:
             vehicle.check_collisions = False  # as highway-fast does for all non-ego traffic
             self.vehicles[v["id"]] = vehicle
 
-        placed = [ego, *self.vehicles.values()]
+        zones = [(ego, EGO_CLEARANCE_M)] + [(v, SCRIPTED_CLEARANCE_M) for v in self.vehicles.values()]
         road.vehicles = [
-            other for other in road.vehicles if other is ego or not any(_too_close(other, p) for p in placed)
+            other for other in road.vehicles if other is ego or not any(_in_zone(other, *z) for z in zones)
         ] + list(self.vehicles.values())
 
     def fire(self, env, step: int) -> list[str]:
@@ -109,7 +110,8 @@ def _lane(road, lane_index, field: str):
         raise ValueError(f"scenario field {field}: lane {lane_index} does not exist on this road") from None
 
 
-def _too_close(vehicle, placed) -> bool:
+def _in_zone(vehicle, placed, zone: tuple[float, float]) -> bool:
     if vehicle is placed or vehicle.lane_index != placed.lane_index:
         return False
-    return abs(float(np.dot(vehicle.position - placed.position, [1.0, 0.0]))) < CLEARANCE_M
+    ahead = float(vehicle.position[0] - placed.position[0])  # every scenario road runs along +x
+    return -zone[0] < ahead < zone[1]
