@@ -61,14 +61,24 @@ class RoboticsSource(Source):
         return self.env.unwrapped
 
     def _reset(self, seed):
-        options = None
-        if self.scenario is not None:
-            seed = self.scenario.seed if seed is None else seed
-            spec = self.scenario.spec
-            options = {"reset_to_state": [*spec["agent"], *spec["block"]]}
-        pixels, info = self.env.reset(seed=seed, options=options)
+        if self.scenario is None:
+            pixels, info = self.env.reset(seed=seed)
+        else:
+            pixels, info = self._reset_to(self.scenario.seed if seed is None else seed, self.scenario.spec)
         info.setdefault("coverage", self.core._get_coverage())
         return self._observe(pixels, 0.0, False, False, info)
+
+    def _reset_to(self, seed, spec):
+        """Start from the scenario's exact agent position and block pose.
+
+        PushT's `reset_to_state` sets the block position before its angle, and the angle turns the
+        block about its centre of gravity, so the block ends up displaced by an offset that depends
+        only on the angle. One probe reset measures that offset; the second reset compensates it.
+        """
+        agent, block = np.asarray(spec["agent"], float), np.asarray(spec["block"], float)
+        self.env.reset(seed=seed, options={"reset_to_state": [*agent, *block]})
+        shift = np.asarray(self.core.block.position) - block[:2]
+        return self.env.reset(seed=seed, options={"reset_to_state": [*agent, *(block[:2] - shift), block[2]]})
 
     def _step(self, action):
         pixels, reward, terminated, truncated, info = self.env.step(action)

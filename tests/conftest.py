@@ -1,0 +1,16 @@
+import os
+
+import pytest
+
+# highway-env draws black frames under the dummy SDL driver; WorldSim's sources refuse to run with
+# it. Tests that open pygame windows set it themselves, scoped to the test.
+os.environ.pop("SDL_VIDEODRIVER", None)
+
+
+@pytest.fixture(scope="session")
+def driving_source():
+    from worldsim.sources import make_source
+
+    source = make_source("driving")
+    yield source
+    source.close()

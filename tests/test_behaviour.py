@@ -1,0 +1,49 @@
+import numpy as np
+
+from worldsim.behaviour import default_policy
+from worldsim.behaviour.base import pick_style
+from worldsim.sources import make_source
+
+
+def test_style_mix_follows_weights():
+    rng = np.random.default_rng(0)
+    draws = [pick_style(rng, {"a": 0.8, "b": 0.2, "c": 0.0}) for _ in range(2000)]
+    assert draws.count("c") == 0
+    assert 0.75 < draws.count("a") / 2000 < 0.85
+
+
+def test_pusht_policy_touches_and_moves_block():
+    source, policy = make_source("robotics"), default_policy("robotics")
+    policy.styles = {"to_goal": 1.0}
+    obs = source.reset(seed=4)
+    policy.reset(np.random.default_rng(4), source)
+    start, contacts = obs.state[4:6].copy(), 0
+    for _ in range(80):
+        obs = source.step(policy.act(source, obs))
+        contacts += obs.info["n_contacts"] > 0
+    assert contacts > 5
+    assert np.linalg.norm(obs.state[4:6] - start) > 20
+
+
+def test_racing_policy_follows_track():
+    source, policy = make_source("games"), default_policy("games")
+    policy.styles = {"clean": 1.0}
+    obs = source.reset(seed=2)
+    policy.reset(np.random.default_rng(2), source)
+    for _ in range(120):
+        obs = source.step(policy.act(source, obs))
+    assert obs.state[6] > 0.05  # track progress
+    assert obs.state[5] <= 1  # at most one wheel on the grass
+
+
+def test_reckless_driving_crashes_sometimes(driving_source):
+    policy = default_policy("driving")
+    policy.styles = {"reckless": 1.0}
+    crashes = 0
+    for seed in range(3):
+        obs = driving_source.reset(seed=seed)
+        policy.reset(np.random.default_rng(seed), driving_source)
+        while not (obs.terminated or obs.truncated):
+            obs = driving_source.step(policy.act(driving_source, obs))
+        crashes += obs.info["crashed"]
+    assert crashes >= 1
