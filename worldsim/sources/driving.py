@@ -107,6 +107,9 @@ class DrivingSource(Source):
 
     def _observe(self, reward, terminated, truncated, info) -> Observation:
         frame = to_square_frame(self.env.render(), self.frame_size)
+        # render() arms highway-env's auto-render, which would also draw every intermediate physics
+        # frame of the next step (for its video recorder); we only keep one frame per step.
+        self.core.enable_auto_render = False
         state = self.physical_state()
         return Observation(frame, state, self.caption(state), reward, terminated, truncated, info)
 

@@ -1,0 +1,8 @@
+"""Recorded episodes: collection, storage and reading."""
+
+from worldsim.data.collect import CollectRequest, collect
+from worldsim.data.dataset import Dataset
+from worldsim.data.episode import Episode, EpisodeError
+from worldsim.data.windows import WindowSampler, Windows
+
+__all__ = ["CollectRequest", "Dataset", "Episode", "EpisodeError", "WindowSampler", "Windows", "collect"]

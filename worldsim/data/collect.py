@@ -1,0 +1,158 @@
+"""Parallel, resumable collection of episodes from a source into a dataset directory.
+
+Layout of a dataset directory:
+  dataset.json               what was asked for and what the source records (written first)
+  episodes/episode_NNNNNN.npz one file per finished episode, renamed into place when complete
+  .scratch/                  temporary files of episodes being written (never read)
+
+Episode `i` is fully determined by (request, i), so a killed collection is completed by running the
+same command again: finished episodes are kept, unfinished ones are recorded from scratch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from worldsim.data.episode import Episode
+from worldsim.data.record import record_episode
+
+FORMAT = "worldsim-dataset"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class CollectRequest:
+    domain: str
+    out: str
+    episodes: int
+    max_steps: int
+    seed: int = 0
+    scenario: str | None = None
+    frame_size: int = 64
+    source_options: dict[str, Any] = field(default_factory=dict)
+
+    # These may differ between runs into the same directory; everything else must match.
+    RESUMABLE = ("out", "episodes")
+
+    def identity(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if k not in self.RESUMABLE}
+
+
+def episode_path(out: Path, index: int) -> Path:
+    return out / "episodes" / f"episode_{index:06d}.npz"
+
+
+def collect(request: CollectRequest, workers: int = 1, progress: bool = True) -> dict[str, Any]:
+    """Record every missing episode of `request`; returns counts of what was done."""
+    if request.episodes < 1 or request.max_steps < 1:
+        raise ValueError("episodes and max_steps must be >= 1")
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    out = Path(request.out)
+    _prepare(out, request)
+    todo = [i for i in range(request.episodes) if not episode_path(out, i).exists()]
+    done = request.episodes - len(todo)
+    bar = tqdm(total=request.episodes, initial=done, unit="ep", desc=f"collect {request.domain}", disable=not progress)
+    transitions, start = 0, time.perf_counter()
+    try:
+        for n in _run(request, todo, workers):
+            transitions += n
+            bar.update(1)
+            bar.set_postfix(transitions=transitions)
+    finally:
+        bar.close()
+    shutil.rmtree(out / ".scratch", ignore_errors=True)
+    seconds = time.perf_counter() - start
+    return {
+        "recorded": len(todo),
+        "kept": done,
+        "transitions_recorded": transitions,
+        "seconds": seconds,
+        "transitions_per_s": transitions / seconds if todo else 0.0,
+    }
+
+
+def _prepare(out: Path, request: CollectRequest) -> None:
+    """Create the directory and its dataset.json, or check that a resumed run asks for the same data."""
+    meta_path = out / "dataset.json"
+    if meta_path.exists():
+        try:
+            existing = json.loads(meta_path.read_text())["request"]
+        except (json.JSONDecodeError, KeyError) as exc:
+            raise ValueError(f"{meta_path}: not a WorldSim dataset description ({exc})") from None
+        for key, value in request.identity().items():
+            if existing.get(key) != value:
+                raise ValueError(
+                    f"{out} was collected with {key}={existing.get(key)!r}, not {value!r}; "
+                    f"use another --out, or the same options to resume it"
+                )
+        # Leftovers of a killed run: never visible as episodes, safe to drop.
+        shutil.rmtree(out / ".scratch", ignore_errors=True)
+        return
+    if out.exists() and any(out.iterdir()):
+        raise ValueError(f"{out} exists, is not empty and holds no dataset.json; refusing to write into it")
+    (out / "episodes").mkdir(parents=True, exist_ok=True)
+    source = _make_source(request)
+    try:
+        description = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "request": request.identity(),
+            "source": source.describe(),
+        }
+    finally:
+        source.close()
+    tmp = out / "dataset.json.tmp"
+    tmp.write_text(json.dumps(description, indent=2) + "\n")
+    os.replace(tmp, meta_path)
+
+
+def _run(request: CollectRequest, todo: list[int], workers: int):
+    """Yield the transition count of each finished episode, in completion order."""
+    if workers == 1 or len(todo) <= 1:
+        for index in todo:
+            yield _record(request, index)
+        return
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        pending = {pool.submit(_record, request, i) for i in todo[: 2 * workers]}
+        queue = iter(todo[2 * workers :])
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                yield future.result()
+                nxt = next(queue, None)
+                if nxt is not None:
+                    pending.add(pool.submit(_record, request, nxt))
+
+
+_WORKER_SOURCE: dict[str, Any] = {}
+
+
+def _make_source(request: CollectRequest):
+    from worldsim.sources import make_source
+
+    return make_source(request.domain, request.frame_size, scenario=request.scenario, **request.source_options)
+
+
+def _record(request: CollectRequest, index: int) -> int:
+    from worldsim.behaviour import default_policy
+
+    key = json.dumps(request.identity(), sort_keys=True)
+    if key not in _WORKER_SOURCE:  # one simulator per worker process, reused across episodes
+        _WORKER_SOURCE.clear()
+        _WORKER_SOURCE[key] = (_make_source(request), default_policy(request.domain))
+    source, policy = _WORKER_SOURCE[key]
+    episode: Episode = record_episode(source, policy, request.seed, index, request.max_steps)
+    out = Path(request.out)
+    episode.save(episode_path(out, index), out / ".scratch")
+    return len(episode)
