@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The training datasets of the shipped world models: >= 100k transitions per built-in domain.
+# Resumable: rerun after an interruption and it completes what is missing.
+# Usage: scripts/collect_datasets.sh [OUT_ROOT=data] [WORKERS=2]
+set -euo pipefail
+root=${1:-data}
+workers=${2:-2}
+unset SDL_VIDEODRIVER
+# Episode counts give >= 100k transitions: driving episodes average ~21 steps (crashes end them),
+# PushT episodes 300 steps, CarRacing episodes 500 steps.
+worldsim collect --domain robotics --episodes 350 --max-steps 300 --workers "$workers" --seed 0 --out "$root/robotics"
+worldsim collect --domain games --episodes 210 --max-steps 500 --workers "$workers" --seed 0 --out "$root/games"
+worldsim collect --domain driving --episodes 5000 --max-steps 30 --workers "$workers" --seed 0 --out "$root/driving"
