@@ -8,6 +8,7 @@ import sys
 
 from worldsim.bench import add_bench
 from worldsim.cli_data import add_collect, add_dataset
+from worldsim.cli_model import add_train
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_collect(commands)
     add_dataset(commands)
     add_bench(commands)
+    add_train(commands)
     return parser
 
 

@@ -21,7 +21,7 @@ from worldsim.behaviour.base import BehaviourPolicy, OrnsteinUhlenbeck, pick_sty
 class RacingBehaviour(BehaviourPolicy):
     styles: dict[str, float] = field(default_factory=lambda: {"clean": 0.4, "noisy": 0.35, "sloppy": 0.25})
     lookahead: int = 5
-    speed_range: tuple[float, float] = (15.0, 35.0)  # m/s
+    speed_range: tuple[float, float] = (15.0, 45.0)  # Box2D units/s
     swerve_rate: float = 0.02
     steer_gain: float = 2.0
 

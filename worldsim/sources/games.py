@@ -7,9 +7,11 @@ Two departures from the raw simulator, both documented in the dataset's metadata
 - On reset the car idles for CarRacing's 1 s zoom-in animation (50 frames with no input; the car
   does not move), so every episode starts from a fully zoomed view.
 
-Physical state (float32, Box2D world units, which CarRacing treats as metres):
-  x, y [m], speed [m/s], heading [rad, wrapped to (-pi, pi]], angular_velocity [rad/s],
-  wheels_off_track (0..4 wheels on grass), progress (fraction of track tiles visited).
+Physical state (float32; "u" is a Box2D world unit, CarRacing's own length unit: the track is
+~13 u wide, full gas reaches ~70 u/s in 2 s):
+  x, y [u], speed [u/s], heading [rad, wrapped to (-pi, pi]; 0 = nose towards +y],
+  angular_velocity [rad/s, positive = turning left], wheels_off_track (0..4 wheels on grass),
+  progress (fraction of track tiles visited).
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ from worldsim.scenario import Scenario
 from worldsim.sources.base import Observation, Source, StateField, to_square_frame
 
 STATE_FIELDS = (
-    StateField("x", "m", "car position, x"),
-    StateField("y", "m", "car position, y"),
-    StateField("speed", "m/s", "car speed"),
+    StateField("x", "u", "car position, x"),
+    StateField("y", "u", "car position, y"),
+    StateField("speed", "u/s", "car speed"),
     StateField("heading", "rad", "car body angle, wrapped to (-pi, pi]"),
     StateField("angular_velocity", "rad/s", "car body yaw rate"),
     StateField("wheels_off_track", "1", "number of wheels on grass (0..4)"),
@@ -99,8 +101,9 @@ class GamesSource(Source):
         _, _, speed, heading, yaw_rate, off, progress = (float(v) for v in state)
         turning = "turning left" if yaw_rate > 0.3 else "turning right" if yaw_rate < -0.3 else "going straight"
         where = "on the track" if off == 0 else "fully off the track" if off == 4 else f"with {off:.0f} wheels on the grass"
+        pace = "nearly stopped" if speed < 5 else "slow" if speed < 30 else "fast" if speed < 60 else "very fast"
         return (
-            f"car at {3.6 * speed:.0f} km/h heading {np.degrees(heading):.0f} deg, {turning}, {where}; "
+            f"car {pace} ({speed:.0f} u/s) heading {np.degrees(heading):.0f} deg, {turning}, {where}; "
             f"{100 * progress:.0f}% of the track visited"
         )
 

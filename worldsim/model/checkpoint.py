@@ -1,0 +1,111 @@
+"""Checkpoints: `model.safetensors` + `config.json`, never pickle.
+
+config.json holds the format version, the model config (domain, spaces, sizes), the training
+recipe and measured metrics. Loading checks all of it and raises `CheckpointError` naming the file
+and the mismatch. Files are written under temporary names and renamed into place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from worldsim.model.config import FORMAT_VERSION, ModelConfig
+from worldsim.model.world_model import WorldModel
+
+FORMAT = "worldsim-model"
+WEIGHTS, CONFIG = "model.safetensors", "config.json"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be loaded; the message names the file and what is wrong."""
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def write_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata=metadata)
+    os.replace(tmp, path)
+
+
+def save_model(model: WorldModel, directory: str | Path, recipe: dict | None = None, metrics: dict | None = None) -> Path:
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    write_tensors(directory / WEIGHTS, model.state_dict(), metadata={"format": FORMAT})
+    write_json(
+        directory / CONFIG,
+        {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "model": model.config.to_json(),
+            "recipe": recipe or {},
+            "metrics": metrics or {},
+        },
+    )
+    return directory
+
+
+def read_config(directory: str | Path) -> dict[str, Any]:
+    path = Path(directory) / CONFIG
+    if not path.is_file():
+        raise CheckpointError(f"{path}: not found (a checkpoint is a directory with {WEIGHTS} and {CONFIG})")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a WorldSim model config (format is not {FORMAT!r})")
+    if data.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: format_version {data.get('format_version')!r}, this WorldSim reads version {FORMAT_VERSION}"
+        )
+    return data
+
+
+def load_model(directory: str | Path, domain: str | None = None) -> tuple[WorldModel, dict[str, Any]]:
+    """The model in `directory` and its config.json; `domain`, if given, must match."""
+    directory = Path(directory)
+    data = read_config(directory)
+    try:
+        config = ModelConfig.from_json(data["model"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{directory / CONFIG}: invalid model section ({exc})") from None
+    if domain is not None and config.domain != domain:
+        raise CheckpointError(f"{directory / CONFIG}: a {config.domain!r} model, not {domain!r}")
+    weights = directory / WEIGHTS
+    if not weights.is_file():
+        raise CheckpointError(f"{weights}: not found")
+    try:
+        tensors = load_file(str(weights))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{weights}: unreadable or corrupt ({exc})") from None
+    model = WorldModel(config)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    wrong = [k for k in expected if k in tensors and tensors[k].shape != expected[k].shape]
+    if missing or unexpected or wrong:
+        details = []
+        if missing:
+            details.append(f"missing {', '.join(missing[:5])}")
+        if unexpected:
+            details.append(f"unexpected {', '.join(unexpected[:5])}")
+        if wrong:
+            details.append(
+                "shape of " + ", ".join(f"{k} {tuple(tensors[k].shape)} != {tuple(expected[k].shape)}" for k in wrong[:5])
+            )
+        raise CheckpointError(f"{weights}: does not match {directory / CONFIG} ({'; '.join(details)})")
+    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in tensors.items()})
+    model.eval()
+    return model, data

@@ -1,0 +1,63 @@
+"""Configuration of a world model: what it models (domain, spaces) and how big it is."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class ModelConfig:
+    domain: str
+    frame_size: int
+    action_space: dict[str, Any]  # as written by worldsim.sources.base.space_to_json
+    state_fields: list[str] = field(default_factory=list)
+    env_id: str = ""
+    frame_skip: int = 1
+    embed_dim: int = 256  # encoder output
+    deter_dim: int = 192  # recurrent (deterministic) part of the latent
+    stoch_dim: int = 32  # Gaussian (stochastic) part of the latent
+    hidden_dim: int = 256  # MLP width
+    channels: int = 16  # first conv width; doubles at each of the 4 downsamplings
+    min_std: float = 0.1  # floor on the stochastic latent's standard deviation
+
+    def __post_init__(self):
+        if self.frame_size % 16:
+            raise ValueError(f"frame_size must be a multiple of 16, got {self.frame_size}")
+        if self.action_space.get("type") not in ("discrete", "box"):
+            raise ValueError(f"unsupported action space {self.action_space}")
+
+    @property
+    def state_dim(self) -> int:
+        return len(self.state_fields)
+
+    @property
+    def discrete(self) -> bool:
+        return self.action_space["type"] == "discrete"
+
+    @property
+    def action_dim(self) -> int:
+        if self.discrete:
+            return int(self.action_space["n"])
+        size = 1
+        for n in self.action_space["shape"]:
+            size *= n
+        return size
+
+    @property
+    def latent_dim(self) -> int:
+        """Flat latent layout: [physical state (normalised) | deterministic | stochastic]."""
+        return self.state_dim + self.deter_dim + self.stoch_dim
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "ModelConfig":
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown model config fields: {', '.join(sorted(unknown))}")
+        return cls(**data)

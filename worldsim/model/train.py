@@ -1,0 +1,233 @@
+"""`worldsim train`: fit a world model to a dataset, with resumable checkpoints.
+
+Output directory:
+  model.safetensors, config.json   the trained model (written at the end, and at every checkpoint)
+  checkpoint/                      model + optimizer + RNG state + step, swapped in atomically
+  tb/                              TensorBoard scalars and real-vs-imagined filmstrips
+  videos/step_NNNNNN.mp4           side-by-side real | imagined rollouts from the validation split
+
+Deterministic on CPU given --seed (batches, noise and initial weights all come from it), and a
+resumed run continues exactly where its last checkpoint left it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from worldsim.data import Dataset, WindowSampler
+from worldsim.model.checkpoint import load_model, save_model, write_json, write_tensors
+from worldsim.model.config import ModelConfig
+from worldsim.model.objective import LossWeights, sample_alpha, to_tensors, world_model_loss
+from worldsim.model.world_model import WorldModel
+
+
+@dataclass
+class TrainConfig:
+    data: str
+    out: str
+    steps: int = 6000
+    batch_size: int = 16
+    context: int = 4  # real frames filtered before imagining
+    horizon: int = 8  # imagined steps scored against real frames (open loop)
+    lr: float = 6e-4
+    grad_clip: float = 100.0
+    seed: int = 0
+    checkpoint_every: int = 250
+    log_every: int = 25
+    video_every: int = 1000
+    val_fraction: float = 0.1
+    threads: int = 0  # torch CPU threads; 0 keeps torch's default
+    model: dict[str, Any] = field(default_factory=dict)  # ModelConfig overrides (sizes)
+    weights: dict[str, float] = field(default_factory=dict)  # LossWeights overrides
+
+
+def model_config_for(dataset: Dataset, overrides: dict[str, Any]) -> ModelConfig:
+    source = dataset.source
+    return ModelConfig(
+        domain=source["domain"],
+        frame_size=source["frame_shape"][0],
+        action_space=source["action_space"],
+        state_fields=[f["name"] for f in source["state_fields"]],
+        env_id=source["env_id"],
+        frame_skip=source.get("frame_skip", 1),
+        **overrides,
+    )
+
+
+def train(config: TrainConfig, progress: bool = True, resume: bool = False) -> dict[str, Any]:
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    out = Path(config.out)
+    ckpt = out / "checkpoint"
+    _recover_swap(out)
+    if ckpt.exists() and not resume:
+        raise ValueError(f"{out} already holds a training run; pass --resume to continue it, or use another --out")
+    if resume and not ckpt.exists():
+        raise ValueError(f"--resume: {out} holds no checkpoint to resume from")
+    dataset = Dataset(config.data)
+    length = config.context + config.horizon - 1
+    train_set = WindowSampler(dataset, length, "train", config.val_fraction, progress=progress)
+    val_set = WindowSampler(dataset, length, "val", config.val_fraction, progress=progress)
+
+    torch.manual_seed(config.seed)
+    weights = LossWeights(**config.weights)
+    if resume:
+        model, _ = load_model(ckpt)
+        model.train()
+        state = json.loads((ckpt / "training.json").read_text())
+        before, now = dict(state["config"]), asdict(config)
+        before.pop("steps"), now.pop("steps")  # a resumed run may be extended
+        changed = sorted(k for k in now if before.get(k) != now[k])
+        if changed:
+            raise ValueError(f"--resume: {ckpt / 'training.json'} was trained with other {', '.join(changed)}")
+    else:
+        model = WorldModel(model_config_for(dataset, config.model))
+        states = torch.from_numpy(train_set.states)
+        model.state_mean.copy_(states.mean(0))
+        std = states.std(0)
+        model.state_std.copy_(torch.where(std < 1e-6, torch.ones_like(std), std))  # constant fields stay as they are
+        state = {"step": 0, "elapsed_s": 0.0}
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=1e-6)
+    rng, generator = np.random.default_rng(config.seed), torch.Generator().manual_seed(config.seed)
+    if resume:
+        _load_training_state(ckpt, optimizer, rng, generator)
+
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(out / "tb"), purge_step=state["step"] if resume else None)
+    recipe = {"train": asdict(config), "dataset": dataset.summary(), "command": _command(config)}
+    step, elapsed = state["step"], state["elapsed_s"]
+    bar = tqdm(total=config.steps, initial=step, unit="step", desc=f"train {model.config.domain}", disable=not progress)
+    running: dict[str, float] = {}
+    started = time.perf_counter() - elapsed
+    while step < config.steps:
+        batch = to_tensors(train_set.sample(config.batch_size, rng))
+        alpha = sample_alpha(config.batch_size, rng)
+        loss, parts = world_model_loss(model, batch, config.context, weights, generator, alpha)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        parts["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip))
+        optimizer.step()
+        step += 1
+        for k, v in parts.items():
+            running[k] = running.get(k, 0.0) + v
+        if step % config.log_every == 0 or step == config.steps:
+            n = config.log_every if step % config.log_every == 0 else step % config.log_every
+            for k, v in running.items():
+                writer.add_scalar(f"train/{k}", v / n, step)
+            bar.set_postfix(loss=f"{running.get('recon_imag', 0) / n:.1f}", psnr=f"{running.get('psnr_imag', 0) / n:.1f}")
+            running = {}
+        if step % config.video_every == 0 or step == config.steps:
+            _log_rollout(model, val_set, config, writer, out, step)
+        if step % config.checkpoint_every == 0 or step == config.steps:
+            elapsed = time.perf_counter() - started
+            writer.add_scalar("train/steps_per_s", step / max(elapsed, 1e-9), step)
+            _checkpoint(out, model, optimizer, rng, generator, config, step, elapsed, recipe)
+        bar.update(1)
+    bar.close()
+    metrics = validation_metrics(model, val_set, config, weights)
+    for k, v in metrics.items():
+        writer.add_scalar(f"val/{k}", v, step)
+    writer.close()
+    elapsed = time.perf_counter() - started
+    recipe["wall_clock_s"] = elapsed
+    save_model(model, out, recipe=recipe, metrics={"validation": metrics})
+    return {"out": str(out), "steps": step, "wall_clock_s": elapsed, "validation": metrics}
+
+
+@torch.no_grad()
+def validation_metrics(model: WorldModel, val_set: WindowSampler, config: TrainConfig, weights: LossWeights,
+                       batches: int = 8) -> dict[str, float]:
+    """Mean loss parts on fixed validation windows (α = 1, fixed noise seed)."""
+    model.eval()
+    rng, generator = np.random.default_rng(12345), torch.Generator().manual_seed(12345)
+    totals: dict[str, float] = {}
+    for _ in range(batches):
+        batch = to_tensors(val_set.sample(config.batch_size, rng))
+        _, parts = world_model_loss(model, batch, config.context, weights, generator, torch.ones(config.batch_size))
+        for k, v in parts.items():
+            totals[k] = totals.get(k, 0.0) + v / batches
+    model.train()
+    return totals
+
+
+def _command(config: TrainConfig) -> str:
+    return (
+        f"worldsim train --data {config.data} --out {config.out} --steps {config.steps} --seed {config.seed} "
+        f"--batch-size {config.batch_size} --context {config.context} --horizon {config.horizon}"
+    )
+
+
+@torch.no_grad()
+def _log_rollout(model: WorldModel, val_set: WindowSampler, config: TrainConfig, writer, out: Path, step: int):
+    """A validation window, real above imagined, as a TensorBoard filmstrip and an mp4."""
+    import imageio.v3 as iio
+
+    model.eval()
+    windows = val_set.window(np.array([0]), np.array([0]))
+    frames = torch.from_numpy(windows.frames)
+    actions = torch.from_numpy(windows.actions)
+    latent = model.encode(frames[:, : config.context], actions[:, : config.context - 1])
+    generator = torch.Generator().manual_seed(0)
+    imagined = []
+    for k in range(frames.shape[1] - config.context):
+        latent = model.step(latent, actions[:, config.context - 1 + k], generator)
+        imagined.append(model.to_uint8(model.decode(latent))[0])
+    model.train()
+    real = frames[0, config.context :]
+    pairs = torch.cat([real, torch.stack(imagined)], dim=1)  # (H, 2S, S, 3): real on top
+    writer.add_image("rollout/real_vs_imagined", torch.cat(list(pairs), dim=1).numpy(), step, dataformats="HWC")
+    (out / "videos").mkdir(parents=True, exist_ok=True)
+    side = torch.cat([real, torch.stack(imagined)], dim=2).numpy()  # real | imagined
+    side = side.repeat(4, axis=1).repeat(4, axis=2)
+    iio.imwrite(out / "videos" / f"step_{step:06d}.mp4", side, fps=4, codec="libx264", macro_block_size=1)
+
+
+def _checkpoint(out, model, optimizer, rng, generator, config, step, elapsed, recipe) -> None:
+    """Write the full training state to a fresh directory, then swap it in (crash-safe)."""
+    tmp, old, ckpt = out / ".checkpoint.tmp", out / ".checkpoint.old", out / "checkpoint"
+    shutil.rmtree(tmp, ignore_errors=True)
+    save_model(model, tmp, recipe=recipe, metrics={"step": step})
+    opt_state = optimizer.state_dict()
+    tensors = {f"opt.{i}.{k}": v for i, s in opt_state["state"].items() for k, v in s.items() if torch.is_tensor(v)}
+    tensors["generator"] = generator.get_state()
+    write_tensors(tmp / "training_state.safetensors", tensors)
+    write_json(tmp / "training.json", {
+        "step": step, "elapsed_s": elapsed, "config": asdict(config),
+        "optimizer_groups": opt_state["param_groups"], "numpy_rng": rng.bit_generator.state,
+    })  # fmt: skip
+    if ckpt.exists():
+        ckpt.rename(old)
+    tmp.rename(ckpt)
+    shutil.rmtree(old, ignore_errors=True)
+    save_model(model, out, recipe=recipe, metrics={"step": step})
+
+
+def _recover_swap(out: Path) -> None:
+    """A run killed between the two renames of `_checkpoint` left only `.checkpoint.old`."""
+    if not (out / "checkpoint").exists() and (out / ".checkpoint.old").exists():
+        (out / ".checkpoint.old").rename(out / "checkpoint")
+
+
+def _load_training_state(ckpt: Path, optimizer, rng, generator) -> None:
+    from safetensors.torch import load_file
+
+    info = json.loads((ckpt / "training.json").read_text())
+    tensors = load_file(str(ckpt / "training_state.safetensors"))
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith("opt."):
+            _, index, name = key.split(".", 2)
+            state.setdefault(int(index), {})[name] = value
+    optimizer.load_state_dict({"state": state, "param_groups": info["optimizer_groups"]})
+    generator.set_state(tensors["generator"])
+    rng.bit_generator.state = info["numpy_rng"]

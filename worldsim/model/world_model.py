@@ -1,0 +1,160 @@
+"""The world model: a recurrent state-space model whose latent holds the physical state explicitly.
+
+    frame_t ──Encoder──► e_t ─┐
+                              ▼
+    (s, h, z)_t ──GRU(a_t)──► h_t+1 ──► prior p(z | h)            (imagination: step)
+                              │    └──► posterior q(z | h, e)     (observation: encode)
+                              ▼
+    physical state  s_t+1 = α · (s_t + Δ(h, z, s, a))  +  (1 − α) · prior_physics(s_t, a_t)
+                              ▼
+    latent (s, h, z) ──Decoder──► frame      ──heads──► reward, termination, physical state
+
+The latent is one flat tensor [s | h | z]: s is the physical state, normalised by the training
+data's mean and std; h is deterministic memory (a GRU); z is a Gaussian sample. Because the
+decoder and the heads read s directly, a state written into the latent by the explicit physics
+prior (α = 0) is what the decoded frame shows; in between, states are blended before decoding.
+Stochastic steps draw their noise from a caller's torch.Generator, so rollouts are reproducible.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from worldsim.model.config import ModelConfig
+from worldsim.model.networks import Decoder, Encoder, mlp
+from worldsim.model.physics import make_prior
+
+
+class WorldModel(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = c = config
+        S, D, Z, A, H = c.state_dim, c.deter_dim, c.stoch_dim, c.action_dim, c.hidden_dim
+        self.encoder = Encoder(c.channels, c.embed_dim, c.frame_size)
+        self.decoder = Decoder(c.channels, c.latent_dim, c.frame_size)
+        self.gru_in = nn.Sequential(nn.Linear(Z + S + A, H), nn.LayerNorm(H), nn.ELU())
+        self.gru = nn.GRUCell(H, D)
+        self.prior_net = mlp(D, H, 2 * Z)
+        self.posterior_net = mlp(D + c.embed_dim, H, 2 * Z)
+        self.state_net = mlp(D + c.embed_dim, H, S) if S else None  # physical state seen in a frame
+        self.state_delta = mlp(D + Z + S + A, H, S) if S else None  # learned physical dynamics
+        self.reward_head = mlp(c.latent_dim, H, 1)
+        self.termination_head = mlp(c.latent_dim, H, 1)
+        self.physics = make_prior(c.domain, c.state_fields) if S else None
+        self.register_buffer("state_mean", torch.zeros(S))
+        self.register_buffer("state_std", torch.ones(S))
+        if not c.discrete:
+            self.register_buffer("action_low", torch.tensor(c.action_space["low"], dtype=torch.float32).flatten())
+            self.register_buffer("action_high", torch.tensor(c.action_space["high"], dtype=torch.float32).flatten())
+
+    # ---- layout of the flat latent -------------------------------------------------------------
+    def split(self, latent: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        c = self.config
+        return latent.split([c.state_dim, c.deter_dim, c.stoch_dim], -1)
+
+    def initial(self, batch: int) -> torch.Tensor:
+        return self.state_mean.new_zeros(batch, self.config.latent_dim)
+
+    # ---- inputs ---------------------------------------------------------------------------------
+    @staticmethod
+    def frames_in(frames: torch.Tensor) -> torch.Tensor:
+        """uint8 (..., H, W, 3) -> float (..., 3, H, W) in [0, 1]."""
+        return frames.movedim(-1, -3).float() / 255.0
+
+    def action_features(self, action: torch.Tensor) -> torch.Tensor:
+        """Discrete ids -> one-hot; boxes -> scaled to [-1, 1] and flattened."""
+        if self.config.discrete:
+            return F.one_hot(action.long(), self.config.action_dim).float()
+        action = action.float().flatten(action.dim() - (len(self.config.action_space["shape"])))
+        return 2 * (action - self.action_low) / (self.action_high - self.action_low) - 1
+
+    def action_physical(self, features: torch.Tensor) -> torch.Tensor:
+        """Features back to the simulator's units (one-hot stays one-hot), for the physics prior."""
+        if self.config.discrete:
+            return features
+        return self.action_low + (features + 1) / 2 * (self.action_high - self.action_low)
+
+    def normalise_state(self, state: torch.Tensor) -> torch.Tensor:
+        return (state - self.state_mean) / self.state_std
+
+    def physical_state(self, latent: torch.Tensor) -> torch.Tensor:
+        """The latent's physical state in the domain's units, (B, S)."""
+        return self.split(latent)[0] * self.state_std + self.state_mean
+
+    # ---- dynamics -------------------------------------------------------------------------------
+    def _gaussian(self, stats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean, raw_std = stats.chunk(2, -1)
+        return mean, F.softplus(raw_std) + self.config.min_std
+
+    def _advance(self, latent: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        s, h, z = self.split(latent)
+        return self.gru(self.gru_in(torch.cat([z, s, action], -1)), h)
+
+    def observe(self, latent: torch.Tensor, action: torch.Tensor, embed: torch.Tensor, noise: torch.Tensor):
+        """One filtering step with a real frame's embedding. `action` are features; returns the
+        posterior latent and the (prior, posterior) Gaussians for the KL term."""
+        h = self._advance(latent, action)
+        prior = self._gaussian(self.prior_net(h))
+        posterior = self._gaussian(self.posterior_net(torch.cat([h, embed], -1)))
+        z = posterior[0] + posterior[1] * noise
+        parts = [self.state_net(torch.cat([h, embed], -1))] if self.state_net else []
+        return torch.cat(parts + [h, z], -1), prior, posterior
+
+    def imagine_step(self, latent: torch.Tensor, action: torch.Tensor, noise: torch.Tensor, alpha) -> torch.Tensor:
+        """One step of imagination from features `action`; `alpha` is a float or a (B,) tensor."""
+        s, _, _ = self.split(latent)
+        h = self._advance(latent, action)
+        mean, std = self._gaussian(self.prior_net(h))
+        z = mean + std * noise
+        if self.state_delta is None:
+            return torch.cat([h, z], -1)
+        learned = s + self.state_delta(torch.cat([h, z, s, action], -1))
+        if self.physics is not None:
+            alpha = torch.as_tensor(alpha, dtype=s.dtype, device=s.device).reshape(-1, 1)
+            physical = self.physics(s * self.state_std + self.state_mean, self.action_physical(action))
+            learned = alpha * learned + (1 - alpha) * self.normalise_state(physical)
+        return torch.cat([learned, h, z], -1)
+
+    # ---- the public contract ---------------------------------------------------------------------
+    @torch.no_grad()
+    def encode(self, frames: torch.Tensor, actions: torch.Tensor | None = None) -> torch.Tensor:
+        """Latent after observing real frames: (B, T, H, W, 3) uint8 with the T-1 actions taken
+        between them (or one (B, H, W, 3) frame). The posterior mean is used: encoding is exact."""
+        if frames.dim() == 4:
+            frames = frames[:, None]
+        B, T = frames.shape[:2]
+        if actions is not None and actions.shape[1] != T - 1:
+            raise ValueError(f"encode: {T} frames need {T - 1} actions between them, got {actions.shape[1]}")
+        embed = self.encoder(self.frames_in(frames).flatten(0, 1)).view(B, T, -1)
+        latent = self.initial(B)
+        action = latent.new_zeros(B, self.config.action_dim)  # nothing was done before the first frame
+        noise = latent.new_zeros(B, self.config.stoch_dim)
+        for t in range(T):
+            if t > 0 and actions is not None:
+                action = self.action_features(actions[:, t - 1])
+            latent, _, _ = self.observe(latent, action, embed[:, t], noise)
+        return latent
+
+    @torch.no_grad()
+    def step(self, latent: torch.Tensor, action: torch.Tensor, generator: torch.Generator | None = None,
+             physics_blend: float = 1.0) -> torch.Tensor:
+        """Sample the next latent for raw actions (ids or boxes)."""
+        noise = torch.randn(latent.shape[0], self.config.stoch_dim, generator=generator, device=latent.device)
+        return self.imagine_step(latent, self.action_features(action), noise, physics_blend)
+
+    def decode(self, latent: torch.Tensor) -> torch.Tensor:
+        """(B, L) -> (B, 3, H, W) float frames in [0, 1]."""
+        return self.decoder(latent)
+
+    @staticmethod
+    def to_uint8(frames: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) float -> (B, H, W, 3) uint8."""
+        return (frames.clamp(0, 1) * 255).round().to(torch.uint8).movedim(-3, -1)
+
+    def reward(self, latent: torch.Tensor) -> torch.Tensor:
+        return self.reward_head(latent).squeeze(-1)
+
+    def termination_logit(self, latent: torch.Tensor) -> torch.Tensor:
+        return self.termination_head(latent).squeeze(-1)
