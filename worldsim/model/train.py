@@ -45,6 +45,7 @@ class TrainConfig:
     log_every: int = 25
     video_every: int = 1000
     val_fraction: float = 0.1
+    val_batches: int = 8  # validation batches scored at the end
     threads: int = 0  # torch CPU threads; 0 keeps torch's default
     model: dict[str, Any] = field(default_factory=dict)  # ModelConfig overrides (sizes)
     weights: dict[str, float] = field(default_factory=dict)  # LossWeights overrides
@@ -91,10 +92,7 @@ def train(config: TrainConfig, progress: bool = True, resume: bool = False) -> d
             raise ValueError(f"--resume: {ckpt / 'training.json'} was trained with other {', '.join(changed)}")
     else:
         model = WorldModel(model_config_for(dataset, config.model))
-        states = torch.from_numpy(train_set.states)
-        model.state_mean.copy_(states.mean(0))
-        std = states.std(0)
-        model.state_std.copy_(torch.where(std < 1e-6, torch.ones_like(std), std))  # constant fields stay as they are
+        model.fit_state_normalisation(torch.from_numpy(train_set.states))
         state = {"step": 0, "elapsed_s": 0.0}
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=1e-6)
     rng, generator = np.random.default_rng(config.seed), torch.Generator().manual_seed(config.seed)
@@ -145,17 +143,16 @@ def train(config: TrainConfig, progress: bool = True, resume: bool = False) -> d
 
 
 @torch.no_grad()
-def validation_metrics(model: WorldModel, val_set: WindowSampler, config: TrainConfig, weights: LossWeights,
-                       batches: int = 8) -> dict[str, float]:
+def validation_metrics(model: WorldModel, val_set: WindowSampler, config: TrainConfig, weights: LossWeights) -> dict[str, float]:
     """Mean loss parts on fixed validation windows (α = 1, fixed noise seed)."""
     model.eval()
     rng, generator = np.random.default_rng(12345), torch.Generator().manual_seed(12345)
     totals: dict[str, float] = {}
-    for _ in range(batches):
+    for _ in range(config.val_batches):
         batch = to_tensors(val_set.sample(config.batch_size, rng))
         _, parts = world_model_loss(model, batch, config.context, weights, generator, torch.ones(config.batch_size))
         for k, v in parts.items():
-            totals[k] = totals.get(k, 0.0) + v / batches
+            totals[k] = totals.get(k, 0.0) + v / config.val_batches
     model.train()
     return totals
 

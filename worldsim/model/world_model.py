@@ -76,6 +76,13 @@ class WorldModel(nn.Module):
             return features
         return self.action_low + (features + 1) / 2 * (self.action_high - self.action_low)
 
+    @torch.no_grad()
+    def fit_state_normalisation(self, states: torch.Tensor) -> None:
+        """Set the physical state's normalisation from data, (N, S) in physical units."""
+        std = states.std(0)
+        self.state_mean.copy_(states.mean(0))
+        self.state_std.copy_(torch.where(std < 1e-6, torch.ones_like(std), std))  # constant fields pass through
+
     def normalise_state(self, state: torch.Tensor) -> torch.Tensor:
         return (state - self.state_mean) / self.state_std
 

@@ -1,0 +1,177 @@
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from worldsim.data import CollectRequest, WindowSampler, collect
+from worldsim.model.checkpoint import CheckpointError, load_model, save_model
+from worldsim.model.config import ModelConfig
+from worldsim.model.objective import LossWeights, to_tensors, world_model_loss
+from worldsim.model.physics import make_prior
+from worldsim.model.train import TrainConfig, train
+from worldsim.model.world_model import WorldModel
+from worldsim.sources.driving import driving_state_fields
+
+TINY = {"channels": 4, "embed_dim": 32, "deter_dim": 24, "stoch_dim": 6, "hidden_dim": 32}
+
+
+@pytest.fixture(scope="module")
+def pusht_data(tmp_path_factory):
+    out = tmp_path_factory.mktemp("wm") / "pusht"
+    collect(CollectRequest(domain="robotics", out=str(out), episodes=6, max_steps=16, seed=1), progress=False)
+    return out
+
+
+def tiny_config(pusht_data, out, steps, **kw):
+    return TrainConfig(
+        data=str(pusht_data), out=str(out), steps=steps, batch_size=4, context=3, horizon=4, lr=3e-3,
+        checkpoint_every=5, log_every=5, video_every=1000, val_batches=1, model=TINY, **kw,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def trained(pusht_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "tiny"
+    train(tiny_config(pusht_data, out, steps=20), progress=False)
+    return out
+
+
+def driving_model() -> WorldModel:
+    fields = [f.name for f in driving_state_fields(4)]
+    config = ModelConfig(domain="driving", frame_size=64, action_space={"type": "discrete", "n": 5},
+                         state_fields=fields, **TINY)  # fmt: skip
+    return WorldModel(config).eval()
+
+
+def test_loss_falls(pusht_data):
+    torch.manual_seed(0)
+    sampler = WindowSampler(pusht_data, 6, "all")
+    batch = to_tensors(sampler.sample(4, np.random.default_rng(0)))
+    config = tiny_config(pusht_data, "unused", 1)
+    from worldsim.model.train import model_config_for
+
+    model = WorldModel(model_config_for(sampler.dataset, config.model))
+    model.fit_state_normalisation(torch.from_numpy(sampler.states))
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(15):
+        loss, _ = world_model_loss(model, batch, 3, LossWeights(), torch.Generator().manual_seed(0), torch.ones(4))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.7 * losses[0]
+
+
+def test_training_writes_checkpoint_and_logs(trained):
+    assert (trained / "model.safetensors").is_file() and (trained / "config.json").is_file()
+    meta = json.loads((trained / "config.json").read_text())
+    assert meta["model"]["domain"] == "robotics" and meta["format_version"] == 1
+    assert meta["recipe"]["train"]["steps"] == 20 and meta["recipe"]["command"].startswith("worldsim train")
+    assert "psnr_imag" in meta["metrics"]["validation"]
+    assert list((trained / "tb").glob("events.out.tfevents*"))
+    assert list((trained / "videos").glob("*.mp4"))
+
+
+def test_save_load_round_trip_is_exact(trained, tmp_path):
+    model, _ = load_model(trained)
+    save_model(model, tmp_path / "copy")
+    again, _ = load_model(tmp_path / "copy", domain="robotics")
+    for (k, a), (_, b) in zip(model.state_dict().items(), again.state_dict().items()):
+        assert torch.equal(a, b), k
+
+
+def test_resume_continues_exactly(pusht_data, trained, tmp_path):
+    out = tmp_path / "resumed"
+    train(tiny_config(pusht_data, out, steps=10), progress=False)
+    train(tiny_config(pusht_data, out, steps=20), progress=False, resume=True)
+    a, _ = load_model(trained)
+    b, _ = load_model(out)
+    for (k, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert torch.equal(x, y), f"{k} differs after resume"
+
+
+def test_existing_run_needs_resume(pusht_data, trained):
+    with pytest.raises(ValueError, match="--resume"):
+        train(tiny_config(pusht_data, trained, steps=20), progress=False)
+    with pytest.raises(ValueError, match="other lr"):
+        train(replace(tiny_config(pusht_data, trained, steps=30), lr=1e-3), progress=False, resume=True)
+
+
+def test_same_seed_same_rollout(trained):
+    model, _ = load_model(trained)
+    frames = torch.randint(0, 255, (2, 3, 64, 64, 3), dtype=torch.uint8)
+    actions = torch.rand(2, 2, 2) * 512
+
+    def rollout(seed):
+        latent = model.encode(frames, actions)
+        generator = torch.Generator().manual_seed(seed)
+        out = []
+        for _ in range(10):
+            latent = model.step(latent, torch.full((2, 2), 256.0), generator)
+            out.append(latent)
+        return torch.stack(out)
+
+    assert torch.equal(rollout(3), rollout(3))
+    assert not torch.equal(rollout(3), rollout(4))
+
+
+def test_physics_blend_zero_follows_prior():
+    model = driving_model()
+    latent = model.encode(torch.randint(0, 255, (3, 64, 64, 3), dtype=torch.uint8))
+    # Put a plausible physical state into the latent: ego in lane 1 at 25 m/s, one car ahead.
+    state = torch.zeros(3, model.config.state_dim)
+    state[:, 1], state[:, 2], state[:, 5], state[:, 6], state[:, 8] = 4.0, 25.0, 1.0, 20.0, 22.0
+    latent[:, : model.config.state_dim] = model.normalise_state(state)
+    action = torch.tensor([0, 3, 4])
+    prior = make_prior("driving", model.config.state_fields)
+    expected = prior(state, F.one_hot(action, 5).float())
+    nxt = model.step(latent, action, torch.Generator().manual_seed(0), physics_blend=0.0)
+    torch.testing.assert_close(model.physical_state(nxt), expected, atol=1e-4, rtol=1e-5)
+    assert expected[1, 0] > 24.0  # the ego moved ~25 m along the road in 1 s
+    assert expected[0, 1] < 4.0  # LANE_LEFT steers towards lane 0
+    # α = 1 is the learned dynamics alone, which an untrained model does not match.
+    learned = model.step(latent, action, torch.Generator().manual_seed(0), physics_blend=1.0)
+    assert not torch.allclose(model.physical_state(learned), expected, atol=1e-2)
+
+
+def test_long_rollouts_stay_finite(trained):
+    model, _ = load_model(trained)
+    generator = torch.Generator().manual_seed(0)
+    latent = model.encode(torch.randint(0, 255, (4, 64, 64, 3), dtype=torch.uint8))
+    actions = torch.rand(10_000, 4, 2, generator=generator) * 512
+    for t in range(10_000):
+        latent = model.step(latent, actions[t], generator, physics_blend=0.5 if t % 2 else 1.0)
+    assert torch.isfinite(latent).all()
+    frames = model.to_uint8(model.decode(latent))
+    assert frames.shape == (4, 64, 64, 3) and frames.dtype == torch.uint8
+
+
+def test_bad_checkpoints_are_named(trained, tmp_path):
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(trained, bad, ignore=shutil.ignore_patterns("checkpoint", "tb", "videos"))
+    with pytest.raises(CheckpointError, match="not 'driving'"):
+        load_model(bad, domain="driving")
+    (bad / "model.safetensors").write_bytes(b"\x00" * 100)
+    with pytest.raises(CheckpointError, match="model.safetensors: unreadable or corrupt"):
+        load_model(bad)
+    meta = json.loads((trained / "config.json").read_text())
+    meta["format_version"] = 99
+    (bad / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="format_version 99"):
+        load_model(bad)
+    (bad / "config.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="config.json: not valid JSON"):
+        load_model(bad)
+    shutil.copy(trained / "config.json", bad / "config.json")
+    meta["format_version"] = 1
+    meta["model"]["deter_dim"] = 99
+    (bad / "config.json").write_text(json.dumps(meta))
+    shutil.copy(trained / "model.safetensors", bad / "model.safetensors")
+    with pytest.raises(CheckpointError, match="does not match"):
+        load_model(bad)
