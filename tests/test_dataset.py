@@ -133,3 +133,13 @@ def test_cli_errors_are_clear(tmp_path, capsys):
     assert "unknown scenario 'nope'" in capsys.readouterr().err
     assert main(["dataset", str(tmp_path)]) == 2
     assert "no dataset.json" in capsys.readouterr().err
+
+
+def test_env_config_lengthens_driving_episodes(tmp_path, capsys):
+    out = tmp_path / "long"
+    args = ["collect", "--domain", "driving", "--env-config", '{"duration": 45}', "--episodes", "1",
+            "--max-steps", "40", "--out", str(out), "--quiet", "--json"]  # fmt: skip
+    assert main(args) == 0
+    assert json.loads((out / "dataset.json").read_text())["request"]["source_options"] == {"config": {"duration": 45}}
+    assert main(["collect", "--domain", "robotics", "--env-config", "{}", "--episodes", "1", "--out", str(tmp_path / "r")]) == 2
+    assert "--env-config is for --domain driving" in capsys.readouterr().err

@@ -175,3 +175,34 @@ def test_bad_checkpoints_are_named(trained, tmp_path):
     shutil.copy(trained / "model.safetensors", bad / "model.safetensors")
     with pytest.raises(CheckpointError, match="does not match"):
         load_model(bad)
+
+
+def test_eval_reports_every_k_and_alpha(trained, pusht_data, capsys):
+    from worldsim.cli import main
+
+    args = ["eval", "--checkpoint", str(trained), "--data", str(pusht_data), "--ood", str(pusht_data),
+            "--ks", "1,3,20", "--windows", "6", "--json"]  # fmt: skip
+    assert main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["domain"] == "robotics" and set(report["splits"]) == {"held_out", "ood"}
+    held = report["splits"]["held_out"]
+    assert set(held["model"]) == {"0", "0.5", "1"}
+    k1 = held["model"]["1"]["k"]["1"]
+    assert k1["n"] > 0 and 0 < k1["psnr"] < 100 and -1 <= k1["ssim"] <= 1
+    assert set(k1["state_error"]) == {"agent_x", "agent_y", "agent_vx", "agent_vy", "block_x", "block_y",
+                                      "block_angle", "coverage"}  # fmt: skip
+    # 16-step episodes cannot reach k = 20 from a 4-frame context: counted as zero windows, not faked.
+    assert held["copy_last"]["k"]["20"]["n"] == 0 and held["copy_last"]["k"]["20"]["psnr"] is None
+    # At α = 0 the agent follows the exact PD prior, so its position error is far below α = 1's.
+    assert held["model"]["0"]["k"]["3"]["state_error"]["agent_x"] < held["model"]["1"]["k"]["3"]["state_error"]["agent_x"]
+    assert main(["eval", "--checkpoint", "games", "--data", str(pusht_data)]) == 2
+
+
+def test_metrics_identity_and_order():
+    from worldsim.model.metrics import psnr, ssim
+
+    a = torch.rand(2, 3, 32, 32)
+    assert torch.allclose(ssim(a, a), torch.ones(2))
+    assert (psnr(a, a) == 100).all()
+    noisy, noisier = (a + 0.05 * torch.randn_like(a)).clamp(0, 1), (a + 0.2 * torch.randn_like(a)).clamp(0, 1)
+    assert (psnr(noisy, a) > psnr(noisier, a)).all() and (ssim(noisy, a) > ssim(noisier, a)).all()

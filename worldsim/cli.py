@@ -8,7 +8,7 @@ import sys
 
 from worldsim.bench import add_bench
 from worldsim.cli_data import add_collect, add_dataset
-from worldsim.cli_model import add_train
+from worldsim.cli_model import add_eval, add_train
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_dataset(commands)
     add_bench(commands)
     add_train(commands)
+    add_eval(commands)
     return parser
 
 

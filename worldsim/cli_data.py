@@ -19,6 +19,10 @@ def add_collect(commands) -> None:
     p.add_argument("--domain", choices=["driving", "robotics", "games", "any"], help="default: the scenario's domain")
     p.add_argument("--env-id", help="Gymnasium id for --domain any (e.g. CartPole-v1)")
     p.add_argument("--scenario", help="scenario name (e.g. cut_in) or YAML file")
+    p.add_argument(
+        "--env-config",
+        help='driving only: highway-env config overrides as JSON, e.g. \'{"duration": 80}\' for longer episodes',
+    )
     p.add_argument("--episodes", type=int, required=True, help="total episodes the dataset should hold")
     p.add_argument("--max-steps", type=int, help="steps per episode at most (default: per domain or scenario)")
     p.add_argument("--workers", type=int, default=1, help="parallel simulator processes (default 1)")
@@ -39,6 +43,16 @@ def run_collect(args):
         raise ValueError("--domain any needs --env-id")
     if args.env_id and domain != "any":
         raise ValueError("--env-id is only for --domain any")
+    options: dict = {"env_id": args.env_id} if args.env_id else {}
+    if args.env_config:
+        if domain != "driving":
+            raise ValueError("--env-config is for --domain driving (highway-env's config)")
+        try:
+            options["config"] = json.loads(args.env_config)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"--env-config is not valid JSON: {exc}") from None
+        if not isinstance(options["config"], dict):
+            raise ValueError("--env-config must be a JSON object")
     max_steps = args.max_steps or (scenario.max_steps if scenario and scenario.max_steps else DEFAULT_MAX_STEPS[domain])
     request = CollectRequest(
         domain=domain,
@@ -48,7 +62,7 @@ def run_collect(args):
         seed=args.seed,
         scenario=str(scenario.path) if scenario else None,
         frame_size=args.frame_size,
-        source_options={"env_id": args.env_id} if args.env_id else {},
+        source_options=options,
     )
     done = collect(request, workers=args.workers, progress=not args.quiet)
     if done["recorded"]:

@@ -21,6 +21,7 @@ from worldsim.model.world_model import WorldModel
 
 FORMAT = "worldsim-model"
 WEIGHTS, CONFIG = "model.safetensors", "config.json"
+SHIPPED = Path(__file__).resolve().parent.parent / "weights"  # worldsim/weights/<domain>/
 
 
 class CheckpointError(ValueError):
@@ -71,6 +72,22 @@ def read_config(directory: str | Path) -> dict[str, Any]:
             f"{path}: format_version {data.get('format_version')!r}, this WorldSim reads version {FORMAT_VERSION}"
         )
     return data
+
+
+def resolve_checkpoint(ref: str | Path) -> Path:
+    """A checkpoint directory from a path (a run directory, its checkpoint/, or config.json), or a
+    built-in domain name for the weights shipped with WorldSim."""
+    path = Path(ref)
+    if path.name == CONFIG:
+        path = path.parent
+    if path.is_dir():
+        return path
+    if str(ref) in ("driving", "robotics", "games"):
+        shipped = SHIPPED / str(ref)
+        if not (shipped / CONFIG).is_file():
+            raise CheckpointError(f"no shipped weights for {ref!r} in this install ({shipped} is missing)")
+        return shipped
+    raise CheckpointError(f"{ref}: not a checkpoint directory, and not a built-in domain (driving, robotics, games)")
 
 
 def load_model(directory: str | Path, domain: str | None = None) -> tuple[WorldModel, dict[str, Any]]:

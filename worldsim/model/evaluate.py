@@ -1,0 +1,130 @@
+"""`worldsim eval`: open-loop prediction quality on held-out episodes, against copy-last-frame.
+
+For windows drawn from held-out episodes, the model filters `context` real frames, then imagines up
+to max(ks) steps with the recorded actions. At each k it is scored against the real frame, state,
+reward and termination at that step; the copy-last-frame baseline (and copy-last-state) is scored
+on the same windows. This repeats for each physics blend α, on the held-out split and, if given,
+on an out-of-distribution dataset. Steps past an episode's end are not scored, so `n` per k counts
+the windows that reach it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from worldsim.data import Dataset, WindowSampler
+from worldsim.model.metrics import psnr, ssim
+from worldsim.model.world_model import WorldModel
+
+
+@dataclass
+class EvalConfig:
+    ks: tuple[int, ...] = (1, 5, 15, 50)
+    alphas: tuple[float, ...] = (0.0, 0.5, 1.0)
+    context: int = 4
+    windows: int = 128
+    batch_size: int = 32
+    val_fraction: float = 0.1
+    seed: int = 0
+
+
+def evaluate(model: WorldModel, data: Dataset, split: str, config: EvalConfig) -> dict[str, Any]:
+    horizon = max(config.ks)
+    sampler = WindowSampler(data, config.context - 1 + horizon, split, config.val_fraction)
+    which, starts = _window_starts(sampler, config)
+    alphas = config.alphas if model.physics is not None else (1.0,)
+    acc = {a: _Accumulator(config.ks, model.config.state_fields) for a in alphas}
+    baseline = _Accumulator(config.ks, model.config.state_fields)
+    for lo in range(0, len(which), config.batch_size):
+        w = sampler.window(which[lo : lo + config.batch_size], starts[lo : lo + config.batch_size])
+        frames, actions = torch.from_numpy(w.frames), torch.from_numpy(w.actions)
+        states, mask = torch.from_numpy(w.states), torch.from_numpy(w.mask)
+        c = config.context
+        last = model.frames_in(frames[:, c - 1])
+        for k in range(1, horizon + 1):
+            if k in config.ks:
+                baseline.add(k, last, model.frames_in(frames[:, c - 1 + k]), states[:, c - 1], states[:, c - 1 + k], mask[:, c - 2 + k])
+        for alpha in alphas:
+            _rollout(model, w, frames, actions, states, mask, alpha, config, acc[alpha])
+    return {
+        "windows": int(len(which)),
+        "model": {f"{a:g}": acc[a].result() for a in alphas},
+        "copy_last": baseline.result(),
+    }
+
+
+@torch.no_grad()
+def _rollout(model, w, frames, actions, states, mask, alpha, config, acc) -> None:
+    c = config.context
+    generator = torch.Generator().manual_seed(config.seed)
+    latent = model.encode(frames[:, :c], actions[:, : c - 1])
+    rewards, terminated = torch.from_numpy(w.rewards), torch.from_numpy(w.terminated)
+    for k in range(1, max(config.ks) + 1):
+        step = c - 2 + k  # index of the action (and its reward) that leads to frame c-1+k
+        latent = model.step(latent, actions[:, step], generator, physics_blend=alpha)
+        valid = mask[:, step]
+        acc.add_heads(model.reward(latent), torch.sigmoid(model.termination_logit(latent)), rewards[:, step], terminated[:, step], valid)
+        if k in config.ks:
+            acc.add(k, model.decode(latent), model.frames_in(frames[:, c - 1 + k]), model.physical_state(latent), states[:, c - 1 + k], valid)
+
+
+def _window_starts(sampler: WindowSampler, config: EvalConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Random windows with a full context, uniform over episodes' start positions (seeded)."""
+    options = [(e, s) for e, n in enumerate(sampler.lengths) for s in range(max(n - config.context + 1, 0))]
+    if not options:
+        raise ValueError(f"{sampler.dataset.root}: no held-out episode has {config.context} frames of context")
+    rng = np.random.default_rng(config.seed)
+    chosen = rng.choice(len(options), size=min(config.windows, len(options)), replace=False)
+    pairs = np.array([options[i] for i in sorted(chosen)])
+    return pairs[:, 0], pairs[:, 1]
+
+
+class _Accumulator:
+    def __init__(self, ks, fields):
+        self.fields = list(fields)
+        self.sums = {k: {"n": 0.0, "psnr": 0.0, "ssim": 0.0, "state": torch.zeros(len(fields))} for k in ks}
+        self.reward_abs, self.reward_n = 0.0, 0.0
+        self.tp = self.fp = self.fn = 0.0
+
+    def add(self, k, predicted, target, state_pred, state_true, valid) -> None:
+        v = valid.float()
+        s = self.sums[k]
+        s["n"] += float(v.sum())
+        s["psnr"] += float((psnr(predicted, target) * v).sum())
+        s["ssim"] += float((ssim(predicted, target) * v).sum())
+        if self.fields:
+            s["state"] += ((state_pred - state_true).abs() * v[:, None]).sum(0)
+
+    def add_heads(self, reward, termination_prob, reward_true, terminated_true, valid) -> None:
+        v = valid.float()
+        self.reward_abs += float(((reward - reward_true).abs() * v).sum())
+        self.reward_n += float(v.sum())
+        predicted = (termination_prob > 0.5) & valid
+        actual = terminated_true & valid
+        self.tp += float((predicted & actual).sum())
+        self.fp += float((predicted & ~actual).sum())
+        self.fn += float((~predicted & actual).sum())
+
+    def result(self) -> dict[str, Any]:
+        per_k = {}
+        for k, s in self.sums.items():
+            n = s["n"]
+            per_k[str(k)] = {
+                "n": int(n),
+                "psnr": s["psnr"] / n if n else None,
+                "ssim": s["ssim"] / n if n else None,
+                "state_error": {f: float(e) / n for f, e in zip(self.fields, s["state"])} if n and self.fields else {},
+            }
+        out: dict[str, Any] = {"k": per_k}
+        if self.reward_n:
+            out["reward_mae"] = self.reward_abs / self.reward_n
+            out["termination"] = {
+                "precision": self.tp / (self.tp + self.fp) if self.tp + self.fp else None,
+                "recall": self.tp / (self.tp + self.fn) if self.tp + self.fn else None,
+                "positives": int(self.tp + self.fn),
+            }
+        return out
