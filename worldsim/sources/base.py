@@ -40,10 +40,14 @@ class Observation:
 
 
 class Source(abc.ABC):
-    """A real simulator seen through WorldSim's data contract."""
+    """A real simulator seen through WorldSim's data contract.
+
+    Subclasses create the Gymnasium env they wrap as `self.env`, and implement `_reset`/`_step`.
+    """
 
     domain: str = "any"
     state_fields: tuple[StateField, ...] = ()
+    env: gym.Env
 
     def __init__(self, frame_size: int = 64):
         if not isinstance(frame_size, int) or frame_size < 8:
@@ -52,13 +56,18 @@ class Source(abc.ABC):
         self.last: Observation | None = None
 
     @property
-    @abc.abstractmethod
-    def action_space(self) -> gym.Space: ...
+    def action_space(self) -> gym.Space:
+        return self.env.action_space
 
     @property
-    @abc.abstractmethod
     def env_id(self) -> str:
         """The Gymnasium id of the simulator underneath."""
+        return self.env.spec.id
+
+    @property
+    def core(self):
+        """The simulator itself, under Gymnasium's wrappers (for behaviour policies and branching)."""
+        return self.env.unwrapped
 
     @abc.abstractmethod
     def _reset(self, seed: int | None) -> Observation: ...
@@ -81,7 +90,7 @@ class Source(abc.ABC):
         return self.last
 
     def close(self) -> None:
-        """Release the simulator."""
+        self.env.close()
 
     def describe(self) -> dict[str, Any]:
         """Everything a dataset or checkpoint needs to know about this source's data."""

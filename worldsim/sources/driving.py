@@ -60,7 +60,7 @@ class DrivingSource(Source):
 
         self.scenario = scenario
         self.script = DrivingScript(scenario.spec) if scenario else None
-        self._env_id = scenario.spec.get("env_id", env_id) if scenario else env_id
+        env_id = scenario.spec.get("env_id", env_id) if scenario else env_id
         self.neighbours = neighbours
         self.state_fields = driving_state_fields(neighbours)
         screen = 2 * frame_size
@@ -71,21 +71,8 @@ class DrivingSource(Source):
             "centering_position": [0.3, 0.5],
         }
         merged = {**(scenario.spec.get("config", {}) if scenario else {}), **(config or {}), **render}
-        self.env = gym.make(self._env_id, render_mode="rgb_array", config=merged)
+        self.env = gym.make(env_id, render_mode="rgb_array", config=merged)
         self.steps = 0
-
-    @property
-    def action_space(self) -> gym.Space:
-        return self.env.action_space
-
-    @property
-    def env_id(self) -> str:
-        return self._env_id
-
-    @property
-    def core(self):
-        """The highway-env environment itself (for behaviour policies and branching)."""
-        return self.env.unwrapped
 
     def _reset(self, seed):
         if seed is None and self.scenario is not None:
@@ -150,9 +137,6 @@ class DrivingSource(Source):
     def branch(self) -> "DrivingSource":
         """An independent copy of this source at its current step (highway-env deep-copies)."""
         return copy.deepcopy(self)
-
-    def close(self):
-        self.env.close()
 
 
 def _kinematics(vehicle) -> tuple[float, float, float, float, float]:

@@ -46,18 +46,6 @@ class GamesSource(Source):
         self.frame_skip = frame_skip
         self.env = gym.make("CarRacing-v3", render_mode="rgb_array", continuous=True)
 
-    @property
-    def action_space(self) -> gym.Space:
-        return self.env.action_space
-
-    @property
-    def env_id(self) -> str:
-        return "CarRacing-v3"
-
-    @property
-    def core(self):
-        return self.env.unwrapped
-
     def describe(self):
         return {**super().describe(), "frame_skip": self.frame_skip}
 
@@ -106,6 +94,3 @@ class GamesSource(Source):
             f"car {pace} ({speed:.0f} u/s) heading {np.degrees(heading):.0f} deg, {turning}, {where}; "
             f"{100 * progress:.0f}% of the track visited"
         )
-
-    def close(self):
-        self.env.close()

@@ -24,16 +24,7 @@ class GenericSource(Source):
         if "rgb_array" not in self.env.metadata.get("render_modes", []):
             raise ValueError(f"Gymnasium env {env_id!r} has no 'rgb_array' render mode")
         space_to_json(self.env.action_space)  # fail now, not at the end of the first episode
-        self._env_id = env_id
         self.steps = 0
-
-    @property
-    def action_space(self) -> gym.Space:
-        return self.env.action_space
-
-    @property
-    def env_id(self) -> str:
-        return self._env_id
 
     def _reset(self, seed):
         self.env.reset(seed=seed)
@@ -49,7 +40,4 @@ class GenericSource(Source):
     def _observe(self, reward, terminated, truncated) -> Observation:
         frame = to_square_frame(self.env.render(), self.frame_size)
         state = np.zeros(0, dtype=np.float32)
-        return Observation(frame, state, f"{self._env_id} at step {self.steps}", reward, terminated, truncated, {})
-
-    def close(self):
-        self.env.close()
+        return Observation(frame, state, f"{self.env_id} at step {self.steps}", reward, terminated, truncated, {})

@@ -48,18 +48,6 @@ class RoboticsSource(Source):
             observation_height=2 * frame_size,
         )
 
-    @property
-    def action_space(self) -> gym.Space:
-        return self.env.action_space
-
-    @property
-    def env_id(self) -> str:
-        return "gym_pusht/PushT-v0"
-
-    @property
-    def core(self):
-        return self.env.unwrapped
-
     def _reset(self, seed):
         if self.scenario is None:
             pixels, info = self.env.reset(seed=seed)
@@ -103,9 +91,6 @@ class RoboticsSource(Source):
             f"block at ({bx:.0f}, {by:.0f}) turned {np.degrees(angle):.0f} deg, "
             f"{goal_dist:.0f} units from the goal, covering {100 * coverage:.0f}% of it"
         )
-
-    def close(self):
-        self.env.close()
 
 
 def compass(dx: float, dy: float) -> str:
