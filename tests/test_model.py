@@ -146,7 +146,12 @@ def test_long_rollouts_stay_finite(trained):
     for t in range(10_000):
         latent = model.step(latent, actions[t], generator, physics_blend=0.5 if t % 2 else 1.0)
     assert torch.isfinite(latent).all()
-    frames = model.to_uint8(model.decode(latent))
+    frame = model.decode(latent)
+    for t in range(200):  # frames drawn on top of the previous output, as the environment does
+        latent = model.step(latent, actions[t], generator)
+        frame = model.decode(latent, frame)
+    assert torch.isfinite(frame).all()
+    frames = model.to_uint8(frame)
     assert frames.shape == (4, 64, 64, 3) and frames.dtype == torch.uint8
 
 

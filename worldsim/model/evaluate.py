@@ -1,7 +1,8 @@
 """`worldsim eval`: open-loop prediction quality on held-out episodes, against copy-last-frame.
 
 For windows drawn from held-out episodes, the model filters `context` real frames, then imagines up
-to max(ks) steps with the recorded actions. At each k it is scored against the real frame, state,
+to max(ks) steps with the recorded actions, each frame decoded on top of the previous one (as in
+the environment). At each k it is scored against the real frame, state,
 reward and termination at that step; the copy-last-frame baseline (and copy-last-state) is scored
 on the same windows. This repeats for each physics blend α, on the held-out split and, if given,
 on an out-of-distribution dataset. Steps past an episode's end are not scored, so `n` per k counts
@@ -62,14 +63,16 @@ def _rollout(model, w, frames, actions, states, mask, alpha, config, acc) -> Non
     c = config.context
     generator = torch.Generator().manual_seed(config.seed)
     latent = model.encode(frames[:, :c], actions[:, : c - 1])
+    previous = model.frames_in(frames[:, c - 1])
     rewards, terminated = torch.from_numpy(w.rewards), torch.from_numpy(w.terminated)
     for k in range(1, max(config.ks) + 1):
         step = c - 2 + k  # index of the action (and its reward) that leads to frame c-1+k
         latent = model.step(latent, actions[:, step], generator, physics_blend=alpha)
+        previous = model.decode(latent, previous)
         valid = mask[:, step]
         acc.add_heads(model.reward(latent), torch.sigmoid(model.termination_logit(latent)), rewards[:, step], terminated[:, step], valid)
         if k in config.ks:
-            acc.add(k, model.decode(latent), model.frames_in(frames[:, c - 1 + k]), model.physical_state(latent), states[:, c - 1 + k], valid)
+            acc.add(k, previous, model.frames_in(frames[:, c - 1 + k]), model.physical_state(latent), states[:, c - 1 + k], valid)
 
 
 def _window_starts(sampler: WindowSampler, config: EvalConfig) -> tuple[np.ndarray, np.ndarray]:

@@ -1,4 +1,4 @@
-"""The world model's building blocks: a conv encoder, a transposed-conv decoder, MLPs."""
+"""The world model's building blocks: a conv encoder, a reference-conditioned decoder, MLPs."""
 
 from __future__ import annotations
 
@@ -14,40 +14,59 @@ def mlp(inputs: int, hidden: int, outputs: int, layers: int = 2) -> nn.Sequentia
     return nn.Sequential(*blocks, nn.Linear(dims[-1], outputs))
 
 
+def _down(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 4, 2, 1), nn.ELU())
+
+
 class Encoder(nn.Module):
-    """(N, 3, S, S) frames in [0, 1] -> (N, embed_dim), through four stride-2 convolutions."""
+    """(N, 3, S, S) frames in [0, 1] -> (N, embed_dim), through four stride-2 convolutions.
+
+    `feature_maps` exposes the maps at S/2, S/4 and S/8: the decoder reads them from a reference
+    frame (the previous frame), so that what does not change need not pass through the latent.
+    """
 
     def __init__(self, channels: int, embed_dim: int, frame_size: int):
         super().__init__()
         c = channels
-        self.convs = nn.Sequential(
-            nn.Conv2d(3, c, 4, 2, 1), nn.ELU(),
-            nn.Conv2d(c, 2 * c, 4, 2, 1), nn.ELU(),
-            nn.Conv2d(2 * c, 4 * c, 4, 2, 1), nn.ELU(),
-            nn.Conv2d(4 * c, 8 * c, 4, 2, 1), nn.ELU(),
-        )  # fmt: skip
+        self.stages = nn.ModuleList([_down(3, c), _down(c, 2 * c), _down(2 * c, 4 * c), _down(4 * c, 8 * c)])
         self.out = nn.Linear(8 * c * (frame_size // 16) ** 2, embed_dim)
 
+    def feature_maps(self, frames: torch.Tensor) -> list[torch.Tensor]:
+        maps, x = [], frames - 0.5
+        for stage in self.stages:
+            x = stage(x)
+            maps.append(x)
+        return maps
+
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        return self.out(self.convs(frames - 0.5).flatten(1))
+        return self.out(self.feature_maps(frames)[-1].flatten(1))
 
 
 class Decoder(nn.Module):
-    """(N, latent_dim) -> (N, 3, S, S) frames in [0, 1], mirroring the encoder."""
+    """(N, latent_dim) and an optional reference frame's feature maps -> (N, 3, S, S) in [0, 1].
+
+    A U-Net-like path: at S/8, S/4 and S/2 the upsampling stream is concatenated with the
+    reference's encoder maps of the same size (zeros when there is no reference).
+    """
 
     def __init__(self, channels: int, latent_dim: int, frame_size: int):
         super().__init__()
         c = channels
         self.c, self.side = c, frame_size // 16
         self.inp = nn.Linear(latent_dim, 8 * c * self.side**2)
-        self.deconvs = nn.Sequential(
-            nn.ELU(),
-            nn.ConvTranspose2d(8 * c, 4 * c, 4, 2, 1), nn.ELU(),
-            nn.ConvTranspose2d(4 * c, 2 * c, 4, 2, 1), nn.ELU(),
-            nn.ConvTranspose2d(2 * c, c, 4, 2, 1), nn.ELU(),
-            nn.ConvTranspose2d(c, 3, 4, 2, 1),
-        )  # fmt: skip
+        self.ups = nn.ModuleList([
+            nn.ConvTranspose2d(8 * c, 4 * c, 4, 2, 1),
+            nn.ConvTranspose2d(8 * c, 2 * c, 4, 2, 1),
+            nn.ConvTranspose2d(4 * c, c, 4, 2, 1),
+            nn.ConvTranspose2d(2 * c, 3, 4, 2, 1),
+        ])  # fmt: skip
+        self.act = nn.ELU()
 
-    def forward(self, latent: torch.Tensor) -> torch.Tensor:
-        x = self.inp(latent).view(-1, 8 * self.c, self.side, self.side)
-        return torch.sigmoid(self.deconvs(x))
+    def forward(self, latent: torch.Tensor, reference: list[torch.Tensor] | None = None) -> torch.Tensor:
+        x = self.act(self.inp(latent).view(-1, 8 * self.c, self.side, self.side))
+        for i, up in enumerate(self.ups):
+            x = up(x)
+            if i < 3:
+                skip = reference[2 - i] if reference is not None else torch.zeros_like(x)
+                x = self.act(torch.cat([x, skip], 1))
+        return torch.sigmoid(x)

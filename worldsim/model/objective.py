@@ -2,9 +2,9 @@
 
 A window holds C + H frames and the C + H - 1 actions between them. All frames are filtered by the
 posterior (reconstruction, KL, physical state from pixels); from the posterior latent of frame C-1
-the model then imagines H steps with the recorded actions and is scored against the real frames,
-states, rewards and terminations it did not see. Training on that open-loop horizon is what keeps
-compounding error in view.
+the model then imagines H steps with the recorded actions, each frame drawn on top of its own
+previous output, and is scored against the real frames, states, rewards and terminations it did
+not see. Training on that open-loop horizon is what keeps compounding error in view.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ class LossWeights:
     reward: float = 20.0
     termination: float = 5.0
     termination_pos_weight: float = 10.0  # terminations are rare; up-weight them
+    reference_dropout: float = 0.2  # share of frames decoded without the previous frame
 
 
 def to_tensors(batch: Windows) -> dict[str, torch.Tensor]:
@@ -87,11 +88,17 @@ def world_model_loss(
             kls.append(balanced.clamp(min=weights.free_nats))
     posts = torch.stack(posts, 1)  # (B, T, L)
 
-    # Decoding is the costly part: score a random subset of the posterior frames.
+    # Decoding is the costly part: score a random subset of the posterior frames, each drawn with
+    # the real frame before it as reference (teacher forcing); frame 0 has none.
     chosen = torch.rand(T, generator=generator) < decode_fraction
     chosen[0] = True
     idx = chosen.nonzero().squeeze(1)
-    recon = model.decode(posts[:, idx].flatten(0, 1)).view(B, len(idx), *pixels.shape[2:])
+    n = len(idx)
+    keep = (torch.rand(B, n, generator=generator) >= weights.reference_dropout).float()
+    keep[:, idx == 0] = 0.0
+    previous = pixels[:, (idx - 1).clamp(min=0)].flatten(0, 1)
+    reference = model.reference_maps(previous, keep.flatten())
+    recon = model.decoder(posts[:, idx].flatten(0, 1), reference).view(B, n, *pixels.shape[2:])
     recon_post = _masked_mean(((recon - pixels[:, idx]) ** 2).sum((2, 3, 4)), valid[:, idx])
     kl = _masked_mean(torch.stack(kls, 1), batch["mask"])
 
@@ -103,15 +110,21 @@ def world_model_loss(
         loss = loss + weights.state * state_post
 
     # ---- imagination (prior) from the last context frame ----
-    latent = posts[:, context - 1]
-    imagined = []
+    # Each imagined frame is drawn with the one before it as reference: the last real frame, then
+    # the model's own output (detached), exactly as in a rollout of the environment.
+    latent, previous = posts[:, context - 1], pixels[:, context - 1]
+    keep = (torch.rand(B, generator=generator) >= weights.reference_dropout).float()
+    imagined, frames_imag = [], []
     for k in range(horizon):
         noise = torch.randn(B, model.config.stoch_dim, generator=generator)
         latent = model.imagine_step(latent, features[:, context - 1 + k], noise, alpha)
+        frame = model.decoder(latent, model.reference_maps(previous, keep))
         imagined.append(latent)
+        frames_imag.append(frame)
+        previous = frame.detach()
     imagined = torch.stack(imagined, 1)  # (B, H, L): predictions of frames C .. T-1
+    frames_imag = torch.stack(frames_imag, 1)
     future = valid[:, context:]
-    frames_imag = model.decode(imagined.flatten(0, 1)).view(B, horizon, *pixels.shape[2:])
     recon_imag = _masked_mean(((frames_imag - pixels[:, context:]) ** 2).sum((2, 3, 4)), future)
     parts["recon_imag"] = recon_imag
     loss = loss + recon_imag

@@ -175,10 +175,12 @@ def _log_rollout(model: WorldModel, val_set: WindowSampler, config: TrainConfig,
     actions = torch.from_numpy(windows.actions)
     latent = model.encode(frames[:, : config.context], actions[:, : config.context - 1])
     generator = torch.Generator().manual_seed(0)
+    previous = model.frames_in(frames[:, config.context - 1])
     imagined = []
     for k in range(frames.shape[1] - config.context):
         latent = model.step(latent, actions[:, config.context - 1 + k], generator)
-        imagined.append(model.to_uint8(model.decode(latent))[0])
+        previous = model.decode(latent, previous)
+        imagined.append(model.to_uint8(previous)[0])
     model.train()
     real = frames[0, config.context :]
     pairs = torch.cat([real, torch.stack(imagined)], dim=1)  # (H, 2S, S, 3): real on top

@@ -7,12 +7,14 @@
                               ▼
     physical state  s_t+1 = α · (s_t + Δ(h, z, s, a))  +  (1 − α) · prior_physics(s_t, a_t)
                               ▼
-    latent (s, h, z) ──Decoder──► frame      ──heads──► reward, termination, physical state
+    latent (s, h, z) ──Decoder(previous frame)──► frame    ──heads──► reward, termination, state
 
 The latent is one flat tensor [s | h | z]: s is the physical state, normalised by the training
 data's mean and std; h is deterministic memory (a GRU); z is a Gaussian sample. Because the
 decoder and the heads read s directly, a state written into the latent by the explicit physics
 prior (α = 0) is what the decoded frame shows; in between, states are blended before decoding.
+The decoder also sees the previous frame (real, or its own last output) through skip connections,
+so that the static scene is carried forward in pixels while the latent says what moves.
 Stochastic steps draw their noise from a caller's torch.Generator, so rollouts are reproducible.
 """
 
@@ -151,9 +153,20 @@ class WorldModel(nn.Module):
         noise = torch.randn(latent.shape[0], self.config.stoch_dim, generator=generator, device=latent.device)
         return self.imagine_step(latent, self.action_features(action), noise, physics_blend)
 
-    def decode(self, latent: torch.Tensor) -> torch.Tensor:
-        """(B, L) -> (B, 3, H, W) float frames in [0, 1]."""
-        return self.decoder(latent)
+    def reference_maps(self, previous: torch.Tensor, keep: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """Encoder maps of the previous frame for the decoder; `keep` (B,) zeroes some (dropout)."""
+        maps = self.encoder.feature_maps(previous)[:3]
+        if keep is not None:
+            maps = [m * keep.view(-1, 1, 1, 1) for m in maps]
+        return maps
+
+    def decode(self, latent: torch.Tensor, previous: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, L) -> (B, 3, H, W) float frames in [0, 1].
+
+        `previous` is the frame shown one step earlier ((B, 3, H, W) in [0, 1]; real or decoded):
+        the decoder copies what did not change from it. Without one, the latent alone is drawn.
+        """
+        return self.decoder(latent, self.reference_maps(previous) if previous is not None else None)
 
     @staticmethod
     def to_uint8(frames: torch.Tensor) -> torch.Tensor:
