@@ -74,6 +74,12 @@ def test_training_writes_checkpoint_and_logs(trained):
     assert "psnr_imag" in meta["metrics"]["validation"]
     assert list((trained / "tb").glob("events.out.tfevents*"))
     assert list((trained / "videos").glob("*.mp4"))
+    from worldsim.model.start_bank import load_start_bank
+
+    bank = load_start_bank(trained)
+    n = len(bank["frames"])
+    assert bank["frames"].shape == (n, 3, 64, 64, 3) and bank["actions"].shape == (n, 2, 2)
+    assert bank["states"].shape == (n, 3, 8) and 1 <= n <= 6
 
 
 def test_save_load_round_trip_is_exact(trained, tmp_path):

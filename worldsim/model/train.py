@@ -2,6 +2,7 @@
 
 Output directory:
   model.safetensors, config.json   the trained model (written at the end, and at every checkpoint)
+  start_frames.npz                 real start contexts from training episodes, for environments
   checkpoint/                      model + optimizer + RNG state + step, swapped in atomically
   tb/                              TensorBoard scalars and real-vs-imagined filmstrips
   videos/step_NNNNNN.mp4           side-by-side real | imagined rollouts from the validation split
@@ -27,6 +28,7 @@ from worldsim.data import Dataset, WindowSampler
 from worldsim.model.checkpoint import load_model, save_model, write_json, write_tensors
 from worldsim.model.config import ModelConfig
 from worldsim.model.objective import LossWeights, sample_alpha, to_tensors, world_model_loss
+from worldsim.model.start_bank import write_start_bank
 from worldsim.model.world_model import WorldModel
 
 
@@ -139,6 +141,7 @@ def train(config: TrainConfig, progress: bool = True, resume: bool = False) -> d
     elapsed = time.perf_counter() - started
     recipe["wall_clock_s"] = elapsed
     save_model(model, out, recipe=recipe, metrics={"validation": metrics})
+    write_start_bank(dataset, dataset.indices("train", config.val_fraction), config.context, out, seed=config.seed)
     return {"out": str(out), "steps": step, "wall_clock_s": elapsed, "validation": metrics}
 
 
