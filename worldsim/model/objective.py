@@ -75,7 +75,9 @@ def world_model_loss(
     features = model.action_features(actions.flatten(0, 1)).view(B, T - 1, -1)
 
     # ---- filtering (posterior) over every frame ----
-    embed = model.encoder(pixels.flatten(0, 1)).view(B, T, -1)
+    maps = model.encoder.feature_maps(pixels.flatten(0, 1))
+    embed = model.encoder.out(maps[-1].flatten(1)).view(B, T, -1)
+    maps = [m.view(B, T, *m.shape[1:]) for m in maps[:3]]  # reused as decoder references below
     latent = model.initial(B)
     action0 = latent.new_zeros(B, model.config.action_dim)
     posts, kls = [], []
@@ -96,8 +98,8 @@ def world_model_loss(
     n = len(idx)
     keep = (torch.rand(B, n, generator=generator) >= weights.reference_dropout).float()
     keep[:, idx == 0] = 0.0
-    previous = pixels[:, (idx - 1).clamp(min=0)].flatten(0, 1)
-    reference = model.reference_maps(previous, keep.flatten())
+    before = (idx - 1).clamp(min=0)
+    reference = [m[:, before].flatten(0, 1) * keep.view(-1, 1, 1, 1) for m in maps]
     recon = model.decoder(posts[:, idx].flatten(0, 1), reference).view(B, n, *pixels.shape[2:])
     recon_post = _masked_mean(((recon - pixels[:, idx]) ** 2).sum((2, 3, 4)), valid[:, idx])
     kl = _masked_mean(torch.stack(kls, 1), batch["mask"])
@@ -112,16 +114,18 @@ def world_model_loss(
     # ---- imagination (prior) from the last context frame ----
     # Each imagined frame is drawn with the one before it as reference: the last real frame, then
     # the model's own output (detached), exactly as in a rollout of the environment.
-    latent, previous = posts[:, context - 1], pixels[:, context - 1]
+    latent = posts[:, context - 1]
     keep = (torch.rand(B, generator=generator) >= weights.reference_dropout).float()
+    reference = [m[:, context - 1] * keep.view(-1, 1, 1, 1) for m in maps]
     imagined, frames_imag = [], []
     for k in range(horizon):
         noise = torch.randn(B, model.config.stoch_dim, generator=generator)
         latent = model.imagine_step(latent, features[:, context - 1 + k], noise, alpha)
-        frame = model.decoder(latent, model.reference_maps(previous, keep))
+        frame = model.decoder(latent, reference)
         imagined.append(latent)
         frames_imag.append(frame)
-        previous = frame.detach()
+        if k + 1 < horizon:
+            reference = model.reference_maps(frame.detach(), keep)
     imagined = torch.stack(imagined, 1)  # (B, H, L): predictions of frames C .. T-1
     frames_imag = torch.stack(frames_imag, 1)
     future = valid[:, context:]
