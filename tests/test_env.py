@@ -1,0 +1,124 @@
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+from worldsim.data import CollectRequest, collect
+from worldsim.envs import WorldSimEnv
+from worldsim.model.train import TrainConfig, train
+
+TINY = {"channels": 4, "embed_dim": 32, "deter_dim": 24, "stoch_dim": 6, "hidden_dim": 32}
+
+
+@pytest.fixture(scope="module", params=["driving", "robotics"])
+def checkpoint(request, tmp_path_factory):
+    root = tmp_path_factory.mktemp(request.param)
+    collect(CollectRequest(domain=request.param, out=str(root / "data"), episodes=4, max_steps=8, seed=2), progress=False)
+    config = TrainConfig(data=str(root / "data"), out=str(root / "run"), steps=3, batch_size=2, context=3, horizon=2,
+                         checkpoint_every=3, video_every=100, val_batches=1, val_fraction=0.3, model=TINY)  # fmt: skip
+    train(config, progress=False)
+    return root / "run"
+
+
+def make(checkpoint, **kw):
+    return WorldSimEnv(checkpoint=checkpoint, **kw)
+
+
+@pytest.mark.parametrize("obs_type", ["pixels", "latent", "state"])
+def test_gymnasium_check_env(checkpoint, obs_type, monkeypatch):
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")  # the checker also opens the human window
+    env = gym.make("WorldSim-v0", checkpoint=str(checkpoint), obs_type=obs_type, render_mode="rgb_array")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        # Allowed: PushT's actions are target positions in its own 0..512 units, kept as they are
+        # so that a policy moves unchanged between the dream and the real simulator.
+        warnings.filterwarnings("ignore", message=".*recommend using a symmetric and normalized space.*")
+        check_env(env.unwrapped, skip_render_check=False)
+
+
+def test_registered_ids_and_make(checkpoint):
+    env = gym.make("worldsim:WorldSim-v0", checkpoint=str(checkpoint), domain=None)
+    obs, info = env.reset(seed=0)
+    assert env.observation_space.contains(obs)
+    assert set(info) == {"state", "physics_blend", "step"}
+    for env_id in ("WorldSim-driving-v0", "WorldSim-robotics-v0", "WorldSim-games-v0"):
+        assert env_id in gym.registry
+
+
+def test_hundred_steps_are_deterministic(checkpoint):
+    def run(seed):
+        env = make(checkpoint, physics_blend=0.5)
+        obs, _ = env.reset(seed=seed)
+        env.action_space.seed(seed)
+        out = [obs]
+        for _ in range(100):
+            obs, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+            out.append((obs, reward))
+            if terminated or truncated:
+                out.append(env.reset()[0])
+        return out
+
+    a, b, c = run(5), run(5), run(6)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(np.asarray(x[0] if isinstance(x, tuple) else x), np.asarray(y[0] if isinstance(y, tuple) else y))
+        if isinstance(x, tuple):
+            assert x[1] == y[1]
+    assert any(not np.array_equal(np.asarray(x[0] if isinstance(x, tuple) else x), np.asarray(y[0] if isinstance(y, tuple) else y)) for x, y in zip(a, c))
+
+
+def test_truncates_at_episode_steps(checkpoint):
+    env = make(checkpoint, episode_steps=5)
+    env.reset(seed=0)
+    flags = []
+    for _ in range(5):
+        _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        flags.append((terminated, truncated))
+        if terminated:
+            break
+    assert flags[-1] == (False, True) or flags[-1][0]
+
+
+def test_bad_actions_and_options_are_clear_errors(checkpoint):
+    env = make(checkpoint)
+    env.reset(seed=0)
+    space = env.action_space
+    if isinstance(space, gym.spaces.Discrete):
+        bad = [(7, ValueError, "outside"), (1.5, TypeError, "integer"), (True, TypeError, "integer"),
+               (np.array([1, 2]), TypeError, "single integer")]  # fmt: skip
+    else:
+        bad = [(np.array([1.0, 2.0, 3.0]), ValueError, "shape"), (np.array([np.nan, 1.0]), ValueError, "NaN"),
+               (np.array([-5.0, 1.0]), ValueError, "outside"), ("left", TypeError, "numeric")]  # fmt: skip
+    for action, error, words in bad:
+        with pytest.raises(error, match=words):
+            env.step(action)
+    env.step(space.sample())  # still usable
+    with pytest.raises(ValueError, match="unknown reset option"):
+        env.reset(options={"weather": "rain"})
+    with pytest.raises(ValueError, match="frames"):
+        env.reset(options={"context": {"frames": np.zeros((2, 8, 8, 3), np.uint8)}})
+    with pytest.raises(ValueError, match="obs_type"):
+        make(checkpoint, obs_type="audio")
+    with pytest.raises(ValueError, match="physics_blend"):
+        make(checkpoint, physics_blend=1.5)
+    with pytest.raises(ValueError, match="unknown domain"):
+        WorldSimEnv(domain="flying")
+
+
+def test_reset_from_given_context(checkpoint):
+    env = make(checkpoint)
+    bank_frames = env.dream.bank["frames"][0].numpy()
+    bank_actions = env.dream.bank["actions"][0].numpy()
+    obs, _ = env.reset(seed=0, options={"context": {"frames": bank_frames, "actions": bank_actions}})
+    np.testing.assert_array_equal(obs, bank_frames[-1])  # the first observation is the last real frame
+
+
+def test_keys_to_action(checkpoint):
+    env = make(checkpoint)
+    if env.domain == "driving":
+        mapping = env.get_keys_to_action()
+        assert mapping[()] == 1 and sorted(mapping.values()) == [0, 1, 2, 3, 4]
+    else:
+        with pytest.raises(ValueError, match="mouse"):
+            env.get_keys_to_action()

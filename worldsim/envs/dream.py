@@ -1,0 +1,58 @@
+"""N dreams stepped as one torch batch: the engine under both the single and the vector env.
+
+Each dream keeps its latent, the last frame it showed (the decoder draws the next frame on top of
+it) and its own torch.Generator, so dream i produces the same rollout whether it runs alone or in a
+batch. Everything here is batched tensor work; no simulator is imported.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from worldsim.model.world_model import WorldModel
+
+
+class Dream:
+    def __init__(self, model: WorldModel, bank: dict[str, np.ndarray], num: int, physics_blend: float):
+        self.model = model
+        self.bank = {k: torch.from_numpy(v) for k, v in bank.items()}
+        self.num = num
+        self.physics_blend = physics_blend
+        c = model.config
+        self.latent = torch.zeros(num, c.latent_dim)
+        self.frame = torch.zeros(num, 3, c.frame_size, c.frame_size)
+        self.generators = [torch.Generator() for _ in range(num)]
+
+    @property
+    def bank_size(self) -> int:
+        return len(self.bank["frames"])
+
+    @torch.no_grad()
+    def reset(self, which: np.ndarray, seeds: np.ndarray, frames: torch.Tensor, actions: torch.Tensor) -> None:
+        """Start dreams `which` from real context `frames` (k, T, H, W, 3) with `actions` between them."""
+        for i, seed in zip(which, seeds):
+            self.generators[i].manual_seed(int(seed))
+        self.latent[which] = self.model.encode(frames, actions)
+        self.frame[which] = self.model.frames_in(frames[:, -1])
+
+    def bank_context(self, indices: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.bank["frames"][indices], self.bank["actions"][indices]
+
+    @torch.no_grad()
+    def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Advance every dream; returns (rewards (N,), terminated (N,) bool)."""
+        noise = torch.stack([torch.randn(self.model.config.stoch_dim, generator=g) for g in self.generators])
+        features = self.model.action_features(actions)
+        self.latent = self.model.imagine_step(self.latent, features, noise, self.physics_blend)
+        self.frame = self.model.decode(self.latent, self.frame)
+        return self.model.reward(self.latent), self.model.termination_logit(self.latent) > 0
+
+    def pixels(self) -> np.ndarray:
+        return self.model.to_uint8(self.frame).numpy()
+
+    def states(self) -> np.ndarray:
+        return self.model.physical_state(self.latent).numpy()
+
+    def latents(self) -> np.ndarray:
+        return self.latent.numpy().copy()
