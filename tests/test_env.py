@@ -122,3 +122,39 @@ def test_keys_to_action(checkpoint):
     else:
         with pytest.raises(ValueError, match="mouse"):
             env.get_keys_to_action()
+
+
+def test_vector_env_equals_single_envs(checkpoint):
+    n, steps = 3, 12
+    vec = gym.make_vec("WorldSim-v0", num_envs=n, checkpoint=str(checkpoint), episode_steps=5)
+    assert vec.metadata["autoreset_mode"].name == "NEXT_STEP"
+    singles = [WorldSimEnv(checkpoint=checkpoint, episode_steps=5) for _ in range(n)]
+    obs, _ = vec.reset(seed=10)
+    single_obs = [env.reset(seed=10 + i)[0] for i, env in enumerate(singles)]
+    np.testing.assert_allclose(obs.astype(int), np.stack(single_obs).astype(int), atol=1)
+    vec.action_space.seed(0)
+    ended, restarts = np.zeros(n, bool), 0
+    for _ in range(steps):
+        actions = vec.action_space.sample()
+        obs, rewards, terminated, truncated, _ = vec.step(actions)
+        for i, env in enumerate(singles):
+            if ended[i]:
+                expected, reward = env.reset()[0], 0.0
+                restarts += 1
+                assert not terminated[i] and not truncated[i]
+            else:
+                expected, reward, term, trunc, _ = env.step(actions[i])
+                assert (term, trunc) == (terminated[i], truncated[i])
+            # Batched and single matrix products may differ in the last float bits: one grey level at most.
+            np.testing.assert_allclose(obs[i].astype(int), expected.astype(int), atol=1)
+            assert abs(rewards[i] - reward) < 1e-4
+        ended = terminated | truncated
+    assert restarts >= n  # every env reached its 5-step limit at least once and was autoreset
+
+
+def test_vector_env_rejects_bad_actions(checkpoint):
+    vec = gym.make_vec("WorldSim-v0", num_envs=2, checkpoint=str(checkpoint))
+    vec.reset(seed=0)
+    with pytest.raises((ValueError, TypeError)):
+        vec.step(np.zeros((3,) + vec.single_action_space.shape, vec.single_action_space.dtype))
+    vec.step(vec.action_space.sample())

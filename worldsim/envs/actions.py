@@ -35,3 +35,32 @@ def check_action(space: gym.Space, action) -> np.ndarray:
             raise ValueError(f"action {array} is outside the action space [{space.low}, {space.high}]")
         return array
     raise TypeError(f"unsupported action space {space}")
+
+
+def check_actions(space: gym.Space, actions, num: int) -> np.ndarray:
+    """`check_action` for a batch of `num` actions at once (one vectorised check, not a loop)."""
+    try:
+        array = np.asarray(actions)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"actions must be an array of {num} actions: {exc}") from None
+    if isinstance(space, gym.spaces.Discrete):
+        if array.shape != (num,) or not np.issubdtype(array.dtype, np.integer) or array.dtype == bool:
+            raise TypeError(f"actions must be {num} integers, got {array.dtype} array of shape {array.shape}")
+        bad = (array < 0) | (array >= space.n)
+        if bad.any():
+            raise ValueError(f"action {int(array[bad][0])} (env {int(np.flatnonzero(bad)[0])}) is outside [0, {space.n})")
+        return array.astype(np.int64)
+    if isinstance(space, gym.spaces.Box):
+        if array.dtype == bool or not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+            raise TypeError(f"actions must be numeric, got dtype {array.dtype}")
+        if array.shape != (num, *space.shape):
+            raise ValueError(f"actions must have shape {(num, *space.shape)}, got {array.shape}")
+        array = array.astype(np.float32)
+        if not np.isfinite(array).all():
+            raise ValueError("actions contain NaN or infinity")
+        outside = ((array < space.low) | (array > space.high)).reshape(num, -1).any(1)
+        if outside.any():
+            env = int(np.flatnonzero(outside)[0])
+            raise ValueError(f"action {array[env]} (env {env}) is outside the action space [{space.low}, {space.high}]")
+        return array
+    raise TypeError(f"unsupported action space {space}")
