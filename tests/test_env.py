@@ -158,3 +158,26 @@ def test_vector_env_rejects_bad_actions(checkpoint):
     with pytest.raises((ValueError, TypeError)):
         vec.step(np.zeros((3,) + vec.single_action_space.shape, vec.single_action_space.dtype))
     vec.step(vec.action_space.sample())
+
+
+def test_sb3_check_env_and_ppo(checkpoint, monkeypatch):
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    from worldsim.envs.sb3 import WorldSimSB3VecEnv
+
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    for obs_type in ("pixels", "latent"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            warnings.filterwarnings("ignore", message=".*symmetric and normalized.*")  # PushT units, see above
+            sb3_check_env(WorldSimEnv(checkpoint=checkpoint, obs_type=obs_type))
+    venv = WorldSimSB3VecEnv(num_envs=4, checkpoint=checkpoint, obs_type="latent", episode_steps=20)
+    venv.seed(3)
+    model = PPO("MlpPolicy", venv, n_steps=128, batch_size=128, n_epochs=1, seed=0, device="cpu")
+    model.learn(total_timesteps=2048)
+    assert model.num_timesteps >= 2048
+    obs = venv.reset()
+    action, _ = model.predict(obs, deterministic=True)
+    obs, rewards, dones, infos = venv.step(action)
+    assert obs.shape == (4, venv.observation_space.shape[0]) and len(infos) == 4

@@ -96,6 +96,11 @@ class WorldSimVectorEnv(gym.vector.VectorEnv):
     def render(self):
         return self.dream.pixels() if self.render_mode == "rgb_array" else None
 
+    def restart(self, which: np.ndarray) -> np.ndarray:
+        """Start envs `which` over now (same-step autoreset, as SB3 wants); their first observations."""
+        self._restart(np.asarray(which))
+        return self._observations()[which]
+
     def _restart(self, which: np.ndarray) -> None:
         choices = np.array([self._rngs[i].integers(self.dream.bank_size) for i in which])
         seeds = np.array([self._rngs[i].integers(2**63 - 1) for i in which])
