@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gymnasium as gym
 import numpy as np
 
 from worldsim.behaviour import BehaviourPolicy
@@ -39,7 +40,7 @@ def record_episode(source: Source, policy: BehaviourPolicy, seed: int, index: in
         events += [f"{t}:{e}" for e in obs.info.get("events", [])]
         if obs.terminated or obs.truncated:
             break
-    action_dtype = np.int64 if np.ndim(actions[0]) == 0 and np.issubdtype(np.asarray(actions[0]).dtype, np.integer) else np.float32
+    action_dtype = np.int64 if isinstance(source.action_space, gym.spaces.Discrete) else np.float32
     return Episode(
         frames=np.stack(frames),
         actions=np.asarray(actions, dtype=action_dtype),
