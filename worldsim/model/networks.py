@@ -43,10 +43,12 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """(N, latent_dim) and an optional reference frame's feature maps -> (N, 3, S, S) in [0, 1].
+    """(N, latent_dim), a reference frame and its feature maps -> (N, 3, S, S) in [0, 1].
 
     A U-Net-like path: at S/8, S/4 and S/2 the upsampling stream is concatenated with the
-    reference's encoder maps of the same size (zeros when there is no reference).
+    reference's encoder maps of the same size (zeros when there is no reference). The output is a
+    change to the reference in logit space, starting near zero: an untrained decoder copies the
+    reference, and training learns what moves. Without a reference the base is mid-grey.
     """
 
     def __init__(self, channels: int, latent_dim: int, frame_size: int):
@@ -61,12 +63,19 @@ class Decoder(nn.Module):
             nn.ConvTranspose2d(2 * c, 3, 4, 2, 1),
         ])  # fmt: skip
         self.act = nn.ELU()
+        with torch.no_grad():
+            self.ups[-1].weight.mul_(0.01)
+            self.ups[-1].bias.zero_()
 
-    def forward(self, latent: torch.Tensor, reference: list[torch.Tensor] | None = None) -> torch.Tensor:
+    def forward(self, latent: torch.Tensor, reference: list[torch.Tensor] | None = None,
+                base: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
         x = self.act(self.inp(latent).view(-1, 8 * self.c, self.side, self.side))
         for i, up in enumerate(self.ups):
             x = up(x)
             if i < 3:
                 skip = reference[2 - i] if reference is not None else torch.zeros_like(x)
                 x = self.act(torch.cat([x, skip], 1))
-        return torch.sigmoid(x)
+        if base is None:
+            return torch.sigmoid(x)
+        # 1/1024 keeps pure white and black finite in logit space and still rounds back exactly.
+        return torch.sigmoid(torch.logit(base.clamp(1 / 1024, 1 - 1 / 1024)) + x)

@@ -99,8 +99,9 @@ def world_model_loss(
     keep = (torch.rand(B, n, generator=generator) >= weights.reference_dropout).float()
     keep[:, idx == 0] = 0.0
     before = (idx - 1).clamp(min=0)
-    reference = [m[:, before].flatten(0, 1) * keep.view(-1, 1, 1, 1) for m in maps]
-    recon = model.decoder(posts[:, idx].flatten(0, 1), reference).view(B, n, *pixels.shape[2:])
+    reference = [m[:, before].flatten(0, 1) for m in maps]
+    recon = model.draw(posts[:, idx].flatten(0, 1), pixels[:, before].flatten(0, 1), keep.flatten(), reference)
+    recon = recon.view(B, n, *pixels.shape[2:])
     recon_post = _masked_mean(((recon - pixels[:, idx]) ** 2).sum((2, 3, 4)), valid[:, idx])
     kl = _masked_mean(torch.stack(kls, 1), batch["mask"])
 
@@ -114,18 +115,17 @@ def world_model_loss(
     # ---- imagination (prior) from the last context frame ----
     # Each imagined frame is drawn with the one before it as reference: the last real frame, then
     # the model's own output (detached), exactly as in a rollout of the environment.
-    latent = posts[:, context - 1]
+    latent, previous = posts[:, context - 1], pixels[:, context - 1]
     keep = (torch.rand(B, generator=generator) >= weights.reference_dropout).float()
-    reference = [m[:, context - 1] * keep.view(-1, 1, 1, 1) for m in maps]
+    reference = [m[:, context - 1] for m in maps]
     imagined, frames_imag = [], []
     for k in range(horizon):
         noise = torch.randn(B, model.config.stoch_dim, generator=generator)
         latent = model.imagine_step(latent, features[:, context - 1 + k], noise, alpha)
-        frame = model.decoder(latent, reference)
+        frame = model.draw(latent, previous, keep, reference)
         imagined.append(latent)
         frames_imag.append(frame)
-        if k + 1 < horizon:
-            reference = model.reference_maps(frame.detach(), keep)
+        previous, reference = frame.detach(), None
     imagined = torch.stack(imagined, 1)  # (B, H, L): predictions of frames C .. T-1
     frames_imag = torch.stack(frames_imag, 1)
     future = valid[:, context:]

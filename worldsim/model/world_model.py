@@ -153,20 +153,25 @@ class WorldModel(nn.Module):
         noise = torch.randn(latent.shape[0], self.config.stoch_dim, generator=generator, device=latent.device)
         return self.imagine_step(latent, self.action_features(action), noise, physics_blend)
 
-    def reference_maps(self, previous: torch.Tensor, keep: torch.Tensor | None = None) -> list[torch.Tensor]:
-        """Encoder maps of the previous frame for the decoder; `keep` (B,) zeroes some (dropout)."""
-        maps = self.encoder.feature_maps(previous)[:3]
-        if keep is not None:
-            maps = [m * keep.view(-1, 1, 1, 1) for m in maps]
-        return maps
+    def draw(self, latent: torch.Tensor, previous: torch.Tensor, keep: torch.Tensor | None = None,
+             maps: list[torch.Tensor] | None = None) -> torch.Tensor:  # fmt: skip
+        """Decode on top of `previous` frames; `keep` (B,) in {0, 1} drops some references (those are
+        drawn from the latent alone); `maps` are the encoder's maps of `previous`, when known."""
+        maps = self.encoder.feature_maps(previous)[:3] if maps is None else maps
+        if keep is None:
+            return self.decoder(latent, maps, previous)
+        k = keep.view(-1, 1, 1, 1)
+        return self.decoder(latent, [m * k for m in maps], previous * k + 0.5 * (1 - k))
 
     def decode(self, latent: torch.Tensor, previous: torch.Tensor | None = None) -> torch.Tensor:
         """(B, L) -> (B, 3, H, W) float frames in [0, 1].
 
         `previous` is the frame shown one step earlier ((B, 3, H, W) in [0, 1]; real or decoded):
-        the decoder copies what did not change from it. Without one, the latent alone is drawn.
+        the decoder draws changes on top of it. Without one, the latent alone is drawn.
         """
-        return self.decoder(latent, self.reference_maps(previous) if previous is not None else None)
+        if previous is None:
+            return self.decoder(latent, None, None)
+        return self.draw(latent, previous)
 
     @staticmethod
     def to_uint8(frames: torch.Tensor) -> torch.Tensor:
