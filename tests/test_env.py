@@ -181,3 +181,18 @@ def test_sb3_check_env_and_ppo(checkpoint, monkeypatch):
     action, _ = model.predict(obs, deterministic=True)
     obs, rewards, dones, infos = venv.step(action)
     assert obs.shape == (4, venv.observation_space.shape[0]) and len(infos) == 4
+
+
+def test_spec_json_and_pickle(checkpoint):
+    import pickle
+
+    env = gym.make("WorldSim-v0", checkpoint=str(checkpoint), obs_type="state", physics_blend=0.5)
+    spec = gym.envs.registration.EnvSpec.from_json(env.spec.to_json())
+    assert spec.kwargs["checkpoint"] == str(checkpoint) and spec.kwargs["physics_blend"] == 0.5
+    env.reset(seed=1)
+    env.step(env.action_space.sample())
+    clone = pickle.loads(pickle.dumps(env))
+    action = env.action_space.sample()
+    a, b = env.step(action), clone.step(action)
+    np.testing.assert_array_equal(a[0], b[0])  # the copy continues the same dream, noise included
+    assert a[1] == b[1]
