@@ -21,7 +21,7 @@ from gymnasium.vector.utils import batch_space
 
 from worldsim.envs.actions import check_actions
 from worldsim.envs.dream import Dream
-from worldsim.envs.world_sim_env import EPISODE_STEPS, OBS_BOUND, OBS_TYPES, RENDER_FPS, load_world, observation_space
+from worldsim.envs.world_sim_env import EPISODE_STEPS, OBS_BOUND, RENDER_FPS, load_world, observation_space
 from worldsim.sources.base import space_from_json
 
 
@@ -40,16 +40,10 @@ class WorldSimVectorEnv(gym.vector.VectorEnv):
     ):
         if not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
-        if obs_type not in OBS_TYPES:
-            raise ValueError(f"obs_type must be one of {', '.join(OBS_TYPES)}, got {obs_type!r}")
-        if not 0.0 <= float(physics_blend) <= 1.0:
-            raise ValueError(f"physics_blend must lie in [0, 1], got {physics_blend!r}")
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"the vector env renders 'rgb_array' only, got {render_mode!r}")
-        self.model, bank, self.checkpoint = load_world(domain, checkpoint)
+        self.model, bank, self.checkpoint = load_world(domain, checkpoint, obs_type, physics_blend)
         config = self.model.config
-        if obs_type == "state" and not config.state_dim:
-            raise ValueError(f"obs_type 'state': the {config.domain!r} model has no physical state")
         self.num_envs, self.obs_type, self.render_mode = num_envs, obs_type, render_mode
         self.domain, self.physics_blend = config.domain, float(physics_blend)
         self.episode_steps = int(episode_steps or EPISODE_STEPS.get(config.domain, 500))

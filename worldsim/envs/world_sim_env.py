@@ -28,13 +28,19 @@ EPISODE_STEPS = {"driving": 30, "robotics": 300, "games": 500}
 RENDER_FPS = {"driving": 2, "robotics": 10, "games": 25}
 
 
-def load_world(domain: str | None, checkpoint: str | Path | None):
-    """(model, start bank, checkpoint directory) for a domain's shipped weights or a checkpoint;
-    with both, the checkpoint must be a model of that domain."""
+def load_world(domain: str | None, checkpoint: str | Path | None, obs_type: str, physics_blend: float):
+    """Check the options every WorldSim env takes, then load (model, start bank, checkpoint directory)
+    for a domain's shipped weights or a checkpoint; with both, the checkpoint must be of that domain."""
+    if obs_type not in OBS_TYPES:
+        raise ValueError(f"obs_type must be one of {', '.join(OBS_TYPES)}, got {obs_type!r}")
+    if not 0.0 <= float(physics_blend) <= 1.0:
+        raise ValueError(f"physics_blend must lie in [0, 1], got {physics_blend!r}")
     if domain is not None and domain not in EPISODE_STEPS:
         raise ValueError(f"unknown domain {domain!r}; choose one of {', '.join(EPISODE_STEPS)}")
     path = resolve_checkpoint(checkpoint if checkpoint is not None else (domain or "driving"))
     model, _ = load_model(path, domain=domain)
+    if obs_type == "state" and not model.config.state_dim:
+        raise ValueError(f"obs_type 'state': the {model.config.domain!r} model has no physical state")
     return model, load_start_bank(path), path
 
 
@@ -50,16 +56,10 @@ class WorldSimEnv(gym.Env):
         render_mode: str | None = None,
         episode_steps: int | None = None,
     ):
-        if obs_type not in OBS_TYPES:
-            raise ValueError(f"obs_type must be one of {', '.join(OBS_TYPES)}, got {obs_type!r}")
-        if not 0.0 <= float(physics_blend) <= 1.0:
-            raise ValueError(f"physics_blend must lie in [0, 1], got {physics_blend!r}")
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
-        self.model, bank, self.checkpoint = load_world(domain, checkpoint)
+        self.model, bank, self.checkpoint = load_world(domain, checkpoint, obs_type, physics_blend)
         config = self.model.config
-        if obs_type == "state" and not config.state_dim:
-            raise ValueError(f"obs_type 'state': the {config.domain!r} model has no physical state")
         self.domain, self.obs_type, self.physics_blend = config.domain, obs_type, float(physics_blend)
         self.episode_steps = int(episode_steps or EPISODE_STEPS.get(config.domain, 500))
         self.render_mode = render_mode
