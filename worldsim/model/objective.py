@@ -28,7 +28,11 @@ class LossWeights:
     reward: float = 20.0
     termination: float = 5.0
     termination_pos_weight: float = 10.0  # terminations are rare; up-weight them
-    reference_dropout: float = 0.2  # share of frames decoded without the previous frame
+    # Share of frames decoded without the previous frame. Off by default: environments always have
+    # one, and mixing "edit the previous frame" with "draw from scratch" in one decoder let the
+    # from-scratch frames' large errors wreck the copy path early in training (PushT, 250 steps:
+    # 21.4 dB at k = 1 against 36.8 dB untrained).
+    reference_dropout: float = 0.0
 
 
 def to_tensors(batch: Windows) -> dict[str, torch.Tensor]:
