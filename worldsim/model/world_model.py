@@ -163,14 +163,13 @@ class WorldModel(nn.Module):
         k = keep.view(-1, 1, 1, 1)
         return self.decoder(latent, [m * k for m in maps], previous * k + 0.5 * (1 - k))
 
-    def decode(self, latent: torch.Tensor, previous: torch.Tensor | None = None) -> torch.Tensor:
+    def decode(self, latent: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
         """(B, L) -> (B, 3, H, W) float frames in [0, 1].
 
         `previous` is the frame shown one step earlier ((B, 3, H, W) in [0, 1]; real or decoded):
-        the decoder draws changes on top of it. Without one, the latent alone is drawn.
+        the decoder draws changes on top of it. (Drawing from the latent alone is trained only with
+        `LossWeights.reference_dropout` > 0.)
         """
-        if previous is None:
-            return self.decoder(latent, None, None)
         return self.draw(latent, previous)
 
     @staticmethod
