@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from worldsim.data import CollectRequest, WindowSampler, collect
 from worldsim.model.checkpoint import CheckpointError, load_model, save_model
-from worldsim.model.config import ModelConfig
+from worldsim.model.config import FORMAT_VERSION, ModelConfig
 from worldsim.model.objective import LossWeights, to_tensors, world_model_loss
 from worldsim.model.physics import make_prior
 from worldsim.model.train import TrainConfig, train
@@ -69,7 +69,7 @@ def test_loss_falls(pusht_data):
 def test_training_writes_checkpoint_and_logs(trained):
     assert (trained / "model.safetensors").is_file() and (trained / "config.json").is_file()
     meta = json.loads((trained / "config.json").read_text())
-    assert meta["model"]["domain"] == "robotics" and meta["format_version"] == 1
+    assert meta["model"]["domain"] == "robotics" and meta["format_version"] == FORMAT_VERSION
     assert meta["recipe"]["train"]["steps"] == 20 and meta["recipe"]["command"].startswith("worldsim train")
     assert "psnr_imag" in meta["metrics"]["validation"]
     assert list((trained / "tb").glob("events.out.tfevents*"))

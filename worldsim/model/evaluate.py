@@ -7,6 +7,11 @@ reward and termination at that step; the copy-last-frame baseline (and copy-last
 on the same windows. This repeats for each physics blend α, on the held-out split and, if given,
 on an out-of-distribution dataset. Steps past an episode's end are not scored, so `n` per k counts
 the windows that reach it.
+
+Frames are scored as the environment shows them: predictions are rounded to 8-bit like the
+recorded frames. Scoring the float output instead would punish a model for sub-grey-level noise
+that no user sees, and per-frame PSNR of a frame where nothing moved is then capped (100 dB) for
+both the model and copy-last alike.
 """
 
 from __future__ import annotations
@@ -72,7 +77,12 @@ def _rollout(model, w, frames, actions, states, mask, alpha, config, acc) -> Non
         valid = mask[:, step]
         acc.add_heads(model.reward(latent), torch.sigmoid(model.termination_logit(latent)), rewards[:, step], terminated[:, step], valid)
         if k in config.ks:
-            acc.add(k, previous, model.frames_in(frames[:, c - 1 + k]), model.physical_state(latent), states[:, c - 1 + k], valid)
+            acc.add(k, _as_shown(previous), model.frames_in(frames[:, c - 1 + k]), model.physical_state(latent), states[:, c - 1 + k], valid)
+
+
+def _as_shown(frames: torch.Tensor) -> torch.Tensor:
+    """Float frames in [0, 1], rounded to the 8-bit values the environment would show."""
+    return (frames.clamp(0, 1) * 255).round() / 255
 
 
 def _window_starts(sampler: WindowSampler, config: EvalConfig) -> tuple[np.ndarray, np.ndarray]:

@@ -46,10 +46,15 @@ class Decoder(nn.Module):
     """(N, latent_dim), a reference frame and its feature maps -> (N, 3, S, S) in [0, 1].
 
     A U-Net-like path: at S/8, S/4 and S/2 the upsampling stream is concatenated with the
-    reference's encoder maps of the same size (zeros when there is no reference). The output is a
-    change to the reference in logit space, starting near zero: an untrained decoder copies the
-    reference, and training learns what moves. Without a reference the base is mid-grey.
+    reference's encoder maps of the same size (zeros when there is no reference). Four channels come
+    out: new content, as a change to the reference in logit space, and a keep mask m. The frame is
+    m * reference + (1 - m) * content. The mask starts near 1 and the change near 0, so an untrained
+    decoder copies the reference; training opens the mask where things move. The mask is what keeps
+    a static background exact over long rollouts: a small residual on every pixel, repeated each
+    step, drifts, while a closed mask does not. Without a reference the base is mid-grey.
     """
+
+    KEEP_BIAS = 4.0  # initial keep-mask logit: m = 0.982
 
     def __init__(self, channels: int, latent_dim: int, frame_size: int):
         super().__init__()
@@ -60,12 +65,13 @@ class Decoder(nn.Module):
             nn.ConvTranspose2d(8 * c, 4 * c, 4, 2, 1),
             nn.ConvTranspose2d(8 * c, 2 * c, 4, 2, 1),
             nn.ConvTranspose2d(4 * c, c, 4, 2, 1),
-            nn.ConvTranspose2d(2 * c, 3, 4, 2, 1),
+            nn.ConvTranspose2d(2 * c, 4, 4, 2, 1),
         ])  # fmt: skip
         self.act = nn.ELU()
         with torch.no_grad():
             self.ups[-1].weight.mul_(0.01)
             self.ups[-1].bias.zero_()
+            self.ups[-1].bias[3] = self.KEEP_BIAS
 
     def forward(self, latent: torch.Tensor, reference: list[torch.Tensor] | None = None,
                 base: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
@@ -75,7 +81,9 @@ class Decoder(nn.Module):
             if i < 3:
                 skip = reference[2 - i] if reference is not None else torch.zeros_like(x)
                 x = self.act(torch.cat([x, skip], 1))
+        change, keep = x[:, :3], torch.sigmoid(x[:, 3:])
         if base is None:
-            return torch.sigmoid(x)
+            return torch.sigmoid(change)
         # 1/1024 keeps pure white and black finite in logit space and still rounds back exactly.
-        return torch.sigmoid(torch.logit(base.clamp(1 / 1024, 1 - 1 / 1024)) + x)
+        content = torch.sigmoid(torch.logit(base.clamp(1 / 1024, 1 - 1 / 1024)) + change)
+        return keep * base + (1 - keep) * content
