@@ -115,6 +115,23 @@ def test_reset_from_given_context(checkpoint):
     np.testing.assert_array_equal(obs, bank_frames[-1])  # the first observation is the last real frame
 
 
+def test_reset_from_scenario_start(checkpoint):
+    from worldsim.envs.scenario_start import scenario_context
+
+    env = make(checkpoint)
+    name = {"driving": "cut_in", "robotics": "block_near_goal"}[env.domain]
+    frames, actions = scenario_context(name, env.domain, env.model.config.frame_size, env.context_frames)
+    assert len(frames) == env.context_frames and len(actions) == env.context_frames - 1
+    obs, _ = env.reset(seed=0, options={"scenario": name})
+    np.testing.assert_array_equal(obs, frames[-1])  # the dream starts at the scenario's real frame
+    other = {"driving": "block_near_goal", "robotics": "cut_in"}[env.domain]
+    with pytest.raises(ValueError, match="domain"):
+        env.reset(options={"scenario": other})
+    with pytest.raises(ValueError, match="give one"):
+        env.reset(options={"scenario": name, "context": {"frames": frames}})
+    env.step(env.action_space.sample())  # still usable
+
+
 def test_keys_to_action(checkpoint):
     env = make(checkpoint)
     if env.domain == "driving":

@@ -74,10 +74,14 @@ class WorldSimEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         options = dict(options or {})
-        unknown = set(options) - {"context"}
+        unknown = set(options) - {"context", "scenario"}
         if unknown:
-            raise ValueError(f"unknown reset option(s) {', '.join(sorted(map(str, unknown)))}; known: context")
-        if "context" in options:
+            raise ValueError(f"unknown reset option(s) {', '.join(sorted(map(str, unknown)))}; known: context, scenario")
+        if {"context", "scenario"} <= set(options):
+            raise ValueError('reset options "context" and "scenario" are two starts: give one')
+        if "scenario" in options:
+            frames, actions = self._scenario(options["scenario"])
+        elif "context" in options:
             frames, actions = self._context(options["context"])
         else:
             frames, actions = self.dream.bank_context(self.np_random.integers(self.dream.bank_size, size=1))
@@ -127,6 +131,15 @@ class WorldSimEnv(gym.Env):
     def _info(self) -> dict[str, Any]:
         state = self.dream.states()[0] if self.model.config.state_dim else np.zeros(0, np.float32)
         return {"state": state, "physics_blend": self.physics_blend, "step": self._t}
+
+    def _scenario(self, ref) -> tuple[torch.Tensor, torch.Tensor]:
+        """The real frames at a scenario's start (runs the simulator once; see scenario_start)."""
+        from worldsim.envs.scenario_start import scenario_context
+
+        if not isinstance(ref, (str, Path)):
+            raise TypeError(f'options["scenario"] must be a scenario name or a path, got {type(ref).__name__}')
+        frames, actions = scenario_context(ref, self.domain, self.model.config.frame_size, self.context_frames)
+        return torch.from_numpy(frames)[None], torch.from_numpy(actions)[None]
 
     def _context(self, context) -> tuple[torch.Tensor, torch.Tensor]:
         """Validate `options["context"]`: {"frames": (T, H, W, 3) uint8, "actions": (T-1, ...)}."""
