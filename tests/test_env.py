@@ -69,6 +69,21 @@ def test_hundred_steps_are_deterministic(checkpoint):
     assert obs_a.shape != obs_c.shape or not np.array_equal(obs_a, obs_c)
 
 
+def test_undrawn_dream_has_the_same_latents(checkpoint):
+    quiet, drawn = make(checkpoint, obs_type="latent"), make(checkpoint, obs_type="latent", render_mode="rgb_array")
+    assert not quiet.dream.draw and drawn.dream.draw
+    a, _ = quiet.reset(seed=5)
+    b, _ = drawn.reset(seed=5)
+    quiet.action_space.seed(5)
+    for _ in range(20):
+        action = quiet.action_space.sample()
+        a, ra, *_ = quiet.step(action)
+        b, rb, *_ = drawn.step(action)
+        np.testing.assert_array_equal(a, b)
+        assert ra == rb
+    assert quiet.render() is None and drawn.render().shape[-1] == 3
+
+
 def test_truncates_at_episode_steps(checkpoint):
     env = make(checkpoint, episode_steps=5)
     env.reset(seed=0)

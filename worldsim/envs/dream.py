@@ -3,6 +3,10 @@
 Each dream keeps its latent, the last frame it showed (the decoder draws the next frame on top of
 it) and its own torch.Generator, so dream i produces the same rollout whether it runs alone or in a
 batch. Everything here is batched tensor work; no simulator is imported.
+
+Frames cost most of a step (the decoder), and the latent never reads them back: a dream that
+nobody looks at (latent or state observations, no rendering) is built with `draw=False` and skips
+decoding altogether. Its latents, rewards and terminations are the same as a drawn dream's.
 """
 
 from __future__ import annotations
@@ -14,8 +18,10 @@ from worldsim.model.world_model import WorldModel
 
 
 class Dream:
-    def __init__(self, model: WorldModel, bank: dict[str, np.ndarray], num: int, physics_blend: float):
+    def __init__(self, model: WorldModel, bank: dict[str, np.ndarray], num: int, physics_blend: float,
+                 draw: bool = True):  # fmt: skip
         self.model = model
+        self.draw = draw
         self.bank = {k: torch.from_numpy(v) for k, v in bank.items()}
         self.num = num
         self.physics_blend = physics_blend
@@ -45,10 +51,13 @@ class Dream:
         noise = torch.stack([torch.randn(self.model.config.stoch_dim, generator=g) for g in self.generators])
         features = self.model.action_features(actions)
         self.latent = self.model.imagine_step(self.latent, features, noise, self.physics_blend)
-        self.frame = self.model.decode(self.latent, self.frame)
+        if self.draw:
+            self.frame = self.model.decode(self.latent, self.frame)
         return self.model.reward(self.latent), self.model.termination_logit(self.latent) > 0
 
     def pixels(self) -> np.ndarray:
+        if not self.draw:
+            raise RuntimeError("this dream does not draw frames (latent or state observations, no render_mode)")
         return self.model.to_uint8(self.frame).numpy()
 
     def states(self) -> np.ndarray:

@@ -66,7 +66,7 @@ class WorldSimEnv(gym.Env):
         self.metadata = {**self.metadata, "render_fps": RENDER_FPS.get(config.domain, 15)}
         self.action_space = space_from_json(config.action_space)
         self.observation_space = observation_space(config, obs_type)
-        self.dream = Dream(self.model, bank, 1, self.physics_blend)
+        self.dream = Dream(self.model, bank, 1, self.physics_blend, draw=obs_type == "pixels" or render_mode is not None)
         self.context_frames = bank["frames"].shape[1]
         self._t = 0
         self._viewer = None
@@ -101,6 +101,8 @@ class WorldSimEnv(gym.Env):
         return self._observation(), float(rewards[0]), bool(terminated[0]), truncated, self._info()
 
     def render(self):
+        if self.render_mode is None:
+            return None
         frame = self.dream.pixels()[0]
         if self.render_mode == "rgb_array":
             return frame
