@@ -2,14 +2,36 @@ import json
 
 from worldsim.cli import main
 from worldsim.data import CollectRequest, collect
+from worldsim.model.train import TrainConfig, train
+
+TINY = {"channels": 4, "embed_dim": 32, "deter_dim": 24, "stoch_dim": 6, "hidden_dim": 32}
 
 
 def test_bench_reports_sources_and_windows(tmp_path, capsys):
     out = tmp_path / "d"
     collect(CollectRequest(domain="robotics", out=str(out), episodes=3, max_steps=20), progress=False)
-    args = ["bench", "--domains", "robotics", "--steps", "20", "--dataset", str(out), "--json"]
+    args = ["bench", "--domains", "robotics", "--steps", "20", "--dataset", str(out), "--no-dream", "--json"]
     assert main(args) == 0
     report = json.loads(capsys.readouterr().out)
     (row,) = report["sources"]
     assert row["domain"] == "robotics" and row["steps"] == 20 and row["steps_per_s"] > 0
     assert report["windows"]["transitions"] > 0 and report["windows"]["batches_per_s"] > 0
+
+
+def test_bench_times_worldsim_envs_against_the_simulator(tmp_path, capsys):
+    data, run = tmp_path / "d", tmp_path / "run"
+    collect(CollectRequest(domain="robotics", out=str(data), episodes=4, max_steps=8, seed=2), progress=False)
+    train(TrainConfig(data=str(data), out=str(run), steps=2, batch_size=2, context=3, horizon=2, checkpoint_every=2,
+                      video_every=100, val_batches=1, val_fraction=0.3, model=TINY), progress=False)  # fmt: skip
+    args = ["bench", "--domains", "robotics", "--steps", "20", "--checkpoint", str(run), "--num-envs", "4",
+            "--dream-steps", "5", "--json"]  # fmt: skip
+    assert main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    (simulator,) = report["sources"]
+    rows = {(r["num_envs"], r["obs_type"]): r for r in report["worldsim"]}
+    assert set(rows) == {(1, "pixels"), (4, "pixels"), (4, "latent")}
+    for row in rows.values():
+        assert row["steps_per_s"] > 0
+        assert abs(row["ratio_to_simulator"] - row["steps_per_s"] / simulator["steps_per_s"]) < 1e-9
+    assert main(["bench", "--domains", "robotics", "games", "--checkpoint", str(run)]) == 2
+    assert "exactly one domain" in capsys.readouterr().err

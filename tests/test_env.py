@@ -229,3 +229,20 @@ def test_spec_json_and_pickle(checkpoint):
     a, b = env.step(action), clone.step(action)
     np.testing.assert_array_equal(a[0], b[0])  # the copy continues the same dream, noise included
     assert a[1] == b[1]
+
+
+def test_dream_demo_writes_a_video(checkpoint, tmp_path, capsys):
+    import json
+
+    import imageio.v3 as iio
+
+    from worldsim.cli import main
+
+    domain = make(checkpoint).domain
+    args = ["dream", "--domains", domain, "--checkpoint", str(checkpoint), "--steps", "6", "--out", str(tmp_path), "--json"]
+    assert main(args) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["domain"] == domain and 1 <= row["steps"] <= 6 and row["steps_per_s"] > 0
+    video = iio.imread(row["video"])
+    assert video.shape[0] == row["steps"] + 1 and video.shape[-1] == 3  # the first frame, then one per step
+    assert main(["dream", "--domains", "driving", "games", "--checkpoint", str(checkpoint)]) == 2

@@ -1,8 +1,11 @@
-"""`worldsim bench`: throughput of the ground-truth sources, as the baseline WorldSim is held to.
+"""`worldsim bench`: WorldSim environments against the real simulators, measured in one command.
 
 Each domain's source is driven by its behaviour policy for `--steps` steps at the given frame size
-(resetting when an episode ends); the first episode's start-up is excluded from the timing.
-With `--dataset DIR`, it also measures how fast `WindowSampler` serves training batches from DIR.
+(resetting when an episode ends); the first episode's start-up is excluded from the timing. Then
+the domain's world model (shipped weights, or `--checkpoint`) is timed as a single env with pixel
+observations and as a vector env of `--num-envs` with pixel and with latent observations, and each
+rate is reported as a ratio to the simulator's. With `--dataset DIR`, it also measures how fast
+`WindowSampler` serves training batches from DIR.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import time
 import numpy as np
 
 from worldsim.behaviour import default_policy
+from worldsim.model.checkpoint import CheckpointError
 from worldsim.data import WindowSampler
 from worldsim.sources import DOMAINS, make_source
 
@@ -55,18 +59,47 @@ def add_bench(commands) -> None:
     p.add_argument("--domains", nargs="*", default=list(DOMAINS), choices=list(DOMAINS), help="default: all")
     p.add_argument("--steps", type=int, default=500)
     p.add_argument("--frame-size", type=int, default=64)
+    p.add_argument("--checkpoint", help="time this world model instead of the shipped weights (one domain only)")
+    p.add_argument("--num-envs", type=int, default=64, help="vector env size (default 64)")
+    p.add_argument("--dream-steps", type=int, default=200, help="step() calls per WorldSim measurement (default 200)")
+    p.add_argument("--no-dream", action="store_true", help="time the simulators only")
     p.add_argument("--dataset", help="also time WindowSampler batches (32 x 16 steps) from this dataset")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=run_bench)
 
 
+def dream_rows(domain: str, checkpoint: str | None, simulator: dict, num_envs: int, steps: int) -> list[dict]:
+    """single env pixels, vector env pixels, vector env latent: each with its ratio to `simulator`."""
+    from worldsim.envs.bench import dream_steps_per_second, ratio
+
+    rows = []
+    for n, obs_type in ((1, "pixels"), (num_envs, "pixels"), (num_envs, "latent")):
+        row = dream_steps_per_second(domain, checkpoint, n, obs_type, steps)
+        rows.append({**row, "ratio_to_simulator": ratio(row, simulator)})
+    return rows
+
+
 def run_bench(args):
+    if args.checkpoint and len(args.domains) != 1:
+        raise ValueError("--checkpoint times one world model: give exactly one domain with --domains")
     rows = [source_steps_per_second(d, args.steps, args.frame_size) for d in args.domains]
+    dreams, missing = [], {}
+    for row in rows if not args.no_dream else []:
+        try:
+            dreams += dream_rows(row["domain"], args.checkpoint, row, args.num_envs, args.dream_steps)
+        except CheckpointError as exc:  # no weights for this domain: say so, time the others
+            missing[row["domain"]] = str(exc)
     windows = window_batches_per_second(args.dataset) if args.dataset else None
     if args.json:
-        return {"frame_size": args.frame_size, "sources": rows, "windows": windows}
+        return {"frame_size": args.frame_size, "sources": rows, "worldsim": dreams, "no_weights": missing, "windows": windows}
     lines = [f"{'domain':<10} {'simulator':<20} {'steps/s':>8}  (incl. rendering at {args.frame_size}x{args.frame_size}, resets)"]
     lines += [f"{r['domain']:<10} {r['env_id']:<20} {r['steps_per_s']:>8.1f}" for r in rows]
+    if dreams:
+        lines.append(f"\n{'domain':<10} {'WorldSim env':<20} {'steps/s':>8} {'x simulator':>12}  (torch threads: {dreams[0]['torch_threads']})")
+        for d in dreams:
+            kind = "single" if d["num_envs"] == 1 else f"vector x{d['num_envs']}"
+            lines.append(f"{d['domain']:<10} {kind + ' ' + d['obs_type']:<20} {d['steps_per_s']:>8.0f} {d['ratio_to_simulator']:>11.1f}x")
+    lines += [f"{domain}: no WorldSim timing ({why})" for domain, why in missing.items()]
     if windows:
         lines.append(
             f"windows from {windows['dataset']} ({windows['transitions']} transitions, loaded in "

@@ -9,6 +9,7 @@ import sys
 from worldsim.bench import add_bench
 from worldsim.cli_data import add_collect, add_dataset
 from worldsim.cli_model import add_eval, add_train
+from worldsim.dream_demo import add_dream
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_bench(commands)
     add_train(commands)
     add_eval(commands)
+    add_dream(commands)
     return parser
 
 

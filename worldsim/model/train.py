@@ -30,6 +30,7 @@ from worldsim.model.config import ModelConfig
 from worldsim.model.objective import LossWeights, sample_alpha, to_tensors, world_model_loss
 from worldsim.model.start_bank import write_start_bank
 from worldsim.model.world_model import WorldModel
+from worldsim.video import write_video
 
 
 @dataclass
@@ -170,8 +171,6 @@ def _command(config: TrainConfig) -> str:
 @torch.no_grad()
 def _log_rollout(model: WorldModel, val_set: WindowSampler, config: TrainConfig, writer, out: Path, step: int):
     """A validation window, real above imagined, as a TensorBoard filmstrip and an mp4."""
-    import imageio.v3 as iio
-
     model.eval()
     windows = val_set.window(np.array([0]), np.array([0]))
     frames = torch.from_numpy(windows.frames)
@@ -188,10 +187,8 @@ def _log_rollout(model: WorldModel, val_set: WindowSampler, config: TrainConfig,
     real = frames[0, config.context :]
     pairs = torch.cat([real, torch.stack(imagined)], dim=1)  # (H, 2S, S, 3): real on top
     writer.add_image("rollout/real_vs_imagined", torch.cat(list(pairs), dim=1).numpy(), step, dataformats="HWC")
-    (out / "videos").mkdir(parents=True, exist_ok=True)
     side = torch.cat([real, torch.stack(imagined)], dim=2).numpy()  # real | imagined
-    side = side.repeat(4, axis=1).repeat(4, axis=2)
-    iio.imwrite(out / "videos" / f"step_{step:06d}.mp4", side, fps=4, codec="libx264", macro_block_size=1)
+    write_video(out / "videos" / f"step_{step:06d}.mp4", side, fps=4)
 
 
 def _checkpoint(out, model, optimizer, rng, generator, config, step, elapsed, recipe) -> None:
