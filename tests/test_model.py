@@ -210,6 +210,27 @@ def test_eval_reports_every_k_and_alpha(trained, pusht_data, capsys):
     assert main(["eval", "--checkpoint", "games", "--data", str(pusht_data)]) == 2
 
 
+def test_export_writes_weights_and_model_card(trained, pusht_data, tmp_path, capsys):
+    from worldsim.cli import main
+    from worldsim.envs import WorldSimEnv
+
+    assert main(["eval", "--checkpoint", str(trained), "--data", str(pusht_data), "--ks", "1,3", "--windows", "4", "--json"]) == 0
+    report = tmp_path / "eval.json"
+    report.write_text(capsys.readouterr().out)
+    out = tmp_path / "weights" / "robotics"
+    assert main(["export", "--checkpoint", str(trained), "--eval", str(report), "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["MODEL_CARD.md", "config.json", "eval.json", "model.safetensors",
+                                                       "start_frames.npz"]  # fmt: skip
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "worldsim train --domain robotics --data" in card and "| 3 |" in card and "copy PSNR" in card
+    env = WorldSimEnv(checkpoint=out)  # the exported directory is a working checkpoint
+    env.reset(seed=0)
+    games_report = tmp_path / "games.json"
+    games_report.write_text(report.read_text().replace('"domain": "robotics"', '"domain": "games"'))
+    assert main(["export", "--checkpoint", str(trained), "--eval", str(games_report), "--out", str(out)]) == 2
+    assert "games" in capsys.readouterr().err and (out / "model.safetensors").is_file()  # nothing lost
+
+
 def test_metrics_identity_and_order():
     from worldsim.model.metrics import psnr, ssim
 

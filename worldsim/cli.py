@@ -8,7 +8,7 @@ import sys
 
 from worldsim.bench import add_bench
 from worldsim.cli_data import add_collect, add_dataset
-from worldsim.cli_model import add_eval, add_train
+from worldsim.cli_model import add_eval, add_export, add_train
 from worldsim.dream_demo import add_dream
 
 
@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_bench(commands)
     add_train(commands)
     add_eval(commands)
+    add_export(commands)
     add_dream(commands)
     return parser
 

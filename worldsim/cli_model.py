@@ -125,3 +125,22 @@ def format_report(report: dict) -> str:
 
 def _num(value, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
+
+
+def add_export(commands) -> None:
+    p = commands.add_parser("export", help="package a trained run as shippable weights with a model card")
+    p.add_argument("--checkpoint", required=True, help="the trained run directory")
+    p.add_argument("--eval", required=True, help="its `worldsim eval --json` report, for the model card")
+    p.add_argument("--out", required=True, help="target directory, e.g. worldsim/weights/driving")
+    p.add_argument("--notes", default="", help="a markdown file whose text ends the model card")
+    p.set_defaults(run=run_export)
+
+
+def run_export(args):
+    from pathlib import Path
+
+    from worldsim.model.card import export
+
+    notes = Path(args.notes).read_text() if args.notes else ""
+    out = export(args.checkpoint, args.eval, args.out, notes)
+    return f"exported {args.checkpoint} -> {out} (model card: {out / 'MODEL_CARD.md'})"

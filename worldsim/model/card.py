@@ -1,0 +1,123 @@
+"""Exporting a trained run as shippable weights, with its model card.
+
+`worldsim export --checkpoint RUN --eval EVAL.json --out DIR` copies the model, its config and its
+start-frame bank, keeps the evaluation report next to them, and writes MODEL_CARD.md: the data it
+learned from, the one command that retrains it, its wall-clock and its evaluation table. The new
+directory is assembled under a temporary name and swapped in whole.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from worldsim.model.checkpoint import CONFIG, WEIGHTS, load_model, resolve_checkpoint
+from worldsim.model.start_bank import START_BANK
+
+EVAL = "eval.json"
+CARD = "MODEL_CARD.md"
+COLLECT = "scripts/collect_datasets.sh data 2"
+
+
+def export(checkpoint: str | Path, eval_report: str | Path, out: str | Path, notes: str = "") -> Path:
+    source = resolve_checkpoint(checkpoint)
+    model, meta = load_model(source)
+    report = json.loads(Path(eval_report).read_text())
+    if report.get("domain") != model.config.domain:
+        raise ValueError(f"{eval_report}: an evaluation of a {report.get('domain')!r} model, the checkpoint is {model.config.domain!r}")
+    if not (source / START_BANK).is_file():
+        raise FileNotFoundError(f"{source / START_BANK}: the run has no start-frame bank (it is written when training ends)")
+    out = Path(out)
+    tmp, old = out.with_name(f".{out.name}.tmp"), out.with_name(f".{out.name}.old")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for name in (WEIGHTS, CONFIG, START_BANK):
+        shutil.copyfile(source / name, tmp / name)
+    (tmp / EVAL).write_text(json.dumps(report, indent=2) + "\n")
+    size_mb = sum((tmp / n).stat().st_size for n in (WEIGHTS, CONFIG, START_BANK)) / 1e6
+    params = sum(p.numel() for p in model.parameters())
+    (tmp / CARD).write_text(model_card(meta, report, params, size_mb, notes))
+    if out.exists():
+        os.replace(out, old)
+    os.replace(tmp, out)
+    shutil.rmtree(old, ignore_errors=True)
+    return out
+
+
+def model_card(meta: dict[str, Any], report: dict[str, Any], params: int, size_mb: float, notes: str) -> str:
+    model, recipe = meta["model"], meta.get("recipe", {})
+    train, data = recipe.get("train", {}), recipe.get("dataset", {})
+    domain = model["domain"]
+    command = f"{recipe.get('command', '')} --threads {train.get('threads') or 0}".replace(
+        "worldsim train", f"worldsim train --domain {domain}", 1)  # fmt: skip
+    styles = ", ".join(f"{k} {v}" for k, v in data.get("behaviour_styles", {}).items())
+    lines = [
+        f"# WorldSim {domain} world model",
+        "",
+        f"A learned model of `{data.get('env_id', model.get('env_id'))}` at {model['frame_size']}x{model['frame_size']} "
+        f"pixels: {params / 1e6:.2f} M parameters, {size_mb:.1f} MB with its start-frame bank, checkpoint format "
+        f"version {meta['format_version']}. Served by `gym.make(\"WorldSim-{domain}-v0\")`.",
+        "",
+        "## Data",
+        "",
+        f"{data.get('episodes')} episodes, {data.get('transitions')} transitions, recorded by `{COLLECT}` "
+        f"(behaviour styles: {styles}); split {data.get('split', {}).get('train')} train / "
+        f"{data.get('split', {}).get('val')} held-out episodes.",
+        "",
+        "## Retrain from scratch",
+        "",
+        "```bash",
+        COLLECT,
+        command,
+        "```",
+        "",
+        f"Wall-clock of this run: {recipe.get('wall_clock_s', 0) / 60:.0f} min for {train.get('steps')} steps "
+        f"on a 2-core CPU with {train.get('threads') or 'default'} torch thread(s).",
+        "",
+        "## Evaluation",
+        "",
+        f"`worldsim eval --checkpoint {domain}` reproduces this table (open-loop from {report['context']} real "
+        "frames; PSNR/SSIM on 8-bit frames; state error = mean absolute error per field in its units, "
+        "averaged over fields; `copy` = copy-last-frame / copy-last-state).",
+        "",
+    ]
+    lines += eval_tables(report)
+    if notes:
+        lines += ["", "## Notes", "", notes.strip()]
+    return "\n".join(lines) + "\n"
+
+
+def eval_tables(report: dict[str, Any]) -> list[str]:
+    lines = []
+    for name, split in report["splits"].items():
+        alphas = list(split["model"])
+        lines += [f"**{name}** (`{split['data']}`, {split['windows']} windows)", ""]
+        head = "| k | n | copy PSNR | " + " | ".join(f"PSNR α={a}" for a in alphas) + " | copy SSIM | "
+        head += " | ".join(f"SSIM α={a}" for a in alphas) + " | copy state | "
+        head += " | ".join(f"state α={a}" for a in alphas) + " |"
+        lines += [head, "|" + "---|" * (head.count("|") - 1)]
+        for k, base in split["copy_last"]["k"].items():
+            models = [split["model"][a]["k"][k] for a in alphas]
+            row = [k, str(base["n"]), _f(base["psnr"])] + [_f(m["psnr"]) for m in models]
+            row += [_f(base["ssim"], 3)] + [_f(m["ssim"], 3) for m in models]
+            row += [_f(_mean(base["state_error"]), 2)] + [_f(_mean(m["state_error"]), 2) for m in models]
+            lines.append("| " + " | ".join(row) + " |")
+        heads = []
+        for a in alphas:
+            m = split["model"][a]
+            t = m.get("termination", {})
+            heads.append(f"α={a}: reward MAE {_f(m.get('reward_mae'), 4)}, termination precision "
+                         f"{_f(t.get('precision'), 2)} / recall {_f(t.get('recall'), 2)} ({t.get('positives', 0)} real)")  # fmt: skip
+        lines += ["", "; ".join(heads) + ".", ""]
+    return lines
+
+
+def _mean(errors: dict[str, float]) -> float | None:
+    return sum(errors.values()) / len(errors) if errors else None
+
+
+def _f(value, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
