@@ -12,7 +12,7 @@ from worldsim.model.train import TrainConfig, train
 TINY = {"channels": 4, "embed_dim": 32, "deter_dim": 24, "stoch_dim": 6, "hidden_dim": 32}
 
 
-@pytest.fixture(scope="module", params=["driving", "robotics"])
+@pytest.fixture(scope="module", params=["driving", "robotics", "games"])
 def checkpoint(request, tmp_path_factory):
     root = tmp_path_factory.mktemp(request.param)
     collect(CollectRequest(domain=request.param, out=str(root / "data"), episodes=4, max_steps=8, seed=2), progress=False)
@@ -84,6 +84,19 @@ def test_undrawn_dream_has_the_same_latents(checkpoint):
     assert quiet.render() is None and drawn.render().shape[-1] == 3
 
 
+def test_ten_thousand_steps_stay_finite_and_valid(checkpoint):
+    env = make(checkpoint, episode_steps=10_000)
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    for _ in range(10_000):
+        obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+        assert obs.dtype == np.uint8 and obs.shape == env.observation_space.shape
+        assert np.isfinite(reward) and np.isfinite(info["state"]).all()
+        if terminated or truncated:
+            env.reset()
+    assert np.isfinite(env.dream.latents()).all()
+
+
 def test_truncates_at_episode_steps(checkpoint):
     env = make(checkpoint, episode_steps=5)
     env.reset(seed=0)
@@ -104,8 +117,11 @@ def test_bad_actions_and_options_are_clear_errors(checkpoint):
         bad = [(7, ValueError, "outside"), (1.5, TypeError, "integer"), (True, TypeError, "integer"),
                (np.array([1, 2]), TypeError, "single integer")]  # fmt: skip
     else:
-        bad = [(np.array([1.0, 2.0, 3.0]), ValueError, "shape"), (np.array([np.nan, 1.0]), ValueError, "NaN"),
-               (np.array([-5.0, 1.0]), ValueError, "outside"), ("left", TypeError, "numeric")]  # fmt: skip
+        valid = space.sample()
+        nan, outside = valid.copy(), valid.copy()
+        nan[0], outside[0] = np.nan, space.low[0] - 5.0
+        bad = [(np.zeros(space.shape[0] + 1, np.float32), ValueError, "shape"), (nan, ValueError, "NaN"),
+               (outside, ValueError, "outside"), ("left", TypeError, "numeric")]  # fmt: skip
     for action, error, words in bad:
         with pytest.raises(error, match=words):
             env.step(action)
@@ -134,12 +150,12 @@ def test_reset_from_scenario_start(checkpoint):
     from worldsim.envs.scenario_start import scenario_context
 
     env = make(checkpoint)
-    name = {"driving": "cut_in", "robotics": "block_near_goal"}[env.domain]
+    name = {"driving": "cut_in", "robotics": "block_near_goal", "games": "fixed_track"}[env.domain]
     frames, actions = scenario_context(name, env.domain, env.model.config.frame_size, env.context_frames)
     assert len(frames) == env.context_frames and len(actions) == env.context_frames - 1
     obs, _ = env.reset(seed=0, options={"scenario": name})
     np.testing.assert_array_equal(obs, frames[-1])  # the dream starts at the scenario's real frame
-    other = {"driving": "block_near_goal", "robotics": "cut_in"}[env.domain]
+    other = {"driving": "block_near_goal", "robotics": "cut_in", "games": "cut_in"}[env.domain]
     with pytest.raises(ValueError, match="domain"):
         env.reset(options={"scenario": other})
     with pytest.raises(ValueError, match="give one"):
@@ -147,11 +163,28 @@ def test_reset_from_scenario_start(checkpoint):
     env.step(env.action_space.sample())  # still usable
 
 
+def test_human_render_opens_a_window(checkpoint, monkeypatch):
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    env = make(checkpoint, render_mode="human")
+    env.reset(seed=0)
+    for _ in range(3):
+        env.step(env.action_space.sample())
+    import pygame
+
+    surface = pygame.display.get_surface()
+    assert surface is not None and surface.get_width() >= env.model.config.frame_size * 4
+    env.close()
+    assert not pygame.display.get_init() or pygame.display.get_surface() is None
+
+
 def test_keys_to_action(checkpoint):
     env = make(checkpoint)
     if env.domain == "driving":
         mapping = env.get_keys_to_action()
         assert mapping[()] == 1 and sorted(mapping.values()) == [0, 1, 2, 3, 4]
+    elif env.domain == "games":
+        mapping = env.get_keys_to_action()
+        assert all(env.action_space.contains(a) for a in mapping.values()) and len(mapping) == 9
     else:
         with pytest.raises(ValueError, match="mouse"):
             env.get_keys_to_action()
