@@ -79,15 +79,29 @@ def model_card(meta: dict[str, Any], report: dict[str, Any], params: int, size_m
         "",
         "## Evaluation",
         "",
-        f"`worldsim eval --checkpoint {domain}` reproduces this table (open-loop from {report['context']} real "
-        "frames; PSNR/SSIM on 8-bit frames; state error = mean absolute error per field in its units, "
-        "averaged over fields; `copy` = copy-last-frame / copy-last-state).",
+        f"Open-loop from {report['context']} real frames; PSNR/SSIM on 8-bit frames; state error = mean "
+        "absolute error per field in its units, averaged over fields (`eval.json` has each field); "
+        "`copy` = copy-last-frame / copy-last-state. Reproduce with:",
+        "",
+        "```bash",
+        eval_command(report),
+        "```",
         "",
     ]
     lines += eval_tables(report)
     if notes:
         lines += ["", "## Notes", "", notes.strip()]
     return "\n".join(lines) + "\n"
+
+
+def eval_command(report: dict[str, Any]) -> str:
+    held = report["splits"]["held_out"]
+    parts = [f"worldsim eval --checkpoint {report['domain']} --data {held['data']}"]
+    if "ood" in report["splits"]:
+        parts.append(f"--ood {report['splits']['ood']['data']}")
+    alphas = ",".join(held["model"])
+    parts.append(f"--ks {','.join(map(str, report['ks']))} --alphas {alphas} --windows {held['windows']}")
+    return " ".join(parts)
 
 
 def eval_tables(report: dict[str, Any]) -> list[str]:
