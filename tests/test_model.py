@@ -222,7 +222,7 @@ def test_export_writes_weights_and_model_card(trained, pusht_data, tmp_path, cap
     assert sorted(p.name for p in out.iterdir()) == ["MODEL_CARD.md", "config.json", "eval.json", "model.safetensors",
                                                        "start_frames.npz"]  # fmt: skip
     card = (out / "MODEL_CARD.md").read_text()
-    assert "worldsim train --domain robotics --data" in card and "| 3 |" in card and "copy PSNR" in card
+    assert "worldsim train --domain robotics --data" in card and "| 3 |" in card and "pooled PSNR" in card
     env = WorldSimEnv(checkpoint=out)  # the exported directory is a working checkpoint
     env.reset(seed=0)
     games_report = tmp_path / "games.json"

@@ -100,17 +100,17 @@ def format_report(report: dict) -> str:
     lines = [f"{report['domain']} model {report['checkpoint']} (context {report['context']} frames)"]
     for name, split in report["splits"].items():
         lines.append(f"\n[{name}] {split['data']}: {split['windows']} windows")
-        header = f"{'k':>4} {'n':>5} {'copy PSNR':>10} {'copy SSIM':>10}"
+        header = f"{'k':>4} {'n':>5} {'copy PSNR':>10} {'pooled':>7} {'copy SSIM':>10}"
         alphas = list(split["model"])
         for a in alphas:
-            header += f" {'PSNR a=' + a:>11} {'SSIM a=' + a:>11} {'state a=' + a:>11}"
+            header += f" {'PSNR a=' + a:>11} {'pooled':>7} {'SSIM a=' + a:>11} {'state a=' + a:>11}"
         lines.append(header)
         for k, base in split["copy_last"]["k"].items():
-            row = f"{k:>4} {base['n']:>5} {_num(base['psnr']):>10} {_num(base['ssim'], 3):>10}"
+            row = f"{k:>4} {base['n']:>5} {_num(base['psnr']):>10} {_num(base['psnr_pooled']):>7} {_num(base['ssim'], 3):>10}"
             for a in alphas:
                 m = split["model"][a]["k"][k]
                 state = sum(m["state_error"].values()) / len(m["state_error"]) if m["state_error"] else None
-                row += f" {_num(m['psnr']):>11} {_num(m['ssim'], 3):>11} {_num(state, 3):>11}"
+                row += f" {_num(m['psnr']):>11} {_num(m['psnr_pooled']):>7} {_num(m['ssim'], 3):>11} {_num(state, 3):>11}"
             lines.append(row)
         for a in alphas:
             m = split["model"][a]
@@ -119,7 +119,8 @@ def format_report(report: dict) -> str:
                 f"  a={a}: reward MAE {_num(m.get('reward_mae'), 4)}, termination precision "
                 f"{_num(t.get('precision'), 2)} recall {_num(t.get('recall'), 2)} ({t.get('positives', 0)} real)"
             )
-    lines.append("\n(state: mean absolute error over state fields, in their units; --json has each field)")
+    lines.append("\n(PSNR: mean over frames, 100 dB where a frame is exact; pooled: PSNR of the mean squared error"
+                 "\n over all frames; state: mean absolute error over state fields, in their units; --json has each)")
     return "\n".join(lines)
 
 

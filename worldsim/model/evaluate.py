@@ -16,6 +16,7 @@ both the model and copy-last alike.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,7 +100,7 @@ def _window_starts(sampler: WindowSampler, config: EvalConfig) -> tuple[np.ndarr
 class _Accumulator:
     def __init__(self, ks, fields):
         self.fields = list(fields)
-        self.sums = {k: {"n": 0.0, "psnr": 0.0, "ssim": 0.0, "state": torch.zeros(len(fields))} for k in ks}
+        self.sums = {k: {"n": 0.0, "psnr": 0.0, "ssim": 0.0, "mse": 0.0, "state": torch.zeros(len(fields))} for k in ks}
         self.reward_abs, self.reward_n = 0.0, 0.0
         self.tp = self.fp = self.fn = 0.0
 
@@ -108,6 +109,7 @@ class _Accumulator:
         s = self.sums[k]
         s["n"] += float(v.sum())
         s["psnr"] += float((psnr(predicted, target) * v).sum())
+        s["mse"] += float((((predicted - target) ** 2).flatten(1).mean(1) * v).sum())
         s["ssim"] += float((ssim(predicted, target) * v).sum())
         if self.fields:
             s["state"] += ((state_pred - state_true).abs() * v[:, None]).sum(0)
@@ -129,6 +131,9 @@ class _Accumulator:
             per_k[str(k)] = {
                 "n": int(n),
                 "psnr": s["psnr"] / n if n else None,
+                # PSNR of the mean squared error over all scored frames: unlike the per-frame mean it
+                # is not dominated by frames where nothing moved (those score a capped 100 dB).
+                "psnr_pooled": 10 * math.log10(n / max(s["mse"], 1e-10 * n)) if n else None,
                 "ssim": s["ssim"] / n if n else None,
                 "state_error": {f: float(e) / n for f, e in zip(self.fields, s["state"])} if n and self.fields else {},
             }
