@@ -226,7 +226,7 @@ def test_vector_env_rejects_bad_actions(checkpoint):
     vec.step(vec.action_space.sample())
 
 
-def test_sb3_check_env_and_ppo(checkpoint, monkeypatch):
+def test_sb3_check_env_and_ppo(checkpoint, monkeypatch, tmp_path):
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
@@ -247,6 +247,15 @@ def test_sb3_check_env_and_ppo(checkpoint, monkeypatch):
     action, _ = model.predict(obs, deterministic=True)
     obs, rewards, dones, infos = venv.step(action)
     assert obs.shape == (4, venv.observation_space.shape[0]) and len(infos) == 4
+
+    # The trained policy, saved, films in the dream (its latent observations are read off its zip).
+    from worldsim.rollout import RolloutRequest, rollout
+
+    model.save(tmp_path / "ppo.zip")
+    result = rollout(RolloutRequest(checkpoint=str(checkpoint), policy=str(tmp_path / "ppo.zip"), steps=3), tmp_path / "ppo.mp4")
+    assert result["obs_type"] == "latent" and result["frames"] == result["steps"] + 1
+    with pytest.raises(ValueError, match="latent"):
+        rollout(RolloutRequest(checkpoint=str(checkpoint), policy=str(tmp_path / "ppo.zip"), side_by_side=True), tmp_path / "x.mp4")
 
 
 def test_spec_json_and_pickle(checkpoint):
@@ -279,3 +288,22 @@ def test_dream_demo_writes_a_video(checkpoint, tmp_path, capsys):
     video = iio.imread(row["video"])
     assert video.shape[0] == row["steps"] + 1 and video.shape[-1] == 3  # the first frame, then one per step
     assert main(["dream", "--domains", "driving", "games", "--checkpoint", str(checkpoint)]) == 2
+
+
+@pytest.mark.parametrize("side_by_side", [False, True])
+def test_rollout_video_round_trip(checkpoint, tmp_path, side_by_side):
+    import imageio.v3 as iio
+
+    from worldsim.rollout import RolloutRequest, rollout
+
+    out = tmp_path / ("clip.gif" if side_by_side else "clip.mp4")
+    result = rollout(RolloutRequest(checkpoint=str(checkpoint), steps=4, seed=1, side_by_side=side_by_side), out)
+    video = iio.imread(out)
+    size = make(checkpoint).model.config.frame_size
+    width = 2 * size + 2 if side_by_side else size
+    assert len(video) == result["frames"] == result["steps"] + 1 and 1 <= result["steps"] <= 4
+    assert video.shape[1:3] == (4 * size, 4 * width)  # upscaled 4x for viewing
+    if side_by_side:
+        assert "real_return" in result
+    with pytest.raises(ValueError, match="mp4"):
+        rollout(RolloutRequest(checkpoint=str(checkpoint), steps=2), tmp_path / "clip.avi")

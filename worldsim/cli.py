@@ -10,6 +10,7 @@ from worldsim.bench import add_bench
 from worldsim.cli_data import add_collect, add_dataset
 from worldsim.cli_model import add_eval, add_export, add_train
 from worldsim.dream_demo import add_dream
+from worldsim.rollout import add_rollout
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval(commands)
     add_export(commands)
     add_dream(commands)
+    add_rollout(commands)
     return parser
 
 
