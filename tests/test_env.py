@@ -307,3 +307,52 @@ def test_rollout_video_round_trip(checkpoint, tmp_path, side_by_side):
         assert "real_return" in result
     with pytest.raises(ValueError, match="mp4"):
         rollout(RolloutRequest(checkpoint=str(checkpoint), steps=2), tmp_path / "clip.avi")
+
+
+def test_headless_play_with_scripted_keys_records_a_video(checkpoint, tmp_path, monkeypatch):
+    import imageio.v3 as iio
+    import pygame
+
+    from worldsim.play import PlayConfig, PlaySession
+
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    session = PlaySession(PlayConfig(checkpoint=str(checkpoint), max_frames=40, fps=0, step_hz=15,
+                                     record=str(tmp_path / "play.mp4")))  # fmt: skip
+    first_alpha = session.env.physics_blend
+    key = {"driving": pygame.K_RIGHT, "robotics": pygame.K_RIGHT, "games": pygame.K_UP}[session.domain]
+
+    def script(frame):  # hold a control key for frames 5-20, lower α, pause for frames 30-35
+        events = {5: [(pygame.KEYDOWN, key)], 20: [(pygame.KEYUP, key)], 25: [(pygame.KEYDOWN, pygame.K_LEFTBRACKET)],
+                  30: [(pygame.KEYDOWN, pygame.K_SPACE)], 35: [(pygame.KEYDOWN, pygame.K_SPACE)]}.get(frame, [])  # fmt: skip
+        return [pygame.event.Event(kind, key=k) for kind, k in events]
+
+    result = session.run(events=script)
+    assert result["frames"] == 40
+    # 40 frames at 4 frames per step, minus the 5 paused frames (30-34), which hold one step boundary
+    assert result["steps"] == 9
+    assert session.env.physics_blend == pytest.approx(max(0.0, first_alpha - 0.1))
+    (video,) = result["videos"]
+    frames = iio.imread(video)
+    assert len(frames) == result["steps"] and frames.shape[-1] == 3
+
+
+def test_play_switches_to_the_real_simulator_side_by_side(checkpoint, monkeypatch):
+    import pygame
+
+    from worldsim.play import PlayConfig, PlaySession
+
+    if make(checkpoint).domain != "robotics":
+        pytest.skip("the real driving simulator refuses the dummy video driver; PushT stands for the others")
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    session = PlaySession(PlayConfig(checkpoint=str(checkpoint), max_frames=12, fps=0, step_hz=30))
+    width = session.screen.get_width()
+
+    widths = []
+
+    def script(frame):
+        widths.append(session.screen.get_width())
+        return [pygame.event.Event(pygame.KEYDOWN, key=pygame.K_TAB)] * (frame in (2, 4))  # dream -> real -> both
+
+    result = session.run(events=script)
+    assert session.mode == "both" and result["steps"] > 0
+    assert widths[0] == width == session.view and widths[-1] == 2 * session.view + 4  # real | dream

@@ -10,6 +10,7 @@ from worldsim.bench import add_bench
 from worldsim.cli_data import add_collect, add_dataset
 from worldsim.cli_model import add_eval, add_export, add_train
 from worldsim.dream_demo import add_dream
+from worldsim.play.cli import add_play
 from worldsim.rollout import add_rollout
 
 
@@ -24,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_export(commands)
     add_dream(commands)
     add_rollout(commands)
+    add_play(commands)
     return parser
 
 

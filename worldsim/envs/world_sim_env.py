@@ -119,6 +119,12 @@ class WorldSimEnv(gym.Env):
             self._viewer.close()
             self._viewer = None
 
+    def set_physics_blend(self, alpha: float) -> None:
+        """Change α for the following steps (the latent is kept: the next step blends with the new α)."""
+        if not 0.0 <= float(alpha) <= 1.0:
+            raise ValueError(f"physics_blend must lie in [0, 1], got {alpha!r}")
+        self.physics_blend = self.dream.physics_blend = float(alpha)
+
     def get_keys_to_action(self) -> dict[tuple[int, ...], Any]:
         from worldsim.envs.keys import keys_to_action
 
