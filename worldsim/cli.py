@@ -9,6 +9,7 @@ import sys
 from worldsim.bench import add_bench
 from worldsim.cli_data import add_collect, add_dataset
 from worldsim.cli_model import add_eval, add_export, add_train
+from worldsim.counterfactual.cli import add_counterfactual
 from worldsim.dream_demo import add_dream
 from worldsim.play.cli import add_play
 from worldsim.rollout import add_rollout
@@ -26,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_dream(commands)
     add_rollout(commands)
     add_play(commands)
+    add_counterfactual(commands)
     return parser
 
 

@@ -1,0 +1,73 @@
+import json
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+from worldsim.counterfactual import parse_actions, run_counterfactual
+from worldsim.counterfactual.report import write_outputs
+from worldsim.data import CollectRequest, collect
+from worldsim.model.checkpoint import load_model
+from worldsim.model.train import TrainConfig, train
+
+TINY = {"channels": 4, "embed_dim": 32, "deter_dim": 24, "stoch_dim": 6, "hidden_dim": 32}
+
+
+@pytest.fixture(scope="module")
+def driving_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cf")
+    collect(CollectRequest(domain="driving", out=str(root / "data"), episodes=4, max_steps=8, seed=2), progress=False)
+    train(TrainConfig(data=str(root / "data"), out=str(root / "run"), steps=2, batch_size=2, context=3, horizon=2,
+                      checkpoint_every=2, video_every=100, val_batches=1, val_fraction=0.3, model=TINY), progress=False)  # fmt: skip
+    return root / "run"
+
+
+@pytest.fixture(scope="module")
+def driving_model(driving_run):
+    return load_model(driving_run)[0]
+
+
+def test_factual_actions_reproduce_the_factual_episode(driving_model):
+    first = run_counterfactual("cut_in", 3, ["IDLE"] * 4, model=driving_model)
+    again = run_counterfactual("cut_in", 3, first.factual.actions, model=driving_model)
+    assert len(again.real.frames) == len(first.factual.frames) > 1
+    for real, factual in zip(again.real.frames, first.factual.frames):
+        np.testing.assert_array_equal(real, factual)  # the branch is an exact copy of the simulator
+    np.testing.assert_allclose(np.stack(again.real.states), np.stack(first.factual.states))
+    assert again.metrics["steps_compared"] == len(again.imagined.frames) - 1
+
+
+def test_outputs_and_metrics(driving_model, tmp_path):
+    result = run_counterfactual("hard_brake", 2, "SLOWER,LANE_LEFT,2", model=driving_model)
+    assert result.actions == [4, 0, 2]
+    files = write_outputs(result, tmp_path)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    for key in ("collision_real", "collision_imagined", "collision_agreement", "ego_position_error_m",
+                "others_position_error_m", "frame_psnr", "time_to_collision_s"):  # fmt: skip
+        assert key in metrics
+    assert len(metrics["ego_position_error_m"]["per_step"]) == metrics["steps_compared"]
+    video = iio.imread(files["video"])
+    # the factual history before the branch, then the branch's start and each compared step
+    longest = max(len(t.frames) for t in (result.factual, result.real, result.imagined))
+    assert len(video) == len(result.history.frames) - 1 + longest
+
+
+def test_bad_requests_are_clear_errors(driving_model):
+    with pytest.raises(ValueError, match="beyond the factual episode"):
+        run_counterfactual("cut_in", 500, ["IDLE"], model=driving_model)
+    with pytest.raises(ValueError, match="unknown driving action"):
+        parse_actions("FASTER,JUMP")
+    with pytest.raises(ValueError, match="driving scenarios"):
+        run_counterfactual("block_near_goal", 1, ["IDLE"], model=driving_model)
+
+
+def test_suite_summarises_agreement(driving_run, capsys):
+    from worldsim.cli import main
+
+    args = ["counterfactual-suite", "--checkpoint", str(driving_run), "--scenarios", "cut_in", "--at", "2,500",
+            "--hold", "2", "--json", "--quiet"]  # fmt: skip
+    assert main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["summary"]["runs"] == 5 and len(report["skipped"]) == 5  # step 500 is past every episode
+    agreement = np.mean([r["collision_agreement"] for r in report["runs"]])
+    assert report["summary"]["collision_agreement"] == pytest.approx(agreement)
