@@ -97,6 +97,25 @@ def test_ten_thousand_steps_stay_finite_and_valid(checkpoint):
     assert np.isfinite(env.dream.latents()).all()
 
 
+@pytest.mark.parametrize("obs_type", ["pixels", "latent", "state"])
+def test_real_world_env_observes_like_the_dream(checkpoint, obs_type):
+    import torch
+
+    from worldsim.envs import RealWorldEnv
+
+    real, dream = RealWorldEnv(checkpoint=checkpoint, obs_type=obs_type), make(checkpoint, obs_type=obs_type)
+    assert real.observation_space == dream.observation_space and real.action_space == dream.action_space
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", message=".*symmetric and normalized.*")  # PushT units, see above
+        check_env(real, skip_render_check=True)
+    obs, info = real.reset(seed=1)
+    if obs_type == "latent":  # the first latent is the encoder's reading of the real first frame
+        frame = torch.tensor(real._obs.frame)[None]
+        np.testing.assert_allclose(obs, real.model.encode(frame)[0].numpy(), atol=1e-6)
+    real.close()
+
+
 def test_truncates_at_episode_steps(checkpoint):
     env = make(checkpoint, episode_steps=5)
     env.reset(seed=0)
@@ -256,6 +275,21 @@ def test_sb3_check_env_and_ppo(checkpoint, monkeypatch, tmp_path):
     assert result["obs_type"] == "latent" and result["frames"] == result["steps"] + 1
     with pytest.raises(ValueError, match="latent"):
         rollout(RolloutRequest(checkpoint=str(checkpoint), policy=str(tmp_path / "ppo.zip"), side_by_side=True), tmp_path / "x.mp4")
+
+    # ... and acts unchanged on the real simulator, observed through the same encoder.
+    from worldsim.envs import RealWorldEnv
+
+    agent = PPO.load(tmp_path / "ppo.zip", device="cpu")
+    monkeypatch.delenv("SDL_VIDEODRIVER")  # set above for the human-window check; highway-env refuses it
+    real = RealWorldEnv(checkpoint=checkpoint, obs_type="latent", episode_steps=4)
+    obs, _ = real.reset(seed=0)
+    for _ in range(4):
+        obs, reward, terminated, truncated, info = real.step(agent.predict(obs, deterministic=True)[0])
+        assert real.observation_space.contains(obs) and np.isfinite(reward)
+        if terminated or truncated:
+            break
+    assert truncated or terminated
+    real.close()
 
 
 def test_spec_json_and_pickle(checkpoint):

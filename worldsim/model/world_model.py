@@ -147,6 +147,14 @@ class WorldModel(nn.Module):
         return latent
 
     @torch.no_grad()
+    def filter(self, latent: torch.Tensor, action: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
+        """The latent after taking raw `action` and then seeing the real `frame` ((B, H, W, 3) uint8):
+        `encode` one frame at a time, for agents that act on a real simulator through the model."""
+        embed = self.encoder(self.frames_in(frame))
+        noise = latent.new_zeros(latent.shape[0], self.config.stoch_dim)
+        return self.observe(latent, self.action_features(action), embed, noise)[0]
+
+    @torch.no_grad()
     def step(self, latent: torch.Tensor, action: torch.Tensor, generator: torch.Generator | None = None,
              physics_blend: float = 1.0) -> torch.Tensor:
         """Sample the next latent for raw actions (ids or boxes)."""
