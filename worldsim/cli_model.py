@@ -57,6 +57,9 @@ def add_eval(commands) -> None:
     p = commands.add_parser("eval", help="score a world model's open-loop predictions on held-out episodes")
     p.add_argument("--checkpoint", required=True, help="checkpoint directory, or a built-in domain name")
     p.add_argument("--data", required=True, help="dataset whose held-out split is scored")
+    p.add_argument("--split", default="val", choices=["val", "all"],
+                   help="which episodes of --data to score: the training run's held-out split (default), or all "
+                        "of them for a dataset collected apart from the training data")  # fmt: skip
     p.add_argument("--ood", help="an out-of-distribution dataset, scored whole")
     p.add_argument("--ks", default="1,5,15,50", help="prediction horizons (default 1,5,15,50)")
     p.add_argument("--alphas", default="0,0.5,1", help="physics blends to sweep (default 0,0.5,1)")
@@ -87,12 +90,12 @@ def run_eval(args):
         raise ValueError(f"--alphas must lie in [0, 1], got {args.alphas}")
     torch.manual_seed(args.seed)
     report = {"checkpoint": str(path), "domain": model.config.domain, "context": config.context, "ks": list(config.ks)}
-    datasets = [("held_out", Dataset(args.data), "val")] + ([("ood", Dataset(args.ood), "all")] if args.ood else [])
+    datasets = [("held_out", Dataset(args.data), args.split)] + ([("ood", Dataset(args.ood), "all")] if args.ood else [])
     report["splits"] = {}
     for name, data, split in datasets:
         if data.domain != model.config.domain:
             raise ValueError(f"{data.root} holds {data.domain!r} data; the checkpoint is a {model.config.domain!r} model")
-        report["splits"][name] = {"data": str(data.root), **evaluate(model, data, split, config)}
+        report["splits"][name] = {"data": str(data.root), "episodes": split, **evaluate(model, data, split, config)}
     return report if args.json else format_report(report)
 
 

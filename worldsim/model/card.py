@@ -99,6 +99,8 @@ def model_card(meta: dict[str, Any], report: dict[str, Any], params: int, size_m
 def eval_command(report: dict[str, Any]) -> str:
     held = report["splits"]["held_out"]
     parts = [f"worldsim eval --checkpoint {report['domain']} --data {held['data']}"]
+    if held.get("episodes") == "all":
+        parts.append("--split all")
     if "ood" in report["splits"]:
         parts.append(f"--ood {report['splits']['ood']['data']}")
     alphas = ",".join(held["model"])
@@ -114,7 +116,8 @@ def eval_tables(report: dict[str, Any]) -> list[str]:
     lines = []
     for name, split in report["splits"].items():
         alphas = list(split["model"])
-        lines += [f"**{name}** (`{split['data']}`, {split['windows']} windows)", ""]
+        which = "all episodes" if split.get("episodes") == "all" else "its held-out episodes"
+        lines += [f"**{name}** (`{split['data']}`, {which}, {split['windows']} windows)", ""]
         head = "| k | n | metric | copy-last | " + " | ".join(f"α={a}" for a in alphas) + " |"
         lines += [head, "|" + "---|" * (head.count("|") - 1)]
         for k, base in split["copy_last"]["k"].items():
