@@ -1,0 +1,87 @@
+"""What the agent scripts share: environments for the dream and the real simulator, SB3 callbacks."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import DummyVecEnv
+from tqdm import tqdm
+
+from worldsim.envs import RealWorldEnv
+from worldsim.envs.sb3 import WorldSimSB3VecEnv
+
+ALGOS = ("ppo", "sac")
+
+
+def dream_venv(domain: str, checkpoint: str | None, obs_type: str, num_envs: int, seed: int, physics_blend: float = 1.0,
+               episode_steps: int | None = None):  # fmt: skip
+    """N dreams as one torch batch (no subprocesses)."""
+    venv = WorldSimSB3VecEnv(num_envs=num_envs, domain=domain, checkpoint=checkpoint, obs_type=obs_type,
+                             physics_blend=physics_blend, episode_steps=episode_steps)  # fmt: skip
+    venv.seed(seed)
+    return venv
+
+
+def real_venv(domain: str, checkpoint: str | None, obs_type: str, num_envs: int, seed: int,
+              episode_steps: int | None = None):  # fmt: skip
+    """The real simulator, observed through the same world model (RealWorldEnv), N in one process."""
+    make = lambda: Monitor(RealWorldEnv(domain=domain, checkpoint=checkpoint, obs_type=obs_type, episode_steps=episode_steps))  # noqa: E731
+    venv = DummyVecEnv([make] * num_envs)
+    venv.seed(seed)
+    return venv
+
+
+def make_agent(algo: str, venv, obs_type: str, seed: int, tensorboard: str | None, steps: int):
+    import stable_baselines3
+
+    if algo not in ALGOS:
+        raise ValueError(f"unknown algo {algo!r}; choose one of {', '.join(ALGOS)}")
+    policy = "CnnPolicy" if obs_type == "pixels" else "MlpPolicy"
+    kwargs: dict[str, Any] = {"seed": seed, "device": "cpu", "verbose": 0, "tensorboard_log": tensorboard}
+    if algo == "ppo":
+        # ~1024 steps per update over all envs (fewer for tiny budgets), in minibatches of 256.
+        n_steps = max(8, min(1024, steps) // venv.num_envs)
+        kwargs.update(n_steps=n_steps, batch_size=min(256, n_steps * venv.num_envs))
+    return getattr(stable_baselines3, algo.upper())(policy, venv, **kwargs)
+
+
+def evaluate(agent, venv, episodes: int) -> dict[str, float]:
+    """Mean and std of the return over `episodes` complete episodes, deterministic actions."""
+    returns, current = [], np.zeros(venv.num_envs)
+    obs = venv.reset()
+    while len(returns) < episodes:
+        actions, _ = agent.predict(obs, deterministic=True)
+        obs, rewards, dones, _ = venv.step(actions)
+        current += rewards
+        for i in np.flatnonzero(dones):
+            returns.append(float(current[i]))
+            current[i] = 0.0
+    returns = returns[:episodes]
+    return {"mean": float(np.mean(returns)), "std": float(np.std(returns)), "episodes": len(returns)}
+
+
+class ProgressBar(BaseCallback):
+    """A tqdm bar over environment steps (SB3's own bar needs `rich`)."""
+
+    def __init__(self, total: int, desc: str, disable: bool = False):
+        super().__init__()
+        self.bar = tqdm(total=total, unit="step", desc=desc, disable=disable)
+
+    def _on_step(self) -> bool:
+        self.bar.update(self.training_env.num_envs)
+        return True
+
+    def _on_training_end(self) -> None:
+        self.bar.close()
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)

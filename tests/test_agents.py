@@ -1,0 +1,48 @@
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from worldsim.data import CollectRequest, collect
+from worldsim.model.train import TrainConfig, train
+
+TINY = {"channels": 4, "embed_dim": 32, "deter_dim": 24, "stoch_dim": 6, "hidden_dim": 32}
+AGENTS = Path(__file__).resolve().parent.parent / "agents"
+
+
+def script(name: str):
+    spec = importlib.util.spec_from_file_location(f"agents_{name}", AGENTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def pusht_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("agents")
+    collect(CollectRequest(domain="robotics", out=str(root / "data"), episodes=4, max_steps=8, seed=2), progress=False)
+    train(TrainConfig(data=str(root / "data"), out=str(root / "run"), steps=2, batch_size=2, context=3, horizon=2,
+                      checkpoint_every=2, video_every=100, val_batches=1, val_fraction=0.3, model=TINY), progress=False)  # fmt: skip
+    return root / "run"
+
+
+@pytest.mark.parametrize("where", ["dream", "real"])
+def test_train_script_end_to_end(pusht_run, tmp_path, where):
+    from stable_baselines3 import PPO
+
+    from worldsim.envs import RealWorldEnv, WorldSimEnv
+
+    out = tmp_path / where
+    argv = ["--domain", "robotics", "--checkpoint", str(pusht_run), "--steps", "128", "--num-envs", "4",
+            "--eval-every", "64", "--eval-episodes", "1", "--episode-steps", "20", "--out", str(out), "--quiet"] + (["--real"] if where == "real" else [])  # fmt: skip
+    result = script("train").main(argv)
+    assert result["steps"] >= 128 and result["trained_in"] == where
+    assert json.loads((out / "result.json").read_text())["real_return"]["episodes"] == 1
+    assert (out / "final.zip").is_file() and (out / "best" / "best_model.zip").is_file() and any((out / "tb").iterdir())
+    agent = PPO.load(out / "final.zip", device="cpu")  # the saved agent acts in the dream and in the real env
+    for env in (WorldSimEnv(checkpoint=pusht_run, obs_type="latent"), RealWorldEnv(checkpoint=pusht_run, obs_type="latent")):
+        obs, _ = env.reset(seed=0)
+        obs, *_ = env.step(agent.predict(obs, deterministic=True)[0])
+        assert env.observation_space.contains(obs)
+        env.close()
