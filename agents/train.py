@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -42,6 +43,8 @@ def parse(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> dict:
     args = parse(argv)
+    # Training in the dream and evaluating on the real simulator is the point, not a mistake.
+    warnings.filterwarnings("ignore", message="Training and eval env are not of the same type")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.real:

@@ -46,3 +46,14 @@ def test_train_script_end_to_end(pusht_run, tmp_path, where):
         obs, *_ = env.step(agent.predict(obs, deterministic=True)[0])
         assert env.observation_space.contains(obs)
         env.close()
+
+
+def test_transfer_experiment_at_a_tiny_budget(pusht_run, tmp_path):
+    module = script("transfer")
+    argv = ["--domain", "robotics", "--checkpoint", str(pusht_run), "--steps", "64", "--seeds", "0,1", "--num-envs", "4",
+            "--episode-steps", "10", "--eval-episodes", "2", "--out", str(tmp_path), "--quiet"]  # fmt: skip
+    report = module.main(argv)
+    assert set(report["summary"]) == {"dream", "real", "random"}
+    assert all(len(report["runs"][k]) == 2 for k in ("dream", "real", "random"))
+    assert report["summary"]["dream"]["train_wall_clock_s"] > 0 and report["summary"]["random"]["train_wall_clock_s"] is None
+    assert (tmp_path / "transfer.json").is_file() and "PPO in WorldSim" in module.format_report(report)

@@ -1,0 +1,101 @@
+"""The transfer experiment: is an agent trained only in the dream as good on the real simulator?
+
+    python agents/transfer.py --domain driving --steps 20000 --seeds 0,1,2 --out runs/transfer/driving
+
+For each seed, at one budget of N environment steps: (a) the agent trained in WorldSim only, (b) the
+same agent trained on the real simulator (observed through the same encoder), (c) a random policy;
+all evaluated on the real simulator. Reports mean ± std of the real-simulator return over seeds and
+the training wall-clock of (a) and (b); --json for the full record (each run's result.json too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import train as train_script  # noqa: E402
+from common import evaluate, real_venv, write_json  # noqa: E402
+
+
+class RandomAgent:
+    def __init__(self, venv, seed: int):
+        self.space = venv.action_space
+        self.space.seed(seed)
+        self.n = venv.num_envs
+
+    def predict(self, obs, deterministic: bool = True):
+        return np.stack([self.space.sample() for _ in range(self.n)]), None
+
+
+def parse(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--domain", required=True, choices=["driving", "robotics", "games"])
+    p.add_argument("--checkpoint", help="world model run (default: the shipped weights)")
+    p.add_argument("--obs-type", default="latent", choices=["pixels", "latent", "state"])
+    p.add_argument("--algo", default="ppo", choices=["ppo", "sac"])
+    p.add_argument("--steps", type=int, default=20_000, help="environment steps per agent (default 20k)")
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--num-envs", type=int, default=16)
+    p.add_argument("--episode-steps", type=int)
+    p.add_argument("--eval-episodes", type=int, default=10)
+    p.add_argument("--out", required=True)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--quiet", action="store_true")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> dict:
+    args = parse(argv)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    out = Path(args.out)
+    runs = {"dream": [], "real": [], "random": []}
+    for seed in seeds:
+        for where in ("dream", "real"):
+            run_argv = ["--domain", args.domain, "--obs-type", args.obs_type, "--algo", args.algo, "--steps", str(args.steps),
+                        "--num-envs", str(args.num_envs), "--eval-every", str(args.steps), "--eval-episodes",
+                        str(args.eval_episodes), "--seed", str(seed), "--out", str(out / f"{where}-seed{seed}")]  # fmt: skip
+            run_argv += (["--checkpoint", args.checkpoint] if args.checkpoint else []) + (["--real"] if where == "real" else [])
+            run_argv += (["--episode-steps", str(args.episode_steps)] if args.episode_steps else []) + (["--quiet"] if args.quiet else [])
+            runs[where].append(train_script.main(run_argv))
+        venv = real_venv(args.domain, args.checkpoint, args.obs_type, 1, seed + 10_000, args.episode_steps)
+        runs["random"].append({"seed": seed, "real_return": evaluate(RandomAgent(venv, seed), venv, args.eval_episodes)})
+        venv.close()
+    summary = {where: _summary(rs) for where, rs in runs.items()}
+    report = {"domain": args.domain, "steps": args.steps, "seeds": seeds, "summary": summary, "runs": runs,
+              "command": "python agents/transfer.py " + " ".join(sys.argv[1:] if argv is None else argv)}  # fmt: skip
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "transfer.json", report)
+    return report
+
+
+def _summary(runs: list[dict]) -> dict:
+    means = [r["real_return"]["mean"] for r in runs]
+    clocks = [r["train_wall_clock_s"] for r in runs if "train_wall_clock_s" in r]
+    return {"real_return_mean": float(np.mean(means)), "real_return_std": float(np.std(means)),
+            "train_wall_clock_s": float(np.mean(clocks)) if clocks else None}  # fmt: skip
+
+
+def format_report(report: dict) -> str:
+    s = report["summary"]
+    lines = [f"{report['domain']}: {report['steps']} env steps per agent, seeds {report['seeds']}, return on the real simulator",
+             f"{'agent':<18} {'return':>16} {'train wall-clock':>17}"]  # fmt: skip
+    for where, label in (("dream", "PPO in WorldSim"), ("real", "PPO on simulator"), ("random", "random")):
+        clock = s[where]["train_wall_clock_s"]
+        lines.append(f"{label:<18} {s[where]['real_return_mean']:>8.2f} ± {s[where]['real_return_std']:<5.2f} "
+                     f"{'-' if clock is None else f'{clock:.0f} s':>17}")  # fmt: skip
+    dream, real = s["dream"], s["real"]
+    if real["real_return_mean"] and real["train_wall_clock_s"]:
+        lines.append(f"dream/real: return {dream['real_return_mean'] / real['real_return_mean']:.0%}, "
+                     f"wall-clock {dream['train_wall_clock_s'] / real['train_wall_clock_s']:.2f}x")  # fmt: skip
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    args_json = "--json" in sys.argv
+    result = main()
+    print(__import__("json").dumps(result, indent=2) if args_json else format_report(result))
