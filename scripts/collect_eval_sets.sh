@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Evaluation sets collected apart from the training data (other seeds):
+#   driving-long        in distribution, but 80 s episodes, so that k = 50 step predictions exist
+#   driving-dense       out of distribution: dense_traffic, where all traffic slows to 8 m/s at step 5
+#   robotics-near-goal  out of distribution: block_near_goal starts
+# Usage: scripts/collect_eval_sets.sh [OUT_ROOT=data]
+set -euo pipefail
+root=${1:-data}
+unset SDL_VIDEODRIVER
+worldsim collect --domain driving --env-config '{"duration": 80}' --episodes 40 --max-steps 80 --seed 1000 --out "$root/eval/driving-long" --quiet
+worldsim collect --scenario dense_traffic --episodes 40 --seed 1000 --out "$root/eval/driving-dense" --quiet
+worldsim collect --scenario block_near_goal --episodes 30 --seed 1000 --out "$root/eval/robotics-near-goal" --quiet
