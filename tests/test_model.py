@@ -181,7 +181,7 @@ def test_bad_checkpoints_are_named(trained, tmp_path):
     with pytest.raises(CheckpointError, match="config.json: not valid JSON"):
         load_model(bad)
     shutil.copy(trained / "config.json", bad / "config.json")
-    meta["format_version"] = 1
+    meta["format_version"] = FORMAT_VERSION
     meta["model"]["deter_dim"] = 99
     (bad / "config.json").write_text(json.dumps(meta))
     shutil.copy(trained / "model.safetensors", bad / "model.safetensors")

@@ -120,7 +120,8 @@ class WorldModel(nn.Module):
         if self.state_delta is None:
             return torch.cat([h, z], -1)
         learned = s + self.state_delta(torch.cat([h, z, s, action], -1))
-        if self.physics is not None:
+        # α = 1 (a plain number) is pure learned dynamics: skip the prior, a third of a latent step.
+        if self.physics is not None and not (isinstance(alpha, (int, float)) and alpha == 1.0):
             alpha = torch.as_tensor(alpha, dtype=s.dtype, device=s.device).reshape(-1, 1)
             physical = self.physics(s * self.state_std + self.state_mean, self.action_physical(action))
             learned = alpha * learned + (1 - alpha) * self.normalise_state(physical)
