@@ -22,6 +22,10 @@ from worldsim.scenario import load_scenario
 from worldsim.sources.driving import ACTIONS
 
 CRASH_PROBABILITY = 0.5  # the termination head's threshold for an imagined crash
+# An imagined crash is also read off the decoded state: another vehicle's centre within these
+# distances of the ego's (cars are 5 m x 2 m). On the recorded states of data/driving (every 10th
+# episode) this rule finds the simulator's crashes with precision 0.88 and recall 0.73.
+OVERLAP_M = (5.5, 2.5)
 CONTEXT = 4  # real frames the model filters before imagining, as in training and evaluation
 
 
@@ -34,6 +38,7 @@ class Track:
     states: list[np.ndarray] = field(default_factory=list)
     actions: list[int] = field(default_factory=list)
     crashed: list[bool] = field(default_factory=list)
+    crash_signals: list[dict[str, bool]] = field(default_factory=list)  # imagined tracks: what fired
 
     def add(self, frame: np.ndarray, state: np.ndarray, action: int | None = None, crashed: bool = False) -> None:
         self.frames.append(frame)
@@ -144,8 +149,18 @@ def _imagine(model, history: Track, actions: list[int], physics_blend: float, se
     for action in actions:
         latent = model.step(latent, torch.tensor([action]), generator, physics_blend=physics_blend)
         previous = model.decode(latent, previous)
-        crashed = torch.sigmoid(model.termination_logit(latent))[0] > CRASH_PROBABILITY
-        track.add(model.to_uint8(previous)[0].numpy(), model.physical_state(latent)[0].numpy(), action, bool(crashed))
-        if crashed:
+        state = model.physical_state(latent)[0].numpy()
+        head = bool(torch.sigmoid(model.termination_logit(latent))[0] > CRASH_PROBABILITY)
+        overlap = state_overlap(state)
+        track.add(model.to_uint8(previous)[0].numpy(), state, action, head or overlap)
+        track.crash_signals.append({"termination_head": head, "state_overlap": overlap})
+        if head or overlap:
             break
     return track
+
+
+def state_overlap(state: np.ndarray) -> bool:
+    """Does a vehicle in a driving state vector sit on the ego (see OVERLAP_M)?"""
+    cars = np.asarray(state[5:]).reshape(-1, 6)
+    close = (cars[:, 0] > 0.5) & (np.abs(cars[:, 1]) < OVERLAP_M[0]) & (np.abs(cars[:, 2]) < OVERLAP_M[1])
+    return bool(close.any())

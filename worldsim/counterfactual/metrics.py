@@ -43,6 +43,7 @@ def compare(real, imagined, seconds_per_step: float) -> dict[str, Any]:
         "steps_compared": n - 1,
         "collision_real": crash_real is not None,
         "collision_imagined": crash_imag is not None,
+        "collision_imagined_by": imagined.crash_signals[crash_imag] if crash_imag is not None else None,
         "collision_agreement": (crash_real is None) == (crash_imag is None),
         "time_to_collision_s": {"real": _seconds(crash_real, seconds_per_step), "imagined": _seconds(crash_imag, seconds_per_step)},
         "ego_position_error_m": {"per_step": ego_err, "mean": _mean(ego_err)},
