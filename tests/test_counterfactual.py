@@ -71,3 +71,15 @@ def test_suite_summarises_agreement(driving_run, capsys):
     assert report["summary"]["runs"] == 5 and len(report["skipped"]) == 5  # step 500 is past every episode
     agreement = np.mean([r["collision_agreement"] for r in report["runs"]])
     assert report["summary"]["collision_agreement"] == pytest.approx(agreement)
+
+
+def test_state_overlap_rule():
+    from worldsim.counterfactual.branch import state_overlap
+
+    state = np.zeros(5 + 6 * 4, np.float32)
+    state[5:11] = (1.0, 20.0, 0.0, 25.0, 0.0, 0.0)  # a car 20 m ahead: no crash
+    assert not state_overlap(state)
+    state[6] = 3.0  # 3 m ahead in the same lane: overlapping
+    assert state_overlap(state)
+    state[5] = 0.0  # an absent slot never crashes
+    assert not state_overlap(state)
