@@ -66,6 +66,8 @@ def add_eval(commands) -> None:
     p.add_argument("--context", type=int, default=4)
     p.add_argument("--windows", type=int, default=128, help="windows per split (default 128)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-snap", action="store_true",
+                   help="score raw decoder output, not frames snapped to the palette as the environments show them")
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
     p.set_defaults(run=run_eval)
 
@@ -78,10 +80,16 @@ def run_eval(args):
 
     path = resolve_checkpoint(args.checkpoint)
     model, meta = load_model(path)
+    palette = None
+    if not args.no_snap:
+        from worldsim.model.palette import palette_from_frames
+        from worldsim.model.start_bank import load_start_bank
+
+        palette = palette_from_frames(load_start_bank(path)["frames"])
     try:
         config = EvalConfig(
             ks=tuple(int(k) for k in args.ks.split(",")), alphas=tuple(float(a) for a in args.alphas.split(",")),
-            context=args.context, windows=args.windows, seed=args.seed,
+            context=args.context, windows=args.windows, seed=args.seed, palette=palette,
             val_fraction=meta.get("recipe", {}).get("train", {}).get("val_fraction", 0.1),
         )  # fmt: skip
     except ValueError:
@@ -89,7 +97,8 @@ def run_eval(args):
     if any(not 0.0 <= a <= 1.0 for a in config.alphas):
         raise ValueError(f"--alphas must lie in [0, 1], got {args.alphas}")
     torch.manual_seed(args.seed)
-    report = {"checkpoint": str(path), "domain": model.config.domain, "context": config.context, "ks": list(config.ks)}
+    report = {"checkpoint": str(path), "domain": model.config.domain, "context": config.context, "ks": list(config.ks),
+              "snapped_to_palette": palette is not None}  # fmt: skip
     datasets = [("held_out", Dataset(args.data), args.split)] + ([("ood", Dataset(args.ood), "all")] if args.ood else [])
     report["splits"] = {}
     for name, data, split in datasets:

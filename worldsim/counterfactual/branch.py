@@ -18,6 +18,7 @@ import torch
 
 from worldsim.counterfactual.metrics import compare
 from worldsim.model.checkpoint import load_model, resolve_checkpoint
+from worldsim.model.palette import palette_from_frames, snap
 from worldsim.scenario import load_scenario
 from worldsim.sources.driving import ACTIONS
 
@@ -144,11 +145,12 @@ def _imagine(model, history: Track, actions: list[int], physics_blend: float, se
     latent = model.encode(frames, past)
     previous = model.frames_in(frames[:, -1])
     generator = torch.Generator().manual_seed(seed)
+    palette = palette_from_frames(np.stack(history.frames))  # as the environments do (worldsim.model.palette)
     track = Track()
     track.add(history.frames[-1], model.physical_state(latent)[0].numpy())
     for action in actions:
         latent = model.step(latent, torch.tensor([action]), generator, physics_blend=physics_blend)
-        previous = model.decode(latent, previous)
+        previous = snap(model.decode(latent, previous), palette)
         state = model.physical_state(latent)[0].numpy()
         head = bool(torch.sigmoid(model.termination_logit(latent))[0] > CRASH_PROBABILITY)
         overlap = state_overlap(state)

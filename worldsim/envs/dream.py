@@ -14,14 +14,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from worldsim.model.palette import palette_from_frames, snap
 from worldsim.model.world_model import WorldModel
 
 
 class Dream:
     def __init__(self, model: WorldModel, bank: dict[str, np.ndarray], num: int, physics_blend: float,
-                 draw: bool = True):  # fmt: skip
+                 draw: bool = True, snap_colours: bool = True):  # fmt: skip
         self.model = model
         self.draw = draw
+        self.palette = palette_from_frames(bank["frames"]) if snap_colours else None
         self.bank = {k: torch.from_numpy(v) for k, v in bank.items()}
         self.num = num
         self.physics_blend = physics_blend
@@ -53,6 +55,8 @@ class Dream:
         self.latent = self.model.imagine_step(self.latent, features, noise, self.physics_blend)
         if self.draw:
             self.frame = self.model.decode(self.latent, self.frame)
+            if self.palette is not None:
+                self.frame = snap(self.frame, self.palette)
         return self.model.reward(self.latent), self.model.termination_logit(self.latent) > 0
 
     def pixels(self) -> np.ndarray:

@@ -37,6 +37,7 @@ class WorldSimVectorEnv(gym.vector.VectorEnv):
         physics_blend: float = 1.0,
         render_mode: str | None = None,
         episode_steps: int | None = None,
+        snap_colours: bool = True,
     ):
         if not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
@@ -52,7 +53,8 @@ class WorldSimVectorEnv(gym.vector.VectorEnv):
         self.action_space = batch_space(self.single_action_space, num_envs)
         self.single_observation_space = observation_space(config, obs_type)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
-        self.dream = Dream(self.model, bank, num_envs, self.physics_blend, draw=obs_type == "pixels" or render_mode is not None)
+        self.dream = Dream(self.model, bank, num_envs, self.physics_blend, draw=obs_type == "pixels" or render_mode is not None,
+                           snap_colours=snap_colours)  # fmt: skip
         self._rngs = [seeding.np_random()[0] for _ in range(num_envs)]
         self._t = np.zeros(num_envs, dtype=np.int64)
         self._ended = np.zeros(num_envs, dtype=bool)

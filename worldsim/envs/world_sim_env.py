@@ -55,6 +55,7 @@ class WorldSimEnv(gym.Env):
         physics_blend: float = 1.0,
         render_mode: str | None = None,
         episode_steps: int | None = None,
+        snap_colours: bool = True,
     ):
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
@@ -66,7 +67,8 @@ class WorldSimEnv(gym.Env):
         self.metadata = {**self.metadata, "render_fps": RENDER_FPS.get(config.domain, 15)}
         self.action_space = space_from_json(config.action_space)
         self.observation_space = observation_space(config, obs_type)
-        self.dream = Dream(self.model, bank, 1, self.physics_blend, draw=obs_type == "pixels" or render_mode is not None)
+        self.dream = Dream(self.model, bank, 1, self.physics_blend, draw=obs_type == "pixels" or render_mode is not None,
+                           snap_colours=snap_colours)  # fmt: skip
         self.context_frames = bank["frames"].shape[1]
         self._t = 0
         self._viewer = None

@@ -25,6 +25,7 @@ import torch
 
 from worldsim.data import Dataset, WindowSampler
 from worldsim.model.metrics import psnr, ssim
+from worldsim.model.palette import snap
 from worldsim.model.world_model import WorldModel
 
 
@@ -37,6 +38,7 @@ class EvalConfig:
     batch_size: int = 32
     val_fraction: float = 0.1
     seed: int = 0
+    palette: torch.Tensor | None = None  # snap decoded frames to it, as the environments do
 
 
 def evaluate(model: WorldModel, data: Dataset, split: str, config: EvalConfig) -> dict[str, Any]:
@@ -75,6 +77,8 @@ def _rollout(model, w, frames, actions, states, mask, alpha, config, acc) -> Non
         step = c - 2 + k  # index of the action (and its reward) that leads to frame c-1+k
         latent = model.step(latent, actions[:, step], generator, physics_blend=alpha)
         previous = model.decode(latent, previous)
+        if config.palette is not None:
+            previous = snap(previous, config.palette)
         valid = mask[:, step]
         acc.add_heads(model.reward(latent), torch.sigmoid(model.termination_logit(latent)), rewards[:, step], terminated[:, step], valid)
         if k in config.ks:
