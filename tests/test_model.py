@@ -239,3 +239,18 @@ def test_metrics_identity_and_order():
     assert (psnr(a, a) == 100).all()
     noisy, noisier = (a + 0.05 * torch.randn_like(a)).clamp(0, 1), (a + 0.2 * torch.randn_like(a)).clamp(0, 1)
     assert (psnr(noisy, a) > psnr(noisier, a)).all() and (ssim(noisy, a) > ssim(noisier, a)).all()
+
+
+def test_palette_snapping():
+    from worldsim.model.palette import palette_from_frames, snap
+
+    frames = np.zeros((2, 8, 8, 3), np.uint8)
+    frames[..., :] = (100, 100, 100)  # road
+    frames[:, 2:4, 2:5] = (50, 200, 0)  # a car
+    frames[0, 7, 7] = (255, 0, 255)  # one stray pixel: below min_share, not a palette colour
+    palette = palette_from_frames(frames, min_share=0.01)
+    assert palette.shape == (2, 3) and torch.allclose(palette[0], torch.tensor([100.0, 100.0, 100.0]) / 255)
+    real = torch.from_numpy(frames[1]).permute(2, 0, 1)[None].float() / 255
+    assert torch.equal(snap(real, palette), real)  # real colours stay
+    noisy = (real + 0.03 * torch.randn(real.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
+    assert torch.equal(snap(noisy, palette), real)  # small drift snaps back
