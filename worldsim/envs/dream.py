@@ -31,6 +31,7 @@ class Dream:
         self.latent = torch.zeros(num, c.latent_dim)
         self.frame = torch.zeros(num, 3, c.frame_size, c.frame_size)
         self.generators = [torch.Generator() for _ in range(num)]
+        self._bank_latents: torch.Tensor | None = None
 
     @property
     def bank_size(self) -> int:
@@ -46,6 +47,20 @@ class Dream:
 
     def bank_context(self, indices: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         return self.bank["frames"][indices], self.bank["actions"][indices]
+
+    @torch.no_grad()
+    def reset_from_bank(self, which: np.ndarray, seeds: np.ndarray, indices: np.ndarray) -> None:
+        """`reset` from bank entries `indices`. Encoding is deterministic (posterior mean), so each
+        entry is encoded once and kept: with short episodes, re-encoding on every reset would cost
+        more than all the stepping (a 64-env driving batch restarts about one env per step)."""
+        if self._bank_latents is None:
+            frames, actions = self.bank["frames"], self.bank["actions"]
+            self._bank_latents = torch.cat([self.model.encode(frames[i : i + 64], actions[i : i + 64])
+                                            for i in range(0, len(frames), 64)])  # fmt: skip
+        for i, seed in zip(which, seeds):
+            self.generators[i].manual_seed(int(seed))
+        self.latent[which] = self._bank_latents[indices]
+        self.frame[which] = self.model.frames_in(self.bank["frames"][indices, -1])
 
     @torch.no_grad()
     def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -100,8 +100,7 @@ class WorldSimVectorEnv(gym.vector.VectorEnv):
     def _restart(self, which: np.ndarray) -> None:
         choices = np.array([self._rngs[i].integers(self.dream.bank_size) for i in which])
         seeds = np.array([self._rngs[i].integers(2**63 - 1) for i in which])
-        frames, actions = self.dream.bank_context(choices)
-        self.dream.reset(which, seeds, frames, actions)
+        self.dream.reset_from_bank(which, seeds, choices)
         self._t[which] = 0
         self._ended[which] = False
 

@@ -81,13 +81,15 @@ class WorldSimEnv(gym.Env):
             raise ValueError(f"unknown reset option(s) {', '.join(sorted(map(str, unknown)))}; known: context, scenario")
         if {"context", "scenario"} <= set(options):
             raise ValueError('reset options "context" and "scenario" are two starts: give one')
-        if "scenario" in options:
-            frames, actions = self._scenario(options["scenario"])
-        elif "context" in options:
-            frames, actions = self._context(options["context"])
+        if "scenario" in options or "context" in options:
+            if "scenario" in options:
+                frames, actions = self._scenario(options["scenario"])
+            else:
+                frames, actions = self._context(options["context"])
+            self.dream.reset(np.array([0]), self.np_random.integers(2**63 - 1, size=1), frames, actions)
         else:
-            frames, actions = self.dream.bank_context(self.np_random.integers(self.dream.bank_size, size=1))
-        self.dream.reset(np.array([0]), self.np_random.integers(2**63 - 1, size=1), frames, actions)
+            choice = self.np_random.integers(self.dream.bank_size, size=1)
+            self.dream.reset_from_bank(np.array([0]), self.np_random.integers(2**63 - 1, size=1), choice)
         self._t = 0
         if self.render_mode == "human":
             self.render()
