@@ -1,10 +1,13 @@
 """How far the imagined counterfactual is from the simulator's, step by step.
 
-Positions come from the state vectors: the ego's (x, y), and each other vehicle's as ego + (dx, dy).
-The model's state slots are "nearest first" like the simulator's, but nearness can reorder them, so
-each real vehicle is matched to the nearest imagined one (a vehicle absent from the imagined state
-has no partner and is skipped; the count of those is reported). Errors are Euclidean, in metres,
-and averaged over steps like a log-divergence metric (Waymax's ADE over the horizon).
+Positions come from the state vectors. The ego-centred camera cannot see the ego's absolute place
+on the road (the model's estimate of `ego_x` is off by tens of metres from the first frame), so the
+ego is scored on its displacement since the branch step, and the other vehicles on their positions
+relative to the ego, (dx, dy) — the geometry that decides a collision. The model's state slots are
+"nearest first" like the simulator's, but nearness can reorder them, so each real vehicle is matched
+to the nearest imagined one (a step where the model sees no vehicle at all counts the real ones as
+unmatched). Errors are Euclidean, in metres, averaged over steps like a log-divergence metric
+(Waymax's ADE over the horizon).
 """
 
 from __future__ import annotations
@@ -19,20 +22,19 @@ CARS_FROM = 5  # state layout: 5 ego fields, then 6 per vehicle (present, dx, dy
 
 
 def positions(state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(ego (2,), others (k, 2)) in world metres from one driving state vector."""
-    ego = state[:2]
+    """(ego (2,) in road metres, others (k, 2) relative to the ego) from one driving state vector."""
     cars = state[CARS_FROM:].reshape(-1, 6)
-    present = cars[:, 0] > 0.5
-    return ego, ego + cars[present, 1:3]
+    return state[:2], cars[cars[:, 0] > 0.5, 1:3]
 
 
 def compare(real, imagined, seconds_per_step: float) -> dict[str, Any]:
     n = min(len(real.frames), len(imagined.frames))
     ego_err, others_err, frame_psnr, unmatched = [], [], [], 0
+    start_r, start_i = positions(real.states[0])[0], positions(imagined.states[0])[0]
     for t in range(1, n):  # step 0 is the shared start
         ego_r, cars_r = positions(real.states[t])
         ego_i, cars_i = positions(imagined.states[t])
-        ego_err.append(float(np.linalg.norm(ego_r - ego_i)))
+        ego_err.append(float(np.linalg.norm((ego_r - start_r) - (ego_i - start_i))))
         if len(cars_r) and len(cars_i):
             dists = np.linalg.norm(cars_r[:, None] - cars_i[None], axis=-1)
             others_err.append(float(dists.min(axis=1).mean()))
