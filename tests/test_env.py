@@ -390,3 +390,27 @@ def test_play_switches_to_the_real_simulator_side_by_side(checkpoint, monkeypatc
     result = session.run(events=script)
     assert session.mode == "both" and result["steps"] > 0
     assert widths[0] == width == session.view and widths[-1] == 2 * session.view + 4  # real | dream
+
+
+@pytest.mark.parametrize("env_id", ["WorldSim-v0", "WorldSim-driving-v0", "WorldSim-robotics-v0", "WorldSim-games-v0"])
+def test_registered_ids_run_on_the_shipped_weights(env_id, monkeypatch):
+    """The ids as users type them: shipped weights, no simulator, both env checkers."""
+    import subprocess
+    import sys
+
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    env = gym.make(env_id)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", message=".*symmetric and normalized.*")  # PushT units, see above
+        check_env(env.unwrapped, skip_render_check=True)
+        sb3_check_env(env.unwrapped)
+    # A fresh interpreter: `worldsim:` imports the package, which registers the ids; no simulator
+    # module is imported along the way.
+    code = (f"import sys, gymnasium as gym; env = gym.make('worldsim:{env_id}'); env.reset(seed=0); "
+            "env.step(env.action_space.sample()); "
+            "print(sorted(m for m in ('highway_env', 'gym_pusht', 'Box2D', 'pymunk') if m in sys.modules))")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
