@@ -18,3 +18,28 @@ def driving_source():
     source = make_source("driving")
     yield source
     source.close()
+
+
+TINY = {"channels": 4, "embed_dim": 32, "deter_dim": 24, "stoch_dim": 6, "hidden_dim": 32}
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """tiny_run(domain, steps=2): a tiny trained run directory on 4 short episodes, made once per
+    (domain, steps) for the whole session; tests only read it."""
+    from worldsim.data import CollectRequest, collect
+    from worldsim.model.train import TrainConfig, train
+
+    runs = {}
+
+    def make(domain: str, steps: int = 2):
+        if (domain, steps) not in runs:
+            root = tmp_path_factory.mktemp(f"tiny-{domain}")
+            collect(CollectRequest(domain=domain, out=str(root / "data"), episodes=4, max_steps=8, seed=2), progress=False)
+            train(TrainConfig(data=str(root / "data"), out=str(root / "run"), steps=steps, batch_size=2, context=3,
+                              horizon=2, checkpoint_every=steps, video_every=100, val_batches=1, val_fraction=0.3,
+                              model=TINY), progress=False)  # fmt: skip
+            runs[domain, steps] = root / "run"
+        return runs[domain, steps]
+
+    return make

@@ -4,10 +4,6 @@ from pathlib import Path
 
 import pytest
 
-from worldsim.data import CollectRequest, collect
-from worldsim.model.train import TrainConfig, train
-
-TINY = {"channels": 4, "embed_dim": 32, "deter_dim": 24, "stoch_dim": 6, "hidden_dim": 32}
 AGENTS = Path(__file__).resolve().parent.parent / "agents"
 
 
@@ -19,12 +15,8 @@ def script(name: str):
 
 
 @pytest.fixture(scope="module")
-def pusht_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("agents")
-    collect(CollectRequest(domain="robotics", out=str(root / "data"), episodes=4, max_steps=8, seed=2), progress=False)
-    train(TrainConfig(data=str(root / "data"), out=str(root / "run"), steps=2, batch_size=2, context=3, horizon=2,
-                      checkpoint_every=2, video_every=100, val_batches=1, val_fraction=0.3, model=TINY), progress=False)  # fmt: skip
-    return root / "run"
+def pusht_run(tiny_run):
+    return tiny_run("robotics")
 
 
 @pytest.mark.parametrize("where", ["dream", "real"])

@@ -2,9 +2,6 @@ import json
 
 from worldsim.cli import main
 from worldsim.data import CollectRequest, collect
-from worldsim.model.train import TrainConfig, train
-
-TINY = {"channels": 4, "embed_dim": 32, "deter_dim": 24, "stoch_dim": 6, "hidden_dim": 32}
 
 
 def test_bench_reports_sources_and_windows(tmp_path, capsys):
@@ -18,11 +15,8 @@ def test_bench_reports_sources_and_windows(tmp_path, capsys):
     assert report["windows"]["transitions"] > 0 and report["windows"]["batches_per_s"] > 0
 
 
-def test_bench_times_worldsim_envs_against_the_simulator(tmp_path, capsys):
-    data, run = tmp_path / "d", tmp_path / "run"
-    collect(CollectRequest(domain="robotics", out=str(data), episodes=4, max_steps=8, seed=2), progress=False)
-    train(TrainConfig(data=str(data), out=str(run), steps=2, batch_size=2, context=3, horizon=2, checkpoint_every=2,
-                      video_every=100, val_batches=1, val_fraction=0.3, model=TINY), progress=False)  # fmt: skip
+def test_bench_times_worldsim_envs_against_the_simulator(tiny_run, capsys):
+    run = tiny_run("robotics")
     args = ["bench", "--domains", "robotics", "--steps", "20", "--checkpoint", str(run), "--num-envs", "4",
             "--dream-steps", "5", "--json"]  # fmt: skip
     assert main(args) == 0

@@ -6,20 +6,12 @@ import pytest
 
 from worldsim.counterfactual import parse_actions, run_counterfactual
 from worldsim.counterfactual.report import write_outputs
-from worldsim.data import CollectRequest, collect
 from worldsim.model.checkpoint import load_model
-from worldsim.model.train import TrainConfig, train
-
-TINY = {"channels": 4, "embed_dim": 32, "deter_dim": 24, "stoch_dim": 6, "hidden_dim": 32}
 
 
 @pytest.fixture(scope="module")
-def driving_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("cf")
-    collect(CollectRequest(domain="driving", out=str(root / "data"), episodes=4, max_steps=8, seed=2), progress=False)
-    train(TrainConfig(data=str(root / "data"), out=str(root / "run"), steps=2, batch_size=2, context=3, horizon=2,
-                      checkpoint_every=2, video_every=100, val_batches=1, val_fraction=0.3, model=TINY), progress=False)  # fmt: skip
-    return root / "run"
+def driving_run(tiny_run):
+    return tiny_run("driving")
 
 
 @pytest.fixture(scope="module")

@@ -5,21 +5,12 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from worldsim.data import CollectRequest, collect
 from worldsim.envs import WorldSimEnv
-from worldsim.model.train import TrainConfig, train
-
-TINY = {"channels": 4, "embed_dim": 32, "deter_dim": 24, "stoch_dim": 6, "hidden_dim": 32}
 
 
 @pytest.fixture(scope="module", params=["driving", "robotics", "games"])
-def checkpoint(request, tmp_path_factory):
-    root = tmp_path_factory.mktemp(request.param)
-    collect(CollectRequest(domain=request.param, out=str(root / "data"), episodes=4, max_steps=8, seed=2), progress=False)
-    config = TrainConfig(data=str(root / "data"), out=str(root / "run"), steps=3, batch_size=2, context=3, horizon=2,
-                         checkpoint_every=3, video_every=100, val_batches=1, val_fraction=0.3, model=TINY)  # fmt: skip
-    train(config, progress=False)
-    return root / "run"
+def checkpoint(request, tiny_run):
+    return tiny_run(request.param)
 
 
 def make(checkpoint, **kw):
