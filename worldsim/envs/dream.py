@@ -45,9 +45,6 @@ class Dream:
         self.latent[which] = self.model.encode(frames, actions)
         self.frame[which] = self.model.frames_in(frames[:, -1])
 
-    def bank_context(self, indices: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.bank["frames"][indices], self.bank["actions"][indices]
-
     @torch.no_grad()
     def reset_from_bank(self, which: np.ndarray, seeds: np.ndarray, indices: np.ndarray) -> None:
         """`reset` from bank entries `indices`. Encoding is deterministic (posterior mean), so each
