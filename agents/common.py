@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
 from tqdm import tqdm
@@ -64,6 +65,22 @@ def evaluate(agent, venv, episodes: int) -> dict[str, float]:
             current[i] = 0.0
     returns = returns[:episodes]
     return {"mean": float(np.mean(returns)), "std": float(np.std(returns)), "episodes": len(returns)}
+
+
+class TimedEvalCallback(EvalCallback):
+    """SB3's EvalCallback that also counts the seconds it spends evaluating, so the training
+    wall-clock reported for dream and real agents is training alone (real-simulator evaluation
+    episodes cost the same for both and would hide the dream's speed)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.seconds = 0.0
+
+    def _on_step(self) -> bool:
+        start = time.perf_counter()
+        keep_going = super()._on_step()
+        self.seconds += time.perf_counter() - start
+        return keep_going
 
 
 class ProgressBar(BaseCallback):

@@ -16,10 +16,12 @@ import time
 import warnings
 from pathlib import Path
 
+import torch
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ALGOS, ProgressBar, dream_venv, evaluate, make_agent, real_venv, write_json  # noqa: E402
-from stable_baselines3.common.callbacks import CheckpointCallback, EvalCallback  # noqa: E402
+from common import ALGOS, ProgressBar, TimedEvalCallback, dream_venv, evaluate, make_agent, real_venv, write_json  # noqa: E402
+from stable_baselines3.common.callbacks import CheckpointCallback  # noqa: E402
 
 
 def parse(argv=None) -> argparse.Namespace:
@@ -36,6 +38,7 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--eval-every", type=int, default=10_000, help="steps between real-simulator evaluations")
     p.add_argument("--eval-episodes", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's own choice)")
     p.add_argument("--out", required=True)
     p.add_argument("--quiet", action="store_true")
     return p.parse_args(argv)
@@ -45,6 +48,8 @@ def main(argv=None) -> dict:
     args = parse(argv)
     # Training in the dream and evaluating on the real simulator is the point, not a mistake.
     warnings.filterwarnings("ignore", message="Training and eval env are not of the same type")
+    if args.threads:
+        torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.real:
@@ -56,19 +61,21 @@ def main(argv=None) -> dict:
     agent = make_agent(args.algo, venv, args.obs_type, args.seed, str(out / "tb"), args.steps)
     eval_env = real_venv(args.domain, args.checkpoint, args.obs_type, 1, args.seed + 10_000, args.episode_steps)
     per_env = lambda steps: max(1, steps // venv.num_envs)  # noqa: E731  (SB3 counts callback calls)
+    evaluation = TimedEvalCallback(eval_env, n_eval_episodes=args.eval_episodes, eval_freq=per_env(args.eval_every),
+                                   best_model_save_path=str(out / "best"), log_path=str(out / "eval"), verbose=0)  # fmt: skip
     callbacks = [
         ProgressBar(args.steps, f"{args.algo} {'real' if args.real else 'dream'} {args.domain}", disable=args.quiet),
         CheckpointCallback(per_env(max(args.steps // 5, 1)), str(out / "checkpoints"), name_prefix="agent"),
-        EvalCallback(eval_env, n_eval_episodes=args.eval_episodes, eval_freq=per_env(args.eval_every),
-                     best_model_save_path=str(out / "best"), log_path=str(out / "eval"), verbose=0),  # fmt: skip
+        evaluation,
     ]
     start = time.perf_counter()
     agent.learn(total_timesteps=args.steps, callback=callbacks)
-    train_s = time.perf_counter() - start
+    train_s = time.perf_counter() - start - evaluation.seconds
     agent.save(out / "final.zip")
     result = {
         "domain": args.domain, "algo": args.algo, "obs_type": args.obs_type, "trained_in": "real" if args.real else "dream",
         "steps": int(agent.num_timesteps), "seed": args.seed, "train_wall_clock_s": train_s,
+        "eval_wall_clock_s": evaluation.seconds,
         "real_return": evaluate(agent, eval_env, args.eval_episodes),
         "command": "python agents/train.py " + " ".join(sys.argv[1:] if argv is None else argv),
     }  # fmt: skip

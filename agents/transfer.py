@@ -5,12 +5,15 @@
 For each seed, at one budget of N environment steps: (a) the agent trained in WorldSim only, (b) the
 same agent trained on the real simulator (observed through the same encoder), (c) a random policy;
 all evaluated on the real simulator. Reports mean ± std of the real-simulator return over seeds and
-the training wall-clock of (a) and (b); --json for the full record (each run's result.json too).
+the training wall-clock of (a) and (b), real-simulator evaluations excluded; --json for the full
+record (each run's result.json too). Rerunning the same command resumes: agents that finished are
+read back from their result.json, so a killed experiment loses only the agent it was training.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -44,6 +47,7 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--episode-steps", type=int)
     p.add_argument("--eval-episodes", type=int, default=10)
     p.add_argument("--out", required=True)
+    p.add_argument("--threads", type=int, help="torch threads per run (default: torch's own choice)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--quiet", action="store_true")
     return p.parse_args(argv)
@@ -60,17 +64,38 @@ def main(argv=None) -> dict:
                         "--num-envs", str(args.num_envs), "--eval-every", str(args.steps), "--eval-episodes",
                         str(args.eval_episodes), "--seed", str(seed), "--out", str(out / f"{where}-seed{seed}")]  # fmt: skip
             run_argv += (["--checkpoint", args.checkpoint] if args.checkpoint else []) + (["--real"] if where == "real" else [])
-            run_argv += (["--episode-steps", str(args.episode_steps)] if args.episode_steps else []) + (["--quiet"] if args.quiet else [])
-            runs[where].append(train_script.main(run_argv))
-        venv = real_venv(args.domain, args.checkpoint, args.obs_type, 1, seed + 10_000, args.episode_steps)
-        runs["random"].append({"seed": seed, "real_return": evaluate(RandomAgent(venv, seed), venv, args.eval_episodes)})
-        venv.close()
+            run_argv += (["--episode-steps", str(args.episode_steps)] if args.episode_steps else [])
+            run_argv += (["--threads", str(args.threads)] if args.threads else []) + (["--quiet"] if args.quiet else [])
+            runs[where].append(_finished(out / f"{where}-seed{seed}", run_argv) or train_script.main(run_argv))
+        runs["random"].append(_random_run(args, seed, out / f"random-seed{seed}.json"))
     summary = {where: _summary(rs) for where, rs in runs.items()}
     report = {"domain": args.domain, "steps": args.steps, "seeds": seeds, "summary": summary, "runs": runs,
               "command": "python agents/transfer.py " + " ".join(sys.argv[1:] if argv is None else argv)}  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "transfer.json", report)
     return report
+
+
+def _finished(run_dir: Path, run_argv: list[str]) -> dict | None:
+    """The result of an identical run that already finished (a rerun of a killed experiment
+    resumes at the first unfinished agent); None when it must be trained."""
+    path = run_dir / "result.json"
+    if not path.is_file():
+        return None
+    result = json.loads(path.read_text())
+    return result if result.get("command") == "python agents/train.py " + " ".join(run_argv) else None
+
+
+def _random_run(args: argparse.Namespace, seed: int, path: Path) -> dict:
+    key = {"seed": seed, "episodes": args.eval_episodes, "episode_steps": args.episode_steps, "checkpoint": args.checkpoint}
+    if path.is_file() and json.loads(path.read_text()).get("key") == key:
+        return json.loads(path.read_text())["result"]
+    venv = real_venv(args.domain, args.checkpoint, args.obs_type, 1, seed + 10_000, args.episode_steps)
+    result = {"seed": seed, "real_return": evaluate(RandomAgent(venv, seed), venv, args.eval_episodes)}
+    venv.close()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(path, {"key": key, "result": result})
+    return result
 
 
 def _summary(runs: list[dict]) -> dict:
@@ -98,4 +123,4 @@ def format_report(report: dict) -> str:
 if __name__ == "__main__":
     args_json = "--json" in sys.argv
     result = main()
-    print(__import__("json").dumps(result, indent=2) if args_json else format_report(result))
+    print(json.dumps(result, indent=2) if args_json else format_report(result))
