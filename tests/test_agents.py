@@ -2,6 +2,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 AGENTS = Path(__file__).resolve().parent.parent / "agents"
@@ -49,3 +50,33 @@ def test_transfer_experiment_at_a_tiny_budget(pusht_run, tmp_path):
     assert all(len(report["runs"][k]) == 2 for k in ("dream", "real", "random"))
     assert report["summary"]["dream"]["train_wall_clock_s"] > 0 and report["summary"]["random"]["train_wall_clock_s"] is None
     assert (tmp_path / "transfer.json").is_file() and "PPO in WorldSim" in module.format_report(report)
+
+
+def test_transfer_rerun_resumes_from_finished_agents(pusht_run, tmp_path):
+    module = script("transfer")
+    argv = ["--domain", "robotics", "--checkpoint", str(pusht_run), "--steps", "32", "--seeds", "0", "--num-envs", "4",
+            "--episode-steps", "5", "--eval-episodes", "1", "--out", str(tmp_path), "--quiet"]  # fmt: skip
+    first = module.main(argv)
+    stamps = {p: p.stat().st_mtime_ns for p in tmp_path.glob("*/result.json")}
+    second = module.main(argv)
+    assert len(stamps) == 2 and stamps == {p: p.stat().st_mtime_ns for p in tmp_path.glob("*/result.json")}
+    assert second["summary"] == first["summary"]
+    changed = module.main([*argv[:-1], "--threads", "1", "--quiet"])  # another command line trains again
+    assert changed["runs"]["dream"][0]["command"] != first["runs"]["dream"][0]["command"]
+
+
+def test_diagnose_measures_every_agent_in_both_worlds(pusht_run, tmp_path):
+    script("train").main(["--domain", "robotics", "--checkpoint", str(pusht_run), "--steps", "32", "--num-envs", "4",
+                          "--eval-episodes", "1", "--episode-steps", "5", "--out", str(tmp_path / "agent"), "--quiet"])  # fmt: skip
+    module = script("diagnose")
+    argv = ["--domain", "robotics", "--checkpoint", str(pusht_run), "--agent", f"ppo={tmp_path / 'agent' / 'final.zip'}",
+            "--episodes", "2", "--episode-steps", "6", "--horizon", "3", "--stride", "2", "--out", str(tmp_path / "d.json")]  # fmt: skip
+    report = module.main(argv)
+    assert set(report["agents"]) == {"ppo", "random"}
+    for a in report["agents"].values():
+        assert a["real_return"] == pytest.approx(a["return_true"])  # the heads were scored on the played episodes
+        assert a["real_episode_steps"] == 6 and a["open_loop_windows"] == 2 * 2  # starts 0 and 2 of each episode
+        assert a["reward_mae"] >= 0 and 0 < a["open_loop_psnr"] <= 100 and np.isfinite(a["dream_return"])
+    assert json.loads((tmp_path / "d.json").read_text())["horizon"] == 3 and "random" in module.format_report(report)
+    with pytest.raises(ValueError, match="LABEL=PATH"):
+        module.main(["--domain", "robotics", "--agent", "no-equals-sign"])
