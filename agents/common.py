@@ -21,10 +21,10 @@ ALGOS = ("ppo", "sac")
 
 
 def dream_venv(domain: str, checkpoint: str | None, obs_type: str, num_envs: int, seed: int, physics_blend: float = 1.0,
-               episode_steps: int | None = None):  # fmt: skip
+               episode_steps: int | None = None, crash_rule: bool | None = None):  # fmt: skip
     """N dreams as one torch batch (no subprocesses)."""
     venv = WorldSimSB3VecEnv(num_envs=num_envs, domain=domain, checkpoint=checkpoint, obs_type=obs_type,
-                             physics_blend=physics_blend, episode_steps=episode_steps)  # fmt: skip
+                             physics_blend=physics_blend, episode_steps=episode_steps, crash_rule=crash_rule)  # fmt: skip
     venv.seed(seed)
     return venv
 

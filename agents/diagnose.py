@@ -12,7 +12,8 @@ dream. Three questions, one block of numbers each:
    dream-trained agent with the real-trained agent's.
 2. Reward and termination heads along the agent's own real trajectories: the heads read the latent
    filtered from the real frames, so this is the reward signal the dream would have given on exactly
-   these states (per-step error, episode-return error, crash recall).
+   these states (per-step error, episode-return error, and the recall of the crashes by the dream's
+   crash signal: the termination head, and for driving the state-overlap rule of worldsim/envs/crash.py).
 3. Model error along the agent's own trajectories: from every --stride-th real state, the model
    imagines --horizon steps with the actions the agent really took; frame PSNR at the horizon and the
    error of the imagined reward sum. Random-policy trajectories are the data the model was trained
@@ -34,6 +35,7 @@ from common import dream_venv, evaluate, write_json  # noqa: E402
 from transfer import RandomAgent  # noqa: E402
 
 from worldsim.envs import RealWorldEnv  # noqa: E402
+from worldsim.envs.crash import resolve_crash_rule, states_overlap  # noqa: E402
 from worldsim.envs.world_sim_env import load_world  # noqa: E402
 from worldsim.model.metrics import psnr  # noqa: E402
 from worldsim.model.palette import palette_from_frames, snap  # noqa: E402
@@ -51,6 +53,8 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--horizon", type=int, default=10, help="imagined steps for the open-loop error")
     p.add_argument("--stride", type=int, default=5, help="steps between open-loop start states")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-crash-rule", dest="crash_rule", action="store_false", default=None,
+                   help="driving dreams (and crash recall) use the termination head alone")
     p.add_argument("--threads", type=int)
     p.add_argument("--out", help="write the report as JSON here")
     return p.parse_args(argv)
@@ -107,7 +111,7 @@ def real_episodes(agent, args) -> list[dict[str, np.ndarray]]:
 
 
 @torch.no_grad()
-def head_and_model_errors(model, palette, episodes, horizon: int, stride: int, seed: int) -> dict[str, float]:
+def head_and_model_errors(model, palette, episodes, horizon: int, stride: int, seed: int, crash_rule: bool) -> dict[str, float]:
     generator = torch.Generator().manual_seed(seed)
     reward_err, return_pred, return_true, crash_pred, crash_true = [], [], [], [], []
     psnrs, sum_err = [], []
@@ -122,7 +126,10 @@ def head_and_model_errors(model, palette, episodes, horizon: int, stride: int, s
         reward_err.append(np.abs(predicted - ep["rewards"]))
         return_pred.append(predicted.sum())
         return_true.append(ep["rewards"].sum())
-        crash_pred.append(model.termination_logit(latents[1:]).numpy() > 0)
+        crashed = model.termination_logit(latents[1:]) > 0  # the dream's own crash signal, as WorldSimEnv reads it
+        if crash_rule:
+            crashed |= states_overlap(model.physical_state(latents[1:]))
+        crash_pred.append(crashed.numpy())
         crash_true.append(ep["terminated"])
         starts = np.arange(0, len(actions) - horizon + 1, stride)
         if len(starts) == 0:
@@ -157,9 +164,11 @@ def diagnose(args) -> dict:
     model, bank, _ = load_world(args.domain, args.checkpoint, args.obs_type, 1.0)
     palette = palette_from_frames(bank["frames"])
     agents = load_agents(args.agent)
-    report = {"domain": args.domain, "episodes": args.episodes, "horizon": args.horizon, "agents": {}}
+    crash_rule = resolve_crash_rule(args.domain, args.crash_rule)
+    report = {"domain": args.domain, "episodes": args.episodes, "horizon": args.horizon, "crash_rule": crash_rule, "agents": {}}
     for label, agent in [*agents.items(), ("random", None)]:
-        dream = dream_venv(args.domain, args.checkpoint, args.obs_type, min(args.episodes, 8), args.seed, 1.0, args.episode_steps)
+        dream = dream_venv(args.domain, args.checkpoint, args.obs_type, min(args.episodes, 8), args.seed, 1.0,
+                           args.episode_steps, crash_rule)  # fmt: skip
         policy = agent or RandomAgent(dream, args.seed)
         dream_return = evaluate(policy, dream, args.episodes)
         dream.close()
@@ -169,7 +178,7 @@ def diagnose(args) -> dict:
             "real_return": float(np.mean(real_return)),
             "dream_return": dream_return["mean"],
             "real_episode_steps": float(np.mean([len(ep["actions"]) for ep in episodes])),
-            **head_and_model_errors(model, palette, episodes, args.horizon, args.stride, args.seed),
+            **head_and_model_errors(model, palette, episodes, args.horizon, args.stride, args.seed, crash_rule),
         }
     return report
 

@@ -34,6 +34,8 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--num-envs", type=int, default=16, help="parallel envs (dreams are one torch batch)")
     p.add_argument("--physics-blend", type=float, default=1.0)
     p.add_argument("--episode-steps", type=int, help="episode length in both worlds (default: the domain's)")
+    p.add_argument("--no-crash-rule", dest="crash_rule", action="store_false", default=None,
+                   help="driving dreams end on the termination head alone (worldsim/envs/crash.py)")
     p.add_argument("--real", action="store_true", help="train on the real simulator instead (the baseline)")
     p.add_argument("--eval-every", type=int, default=10_000, help="steps between real-simulator evaluations")
     p.add_argument("--eval-episodes", type=int, default=5)
@@ -57,7 +59,7 @@ def main(argv=None) -> dict:
         venv = real_venv(args.domain, args.checkpoint, args.obs_type, min(args.num_envs, 2), args.seed, args.episode_steps)
     else:
         venv = dream_venv(args.domain, args.checkpoint, args.obs_type, args.num_envs, args.seed, args.physics_blend,
-                          args.episode_steps)  # fmt: skip
+                          args.episode_steps, args.crash_rule)  # fmt: skip
     agent = make_agent(args.algo, venv, args.obs_type, args.seed, str(out / "tb"), args.steps)
     eval_env = real_venv(args.domain, args.checkpoint, args.obs_type, 1, args.seed + 10_000, args.episode_steps)
     per_env = lambda steps: max(1, steps // venv.num_envs)  # noqa: E731  (SB3 counts callback calls)
@@ -76,6 +78,7 @@ def main(argv=None) -> dict:
         "domain": args.domain, "algo": args.algo, "obs_type": args.obs_type, "trained_in": "real" if args.real else "dream",
         "steps": int(agent.num_timesteps), "seed": args.seed, "train_wall_clock_s": train_s,
         "eval_wall_clock_s": evaluation.seconds,
+        "crash_rule": None if args.real else venv.venv.dream.crash_rule,
         "real_return": evaluate(agent, eval_env, args.eval_episodes),
         "command": "python agents/train.py " + " ".join(sys.argv[1:] if argv is None else argv),
     }  # fmt: skip

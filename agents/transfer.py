@@ -24,6 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import train as train_script  # noqa: E402
 from common import evaluate, real_venv, write_json  # noqa: E402
 
+from worldsim.envs.crash import resolve_crash_rule  # noqa: E402
+
 
 class RandomAgent:
     def __init__(self, venv, seed: int):
@@ -46,6 +48,9 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--num-envs", type=int, default=16)
     p.add_argument("--episode-steps", type=int)
     p.add_argument("--eval-episodes", type=int, default=10)
+    p.add_argument("--agents", default="dream,real,random", help="which of dream, real, random to run (default all)")
+    p.add_argument("--no-crash-rule", dest="crash_rule", action="store_false", default=None,
+                   help="driving dreams end on the termination head alone (the ablation; worldsim/envs/crash.py)")
     p.add_argument("--out", required=True)
     p.add_argument("--threads", type=int, help="torch threads per run (default: torch's own choice)")
     p.add_argument("--json", action="store_true")
@@ -56,34 +61,43 @@ def parse(argv=None) -> argparse.Namespace:
 def main(argv=None) -> dict:
     args = parse(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
+    agents = [a.strip() for a in args.agents.split(",")]
+    if not agents or set(agents) - {"dream", "real", "random"}:
+        raise ValueError(f"--agents takes a comma list of dream, real, random; got {args.agents!r}")
     out = Path(args.out)
-    runs = {"dream": [], "real": [], "random": []}
+    runs = {where: [] for where in ("dream", "real", "random") if where in agents}
+    crash_rule = resolve_crash_rule(args.domain, args.crash_rule)
     for seed in seeds:
-        for where in ("dream", "real"):
+        for where in [w for w in ("dream", "real") if w in agents]:
             run_argv = ["--domain", args.domain, "--obs-type", args.obs_type, "--algo", args.algo, "--steps", str(args.steps),
                         "--num-envs", str(args.num_envs), "--eval-every", str(args.steps), "--eval-episodes",
                         str(args.eval_episodes), "--seed", str(seed), "--out", str(out / f"{where}-seed{seed}")]  # fmt: skip
             run_argv += (["--checkpoint", args.checkpoint] if args.checkpoint else []) + (["--real"] if where == "real" else [])
             run_argv += (["--episode-steps", str(args.episode_steps)] if args.episode_steps else [])
             run_argv += (["--threads", str(args.threads)] if args.threads else []) + (["--quiet"] if args.quiet else [])
-            runs[where].append(_finished(out / f"{where}-seed{seed}", run_argv) or train_script.main(run_argv))
-        runs["random"].append(_random_run(args, seed, out / f"random-seed{seed}.json"))
+            run_argv += ["--no-crash-rule"] if where == "dream" and args.crash_rule is False else []
+            expected = crash_rule if where == "dream" else None
+            runs[where].append(_finished(out / f"{where}-seed{seed}", run_argv, expected) or train_script.main(run_argv))
+        if "random" in agents:
+            runs["random"].append(_random_run(args, seed, out / f"random-seed{seed}.json"))
     summary = {where: _summary(rs) for where, rs in runs.items()}
-    report = {"domain": args.domain, "steps": args.steps, "seeds": seeds, "summary": summary, "runs": runs,
+    report = {"domain": args.domain, "steps": args.steps, "seeds": seeds, "crash_rule": crash_rule, "summary": summary, "runs": runs,
               "command": "python agents/transfer.py " + " ".join(sys.argv[1:] if argv is None else argv)}  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "transfer.json", report)
     return report
 
 
-def _finished(run_dir: Path, run_argv: list[str]) -> dict | None:
+def _finished(run_dir: Path, run_argv: list[str], crash_rule: bool | None) -> dict | None:
     """The result of an identical run that already finished (a rerun of a killed experiment
-    resumes at the first unfinished agent); None when it must be trained."""
+    resumes at the first unfinished agent); None when it must be trained. The dream's crash rule is
+    compared too: its default may differ from the one the run was trained under."""
     path = run_dir / "result.json"
     if not path.is_file():
         return None
     result = json.loads(path.read_text())
-    return result if result.get("command") == "python agents/train.py " + " ".join(run_argv) else None
+    same = result.get("command") == "python agents/train.py " + " ".join(run_argv) and result.get("crash_rule") == crash_rule
+    return result if same else None
 
 
 def _random_run(args: argparse.Namespace, seed: int, path: Path) -> dict:
@@ -110,11 +124,13 @@ def format_report(report: dict) -> str:
     lines = [f"{report['domain']}: {report['steps']} env steps per agent, seeds {report['seeds']}, return on the real simulator",
              f"{'agent':<18} {'return':>16} {'train wall-clock':>17}"]  # fmt: skip
     for where, label in (("dream", "PPO in WorldSim"), ("real", "PPO on simulator"), ("random", "random")):
+        if where not in s:
+            continue
         clock = s[where]["train_wall_clock_s"]
         lines.append(f"{label:<18} {s[where]['real_return_mean']:>8.2f} ± {s[where]['real_return_std']:<5.2f} "
                      f"{'-' if clock is None else f'{clock:.0f} s':>17}")  # fmt: skip
-    dream, real = s["dream"], s["real"]
-    if real["real_return_mean"] and real["train_wall_clock_s"]:
+    dream, real = s.get("dream"), s.get("real")
+    if dream and real and real["real_return_mean"] and real["train_wall_clock_s"]:
         lines.append(f"dream/real: return {dream['real_return_mean'] / real['real_return_mean']:.0%}, "
                      f"wall-clock {dream['train_wall_clock_s'] / real['train_wall_clock_s']:.2f}x")  # fmt: skip
     return "\n".join(lines)

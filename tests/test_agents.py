@@ -80,3 +80,14 @@ def test_diagnose_measures_every_agent_in_both_worlds(pusht_run, tmp_path):
     assert json.loads((tmp_path / "d.json").read_text())["horizon"] == 3 and "random" in module.format_report(report)
     with pytest.raises(ValueError, match="LABEL=PATH"):
         module.main(["--domain", "robotics", "--agent", "no-equals-sign"])
+
+
+def test_transfer_runs_only_the_agents_asked_for(pusht_run, tmp_path):
+    module = script("transfer")
+    argv = ["--domain", "robotics", "--checkpoint", str(pusht_run), "--steps", "32", "--seeds", "0", "--num-envs", "4",
+            "--episode-steps", "5", "--eval-episodes", "1", "--out", str(tmp_path), "--quiet"]  # fmt: skip
+    report = module.main([*argv, "--agents", "dream,random"])
+    assert set(report["runs"]) == {"dream", "random"} and not (tmp_path / "real-seed0").exists()
+    assert "PPO on simulator" not in module.format_report(report) and report["crash_rule"] is False
+    with pytest.raises(ValueError, match="--agents"):
+        module.main([*argv, "--agents", "dream,imagined"])

@@ -66,7 +66,7 @@ def test_suite_summarises_agreement(driving_run, capsys):
 
 
 def test_state_overlap_rule():
-    from worldsim.counterfactual.branch import state_overlap
+    from worldsim.envs.crash import state_overlap
 
     state = np.zeros(5 + 6 * 4, np.float32)
     state[5:11] = (1.0, 20.0, 0.0, 25.0, 0.0, 0.0)  # a car 20 m ahead: no crash

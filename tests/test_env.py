@@ -119,6 +119,29 @@ def test_truncates_at_episode_steps(checkpoint):
     assert flags[-1] == (False, True) or flags[-1][0]
 
 
+def test_driving_dreams_end_at_an_imagined_crash(checkpoint):
+    import torch
+
+    from worldsim.envs.vector_env import WorldSimVectorEnv
+
+    domain = WorldSimEnv(checkpoint=checkpoint, obs_type="latent").domain
+    if domain != "driving":
+        with pytest.raises(ValueError, match="no state-overlap crash rule"):
+            WorldSimEnv(checkpoint=checkpoint, obs_type="latent", crash_rule=True)
+        return
+    ends = {}
+    for rule in (None, False):
+        venv = WorldSimVectorEnv(num_envs=2, checkpoint=checkpoint, obs_type="latent", crash_rule=rule)
+        model = venv.dream.model
+        state = torch.zeros(2, model.config.state_dim)
+        state[0, 5:8] = torch.tensor([1.0, 3.0, 0.5])  # env 0: a car 3 m ahead in the ego's lane
+        model.physical_state = lambda latent, state=state: state
+        model.termination_logit = lambda latent: torch.full((len(latent),), -10.0)  # the head never fires
+        venv.reset(seed=0)
+        ends[rule] = venv.step(np.zeros(2, dtype=np.int64))[2].tolist()
+    assert ends == {None: [True, False], False: [False, False]}  # on by default for driving
+
+
 def test_bad_actions_and_options_are_clear_errors(checkpoint):
     env = make(checkpoint)
     env.reset(seed=0)

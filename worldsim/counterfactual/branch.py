@@ -17,16 +17,14 @@ import numpy as np
 import torch
 
 from worldsim.counterfactual.metrics import compare
+from worldsim.envs.crash import state_overlap
 from worldsim.model.checkpoint import load_model, resolve_checkpoint
 from worldsim.model.palette import palette_from_frames, snap
 from worldsim.scenario import load_scenario
 from worldsim.sources.driving import ACTIONS
 
 CRASH_PROBABILITY = 0.5  # the termination head's threshold for an imagined crash
-# An imagined crash is also read off the decoded state: another vehicle's centre within these
-# distances of the ego's (cars are 5 m x 2 m). On the recorded states of data/driving this rule finds
-# the simulator's crashes with precision 0.88 and recall 0.73 (`python -m worldsim.counterfactual.crash_rule`).
-OVERLAP_M = (5.5, 2.5)
+# An imagined crash is also read off the decoded state (`worldsim.envs.crash.state_overlap`).
 CONTEXT = 4  # real frames the model filters before imagining, as in training and evaluation
 
 
@@ -159,10 +157,3 @@ def _imagine(model, history: Track, actions: list[int], physics_blend: float, se
         if head or overlap:
             break
     return track
-
-
-def state_overlap(state: np.ndarray) -> bool:
-    """Does a vehicle in a driving state vector sit on the ego (see OVERLAP_M)?"""
-    cars = np.asarray(state[5:]).reshape(-1, 6)
-    close = (cars[:, 0] > 0.5) & (np.abs(cars[:, 1]) < OVERLAP_M[0]) & (np.abs(cars[:, 2]) < OVERLAP_M[1])
-    return bool(close.any())

@@ -12,7 +12,7 @@ import argparse
 
 import numpy as np
 
-from worldsim.counterfactual.branch import state_overlap
+from worldsim.envs.crash import state_overlap
 from worldsim.data import Dataset
 
 

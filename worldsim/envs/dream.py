@@ -14,15 +14,17 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from worldsim.envs.crash import states_overlap
 from worldsim.model.palette import palette_from_frames, snap
 from worldsim.model.world_model import WorldModel
 
 
 class Dream:
     def __init__(self, model: WorldModel, bank: dict[str, np.ndarray], num: int, physics_blend: float,
-                 draw: bool = True, snap_colours: bool = True):  # fmt: skip
+                 draw: bool = True, snap_colours: bool = True, crash_rule: bool = False):  # fmt: skip
         self.model = model
         self.draw = draw
+        self.crash_rule = crash_rule
         self.palette = palette_from_frames(bank["frames"]) if snap_colours else None
         self.bank = {k: torch.from_numpy(v) for k, v in bank.items()}
         self.num = num
@@ -69,7 +71,10 @@ class Dream:
             self.frame = self.model.decode(self.latent, self.frame)
             if self.palette is not None:
                 self.frame = snap(self.frame, self.palette)
-        return self.model.reward(self.latent), self.model.termination_logit(self.latent) > 0
+        terminated = self.model.termination_logit(self.latent) > 0
+        if self.crash_rule:  # see worldsim.envs.crash: the head misses crashes into slower traffic
+            terminated |= states_overlap(self.model.physical_state(self.latent))
+        return self.model.reward(self.latent), terminated
 
     def pixels(self) -> np.ndarray:
         if not self.draw:

@@ -20,6 +20,7 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
 from worldsim.envs.actions import check_actions
+from worldsim.envs.crash import resolve_crash_rule
 from worldsim.envs.dream import Dream
 from worldsim.envs.world_sim_env import EPISODE_STEPS, OBS_BOUND, RENDER_FPS, load_world, observation_space
 from worldsim.sources.base import space_from_json
@@ -38,6 +39,7 @@ class WorldSimVectorEnv(gym.vector.VectorEnv):
         render_mode: str | None = None,
         episode_steps: int | None = None,
         snap_colours: bool = True,
+        crash_rule: bool | None = None,
     ):
         if not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
@@ -54,7 +56,7 @@ class WorldSimVectorEnv(gym.vector.VectorEnv):
         self.single_observation_space = observation_space(config, obs_type)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.dream = Dream(self.model, bank, num_envs, self.physics_blend, draw=obs_type == "pixels" or render_mode is not None,
-                           snap_colours=snap_colours)  # fmt: skip
+                           snap_colours=snap_colours, crash_rule=resolve_crash_rule(config.domain, crash_rule))  # fmt: skip
         self._rngs = [seeding.np_random()[0] for _ in range(num_envs)]
         self._t = np.zeros(num_envs, dtype=np.int64)
         self._ended = np.zeros(num_envs, dtype=bool)

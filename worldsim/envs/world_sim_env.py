@@ -1,8 +1,9 @@
 """`WorldSimEnv`: a learned world model served as a `gymnasium.Env`, with no simulator at run time.
 
 Observations are the dream's frames (`pixels`, uint8 HWC), its latent (`latent`) or its decoded
-physical state (`state`). Rewards and terminations come from the model's heads; episodes are
-truncated after `episode_steps`. `info` carries the decoded physical state and the α in use.
+physical state (`state`). Rewards and terminations come from the model's heads (driving dreams
+also end at an imagined crash read off the state, `crash_rule`, see `worldsim.envs.crash`);
+episodes are truncated after `episode_steps`. `info` carries the decoded physical state and the α in use.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 import torch
 
 from worldsim.envs.actions import check_action
+from worldsim.envs.crash import resolve_crash_rule
 from worldsim.envs.dream import Dream
 from worldsim.model.checkpoint import load_model, resolve_checkpoint
 from worldsim.model.start_bank import load_start_bank
@@ -56,6 +58,7 @@ class WorldSimEnv(gym.Env):
         render_mode: str | None = None,
         episode_steps: int | None = None,
         snap_colours: bool = True,
+        crash_rule: bool | None = None,
     ):
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
@@ -68,7 +71,7 @@ class WorldSimEnv(gym.Env):
         self.action_space = space_from_json(config.action_space)
         self.observation_space = observation_space(config, obs_type)
         self.dream = Dream(self.model, bank, 1, self.physics_blend, draw=obs_type == "pixels" or render_mode is not None,
-                           snap_colours=snap_colours)  # fmt: skip
+                           snap_colours=snap_colours, crash_rule=resolve_crash_rule(config.domain, crash_rule))  # fmt: skip
         self.context_frames = bank["frames"].shape[1]
         self._t = 0
         self._viewer = None
