@@ -75,3 +75,20 @@ def test_state_overlap_rule():
     assert state_overlap(state)
     state[5] = 0.0  # an absent slot never crashes
     assert not state_overlap(state)
+
+
+def test_crash_signals_are_scored_on_recorded_and_imagined_steps(driving_run, driving_model):
+    from worldsim.counterfactual.crash_rule import SIGNALS, score
+    from worldsim.data import Dataset
+
+    data = driving_run.parent / "data"
+    lengths = [len(ep.actions) for ep in Dataset(data).episodes()]
+    report = score(str(data), stride=1, model=driving_model, horizon=2)
+    assert list(report) == list(SIGNALS)
+    assert report["rule on recorded states"]["steps"] == sum(lengths)
+    assert report["head or rule, imagined"]["steps"] == sum(max(n - 1, 0) for n in lengths)  # horizon 2: one start fewer
+    for r in report.values():
+        assert 0 <= r["precision"] <= 1 and 0 <= r["recall"] <= 1 and 0 <= r["fire_rate"] <= 1
+    either, rule = report["head or rule, imagined"], report["rule on state head, imagined"]
+    assert either["fire_rate"] >= rule["fire_rate"]
+    assert list(score(str(data), stride=1)) == ["rule on recorded states"]  # without a model
