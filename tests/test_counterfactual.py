@@ -92,3 +92,18 @@ def test_crash_signals_are_scored_on_recorded_and_imagined_steps(driving_run, dr
     either, rule = report["head or rule, imagined"], report["rule on state head, imagined"]
     assert either["fire_rate"] >= rule["fire_rate"]
     assert list(score(str(data), stride=1)) == ["rule on recorded states"]  # without a model
+
+
+def test_latent_overlap_agrees_with_the_rule_on_decoded_states(driving_model):
+    import torch
+
+    from worldsim.envs.crash import LatentOverlap, states_overlap
+
+    generator = torch.Generator().manual_seed(0)
+    latent = torch.randn(512, driving_model.config.latent_dim, generator=generator) * 3
+    state = driving_model.physical_state(latent)
+    state[::4, 5:8] = torch.tensor([1.0, 2.0, -1.0])  # a quarter of them with a car on the ego
+    latent[:, : driving_model.config.state_dim] = driving_model.normalise_state(state)
+    expected = states_overlap(driving_model.physical_state(latent))
+    assert expected.float().mean() >= 0.25
+    assert torch.equal(LatentOverlap(driving_model)(latent), expected)

@@ -135,7 +135,9 @@ def test_driving_dreams_end_at_an_imagined_crash(checkpoint):
         model = venv.dream.model
         state = torch.zeros(2, model.config.state_dim)
         state[0, 5:8] = torch.tensor([1.0, 3.0, 0.5])  # env 0: a car 3 m ahead in the ego's lane
-        model.physical_state = lambda latent, state=state: state
+        latent = torch.zeros(2, model.config.latent_dim)
+        latent[:, : model.config.state_dim] = model.normalise_state(state)
+        model.imagine_step = lambda *args, latent=latent: latent.clone()
         model.termination_logit = lambda latent: torch.full((len(latent),), -10.0)  # the head never fires
         venv.reset(seed=0)
         ends[rule] = venv.step(np.zeros(2, dtype=np.int64))[2].tolist()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from worldsim.envs.crash import states_overlap
+from worldsim.envs.crash import LatentOverlap
 from worldsim.model.palette import palette_from_frames, snap
 from worldsim.model.world_model import WorldModel
 
@@ -25,6 +25,7 @@ class Dream:
         self.model = model
         self.draw = draw
         self.crash_rule = crash_rule
+        self._overlap = LatentOverlap(model) if crash_rule else None
         self.palette = palette_from_frames(bank["frames"]) if snap_colours else None
         self.bank = {k: torch.from_numpy(v) for k, v in bank.items()}
         self.num = num
@@ -73,7 +74,7 @@ class Dream:
                 self.frame = snap(self.frame, self.palette)
         terminated = self.model.termination_logit(self.latent) > 0
         if self.crash_rule:  # see worldsim.envs.crash: the head misses crashes into slower traffic
-            terminated |= states_overlap(self.model.physical_state(self.latent))
+            terminated |= self._overlap(self.latent)
         return self.model.reward(self.latent), terminated
 
     def pixels(self) -> np.ndarray:
