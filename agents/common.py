@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,48 @@ def real_venv(domain: str, checkpoint: str | None, obs_type: str, num_envs: int,
     venv = DummyVecEnv([make] * num_envs)
     venv.seed(seed)
     return venv
+
+
+@dataclass
+class PlayedEpisode:
+    """One real-simulator episode as a dataset holds it: frames and states (T+1), per step (T) the
+    action, reward and crash flag."""
+
+    frames: np.ndarray
+    states: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    terminated: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.actions)
+
+
+def play_real(agent, domain: str, checkpoint: str | None, obs_type: str, episodes: int, seed: int,
+              episode_steps: int | None = None, deterministic: bool = True) -> list[PlayedEpisode]:  # fmt: skip
+    """Play `episodes` real-simulator episodes with an SB3 agent (None: uniform random actions),
+    keeping everything (no autoreset, so each final frame is kept). Episode i is seeded seed + i."""
+    env = RealWorldEnv(domain=domain, checkpoint=checkpoint, obs_type=obs_type, render_mode="rgb_array", episode_steps=episode_steps)
+    env.action_space.seed(seed)
+    played = []
+    for episode in range(episodes):
+        obs, info = env.reset(seed=seed + episode)
+        record = {"frames": [env.render()], "states": [info["state"]], "actions": [], "rewards": [], "terminated": []}
+        done = False
+        while not done:
+            action = env.action_space.sample() if agent is None else agent.predict(obs, deterministic=deterministic)[0]
+            obs, reward, terminated, truncated, info = env.step(action)
+            for key, value in (("frames", env.render()), ("states", info["state"]), ("actions", action), ("rewards", reward),
+                               ("terminated", terminated)):  # fmt: skip
+                record[key].append(value)
+            done = terminated or truncated
+        actions = np.asarray(record["actions"])
+        played.append(PlayedEpisode(frames=np.asarray(record["frames"]), states=np.asarray(record["states"], np.float32),
+                                    actions=actions.astype(np.int64 if actions.dtype.kind in "iu" else np.float32),
+                                    rewards=np.asarray(record["rewards"], np.float32),
+                                    terminated=np.asarray(record["terminated"], bool)))  # fmt: skip
+    env.close()
+    return played
 
 
 def make_agent(algo: str, venv, obs_type: str, seed: int, tensorboard: str | None, steps: int):

@@ -31,10 +31,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import dream_venv, evaluate, write_json  # noqa: E402
+from common import dream_venv, evaluate, play_real, write_json  # noqa: E402
 from transfer import RandomAgent  # noqa: E402
 
-from worldsim.envs import RealWorldEnv  # noqa: E402
 from worldsim.envs.crash import resolve_crash_rule, states_overlap  # noqa: E402
 from worldsim.envs.world_sim_env import load_world  # noqa: E402
 from worldsim.model.metrics import psnr  # noqa: E402
@@ -88,49 +87,27 @@ def _algo_of(path: Path):
     return stable_baselines3.PPO
 
 
-def real_episodes(agent, args) -> list[dict[str, np.ndarray]]:
-    """Play `args.episodes` real episodes (no autoreset, so each final frame is kept); keep frames,
-    actions, rewards and terminations. `agent` None is a random policy."""
-    env = RealWorldEnv(domain=args.domain, checkpoint=args.checkpoint, obs_type=args.obs_type,
-                       render_mode="rgb_array", episode_steps=args.episode_steps)  # fmt: skip
-    env.action_space.seed(args.seed)
-    episodes = []
-    for episode in range(args.episodes):
-        obs, _ = env.reset(seed=args.seed + 20_000 + episode)
-        record = {"frames": [env.render()], "actions": [], "rewards": [], "terminated": []}
-        done = False
-        while not done:
-            action = env.action_space.sample() if agent is None else agent.predict(obs, deterministic=True)[0]
-            obs, reward, terminated, truncated, _ = env.step(action)
-            for key, value in (("frames", env.render()), ("actions", action), ("rewards", reward), ("terminated", terminated)):
-                record[key].append(value)
-            done = terminated or truncated
-        episodes.append({k: np.asarray(v) for k, v in record.items()})
-    env.close()
-    return episodes
-
-
 @torch.no_grad()
 def head_and_model_errors(model, palette, episodes, horizon: int, stride: int, seed: int, crash_rule: bool) -> dict[str, float]:
     generator = torch.Generator().manual_seed(seed)
     reward_err, return_pred, return_true, crash_pred, crash_true = [], [], [], [], []
     psnrs, sum_err = [], []
     for ep in episodes:
-        frames = torch.from_numpy(ep["frames"])
-        actions = torch.as_tensor(ep["actions"])
+        frames = torch.from_numpy(ep.frames)
+        actions = torch.as_tensor(ep.actions)
         latents = [model.encode(frames[:1])]
         for t in range(len(actions)):
             latents.append(model.filter(latents[-1], actions[t : t + 1], frames[t + 1 : t + 2]))
         latents = torch.cat(latents)
         predicted = model.reward(latents[1:]).numpy()  # reward of action t is read off the latent after it
-        reward_err.append(np.abs(predicted - ep["rewards"]))
+        reward_err.append(np.abs(predicted - ep.rewards))
         return_pred.append(predicted.sum())
-        return_true.append(ep["rewards"].sum())
+        return_true.append(ep.rewards.sum())
         crashed = model.termination_logit(latents[1:]) > 0  # the dream's own crash signal, as WorldSimEnv reads it
         if crash_rule:
             crashed |= states_overlap(model.physical_state(latents[1:]))
         crash_pred.append(crashed.numpy())
-        crash_true.append(ep["terminated"])
+        crash_true.append(ep.terminated)
         starts = np.arange(0, len(actions) - horizon + 1, stride)
         if len(starts) == 0:
             continue
@@ -142,7 +119,7 @@ def head_and_model_errors(model, palette, episodes, horizon: int, stride: int, s
             imagined += model.reward(latent)
         target = model.frames_in(frames[starts + horizon])
         psnrs.append(psnr((frame * 255).round() / 255, target).numpy())
-        true_sums = np.array([ep["rewards"][s : s + horizon].sum() for s in starts])
+        true_sums = np.array([ep.rewards[s : s + horizon].sum() for s in starts])
         sum_err.append(np.abs(imagined.numpy() - true_sums))
     crash_pred, crash_true = np.concatenate(crash_pred), np.concatenate(crash_true)
     return {
@@ -172,12 +149,13 @@ def diagnose(args) -> dict:
         policy = agent or RandomAgent(dream, args.seed)
         dream_return = evaluate(policy, dream, args.episodes)
         dream.close()
-        episodes = real_episodes(agent, args)
-        real_return = [float(ep["rewards"].sum()) for ep in episodes]
+        episodes = play_real(agent, args.domain, args.checkpoint, args.obs_type, args.episodes, args.seed + 20_000,
+                             args.episode_steps)  # fmt: skip
+        real_return = [float(ep.rewards.sum()) for ep in episodes]
         report["agents"][label] = {
             "real_return": float(np.mean(real_return)),
             "dream_return": dream_return["mean"],
-            "real_episode_steps": float(np.mean([len(ep["actions"]) for ep in episodes])),
+            "real_episode_steps": float(np.mean([len(ep.actions) for ep in episodes])),
             **head_and_model_errors(model, palette, episodes, args.horizon, args.stride, args.seed, crash_rule),
         }
     return report

@@ -91,3 +91,25 @@ def test_transfer_runs_only_the_agents_asked_for(pusht_run, tmp_path):
     assert "PPO on simulator" not in module.format_report(report) and report["crash_rule"] is False
     with pytest.raises(ValueError, match="--agents"):
         module.main([*argv, "--agents", "dream,imagined"])
+
+
+def test_correct_heads_changes_only_the_heads(pusht_run, tmp_path):
+    import torch
+
+    from worldsim.model.checkpoint import load_model
+
+    script("train").main(["--domain", "robotics", "--checkpoint", str(pusht_run), "--steps", "32", "--num-envs", "4",
+                          "--eval-episodes", "1", "--episode-steps", "5", "--out", str(tmp_path / "agent"), "--quiet"])  # fmt: skip
+    argv = ["--domain", "robotics", "--checkpoint", str(pusht_run), "--agent", str(tmp_path / "agent" / "final.zip"),
+            "--episodes", "2", "--episode-steps", "12", "--data", str(pusht_run.parent / "data"), "--steps", "3",
+            "--batch-size", "4", "--out", str(tmp_path / "corrected"), "--quiet"]  # fmt: skip
+    result = script("correct_heads").main(argv)
+    assert result["real_steps"] == 24
+    before, _ = load_model(pusht_run)
+    after, _ = load_model(tmp_path / "corrected")
+    changed = {k for k, v in after.state_dict().items() if not torch.equal(v, before.state_dict()[k])}
+    assert changed and all(k.startswith(("reward_head.", "termination_head.")) for k in changed)
+    assert (tmp_path / "corrected" / "start_frames.npz").is_file()
+    assert json.loads((tmp_path / "corrected" / "correction.json").read_text())["episodes"] == 2
+    with pytest.raises(FileExistsError, match="already holds"):
+        script("correct_heads").main(argv)

@@ -47,9 +47,24 @@ class WindowSampler:
         indices = self.dataset.indices(split, val_fraction)
         if not indices:
             raise ValueError(f"{self.dataset.root}: the {split!r} split holds no episodes")
-        episodes = list(self.dataset.episodes(indices, progress=progress))
-        self.episode_ids = np.asarray(indices)
-        self.lengths = np.array([len(e) for e in episodes])  # transitions per episode
+        self._index(list(self.dataset.episodes(indices, progress=progress)), np.asarray(indices))
+
+    @classmethod
+    def from_episodes(cls, episodes: list, length: int) -> WindowSampler:
+        """Windows over episodes held in memory (anything with frames, states, actions, rewards and
+        terminated arrays laid out as a dataset's episodes), e.g. trajectories an agent just played."""
+        if length < 1:
+            raise ValueError(f"window length must be >= 1, got {length}")
+        if not episodes:
+            raise ValueError("from_episodes: no episodes given")
+        sampler = cls.__new__(cls)
+        sampler.dataset, sampler.length = None, length
+        sampler._index(episodes, np.arange(len(episodes)))
+        return sampler
+
+    def _index(self, episodes: list, ids: np.ndarray) -> None:
+        self.episode_ids = ids
+        self.lengths = np.array([len(e.actions) for e in episodes])  # transitions per episode
         # Offsets into the flat per-frame arrays (T+1 rows per episode) and per-step arrays (T rows).
         self.frame_offsets = np.concatenate([[0], np.cumsum(self.lengths + 1)[:-1]])
         self.step_offsets = np.concatenate([[0], np.cumsum(self.lengths)[:-1]])
@@ -59,7 +74,7 @@ class WindowSampler:
         self.rewards = np.concatenate([e.rewards for e in episodes])
         self.terminated = np.concatenate([e.terminated for e in episodes])
         # Every start position is equally likely: an episode is drawn in proportion to its starts.
-        self.starts_per_episode = np.maximum(self.lengths - length + 1, 1)
+        self.starts_per_episode = np.maximum(self.lengths - self.length + 1, 1)
         self.weights = self.starts_per_episode / self.starts_per_episode.sum()
 
     @property
