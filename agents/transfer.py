@@ -90,14 +90,29 @@ def main(argv=None) -> dict:
 
 def _finished(run_dir: Path, run_argv: list[str], crash_rule: bool | None) -> dict | None:
     """The result of an identical run that already finished (a rerun of a killed experiment
-    resumes at the first unfinished agent); None when it must be trained. The dream's crash rule is
-    compared too: its default may differ from the one the run was trained under."""
+    resumes at the first unfinished agent); None when it must be trained. Options that change
+    nothing trained (--quiet, --threads) are ignored; the dream's crash rule is compared too, since
+    its default may differ from the one the run was trained under."""
     path = run_dir / "result.json"
     if not path.is_file():
         return None
     result = json.loads(path.read_text())
-    same = result.get("command") == "python agents/train.py " + " ".join(run_argv) and result.get("crash_rule") == crash_rule
+    recorded = result.get("command", "").removeprefix("python agents/train.py ").split()
+    same = _what_trains(recorded) == _what_trains(run_argv) and result.get("crash_rule") == crash_rule
     return result if same else None
+
+
+def _what_trains(argv: list[str]) -> list[str]:
+    kept, skip = [], False
+    for arg in argv:
+        if skip or arg == "--quiet":
+            skip = False
+            continue
+        if arg == "--threads":
+            skip = True
+            continue
+        kept.append(arg)
+    return kept
 
 
 def _random_run(args: argparse.Namespace, seed: int, path: Path) -> dict:
