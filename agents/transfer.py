@@ -8,6 +8,12 @@ all evaluated on the real simulator. Reports mean ± std of the real-simulator r
 the training wall-clock of (a) and (b), real-simulator evaluations excluded; --json for the full
 record (each run's result.json too). Rerunning the same command resumes: agents that finished are
 read back from their result.json, so a killed experiment loses only the agent it was training.
+
+With --correct-rounds R, each dream agent plays --correct-episodes real episodes, the dream's reward
+and termination heads are refitted on them (agents/correct_heads.py; nothing else in the model
+changes) and a new agent is trained from scratch in the corrected dream, R times. The agent still
+learns only in the dream, but the dream has now seen real steps: they are reported with it, and
+their wall-clock (playing, fitting and every round's training) is counted in its own.
 """
 
 from __future__ import annotations
@@ -51,6 +57,11 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--agents", default="dream,real,random", help="which of dream, real, random to run (default all)")
     p.add_argument("--no-crash-rule", dest="crash_rule", action="store_false", default=None,
                    help="driving dreams end on the termination head alone (the ablation; worldsim/envs/crash.py)")
+    p.add_argument("--correct-rounds", type=int, default=0,
+                   help="rounds of head correction for each dream agent (agents/correct_heads.py; default 0)")
+    p.add_argument("--correct-episodes", type=int, default=10, help="real episodes the agent plays per round")
+    p.add_argument("--correct-steps", type=int, default=300, help="head-fitting steps per round")
+    p.add_argument("--correct-data", help="the model's training data, mixed into head fitting (default: data/<domain>)")
     p.add_argument("--out", required=True)
     p.add_argument("--threads", type=int, help="torch threads per run (default: torch's own choice)")
     p.add_argument("--json", action="store_true")
@@ -77,7 +88,10 @@ def main(argv=None) -> dict:
             run_argv += (["--threads", str(args.threads)] if args.threads else []) + (["--quiet"] if args.quiet else [])
             run_argv += ["--no-crash-rule"] if where == "dream" and args.crash_rule is False else []
             expected = crash_rule if where == "dream" else None
-            runs[where].append(_finished(out / f"{where}-seed{seed}", run_argv, expected) or train_script.main(run_argv))
+            result = _finished(out / f"{where}-seed{seed}", run_argv, expected) or train_script.main(run_argv)
+            if where == "dream" and args.correct_rounds:
+                result = _corrected(args, seed, run_argv, result, expected, out)
+            runs[where].append(result)
         if "random" in agents:
             runs["random"].append(_random_run(args, seed, out / f"random-seed{seed}.json"))
     summary = {where: _summary(rs) for where, rs in runs.items()}
@@ -86,6 +100,42 @@ def main(argv=None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "transfer.json", report)
     return report
+
+
+def _corrected(args, seed: int, run_argv: list[str], result: dict, crash_rule: bool | None, out: Path) -> dict:
+    """Rounds of: the latest agent plays real episodes, the heads are refitted on them, a new agent
+    is trained from scratch in the corrected dream. The last agent is the dream agent's result; its
+    wall-clock and real steps include every round's training, playing and fitting."""
+    import correct_heads
+
+    checkpoint, agent_dir = args.checkpoint, out / f"dream-seed{seed}"
+    clock, real_steps, rounds = result["train_wall_clock_s"], 0, []
+    for r in range(1, args.correct_rounds + 1):
+        heads = out / f"heads-seed{seed}-r{r}"
+        if not (heads / "correction.json").is_file():
+            correct_heads.main(["--domain", args.domain, "--agent", str(agent_dir / "final.zip"), "--obs-type", args.obs_type,
+                                "--episodes", str(args.correct_episodes), "--steps", str(args.correct_steps), "--seed", str(seed),
+                                "--out", str(heads)] + (["--checkpoint", checkpoint] if checkpoint else [])
+                               + (["--episode-steps", str(args.episode_steps)] if args.episode_steps else [])
+                               + (["--data", args.correct_data] if args.correct_data else [])
+                               + (["--threads", str(args.threads)] if args.threads else []) + (["--quiet"] if args.quiet else []))  # fmt: skip
+        correction = json.loads((heads / "correction.json").read_text())
+        checkpoint, agent_dir = str(heads), out / f"dream-seed{seed}-r{r}"
+        round_argv = _with(run_argv, "--out", str(agent_dir))
+        round_argv = _with(round_argv, "--checkpoint", checkpoint)
+        result = _finished(agent_dir, round_argv, crash_rule) or train_script.main(round_argv)
+        clock += correction["play_wall_clock_s"] + correction["fit_wall_clock_s"] + result["train_wall_clock_s"]
+        real_steps += correction["real_steps"]
+        rounds.append({"checkpoint": checkpoint, "real_steps": correction["real_steps"], "real_return": result["real_return"]})
+    return {**result, "train_wall_clock_s": clock, "correction": {"rounds": rounds, "real_steps": real_steps}}
+
+
+def _with(argv: list[str], option: str, value: str) -> list[str]:
+    """argv with `option` set to `value` (replaced where present, appended where not)."""
+    if option in argv:
+        i = argv.index(option)
+        return [*argv[: i + 1], value, *argv[i + 2 :]]
+    return [*argv, option, value]
 
 
 def _finished(run_dir: Path, run_argv: list[str], crash_rule: bool | None) -> dict | None:
@@ -130,8 +180,11 @@ def _random_run(args: argparse.Namespace, seed: int, path: Path) -> dict:
 def _summary(runs: list[dict]) -> dict:
     means = [r["real_return"]["mean"] for r in runs]
     clocks = [r["train_wall_clock_s"] for r in runs if "train_wall_clock_s" in r]
-    return {"real_return_mean": float(np.mean(means)), "real_return_std": float(np.std(means)),
-            "train_wall_clock_s": float(np.mean(clocks)) if clocks else None}  # fmt: skip
+    summary = {"real_return_mean": float(np.mean(means)), "real_return_std": float(np.std(means)),
+               "train_wall_clock_s": float(np.mean(clocks)) if clocks else None}  # fmt: skip
+    if any("correction" in r for r in runs):
+        summary["correction_real_steps"] = float(np.mean([r["correction"]["real_steps"] for r in runs]))
+    return summary
 
 
 def format_report(report: dict) -> str:
@@ -144,6 +197,8 @@ def format_report(report: dict) -> str:
         clock = s[where]["train_wall_clock_s"]
         lines.append(f"{label:<18} {s[where]['real_return_mean']:>8.2f} ± {s[where]['real_return_std']:<5.2f} "
                      f"{'-' if clock is None else f'{clock:.0f} s':>17}")  # fmt: skip
+        if "correction_real_steps" in s[where]:
+            lines.append(f"  (after head correction on {s[where]['correction_real_steps']:.0f} real steps per agent)")
     dream, real = s.get("dream"), s.get("real")
     if dream and real and real["real_return_mean"] and real["train_wall_clock_s"]:
         lines.append(f"dream/real: return {dream['real_return_mean'] / real['real_return_mean']:.0%}, "

@@ -116,3 +116,19 @@ def test_correct_heads_changes_only_the_heads(pusht_run, tmp_path):
     assert json.loads((tmp_path / "corrected" / "correction.json").read_text())["episodes"] == 2
     with pytest.raises(FileExistsError, match="already holds"):
         script("correct_heads").main(argv)
+
+
+def test_transfer_with_head_correction_rounds(pusht_run, tmp_path):
+    module = script("transfer")
+    argv = ["--domain", "robotics", "--checkpoint", str(pusht_run), "--steps", "32", "--seeds", "0", "--num-envs", "4",
+            "--episode-steps", "6", "--eval-episodes", "1", "--agents", "dream", "--correct-rounds", "2",
+            "--correct-episodes", "1", "--correct-steps", "2", "--correct-data", str(pusht_run.parent / "data"),
+            "--out", str(tmp_path), "--quiet"]  # fmt: skip
+    report = module.main(argv)
+    dream = report["runs"]["dream"][0]
+    assert [r["real_steps"] for r in dream["correction"]["rounds"]] == [6, 6] and dream["correction"]["real_steps"] == 12
+    assert f"--checkpoint {tmp_path / 'heads-seed0-r2'}" in dream["command"]  # the last agent learned in the last dream
+    first = json.loads((tmp_path / "dream-seed0" / "result.json").read_text())
+    assert dream["train_wall_clock_s"] > first["train_wall_clock_s"]  # every round's cost is counted
+    assert report["summary"]["dream"]["correction_real_steps"] == 12 and "head correction" in module.format_report(report)
+    assert (tmp_path / "heads-seed0-r1" / "correction.json").is_file() and (tmp_path / "dream-seed0-r2" / "final.zip").is_file()
