@@ -5,7 +5,7 @@
 The agent is evaluated on the real simulator (through `RealWorldEnv`, which shows it the same
 observations as the dream) every --eval-every steps and at the end: that number is the one that
 counts. Writes TensorBoard logs (tb/), checkpoints (checkpoints/), the best real-simulator agent
-(best/best_model.zip), the final agent (final.zip) and result.json (wall-clock, evaluations).
+(best/best_model.zip, when evaluated during training), the final agent (final.zip) and result.json (wall-clock, evaluations).
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--no-crash-rule", dest="crash_rule", action="store_false", default=None,
                    help="driving dreams end on the termination head alone (worldsim/envs/crash.py)")
     p.add_argument("--real", action="store_true", help="train on the real simulator instead (the baseline)")
-    p.add_argument("--eval-every", type=int, default=10_000, help="steps between real-simulator evaluations")
+    p.add_argument("--eval-every", type=int, default=10_000,
+                   help="steps between real-simulator evaluations during training (0: only the final one)")
     p.add_argument("--eval-episodes", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, help="torch threads (default: torch's own choice)")
@@ -63,7 +64,9 @@ def main(argv=None) -> dict:
     agent = make_agent(args.algo, venv, args.obs_type, args.seed, str(out / "tb"), args.steps)
     eval_env = real_venv(args.domain, args.checkpoint, args.obs_type, 1, args.seed + 10_000, args.episode_steps)
     per_env = lambda steps: max(1, steps // venv.num_envs)  # noqa: E731  (SB3 counts callback calls)
-    evaluation = TimedEvalCallback(eval_env, n_eval_episodes=args.eval_episodes, eval_freq=per_env(args.eval_every),
+    # eval_freq past the last call: SB3 never evaluates during training (--eval-every 0).
+    eval_freq = per_env(args.eval_every) if args.eval_every > 0 else args.steps + 1
+    evaluation = TimedEvalCallback(eval_env, n_eval_episodes=args.eval_episodes, eval_freq=eval_freq,
                                    best_model_save_path=str(out / "best"), log_path=str(out / "eval"), verbose=0)  # fmt: skip
     callbacks = [
         ProgressBar(args.steps, f"{args.algo} {'real' if args.real else 'dream'} {args.domain}", disable=args.quiet),

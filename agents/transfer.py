@@ -81,7 +81,7 @@ def main(argv=None) -> dict:
     for seed in seeds:
         for where in [w for w in ("dream", "real") if w in agents]:
             run_argv = ["--domain", args.domain, "--obs-type", args.obs_type, "--algo", args.algo, "--steps", str(args.steps),
-                        "--num-envs", str(args.num_envs), "--eval-every", str(args.steps), "--eval-episodes",
+                        "--num-envs", str(args.num_envs), "--eval-every", "0", "--eval-episodes",
                         str(args.eval_episodes), "--seed", str(seed), "--out", str(out / f"{where}-seed{seed}")]  # fmt: skip
             run_argv += (["--checkpoint", args.checkpoint] if args.checkpoint else []) + (["--real"] if where == "real" else [])
             run_argv += (["--episode-steps", str(args.episode_steps)] if args.episode_steps else [])
@@ -141,7 +141,7 @@ def _with(argv: list[str], option: str, value: str) -> list[str]:
 def _finished(run_dir: Path, run_argv: list[str], crash_rule: bool | None) -> dict | None:
     """The result of an identical run that already finished (a rerun of a killed experiment
     resumes at the first unfinished agent); None when it must be trained. Options that change
-    nothing trained (--quiet, --threads) are ignored; the dream's crash rule is compared too, since
+    nothing trained (--quiet, --threads, --eval-every) are ignored; the dream's crash rule is compared too, since
     its default may differ from the one the run was trained under."""
     path = run_dir / "result.json"
     if not path.is_file():
@@ -158,7 +158,7 @@ def _what_trains(argv: list[str]) -> list[str]:
         if skip or arg == "--quiet":
             skip = False
             continue
-        if arg == "--threads":
+        if arg in ("--threads", "--eval-every"):
             skip = True
             continue
         kept.append(arg)
