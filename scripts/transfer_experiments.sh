@@ -1,17 +1,32 @@
 #!/usr/bin/env bash
 # The transfer experiment behind BENCHMARKS.md "Transfer", with the shipped world models.
-# Budgets fit a 2-core machine: the real-simulator baselines train at ~17 steps/s (highway-env),
-# ~30 (CarRacing) and ~150 (PushT), so 3 seeds take about 45, 75 and 15 minutes. Driving and games
-# ran side by side, one torch thread each. Every command resumes after the agents that finished.
+# Budgets fit a 2-core machine: the real-simulator baselines train at ~14 steps/s (highway-env),
+# ~22 (CarRacing) and ~150 (PushT) with another job on the other core, so 3 seeds take about 40,
+# 50 and 10 minutes. The runs were made two at a time, one torch thread each. Every command
+# resumes after the agents that finished.
 set -euo pipefail
-python agents/transfer.py --domain driving --steps 10000 --seeds 0,1,2 --eval-episodes 10 --threads 1 --out runs/transfer/driving-10k
-python agents/transfer.py --domain driving --steps 10000 --seeds 0,1,2 --eval-episodes 10 --threads 1 --agents dream \
-  --no-crash-rule --out runs/transfer/driving-10k-no-crash-rule
-python agents/transfer.py --domain games --steps 20000 --seeds 0,1,2 --eval-episodes 10 --threads 1 --out runs/transfer/games-20k
-python agents/transfer.py --domain robotics --steps 20000 --seeds 0,1,2 --eval-episodes 10 --threads 1 --out runs/transfer/robotics-20k
-# Why the dream-trained agents fall short (seed 0 of each domain).
-for spec in driving:driving-10k games:games-20k robotics:robotics-20k; do
-  domain=${spec%%:*} run=runs/transfer/${spec#*:}
-  python agents/diagnose.py --domain "$domain" --agent "dream=$run/dream-seed0/final.zip" \
-    --agent "real=$run/real-seed0/final.zip" --episodes 10 --threads 1 --out "runs/diagnose/$domain.json"
-done
+T="--eval-episodes 10 --threads 1 --quiet"
+python agents/transfer.py --domain driving --steps 10000 --seeds 0,1,2 $T --out runs/transfer/driving-10k
+python agents/transfer.py --domain driving --steps 10000 --seeds 0,1,2 $T --agents dream --no-crash-rule \
+  --out runs/transfer/driving-10k-no-crash-rule
+python agents/transfer.py --domain driving --steps 10000 --seeds 0,1,2 $T --agents dream --correct-rounds 2 \
+  --out runs/transfer/driving-10k-corrected
+python agents/transfer.py --domain games --steps 20000 --seeds 0,1,2 $T --out runs/transfer/games-20k
+python agents/transfer.py --domain games --steps 20000 --seeds 0,1,2 $T --agents dream --correct-rounds 1 \
+  --correct-episodes 4 --out runs/transfer/games-20k-corrected
+python agents/transfer.py --domain robotics --steps 20000 --seeds 0,1,2 $T --out runs/transfer/robotics-20k
+
+# Why the dream-trained agents fall short (seed 0 of each).
+D="--episodes 10 --threads 1"
+python agents/diagnose.py --domain driving --no-crash-rule $D --out runs/diagnose/driving-no-crash-rule.json \
+  --agent dream=runs/transfer/driving-10k-no-crash-rule/dream-seed0/final.zip --agent real=runs/transfer/driving-10k/real-seed0/final.zip
+python agents/diagnose.py --domain driving $D --out runs/diagnose/driving.json \
+  --agent dream=runs/transfer/driving-10k/dream-seed0/final.zip --agent real=runs/transfer/driving-10k/real-seed0/final.zip
+python agents/diagnose.py --domain driving $D --out runs/diagnose/driving-corrected.json \
+  --checkpoint runs/transfer/driving-10k-corrected/heads-seed0-r2 --agent corrected=runs/transfer/driving-10k-corrected/dream-seed0-r2/final.zip
+python agents/diagnose.py --domain games --episodes 4 --threads 1 --out runs/diagnose/games.json \
+  --agent dream=runs/transfer/games-20k/dream-seed0/final.zip --agent real=runs/transfer/games-20k/real-seed0/final.zip
+python agents/diagnose.py --domain games --episodes 4 --threads 1 --out runs/diagnose/games-corrected.json \
+  --checkpoint runs/transfer/games-20k-corrected/heads-seed0-r1 --agent corrected=runs/transfer/games-20k-corrected/dream-seed0-r1/final.zip
+python agents/diagnose.py --domain robotics $D --out runs/diagnose/robotics.json \
+  --agent dream=runs/transfer/robotics-20k/dream-seed0/final.zip --agent real=runs/transfer/robotics-20k/real-seed0/final.zip
