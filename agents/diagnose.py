@@ -23,6 +23,7 @@ dream. Three questions, one block of numbers each:
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -60,8 +61,6 @@ def parse(argv=None) -> argparse.Namespace:
 
 
 def load_agents(specs: list[str]) -> dict[str, object]:
-    from stable_baselines3.common.base_class import BaseAlgorithm
-
     agents = {}
     for spec in specs:
         label, sep, path = spec.partition("=")
@@ -71,14 +70,11 @@ def load_agents(specs: list[str]) -> dict[str, object]:
             raise FileNotFoundError(f"--agent {label}: no such file {path}")
         algo = _algo_of(Path(path))
         agents[label] = algo.load(path, device="cpu")
-        assert isinstance(agents[label], BaseAlgorithm)
     return agents
 
 
 def _algo_of(path: Path):
     """PPO or SAC, read from the run's result.json when there is one (SB3 zips do not say)."""
-    import json
-
     import stable_baselines3
 
     for result in (path.parent / "result.json", path.parent.parent / "result.json"):
