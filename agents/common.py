@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
 from stable_baselines3.common.monitor import Monitor
-from stable_baselines3.common.vec_env import DummyVecEnv
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnvWrapper
 from tqdm import tqdm
 
 from worldsim.envs import RealWorldEnv
@@ -21,13 +22,62 @@ from worldsim.envs.sb3 import WorldSimSB3VecEnv
 ALGOS = ("ppo", "sac")
 
 
+def action_space(domain: str, checkpoint: str | None):
+    """The domain's action space as the world model (and so every env) declares it."""
+    from worldsim.model.checkpoint import read_config, resolve_checkpoint
+    from worldsim.sources.base import space_from_json
+
+    return space_from_json(read_config(resolve_checkpoint(checkpoint or domain))["model"]["action_space"])
+
+
+def needs_rescaling(space) -> bool:
+    """Box actions with bounds beyond [-1, 1] (PushT's 0..512 target positions)."""
+    return isinstance(space, gym.spaces.Box) and bool((np.abs(space.low) > 1).any() or (np.abs(space.high) > 1).any())
+
+
+def to_env_action(space, action: np.ndarray) -> np.ndarray:
+    """An agent's [-1, 1] action in `space`'s units."""
+    unit = (np.clip(action, -1.0, 1.0) + 1.0) / 2.0
+    return (space.low + unit * (space.high - space.low)).astype(space.dtype)
+
+
+class RescaledActions(VecEnvWrapper):
+    """The agent acts in [-1, 1]; the env gets its own units. SB3's Gaussian policies start at mean 0
+    and std 1: on PushT's 0..512 targets an untrained policy sits clipped at a corner, and 20k steps
+    of PPO hardly move it (dream- and real-trained agents ended up acting identically). Domains whose
+    bounds lie within [-1, 1] (CarRacing) are left as they are."""
+
+    def __init__(self, venv):
+        self.env_space = venv.action_space
+        space = gym.spaces.Box(-1.0, 1.0, shape=venv.action_space.shape, dtype=np.float32)
+        super().__init__(venv, action_space=space)
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self.venv.step_async(to_env_action(self.env_space, actions))
+
+    def reset(self):
+        return self.venv.reset()
+
+    def step_wait(self):
+        return self.venv.step_wait()
+
+
+def for_agents(venv):
+    return RescaledActions(venv) if needs_rescaling(venv.action_space) else venv
+
+
+def dream_of(venv):
+    """The `Dream` under a dream VecEnv (rescaled or not)."""
+    return (venv.venv if isinstance(venv, RescaledActions) else venv).venv.dream
+
+
 def dream_venv(domain: str, checkpoint: str | None, obs_type: str, num_envs: int, seed: int, physics_blend: float = 1.0,
                episode_steps: int | None = None, crash_rule: bool | None = None):  # fmt: skip
     """N dreams as one torch batch (no subprocesses)."""
     venv = WorldSimSB3VecEnv(num_envs=num_envs, domain=domain, checkpoint=checkpoint, obs_type=obs_type,
                              physics_blend=physics_blend, episode_steps=episode_steps, crash_rule=crash_rule)  # fmt: skip
     venv.seed(seed)
-    return venv
+    return for_agents(venv)
 
 
 def real_venv(domain: str, checkpoint: str | None, obs_type: str, num_envs: int, seed: int,
@@ -36,7 +86,7 @@ def real_venv(domain: str, checkpoint: str | None, obs_type: str, num_envs: int,
     make = lambda: Monitor(RealWorldEnv(domain=domain, checkpoint=checkpoint, obs_type=obs_type, episode_steps=episode_steps))  # noqa: E731
     venv = DummyVecEnv([make] * num_envs)
     venv.seed(seed)
-    return venv
+    return for_agents(venv)
 
 
 @dataclass
@@ -66,7 +116,11 @@ def play_real(agent, domain: str, checkpoint: str | None, obs_type: str, episode
         record = {"frames": [env.render()], "states": [info["state"]], "actions": [], "rewards": [], "terminated": []}
         done = False
         while not done:
-            action = env.action_space.sample() if agent is None else agent.predict(obs, deterministic=deterministic)[0]
+            if agent is None:
+                action = env.action_space.sample()
+            else:
+                action = agent.predict(obs, deterministic=deterministic)[0]
+                action = to_env_action(env.action_space, action) if needs_rescaling(env.action_space) else action
             obs, reward, terminated, truncated, info = env.step(action)
             for key, value in (("frames", env.render()), ("states", info["state"]), ("actions", action), ("rewards", reward),
                                ("terminated", terminated)):  # fmt: skip

@@ -20,7 +20,18 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ALGOS, ProgressBar, TimedEvalCallback, dream_venv, evaluate, make_agent, real_venv, write_json  # noqa: E402
+from common import (  # noqa: E402
+    ALGOS,
+    ProgressBar,
+    RescaledActions,
+    TimedEvalCallback,
+    dream_of,
+    dream_venv,
+    evaluate,
+    make_agent,
+    real_venv,
+    write_json,
+)
 from stable_baselines3.common.callbacks import CheckpointCallback  # noqa: E402
 
 
@@ -81,7 +92,8 @@ def main(argv=None) -> dict:
         "domain": args.domain, "algo": args.algo, "obs_type": args.obs_type, "trained_in": "real" if args.real else "dream",
         "steps": int(agent.num_timesteps), "seed": args.seed, "train_wall_clock_s": train_s,
         "eval_wall_clock_s": evaluation.seconds,
-        "crash_rule": None if args.real else venv.venv.dream.crash_rule,
+        "crash_rule": None if args.real else dream_of(venv).crash_rule,
+        "rescaled_actions": isinstance(venv, RescaledActions),
         "real_return": evaluate(agent, eval_env, args.eval_episodes),
         "command": "python agents/train.py " + " ".join(sys.argv[1:] if argv is None else argv),
     }  # fmt: skip

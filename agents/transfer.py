@@ -28,7 +28,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import train as train_script  # noqa: E402
-from common import evaluate, real_venv, write_json  # noqa: E402
+from common import action_space, evaluate, needs_rescaling, real_venv, write_json  # noqa: E402
 
 from worldsim.envs.crash import resolve_crash_rule  # noqa: E402
 
@@ -78,6 +78,7 @@ def main(argv=None) -> dict:
     out = Path(args.out)
     runs = {where: [] for where in ("dream", "real", "random") if where in agents}
     crash_rule = resolve_crash_rule(args.domain, args.crash_rule)
+    rescaled = needs_rescaling(action_space(args.domain, args.checkpoint))
     for seed in seeds:
         for where in [w for w in ("dream", "real") if w in agents]:
             run_argv = ["--domain", args.domain, "--obs-type", args.obs_type, "--algo", args.algo, "--steps", str(args.steps),
@@ -88,9 +89,9 @@ def main(argv=None) -> dict:
             run_argv += (["--threads", str(args.threads)] if args.threads else []) + (["--quiet"] if args.quiet else [])
             run_argv += ["--no-crash-rule"] if where == "dream" and args.crash_rule is False else []
             expected = crash_rule if where == "dream" else None
-            result = _finished(out / f"{where}-seed{seed}", run_argv, expected) or train_script.main(run_argv)
+            result = _finished(out / f"{where}-seed{seed}", run_argv, expected, rescaled) or train_script.main(run_argv)
             if where == "dream" and args.correct_rounds:
-                result = _corrected(args, seed, run_argv, result, expected, out)
+                result = _corrected(args, seed, run_argv, result, expected, rescaled, out)
             runs[where].append(result)
         if "random" in agents:
             runs["random"].append(_random_run(args, seed, out / f"random-seed{seed}.json"))
@@ -102,7 +103,7 @@ def main(argv=None) -> dict:
     return report
 
 
-def _corrected(args, seed: int, run_argv: list[str], result: dict, crash_rule: bool | None, out: Path) -> dict:
+def _corrected(args, seed: int, run_argv: list[str], result: dict, crash_rule: bool | None, rescaled: bool, out: Path) -> dict:
     """Rounds of: the latest agent plays real episodes, the heads are refitted on them, a new agent
     is trained from scratch in the corrected dream. The last agent is the dream agent's result; its
     wall-clock and real steps include every round's training, playing and fitting."""
@@ -123,7 +124,7 @@ def _corrected(args, seed: int, run_argv: list[str], result: dict, crash_rule: b
         checkpoint, agent_dir = str(heads), out / f"dream-seed{seed}-r{r}"
         round_argv = _with(run_argv, "--out", str(agent_dir))
         round_argv = _with(round_argv, "--checkpoint", checkpoint)
-        result = _finished(agent_dir, round_argv, crash_rule) or train_script.main(round_argv)
+        result = _finished(agent_dir, round_argv, crash_rule, rescaled) or train_script.main(round_argv)
         clock += correction["play_wall_clock_s"] + correction["fit_wall_clock_s"] + result["train_wall_clock_s"]
         real_steps += correction["real_steps"]
         rounds.append({"checkpoint": checkpoint, "real_steps": correction["real_steps"], "real_return": result["real_return"]})
@@ -138,18 +139,19 @@ def _with(argv: list[str], option: str, value: str) -> list[str]:
     return [*argv, option, value]
 
 
-def _finished(run_dir: Path, run_argv: list[str], crash_rule: bool | None) -> dict | None:
+def _finished(run_dir: Path, run_argv: list[str], crash_rule: bool | None, rescaled: bool) -> dict | None:
     """The result of an identical run that already finished (a rerun of a killed experiment
     resumes at the first unfinished agent); None when it must be trained. Options that change
-    nothing trained (--quiet, --threads, --eval-every) are ignored; the dream's crash rule is compared too, since
-    its default may differ from the one the run was trained under."""
+    nothing trained (--quiet, --threads, --eval-every) are ignored; the dream's crash rule and the
+    agent's action units are compared too, since their defaults may differ from those the run was
+    trained under."""
     path = run_dir / "result.json"
     if not path.is_file():
         return None
     result = json.loads(path.read_text())
     recorded = result.get("command", "").removeprefix("python agents/train.py ").split()
     same = _what_trains(recorded) == _what_trains(run_argv) and result.get("crash_rule") == crash_rule
-    return result if same else None
+    return result if same and result.get("rescaled_actions", False) == rescaled else None
 
 
 def _what_trains(argv: list[str]) -> list[str]:

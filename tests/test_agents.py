@@ -33,10 +33,12 @@ def test_train_script_end_to_end(pusht_run, tmp_path, where):
     assert result["steps"] >= 128 and result["trained_in"] == where
     assert json.loads((out / "result.json").read_text())["real_return"]["episodes"] == 1
     assert (out / "final.zip").is_file() and (out / "best" / "best_model.zip").is_file() and any((out / "tb").iterdir())
+    common = script("common")
     agent = PPO.load(out / "final.zip", device="cpu")  # the saved agent acts in the dream and in the real env
     for env in (WorldSimEnv(checkpoint=pusht_run, obs_type="latent"), RealWorldEnv(checkpoint=pusht_run, obs_type="latent")):
         obs, _ = env.reset(seed=0)
-        obs, *_ = env.step(agent.predict(obs, deterministic=True)[0])
+        action = agent.predict(obs, deterministic=True)[0]  # in [-1, 1]: PushT's bounds are wider
+        obs, *_ = env.step(common.to_env_action(env.action_space, action))
         assert env.observation_space.contains(obs)
         env.close()
 
@@ -132,3 +134,17 @@ def test_transfer_with_head_correction_rounds(pusht_run, tmp_path):
     assert dream["train_wall_clock_s"] > first["train_wall_clock_s"]  # every round's cost is counted
     assert report["summary"]["dream"]["correction_real_steps"] == 12 and "head correction" in module.format_report(report)
     assert (tmp_path / "heads-seed0-r1" / "correction.json").is_file() and (tmp_path / "dream-seed0-r2" / "final.zip").is_file()
+
+
+def test_agents_act_in_unit_box_where_the_env_bounds_are_wider(pusht_run, tmp_path):
+    common = script("common")
+    venv = common.dream_venv("robotics", str(pusht_run), "latent", 2, seed=0)
+    assert isinstance(venv, common.RescaledActions) and venv.action_space.low.min() == -1 and venv.action_space.high.max() == 1
+    space = venv.env_space
+    assert np.allclose(common.to_env_action(space, np.array([-1.0, 1.0])), [space.low[0], space.high[1]])
+    assert np.allclose(common.to_env_action(space, np.array([0.0, 5.0])), [(space.low[0] + space.high[0]) / 2, space.high[1]])
+    venv.reset()
+    venv.step(np.zeros((2, 2), np.float32))
+    result = script("train").main(["--domain", "robotics", "--checkpoint", str(pusht_run), "--steps", "16", "--num-envs", "2",
+                                   "--eval-every", "0", "--eval-episodes", "1", "--episode-steps", "4", "--out", str(tmp_path), "--quiet"])  # fmt: skip
+    assert result["rescaled_actions"] is True and not (tmp_path / "best" / "best_model.zip").exists()  # no mid-run evaluation
