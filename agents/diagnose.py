@@ -91,10 +91,7 @@ def head_and_model_errors(model, palette, episodes, horizon: int, stride: int, s
     for ep in episodes:
         frames = torch.from_numpy(ep.frames)
         actions = torch.as_tensor(ep.actions)
-        latents = [model.encode(frames[:1])]
-        for t in range(len(actions)):
-            latents.append(model.filter(latents[-1], actions[t : t + 1], frames[t + 1 : t + 2]))
-        latents = torch.cat(latents)
+        latents = model.filter_episode(frames, actions)
         predicted = model.reward(latents[1:]).numpy()  # reward of action t is read off the latent after it
         reward_err.append(np.abs(predicted - ep.rewards))
         return_pred.append(predicted.sum())

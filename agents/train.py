@@ -5,7 +5,8 @@
 The agent is evaluated on the real simulator (through `RealWorldEnv`, which shows it the same
 observations as the dream) every --eval-every steps and at the end: that number is the one that
 counts. Writes TensorBoard logs (tb/), checkpoints (checkpoints/), the best real-simulator agent
-(best/best_model.zip, when evaluated during training), the final agent (final.zip) and result.json (wall-clock, evaluations).
+(best/best_model.zip, when evaluated during training), the final agent (final.zip) and
+result.json (wall-clock, evaluations).
 """
 
 from __future__ import annotations

@@ -51,17 +51,15 @@ def score(root: str, stride: int = 10, model=None, horizon: int = 3, seed: int =
 
 
 def _model_signals(model, episode, horizon: int, generator) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    frames, actions = torch.from_numpy(episode.frames), torch.as_tensor(episode.actions)
-    latents = [model.encode(frames[:1])]
-    for t in range(len(actions)):
-        latents.append(model.filter(latents[-1], actions[t : t + 1], frames[t + 1 : t + 2]))
-    after = torch.cat(latents)[1:]  # the latent after action t, filtered
+    actions = torch.as_tensor(episode.actions)
+    latents = model.filter_episode(torch.from_numpy(episode.frames), actions)
+    after = latents[1:]  # the latent after action t, filtered
     signals = {"termination head, filtered": (model.termination_logit(after) > 0).numpy(),
                "rule on state head, filtered": states_overlap(model.physical_state(after)).numpy()}  # fmt: skip
     # Imagined: from the filtered latent before action s, imagine actions s .. s+horizon-1; score the
     # latent after the last one against the crash flag of that step.
     starts = np.arange(0, len(actions) - horizon + 1)
-    latent = torch.cat(latents)[starts]
+    latent = latents[starts]
     for i in range(horizon):
         latent = model.step(latent, actions[starts + i], generator)
     head = (model.termination_logit(latent) > 0).numpy()

@@ -156,6 +156,15 @@ class WorldModel(nn.Module):
         return self.observe(latent, self.action_features(action), embed, noise)[0]
 
     @torch.no_grad()
+    def filter_episode(self, frames: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """(T+1, L): the latent after each of one episode's T+1 frames ((T+1, H, W, 3) uint8), its
+        T actions taken between them, filtered one frame at a time as `RealWorldEnv` does."""
+        latents = [self.encode(frames[:1])]
+        for t in range(len(actions)):
+            latents.append(self.filter(latents[-1], actions[t : t + 1], frames[t + 1 : t + 2]))
+        return torch.cat(latents)
+
+    @torch.no_grad()
     def step(self, latent: torch.Tensor, action: torch.Tensor, generator: torch.Generator | None = None,
              physics_blend: float = 1.0) -> torch.Tensor:
         """Sample the next latent for raw actions (ids or boxes)."""
