@@ -12,8 +12,8 @@ training data (--data, --own-share of each batch from the agent) so that they ke
 Encoder, dynamics and decoder stay bit-identical: real-simulator observations, and so agents
 trained on either checkpoint, are unchanged.
 
-Writes a checkpoint directory usable anywhere a run is (`--checkpoint`): the source's files, the
-new weights, and correction.json with the real steps and the wall-clock the correction spent
+Writes a checkpoint directory usable anywhere a run is (`--checkpoint`): the source's files (less
+its model card and evaluation, which describe the old heads), the new weights, and correction.json with the real steps and the wall-clock the correction spent
 (an agent trained in the corrected dream has used those real steps too).
 """
 
@@ -86,6 +86,8 @@ def main(argv=None) -> dict:
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(source, tmp)
+    for stale in ("MODEL_CARD.md", "eval.json"):  # they describe the source's heads, not these
+        (tmp / stale).unlink(missing_ok=True)
     write_tensors(tmp / WEIGHTS, model.state_dict(), metadata={"format": FORMAT})
     real_steps = int(sum(len(e) for e in played))
     write_json(tmp / "correction.json", {
