@@ -71,17 +71,31 @@ def dream_of(venv):
     return (venv.venv if isinstance(venv, RescaledActions) else venv).venv.dream
 
 
-def dream_venv(domain: str, checkpoint: str | None, obs_type: str, num_envs: int, seed: int, physics_blend: float = 1.0,
-               episode_steps: int | None = None, crash_rule: bool | None = None):  # fmt: skip
+def dream_venv(
+    domain: str,
+    checkpoint: str | None,
+    obs_type: str,
+    num_envs: int,
+    seed: int,
+    physics_blend: float = 1.0,
+    episode_steps: int | None = None,
+    crash_rule: bool | None = None,
+):
     """N dreams as one torch batch (no subprocesses)."""
-    venv = WorldSimSB3VecEnv(num_envs=num_envs, domain=domain, checkpoint=checkpoint, obs_type=obs_type,
-                             physics_blend=physics_blend, episode_steps=episode_steps, crash_rule=crash_rule)  # fmt: skip
+    venv = WorldSimSB3VecEnv(
+        num_envs=num_envs,
+        domain=domain,
+        checkpoint=checkpoint,
+        obs_type=obs_type,
+        physics_blend=physics_blend,
+        episode_steps=episode_steps,
+        crash_rule=crash_rule,
+    )
     venv.seed(seed)
     return for_agents(venv)
 
 
-def real_venv(domain: str, checkpoint: str | None, obs_type: str, num_envs: int, seed: int,
-              episode_steps: int | None = None):  # fmt: skip
+def real_venv(domain: str, checkpoint: str | None, obs_type: str, num_envs: int, seed: int, episode_steps: int | None = None):
     """The real simulator, observed through the same world model (RealWorldEnv), N in one process."""
     make = lambda: Monitor(RealWorldEnv(domain=domain, checkpoint=checkpoint, obs_type=obs_type, episode_steps=episode_steps))  # noqa: E731
     venv = DummyVecEnv([make] * num_envs)
@@ -104,11 +118,21 @@ class PlayedEpisode:
         return len(self.actions)
 
 
-def play_real(agent, domain: str, checkpoint: str | None, obs_type: str, episodes: int, seed: int,
-              episode_steps: int | None = None, deterministic: bool = True) -> list[PlayedEpisode]:  # fmt: skip
+def play_real(
+    agent,
+    domain: str,
+    checkpoint: str | None,
+    obs_type: str,
+    episodes: int,
+    seed: int,
+    episode_steps: int | None = None,
+    deterministic: bool = True,
+) -> list[PlayedEpisode]:
     """Play `episodes` real-simulator episodes with an SB3 agent (None: uniform random actions),
     keeping everything (no autoreset, so each final frame is kept). Episode i is seeded seed + i."""
-    env = RealWorldEnv(domain=domain, checkpoint=checkpoint, obs_type=obs_type, render_mode="rgb_array", episode_steps=episode_steps)
+    env = RealWorldEnv(
+        domain=domain, checkpoint=checkpoint, obs_type=obs_type, render_mode="rgb_array", episode_steps=episode_steps
+    )
     env.action_space.seed(seed)
     played = []
     for episode in range(episodes):
@@ -122,15 +146,25 @@ def play_real(agent, domain: str, checkpoint: str | None, obs_type: str, episode
                 action = agent.predict(obs, deterministic=deterministic)[0]
                 action = to_env_action(env.action_space, action) if needs_rescaling(env.action_space) else action
             obs, reward, terminated, truncated, info = env.step(action)
-            for key, value in (("frames", env.render()), ("states", info["state"]), ("actions", action), ("rewards", reward),
-                               ("terminated", terminated)):  # fmt: skip
+            for key, value in (
+                ("frames", env.render()),
+                ("states", info["state"]),
+                ("actions", action),
+                ("rewards", reward),
+                ("terminated", terminated),
+            ):
                 record[key].append(value)
             done = terminated or truncated
         actions = np.asarray(record["actions"])
-        played.append(PlayedEpisode(frames=np.asarray(record["frames"]), states=np.asarray(record["states"], np.float32),
-                                    actions=actions.astype(np.int64 if actions.dtype.kind in "iu" else np.float32),
-                                    rewards=np.asarray(record["rewards"], np.float32),
-                                    terminated=np.asarray(record["terminated"], bool)))  # fmt: skip
+        played.append(
+            PlayedEpisode(
+                frames=np.asarray(record["frames"]),
+                states=np.asarray(record["states"], np.float32),
+                actions=actions.astype(np.int64 if actions.dtype.kind in "iu" else np.float32),
+                rewards=np.asarray(record["rewards"], np.float32),
+                terminated=np.asarray(record["terminated"], bool),
+            )
+        )
     env.close()
     return played
 

@@ -13,8 +13,9 @@ Encoder, dynamics and decoder stay bit-identical: real-simulator observations, a
 trained on either checkpoint, are unchanged.
 
 Writes a checkpoint directory usable anywhere a run is (`--checkpoint`): the source's files (less
-its model card and evaluation, which describe the old heads), the new weights, and correction.json with the real steps and the wall-clock the correction spent
-(an agent trained in the corrected dream has used those real steps too).
+its model card and evaluation, which describe the old heads), the new weights, and correction.json
+with the real steps and the wall-clock the correction spent (an agent trained in the corrected
+dream has used those real steps too).
 """
 
 from __future__ import annotations
@@ -73,8 +74,16 @@ def main(argv=None) -> dict:
     length = fit.context + fit.horizon - 1
 
     start = time.perf_counter()
-    played = play_real(agent, args.domain, args.checkpoint, args.obs_type, args.episodes, args.seed + 30_000,
-                       args.episode_steps, deterministic=False)  # fmt: skip
+    played = play_real(
+        agent,
+        args.domain,
+        args.checkpoint,
+        args.obs_type,
+        args.episodes,
+        args.seed + 30_000,
+        args.episode_steps,
+        deterministic=False,
+    )
     play_s = time.perf_counter() - start
     sources = [(WindowSampler.from_episodes(played, length), args.own_share)]
     if args.own_share < 1.0:
@@ -90,12 +99,22 @@ def main(argv=None) -> dict:
         (tmp / stale).unlink(missing_ok=True)
     write_tensors(tmp / WEIGHTS, model.state_dict(), metadata={"format": FORMAT})
     real_steps = int(sum(len(e) for e in played))
-    write_json(tmp / "correction.json", {
-        "source": str(source), "agent": args.agent, "episodes": args.episodes, "real_steps": real_steps,
-        "own_share": args.own_share, "fit": vars(fit), "losses": losses, "play_wall_clock_s": play_s,
-        "fit_wall_clock_s": fit_s, "agent_real_return": float(np.mean([e.rewards.sum() for e in played])),
-        "command": "python agents/correct_heads.py " + " ".join(sys.argv[1:] if argv is None else argv),
-    })  # fmt: skip
+    write_json(
+        tmp / "correction.json",
+        {
+            "source": str(source),
+            "agent": args.agent,
+            "episodes": args.episodes,
+            "real_steps": real_steps,
+            "own_share": args.own_share,
+            "fit": vars(fit),
+            "losses": losses,
+            "play_wall_clock_s": play_s,
+            "fit_wall_clock_s": fit_s,
+            "agent_real_return": float(np.mean([e.rewards.sum() for e in played])),
+            "command": "python agents/correct_heads.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        },
+    )
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     return {"out": str(out), "real_steps": real_steps, "play_wall_clock_s": play_s, "fit_wall_clock_s": fit_s, **losses}
@@ -103,5 +122,7 @@ def main(argv=None) -> dict:
 
 if __name__ == "__main__":
     r = main()
-    print(f"corrected heads written to {r['out']}: {r['real_steps']} real steps ({r['play_wall_clock_s']:.0f} s), "
-          f"fit {r['fit_wall_clock_s']:.0f} s, head loss {r['loss_first']:.3f} -> {r['loss_last']:.3f}")
+    print(
+        f"corrected heads written to {r['out']}: {r['real_steps']} real steps ({r['play_wall_clock_s']:.0f} s), "
+        f"fit {r['fit_wall_clock_s']:.0f} s, head loss {r['loss_first']:.3f} -> {r['loss_last']:.3f}"
+    )

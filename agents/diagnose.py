@@ -45,16 +45,26 @@ def parse(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--domain", required=True, choices=["driving", "robotics", "games"])
     p.add_argument("--checkpoint", help="world model run (default: the shipped weights)")
-    p.add_argument("--agent", action="append", default=[], metavar="LABEL=ZIP",
-                   help="an SB3 agent to diagnose (repeatable); a random policy is always added")  # fmt: skip
+    p.add_argument(
+        "--agent",
+        action="append",
+        default=[],
+        metavar="LABEL=ZIP",
+        help="an SB3 agent to diagnose (repeatable); a random policy is always added",
+    )
     p.add_argument("--obs-type", default="latent", choices=["pixels", "latent", "state"])
     p.add_argument("--episodes", type=int, default=10)
     p.add_argument("--episode-steps", type=int)
     p.add_argument("--horizon", type=int, default=10, help="imagined steps for the open-loop error")
     p.add_argument("--stride", type=int, default=5, help="steps between open-loop start states")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-crash-rule", dest="crash_rule", action="store_false", default=None,
-                   help="driving dreams (and crash recall) use the termination head alone")
+    p.add_argument(
+        "--no-crash-rule",
+        dest="crash_rule",
+        action="store_false",
+        default=None,
+        help="driving dreams (and crash recall) use the termination head alone",
+    )
     p.add_argument("--threads", type=int)
     p.add_argument("--out", help="write the report as JSON here")
     return p.parse_args(argv)
@@ -137,13 +147,15 @@ def diagnose(args) -> dict:
     crash_rule = resolve_crash_rule(args.domain, args.crash_rule)
     report = {"domain": args.domain, "episodes": args.episodes, "horizon": args.horizon, "crash_rule": crash_rule, "agents": {}}
     for label, agent in [*agents.items(), ("random", None)]:
-        dream = dream_venv(args.domain, args.checkpoint, args.obs_type, min(args.episodes, 8), args.seed, 1.0,
-                           args.episode_steps, crash_rule)  # fmt: skip
+        dream = dream_venv(
+            args.domain, args.checkpoint, args.obs_type, min(args.episodes, 8), args.seed, 1.0, args.episode_steps, crash_rule
+        )
         policy = agent or RandomAgent(dream, args.seed)
         dream_return = evaluate(policy, dream, args.episodes)
         dream.close()
-        episodes = play_real(agent, args.domain, args.checkpoint, args.obs_type, args.episodes, args.seed + 20_000,
-                             args.episode_steps)  # fmt: skip
+        episodes = play_real(
+            agent, args.domain, args.checkpoint, args.obs_type, args.episodes, args.seed + 20_000, args.episode_steps
+        )
         real_return = [float(ep.rewards.sum()) for ep in episodes]
         report["agents"][label] = {
             "real_return": float(np.mean(real_return)),
@@ -155,15 +167,19 @@ def diagnose(args) -> dict:
 
 
 def format_report(report: dict) -> str:
-    head = (f"{'agent':<10} {'real ret':>9} {'dream ret':>9} {'pred ret':>9} {'rew MAE':>8} {'crashes':>7} "
-            f"{'recall':>6} {'PSNR@k':>7} {'Σr err@k':>9}")  # fmt: skip
+    head = (
+        f"{'agent':<10} {'real ret':>9} {'dream ret':>9} {'pred ret':>9} {'rew MAE':>8} {'crashes':>7} "
+        f"{'recall':>6} {'PSNR@k':>7} {'Σr err@k':>9}"
+    )
     lines = [f"{report['domain']}: {report['episodes']} episodes per agent and world, open loop k={report['horizon']}", head]
     for label, a in report["agents"].items():
         recall = "-" if a["crash_recall"] is None else f"{a['crash_recall']:.2f}"
         psnr_k = "-" if a["open_loop_psnr"] is None else f"{a['open_loop_psnr']:.2f}"
         sum_err = "-" if a["open_loop_reward_sum_error"] is None else f"{a['open_loop_reward_sum_error']:.3f}"
-        lines.append(f"{label:<10} {a['real_return']:>9.2f} {a['dream_return']:>9.2f} {a['return_predicted']:>9.2f} "
-                     f"{a['reward_mae']:>8.3f} {a['crashes']:>7d} {recall:>6} {psnr_k:>7} {sum_err:>9}")  # fmt: skip
+        lines.append(
+            f"{label:<10} {a['real_return']:>9.2f} {a['dream_return']:>9.2f} {a['return_predicted']:>9.2f} "
+            f"{a['reward_mae']:>8.3f} {a['crashes']:>7d} {recall:>6} {psnr_k:>7} {sum_err:>9}"
+        )
     return "\n".join(lines)
 
 

@@ -55,10 +55,19 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--episode-steps", type=int)
     p.add_argument("--eval-episodes", type=int, default=10)
     p.add_argument("--agents", default="dream,real,random", help="which of dream, real, random to run (default all)")
-    p.add_argument("--no-crash-rule", dest="crash_rule", action="store_false", default=None,
-                   help="driving dreams end on the termination head alone (the ablation; worldsim/envs/crash.py)")
-    p.add_argument("--correct-rounds", type=int, default=0,
-                   help="rounds of head correction for each dream agent (agents/correct_heads.py; default 0)")
+    p.add_argument(
+        "--no-crash-rule",
+        dest="crash_rule",
+        action="store_false",
+        default=None,
+        help="driving dreams end on the termination head alone (the ablation; worldsim/envs/crash.py)",
+    )
+    p.add_argument(
+        "--correct-rounds",
+        type=int,
+        default=0,
+        help="rounds of head correction for each dream agent (agents/correct_heads.py; default 0)",
+    )
     p.add_argument("--correct-episodes", type=int, default=10, help="real episodes the agent plays per round")
     p.add_argument("--correct-steps", type=int, default=300, help="head-fitting steps per round")
     p.add_argument("--correct-data", help="the model's training data, mixed into head fitting (default: data/<domain>)")
@@ -81,11 +90,28 @@ def main(argv=None) -> dict:
     rescaled = needs_rescaling(action_space(args.domain, args.checkpoint))
     for seed in seeds:
         for where in [w for w in ("dream", "real") if w in agents]:
-            run_argv = ["--domain", args.domain, "--obs-type", args.obs_type, "--algo", args.algo, "--steps", str(args.steps),
-                        "--num-envs", str(args.num_envs), "--eval-every", "0", "--eval-episodes",
-                        str(args.eval_episodes), "--seed", str(seed), "--out", str(out / f"{where}-seed{seed}")]  # fmt: skip
+            run_argv = [
+                "--domain",
+                args.domain,
+                "--obs-type",
+                args.obs_type,
+                "--algo",
+                args.algo,
+                "--steps",
+                str(args.steps),
+                "--num-envs",
+                str(args.num_envs),
+                "--eval-every",
+                "0",
+                "--eval-episodes",
+                str(args.eval_episodes),
+                "--seed",
+                str(seed),
+                "--out",
+                str(out / f"{where}-seed{seed}"),
+            ]
             run_argv += (["--checkpoint", args.checkpoint] if args.checkpoint else []) + (["--real"] if where == "real" else [])
-            run_argv += (["--episode-steps", str(args.episode_steps)] if args.episode_steps else [])
+            run_argv += ["--episode-steps", str(args.episode_steps)] if args.episode_steps else []
             run_argv += (["--threads", str(args.threads)] if args.threads else []) + (["--quiet"] if args.quiet else [])
             run_argv += ["--no-crash-rule"] if where == "dream" and args.crash_rule is False else []
             expected = crash_rule if where == "dream" else None
@@ -96,8 +122,15 @@ def main(argv=None) -> dict:
         if "random" in agents:
             runs["random"].append(_random_run(args, seed, out / f"random-seed{seed}.json"))
     summary = {where: _summary(rs) for where, rs in runs.items()}
-    report = {"domain": args.domain, "steps": args.steps, "seeds": seeds, "crash_rule": crash_rule, "summary": summary, "runs": runs,
-              "command": "python agents/transfer.py " + " ".join(sys.argv[1:] if argv is None else argv)}  # fmt: skip
+    report = {
+        "domain": args.domain,
+        "steps": args.steps,
+        "seeds": seeds,
+        "crash_rule": crash_rule,
+        "summary": summary,
+        "runs": runs,
+        "command": "python agents/transfer.py " + " ".join(sys.argv[1:] if argv is None else argv),
+    }
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "transfer.json", report)
     return report
@@ -114,12 +147,29 @@ def _corrected(args, seed: int, run_argv: list[str], result: dict, crash_rule: b
     for r in range(1, args.correct_rounds + 1):
         heads = out / f"heads-seed{seed}-r{r}"
         if not (heads / "correction.json").is_file():
-            correct_heads.main(["--domain", args.domain, "--agent", str(agent_dir / "final.zip"), "--obs-type", args.obs_type,
-                                "--episodes", str(args.correct_episodes), "--steps", str(args.correct_steps), "--seed", str(seed),
-                                "--out", str(heads)] + (["--checkpoint", checkpoint] if checkpoint else [])
-                               + (["--episode-steps", str(args.episode_steps)] if args.episode_steps else [])
-                               + (["--data", args.correct_data] if args.correct_data else [])
-                               + (["--threads", str(args.threads)] if args.threads else []) + (["--quiet"] if args.quiet else []))  # fmt: skip
+            correct_heads.main(
+                [
+                    "--domain",
+                    args.domain,
+                    "--agent",
+                    str(agent_dir / "final.zip"),
+                    "--obs-type",
+                    args.obs_type,
+                    "--episodes",
+                    str(args.correct_episodes),
+                    "--steps",
+                    str(args.correct_steps),
+                    "--seed",
+                    str(seed),
+                    "--out",
+                    str(heads),
+                ]
+                + (["--checkpoint", checkpoint] if checkpoint else [])
+                + (["--episode-steps", str(args.episode_steps)] if args.episode_steps else [])
+                + (["--data", args.correct_data] if args.correct_data else [])
+                + (["--threads", str(args.threads)] if args.threads else [])
+                + (["--quiet"] if args.quiet else [])
+            )
         correction = json.loads((heads / "correction.json").read_text())
         checkpoint, agent_dir = str(heads), out / f"dream-seed{seed}-r{r}"
         round_argv = _with(run_argv, "--out", str(agent_dir))
@@ -182,8 +232,11 @@ def _random_run(args: argparse.Namespace, seed: int, path: Path) -> dict:
 def _summary(runs: list[dict]) -> dict:
     means = [r["real_return"]["mean"] for r in runs]
     clocks = [r["train_wall_clock_s"] for r in runs if "train_wall_clock_s" in r]
-    summary = {"real_return_mean": float(np.mean(means)), "real_return_std": float(np.std(means)),
-               "train_wall_clock_s": float(np.mean(clocks)) if clocks else None}  # fmt: skip
+    summary = {
+        "real_return_mean": float(np.mean(means)),
+        "real_return_std": float(np.std(means)),
+        "train_wall_clock_s": float(np.mean(clocks)) if clocks else None,
+    }
     if any("correction" in r for r in runs):
         summary["correction_real_steps"] = float(np.mean([r["correction"]["real_steps"] for r in runs]))
     return summary
@@ -191,20 +244,26 @@ def _summary(runs: list[dict]) -> dict:
 
 def format_report(report: dict) -> str:
     s = report["summary"]
-    lines = [f"{report['domain']}: {report['steps']} env steps per agent, seeds {report['seeds']}, return on the real simulator",
-             f"{'agent':<18} {'return':>16} {'train wall-clock':>17}"]  # fmt: skip
+    lines = [
+        f"{report['domain']}: {report['steps']} env steps per agent, seeds {report['seeds']}, return on the real simulator",
+        f"{'agent':<18} {'return':>16} {'train wall-clock':>17}",
+    ]
     for where, label in (("dream", "PPO in WorldSim"), ("real", "PPO on simulator"), ("random", "random")):
         if where not in s:
             continue
         clock = s[where]["train_wall_clock_s"]
-        lines.append(f"{label:<18} {s[where]['real_return_mean']:>8.2f} ± {s[where]['real_return_std']:<5.2f} "
-                     f"{'-' if clock is None else f'{clock:.0f} s':>17}")  # fmt: skip
+        lines.append(
+            f"{label:<18} {s[where]['real_return_mean']:>8.2f} ± {s[where]['real_return_std']:<5.2f} "
+            f"{'-' if clock is None else f'{clock:.0f} s':>17}"
+        )
         if "correction_real_steps" in s[where]:
             lines.append(f"  (after head correction on {s[where]['correction_real_steps']:.0f} real steps per agent)")
     dream, real = s.get("dream"), s.get("real")
     if dream and real and real["real_return_mean"] and real["train_wall_clock_s"]:
-        lines.append(f"dream/real: return {dream['real_return_mean'] / real['real_return_mean']:.0%}, "
-                     f"wall-clock {dream['train_wall_clock_s'] / real['train_wall_clock_s']:.2f}x")  # fmt: skip
+        lines.append(
+            f"dream/real: return {dream['real_return_mean'] / real['real_return_mean']:.0%}, "
+            f"wall-clock {dream['train_wall_clock_s'] / real['train_wall_clock_s']:.2f}x"
+        )
     return "\n".join(lines)
 
 

@@ -36,9 +36,22 @@ def tiny_run(tmp_path_factory):
         if (domain, steps) not in runs:
             root = tmp_path_factory.mktemp(f"tiny-{domain}")
             collect(CollectRequest(domain=domain, out=str(root / "data"), episodes=4, max_steps=8, seed=2), progress=False)
-            train(TrainConfig(data=str(root / "data"), out=str(root / "run"), steps=steps, batch_size=2, context=3,
-                              horizon=2, checkpoint_every=steps, video_every=100, val_batches=1, val_fraction=0.3,
-                              model=TINY), progress=False)  # fmt: skip
+            train(
+                TrainConfig(
+                    data=str(root / "data"),
+                    out=str(root / "run"),
+                    steps=steps,
+                    batch_size=2,
+                    context=3,
+                    horizon=2,
+                    checkpoint_every=steps,
+                    video_every=100,
+                    val_batches=1,
+                    val_fraction=0.3,
+                    model=TINY,
+                ),
+                progress=False,
+            )
             runs[domain, steps] = root / "run"
         return runs[domain, steps]
 

@@ -27,8 +27,25 @@ def test_train_script_end_to_end(pusht_run, tmp_path, where):
     from worldsim.envs import RealWorldEnv, WorldSimEnv
 
     out = tmp_path / where
-    argv = ["--domain", "robotics", "--checkpoint", str(pusht_run), "--steps", "128", "--num-envs", "4",
-            "--eval-every", "64", "--eval-episodes", "1", "--episode-steps", "20", "--out", str(out), "--quiet"] + (["--real"] if where == "real" else [])  # fmt: skip
+    argv = [
+        "--domain",
+        "robotics",
+        "--checkpoint",
+        str(pusht_run),
+        "--steps",
+        "128",
+        "--num-envs",
+        "4",
+        "--eval-every",
+        "64",
+        "--eval-episodes",
+        "1",
+        "--episode-steps",
+        "20",
+        "--out",
+        str(out),
+        "--quiet",
+    ] + (["--real"] if where == "real" else [])
     result = script("train").main(argv)
     assert result["steps"] >= 128 and result["trained_in"] == where
     assert json.loads((out / "result.json").read_text())["real_return"]["episodes"] == 1
@@ -45,8 +62,25 @@ def test_train_script_end_to_end(pusht_run, tmp_path, where):
 
 def test_transfer_experiment_at_a_tiny_budget(pusht_run, tmp_path):
     module = script("transfer")
-    argv = ["--domain", "robotics", "--checkpoint", str(pusht_run), "--steps", "64", "--seeds", "0,1", "--num-envs", "4",
-            "--episode-steps", "10", "--eval-episodes", "2", "--out", str(tmp_path), "--quiet"]  # fmt: skip
+    argv = [
+        "--domain",
+        "robotics",
+        "--checkpoint",
+        str(pusht_run),
+        "--steps",
+        "64",
+        "--seeds",
+        "0,1",
+        "--num-envs",
+        "4",
+        "--episode-steps",
+        "10",
+        "--eval-episodes",
+        "2",
+        "--out",
+        str(tmp_path),
+        "--quiet",
+    ]
     report = module.main(argv)
     assert set(report["summary"]) == {"dream", "real", "random"}
     assert all(len(report["runs"][k]) == 2 for k in ("dream", "real", "random"))
@@ -56,8 +90,25 @@ def test_transfer_experiment_at_a_tiny_budget(pusht_run, tmp_path):
 
 def test_transfer_rerun_resumes_from_finished_agents(pusht_run, tmp_path):
     module = script("transfer")
-    argv = ["--domain", "robotics", "--checkpoint", str(pusht_run), "--steps", "32", "--seeds", "0", "--num-envs", "4",
-            "--episode-steps", "5", "--eval-episodes", "1", "--out", str(tmp_path), "--quiet"]  # fmt: skip
+    argv = [
+        "--domain",
+        "robotics",
+        "--checkpoint",
+        str(pusht_run),
+        "--steps",
+        "32",
+        "--seeds",
+        "0",
+        "--num-envs",
+        "4",
+        "--episode-steps",
+        "5",
+        "--eval-episodes",
+        "1",
+        "--out",
+        str(tmp_path),
+        "--quiet",
+    ]
     first = module.main(argv)
     stamps = {p: p.stat().st_mtime_ns for p in tmp_path.glob("*/result.json")}
     second = module.main(argv)
@@ -71,11 +122,44 @@ def test_transfer_rerun_resumes_from_finished_agents(pusht_run, tmp_path):
 
 
 def test_diagnose_measures_every_agent_in_both_worlds(pusht_run, tmp_path):
-    script("train").main(["--domain", "robotics", "--checkpoint", str(pusht_run), "--steps", "32", "--num-envs", "4",
-                          "--eval-episodes", "1", "--episode-steps", "5", "--out", str(tmp_path / "agent"), "--quiet"])  # fmt: skip
+    script("train").main(
+        [
+            "--domain",
+            "robotics",
+            "--checkpoint",
+            str(pusht_run),
+            "--steps",
+            "32",
+            "--num-envs",
+            "4",
+            "--eval-episodes",
+            "1",
+            "--episode-steps",
+            "5",
+            "--out",
+            str(tmp_path / "agent"),
+            "--quiet",
+        ]
+    )
     module = script("diagnose")
-    argv = ["--domain", "robotics", "--checkpoint", str(pusht_run), "--agent", f"ppo={tmp_path / 'agent' / 'final.zip'}",
-            "--episodes", "2", "--episode-steps", "6", "--horizon", "3", "--stride", "2", "--out", str(tmp_path / "d.json")]  # fmt: skip
+    argv = [
+        "--domain",
+        "robotics",
+        "--checkpoint",
+        str(pusht_run),
+        "--agent",
+        f"ppo={tmp_path / 'agent' / 'final.zip'}",
+        "--episodes",
+        "2",
+        "--episode-steps",
+        "6",
+        "--horizon",
+        "3",
+        "--stride",
+        "2",
+        "--out",
+        str(tmp_path / "d.json"),
+    ]
     report = module.main(argv)
     assert set(report["agents"]) == {"ppo", "random"}
     for a in report["agents"].values():
@@ -89,8 +173,25 @@ def test_diagnose_measures_every_agent_in_both_worlds(pusht_run, tmp_path):
 
 def test_transfer_runs_only_the_agents_asked_for(pusht_run, tmp_path):
     module = script("transfer")
-    argv = ["--domain", "robotics", "--checkpoint", str(pusht_run), "--steps", "32", "--seeds", "0", "--num-envs", "4",
-            "--episode-steps", "5", "--eval-episodes", "1", "--out", str(tmp_path), "--quiet"]  # fmt: skip
+    argv = [
+        "--domain",
+        "robotics",
+        "--checkpoint",
+        str(pusht_run),
+        "--steps",
+        "32",
+        "--seeds",
+        "0",
+        "--num-envs",
+        "4",
+        "--episode-steps",
+        "5",
+        "--eval-episodes",
+        "1",
+        "--out",
+        str(tmp_path),
+        "--quiet",
+    ]
     report = module.main([*argv, "--agents", "dream,random"])
     assert set(report["runs"]) == {"dream", "random"} and not (tmp_path / "real-seed0").exists()
     assert "PPO on simulator" not in module.format_report(report) and report["crash_rule"] is False
@@ -103,11 +204,46 @@ def test_correct_heads_changes_only_the_heads(pusht_run, tmp_path):
 
     from worldsim.model.checkpoint import load_model
 
-    script("train").main(["--domain", "robotics", "--checkpoint", str(pusht_run), "--steps", "32", "--num-envs", "4",
-                          "--eval-episodes", "1", "--episode-steps", "5", "--out", str(tmp_path / "agent"), "--quiet"])  # fmt: skip
-    argv = ["--domain", "robotics", "--checkpoint", str(pusht_run), "--agent", str(tmp_path / "agent" / "final.zip"),
-            "--episodes", "2", "--episode-steps", "12", "--data", str(pusht_run.parent / "data"), "--steps", "3",
-            "--batch-size", "4", "--out", str(tmp_path / "corrected"), "--quiet"]  # fmt: skip
+    script("train").main(
+        [
+            "--domain",
+            "robotics",
+            "--checkpoint",
+            str(pusht_run),
+            "--steps",
+            "32",
+            "--num-envs",
+            "4",
+            "--eval-episodes",
+            "1",
+            "--episode-steps",
+            "5",
+            "--out",
+            str(tmp_path / "agent"),
+            "--quiet",
+        ]
+    )
+    argv = [
+        "--domain",
+        "robotics",
+        "--checkpoint",
+        str(pusht_run),
+        "--agent",
+        str(tmp_path / "agent" / "final.zip"),
+        "--episodes",
+        "2",
+        "--episode-steps",
+        "12",
+        "--data",
+        str(pusht_run.parent / "data"),
+        "--steps",
+        "3",
+        "--batch-size",
+        "4",
+        "--out",
+        str(tmp_path / "corrected"),
+        "--quiet",
+    ]
     result = script("correct_heads").main(argv)
     assert result["real_steps"] == 24
     before, _ = load_model(pusht_run)
@@ -122,10 +258,35 @@ def test_correct_heads_changes_only_the_heads(pusht_run, tmp_path):
 
 def test_transfer_with_head_correction_rounds(pusht_run, tmp_path):
     module = script("transfer")
-    argv = ["--domain", "robotics", "--checkpoint", str(pusht_run), "--steps", "32", "--seeds", "0", "--num-envs", "4",
-            "--episode-steps", "6", "--eval-episodes", "1", "--agents", "dream", "--correct-rounds", "2",
-            "--correct-episodes", "1", "--correct-steps", "2", "--correct-data", str(pusht_run.parent / "data"),
-            "--out", str(tmp_path), "--quiet"]  # fmt: skip
+    argv = [
+        "--domain",
+        "robotics",
+        "--checkpoint",
+        str(pusht_run),
+        "--steps",
+        "32",
+        "--seeds",
+        "0",
+        "--num-envs",
+        "4",
+        "--episode-steps",
+        "6",
+        "--eval-episodes",
+        "1",
+        "--agents",
+        "dream",
+        "--correct-rounds",
+        "2",
+        "--correct-episodes",
+        "1",
+        "--correct-steps",
+        "2",
+        "--correct-data",
+        str(pusht_run.parent / "data"),
+        "--out",
+        str(tmp_path),
+        "--quiet",
+    ]
     report = module.main(argv)
     dream = report["runs"]["dream"][0]
     assert [r["real_steps"] for r in dream["correction"]["rounds"]] == [6, 6] and dream["correction"]["real_steps"] == 12
@@ -145,6 +306,25 @@ def test_agents_act_in_unit_box_where_the_env_bounds_are_wider(pusht_run, tmp_pa
     assert np.allclose(common.to_env_action(space, np.array([0.0, 5.0])), [(space.low[0] + space.high[0]) / 2, space.high[1]])
     venv.reset()
     venv.step(np.zeros((2, 2), np.float32))
-    result = script("train").main(["--domain", "robotics", "--checkpoint", str(pusht_run), "--steps", "16", "--num-envs", "2",
-                                   "--eval-every", "0", "--eval-episodes", "1", "--episode-steps", "4", "--out", str(tmp_path), "--quiet"])  # fmt: skip
+    result = script("train").main(
+        [
+            "--domain",
+            "robotics",
+            "--checkpoint",
+            str(pusht_run),
+            "--steps",
+            "16",
+            "--num-envs",
+            "2",
+            "--eval-every",
+            "0",
+            "--eval-episodes",
+            "1",
+            "--episode-steps",
+            "4",
+            "--out",
+            str(tmp_path),
+            "--quiet",
+        ]
+    )
     assert result["rescaled_actions"] is True and not (tmp_path / "best" / "best_model.zip").exists()  # no mid-run evaluation

@@ -17,8 +17,20 @@ def test_bench_reports_sources_and_windows(tmp_path, capsys):
 
 def test_bench_times_worldsim_envs_against_the_simulator(tiny_run, capsys):
     run = tiny_run("robotics")
-    args = ["bench", "--domains", "robotics", "--steps", "20", "--checkpoint", str(run), "--num-envs", "4",
-            "--dream-steps", "5", "--json"]  # fmt: skip
+    args = [
+        "bench",
+        "--domains",
+        "robotics",
+        "--steps",
+        "20",
+        "--checkpoint",
+        str(run),
+        "--num-envs",
+        "4",
+        "--dream-steps",
+        "5",
+        "--json",
+    ]
     assert main(args) == 0
     report = json.loads(capsys.readouterr().out)
     (simulator,) = report["sources"]

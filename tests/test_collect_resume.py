@@ -14,8 +14,23 @@ from worldsim.data import CollectRequest, Dataset, Episode, collect
 def test_sigkill_then_resume(tmp_path):
     out = tmp_path / "killed"
     command = [
-        sys.executable, "-m", "worldsim.cli", "collect", "--domain", "robotics", "--episodes", "24",
-        "--max-steps", "60", "--workers", "2", "--seed", "3", "--out", str(out), "--quiet",
+        sys.executable,
+        "-m",
+        "worldsim.cli",
+        "collect",
+        "--domain",
+        "robotics",
+        "--episodes",
+        "24",
+        "--max-steps",
+        "60",
+        "--workers",
+        "2",
+        "--seed",
+        "3",
+        "--out",
+        str(out),
+        "--quiet",
     ]
     env = {k: v for k, v in os.environ.items() if k != "SDL_VIDEODRIVER"}
     proc = subprocess.Popen(command, start_new_session=True, env=env, stdout=subprocess.DEVNULL)

@@ -34,8 +34,15 @@ def test_outputs_and_metrics(driving_model, tmp_path):
     assert result.actions == [4, 0, 2]
     files = write_outputs(result, tmp_path)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    for key in ("collision_real", "collision_imagined", "collision_agreement", "ego_position_error_m",
-                "others_position_error_m", "frame_psnr", "time_to_collision_s"):  # fmt: skip
+    for key in (
+        "collision_real",
+        "collision_imagined",
+        "collision_agreement",
+        "ego_position_error_m",
+        "others_position_error_m",
+        "frame_psnr",
+        "time_to_collision_s",
+    ):
         assert key in metrics
     assert len(metrics["ego_position_error_m"]["per_step"]) == metrics["steps_compared"]
     video = iio.imread(files["video"])
@@ -56,8 +63,19 @@ def test_bad_requests_are_clear_errors(driving_model):
 def test_suite_summarises_agreement(driving_run, capsys):
     from worldsim.cli import main
 
-    args = ["counterfactual-suite", "--checkpoint", str(driving_run), "--scenarios", "cut_in", "--at", "2,500",
-            "--hold", "2", "--json", "--quiet"]  # fmt: skip
+    args = [
+        "counterfactual-suite",
+        "--checkpoint",
+        str(driving_run),
+        "--scenarios",
+        "cut_in",
+        "--at",
+        "2,500",
+        "--hold",
+        "2",
+        "--json",
+        "--quiet",
+    ]
     assert main(args) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["summary"]["runs"] == 5 and len(report["skipped"]) == 5  # step 500 is past every episode

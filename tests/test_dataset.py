@@ -137,8 +137,21 @@ def test_cli_errors_are_clear(tmp_path, capsys):
 
 def test_env_config_lengthens_driving_episodes(tmp_path, capsys):
     out = tmp_path / "long"
-    args = ["collect", "--domain", "driving", "--env-config", '{"duration": 45}', "--episodes", "1",
-            "--max-steps", "40", "--out", str(out), "--quiet", "--json"]  # fmt: skip
+    args = [
+        "collect",
+        "--domain",
+        "driving",
+        "--env-config",
+        '{"duration": 45}',
+        "--episodes",
+        "1",
+        "--max-steps",
+        "40",
+        "--out",
+        str(out),
+        "--quiet",
+        "--json",
+    ]
     assert main(args) == 0
     assert json.loads((out / "dataset.json").read_text())["request"]["source_options"] == {"config": {"duration": 45}}
     assert main(["collect", "--domain", "robotics", "--env-config", "{}", "--episodes", "1", "--out", str(tmp_path / "r")]) == 2

@@ -149,14 +149,22 @@ def test_bad_actions_and_options_are_clear_errors(checkpoint):
     env.reset(seed=0)
     space = env.action_space
     if isinstance(space, gym.spaces.Discrete):
-        bad = [(7, ValueError, "outside"), (1.5, TypeError, "integer"), (True, TypeError, "integer"),
-               (np.array([1, 2]), TypeError, "single integer")]  # fmt: skip
+        bad = [
+            (7, ValueError, "outside"),
+            (1.5, TypeError, "integer"),
+            (True, TypeError, "integer"),
+            (np.array([1, 2]), TypeError, "single integer"),
+        ]
     else:
         valid = space.sample()
         nan, outside = valid.copy(), valid.copy()
         nan[0], outside[0] = np.nan, space.low[0] - 5.0
-        bad = [(np.zeros(space.shape[0] + 1, np.float32), ValueError, "shape"), (nan, ValueError, "NaN"),
-               (outside, ValueError, "outside"), ("left", TypeError, "numeric")]  # fmt: skip
+        bad = [
+            (np.zeros(space.shape[0] + 1, np.float32), ValueError, "shape"),
+            (nan, ValueError, "NaN"),
+            (outside, ValueError, "outside"),
+            ("left", TypeError, "numeric"),
+        ]
     for action, error, words in bad:
         with pytest.raises(error, match=words):
             env.step(action)
@@ -290,7 +298,9 @@ def test_sb3_check_env_and_ppo(checkpoint, monkeypatch, tmp_path):
     result = rollout(RolloutRequest(checkpoint=str(checkpoint), policy=str(tmp_path / "ppo.zip"), steps=3), tmp_path / "ppo.mp4")
     assert result["obs_type"] == "latent" and result["frames"] == result["steps"] + 1
     with pytest.raises(ValueError, match="latent"):
-        rollout(RolloutRequest(checkpoint=str(checkpoint), policy=str(tmp_path / "ppo.zip"), side_by_side=True), tmp_path / "x.mp4")
+        rollout(
+            RolloutRequest(checkpoint=str(checkpoint), policy=str(tmp_path / "ppo.zip"), side_by_side=True), tmp_path / "x.mp4"
+        )
 
     # ... and acts unchanged on the real simulator, observed through the same encoder.
     from worldsim.envs import RealWorldEnv
@@ -368,14 +378,20 @@ def test_headless_play_with_scripted_keys_records_a_video(checkpoint, tmp_path, 
     from worldsim.play import PlayConfig, PlaySession
 
     monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
-    session = PlaySession(PlayConfig(checkpoint=str(checkpoint), max_frames=40, fps=0, step_hz=15,
-                                     record=str(tmp_path / "play.mp4")))  # fmt: skip
+    session = PlaySession(
+        PlayConfig(checkpoint=str(checkpoint), max_frames=40, fps=0, step_hz=15, record=str(tmp_path / "play.mp4"))
+    )
     first_alpha = session.env.physics_blend
     key = {"driving": pygame.K_RIGHT, "robotics": pygame.K_RIGHT, "games": pygame.K_UP}[session.domain]
 
     def script(frame):  # hold a control key for frames 5-20, lower α, pause for frames 30-35
-        events = {5: [(pygame.KEYDOWN, key)], 20: [(pygame.KEYUP, key)], 25: [(pygame.KEYDOWN, pygame.K_LEFTBRACKET)],
-                  30: [(pygame.KEYDOWN, pygame.K_SPACE)], 35: [(pygame.KEYDOWN, pygame.K_SPACE)]}.get(frame, [])  # fmt: skip
+        events = {
+            5: [(pygame.KEYDOWN, key)],
+            20: [(pygame.KEYUP, key)],
+            25: [(pygame.KEYDOWN, pygame.K_LEFTBRACKET)],
+            30: [(pygame.KEYDOWN, pygame.K_SPACE)],
+            35: [(pygame.KEYDOWN, pygame.K_SPACE)],
+        }.get(frame, [])
         return [pygame.event.Event(kind, key=k) for kind, k in events]
 
     result = session.run(events=script)
@@ -427,8 +443,10 @@ def test_registered_ids_run_on_the_shipped_weights(env_id, monkeypatch):
         sb3_check_env(env.unwrapped)
     # A fresh interpreter: `worldsim:` imports the package, which registers the ids; no simulator
     # module is imported along the way.
-    code = (f"import sys, gymnasium as gym; env = gym.make('worldsim:{env_id}'); env.reset(seed=0); "
-            "env.step(env.action_space.sample()); "
-            "print(sorted(m for m in ('highway_env', 'gym_pusht', 'Box2D', 'pymunk') if m in sys.modules))")  # fmt: skip
+    code = (
+        f"import sys, gymnasium as gym; env = gym.make('worldsim:{env_id}'); env.reset(seed=0); "
+        "env.step(env.action_space.sample()); "
+        "print(sorted(m for m in ('highway_env', 'gym_pusht', 'Box2D', 'pymunk') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"

@@ -27,9 +27,20 @@ def pusht_data(tmp_path_factory):
 
 def tiny_config(pusht_data, out, steps, **kw):
     return TrainConfig(
-        data=str(pusht_data), out=str(out), steps=steps, batch_size=4, context=3, horizon=4, lr=3e-3,
-        checkpoint_every=5, log_every=5, video_every=1000, val_batches=1, model=TINY, **kw,
-    )  # fmt: skip
+        data=str(pusht_data),
+        out=str(out),
+        steps=steps,
+        batch_size=4,
+        context=3,
+        horizon=4,
+        lr=3e-3,
+        checkpoint_every=5,
+        log_every=5,
+        video_every=1000,
+        val_batches=1,
+        model=TINY,
+        **kw,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +52,7 @@ def trained(pusht_data, tmp_path_factory):
 
 def driving_model() -> WorldModel:
     fields = [f.name for f in driving_state_fields(4)]
-    config = ModelConfig(domain="driving", frame_size=64, action_space={"type": "discrete", "n": 5},
-                         state_fields=fields, **TINY)  # fmt: skip
+    config = ModelConfig(domain="driving", frame_size=64, action_space={"type": "discrete", "n": 5}, state_fields=fields, **TINY)
     return WorldModel(config).eval()
 
 
@@ -192,8 +202,20 @@ def test_bad_checkpoints_are_named(trained, tmp_path):
 def test_eval_reports_every_k_and_alpha(trained, pusht_data, capsys):
     from worldsim.cli import main
 
-    args = ["eval", "--checkpoint", str(trained), "--data", str(pusht_data), "--ood", str(pusht_data),
-            "--ks", "1,3,20", "--windows", "6", "--json"]  # fmt: skip
+    args = [
+        "eval",
+        "--checkpoint",
+        str(trained),
+        "--data",
+        str(pusht_data),
+        "--ood",
+        str(pusht_data),
+        "--ks",
+        "1,3,20",
+        "--windows",
+        "6",
+        "--json",
+    ]
     assert main(args) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["domain"] == "robotics" and set(report["splits"]) == {"held_out", "ood"}
@@ -201,8 +223,16 @@ def test_eval_reports_every_k_and_alpha(trained, pusht_data, capsys):
     assert set(held["model"]) == {"0", "0.5", "1"}
     k1 = held["model"]["1"]["k"]["1"]
     assert k1["n"] > 0 and 0 < k1["psnr"] < 100 and -1 <= k1["ssim"] <= 1
-    assert set(k1["state_error"]) == {"agent_x", "agent_y", "agent_vx", "agent_vy", "block_x", "block_y",
-                                      "block_angle", "coverage"}  # fmt: skip
+    assert set(k1["state_error"]) == {
+        "agent_x",
+        "agent_y",
+        "agent_vx",
+        "agent_vy",
+        "block_x",
+        "block_y",
+        "block_angle",
+        "coverage",
+    }
     # 16-step episodes cannot reach k = 20 from a 4-frame context: counted as zero windows, not faked.
     assert held["copy_last"]["k"]["20"]["n"] == 0 and held["copy_last"]["k"]["20"]["psnr"] is None
     # At α = 0 the agent follows the exact PD prior, so its position error is far below α = 1's.
@@ -219,8 +249,13 @@ def test_export_writes_weights_and_model_card(trained, pusht_data, tmp_path, cap
     report.write_text(capsys.readouterr().out)
     out = tmp_path / "weights" / "robotics"
     assert main(["export", "--checkpoint", str(trained), "--eval", str(report), "--out", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["MODEL_CARD.md", "config.json", "eval.json", "model.safetensors",
-                                                       "start_frames.npz"]  # fmt: skip
+    assert sorted(p.name for p in out.iterdir()) == [
+        "MODEL_CARD.md",
+        "config.json",
+        "eval.json",
+        "model.safetensors",
+        "start_frames.npz",
+    ]
     card = (out / "MODEL_CARD.md").read_text()
     assert "worldsim train --domain robotics --data" in card and "| 3 |" in card and "pooled PSNR" in card
     env = WorldSimEnv(checkpoint=out)  # the exported directory is a working checkpoint

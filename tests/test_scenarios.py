@@ -41,7 +41,7 @@ def test_cut_in_changes_into_ego_lane(seed):
 @pytest.mark.parametrize("seed", [None, 7])
 def test_hard_brake_decelerates_lead(seed):
     speeds = {}
-    for t, source, obs in drive("hard_brake", 6, seed):
+    for t, source, _obs in drive("hard_brake", 6, seed):
         speeds[t] = source.script.vehicles["lead"].speed
     assert speeds[3] > 20.0
     assert speeds[3] - speeds[5] > 8.0  # ~6 m/s^2 for two steps

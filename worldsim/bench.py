@@ -15,8 +15,8 @@ import time
 import numpy as np
 
 from worldsim.behaviour import default_policy
-from worldsim.model.checkpoint import CheckpointError
 from worldsim.data import WindowSampler
+from worldsim.model.checkpoint import CheckpointError
 from worldsim.sources import DOMAINS, make_source
 
 
@@ -35,8 +35,14 @@ def source_steps_per_second(domain: str, steps: int, frame_size: int = 64, seed:
             resets += 1
     elapsed = time.perf_counter() - start
     source.close()
-    return {"domain": domain, "env_id": source.env_id, "steps": steps, "resets": resets,
-            "seconds": elapsed, "steps_per_s": steps / elapsed}
+    return {
+        "domain": domain,
+        "env_id": source.env_id,
+        "steps": steps,
+        "resets": resets,
+        "seconds": elapsed,
+        "steps_per_s": steps / elapsed,
+    }
 
 
 def window_batches_per_second(root: str, batch: int = 32, length: int = 16, seconds: float = 3.0) -> dict:
@@ -50,8 +56,15 @@ def window_batches_per_second(root: str, batch: int = 32, length: int = 16, seco
         sampler.sample(batch, rng)
         n += 1
     elapsed = time.perf_counter() - start
-    return {"dataset": root, "transitions": sampler.transitions, "load_s": load_s, "batch": batch,
-            "length": length, "batches_per_s": n / elapsed, "frames_per_s": n * batch * (length + 1) / elapsed}
+    return {
+        "dataset": root,
+        "transitions": sampler.transitions,
+        "load_s": load_s,
+        "batch": batch,
+        "length": length,
+        "batches_per_s": n / elapsed,
+        "frames_per_s": n * batch * (length + 1) / elapsed,
+    }
 
 
 def add_bench(commands) -> None:
@@ -95,14 +108,20 @@ def run_bench(args):
     lines = [f"{'domain':<10} {'simulator':<20} {'steps/s':>8}  (incl. rendering at {args.frame_size}x{args.frame_size}, resets)"]
     lines += [f"{r['domain']:<10} {r['env_id']:<20} {r['steps_per_s']:>8.1f}" for r in rows]
     if dreams:
-        lines.append(f"\n{'domain':<10} {'WorldSim env':<20} {'steps/s':>8} {'x simulator':>12}  (torch threads: {dreams[0]['torch_threads']})")
+        lines.append(
+            f"\n{'domain':<10} {'WorldSim env':<20} {'steps/s':>8} {'x simulator':>12}  "
+            f"(torch threads: {dreams[0]['torch_threads']})"
+        )
         for d in dreams:
             kind = "single" if d["num_envs"] == 1 else f"vector x{d['num_envs']}"
-            lines.append(f"{d['domain']:<10} {kind + ' ' + d['obs_type']:<20} {d['steps_per_s']:>8.0f} {d['ratio_to_simulator']:>11.1f}x")
+            lines.append(
+                f"{d['domain']:<10} {kind + ' ' + d['obs_type']:<20} {d['steps_per_s']:>8.0f} {d['ratio_to_simulator']:>11.1f}x"
+            )
     lines += [f"{domain}: no WorldSim timing ({why})" for domain, why in missing.items()]
     if windows:
         lines.append(
             f"windows from {windows['dataset']} ({windows['transitions']} transitions, loaded in "
-            f"{windows['load_s']:.1f} s): {windows['batches_per_s']:.0f} batches/s of {windows['batch']}x{windows['length']} steps"
+            f"{windows['load_s']:.1f} s): {windows['batches_per_s']:.0f} batches/s "
+            f"of {windows['batch']}x{windows['length']} steps"
         )
     return "\n".join(lines)

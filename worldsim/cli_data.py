@@ -21,7 +21,7 @@ def add_collect(commands) -> None:
     p.add_argument("--scenario", help="scenario name (e.g. cut_in) or YAML file")
     p.add_argument(
         "--env-config",
-        help='driving only: highway-env config overrides as JSON, e.g. \'{"duration": 80}\' for longer episodes',
+        help="driving only: highway-env config overrides as JSON, e.g. '{\"duration\": 80}' for longer episodes",
     )
     p.add_argument("--episodes", type=int, required=True, help="total episodes the dataset should hold")
     p.add_argument("--max-steps", type=int, help="steps per episode at most (default: per domain or scenario)")

@@ -21,7 +21,7 @@ def add_train(commands) -> None:
     p.add_argument("--checkpoint-every", type=int, default=250, help="steps between checkpoints (default 250)")
     p.add_argument("--video-every", type=int, default=1000)
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
-    p.add_argument("--model", default="{}", help='model size overrides as JSON, e.g. \'{"channels": 8}\'')
+    p.add_argument("--model", default="{}", help="model size overrides as JSON, e.g. '{\"channels\": 8}'")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -39,17 +39,25 @@ def run_train(args):
     except json.JSONDecodeError as exc:
         raise ValueError(f"--model is not valid JSON: {exc}") from None
     config = TrainConfig(
-        data=args.data, out=args.out, steps=args.steps, batch_size=args.batch_size, context=args.context,
-        horizon=args.horizon, lr=args.lr, seed=args.seed, checkpoint_every=args.checkpoint_every,
-        video_every=args.video_every, threads=args.threads, model=overrides,
-    )  # fmt: skip
+        data=args.data,
+        out=args.out,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        context=args.context,
+        horizon=args.horizon,
+        lr=args.lr,
+        seed=args.seed,
+        checkpoint_every=args.checkpoint_every,
+        video_every=args.video_every,
+        threads=args.threads,
+        model=overrides,
+    )
     result = train(config, progress=not args.quiet, resume=args.resume)
     if args.json:
         return result
     metrics = result["validation"]
-    return (
-        f"trained {result['steps']} steps in {result['wall_clock_s'] / 60:.1f} min -> {result['out']}\n"
-        + "\n".join(f"  val {k:<12} {v:.4f}" for k, v in metrics.items())
+    return f"trained {result['steps']} steps in {result['wall_clock_s'] / 60:.1f} min -> {result['out']}\n" + "\n".join(
+        f"  val {k:<12} {v:.4f}" for k, v in metrics.items()
     )
 
 
@@ -57,17 +65,24 @@ def add_eval(commands) -> None:
     p = commands.add_parser("eval", help="score a world model's open-loop predictions on held-out episodes")
     p.add_argument("--checkpoint", required=True, help="checkpoint directory, or a built-in domain name")
     p.add_argument("--data", required=True, help="dataset whose held-out split is scored")
-    p.add_argument("--split", default="val", choices=["val", "all"],
-                   help="which episodes of --data to score: the training run's held-out split (default), or all "
-                        "of them for a dataset collected apart from the training data")  # fmt: skip
+    p.add_argument(
+        "--split",
+        default="val",
+        choices=["val", "all"],
+        help="which episodes of --data to score: the training run's held-out split (default), or all "
+        "of them for a dataset collected apart from the training data",
+    )
     p.add_argument("--ood", help="an out-of-distribution dataset, scored whole")
     p.add_argument("--ks", default="1,5,15,50", help="prediction horizons (default 1,5,15,50)")
     p.add_argument("--alphas", default="0,0.5,1", help="physics blends to sweep (default 0,0.5,1)")
     p.add_argument("--context", type=int, default=4)
     p.add_argument("--windows", type=int, default=128, help="windows per split (default 128)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-snap", action="store_true",
-                   help="score raw decoder output, not frames snapped to the palette as the environments show them")
+    p.add_argument(
+        "--no-snap",
+        action="store_true",
+        help="score raw decoder output, not frames snapped to the palette as the environments show them",
+    )
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
     p.set_defaults(run=run_eval)
 
@@ -88,17 +103,26 @@ def run_eval(args):
         palette = palette_from_frames(load_start_bank(path)["frames"])
     try:
         config = EvalConfig(
-            ks=tuple(int(k) for k in args.ks.split(",")), alphas=tuple(float(a) for a in args.alphas.split(",")),
-            context=args.context, windows=args.windows, seed=args.seed, palette=palette,
+            ks=tuple(int(k) for k in args.ks.split(",")),
+            alphas=tuple(float(a) for a in args.alphas.split(",")),
+            context=args.context,
+            windows=args.windows,
+            seed=args.seed,
+            palette=palette,
             val_fraction=meta.get("recipe", {}).get("train", {}).get("val_fraction", 0.1),
-        )  # fmt: skip
+        )
     except ValueError:
         raise ValueError(f"--ks and --alphas are comma-separated numbers, got {args.ks!r} and {args.alphas!r}") from None
     if any(not 0.0 <= a <= 1.0 for a in config.alphas):
         raise ValueError(f"--alphas must lie in [0, 1], got {args.alphas}")
     torch.manual_seed(args.seed)
-    report = {"checkpoint": str(path), "domain": model.config.domain, "context": config.context, "ks": list(config.ks),
-              "snapped_to_palette": palette is not None}  # fmt: skip
+    report = {
+        "checkpoint": str(path),
+        "domain": model.config.domain,
+        "context": config.context,
+        "ks": list(config.ks),
+        "snapped_to_palette": palette is not None,
+    }
     datasets = [("held_out", Dataset(args.data), args.split)] + ([("ood", Dataset(args.ood), "all")] if args.ood else [])
     report["splits"] = {}
     for name, data, split in datasets:
@@ -131,8 +155,10 @@ def format_report(report: dict) -> str:
                 f"  a={a}: reward MAE {_num(m.get('reward_mae'), 4)}, termination precision "
                 f"{_num(t.get('precision'), 2)} recall {_num(t.get('recall'), 2)} ({t.get('positives', 0)} real)"
             )
-    lines.append("\n(PSNR: mean over frames, 100 dB where a frame is exact; pooled: PSNR of the mean squared error"
-                 "\n over all frames; state: mean absolute error over state fields, in their units; --json has each)")
+    lines.append(
+        "\n(PSNR: mean over frames, 100 dB where a frame is exact; pooled: PSNR of the mean squared error"
+        "\n over all frames; state: mean absolute error over state fields, in their units; --json has each)"
+    )
     return "\n".join(lines)
 
 

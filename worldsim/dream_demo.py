@@ -37,9 +37,14 @@ def dream_episode(domain: str, out: Path, steps: int | None, seed: int, checkpoi
     from worldsim.video import write_video
 
     video = write_video(out / f"{domain}.mp4", np.stack(frames), fps=fps)
-    return {"domain": domain, "steps": n, "return": total, "ended": "terminated" if n < limit and terminated else
-            "truncated" if n < limit else "step limit", "steps_per_s": n / step_s if step_s else 0.0,
-            "video": str(video)}  # fmt: skip
+    return {
+        "domain": domain,
+        "steps": n,
+        "return": total,
+        "ended": "terminated" if n < limit and terminated else "truncated" if n < limit else "step limit",
+        "steps_per_s": n / step_s if step_s else 0.0,
+        "video": str(video),
+    }
 
 
 def add_dream(commands) -> None:
@@ -62,6 +67,8 @@ def run_dream(args):
     if args.json:
         return rows
     lines = [f"{'domain':<10} {'steps':>6} {'return':>8} {'steps/s':>8}  ended       video"]
-    lines += [f"{r['domain']:<10} {r['steps']:>6} {r['return']:>8.2f} {r['steps_per_s']:>8.0f}  {r['ended']:<11} {r['video']}"
-              for r in rows]  # fmt: skip
+    lines += [
+        f"{r['domain']:<10} {r['steps']:>6} {r['return']:>8.2f} {r['steps_per_s']:>8.0f}  {r['ended']:<11} {r['video']}"
+        for r in rows
+    ]
     return "\n".join(lines)

@@ -6,8 +6,12 @@ from gymnasium.envs.registration import register, registry
 
 ENTRY_POINT = "worldsim.envs.world_sim_env:WorldSimEnv"
 VECTOR_ENTRY_POINT = "worldsim.envs.vector_env:WorldSimVectorEnv"
-IDS = {"WorldSim-v0": {}, "WorldSim-driving-v0": {"domain": "driving"},
-       "WorldSim-robotics-v0": {"domain": "robotics"}, "WorldSim-games-v0": {"domain": "games"}}  # fmt: skip
+IDS = {
+    "WorldSim-v0": {},
+    "WorldSim-driving-v0": {"domain": "driving"},
+    "WorldSim-robotics-v0": {"domain": "robotics"},
+    "WorldSim-games-v0": {"domain": "games"},
+}
 
 
 def register_envs() -> None:

@@ -8,9 +8,10 @@ so the two halves of the video differ only by what the model got wrong.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -37,8 +38,13 @@ def rollout_frames(request: RolloutRequest) -> tuple[np.ndarray, dict[str, Any]]
     if request.steps < 1:
         raise ValueError(f"steps must be at least 1, got {request.steps}")
     obs_type = _policy_obs_type(request.policy, request.algo, request.domain, request.checkpoint)
-    env = WorldSimEnv(domain=request.domain, checkpoint=request.checkpoint, obs_type=obs_type,
-                      physics_blend=request.physics_blend, render_mode="rgb_array")  # fmt: skip
+    env = WorldSimEnv(
+        domain=request.domain,
+        checkpoint=request.checkpoint,
+        obs_type=obs_type,
+        physics_blend=request.physics_blend,
+        render_mode="rgb_array",
+    )
     act = load_policy(request.policy, request.algo, env, request.seed)
     if request.side_by_side:
         frames, summary = _side_by_side(env, act, request)
@@ -106,8 +112,10 @@ def _side_by_side(env: WorldSimEnv, act, request: RolloutRequest) -> tuple[np.nd
     from worldsim.sources import make_source
 
     if env.obs_type == "latent":
-        raise ValueError("side by side needs a policy that reads pixels or state: a latent policy sees the real "
-                         "simulator only through the model's encoder")  # fmt: skip
+        raise ValueError(
+            "side by side needs a policy that reads pixels or state: a latent policy sees the real "
+            "simulator only through the model's encoder"
+        )
     source = make_source(env.domain, env.model.config.frame_size)
     try:
         real = source.reset(seed=request.seed)
@@ -158,9 +166,16 @@ def add_rollout(commands) -> None:
 def run_rollout(args):
     if not args.domain and not args.checkpoint:
         raise ValueError("give --domain (shipped weights) or --checkpoint")
-    request = RolloutRequest(domain=args.domain, checkpoint=args.checkpoint, policy=args.policy, algo=args.algo,
-                             steps=args.steps, seed=args.seed, physics_blend=args.physics_blend,
-                             side_by_side=args.side_by_side)  # fmt: skip
+    request = RolloutRequest(
+        domain=args.domain,
+        checkpoint=args.checkpoint,
+        policy=args.policy,
+        algo=args.algo,
+        steps=args.steps,
+        seed=args.seed,
+        physics_blend=args.physics_blend,
+        side_by_side=args.side_by_side,
+    )
     result = rollout(request, args.out)
     if args.json:
         return result

@@ -28,9 +28,7 @@ LANE_LEFT, IDLE, LANE_RIGHT, FASTER, SLOWER = range(5)
 
 @dataclass
 class DrivingBehaviour(BehaviourPolicy):
-    styles: dict[str, float] = field(
-        default_factory=lambda: {"cruise": 0.45, "weaver": 0.35, "random": 0.1, "reckless": 0.1}
-    )
+    styles: dict[str, float] = field(default_factory=lambda: {"cruise": 0.45, "weaver": 0.35, "random": 0.1, "reckless": 0.1})
     stickiness: float = 0.2
     weave_rate: float = 0.25
     care: float = 0.8
@@ -73,7 +71,6 @@ class DrivingBehaviour(BehaviourPolicy):
         if speed > self.target_speed + 2.5:
             return SLOWER
         return IDLE
-
 
     def _danger(self, state: np.ndarray) -> bool:
         gap, closing = _lead(state)

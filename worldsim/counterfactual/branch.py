@@ -77,8 +77,15 @@ def parse_actions(text: str | list) -> list[int]:
     return out
 
 
-def run_counterfactual(scenario: str | Path, at: int, actions, checkpoint: str | Path = "driving",
-                       physics_blend: float = 1.0, seed: int = 0, model=None) -> Counterfactual:  # fmt: skip
+def run_counterfactual(
+    scenario: str | Path,
+    at: int,
+    actions,
+    checkpoint: str | Path = "driving",
+    physics_blend: float = 1.0,
+    seed: int = 0,
+    model=None,
+) -> Counterfactual:
     """Branch `scenario` at step `at` and play `actions` in the simulator and in the world model."""
     from worldsim.behaviour.driving import DrivingBehaviour
     from worldsim.sources import make_source
@@ -139,7 +146,7 @@ def _play(source, start, actions: list[int]) -> Track:
 def _imagine(model, history: Track, actions: list[int], physics_blend: float, seed: int) -> Track:
     context = min(CONTEXT, len(history.frames))  # fewer real frames when branching before step 3
     frames = torch.from_numpy(np.stack(history.frames[-context:]))[None]
-    past = torch.tensor(history.actions[len(history.actions) - (context - 1):])[None] if context > 1 else None
+    past = torch.tensor(history.actions[len(history.actions) - (context - 1) :])[None] if context > 1 else None
     latent = model.encode(frames, past)
     previous = model.frames_in(frames[:, -1])
     generator = torch.Generator().manual_seed(seed)

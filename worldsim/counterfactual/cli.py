@@ -7,8 +7,9 @@ def add_counterfactual(commands) -> None:
     p = commands.add_parser("counterfactual", help="what if the ego had acted otherwise from step T (driving)")
     p.add_argument("scenario", help="driving scenario name (e.g. cut_in) or YAML file")
     p.add_argument("--at", type=int, required=True, help="the step at which the alternative actions start")
-    p.add_argument("--actions", required=True, help="comma-separated meta-actions: ids 0-4 or LANE_LEFT, IDLE, "
-                                                    "LANE_RIGHT, FASTER, SLOWER")  # fmt: skip
+    p.add_argument(
+        "--actions", required=True, help="comma-separated meta-actions: ids 0-4 or LANE_LEFT, IDLE, LANE_RIGHT, FASTER, SLOWER"
+    )
     p.add_argument("--checkpoint", default="driving", help="world model (default: the shipped driving weights)")
     p.add_argument("--physics-blend", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=0, help="the world model's noise seed")

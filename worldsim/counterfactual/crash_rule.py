@@ -19,8 +19,14 @@ import torch
 from worldsim.data import Dataset
 from worldsim.envs.crash import states_overlap
 
-SIGNALS = ("rule on recorded states", "termination head, filtered", "rule on state head, filtered",
-           "termination head, imagined", "rule on state head, imagined", "head or rule, imagined")  # fmt: skip
+SIGNALS = (
+    "rule on recorded states",
+    "termination head, filtered",
+    "rule on state head, filtered",
+    "termination head, imagined",
+    "rule on state head, imagined",
+    "head or rule, imagined",
+)
 
 
 def score(root: str, stride: int = 10, model=None, horizon: int = 3, seed: int = 0) -> dict[str, dict[str, float]]:
@@ -54,8 +60,10 @@ def _model_signals(model, episode, horizon: int, generator) -> tuple[dict[str, n
     actions = torch.as_tensor(episode.actions)
     latents = model.filter_episode(torch.from_numpy(episode.frames), actions)
     after = latents[1:]  # the latent after action t, filtered
-    signals = {"termination head, filtered": (model.termination_logit(after) > 0).numpy(),
-               "rule on state head, filtered": states_overlap(model.physical_state(after)).numpy()}  # fmt: skip
+    signals = {
+        "termination head, filtered": (model.termination_logit(after) > 0).numpy(),
+        "rule on state head, filtered": states_overlap(model.physical_state(after)).numpy(),
+    }
     # Imagined: from the filtered latent before action s, imagine actions s .. s+horizon-1; score the
     # latent after the last one against the crash flag of that step.
     starts = np.arange(0, len(actions) - horizon + 1)
@@ -64,14 +72,21 @@ def _model_signals(model, episode, horizon: int, generator) -> tuple[dict[str, n
         latent = model.step(latent, actions[starts + i], generator)
     head = (model.termination_logit(latent) > 0).numpy()
     rule = states_overlap(model.physical_state(latent)).numpy()
-    signals.update({"termination head, imagined": head, "rule on state head, imagined": rule, "head or rule, imagined": head | rule})
+    signals.update(
+        {"termination head, imagined": head, "rule on state head, imagined": rule, "head or rule, imagined": head | rule}
+    )
     return signals, episode.terminated[starts + horizon - 1].astype(bool)
 
 
 def _precision_recall(fired: np.ndarray, crashed: np.ndarray) -> dict[str, float]:
     tp = int((fired & crashed).sum())
-    return {"precision": tp / max(int(fired.sum()), 1), "recall": tp / max(int(crashed.sum()), 1),
-            "fire_rate": float(fired.mean()), "crashes": int(crashed.sum()), "steps": len(crashed)}  # fmt: skip
+    return {
+        "precision": tp / max(int(fired.sum()), 1),
+        "recall": tp / max(int(crashed.sum()), 1),
+        "fire_rate": float(fired.mean()),
+        "crashes": int(crashed.sum()),
+        "steps": len(crashed),
+    }
 
 
 def main(argv=None) -> dict:

@@ -47,7 +47,10 @@ def compare(real, imagined, seconds_per_step: float) -> dict[str, Any]:
         "collision_imagined": crash_imag is not None,
         "collision_imagined_by": imagined.crash_signals[crash_imag] if crash_imag is not None else None,
         "collision_agreement": (crash_real is None) == (crash_imag is None),
-        "time_to_collision_s": {"real": _seconds(crash_real, seconds_per_step), "imagined": _seconds(crash_imag, seconds_per_step)},
+        "time_to_collision_s": {
+            "real": _seconds(crash_real, seconds_per_step),
+            "imagined": _seconds(crash_imag, seconds_per_step),
+        },
         "ego_position_error_m": {"per_step": ego_err, "mean": _mean(ego_err)},
         "others_position_error_m": {"per_step": others_err, "mean": _mean(others_err), "unmatched_vehicles": unmatched},
         "frame_psnr": {"per_step": frame_psnr, "mean": _mean(frame_psnr)},

@@ -31,7 +31,7 @@ def _labelled(frames: list[np.ndarray]) -> np.ndarray:
     gap = 4
     canvas = Image.new("RGB", (3 * size + 2 * gap, size + 14), (255, 255, 255))
     draw = ImageDraw.Draw(canvas)
-    for i, (frame, label) in enumerate(zip(frames, PANELS)):
+    for i, (frame, label) in enumerate(zip(frames, PANELS, strict=True)):
         x = i * (size + gap)
         canvas.paste(Image.fromarray(frame).resize((size, size), Image.NEAREST), (x, 14))
         draw.text((x + 2, 1), label, fill=(0, 0, 0))
@@ -42,8 +42,13 @@ def write_outputs(result, out: str | Path) -> dict[str, str]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     video = write_video(out / "counterfactual.mp4", panel_frames(result), fps=FPS, scale=1)
-    summary = {"scenario": result.scenario, "at": result.at, "actions": result.actions,
-               "seconds_per_step": result.seconds_per_step, **result.metrics}  # fmt: skip
+    summary = {
+        "scenario": result.scenario,
+        "at": result.at,
+        "actions": result.actions,
+        "seconds_per_step": result.seconds_per_step,
+        **result.metrics,
+    }
     tmp = out / "metrics.json.tmp"
     tmp.write_text(json.dumps(summary, indent=2) + "\n")
     os.replace(tmp, out / "metrics.json")

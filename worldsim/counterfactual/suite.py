@@ -19,8 +19,14 @@ from worldsim.scenario import available_scenarios, load_scenario
 from worldsim.sources.driving import ACTIONS
 
 
-def run_suite(checkpoint: str = "driving", ats: tuple[int, ...] = (2, 5), hold: int = 5, physics_blend: float = 1.0,
-              progress: bool = True, scenarios: list[str] | None = None) -> dict[str, Any]:  # fmt: skip
+def run_suite(
+    checkpoint: str = "driving",
+    ats: tuple[int, ...] = (2, 5),
+    hold: int = 5,
+    physics_blend: float = 1.0,
+    progress: bool = True,
+    scenarios: list[str] | None = None,
+) -> dict[str, Any]:
     """`scenarios`: names or paths (default: every driving scenario found)."""
     model, _ = load_model(resolve_checkpoint(checkpoint), domain="driving")
     if scenarios is None:
@@ -34,8 +40,14 @@ def run_suite(checkpoint: str = "driving", ats: tuple[int, ...] = (2, 5), hold: 
             skipped.append({"scenario": scenario, "at": at, "action": ACTIONS[action], "why": str(exc)})
             continue
         runs.append({"scenario": scenario, "at": at, "action": ACTIONS[action], **_row(result.metrics)})
-    return {"checkpoint": str(checkpoint), "physics_blend": physics_blend, "hold": hold, "runs": runs,
-            "skipped": skipped, "summary": summarise(runs)}  # fmt: skip
+    return {
+        "checkpoint": str(checkpoint),
+        "physics_blend": physics_blend,
+        "hold": hold,
+        "runs": runs,
+        "skipped": skipped,
+        "summary": summarise(runs),
+    }
 
 
 def _row(m: dict[str, Any]) -> dict[str, Any]:
@@ -67,11 +79,15 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def format_suite(report: dict[str, Any]) -> str:
     s = report["summary"]
-    lines = [f"{'scenario':<15} {'at':>3} {'action':<11} {'crash real':>10} {'imagined':>9} {'ego m':>7} {'others m':>9} {'PSNR':>6}"]
+    lines = [
+        f"{'scenario':<15} {'at':>3} {'action':<11} {'crash real':>10} {'imagined':>9} {'ego m':>7} {'others m':>9} {'PSNR':>6}"
+    ]
     for r in report["runs"]:
-        lines.append(f"{r['scenario']:<15} {r['at']:>3} {r['action']:<11} {str(r['collision_real']):>10} "
-                     f"{str(r['collision_imagined']):>9} {_f(r['ego_position_error_m']):>7} "
-                     f"{_f(r['others_position_error_m']):>9} {_f(r['frame_psnr'], 1):>6}")  # fmt: skip
+        lines.append(
+            f"{r['scenario']:<15} {r['at']:>3} {r['action']:<11} {str(r['collision_real']):>10} "
+            f"{str(r['collision_imagined']):>9} {_f(r['ego_position_error_m']):>7} "
+            f"{_f(r['others_position_error_m']):>9} {_f(r['frame_psnr'], 1):>6}"
+        )
     lines.append(
         f"\n{s['runs']} runs ({len(report['skipped'])} skipped: episode ended before the branch): collision agreement "
         f"{_pct(s['collision_agreement'])} (crash rate real {_pct(s['collision_rate_real'])}, imagined "

@@ -20,8 +20,9 @@ from worldsim.envs.world_sim_env import WorldSimEnv
 WARMUP_STEPS = 3
 
 
-def dream_steps_per_second(domain: str, checkpoint: str | Path | None, num_envs: int, obs_type: str,
-                           steps: int, seed: int = 0) -> dict:  # fmt: skip
+def dream_steps_per_second(
+    domain: str, checkpoint: str | Path | None, num_envs: int, obs_type: str, steps: int, seed: int = 0
+) -> dict:
     """Time `steps` calls of step() on one env (num_envs=1) or a vector env of `num_envs`."""
     single = num_envs == 1
     kwargs = {"domain": domain, "checkpoint": checkpoint, "obs_type": obs_type}
@@ -36,8 +37,15 @@ def dream_steps_per_second(domain: str, checkpoint: str | Path | None, num_envs:
         _step(env, action, single)
     elapsed = time.perf_counter() - start
     env.close()
-    return {"domain": domain, "num_envs": num_envs, "obs_type": obs_type, "calls": steps, "seconds": elapsed,
-            "steps_per_s": num_envs * steps / elapsed, "torch_threads": torch.get_num_threads()}  # fmt: skip
+    return {
+        "domain": domain,
+        "num_envs": num_envs,
+        "obs_type": obs_type,
+        "calls": steps,
+        "seconds": elapsed,
+        "steps_per_s": num_envs * steps / elapsed,
+        "torch_threads": torch.get_num_threads(),
+    }
 
 
 def _step(env, action, single: bool) -> None:

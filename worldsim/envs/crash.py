@@ -65,5 +65,7 @@ def resolve_crash_rule(domain: str, crash_rule: bool | None) -> bool:
     if crash_rule is None:
         return domain in DOMAINS_WITH_RULE
     if crash_rule and domain not in DOMAINS_WITH_RULE:
-        raise ValueError(f"crash_rule: no state-overlap crash rule for the {domain!r} domain (only {', '.join(DOMAINS_WITH_RULE)})")
+        raise ValueError(
+            f"crash_rule: no state-overlap crash rule for the {domain!r} domain (only {', '.join(DOMAINS_WITH_RULE)})"
+        )
     return bool(crash_rule)

@@ -20,8 +20,16 @@ from worldsim.model.world_model import WorldModel
 
 
 class Dream:
-    def __init__(self, model: WorldModel, bank: dict[str, np.ndarray], num: int, physics_blend: float,
-                 draw: bool = True, snap_colours: bool = True, crash_rule: bool = False):  # fmt: skip
+    def __init__(
+        self,
+        model: WorldModel,
+        bank: dict[str, np.ndarray],
+        num: int,
+        physics_blend: float,
+        draw: bool = True,
+        snap_colours: bool = True,
+        crash_rule: bool = False,
+    ):
         self.model = model
         self.draw = draw
         self.crash_rule = crash_rule
@@ -43,7 +51,7 @@ class Dream:
     @torch.no_grad()
     def reset(self, which: np.ndarray, seeds: np.ndarray, frames: torch.Tensor, actions: torch.Tensor) -> None:
         """Start dreams `which` from real context `frames` (k, T, H, W, 3) with `actions` between them."""
-        for i, seed in zip(which, seeds):
+        for i, seed in zip(which, seeds, strict=True):
             self.generators[i].manual_seed(int(seed))
         self.latent[which] = self.model.encode(frames, actions)
         self.frame[which] = self.model.frames_in(frames[:, -1])
@@ -55,9 +63,10 @@ class Dream:
         more than all the stepping (a 64-env driving batch restarts about one env per step)."""
         if self._bank_latents is None:
             frames, actions = self.bank["frames"], self.bank["actions"]
-            self._bank_latents = torch.cat([self.model.encode(frames[i : i + 64], actions[i : i + 64])
-                                            for i in range(0, len(frames), 64)])  # fmt: skip
-        for i, seed in zip(which, seeds):
+            self._bank_latents = torch.cat(
+                [self.model.encode(frames[i : i + 64], actions[i : i + 64]) for i in range(0, len(frames), 64)]
+            )
+        for i, seed in zip(which, seeds, strict=True):
             self.generators[i].manual_seed(int(seed))
         self.latent[which] = self._bank_latents[indices]
         self.frame[which] = self.model.frames_in(self.bank["frames"][indices, -1])

@@ -25,8 +25,14 @@ from worldsim.sources.base import space_from_json
 class RealWorldEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 2}
 
-    def __init__(self, domain: str | None = None, checkpoint: str | Path | None = None, obs_type: str = "pixels",
-                 render_mode: str | None = None, episode_steps: int | None = None):  # fmt: skip
+    def __init__(
+        self,
+        domain: str | None = None,
+        checkpoint: str | Path | None = None,
+        obs_type: str = "pixels",
+        render_mode: str | None = None,
+        episode_steps: int | None = None,
+    ):
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be 'rgb_array' or None, got {render_mode!r}")
         self.model, _, self.checkpoint = load_world(domain, checkpoint, obs_type, 1.0)

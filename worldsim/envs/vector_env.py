@@ -55,8 +55,15 @@ class WorldSimVectorEnv(gym.vector.VectorEnv):
         self.action_space = batch_space(self.single_action_space, num_envs)
         self.single_observation_space = observation_space(config, obs_type)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
-        self.dream = Dream(self.model, bank, num_envs, self.physics_blend, draw=obs_type == "pixels" or render_mode is not None,
-                           snap_colours=snap_colours, crash_rule=resolve_crash_rule(config.domain, crash_rule))  # fmt: skip
+        self.dream = Dream(
+            self.model,
+            bank,
+            num_envs,
+            self.physics_blend,
+            draw=obs_type == "pixels" or render_mode is not None,
+            snap_colours=snap_colours,
+            crash_rule=resolve_crash_rule(config.domain, crash_rule),
+        )
         self._rngs = [seeding.np_random()[0] for _ in range(num_envs)]
         self._t = np.zeros(num_envs, dtype=np.int64)
         self._ended = np.zeros(num_envs, dtype=bool)
@@ -105,7 +112,6 @@ class WorldSimVectorEnv(gym.vector.VectorEnv):
         self.dream.reset_from_bank(which, seeds, choices)
         self._t[which] = 0
         self._ended[which] = False
-
 
     def _observations(self) -> np.ndarray:
         if self.obs_type == "pixels":

@@ -70,8 +70,15 @@ class WorldSimEnv(gym.Env):
         self.metadata = {**self.metadata, "render_fps": RENDER_FPS.get(config.domain, 15)}
         self.action_space = space_from_json(config.action_space)
         self.observation_space = observation_space(config, obs_type)
-        self.dream = Dream(self.model, bank, 1, self.physics_blend, draw=obs_type == "pixels" or render_mode is not None,
-                           snap_colours=snap_colours, crash_rule=resolve_crash_rule(config.domain, crash_rule))  # fmt: skip
+        self.dream = Dream(
+            self.model,
+            bank,
+            1,
+            self.physics_blend,
+            draw=obs_type == "pixels" or render_mode is not None,
+            snap_colours=snap_colours,
+            crash_rule=resolve_crash_rule(config.domain, crash_rule),
+        )
         self.context_frames = bank["frames"].shape[1]
         self._t = 0
         self._viewer = None
@@ -163,7 +170,9 @@ class WorldSimEnv(gym.Env):
         size = self.model.config.frame_size
         frames = np.asarray(context["frames"])
         if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[1:] != (size, size, 3):
-            raise ValueError(f'options["context"]["frames"] must be (T, {size}, {size}, 3) uint8, got {frames.shape} {frames.dtype}')
+            raise ValueError(
+                f'options["context"]["frames"] must be (T, {size}, {size}, 3) uint8, got {frames.shape} {frames.dtype}'
+            )
         n = len(frames)
         if n == 0:
             raise ValueError('options["context"]["frames"] is empty')

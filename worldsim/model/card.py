@@ -27,7 +27,9 @@ def export(checkpoint: str | Path, eval_report: str | Path, out: str | Path, not
     model, meta = load_model(source)
     report = json.loads(Path(eval_report).read_text())
     if report.get("domain") != model.config.domain:
-        raise ValueError(f"{eval_report}: an evaluation of a {report.get('domain')!r} model, the checkpoint is {model.config.domain!r}")
+        raise ValueError(
+            f"{eval_report}: an evaluation of a {report.get('domain')!r} model, the checkpoint is {model.config.domain!r}"
+        )
     if not (source / START_BANK).is_file():
         raise FileNotFoundError(f"{source / START_BANK}: the run has no start-frame bank (it is written when training ends)")
     out = Path(out)
@@ -52,14 +54,15 @@ def model_card(meta: dict[str, Any], report: dict[str, Any], params: int, size_m
     train, data = recipe.get("train", {}), recipe.get("dataset", {})
     domain = model["domain"]
     command = f"{recipe.get('command', '')} --threads {train.get('threads') or 0}".replace(
-        "worldsim train", f"worldsim train --domain {domain}", 1)  # fmt: skip
+        "worldsim train", f"worldsim train --domain {domain}", 1
+    )
     styles = ", ".join(f"{k} {v}" for k, v in data.get("behaviour_styles", {}).items())
     lines = [
         f"# WorldSim {domain} world model",
         "",
         f"A learned model of `{data.get('env_id', model.get('env_id'))}` at {model['frame_size']}x{model['frame_size']} "
         f"pixels: {params / 1e6:.2f} M parameters, {size_mb:.1f} MB with its start-frame bank, checkpoint format "
-        f"version {meta['format_version']}. Served by `gym.make(\"WorldSim-{domain}-v0\")`.",
+        f'version {meta["format_version"]}. Served by `gym.make("WorldSim-{domain}-v0")`.',
         "",
         "## Data",
         "",
@@ -129,8 +132,10 @@ def eval_tables(report: dict[str, Any]) -> list[str]:
         for a in alphas:
             m = split["model"][a]
             t = m.get("termination", {})
-            heads.append(f"α={a}: reward MAE {_f(m.get('reward_mae'), 4)}, termination precision "
-                         f"{_f(t.get('precision'), 2)} / recall {_f(t.get('recall'), 2)} ({t.get('positives', 0)} real)")  # fmt: skip
+            heads.append(
+                f"α={a}: reward MAE {_f(m.get('reward_mae'), 4)}, termination precision "
+                f"{_f(t.get('precision'), 2)} / recall {_f(t.get('recall'), 2)} ({t.get('positives', 0)} real)"
+            )
         lines += ["", "; ".join(heads) + ".", ""]
     return lines
 

@@ -56,7 +56,9 @@ def evaluate(model: WorldModel, data: Dataset, split: str, config: EvalConfig) -
         last = model.frames_in(frames[:, c - 1])
         for k in range(1, horizon + 1):
             if k in config.ks:
-                baseline.add(k, last, model.frames_in(frames[:, c - 1 + k]), states[:, c - 1], states[:, c - 1 + k], mask[:, c - 2 + k])
+                baseline.add(
+                    k, last, model.frames_in(frames[:, c - 1 + k]), states[:, c - 1], states[:, c - 1 + k], mask[:, c - 2 + k]
+                )
         for alpha in alphas:
             _rollout(model, w, frames, actions, states, mask, alpha, config, acc[alpha])
     return {
@@ -80,9 +82,18 @@ def _rollout(model, w, frames, actions, states, mask, alpha, config, acc) -> Non
         if config.palette is not None:
             previous = snap(previous, config.palette)
         valid = mask[:, step]
-        acc.add_heads(model.reward(latent), torch.sigmoid(model.termination_logit(latent)), rewards[:, step], terminated[:, step], valid)
+        acc.add_heads(
+            model.reward(latent), torch.sigmoid(model.termination_logit(latent)), rewards[:, step], terminated[:, step], valid
+        )
         if k in config.ks:
-            acc.add(k, _as_shown(previous), model.frames_in(frames[:, c - 1 + k]), model.physical_state(latent), states[:, c - 1 + k], valid)
+            acc.add(
+                k,
+                _as_shown(previous),
+                model.frames_in(frames[:, c - 1 + k]),
+                model.physical_state(latent),
+                states[:, c - 1 + k],
+                valid,
+            )
 
 
 def _as_shown(frames: torch.Tensor) -> torch.Tensor:
@@ -139,7 +150,9 @@ class _Accumulator:
                 # is not dominated by frames where nothing moved (those score a capped 100 dB).
                 "psnr_pooled": 10 * math.log10(n / max(s["mse"], 1e-10 * n)) if n else None,
                 "ssim": s["ssim"] / n if n else None,
-                "state_error": {f: float(e) / n for f, e in zip(self.fields, s["state"])} if n and self.fields else {},
+                "state_error": dict(zip(self.fields, (float(e) / n for e in s["state"]), strict=True))
+                if n and self.fields
+                else {},
             }
         out: dict[str, Any] = {"k": per_k}
         if self.reward_n:

@@ -64,20 +64,29 @@ def _latents(model: WorldModel, batch: dict[str, torch.Tensor], context: int, ge
 def head_loss(model: WorldModel, batch: dict[str, torch.Tensor], latents: torch.Tensor, weights: LossWeights) -> torch.Tensor:
     mask = batch["mask"]
     reward = ((model.reward(latents) - batch["rewards"]) ** 2 * mask).sum() / mask.sum().clamp(min=1.0)
-    bce = F.binary_cross_entropy_with_logits(model.termination_logit(latents), batch["terminated"],
-                                             pos_weight=torch.tensor(weights.termination_pos_weight), reduction="none")  # fmt: skip
+    bce = F.binary_cross_entropy_with_logits(
+        model.termination_logit(latents),
+        batch["terminated"],
+        pos_weight=torch.tensor(weights.termination_pos_weight),
+        reduction="none",
+    )
     termination = (bce * mask).sum() / mask.sum().clamp(min=1.0)
     return weights.reward * reward + weights.termination * termination
 
 
-def fit_heads(model: WorldModel, sources: list[tuple[WindowSampler, float]], fit: HeadFit, progress: bool = True) -> dict[str, float]:
+def fit_heads(
+    model: WorldModel, sources: list[tuple[WindowSampler, float]], fit: HeadFit, progress: bool = True
+) -> dict[str, float]:
     """Refit the heads on batches drawn from `sources` (sampler, share of each batch). Returns the
     mean head loss of the first and the last tenth of the steps."""
     if abs(sum(share for _, share in sources) - 1.0) > 1e-6:
         raise ValueError(f"the shares of the sources must add up to 1, got {[share for _, share in sources]}")
     for sampler, _ in sources:
         if sampler.length != fit.context + fit.horizon - 1:
-            raise ValueError(f"windows of length {sampler.length}; context {fit.context} + horizon {fit.horizon} needs {fit.context + fit.horizon - 1}")
+            raise ValueError(
+                f"windows of length {sampler.length}; context {fit.context} + horizon {fit.horizon} "
+                f"needs {fit.context + fit.horizon - 1}"
+            )
     rng, generator = np.random.default_rng(fit.seed), torch.Generator().manual_seed(fit.seed)
     weights = LossWeights()
     model.requires_grad_(False)
@@ -89,7 +98,7 @@ def fit_heads(model: WorldModel, sources: list[tuple[WindowSampler, float]], fit
     counts.append(fit.batch_size - sum(counts))
     losses = []
     for _ in tqdm(range(fit.steps), desc="fitting heads", unit="step", disable=not progress):
-        parts = [to_tensors(sampler.sample(int(n), rng)) for (sampler, _), n in zip(sources, counts) if n > 0]
+        parts = [to_tensors(sampler.sample(int(n), rng)) for (sampler, _), n in zip(sources, counts, strict=True) if n > 0]
         batch = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
         latents = _latents(model, batch, fit.context, generator)
         loss = head_loss(model, batch, latents, weights)

@@ -9,7 +9,7 @@ from torch import nn
 def mlp(inputs: int, hidden: int, outputs: int, layers: int = 2) -> nn.Sequential:
     dims = [inputs] + [hidden] * (layers - 1)
     blocks: list[nn.Module] = []
-    for a, b in zip(dims[:-1], dims[1:]):
+    for a, b in zip(dims[:-1], dims[1:], strict=True):
         blocks += [nn.Linear(a, b), nn.LayerNorm(b), nn.ELU()]
     return nn.Sequential(*blocks, nn.Linear(dims[-1], outputs))
 
@@ -61,20 +61,23 @@ class Decoder(nn.Module):
         c = channels
         self.c, self.side = c, frame_size // 16
         self.inp = nn.Linear(latent_dim, 8 * c * self.side**2)
-        self.ups = nn.ModuleList([
-            nn.ConvTranspose2d(8 * c, 4 * c, 4, 2, 1),
-            nn.ConvTranspose2d(8 * c, 2 * c, 4, 2, 1),
-            nn.ConvTranspose2d(4 * c, c, 4, 2, 1),
-            nn.ConvTranspose2d(2 * c, 4, 4, 2, 1),
-        ])  # fmt: skip
+        self.ups = nn.ModuleList(
+            [
+                nn.ConvTranspose2d(8 * c, 4 * c, 4, 2, 1),
+                nn.ConvTranspose2d(8 * c, 2 * c, 4, 2, 1),
+                nn.ConvTranspose2d(4 * c, c, 4, 2, 1),
+                nn.ConvTranspose2d(2 * c, 4, 4, 2, 1),
+            ]
+        )
         self.act = nn.ELU()
         with torch.no_grad():
             self.ups[-1].weight.mul_(0.01)
             self.ups[-1].bias.zero_()
             self.ups[-1].bias[3] = self.KEEP_BIAS
 
-    def forward(self, latent: torch.Tensor, reference: list[torch.Tensor] | None = None,
-                base: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+    def forward(
+        self, latent: torch.Tensor, reference: list[torch.Tensor] | None = None, base: torch.Tensor | None = None
+    ) -> torch.Tensor:
         x = self.act(self.inp(latent).view(-1, 8 * self.c, self.side, self.side))
         for i, up in enumerate(self.ups):
             x = up(x)

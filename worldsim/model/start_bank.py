@@ -17,8 +17,7 @@ from worldsim.data import Dataset
 START_BANK = "start_frames.npz"
 
 
-def write_start_bank(dataset: Dataset, indices: list[int], context: int, directory: Path, count: int = 64,
-                     seed: int = 0) -> int:  # fmt: skip
+def write_start_bank(dataset: Dataset, indices: list[int], context: int, directory: Path, count: int = 64, seed: int = 0) -> int:
     """Save up to `count` episode-start contexts from episodes `indices`; returns how many."""
     rng = np.random.default_rng(seed)
     chosen = rng.permutation(indices)

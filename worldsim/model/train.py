@@ -200,10 +200,16 @@ def _checkpoint(out, model, optimizer, rng, generator, config, step, elapsed, re
     tensors = {f"opt.{i}.{k}": v for i, s in opt_state["state"].items() for k, v in s.items() if torch.is_tensor(v)}
     tensors["generator"] = generator.get_state()
     write_tensors(tmp / "training_state.safetensors", tensors)
-    write_json(tmp / "training.json", {
-        "step": step, "elapsed_s": elapsed, "config": asdict(config),
-        "optimizer_groups": opt_state["param_groups"], "numpy_rng": rng.bit_generator.state,
-    })  # fmt: skip
+    write_json(
+        tmp / "training.json",
+        {
+            "step": step,
+            "elapsed_s": elapsed,
+            "config": asdict(config),
+            "optimizer_groups": opt_state["param_groups"],
+            "numpy_rng": rng.bit_generator.state,
+        },
+    )
     if ckpt.exists():
         ckpt.rename(old)
     tmp.rename(ckpt)

@@ -165,14 +165,20 @@ class WorldModel(nn.Module):
         return torch.cat(latents)
 
     @torch.no_grad()
-    def step(self, latent: torch.Tensor, action: torch.Tensor, generator: torch.Generator | None = None,
-             physics_blend: float = 1.0) -> torch.Tensor:
+    def step(
+        self, latent: torch.Tensor, action: torch.Tensor, generator: torch.Generator | None = None, physics_blend: float = 1.0
+    ) -> torch.Tensor:
         """Sample the next latent for raw actions (ids or boxes)."""
         noise = torch.randn(latent.shape[0], self.config.stoch_dim, generator=generator, device=latent.device)
         return self.imagine_step(latent, self.action_features(action), noise, physics_blend)
 
-    def draw(self, latent: torch.Tensor, previous: torch.Tensor, keep: torch.Tensor | None = None,
-             maps: list[torch.Tensor] | None = None) -> torch.Tensor:  # fmt: skip
+    def draw(
+        self,
+        latent: torch.Tensor,
+        previous: torch.Tensor,
+        keep: torch.Tensor | None = None,
+        maps: list[torch.Tensor] | None = None,
+    ) -> torch.Tensor:
         """Decode on top of `previous` frames; `keep` (B,) in {0, 1} drops some references (those are
         drawn from the latent alone); `maps` are the encoder's maps of `previous`, when known."""
         maps = self.encoder.feature_maps(previous)[:3] if maps is None else maps

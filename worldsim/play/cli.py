@@ -24,9 +24,18 @@ def run_play(args):
 
     if not args.domain and not args.checkpoint:
         raise ValueError("give --domain (shipped weights) or --checkpoint")
-    config = PlayConfig(domain=args.domain, checkpoint=args.checkpoint, mode=args.mode, physics_blend=args.physics_blend,
-                        step_hz=args.step_hz, fps=args.fps, scale=args.scale, seed=args.seed,
-                        max_frames=args.max_frames, record=args.record)  # fmt: skip
+    config = PlayConfig(
+        domain=args.domain,
+        checkpoint=args.checkpoint,
+        mode=args.mode,
+        physics_blend=args.physics_blend,
+        step_hz=args.step_hz,
+        fps=args.fps,
+        scale=args.scale,
+        seed=args.seed,
+        max_frames=args.max_frames,
+        record=args.record,
+    )
     result = PlaySession(config).run()
     if args.json:
         return result

@@ -10,9 +10,9 @@ scripted events through `run(events=...)`.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -45,8 +45,9 @@ class PlaySession:
         if config.record and Path(config.record).suffix not in (".mp4", ".gif"):
             raise ValueError(f"--record {config.record}: the video must be a .mp4 or .gif file")
         self.config = config
-        self.env = WorldSimEnv(domain=config.domain, checkpoint=config.checkpoint, physics_blend=config.physics_blend,
-                               render_mode="rgb_array")  # fmt: skip
+        self.env = WorldSimEnv(
+            domain=config.domain, checkpoint=config.checkpoint, physics_blend=config.physics_blend, render_mode="rgb_array"
+        )
         self.domain = self.env.domain
         step_hz = config.step_hz or RENDER_FPS.get(self.domain, 10)
         self.frames_per_step = max(1, round((config.fps or 60) / step_hz))
@@ -190,8 +191,10 @@ class PlaySession:
             surface = pg.surfarray.make_surface(np.ascontiguousarray(frame.swapaxes(0, 1)))
             screen.blit(pg.transform.scale(surface, (self.view, self.view)), (i * (self.view + GAP), 0))
         alpha = f"α {self.env.physics_blend:.1f}" if self.mode != "real" else "α -"
-        status = (f"{self.mode} | {alpha} | step {self.t} | reward {self.reward:+.2f} | return {self.total:.2f} | "
-                  f"{5 * round(self.clock.get_fps() / 5):.0f} FPS")  # fmt: skip  (steadier, and fewer texts to draw)
+        status = (
+            f"{self.mode} | {alpha} | step {self.t} | reward {self.reward:+.2f} | return {self.total:.2f} | "
+            f"{5 * round(self.clock.get_fps() / 5):.0f} FPS"
+        )  # rounded: steadier, and fewer texts to draw
         alerts = " ".join(a for a, on in (("REC", self.recording is not None), ("PAUSED", self.paused)) if on)
         self.hud.draw(screen, self.view, status, alerts, self.controls.help, COMMON_HELP)
         pg.display.flip()
@@ -216,8 +219,14 @@ class PlaySession:
                 self._save_recording(self.config.record or f"worldsim-play-{self.domain}-{len(self.videos) + 1}.mp4")
             self.close()
         elapsed = time.perf_counter() - start
-        return {"domain": self.domain, "frames": frame, "seconds": elapsed, "fps": frame / elapsed if elapsed else 0.0,
-                "steps": self.steps, "videos": self.videos}  # fmt: skip
+        return {
+            "domain": self.domain,
+            "frames": frame,
+            "seconds": elapsed,
+            "fps": frame / elapsed if elapsed else 0.0,
+            "steps": self.steps,
+            "videos": self.videos,
+        }
 
     def close(self) -> None:
         if self.source is not None:

@@ -118,11 +118,7 @@ class DrivingSource(Source):
         ego_lane = int(ego.lane_index[2])
         speed = float(np.hypot(state[2], state[3]))
         parts = [f"{lanes} lanes", f"ego in the {lane_name(ego_lane, lanes)} at {speed:.0f} m/s"]
-        ahead = [
-            state[5 + 6 * k : 11 + 6 * k]
-            for k in range(self.neighbours)
-            if state[5 + 6 * k] > 0 and state[6 + 6 * k] > 0
-        ]
+        ahead = [state[5 + 6 * k : 11 + 6 * k] for k in range(self.neighbours) if state[5 + 6 * k] > 0 and state[6 + 6 * k] > 0]
         if ahead:
             _, dx, dy, _, vy, _ = min(ahead, key=lambda car: car[1])
             lane = ego_lane + int(round(dy / LANE_WIDTH_M))
@@ -134,7 +130,7 @@ class DrivingSource(Source):
             parts.append("the ego has crashed")
         return "; ".join(parts)
 
-    def branch(self) -> "DrivingSource":
+    def branch(self) -> DrivingSource:
         """An independent copy of this source at its current step (highway-env deep-copies)."""
         return copy.deepcopy(self)
 

@@ -68,9 +68,9 @@ class DrivingScript:
             self.vehicles[v["id"]] = vehicle
 
         zones = [(ego, EGO_CLEARANCE_M)] + [(v, SCRIPTED_CLEARANCE_M) for v in self.vehicles.values()]
-        road.vehicles = [
-            other for other in road.vehicles if other is ego or not any(_in_zone(other, *z) for z in zones)
-        ] + list(self.vehicles.values())
+        road.vehicles = [other for other in road.vehicles if other is ego or not any(_in_zone(other, *z) for z in zones)] + list(
+            self.vehicles.values()
+        )
 
     def fire(self, env, step: int) -> list[str]:
         """Apply the events scheduled for `step` (before the simulator advances); returns what fired."""

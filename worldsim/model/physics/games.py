@@ -20,6 +20,7 @@ WHEELBASE, MAX_WHEEL_ANGLE = 3.24, 0.4
 GAS_ACCEL, BRAKE_DECEL, YAW_LAG_S = 44.0, 220.0, 0.15
 FRAME_S, FRAMES = 0.02, 2
 
+
 class CarPrior(nn.Module):
     def __init__(self, state_fields: list[str]):
         super().__init__()
@@ -41,4 +42,3 @@ class CarPrior(nn.Module):
             speed = (speed + push * FRAME_S).clamp(min=0.0)
         psi = torch.atan2(torch.sin(psi), torch.cos(psi))  # the state keeps headings in (-pi, pi]
         return torch.cat([torch.stack([x, y, speed, psi, yaw_rate], -1), state[:, 5:]], -1)
-
