@@ -35,8 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import dream_venv, evaluate, play_real, write_json  # noqa: E402
 from transfer import RandomAgent  # noqa: E402
 
-from worldsim.envs.crash import resolve_crash_rule, states_overlap  # noqa: E402
-from worldsim.envs.world_sim_env import load_world  # noqa: E402
+from worldsim import domains  # noqa: E402
+from worldsim.envs.world import World  # noqa: E402
+from worldsim.model.crash import states_overlap  # noqa: E402
 from worldsim.model.metrics import psnr  # noqa: E402
 from worldsim.model.palette import palette_from_frames, snap  # noqa: E402
 
@@ -141,10 +142,11 @@ def head_and_model_errors(model, palette, episodes, horizon: int, stride: int, s
 def diagnose(args) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
-    model, bank, _ = load_world(args.domain, args.checkpoint, args.obs_type, 1.0)
+    world = World.open(args.domain, args.checkpoint, args.obs_type)
+    model, bank = world.model, world.bank
     palette = palette_from_frames(bank["frames"])
     agents = load_agents(args.agent)
-    crash_rule = resolve_crash_rule(args.domain, args.crash_rule)
+    crash_rule = domains.get(args.domain).resolve_crash_rule(args.crash_rule)
     report = {"domain": args.domain, "episodes": args.episodes, "horizon": args.horizon, "crash_rule": crash_rule, "agents": {}}
     for label, agent in [*agents.items(), ("random", None)]:
         dream = dream_venv(

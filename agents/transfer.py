@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import train as train_script  # noqa: E402
 from common import action_space, evaluate, needs_rescaling, real_venv, write_json  # noqa: E402
 
-from worldsim.envs.crash import resolve_crash_rule  # noqa: E402
+from worldsim import domains  # noqa: E402
 
 
 class RandomAgent:
@@ -86,7 +86,7 @@ def main(argv=None) -> dict:
         raise ValueError(f"--agents takes a comma list of dream, real, random; got {args.agents!r}")
     out = Path(args.out)
     runs = {where: [] for where in ("dream", "real", "random") if where in agents}
-    crash_rule = resolve_crash_rule(args.domain, args.crash_rule)
+    crash_rule = domains.get(args.domain).resolve_crash_rule(args.crash_rule)
     rescaled = needs_rescaling(action_space(args.domain, args.checkpoint))
     for seed in seeds:
         for where in [w for w in ("dream", "real") if w in agents]:

@@ -84,7 +84,7 @@ def test_suite_summarises_agreement(driving_run, capsys):
 
 
 def test_state_overlap_rule():
-    from worldsim.envs.crash import state_overlap
+    from worldsim.model.crash import state_overlap
 
     state = np.zeros(5 + 6 * 4, np.float32)
     state[5:11] = (1.0, 20.0, 0.0, 25.0, 0.0, 0.0)  # a car 20 m ahead: no crash
@@ -115,7 +115,7 @@ def test_crash_signals_are_scored_on_recorded_and_imagined_steps(driving_run, dr
 def test_latent_overlap_agrees_with_the_rule_on_decoded_states(driving_model):
     import torch
 
-    from worldsim.envs.crash import LatentOverlap, states_overlap
+    from worldsim.model.crash import LatentOverlap, states_overlap
 
     generator = torch.Generator().manual_seed(0)
     latent = torch.randn(512, driving_model.config.latent_dim, generator=generator) * 3

@@ -6,11 +6,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from worldsim import domains
 from worldsim.data import CollectRequest, WindowSampler, collect
 from worldsim.model.checkpoint import CheckpointError, load_model, save_model
 from worldsim.model.config import FORMAT_VERSION, ModelConfig
 from worldsim.model.objective import LossWeights, to_tensors, world_model_loss
-from worldsim.model.physics import make_prior
 from worldsim.model.train import TrainConfig, train
 from worldsim.model.world_model import WorldModel
 from worldsim.sources.driving import driving_state_fields
@@ -143,7 +143,7 @@ def test_physics_blend_zero_follows_prior():
     state[:, 1], state[:, 2], state[:, 5], state[:, 6], state[:, 8] = 4.0, 25.0, 1.0, 20.0, 22.0
     latent[:, : model.config.state_dim] = model.normalise_state(state)
     action = torch.tensor([0, 3, 4])
-    prior = make_prior("driving", model.config.state_fields)
+    prior = domains.get("driving").load("prior")(model.config.state_fields)
     expected = prior(state, F.one_hot(action, 5).float())
     nxt = model.step(latent, action, torch.Generator().manual_seed(0), physics_blend=0.0)
     torch.testing.assert_close(model.physical_state(nxt), expected, atol=1e-4, rtol=1e-5)

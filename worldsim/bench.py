@@ -14,10 +14,11 @@ import time
 
 import numpy as np
 
+from worldsim import domains
 from worldsim.behaviour import default_policy
 from worldsim.data import WindowSampler
 from worldsim.model.checkpoint import CheckpointError
-from worldsim.sources import DOMAINS, make_source
+from worldsim.sources import make_source
 
 
 def source_steps_per_second(domain: str, steps: int, frame_size: int = 64, seed: int = 0) -> dict:
@@ -69,7 +70,7 @@ def window_batches_per_second(root: str, batch: int = 32, length: int = 16, seco
 
 def add_bench(commands) -> None:
     p = commands.add_parser("bench", help="measure the real simulators' steps/s at the frame size")
-    p.add_argument("--domains", nargs="*", default=list(DOMAINS), choices=list(DOMAINS), help="default: all")
+    p.add_argument("--domains", nargs="*", default=list(domains.names()), choices=domains.names(), help="default: all")
     p.add_argument("--steps", type=int, default=500)
     p.add_argument("--frame-size", type=int, default=64)
     p.add_argument("--checkpoint", help="time this world model instead of the shipped weights (one domain only)")

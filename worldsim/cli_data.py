@@ -5,18 +5,14 @@ from __future__ import annotations
 import json
 import sys
 
+from worldsim import domains
 from worldsim.data import CollectRequest, Dataset, collect
 from worldsim.scenario import load_scenario
-
-# Steps per episode when neither --max-steps nor the scenario says: highway-fast-v0 ends at 30 s
-# (30 steps) anyway, PushT's own limit is 300 steps, CarRacing's 1000 frames are 500 steps at
-# frame_skip 2.
-DEFAULT_MAX_STEPS = {"driving": 30, "robotics": 300, "games": 500, "any": 500}
 
 
 def add_collect(commands) -> None:
     p = commands.add_parser("collect", help="record episodes of a real simulator into a dataset directory")
-    p.add_argument("--domain", choices=["driving", "robotics", "games", "any"], help="default: the scenario's domain")
+    p.add_argument("--domain", choices=[*domains.names(), domains.GENERIC.name], help="default: the scenario's domain")
     p.add_argument("--env-id", help="Gymnasium id for --domain any (e.g. CartPole-v1)")
     p.add_argument("--scenario", help="scenario name (e.g. cut_in) or YAML file")
     p.add_argument(
@@ -53,7 +49,9 @@ def run_collect(args):
             raise ValueError(f"--env-config is not valid JSON: {exc}") from None
         if not isinstance(options["config"], dict):
             raise ValueError("--env-config must be a JSON object")
-    max_steps = args.max_steps or (scenario.max_steps if scenario and scenario.max_steps else DEFAULT_MAX_STEPS[domain])
+    max_steps = args.max_steps or (
+        scenario.max_steps if scenario and scenario.max_steps else domains.of_model(domain).episode_steps
+    )
     request = CollectRequest(
         domain=domain,
         out=args.out,

@@ -13,7 +13,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 
-DOMAINS = ("driving", "robotics", "games")
+from worldsim import domains
 
 
 def dream_episode(domain: str, out: Path, steps: int | None, seed: int, checkpoint: str | None = None) -> dict:
@@ -49,7 +49,7 @@ def dream_episode(domain: str, out: Path, steps: int | None, seed: int, checkpoi
 
 def add_dream(commands) -> None:
     p = commands.add_parser("dream", help="run an episode per domain in the shipped world models, write videos")
-    p.add_argument("--domains", nargs="*", default=list(DOMAINS), choices=list(DOMAINS), help="default: all")
+    p.add_argument("--domains", nargs="*", default=list(domains.names()), choices=domains.names(), help="default: all")
     p.add_argument("--steps", type=int, help="steps per episode at most (default: the domain's episode length)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint", help="a trained run instead of the shipped weights (one domain only)")

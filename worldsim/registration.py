@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from gymnasium.envs.registration import register, registry
 
+from worldsim import domains
+
 ENTRY_POINT = "worldsim.envs.world_sim_env:WorldSimEnv"
 VECTOR_ENTRY_POINT = "worldsim.envs.vector_env:WorldSimVectorEnv"
-IDS = {
-    "WorldSim-v0": {},
-    "WorldSim-driving-v0": {"domain": "driving"},
-    "WorldSim-robotics-v0": {"domain": "robotics"},
-    "WorldSim-games-v0": {"domain": "games"},
-}
+# `WorldSim-v0` serves the default domain; each built-in domain has its own id.
+IDS = {"WorldSim-v0": {}, **{f"WorldSim-{name}-v0": {"domain": name} for name in domains.names()}}
 
 
 def register_envs() -> None:

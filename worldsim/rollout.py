@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from worldsim.envs.world_sim_env import RENDER_FPS, WorldSimEnv
+from worldsim import domains
+from worldsim.envs.world_sim_env import WorldSimEnv
 from worldsim.video import write_video
 
 ALGOS = ("ppo", "a2c", "dqn", "sac", "td3")
@@ -58,7 +59,7 @@ def rollout(request: RolloutRequest, out: str | Path) -> dict[str, Any]:
     if Path(out).suffix not in (".mp4", ".gif"):
         raise ValueError(f"{out}: the video must be a .mp4 or .gif file")
     frames, summary = rollout_frames(request)
-    path = write_video(out, frames, fps=RENDER_FPS.get(summary["domain"], 15))
+    path = write_video(out, frames, fps=domains.of_model(summary["domain"]).fps)
     return {**summary, "frames": len(frames), "frame_shape": list(frames.shape[1:]), "video": str(path)}
 
 
@@ -150,7 +151,7 @@ def _pair(left: np.ndarray, right: np.ndarray) -> np.ndarray:
 
 def add_rollout(commands) -> None:
     p = commands.add_parser("rollout", help="film a policy in a world model (optionally beside the real simulator)")
-    p.add_argument("--domain", choices=["driving", "robotics", "games"], help="shipped weights of this domain")
+    p.add_argument("--domain", choices=domains.names(), help="shipped weights of this domain")
     p.add_argument("--checkpoint", help="a trained run instead of the shipped weights")
     p.add_argument("--policy", default="random", help="'random' or a Stable-Baselines3 .zip (default random)")
     p.add_argument("--algo", default="ppo", choices=ALGOS, help="the .zip's algorithm (default ppo)")

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
+from worldsim import domains
 from worldsim.behaviour.base import BehaviourPolicy, RandomPolicy
 
 
 def default_policy(domain: str) -> BehaviourPolicy:
-    if domain == "driving":
-        from worldsim.behaviour.driving import DrivingBehaviour
-
-        return DrivingBehaviour()
-    if domain == "robotics":
-        from worldsim.behaviour.robotics import PushBehaviour
-
-        return PushBehaviour()
-    if domain == "games":
-        from worldsim.behaviour.games import RacingBehaviour
-
-        return RacingBehaviour()
-    return RandomPolicy()
+    """The domain's data-collection policy (`worldsim.domains`); uniform random for any other env."""
+    return domains.of_model(domain).load("behaviour")()
 
 
 __all__ = ["BehaviourPolicy", "RandomPolicy", "default_policy"]

@@ -17,14 +17,12 @@ import numpy as np
 import torch
 
 from worldsim.counterfactual.metrics import compare
-from worldsim.envs.crash import state_overlap
 from worldsim.model.checkpoint import load_model, resolve_checkpoint
-from worldsim.model.palette import palette_from_frames, snap
+from worldsim.model.palette import palette_from_frames
 from worldsim.scenario import load_scenario
 from worldsim.sources.driving import ACTIONS
 
-CRASH_PROBABILITY = 0.5  # the termination head's threshold for an imagined crash
-# An imagined crash is also read off the decoded state (`worldsim.envs.crash.state_overlap`).
+# An imagined crash is `WorldModel.crash_signal` with the driving crash rule, as in the environments.
 CONTEXT = 4  # real frames the model filters before imagining, as in training and evaluation
 
 
@@ -148,19 +146,23 @@ def _imagine(model, history: Track, actions: list[int], physics_blend: float, se
     frames = torch.from_numpy(np.stack(history.frames[-context:]))[None]
     past = torch.tensor(history.actions[len(history.actions) - (context - 1) :])[None] if context > 1 else None
     latent = model.encode(frames, past)
-    previous = model.frames_in(frames[:, -1])
-    generator = torch.Generator().manual_seed(seed)
-    palette = palette_from_frames(np.stack(history.frames))  # as the environments do (worldsim.model.palette)
+    rollout = model.imagine(
+        latent,
+        torch.tensor(actions)[None],
+        previous=model.frames_in(frames[:, -1]),
+        generator=torch.Generator().manual_seed(seed),
+        physics_blend=physics_blend,
+        palette=palette_from_frames(np.stack(history.frames)),  # as the environments do (worldsim.model.palette)
+        crash_rule=True,
+    )
+    pixels, states = rollout.pixels()[0].cpu().numpy(), rollout.states[0].cpu().numpy()
+    signals = {name: fired[0].cpu().numpy() for name, fired in model.crash_signals(rollout.latents, rule=True).items()}
     track = Track()
-    track.add(history.frames[-1], model.physical_state(latent)[0].numpy())
-    for action in actions:
-        latent = model.step(latent, torch.tensor([action]), generator, physics_blend=physics_blend)
-        previous = snap(model.decode(latent, previous), palette)
-        state = model.physical_state(latent)[0].numpy()
-        head = bool(torch.sigmoid(model.termination_logit(latent))[0] > CRASH_PROBABILITY)
-        overlap = state_overlap(state)
-        track.add(model.to_uint8(previous)[0].numpy(), state, action, head or overlap)
-        track.crash_signals.append({"termination_head": head, "state_overlap": overlap})
-        if head or overlap:
+    track.add(history.frames[-1], model.physical_state(latent)[0].cpu().numpy())
+    for k, action in enumerate(actions):
+        fired = {name: bool(values[k]) for name, values in signals.items()}
+        track.add(pixels[k], states[k], action, any(fired.values()))
+        track.crash_signals.append(fired)
+        if any(fired.values()):  # the imagined episode ends at its crash
             break
     return track

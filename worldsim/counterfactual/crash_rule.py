@@ -2,7 +2,7 @@
 
     python -m worldsim.counterfactual.crash_rule data/driving [--stride 10] [--model driving] [--horizon 3]
 
-Scores the state-overlap rule (`worldsim.envs.crash`) on every recorded state after a step (every
+Scores the state-overlap rule (`worldsim.model.crash`) on every recorded state after a step (every
 `stride`-th episode) against the simulator's crash flag (`terminated`: highway-env ends an episode
 at a crash). With --model it also scores what a dream reads: the termination head and the rule on the
 state head, on latents filtered from the real frames and on latents imagined --horizon steps ahead
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from worldsim.data import Dataset
-from worldsim.envs.crash import states_overlap
+from worldsim.model.crash import states_overlap
 
 SIGNALS = (
     "rule on recorded states",
@@ -59,19 +59,18 @@ def score(root: str, stride: int = 10, model=None, horizon: int = 3, seed: int =
 def _model_signals(model, episode, horizon: int, generator) -> tuple[dict[str, np.ndarray], np.ndarray]:
     actions = torch.as_tensor(episode.actions)
     latents = model.filter_episode(torch.from_numpy(episode.frames), actions)
-    after = latents[1:]  # the latent after action t, filtered
+    filtered = model.crash_signals(latents[1:], rule=True)  # the latent after action t, filtered
     signals = {
-        "termination head, filtered": (model.termination_logit(after) > 0).numpy(),
-        "rule on state head, filtered": states_overlap(model.physical_state(after)).numpy(),
+        "termination head, filtered": filtered["termination_head"].cpu().numpy(),
+        "rule on state head, filtered": filtered["state_overlap"].cpu().numpy(),
     }
     # Imagined: from the filtered latent before action s, imagine actions s .. s+horizon-1; score the
     # latent after the last one against the crash flag of that step.
     starts = np.arange(0, len(actions) - horizon + 1)
-    latent = latents[starts]
-    for i in range(horizon):
-        latent = model.step(latent, actions[starts + i], generator)
-    head = (model.termination_logit(latent) > 0).numpy()
-    rule = states_overlap(model.physical_state(latent)).numpy()
+    windows = torch.stack([actions[starts + i] for i in range(horizon)], 1)
+    rollout = model.imagine(latents[starts], windows, generator=generator)
+    imagined = model.crash_signals(rollout.latents[:, -1], rule=True)
+    head, rule = imagined["termination_head"].cpu().numpy(), imagined["state_overlap"].cpu().numpy()
     signals.update(
         {"termination head, imagined": head, "rule on state head, imagined": rule, "head or rule, imagined": head | rule}
     )

@@ -7,6 +7,9 @@ batch. Everything here is batched tensor work; no simulator is imported.
 Frames cost most of a step (the decoder), and the latent never reads them back: a dream that
 nobody looks at (latent or state observations, no rendering) is built with `draw=False` and skips
 decoding altogether. Its latents, rewards and terminations are the same as a drawn dream's.
+
+A step is one step of `WorldModel.imagine`, the loop every part of WorldSim imagines with. The
+dream lives on the model's device; numpy arrays are made only when an env asks for observations.
 """
 
 from __future__ import annotations
@@ -14,8 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from worldsim.envs.crash import LatentOverlap
-from worldsim.model.palette import palette_from_frames, snap
+from worldsim.model.palette import palette_from_frames
 from worldsim.model.world_model import WorldModel
 
 
@@ -33,14 +35,15 @@ class Dream:
         self.model = model
         self.draw = draw
         self.crash_rule = crash_rule
-        self._overlap = LatentOverlap(model) if crash_rule else None
-        self.palette = palette_from_frames(bank["frames"]) if snap_colours else None
+        device = model.device
+        self.palette = palette_from_frames(bank["frames"]).to(device) if snap_colours else None
         self.bank = {k: torch.from_numpy(v) for k, v in bank.items()}
         self.num = num
         self.physics_blend = physics_blend
         c = model.config
-        self.latent = torch.zeros(num, c.latent_dim)
-        self.frame = torch.zeros(num, 3, c.frame_size, c.frame_size)
+        self.latent = torch.zeros(num, c.latent_dim, device=device)
+        self.frame = torch.zeros(num, 3, c.frame_size, c.frame_size, device=device)
+        # CPU generators on every device: the same seed gives the same dream on CPU and GPU.
         self.generators = [torch.Generator() for _ in range(num)]
         self._bank_latents: torch.Tensor | None = None
 
@@ -74,25 +77,27 @@ class Dream:
     @torch.no_grad()
     def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Advance every dream; returns (rewards (N,), terminated (N,) bool)."""
-        noise = torch.stack([torch.randn(self.model.config.stoch_dim, generator=g) for g in self.generators])
-        features = self.model.action_features(actions)
-        self.latent = self.model.imagine_step(self.latent, features, noise, self.physics_blend)
+        rollout = self.model.imagine(
+            self.latent,
+            actions[:, None],
+            previous=self.frame if self.draw else None,
+            generator=self.generators,
+            physics_blend=self.physics_blend,
+            palette=self.palette,
+            crash_rule=self.crash_rule,  # see worldsim.model.crash: the head misses crashes into slower traffic
+        )
+        self.latent = rollout.latents[:, 0]
         if self.draw:
-            self.frame = self.model.decode(self.latent, self.frame)
-            if self.palette is not None:
-                self.frame = snap(self.frame, self.palette)
-        terminated = self.model.termination_logit(self.latent) > 0
-        if self.crash_rule:  # see worldsim.envs.crash: the head misses crashes into slower traffic
-            terminated |= self._overlap(self.latent)
-        return self.model.reward(self.latent), terminated
+            self.frame = rollout.frames[:, 0]
+        return rollout.rewards[:, 0], rollout.terminations[:, 0]
 
     def pixels(self) -> np.ndarray:
         if not self.draw:
             raise RuntimeError("this dream does not draw frames (latent or state observations, no render_mode)")
-        return self.model.to_uint8(self.frame).numpy()
+        return self.model.to_uint8(self.frame).cpu().numpy()
 
     def states(self) -> np.ndarray:
-        return self.model.physical_state(self.latent).numpy()
+        return self.model.physical_state(self.latent).cpu().numpy()
 
     def latents(self) -> np.ndarray:
-        return self.latent.numpy().copy()
+        return self.latent.cpu().numpy().copy()

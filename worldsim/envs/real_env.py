@@ -18,8 +18,7 @@ import numpy as np
 import torch
 
 from worldsim.envs.actions import check_action
-from worldsim.envs.world_sim_env import EPISODE_STEPS, OBS_BOUND, RENDER_FPS, load_world, observation_space
-from worldsim.sources.base import space_from_json
+from worldsim.envs.world import World
 
 
 class RealWorldEnv(gym.Env):
@@ -32,19 +31,18 @@ class RealWorldEnv(gym.Env):
         obs_type: str = "pixels",
         render_mode: str | None = None,
         episode_steps: int | None = None,
+        device: str | torch.device = "cpu",
     ):
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be 'rgb_array' or None, got {render_mode!r}")
-        self.model, _, self.checkpoint = load_world(domain, checkpoint, obs_type, 1.0)
-        config = self.model.config
+        self.world = world = World.open(domain, checkpoint, obs_type, 1.0, episode_steps, device)
+        self.model, self.checkpoint, self.domain = world.model, world.checkpoint, world.domain
         from worldsim.sources import make_source
 
-        self.source = make_source(config.domain, config.frame_size)
-        self.domain, self.obs_type, self.render_mode = config.domain, obs_type, render_mode
-        self.episode_steps = int(episode_steps or EPISODE_STEPS.get(config.domain, 500))
-        self.metadata = {**self.metadata, "render_fps": RENDER_FPS.get(config.domain, 15)}
-        self.action_space = space_from_json(config.action_space)
-        self.observation_space = observation_space(config, obs_type)
+        self.source = make_source(self.domain, self.model.config.frame_size)
+        self.obs_type, self.render_mode, self.episode_steps = obs_type, render_mode, world.episode_steps
+        self.metadata = {**self.metadata, "render_fps": world.spec.fps}
+        self.action_space, self.observation_space = world.action_space, world.observation_space
         self._obs = None
         self._latent = None
         self._t = 0
@@ -77,8 +75,7 @@ class RealWorldEnv(gym.Env):
     def _observation(self) -> np.ndarray:
         if self.obs_type == "pixels":
             return self._obs.frame
-        values = self._latent[0].numpy() if self.obs_type == "latent" else self._obs.state
-        return np.clip(values, -OBS_BOUND[self.obs_type], OBS_BOUND[self.obs_type]).astype(np.float32)
+        return self.world.clip(self._latent[0].cpu().numpy() if self.obs_type == "latent" else self._obs.state)
 
     def _info(self) -> dict[str, Any]:
         return {"state": self._obs.state, "caption": self._obs.caption, "step": self._t}

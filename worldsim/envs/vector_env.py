@@ -20,10 +20,7 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
 from worldsim.envs.actions import check_actions
-from worldsim.envs.crash import resolve_crash_rule
-from worldsim.envs.dream import Dream
-from worldsim.envs.world_sim_env import EPISODE_STEPS, OBS_BOUND, RENDER_FPS, load_world, observation_space
-from worldsim.sources.base import space_from_json
+from worldsim.envs.world import World
 
 
 class WorldSimVectorEnv(gym.vector.VectorEnv):
@@ -40,30 +37,22 @@ class WorldSimVectorEnv(gym.vector.VectorEnv):
         episode_steps: int | None = None,
         snap_colours: bool = True,
         crash_rule: bool | None = None,
+        device: str | torch.device = "cpu",
     ):
         if not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"the vector env renders 'rgb_array' only, got {render_mode!r}")
-        self.model, bank, self.checkpoint = load_world(domain, checkpoint, obs_type, physics_blend)
-        config = self.model.config
+        self.world = world = World.open(domain, checkpoint, obs_type, physics_blend, episode_steps, device)
+        self.model, self.checkpoint, self.domain = world.model, world.checkpoint, world.domain
         self.num_envs, self.obs_type, self.render_mode = num_envs, obs_type, render_mode
-        self.domain, self.physics_blend = config.domain, float(physics_blend)
-        self.episode_steps = int(episode_steps or EPISODE_STEPS.get(config.domain, 500))
-        self.metadata = {**self.metadata, "render_fps": RENDER_FPS.get(config.domain, 15)}
-        self.single_action_space = space_from_json(config.action_space)
+        self.physics_blend, self.episode_steps = float(physics_blend), world.episode_steps
+        self.metadata = {**self.metadata, "render_fps": world.spec.fps}
+        self.single_action_space = world.action_space
         self.action_space = batch_space(self.single_action_space, num_envs)
-        self.single_observation_space = observation_space(config, obs_type)
+        self.single_observation_space = world.observation_space
         self.observation_space = batch_space(self.single_observation_space, num_envs)
-        self.dream = Dream(
-            self.model,
-            bank,
-            num_envs,
-            self.physics_blend,
-            draw=obs_type == "pixels" or render_mode is not None,
-            snap_colours=snap_colours,
-            crash_rule=resolve_crash_rule(config.domain, crash_rule),
-        )
+        self.dream = world.dream(num_envs, self.physics_blend, render_mode is not None, snap_colours, crash_rule)
         self._rngs = [seeding.np_random()[0] for _ in range(num_envs)]
         self._t = np.zeros(num_envs, dtype=np.int64)
         self._ended = np.zeros(num_envs, dtype=bool)
@@ -89,7 +78,7 @@ class WorldSimVectorEnv(gym.vector.VectorEnv):
         actions = torch.as_tensor(check_actions(self.single_action_space, actions, self.num_envs))
         ended = self._ended.copy()
         rewards, terminated = self.dream.step(actions)
-        rewards, terminated = rewards.numpy().astype(np.float64), terminated.numpy()
+        rewards, terminated = rewards.cpu().numpy().astype(np.float64), terminated.cpu().numpy()
         self._t += 1
         truncated = (self._t >= self.episode_steps) & ~terminated
         if ended.any():  # next-step autoreset: these envs start over and report their first frame
@@ -114,11 +103,7 @@ class WorldSimVectorEnv(gym.vector.VectorEnv):
         self._ended[which] = False
 
     def _observations(self) -> np.ndarray:
-        if self.obs_type == "pixels":
-            return self.dream.pixels()
-        values = self.dream.latents() if self.obs_type == "latent" else self.dream.states()
-        return np.clip(values, -OBS_BOUND[self.obs_type], OBS_BOUND[self.obs_type])
+        return self.world.observations(self.dream)
 
     def _infos(self) -> dict[str, Any]:
-        states = self.dream.states() if self.model.config.state_dim else np.zeros((self.num_envs, 0), np.float32)
-        return {"state": states, "physics_blend": np.full(self.num_envs, self.physics_blend), "step": self._t.copy()}
+        return self.world.infos(self.dream, self.physics_blend, self._t)

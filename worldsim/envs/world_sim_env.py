@@ -2,7 +2,7 @@
 
 Observations are the dream's frames (`pixels`, uint8 HWC), its latent (`latent`) or its decoded
 physical state (`state`). Rewards and terminations come from the model's heads (driving dreams
-also end at an imagined crash read off the state, `crash_rule`, see `worldsim.envs.crash`);
+also end at an imagined crash read off the state, `crash_rule`, see `worldsim.model.crash`);
 episodes are truncated after `episode_steps`. `info` carries the decoded physical state and the α in use.
 """
 
@@ -16,37 +16,12 @@ import numpy as np
 import torch
 
 from worldsim.envs.actions import check_action
-from worldsim.envs.crash import resolve_crash_rule
-from worldsim.envs.dream import Dream
-from worldsim.model.checkpoint import load_model, resolve_checkpoint
-from worldsim.model.start_bank import load_start_bank
-from worldsim.sources.base import space_from_json
-
-OBS_TYPES = ("pixels", "latent", "state")
-# Episode lengths and viewing rates per domain: highway-fast-v0 ends at 30 s (1 step per second,
-# shown at twice real time), PushT's limit is 300 steps at 10 Hz, CarRacing 1000 frames at 50 Hz
-# (500 steps of 2 frames).
-EPISODE_STEPS = {"driving": 30, "robotics": 300, "games": 500}
-RENDER_FPS = {"driving": 2, "robotics": 10, "games": 25}
-
-
-def load_world(domain: str | None, checkpoint: str | Path | None, obs_type: str, physics_blend: float):
-    """Check the options every WorldSim env takes, then load (model, start bank, checkpoint directory)
-    for a domain's shipped weights or a checkpoint; with both, the checkpoint must be of that domain."""
-    if obs_type not in OBS_TYPES:
-        raise ValueError(f"obs_type must be one of {', '.join(OBS_TYPES)}, got {obs_type!r}")
-    if not 0.0 <= float(physics_blend) <= 1.0:
-        raise ValueError(f"physics_blend must lie in [0, 1], got {physics_blend!r}")
-    if domain is not None and domain not in EPISODE_STEPS:
-        raise ValueError(f"unknown domain {domain!r}; choose one of {', '.join(EPISODE_STEPS)}")
-    path = resolve_checkpoint(checkpoint if checkpoint is not None else (domain or "driving"))
-    model, _ = load_model(path, domain=domain)
-    if obs_type == "state" and not model.config.state_dim:
-        raise ValueError(f"obs_type 'state': the {model.config.domain!r} model has no physical state")
-    return model, load_start_bank(path), path
+from worldsim.envs.world import World, check_physics_blend
 
 
 class WorldSimEnv(gym.Env):
+    """One dream: a thin `gymnasium.Env` over a `Dream` of one (the batched engine of the vector env)."""
+
     metadata = {"render_modes": ["human", "rgb_array"], "render_fps": 2}
 
     def __init__(
@@ -59,27 +34,18 @@ class WorldSimEnv(gym.Env):
         episode_steps: int | None = None,
         snap_colours: bool = True,
         crash_rule: bool | None = None,
+        device: str | torch.device = "cpu",
     ):
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
-        self.model, bank, self.checkpoint = load_world(domain, checkpoint, obs_type, physics_blend)
-        config = self.model.config
-        self.domain, self.obs_type, self.physics_blend = config.domain, obs_type, float(physics_blend)
-        self.episode_steps = int(episode_steps or EPISODE_STEPS.get(config.domain, 500))
+        self.world = world = World.open(domain, checkpoint, obs_type, physics_blend, episode_steps, device)
+        self.model, self.checkpoint, self.domain = world.model, world.checkpoint, world.domain
+        self.obs_type, self.physics_blend, self.episode_steps = obs_type, float(physics_blend), world.episode_steps
         self.render_mode = render_mode
-        self.metadata = {**self.metadata, "render_fps": RENDER_FPS.get(config.domain, 15)}
-        self.action_space = space_from_json(config.action_space)
-        self.observation_space = observation_space(config, obs_type)
-        self.dream = Dream(
-            self.model,
-            bank,
-            1,
-            self.physics_blend,
-            draw=obs_type == "pixels" or render_mode is not None,
-            snap_colours=snap_colours,
-            crash_rule=resolve_crash_rule(config.domain, crash_rule),
-        )
-        self.context_frames = bank["frames"].shape[1]
+        self.metadata = {**self.metadata, "render_fps": world.spec.fps}
+        self.action_space, self.observation_space = world.action_space, world.observation_space
+        self.dream = world.dream(1, self.physics_blend, render_mode is not None, snap_colours, crash_rule)
+        self.context_frames = world.bank["frames"].shape[1]
         self._t = 0
         self._viewer = None
 
@@ -108,11 +74,12 @@ class WorldSimEnv(gym.Env):
     def step(self, action):
         action = check_action(self.action_space, action)
         rewards, terminated = self.dream.step(torch.as_tensor(action)[None])
+        rewards, terminated = float(rewards[0]), bool(terminated[0])
         self._t += 1
         if self.render_mode == "human":
             self.render()
-        truncated = self._t >= self.episode_steps and not bool(terminated[0])
-        return self._observation(), float(rewards[0]), bool(terminated[0]), truncated, self._info()
+        truncated = self._t >= self.episode_steps and not terminated
+        return self._observation(), rewards, terminated, truncated, self._info()
 
     def render(self):
         if self.render_mode is None:
@@ -135,9 +102,7 @@ class WorldSimEnv(gym.Env):
 
     def set_physics_blend(self, alpha: float) -> None:
         """Change α for the following steps (the latent is kept: the next step blends with the new α)."""
-        if not 0.0 <= float(alpha) <= 1.0:
-            raise ValueError(f"physics_blend must lie in [0, 1], got {alpha!r}")
-        self.physics_blend = self.dream.physics_blend = float(alpha)
+        self.physics_blend = self.dream.physics_blend = check_physics_blend(alpha)
 
     def get_keys_to_action(self) -> dict[tuple[int, ...], Any]:
         from worldsim.envs.keys import keys_to_action
@@ -145,14 +110,11 @@ class WorldSimEnv(gym.Env):
         return keys_to_action(self.domain)
 
     def _observation(self) -> np.ndarray:
-        if self.obs_type == "pixels":
-            return self.dream.pixels()[0]
-        values = self.dream.latents()[0] if self.obs_type == "latent" else self.dream.states()[0]
-        return np.clip(values, -OBS_BOUND[self.obs_type], OBS_BOUND[self.obs_type])
+        return self.world.observations(self.dream)[0]
 
     def _info(self) -> dict[str, Any]:
-        state = self.dream.states()[0] if self.model.config.state_dim else np.zeros(0, np.float32)
-        return {"state": state, "physics_blend": self.physics_blend, "step": self._t}
+        info = self.world.infos(self.dream, self.physics_blend, np.array([self._t]))
+        return {"state": info["state"][0], "physics_blend": self.physics_blend, "step": self._t}
 
     def _scenario(self, ref) -> tuple[torch.Tensor, torch.Tensor]:
         """The real frames at a scenario's start (runs the simulator once; see scenario_start)."""
@@ -183,17 +145,3 @@ class WorldSimEnv(gym.Env):
             raise ValueError(f'options["context"] has {n} frames: give the {n - 1} "actions" between them')
         checked = np.stack([check_action(self.action_space, a) for a in actions])
         return torch.from_numpy(frames)[None], torch.as_tensor(checked)[None]
-
-
-# Finite bounds for vector observations (Gymnasium and SB3 warn on infinite ones). They never bind
-# in practice: the latent is a normalised state, a tanh memory and a Gaussian sample, and physical
-# states are positions and speeds; observations are clipped to them all the same.
-OBS_BOUND = {"latent": 1e3, "state": 1e6}
-
-
-def observation_space(config, obs_type: str) -> gym.Space:
-    if obs_type == "pixels":
-        return gym.spaces.Box(0, 255, (config.frame_size, config.frame_size, 3), np.uint8)
-    size = config.latent_dim if obs_type == "latent" else config.state_dim
-    bound = OBS_BOUND[obs_type]
-    return gym.spaces.Box(-bound, bound, (size,), np.float32)

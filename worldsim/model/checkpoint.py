@@ -16,6 +16,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from worldsim import domains
 from worldsim.model.config import FORMAT_VERSION, ModelConfig
 from worldsim.model.world_model import WorldModel
 
@@ -82,12 +83,12 @@ def resolve_checkpoint(ref: str | Path) -> Path:
         path = path.parent
     if path.is_dir():
         return path
-    if str(ref) in ("driving", "robotics", "games"):
+    if str(ref) in domains.names():
         shipped = SHIPPED / str(ref)
         if not (shipped / CONFIG).is_file():
             raise CheckpointError(f"no shipped weights for {ref!r} in this install ({shipped} is missing)")
         return shipped
-    raise CheckpointError(f"{ref}: not a checkpoint directory, and not a built-in domain (driving, robotics, games)")
+    raise CheckpointError(f"{ref}: not a checkpoint directory, and not a built-in domain ({', '.join(domains.names())})")
 
 
 def load_model(directory: str | Path, domain: str | None = None) -> tuple[WorldModel, dict[str, Any]]:

@@ -25,7 +25,6 @@ import torch
 
 from worldsim.data import Dataset, WindowSampler
 from worldsim.model.metrics import psnr, ssim
-from worldsim.model.palette import snap
 from worldsim.model.world_model import WorldModel
 
 
@@ -53,11 +52,16 @@ def evaluate(model: WorldModel, data: Dataset, split: str, config: EvalConfig) -
         frames, actions = torch.from_numpy(w.frames), torch.from_numpy(w.actions)
         states, mask = torch.from_numpy(w.states), torch.from_numpy(w.mask)
         c = config.context
-        last = model.frames_in(frames[:, c - 1])
+        last = model.frames_in(frames[:, c - 1]).cpu()
         for k in range(1, horizon + 1):
             if k in config.ks:
                 baseline.add(
-                    k, last, model.frames_in(frames[:, c - 1 + k]), states[:, c - 1], states[:, c - 1 + k], mask[:, c - 2 + k]
+                    k,
+                    last,
+                    model.frames_in(frames[:, c - 1 + k]).cpu(),
+                    states[:, c - 1],
+                    states[:, c - 1 + k],
+                    mask[:, c - 2 + k],
                 )
         for alpha in alphas:
             _rollout(model, w, frames, actions, states, mask, alpha, config, acc[alpha])
@@ -70,30 +74,27 @@ def evaluate(model: WorldModel, data: Dataset, split: str, config: EvalConfig) -
 
 @torch.no_grad()
 def _rollout(model, w, frames, actions, states, mask, alpha, config, acc) -> None:
-    c = config.context
-    generator = torch.Generator().manual_seed(config.seed)
+    c, horizon = config.context, max(config.ks)
     latent = model.encode(frames[:, :c], actions[:, : c - 1])
-    previous = model.frames_in(frames[:, c - 1])
+    rollout = model.imagine(
+        latent,
+        actions[:, c - 1 : c - 1 + horizon],
+        previous=model.frames_in(frames[:, c - 1]),
+        generator=torch.Generator().manual_seed(config.seed),
+        physics_blend=alpha,
+        palette=config.palette,
+    )
     rewards, terminated = torch.from_numpy(w.rewards), torch.from_numpy(w.terminated)
-    for k in range(1, max(config.ks) + 1):
+    # The termination head alone is scored (the crash rule, where a domain has one, is scored by
+    # `python -m worldsim.counterfactual.crash_rule`).
+    predicted_rewards, crashed, predicted_states = rollout.rewards.cpu(), rollout.terminations.cpu(), rollout.states.cpu()
+    for k in range(1, horizon + 1):
         step = c - 2 + k  # index of the action (and its reward) that leads to frame c-1+k
-        latent = model.step(latent, actions[:, step], generator, physics_blend=alpha)
-        previous = model.decode(latent, previous)
-        if config.palette is not None:
-            previous = snap(previous, config.palette)
         valid = mask[:, step]
-        acc.add_heads(
-            model.reward(latent), torch.sigmoid(model.termination_logit(latent)), rewards[:, step], terminated[:, step], valid
-        )
+        acc.add_heads(predicted_rewards[:, k - 1], crashed[:, k - 1], rewards[:, step], terminated[:, step], valid)
         if k in config.ks:
-            acc.add(
-                k,
-                _as_shown(previous),
-                model.frames_in(frames[:, c - 1 + k]),
-                model.physical_state(latent),
-                states[:, c - 1 + k],
-                valid,
-            )
+            target = model.frames_in(frames[:, c - 1 + k]).cpu()
+            acc.add(k, _as_shown(rollout.frames[:, k - 1].cpu()), target, predicted_states[:, k - 1], states[:, c - 1 + k], valid)
 
 
 def _as_shown(frames: torch.Tensor) -> torch.Tensor:
@@ -129,11 +130,11 @@ class _Accumulator:
         if self.fields:
             s["state"] += ((state_pred - state_true).abs() * v[:, None]).sum(0)
 
-    def add_heads(self, reward, termination_prob, reward_true, terminated_true, valid) -> None:
+    def add_heads(self, reward, crashed, reward_true, terminated_true, valid) -> None:
         v = valid.float()
         self.reward_abs += float(((reward - reward_true).abs() * v).sum())
         self.reward_n += float(v.sum())
-        predicted = (termination_prob > 0.5) & valid
+        predicted = crashed & valid
         actual = terminated_true & valid
         self.tp += float((predicted & actual).sum())
         self.fp += float((predicted & ~actual).sum())

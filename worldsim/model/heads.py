@@ -46,19 +46,9 @@ def _latents(model: WorldModel, batch: dict[str, torch.Tensor], context: int, ge
     frames, actions = batch["frames"], batch["actions"]
     B, T = frames.shape[:2]
     embed = model.encoder(model.frames_in(frames.flatten(0, 1))).view(B, T, -1)
-    latent = model.initial(B)
-    zeros = latent.new_zeros(B, model.config.stoch_dim)
-    after = []
-    for t in range(T):
-        action = latent.new_zeros(B, model.config.action_dim) if t == 0 else model.action_features(actions[:, t - 1])
-        if t < context:
-            latent = model.observe(latent, action, embed[:, t], zeros)[0]
-        else:
-            noise = torch.randn(B, model.config.stoch_dim, generator=generator)
-            latent = model.imagine_step(latent, action, noise, 1.0)
-        if t > 0:
-            after.append(latent)
-    return torch.stack(after, 1)
+    filtered = model.unroll_posterior(embed[:, :context], actions[:, : context - 1])[0]
+    imagined = model.imagine(filtered[:, -1], actions[:, context - 1 :], generator=generator).latents
+    return torch.cat([filtered[:, 1:], imagined], 1)
 
 
 def head_loss(model: WorldModel, batch: dict[str, torch.Tensor], latents: torch.Tensor, weights: LossWeights) -> torch.Tensor:
@@ -67,7 +57,7 @@ def head_loss(model: WorldModel, batch: dict[str, torch.Tensor], latents: torch.
     bce = F.binary_cross_entropy_with_logits(
         model.termination_logit(latents),
         batch["terminated"],
-        pos_weight=torch.tensor(weights.termination_pos_weight),
+        pos_weight=torch.tensor(weights.termination_pos_weight, device=model.device),
         reduction="none",
     )
     termination = (bce * mask).sum() / mask.sum().clamp(min=1.0)
@@ -98,7 +88,11 @@ def fit_heads(
     counts.append(fit.batch_size - sum(counts))
     losses = []
     for _ in tqdm(range(fit.steps), desc="fitting heads", unit="step", disable=not progress):
-        parts = [to_tensors(sampler.sample(int(n), rng)) for (sampler, _), n in zip(sources, counts, strict=True) if n > 0]
+        parts = [
+            to_tensors(sampler.sample(int(n), rng), model.device)
+            for (sampler, _), n in zip(sources, counts, strict=True)
+            if n > 0
+        ]
         batch = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
         latents = _latents(model, batch, fit.context, generator)
         loss = head_loss(model, batch, latents, weights)

@@ -35,8 +35,8 @@ class LossWeights:
     reference_dropout: float = 0.0
 
 
-def to_tensors(batch: Windows) -> dict[str, torch.Tensor]:
-    return {
+def to_tensors(batch: Windows, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+    tensors = {
         "frames": torch.from_numpy(batch.frames),
         "actions": torch.from_numpy(batch.actions),
         "rewards": torch.from_numpy(batch.rewards),
@@ -44,6 +44,7 @@ def to_tensors(batch: Windows) -> dict[str, torch.Tensor]:
         "states": torch.from_numpy(batch.states),
         "mask": torch.from_numpy(batch.mask).float(),
     }
+    return {k: v.to(device) for k, v in tensors.items()}
 
 
 def _kl(post: tuple[torch.Tensor, torch.Tensor], prior: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
@@ -71,28 +72,20 @@ def world_model_loss(
     """Scalar loss and its named parts. `alpha` (B,) is the physics blend used while imagining."""
     frames, actions, states = batch["frames"], batch["actions"], batch["states"]
     B, T = frames.shape[:2]  # T = C + H frames
-    horizon = T - context
     pixels = model.frames_in(frames)  # (B, T, 3, H, W)
     # valid[t]: frame t is real (not padding after the episode ended)
-    valid = torch.cat([torch.ones(B, 1), batch["mask"]], 1)
+    valid = torch.cat([batch["mask"].new_ones(B, 1), batch["mask"]], 1)
     target_states = model.normalise_state(states)
-    features = model.action_features(actions.flatten(0, 1)).view(B, T - 1, -1)
 
     # ---- filtering (posterior) over every frame ----
     maps = model.encoder.feature_maps(pixels.flatten(0, 1))
     embed = model.encoder.out(maps[-1].flatten(1)).view(B, T, -1)
     maps = [m.view(B, T, *m.shape[1:]) for m in maps[:3]]  # reused as decoder references below
-    latent = model.initial(B)
-    action0 = latent.new_zeros(B, model.config.action_dim)
-    posts, kls = [], []
-    for t in range(T):
-        noise = torch.randn(B, model.config.stoch_dim, generator=generator)
-        latent, prior, post = model.observe(latent, features[:, t - 1] if t else action0, embed[:, t], noise)
-        posts.append(latent)
-        if t:
-            balanced = weights.kl_balance * _kl(_detach(post), prior) + (1 - weights.kl_balance) * _kl(post, _detach(prior))
-            kls.append(balanced.clamp(min=weights.free_nats))
-    posts = torch.stack(posts, 1)  # (B, T, L)
+    posts, gaussians = model.unroll_posterior(embed, actions, generator)  # posts: (B, T, L)
+    kls = []
+    for prior, post in gaussians[1:]:
+        balanced = weights.kl_balance * _kl(_detach(post), prior) + (1 - weights.kl_balance) * _kl(post, _detach(prior))
+        kls.append(balanced.clamp(min=weights.free_nats))
 
     # Decoding is the costly part: score a random subset of the posterior frames, each drawn with
     # the real frame before it as reference (teacher forcing); frame 0 has none.
@@ -100,7 +93,7 @@ def world_model_loss(
     chosen[0] = True
     idx = chosen.nonzero().squeeze(1)
     n = len(idx)
-    keep = (torch.rand(B, n, generator=generator) >= weights.reference_dropout).float()
+    keep = (torch.rand(B, n, generator=generator) >= weights.reference_dropout).float().to(model.device)
     keep[:, idx == 0] = 0.0
     before = (idx - 1).clamp(min=0)
     reference = [m[:, before].flatten(0, 1) for m in maps]
@@ -118,20 +111,18 @@ def world_model_loss(
 
     # ---- imagination (prior) from the last context frame ----
     # Each imagined frame is drawn with the one before it as reference: the last real frame, then
-    # the model's own output (detached), exactly as in a rollout of the environment.
-    latent, previous = posts[:, context - 1], pixels[:, context - 1]
-    keep = (torch.rand(B, generator=generator) >= weights.reference_dropout).float()
-    reference = [m[:, context - 1] for m in maps]
-    imagined, frames_imag = [], []
-    for k in range(horizon):
-        noise = torch.randn(B, model.config.stoch_dim, generator=generator)
-        latent = model.imagine_step(latent, features[:, context - 1 + k], noise, alpha)
-        frame = model.draw(latent, previous, keep, reference)
-        imagined.append(latent)
-        frames_imag.append(frame)
-        previous, reference = frame.detach(), None
-    imagined = torch.stack(imagined, 1)  # (B, H, L): predictions of frames C .. T-1
-    frames_imag = torch.stack(frames_imag, 1)
+    # the model's own output, exactly as in a rollout of the environment.
+    keep = (torch.rand(B, generator=generator) >= weights.reference_dropout).float().to(model.device)
+    rollout = model.imagine(
+        posts[:, context - 1],
+        actions[:, context - 1 :],
+        previous=pixels[:, context - 1],
+        generator=generator,
+        physics_blend=alpha.to(model.device),
+        keep=keep,
+        reference=[m[:, context - 1] for m in maps],
+    )
+    imagined, frames_imag = rollout.latents, rollout.frames  # predictions of frames C .. T-1
     future = valid[:, context:]
     recon_imag = _masked_mean(((frames_imag - pixels[:, context:]) ** 2).sum((2, 3, 4)), future)
     parts["recon_imag"] = recon_imag
@@ -145,7 +136,7 @@ def world_model_loss(
     step_mask = batch["mask"]
     latents_after = torch.cat([posts[:, 1:context], imagined], 1)  # (B, T-1, L)
     reward_mse = _masked_mean((model.reward(latents_after) - batch["rewards"]) ** 2, step_mask)
-    pos_weight = torch.tensor(weights.termination_pos_weight)
+    pos_weight = torch.tensor(weights.termination_pos_weight, device=model.device)
     bce = F.binary_cross_entropy_with_logits(
         model.termination_logit(latents_after), batch["terminated"], pos_weight=pos_weight, reduction="none"
     )

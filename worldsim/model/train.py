@@ -8,7 +8,7 @@ Output directory:
   videos/step_NNNNNN.mp4           side-by-side real | imagined rollouts from the validation split
 
 Deterministic on CPU given --seed (batches, noise and initial weights all come from it), and a
-resumed run continues exactly where its last checkpoint left it.
+resumed run continues exactly where its last checkpoint left it, on any device.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ class TrainConfig:
     val_fraction: float = 0.1
     val_batches: int = 8  # validation batches scored at the end
     threads: int = 0  # torch CPU threads; 0 keeps torch's default
+    device: str = "cpu"  # where the model trains ("cuda", "cuda:1", "mps"); noise and batches are drawn on the CPU
     model: dict[str, Any] = field(default_factory=dict)  # ModelConfig overrides (sizes)
     weights: dict[str, float] = field(default_factory=dict)  # LossWeights overrides
 
@@ -89,7 +90,8 @@ def train(config: TrainConfig, progress: bool = True, resume: bool = False) -> d
         model.train()
         state = json.loads((ckpt / "training.json").read_text())
         before, now = dict(state["config"]), asdict(config)
-        before.pop("steps"), now.pop("steps")  # a resumed run may be extended
+        for free in ("steps", "device", "threads"):  # a resumed run may be extended, and move
+            before.pop(free, None), now.pop(free)
         changed = sorted(k for k in now if before.get(k) != now[k])
         if changed:
             raise ValueError(f"--resume: {ckpt / 'training.json'} was trained with other {', '.join(changed)}")
@@ -97,6 +99,7 @@ def train(config: TrainConfig, progress: bool = True, resume: bool = False) -> d
         model = WorldModel(model_config_for(dataset, config.model))
         model.fit_state_normalisation(torch.from_numpy(train_set.states))
         state = {"step": 0, "elapsed_s": 0.0}
+    model.to(config.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=1e-6)
     rng, generator = np.random.default_rng(config.seed), torch.Generator().manual_seed(config.seed)
     if resume:
@@ -111,7 +114,7 @@ def train(config: TrainConfig, progress: bool = True, resume: bool = False) -> d
     running: dict[str, float] = {}
     started = time.perf_counter() - elapsed
     while step < config.steps:
-        batch = to_tensors(train_set.sample(config.batch_size, rng))
+        batch = to_tensors(train_set.sample(config.batch_size, rng), model.device)
         alpha = sample_alpha(config.batch_size, rng)
         loss, parts = world_model_loss(model, batch, config.context, weights, generator, alpha)
         optimizer.zero_grad(set_to_none=True)
@@ -153,7 +156,7 @@ def validation_metrics(model: WorldModel, val_set: WindowSampler, config: TrainC
     rng, generator = np.random.default_rng(12345), torch.Generator().manual_seed(12345)
     totals: dict[str, float] = {}
     for _ in range(config.val_batches):
-        batch = to_tensors(val_set.sample(config.batch_size, rng))
+        batch = to_tensors(val_set.sample(config.batch_size, rng), model.device)
         _, parts = world_model_loss(model, batch, config.context, weights, generator, torch.ones(config.batch_size))
         for k, v in parts.items():
             totals[k] = totals.get(k, 0.0) + v / config.val_batches
@@ -175,19 +178,17 @@ def _log_rollout(model: WorldModel, val_set: WindowSampler, config: TrainConfig,
     windows = val_set.window(np.array([0]), np.array([0]))
     frames = torch.from_numpy(windows.frames)
     actions = torch.from_numpy(windows.actions)
-    latent = model.encode(frames[:, : config.context], actions[:, : config.context - 1])
-    generator = torch.Generator().manual_seed(0)
-    previous = model.frames_in(frames[:, config.context - 1])
-    imagined = []
-    for k in range(frames.shape[1] - config.context):
-        latent = model.step(latent, actions[:, config.context - 1 + k], generator)
-        previous = model.decode(latent, previous)
-        imagined.append(model.to_uint8(previous)[0])
+    c = config.context
+    latent = model.encode(frames[:, :c], actions[:, : c - 1])
+    rollout = model.imagine(
+        latent, actions[:, c - 1 :], previous=model.frames_in(frames[:, c - 1]), generator=torch.Generator().manual_seed(0)
+    )
+    imagined = rollout.pixels()[0].cpu()
     model.train()
     real = frames[0, config.context :]
-    pairs = torch.cat([real, torch.stack(imagined)], dim=1)  # (H, 2S, S, 3): real on top
+    pairs = torch.cat([real, imagined], dim=1)  # (H, 2S, S, 3): real on top
     writer.add_image("rollout/real_vs_imagined", torch.cat(list(pairs), dim=1).numpy(), step, dataformats="HWC")
-    side = torch.cat([real, torch.stack(imagined)], dim=2).numpy()  # real | imagined
+    side = torch.cat([real, imagined], dim=2).numpy()  # real | imagined
     write_video(out / "videos" / f"step_{step:06d}.mp4", side, fps=4)
 
 

@@ -16,17 +16,32 @@ prior (α = 0) is what the decoded frame shows; in between, states are blended b
 The decoder also sees the previous frame (real, or its own last output) through skip connections,
 so that the static scene is carried forward in pixels while the latent says what moves.
 Stochastic steps draw their noise from a caller's torch.Generator, so rollouts are reproducible.
+
+`imagine` is the one imagination loop (step -> draw -> snap, with rewards and the crash signal read
+off the result): training, evaluation, the environments, counterfactuals and diagnostics all call
+it. `unroll_posterior` is the one filtering loop over real frames. The model runs on whatever
+device its parameters are on; inputs are moved there, and noise drawn from a generator on another
+device (a CPU generator, by default) is moved too, so a seed gives the same noise everywhere.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from worldsim import domains
 from worldsim.model.config import ModelConfig
 from worldsim.model.networks import Decoder, Encoder, mlp
-from worldsim.model.physics import make_prior
+from worldsim.model.palette import snap
+
+# One generator for the whole batch, one per batch row (each dream its own stream), or None: the
+# global RNG.
+Generators = torch.Generator | Sequence[torch.Generator] | None
 
 
 class WorldModel(nn.Module):
@@ -44,7 +59,9 @@ class WorldModel(nn.Module):
         self.state_delta = mlp(D + Z + S + A, H, S) if S else None  # learned physical dynamics
         self.reward_head = mlp(c.latent_dim, H, 1)
         self.termination_head = mlp(c.latent_dim, H, 1)
-        self.physics = make_prior(c.domain, c.state_fields) if S else None
+        spec = domains.of_model(c.domain)
+        self.physics = spec.load("prior")(c.state_fields) if S and spec.prior else None
+        self._crash_rule = None  # (key, rule), built on first use: see crash_signal
         self.register_buffer("state_mean", torch.zeros(S))
         self.register_buffer("state_std", torch.ones(S))
         if not c.discrete:
@@ -59,14 +76,28 @@ class WorldModel(nn.Module):
     def initial(self, batch: int) -> torch.Tensor:
         return self.state_mean.new_zeros(batch, self.config.latent_dim)
 
+    @property
+    def device(self) -> torch.device:
+        return self.state_mean.device
+
+    def noise(self, batch: int, generator: Generators = None) -> torch.Tensor:
+        """(batch, stoch_dim) standard normal noise on the model's device, drawn from `generator`."""
+        Z = self.config.stoch_dim
+        if generator is None or isinstance(generator, torch.Generator):
+            device = self.device if generator is None else generator.device
+            return torch.randn(batch, Z, generator=generator, device=device).to(self.device)
+        if len(generator) != batch:
+            raise ValueError(f"{len(generator)} generators for a batch of {batch}")
+        return torch.stack([torch.randn(Z, generator=g, device=g.device) for g in generator]).to(self.device)
+
     # ---- inputs ---------------------------------------------------------------------------------
-    @staticmethod
-    def frames_in(frames: torch.Tensor) -> torch.Tensor:
-        """uint8 (..., H, W, 3) -> float (..., 3, H, W) in [0, 1]."""
-        return frames.movedim(-1, -3).float() / 255.0
+    def frames_in(self, frames: torch.Tensor) -> torch.Tensor:
+        """uint8 (..., H, W, 3) -> float (..., 3, H, W) in [0, 1], on the model's device."""
+        return frames.to(self.device).movedim(-1, -3).float() / 255.0
 
     def action_features(self, action: torch.Tensor) -> torch.Tensor:
         """Discrete ids -> one-hot; boxes -> scaled to [-1, 1] and flattened."""
+        action = torch.as_tensor(action).to(self.device)
         if self.config.discrete:
             return F.one_hot(action.long(), self.config.action_dim).float()
         action = action.float().flatten(action.dim() - (len(self.config.action_space["shape"])))
@@ -127,6 +158,26 @@ class WorldModel(nn.Module):
             learned = alpha * learned + (1 - alpha) * self.normalise_state(physical)
         return torch.cat([learned, h, z], -1)
 
+    # ---- filtering real frames (the posterior) ---------------------------------------------------
+    def unroll_posterior(self, embed: torch.Tensor, actions: torch.Tensor | None = None, generator: Generators = None):
+        """Filter T frames' encoder embeddings (B, T, E), with the T-1 raw actions taken between them
+        (None: none known). With a `generator` the posterior is sampled (training), without it its
+        mean is used (encoding is then exact). Returns the latents (B, T, L) and, per frame, the
+        (prior, posterior) Gaussians for the KL term."""
+        B, T = embed.shape[:2]
+        latent = self.initial(B)
+        action = latent.new_zeros(B, self.config.action_dim)  # nothing was done before the first frame
+        mean_only = latent.new_zeros(B, self.config.stoch_dim)
+        latents, gaussians = [], []
+        for t in range(T):
+            if t > 0 and actions is not None:
+                action = self.action_features(actions[:, t - 1])
+            noise = mean_only if generator is None else self.noise(B, generator)
+            latent, prior, posterior = self.observe(latent, action, embed[:, t], noise)
+            latents.append(latent)
+            gaussians.append((prior, posterior))
+        return torch.stack(latents, 1), gaussians
+
     # ---- the public contract ---------------------------------------------------------------------
     @torch.no_grad()
     def encode(self, frames: torch.Tensor, actions: torch.Tensor | None = None) -> torch.Tensor:
@@ -138,14 +189,7 @@ class WorldModel(nn.Module):
         if actions is not None and actions.shape[1] != T - 1:
             raise ValueError(f"encode: {T} frames need {T - 1} actions between them, got {actions.shape[1]}")
         embed = self.encoder(self.frames_in(frames).flatten(0, 1)).view(B, T, -1)
-        latent = self.initial(B)
-        action = latent.new_zeros(B, self.config.action_dim)  # nothing was done before the first frame
-        noise = latent.new_zeros(B, self.config.stoch_dim)
-        for t in range(T):
-            if t > 0 and actions is not None:
-                action = self.action_features(actions[:, t - 1])
-            latent, _, _ = self.observe(latent, action, embed[:, t], noise)
-        return latent
+        return self.unroll_posterior(embed, actions)[0][:, -1]
 
     @torch.no_grad()
     def filter(self, latent: torch.Tensor, action: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
@@ -158,19 +202,17 @@ class WorldModel(nn.Module):
     @torch.no_grad()
     def filter_episode(self, frames: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """(T+1, L): the latent after each of one episode's T+1 frames ((T+1, H, W, 3) uint8), its
-        T actions taken between them, filtered one frame at a time as `RealWorldEnv` does."""
-        latents = [self.encode(frames[:1])]
-        for t in range(len(actions)):
-            latents.append(self.filter(latents[-1], actions[t : t + 1], frames[t + 1 : t + 2]))
-        return torch.cat(latents)
+        T actions taken between them. Each frame is encoded alone, as `RealWorldEnv` sees it, so the
+        latents are those an agent acting on the real simulator was shown."""
+        embed = torch.cat([self.encoder(self.frames_in(frames[t : t + 1])) for t in range(len(frames))])
+        return self.unroll_posterior(embed[None], torch.as_tensor(actions)[None])[0][0]
 
     @torch.no_grad()
     def step(
-        self, latent: torch.Tensor, action: torch.Tensor, generator: torch.Generator | None = None, physics_blend: float = 1.0
+        self, latent: torch.Tensor, action: torch.Tensor, generator: Generators = None, physics_blend: float = 1.0
     ) -> torch.Tensor:
         """Sample the next latent for raw actions (ids or boxes)."""
-        noise = torch.randn(latent.shape[0], self.config.stoch_dim, generator=generator, device=latent.device)
-        return self.imagine_step(latent, self.action_features(action), noise, physics_blend)
+        return self.imagine_step(latent, self.action_features(action), self.noise(latent.shape[0], generator), physics_blend)
 
     def draw(
         self,
@@ -206,3 +248,98 @@ class WorldModel(nn.Module):
 
     def termination_logit(self, latent: torch.Tensor) -> torch.Tensor:
         return self.termination_head(latent).squeeze(-1)
+
+    def crash_signal(self, latent: torch.Tensor, rule: bool = False) -> torch.Tensor:
+        """(..., L) -> (...) bool: has the episode ended here? The termination head (logit > 0), or
+        with `rule` also the domain's crash rule read off the latent (`worldsim.model.crash`)."""
+        signals = self.crash_signals(latent, rule)
+        return signals["termination_head"] | signals["state_overlap"] if rule else signals["termination_head"]
+
+    def crash_signals(self, latent: torch.Tensor, rule: bool = False) -> dict[str, torch.Tensor]:
+        """`crash_signal`'s parts, each (...) bool: "termination_head", and with `rule` "state_overlap"."""
+        signals = {"termination_head": self.termination_logit(latent) > 0}
+        if rule:
+            # The rule holds the crash bounds in normalised units: rebuilt when the normalisation
+            # (a buffer: loading and fitting bump its version) or the device changes.
+            key = (self.state_mean._version, self.device)
+            if self._crash_rule is None or self._crash_rule[0] != key:
+                self._crash_rule = (key, domains.of_model(self.config.domain).load("crash_rule")(self))
+            flat = latent.reshape(-1, latent.shape[-1])
+            signals["state_overlap"] = self._crash_rule[1](flat).view(latent.shape[:-1])
+        return signals
+
+    # ---- imagination: the one loop ----------------------------------------------------------------
+    def imagine(
+        self,
+        latent: torch.Tensor,
+        actions: torch.Tensor,
+        *,
+        previous: torch.Tensor | None = None,
+        generator: Generators = None,
+        physics_blend: float | torch.Tensor = 1.0,
+        palette: torch.Tensor | None = None,
+        crash_rule: bool = False,
+        keep: torch.Tensor | None = None,
+        reference: list[torch.Tensor] | None = None,
+    ) -> Rollout:
+        """Roll the dream forward from `latent` (B, L) through raw `actions` (B, K, ...).
+
+        Each step samples the next latent (`physics_blend` α, a float or (B,)), then, if the frame
+        shown before the first step is given (`previous`, (B, 3, H, W) in [0, 1]), draws the next
+        frame on top of the last one and snaps it to `palette`. Without `previous` no frame is drawn:
+        latents, rewards and crashes are the same, at a fraction of the cost. Gradients flow unless
+        the caller turns them off, through the latents and each frame, not from one frame into the
+        next (the decoder's reference is detached, as at inference). `keep` and `reference` are the
+        training-time arguments of `draw`, `reference` for the first step only.
+        """
+        latents, frames = [], []
+        for k in range(actions.shape[1]):
+            noise = self.noise(len(latent), generator)
+            latent = self.imagine_step(latent, self.action_features(actions[:, k]), noise, physics_blend)
+            latents.append(latent)
+            if previous is not None:
+                frame = self.draw(latent, previous, keep, reference if k == 0 else None)
+                if palette is not None:
+                    frame = snap(frame, palette.to(frame.device))
+                frames.append(frame)
+                previous = frame.detach()
+        return Rollout(self, _stack(latents), _stack(frames) if frames else None, crash_rule)
+
+
+def _stack(steps: list[torch.Tensor]) -> torch.Tensor:
+    """K tensors (B, ...) -> (B, K, ...). One step (an env's) is a view, not a copy: it keeps the
+    frame's memory layout (snapped frames are channels-last), which the next decode's convolutions
+    see, so a dream's frames do not depend on whether they were stacked."""
+    return steps[0].unsqueeze(1) if len(steps) == 1 else torch.stack(steps, 1)
+
+
+@dataclass
+class Rollout:
+    """K imagined steps of a batch of B dreams, as `WorldModel.imagine` returns them. Rewards,
+    crashes and physical states are read off the latents when first asked for."""
+
+    model: WorldModel = field(repr=False)
+    latents: torch.Tensor  # (B, K, L): the latent after each action
+    frames: torch.Tensor | None  # (B, K, 3, H, W) in [0, 1], or None when none were drawn
+    crash_rule: bool = False
+
+    @cached_property
+    def rewards(self) -> torch.Tensor:
+        """(B, K): the reward of each action."""
+        return self.model.reward(self.latents)
+
+    @cached_property
+    def terminations(self) -> torch.Tensor:
+        """(B, K) bool: `WorldModel.crash_signal` after each action."""
+        return self.model.crash_signal(self.latents, self.crash_rule)
+
+    @cached_property
+    def states(self) -> torch.Tensor:
+        """(B, K, S): the physical state after each action, in the domain's units."""
+        return self.model.physical_state(self.latents)
+
+    def pixels(self) -> torch.Tensor:
+        """(B, K, H, W, 3) uint8: the frames as an environment shows them."""
+        if self.frames is None:
+            raise ValueError("this rollout drew no frames (imagine without `previous`)")
+        return self.model.to_uint8(self.frames.flatten(0, 1)).unflatten(0, self.frames.shape[:2])

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from worldsim import domains
+
 
 def add_play(commands) -> None:
     p = commands.add_parser("play", help="play a world model (or the real simulator, or both) in a window")
-    p.add_argument("--domain", choices=["driving", "robotics", "games"], help="shipped weights of this domain")
+    p.add_argument("--domain", choices=domains.names(), help="shipped weights of this domain")
     p.add_argument("--checkpoint", help="a trained run instead of the shipped weights")
     p.add_argument("--mode", default="dream", choices=["dream", "real", "both"], help="TAB switches while playing")
     p.add_argument("--physics-blend", type=float, default=1.0, help="starting α ([ and ] change it)")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from worldsim.envs.world_sim_env import RENDER_FPS, WorldSimEnv
+from worldsim.envs.world_sim_env import WorldSimEnv
 from worldsim.play import hud as hud_layout
 from worldsim.play.controls import COMMON_HELP, Controls
 
@@ -49,7 +49,7 @@ class PlaySession:
             domain=config.domain, checkpoint=config.checkpoint, physics_blend=config.physics_blend, render_mode="rgb_array"
         )
         self.domain = self.env.domain
-        step_hz = config.step_hz or RENDER_FPS.get(self.domain, 10)
+        step_hz = config.step_hz or self.env.metadata["render_fps"]
         self.frames_per_step = max(1, round((config.fps or 60) / step_hz))
         import pygame
 
@@ -178,7 +178,7 @@ class PlaySession:
             frames = self.recording
             width = max(f.shape[1] for f in frames)  # mode switches change the width: pad to the widest
             frames = [np.pad(f, ((0, 0), (0, width - f.shape[1]), (0, 0)), constant_values=255) for f in frames]
-            self.videos.append(str(write_video(path, np.stack(frames), fps=RENDER_FPS.get(self.domain, 10))))
+            self.videos.append(str(write_video(path, np.stack(frames), fps=self.env.metadata["render_fps"])))
         self.recording = None
 
     # ---- display ----

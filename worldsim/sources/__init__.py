@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from worldsim import domains
 from worldsim.scenario import Scenario, load_scenario
 from worldsim.sources.base import Observation, Source, StateField, space_from_json, space_to_json
-
-DOMAINS = ("driving", "robotics", "games")
 
 
 def make_source(domain: str, frame_size: int = 64, scenario: str | Scenario | None = None, **options) -> Source:
@@ -19,25 +18,13 @@ def make_source(domain: str, frame_size: int = 64, scenario: str | Scenario | No
         scenario = load_scenario(scenario)
     if scenario is not None and scenario.domain != domain:
         raise ValueError(f"scenario {scenario.name!r} is for domain {scenario.domain!r}, not {domain!r}")
-    if domain == "driving":
-        from worldsim.sources.driving import DrivingSource
-
-        return DrivingSource(frame_size, scenario=scenario, **options)
-    if domain == "robotics":
-        from worldsim.sources.robotics import RoboticsSource
-
-        return RoboticsSource(frame_size, scenario=scenario, **options)
-    if domain == "games":
-        from worldsim.sources.games import GamesSource
-
-        return GamesSource(frame_size, scenario=scenario, **options)
-    if domain == "any":
+    if domain == domains.GENERIC.name:
         if "env_id" not in options:
             raise ValueError("domain 'any' needs env_id=<a registered Gymnasium id>")
-        from worldsim.sources.generic import GenericSource
+        return domains.GENERIC.load("source")(options.pop("env_id"), frame_size, **options)
+    if domain not in domains.names():
+        raise ValueError(f"unknown domain {domain!r}; choose one of {', '.join(domains.names())} or 'any'")
+    return domains.get(domain).load("source")(frame_size, scenario=scenario, **options)
 
-        return GenericSource(options.pop("env_id"), frame_size, **options)
-    raise ValueError(f"unknown domain {domain!r}; choose one of {', '.join(DOMAINS)} or 'any'")
 
-
-__all__ = ["DOMAINS", "Observation", "Source", "StateField", "make_source", "space_from_json", "space_to_json"]
+__all__ = ["Observation", "Source", "StateField", "make_source", "space_from_json", "space_to_json"]

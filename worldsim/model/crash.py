@@ -11,7 +11,8 @@ neighbours loosely: on imagined states it fires on 21 % of random-policy steps w
 and head-or-rule finds 48 % of crashes. The dream becomes pessimistic about being close to other
 cars, which is the error to prefer when the agent is to drive the real simulator. Measured by
 `python -m worldsim.counterfactual.crash_rule data/driving --model driving`; `crash_rule=False`
-turns it off.
+turns it off. `WorldModel.crash_signal` is where the head and the rule meet; every dream, rollout
+and evaluation reads its crashes there.
 
 The state vector is the driving source's: 5 ego fields, then per neighbour (present, dx, dy, ...)
 in metres relative to the ego (`worldsim.sources.driving.driving_state_fields`).
@@ -24,7 +25,6 @@ import torch
 
 OVERLAP_M = (5.5, 2.5)  # |dx|, |dy| below which a neighbour sits on the ego
 EGO_FIELDS, NEIGHBOUR_FIELDS = 5, 6
-DOMAINS_WITH_RULE = ("driving",)
 
 
 def state_overlap(state: np.ndarray) -> bool:
@@ -51,21 +51,11 @@ class LatentOverlap:
         lo[first] = 0.5
         lo[first + 1], hi[first + 1] = -OVERLAP_M[0], OVERLAP_M[0]
         lo[first + 2], hi[first + 2] = -OVERLAP_M[1], OVERLAP_M[1]
-        mean, std = model.state_mean.detach(), model.state_std.detach()  # std > 0: the order is kept
-        self.lo, self.hi = ((lo - mean) / std)[EGO_FIELDS:], ((hi - mean) / std)[EGO_FIELDS:]
+        mean, std = model.state_mean.detach().cpu(), model.state_std.detach().cpu()  # std > 0: the order is kept
+        device = model.state_mean.device
+        self.lo, self.hi = ((lo - mean) / std)[EGO_FIELDS:].to(device), ((hi - mean) / std)[EGO_FIELDS:].to(device)
         self.stop = n
 
     def __call__(self, latent: torch.Tensor) -> torch.Tensor:
         s = latent[:, EGO_FIELDS : self.stop]
         return ((s > self.lo) & (s < self.hi)).unflatten(-1, (-1, NEIGHBOUR_FIELDS)).all(-1).any(-1)
-
-
-def resolve_crash_rule(domain: str, crash_rule: bool | None) -> bool:
-    """None is the domain's default (on where a rule exists); True where none exists is an error."""
-    if crash_rule is None:
-        return domain in DOMAINS_WITH_RULE
-    if crash_rule and domain not in DOMAINS_WITH_RULE:
-        raise ValueError(
-            f"crash_rule: no state-overlap crash rule for the {domain!r} domain (only {', '.join(DOMAINS_WITH_RULE)})"
-        )
-    return bool(crash_rule)

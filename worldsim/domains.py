@@ -1,0 +1,113 @@
+"""The domains WorldSim models, one `DomainSpec` each: the single table every layer reads.
+
+A spec holds facts about a domain (episode length, viewing rate) and names the parts that serve it
+(simulator source, behaviour policy, physics prior, crash rule) as "module:attribute" strings. The
+strings are resolved only when a part is asked for, so this table imports nothing: the data layer
+can read a domain's episode length without importing the model, and the model can find its
+physics prior without importing a simulator.
+
+Models of any other Gymnasium env (`worldsim collect --domain any`) get `GENERIC`: no prior, no
+crash rule, random behaviour, the generic episode length.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class DomainSpec:
+    name: str
+    simulator: str  # the ground truth, in words
+    episode_steps: int  # steps before an episode is truncated, in the simulator and in the dream
+    fps: int  # viewing rate: videos, play and `render_fps`
+    source: str  # the simulator adapter, `worldsim.sources.base.Source`
+    behaviour: str  # the data-collection policy, `worldsim.behaviour.base.BehaviourPolicy`
+    prior: str | None = None  # explicit physics prior, a torch module over the physical state
+    crash_rule: str | None = None  # a rule that reads an imagined crash off the latent's state
+    # "unit": agents act in [-1, 1], mapped to the action space's bounds (PushT's 0..512 targets,
+    # where SB3's Gaussian policies start clipped at a corner); "native": the env's own units.
+    agent_actions: str = "native"
+
+    def load(self, part: str) -> Any:
+        """The object a part names (`"source"`, `"behaviour"`, `"prior"`, `"crash_rule"`), imported now."""
+        ref = getattr(self, part)
+        if ref is None:
+            raise ValueError(f"the {self.name!r} domain has no {part.replace('_', ' ')}")
+        module, _, attribute = ref.partition(":")
+        return getattr(importlib.import_module(module), attribute)
+
+    def resolve_crash_rule(self, crash_rule: bool | None) -> bool:
+        """None is the domain's default (on where a rule exists); True where none exists is an error."""
+        if crash_rule is None:
+            return self.crash_rule is not None
+        if crash_rule and self.crash_rule is None:
+            with_rule = ", ".join(d.name for d in DOMAINS.values() if d.crash_rule)
+            raise ValueError(f"crash_rule: no state-overlap crash rule for the {self.name!r} domain (only {with_rule})")
+        return bool(crash_rule)
+
+
+DOMAINS: dict[str, DomainSpec] = {
+    # highway-fast-v0 ends at 30 s: 1 step per second, shown at twice real time.
+    "driving": DomainSpec(
+        name="driving",
+        simulator="highway-env highway-fast-v0",
+        episode_steps=30,
+        fps=2,
+        source="worldsim.sources.driving:DrivingSource",
+        behaviour="worldsim.behaviour.driving:DrivingBehaviour",
+        prior="worldsim.model.physics.driving:DrivingPrior",
+        crash_rule="worldsim.model.crash:LatentOverlap",
+    ),
+    # PushT's own limit is 300 steps at 10 Hz.
+    "robotics": DomainSpec(
+        name="robotics",
+        simulator="gym-pusht PushT-v0",
+        episode_steps=300,
+        fps=10,
+        source="worldsim.sources.robotics:RoboticsSource",
+        behaviour="worldsim.behaviour.robotics:PushBehaviour",
+        prior="worldsim.model.physics.robotics:PushTPrior",
+        agent_actions="unit",
+    ),
+    # CarRacing's 1000 frames at 50 Hz are 500 steps of 2 frames.
+    "games": DomainSpec(
+        name="games",
+        simulator="Gymnasium CarRacing-v3",
+        episode_steps=500,
+        fps=25,
+        source="worldsim.sources.games:GamesSource",
+        behaviour="worldsim.behaviour.games:RacingBehaviour",
+        prior="worldsim.model.physics.games:CarPrior",
+    ),
+}
+
+GENERIC = DomainSpec(
+    name="any",
+    simulator="any registered Gymnasium env with rgb_array rendering",
+    episode_steps=500,
+    fps=15,
+    source="worldsim.sources.generic:GenericSource",
+    behaviour="worldsim.behaviour.base:RandomPolicy",
+)
+
+DEFAULT = "driving"  # the domain of `WorldSim-v0`
+
+
+def names() -> tuple[str, ...]:
+    """The built-in domains, those with shipped weights."""
+    return tuple(DOMAINS)
+
+
+def get(name: str) -> DomainSpec:
+    """A built-in domain's spec, or a ValueError listing them."""
+    if name not in DOMAINS:
+        raise ValueError(f"unknown domain {name!r}; choose one of {', '.join(DOMAINS)}")
+    return DOMAINS[name]
+
+
+def of_model(name: str) -> DomainSpec:
+    """The spec a model of domain `name` runs under: a built-in one, else `GENERIC`."""
+    return DOMAINS.get(name, GENERIC)

@@ -1,0 +1,127 @@
+"""What every WorldSim env is built from, and how it shows what it holds.
+
+`World.open` checks the options all envs take (domain or checkpoint, observation type, physics
+blend, episode length, device), loads the model and its bank of real start frames, and reads the
+domain's facts from `worldsim.domains`. The single, vector and real envs differ in how they step,
+not in what they observe: `observations` and `infos` turn a batch of dreams into what an env
+returns (a single env takes row 0).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from worldsim import domains
+from worldsim.envs.dream import Dream
+from worldsim.model.checkpoint import load_model, resolve_checkpoint
+from worldsim.model.start_bank import load_start_bank
+from worldsim.model.world_model import WorldModel
+from worldsim.sources.base import space_from_json
+
+OBS_TYPES = ("pixels", "latent", "state")
+# Finite bounds for vector observations (Gymnasium and SB3 warn on infinite ones). They never bind
+# in practice: the latent is a normalised state, a tanh memory and a Gaussian sample, and physical
+# states are positions and speeds; observations are clipped to them all the same.
+OBS_BOUND = {"latent": 1e3, "state": 1e6}
+
+
+def check_physics_blend(alpha: float) -> float:
+    if not 0.0 <= float(alpha) <= 1.0:
+        raise ValueError(f"physics_blend must lie in [0, 1], got {alpha!r}")
+    return float(alpha)
+
+
+@dataclass
+class World:
+    model: WorldModel
+    bank: dict[str, np.ndarray]  # real start contexts: frames (N, T, H, W, 3), actions (N, T-1, ...)
+    checkpoint: Path
+    spec: domains.DomainSpec
+    obs_type: str
+    episode_steps: int
+    action_space: gym.Space
+    observation_space: gym.Space
+
+    @classmethod
+    def open(
+        cls,
+        domain: str | None,
+        checkpoint: str | Path | None,
+        obs_type: str,
+        physics_blend: float = 1.0,
+        episode_steps: int | None = None,
+        device: str | torch.device = "cpu",
+    ) -> World:
+        """A domain's shipped weights or a checkpoint (with both, the checkpoint must be of that
+        domain), on `device`."""
+        if obs_type not in OBS_TYPES:
+            raise ValueError(f"obs_type must be one of {', '.join(OBS_TYPES)}, got {obs_type!r}")
+        check_physics_blend(physics_blend)
+        if domain is not None:
+            domains.get(domain)  # a clear error for an unknown domain
+        if episode_steps is not None and episode_steps < 1:
+            raise ValueError(f"episode_steps must be a positive number of steps, got {episode_steps!r}")
+        path = resolve_checkpoint(checkpoint if checkpoint is not None else (domain or domains.DEFAULT))
+        model, _ = load_model(path, domain=domain)
+        model.to(device)
+        config = model.config
+        if obs_type == "state" and not config.state_dim:
+            raise ValueError(f"obs_type 'state': the {config.domain!r} model has no physical state")
+        spec = domains.of_model(config.domain)
+        return cls(
+            model=model,
+            bank=load_start_bank(path),
+            checkpoint=path,
+            spec=spec,
+            obs_type=obs_type,
+            episode_steps=int(episode_steps or spec.episode_steps),
+            action_space=space_from_json(config.action_space),
+            observation_space=observation_space(model, obs_type),
+        )
+
+    @property
+    def domain(self) -> str:
+        return self.model.config.domain
+
+    def dream(self, num: int, physics_blend: float, render: bool, snap_colours: bool, crash_rule: bool | None) -> Dream:
+        """`num` dreams; frames are drawn only where someone looks (pixel observations or rendering)."""
+        return Dream(
+            self.model,
+            self.bank,
+            num,
+            physics_blend,
+            draw=self.obs_type == "pixels" or render,
+            snap_colours=snap_colours,
+            crash_rule=self.spec.resolve_crash_rule(crash_rule),
+        )
+
+    def clip(self, values: np.ndarray) -> np.ndarray:
+        """Vector observations clipped to the observation space's bounds, as float32."""
+        bound = OBS_BOUND[self.obs_type]
+        return np.clip(values, -bound, bound).astype(np.float32, copy=False)
+
+    def observations(self, dream: Dream) -> np.ndarray:
+        """The batch of observations of every dream."""
+        if self.obs_type == "pixels":
+            return dream.pixels()
+        return self.clip(dream.latents() if self.obs_type == "latent" else dream.states())
+
+    def infos(self, dream: Dream, physics_blend: float, steps: np.ndarray) -> dict[str, Any]:
+        """The batch of infos: decoded physical states, the α in use, the steps taken."""
+        states = dream.states() if self.model.config.state_dim else np.zeros((dream.num, 0), np.float32)
+        return {"state": states, "physics_blend": np.full(dream.num, physics_blend), "step": steps.copy()}
+
+
+def observation_space(model: WorldModel, obs_type: str) -> gym.Space:
+    config = model.config
+    if obs_type == "pixels":
+        return gym.spaces.Box(0, 255, (config.frame_size, config.frame_size, 3), np.uint8)
+    size = config.latent_dim if obs_type == "latent" else config.state_dim
+    bound = OBS_BOUND[obs_type]
+    return gym.spaces.Box(-bound, bound, (size,), np.float32)
