@@ -5,6 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from worldsim.agents import AgentConfig, RescaledActions, dream_venv, finished, needs_rescaling, to_env_action
+
 AGENTS = Path(__file__).resolve().parent.parent / "agents"
 
 
@@ -50,12 +52,11 @@ def test_train_script_end_to_end(pusht_run, tmp_path, where):
     assert result["steps"] >= 128 and result["trained_in"] == where
     assert json.loads((out / "result.json").read_text())["real_return"]["episodes"] == 1
     assert (out / "final.zip").is_file() and (out / "best" / "best_model.zip").is_file() and any((out / "tb").iterdir())
-    common = script("common")
     agent = PPO.load(out / "final.zip", device="cpu")  # the saved agent acts in the dream and in the real env
     for env in (WorldSimEnv(checkpoint=pusht_run, obs_type="latent"), RealWorldEnv(checkpoint=pusht_run, obs_type="latent")):
         obs, _ = env.reset(seed=0)
         action = agent.predict(obs, deterministic=True)[0]  # in [-1, 1]: PushT's bounds are wider
-        obs, *_ = env.step(common.to_env_action(env.action_space, action))
+        obs, *_ = env.step(to_env_action(env.action_space, action))
         assert env.observation_space.contains(obs)
         env.close()
 
@@ -118,7 +119,8 @@ def test_transfer_rerun_resumes_from_finished_agents(pusht_run, tmp_path):
     assert quiet_or_not["summary"] == first["summary"]
     assert stamps == {p: p.stat().st_mtime_ns for p in tmp_path.glob("*/result.json")}
     changed = module.main([*argv, "--num-envs", "2"])  # a different experiment trains again
-    assert "--num-envs 2" in changed["runs"]["dream"][0]["command"]
+    assert changed["runs"]["dream"][0]["config"]["num_envs"] == 2 and "--num-envs 2" in changed["runs"]["dream"][0]["command"]
+    assert stamps != {p: p.stat().st_mtime_ns for p in tmp_path.glob("*/result.json")}
 
 
 def test_diagnose_measures_every_agent_in_both_worlds(pusht_run, tmp_path):
@@ -290,20 +292,21 @@ def test_transfer_with_head_correction_rounds(pusht_run, tmp_path):
     report = module.main(argv)
     dream = report["runs"]["dream"][0]
     assert [r["real_steps"] for r in dream["correction"]["rounds"]] == [6, 6] and dream["correction"]["real_steps"] == 12
-    assert f"--checkpoint {tmp_path / 'heads-seed0-r2'}" in dream["command"]  # the last agent learned in the last dream
+    assert dream["config"]["checkpoint"] == str(tmp_path / "heads-seed0-r2")  # the last agent learned in the last dream
+    assert f"--checkpoint {tmp_path / 'heads-seed0-r2'}" in dream["command"]
     first = json.loads((tmp_path / "dream-seed0" / "result.json").read_text())
     assert dream["train_wall_clock_s"] > first["train_wall_clock_s"]  # every round's cost is counted
     assert report["summary"]["dream"]["correction_real_steps"] == 12 and "head correction" in module.format_report(report)
     assert (tmp_path / "heads-seed0-r1" / "correction.json").is_file() and (tmp_path / "dream-seed0-r2" / "final.zip").is_file()
 
 
-def test_agents_act_in_unit_box_where_the_env_bounds_are_wider(pusht_run, tmp_path):
-    common = script("common")
-    venv = common.dream_venv("robotics", str(pusht_run), "latent", 2, seed=0)
-    assert isinstance(venv, common.RescaledActions) and venv.action_space.low.min() == -1 and venv.action_space.high.max() == 1
+def test_agents_act_in_unit_box_where_the_domain_says_so(pusht_run, tmp_path):
+    assert needs_rescaling("robotics", pusht_run) and not needs_rescaling("games") and not needs_rescaling("driving")
+    venv = dream_venv("robotics", str(pusht_run), "latent", 2, seed=0)
+    assert isinstance(venv, RescaledActions) and venv.action_space.low.min() == -1 and venv.action_space.high.max() == 1
     space = venv.env_space
-    assert np.allclose(common.to_env_action(space, np.array([-1.0, 1.0])), [space.low[0], space.high[1]])
-    assert np.allclose(common.to_env_action(space, np.array([0.0, 5.0])), [(space.low[0] + space.high[0]) / 2, space.high[1]])
+    assert np.allclose(to_env_action(space, np.array([-1.0, 1.0])), [space.low[0], space.high[1]])
+    assert np.allclose(to_env_action(space, np.array([0.0, 5.0])), [(space.low[0] + space.high[0]) / 2, space.high[1]])
     venv.reset()
     venv.step(np.zeros((2, 2), np.float32))
     result = script("train").main(
@@ -328,3 +331,32 @@ def test_agents_act_in_unit_box_where_the_env_bounds_are_wider(pusht_run, tmp_pa
         ]
     )
     assert result["rescaled_actions"] is True and not (tmp_path / "best" / "best_model.zip").exists()  # no mid-run evaluation
+
+
+def test_finished_reuses_a_run_only_when_it_would_train_the_same_agent(pusht_run, tmp_path):
+    from dataclasses import replace
+
+    from worldsim.agents import train_agent
+
+    config = AgentConfig(
+        domain="robotics",
+        checkpoint=str(pusht_run),
+        steps=16,
+        num_envs=2,
+        eval_every=0,
+        eval_episodes=1,
+        episode_steps=4,
+        out=str(tmp_path / "run"),
+        quiet=True,
+    )
+    assert finished(config) is None  # nothing on disk yet
+    result = train_agent(config)
+    assert result["config"]["steps"] == 16 and finished(config) == result
+    same = replace(config, quiet=False, threads=1, eval_every=64)  # options that train nothing differently
+    assert finished(same) == result
+    for different in (replace(config, steps=32), replace(config, seed=1), replace(config, crash_rule=False)):
+        assert finished(different) is None
+    recorded = json.loads((tmp_path / "run" / "result.json").read_text())
+    del recorded["config"]  # a result that records no configuration cannot be compared: trained again
+    (tmp_path / "run" / "result.json").write_text(json.dumps(recorded))
+    assert finished(config) is None

@@ -138,7 +138,7 @@ def test_driving_dreams_end_at_an_imagined_crash(checkpoint):
         latent = torch.zeros(2, model.config.latent_dim)
         latent[:, : model.config.state_dim] = model.normalise_state(state)
         model.imagine_step = lambda *args, latent=latent: latent.clone()
-        model.termination_logit = lambda latent: torch.full((len(latent),), -10.0)  # the head never fires
+        model.termination_logit = lambda latent: torch.full(latent.shape[:-1], -10.0)  # the head never fires
         venv.reset(seed=0)
         ends[rule] = venv.step(np.zeros(2, dtype=np.int64))[2].tolist()
     assert ends == {None: [True, False], False: [False, False]}  # on by default for driving

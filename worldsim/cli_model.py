@@ -21,6 +21,7 @@ def add_train(commands) -> None:
     p.add_argument("--checkpoint-every", type=int, default=250, help="steps between checkpoints (default 250)")
     p.add_argument("--video-every", type=int, default=1000)
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--device", default="cpu", help='torch device to train on, e.g. "cuda" (default cpu)')
     p.add_argument("--model", default="{}", help="model size overrides as JSON, e.g. '{\"channels\": 8}'")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -50,6 +51,7 @@ def run_train(args):
         checkpoint_every=args.checkpoint_every,
         video_every=args.video_every,
         threads=args.threads,
+        device=args.device,
         model=overrides,
     )
     result = train(config, progress=not args.quiet, resume=args.resume)

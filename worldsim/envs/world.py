@@ -20,6 +20,7 @@ import torch
 from worldsim import domains
 from worldsim.envs.dream import Dream
 from worldsim.model.checkpoint import load_model, resolve_checkpoint
+from worldsim.model.device import resolve_device
 from worldsim.model.start_bank import load_start_bank
 from worldsim.model.world_model import WorldModel
 from worldsim.sources.base import space_from_json
@@ -69,7 +70,7 @@ class World:
             raise ValueError(f"episode_steps must be a positive number of steps, got {episode_steps!r}")
         path = resolve_checkpoint(checkpoint if checkpoint is not None else (domain or domains.DEFAULT))
         model, _ = load_model(path, domain=domain)
-        model.to(device)
+        model.to(resolve_device(device))
         config = model.config
         if obs_type == "state" and not config.state_dim:
             raise ValueError(f"obs_type 'state': the {config.domain!r} model has no physical state")

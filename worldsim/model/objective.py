@@ -91,7 +91,7 @@ def world_model_loss(
     # the real frame before it as reference (teacher forcing); frame 0 has none.
     chosen = torch.rand(T, generator=generator) < decode_fraction
     chosen[0] = True
-    idx = chosen.nonzero().squeeze(1)
+    idx = chosen.nonzero().squeeze(1).to(model.device)
     n = len(idx)
     keep = (torch.rand(B, n, generator=generator) >= weights.reference_dropout).float().to(model.device)
     keep[:, idx == 0] = 0.0

@@ -27,6 +27,7 @@ from tqdm import tqdm
 from worldsim.data import Dataset, WindowSampler
 from worldsim.model.checkpoint import load_model, save_model, write_json, write_tensors
 from worldsim.model.config import ModelConfig
+from worldsim.model.device import resolve_device
 from worldsim.model.objective import LossWeights, sample_alpha, to_tensors, world_model_loss
 from worldsim.model.start_bank import write_start_bank
 from worldsim.model.world_model import WorldModel
@@ -69,6 +70,7 @@ def model_config_for(dataset: Dataset, overrides: dict[str, Any]) -> ModelConfig
 
 
 def train(config: TrainConfig, progress: bool = True, resume: bool = False) -> dict[str, Any]:
+    device = resolve_device(config.device)  # before any work: a typo fails at once
     if config.threads:
         torch.set_num_threads(config.threads)
     out = Path(config.out)
@@ -99,7 +101,7 @@ def train(config: TrainConfig, progress: bool = True, resume: bool = False) -> d
         model = WorldModel(model_config_for(dataset, config.model))
         model.fit_state_normalisation(torch.from_numpy(train_set.states))
         state = {"step": 0, "elapsed_s": 0.0}
-    model.to(config.device)
+    model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=1e-6)
     rng, generator = np.random.default_rng(config.seed), torch.Generator().manual_seed(config.seed)
     if resume:
