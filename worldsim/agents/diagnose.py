@@ -83,7 +83,7 @@ def head_and_model_errors(
     psnrs, sum_err = [], []
     for ep in episodes:
         frames = torch.from_numpy(ep.frames)
-        actions = torch.as_tensor(ep.actions)
+        actions = torch.as_tensor(ep.actions, device=model.device)
         latents = model.filter_episode(frames, actions)
         after = latents[1:]  # the reward and crash of action t are read off the latent after it
         predicted = model.reward(after).cpu().numpy()

@@ -144,11 +144,13 @@ def _play(source, start, actions: list[int]) -> Track:
 def _imagine(model, history: Track, actions: list[int], physics_blend: float, seed: int) -> Track:
     context = min(CONTEXT, len(history.frames))  # fewer real frames when branching before step 3
     frames = torch.from_numpy(np.stack(history.frames[-context:]))[None]
-    past = torch.tensor(history.actions[len(history.actions) - (context - 1) :])[None] if context > 1 else None
+    past = (
+        torch.tensor(history.actions[len(history.actions) - (context - 1) :], device=model.device)[None] if context > 1 else None
+    )
     latent = model.encode(frames, past)
     rollout = model.imagine(
         latent,
-        torch.tensor(actions)[None],
+        torch.tensor(actions, device=model.device)[None],
         previous=model.frames_in(frames[:, -1]),
         generator=torch.Generator().manual_seed(seed),
         physics_blend=physics_blend,

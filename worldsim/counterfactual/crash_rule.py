@@ -57,7 +57,7 @@ def score(root: str, stride: int = 10, model=None, horizon: int = 3, seed: int =
 
 
 def _model_signals(model, episode, horizon: int, generator) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    actions = torch.as_tensor(episode.actions)
+    actions = torch.as_tensor(episode.actions, device=model.device)
     latents = model.filter_episode(torch.from_numpy(episode.frames), actions)
     filtered = model.crash_signals(latents[1:], rule=True)  # the latent after action t, filtered
     signals = {

@@ -72,5 +72,5 @@ def _mean(values: list[float]) -> float | None:
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     import torch
 
-    to = lambda x: torch.tensor(x).permute(2, 0, 1)[None].float() / 255  # noqa: E731
+    to = lambda x: torch.tensor(x, device="cpu").permute(2, 0, 1)[None].float() / 255  # noqa: E731
     return float(psnr(to(a), to(b))[0])

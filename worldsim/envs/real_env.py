@@ -52,7 +52,7 @@ class RealWorldEnv(gym.Env):
         if options:
             raise ValueError(f"unknown reset option(s) {', '.join(sorted(map(str, options)))} for the real env")
         self._obs = self.source.reset(seed=int(self.np_random.integers(2**31 - 1)))
-        self._latent = self.model.encode(torch.tensor(self._obs.frame)[None]) if self.obs_type == "latent" else None
+        self._latent = self.model.encode(self._frame()) if self.obs_type == "latent" else None
         self._t = 0
         return self._observation(), self._info()
 
@@ -60,7 +60,7 @@ class RealWorldEnv(gym.Env):
         action = check_action(self.action_space, action)
         self._obs = self.source.step(action)
         if self._latent is not None:
-            self._latent = self.model.filter(self._latent, torch.as_tensor(action)[None], torch.tensor(self._obs.frame)[None])
+            self._latent = self.model.filter(self._latent, torch.as_tensor(action, device=self.model.device)[None], self._frame())
         self._t += 1
         obs = self._obs
         truncated = (obs.truncated or self._t >= self.episode_steps) and not obs.terminated
@@ -71,6 +71,10 @@ class RealWorldEnv(gym.Env):
 
     def close(self):
         self.source.close()
+
+    def _frame(self) -> torch.Tensor:
+        """The real frame as a batch of one, on the model's device."""
+        return torch.as_tensor(self._obs.frame, device=self.model.device)[None]
 
     def _observation(self) -> np.ndarray:
         if self.obs_type == "pixels":

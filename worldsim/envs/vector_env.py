@@ -75,7 +75,7 @@ class WorldSimVectorEnv(gym.vector.VectorEnv):
         return self._observations(), self._infos()
 
     def step(self, actions):
-        actions = torch.as_tensor(check_actions(self.single_action_space, actions, self.num_envs))
+        actions = torch.as_tensor(check_actions(self.single_action_space, actions, self.num_envs), device=self.model.device)
         ended = self._ended.copy()
         rewards, terminated = self.dream.step(actions)
         rewards, terminated = rewards.cpu().numpy().astype(np.float64), terminated.cpu().numpy()

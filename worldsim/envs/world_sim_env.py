@@ -73,7 +73,7 @@ class WorldSimEnv(gym.Env):
 
     def step(self, action):
         action = check_action(self.action_space, action)
-        rewards, terminated = self.dream.step(torch.as_tensor(action)[None])
+        rewards, terminated = self.dream.step(torch.as_tensor(action, device=self.model.device)[None])
         rewards, terminated = float(rewards[0]), bool(terminated[0])
         self._t += 1
         if self.render_mode == "human":
@@ -144,4 +144,4 @@ class WorldSimEnv(gym.Env):
         if actions is None or len(actions) != n - 1:
             raise ValueError(f'options["context"] has {n} frames: give the {n - 1} "actions" between them')
         checked = np.stack([check_action(self.action_space, a) for a in actions])
-        return torch.from_numpy(frames)[None], torch.as_tensor(checked)[None]
+        return torch.from_numpy(frames)[None], torch.from_numpy(checked)[None]

@@ -46,8 +46,9 @@ class LatentOverlap:
 
     def __init__(self, model):
         n = model.config.state_dim
-        lo, hi = torch.full((n,), -torch.inf), torch.full((n,), torch.inf)
-        first = torch.arange(EGO_FIELDS, n, NEIGHBOUR_FIELDS)  # each neighbour's (present, dx, dy, ...)
+        # Built on the CPU from the model's normalisation, then moved to the model's device.
+        lo, hi = torch.full((n,), -torch.inf, device="cpu"), torch.full((n,), torch.inf, device="cpu")
+        first = torch.arange(EGO_FIELDS, n, NEIGHBOUR_FIELDS, device="cpu")  # each neighbour's (present, dx, dy, ...)
         lo[first] = 0.5
         lo[first + 1], hi[first + 1] = -OVERLAP_M[0], OVERLAP_M[0]
         lo[first + 2], hi[first + 2] = -OVERLAP_M[1], OVERLAP_M[1]

@@ -116,7 +116,9 @@ def _window_starts(sampler: WindowSampler, config: EvalConfig) -> tuple[np.ndarr
 class _Accumulator:
     def __init__(self, ks, fields):
         self.fields = list(fields)
-        self.sums = {k: {"n": 0.0, "psnr": 0.0, "ssim": 0.0, "mse": 0.0, "state": torch.zeros(len(fields))} for k in ks}
+        self.sums = {
+            k: {"n": 0.0, "psnr": 0.0, "ssim": 0.0, "mse": 0.0, "state": torch.zeros(len(fields), device="cpu")} for k in ks
+        }
         self.reward_abs, self.reward_n = 0.0, 0.0
         self.tp = self.fp = self.fn = 0.0
 

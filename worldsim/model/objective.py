@@ -89,11 +89,11 @@ def world_model_loss(
 
     # Decoding is the costly part: score a random subset of the posterior frames, each drawn with
     # the real frame before it as reference (teacher forcing); frame 0 has none.
-    chosen = torch.rand(T, generator=generator) < decode_fraction
+    chosen = torch.rand(T, generator=generator, device=generator.device) < decode_fraction
     chosen[0] = True
     idx = chosen.nonzero().squeeze(1).to(model.device)
     n = len(idx)
-    keep = (torch.rand(B, n, generator=generator) >= weights.reference_dropout).float().to(model.device)
+    keep = (torch.rand(B, n, generator=generator, device=generator.device) >= weights.reference_dropout).float().to(model.device)
     keep[:, idx == 0] = 0.0
     before = (idx - 1).clamp(min=0)
     reference = [m[:, before].flatten(0, 1) for m in maps]
@@ -112,7 +112,7 @@ def world_model_loss(
     # ---- imagination (prior) from the last context frame ----
     # Each imagined frame is drawn with the one before it as reference: the last real frame, then
     # the model's own output, exactly as in a rollout of the environment.
-    keep = (torch.rand(B, generator=generator) >= weights.reference_dropout).float().to(model.device)
+    keep = (torch.rand(B, generator=generator, device=generator.device) >= weights.reference_dropout).float().to(model.device)
     rollout = model.imagine(
         posts[:, context - 1],
         actions[:, context - 1 :],

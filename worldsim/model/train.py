@@ -159,7 +159,9 @@ def validation_metrics(model: WorldModel, val_set: WindowSampler, config: TrainC
     totals: dict[str, float] = {}
     for _ in range(config.val_batches):
         batch = to_tensors(val_set.sample(config.batch_size, rng), model.device)
-        _, parts = world_model_loss(model, batch, config.context, weights, generator, torch.ones(config.batch_size))
+        _, parts = world_model_loss(
+            model, batch, config.context, weights, generator, torch.ones(config.batch_size, device=model.device)
+        )
         for k, v in parts.items():
             totals[k] = totals.get(k, 0.0) + v / config.val_batches
     model.train()

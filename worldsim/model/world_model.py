@@ -97,7 +97,7 @@ class WorldModel(nn.Module):
 
     def action_features(self, action: torch.Tensor) -> torch.Tensor:
         """Discrete ids -> one-hot; boxes -> scaled to [-1, 1] and flattened."""
-        action = torch.as_tensor(action).to(self.device)
+        action = torch.as_tensor(action, device=self.device)
         if self.config.discrete:
             return F.one_hot(action.long(), self.config.action_dim).float()
         action = action.float().flatten(action.dim() - (len(self.config.action_space["shape"])))
