@@ -222,12 +222,14 @@ def test_human_render_opens_a_window(checkpoint, monkeypatch):
 
 def test_keys_to_action(checkpoint):
     env = make(checkpoint)
+    # No empty key tuple: gymnasium.utils.play rejects it; the no-op is play's `noop=` argument.
     if env.domain == "driving":
         mapping = env.get_keys_to_action()
-        assert mapping[()] == 1 and sorted(mapping.values()) == [0, 1, 2, 3, 4]
+        assert () not in mapping and sorted(mapping.values()) == [0, 2, 3, 4] and env.noop_action() == 1
     elif env.domain == "games":
         mapping = env.get_keys_to_action()
-        assert all(env.action_space.contains(a) for a in mapping.values()) and len(mapping) == 9
+        assert () not in mapping and len(mapping) == 8
+        assert all(env.action_space.contains(a) for a in [*mapping.values(), env.noop_action()])
     else:
         with pytest.raises(ValueError, match="mouse"):
             env.get_keys_to_action()
@@ -344,6 +346,7 @@ def test_dream_demo_writes_a_video(checkpoint, tmp_path, capsys):
 
     domain = make(checkpoint).domain
     args = ["dream", "--domains", domain, "--checkpoint", str(checkpoint), "--steps", "6", "--out", str(tmp_path), "--json"]
+    args.append("--no-simulator")  # the dream alone; side by side is tests/test_dream_demo.py
     assert main(args) == 0
     (row,) = json.loads(capsys.readouterr().out)
     assert row["domain"] == domain and 1 <= row["steps"] <= 6 and row["steps_per_s"] > 0
@@ -426,7 +429,11 @@ def test_play_switches_to_the_real_simulator_side_by_side(checkpoint, monkeypatc
     assert widths[0] == width == session.view and widths[-1] == 2 * session.view + 4  # real | dream
 
 
-@pytest.mark.parametrize("env_id", ["WorldSim-v0", "WorldSim-driving-v0", "WorldSim-robotics-v0", "WorldSim-games-v0"])
+@pytest.mark.parametrize(
+    "env_id",
+    ["WorldSim-v0"]
+    + [f"WorldSim-{domain}{obs}-v0" for domain in ("driving", "robotics", "games") for obs in ("", "-latent", "-state")],
+)
 def test_registered_ids_run_on_the_shipped_weights(env_id, monkeypatch):
     """The ids as users type them: shipped weights, no simulator, both env checkers."""
     import subprocess

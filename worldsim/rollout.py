@@ -3,7 +3,11 @@
 Dream only: the policy acts on the dream's own observations. Side by side: the real simulator
 starts from a seed, its first `context` frames become the dream's start, and from then on the
 policy acts on the real simulator's observations while the dream receives the very same actions,
-so the two halves of the video differ only by what the model got wrong.
+so the two halves of the video differ only by what the model got wrong. The policy `behaviour` is
+the domain's data-collection policy (`worldsim.behaviour`): it reads the simulator, so it drives
+side by side only, and it is how `worldsim dream` shows each world for a whole episode. The dream
+is filmed past its own end (an imagined crash) as long as the real episode goes on; the summary
+says at which step it ended.
 """
 
 from __future__ import annotations
@@ -20,13 +24,14 @@ from worldsim.envs.world_sim_env import WorldSimEnv
 from worldsim.video import write_video
 
 ALGOS = ("ppo", "a2c", "dqn", "sac", "td3")
+BEHAVIOUR = "behaviour"
 
 
 @dataclass
 class RolloutRequest:
     domain: str | None = None
     checkpoint: str | None = None
-    policy: str = "random"  # "random" or the path of a Stable-Baselines3 .zip
+    policy: str = "random"  # "random", "behaviour" (side by side only) or the path of a Stable-Baselines3 .zip
     algo: str = "ppo"
     steps: int = 100
     seed: int = 0
@@ -38,6 +43,8 @@ def rollout_frames(request: RolloutRequest) -> tuple[np.ndarray, dict[str, Any]]
     """(T, H, W', 3) uint8 frames of the rollout (W' = 2W + 2 side by side) and a summary."""
     if request.steps < 1:
         raise ValueError(f"steps must be at least 1, got {request.steps}")
+    if request.policy == BEHAVIOUR and not request.side_by_side:
+        raise ValueError("the behaviour policy reads the real simulator: use it side by side")
     obs_type = _policy_obs_type(request.policy, request.algo, request.domain, request.checkpoint)
     env = WorldSimEnv(
         domain=request.domain,
@@ -63,7 +70,10 @@ def rollout(request: RolloutRequest, out: str | Path) -> dict[str, Any]:
     return {**summary, "frames": len(frames), "frame_shape": list(frames.shape[1:]), "video": str(path)}
 
 
-def load_policy(spec: str, algo: str, env: WorldSimEnv, seed: int) -> Callable[[np.ndarray], Any]:
+def load_policy(spec: str, algo: str, env: WorldSimEnv, seed: int) -> Callable[[np.ndarray], Any] | None:
+    """`act(observation) -> action`; None for the behaviour policy, which needs the simulator."""
+    if spec == BEHAVIOUR:
+        return None
     if spec == "random":
         env.action_space.seed(seed)
         return lambda obs: env.action_space.sample()
@@ -85,7 +95,7 @@ def _load_sb3(path: str, algo: str):
 
 def _policy_obs_type(spec: str, algo: str, domain: str | None, checkpoint: str | None) -> str:
     """The observation type a policy was trained on, read off its observation space."""
-    if spec == "random":
+    if spec in ("random", BEHAVIOUR):
         return "pixels"
     shape = tuple(_load_sb3(spec, algo).observation_space.shape)
     probe = WorldSimEnv(domain=domain, checkpoint=checkpoint, obs_type="latent")
@@ -110,6 +120,7 @@ def _dream_only(env: WorldSimEnv, act, request: RolloutRequest) -> tuple[np.ndar
 
 
 def _side_by_side(env: WorldSimEnv, act, request: RolloutRequest) -> tuple[np.ndarray, dict[str, Any]]:
+    from worldsim.behaviour import default_policy
     from worldsim.sources import make_source
 
     if env.obs_type == "latent":
@@ -120,24 +131,38 @@ def _side_by_side(env: WorldSimEnv, act, request: RolloutRequest) -> tuple[np.nd
     source = make_source(env.domain, env.model.config.frame_size)
     try:
         real = source.reset(seed=request.seed)
+        if act is None:  # the behaviour policy, seeded like a recorded episode
+            behaviour = default_policy(env.domain)
+            behaviour.reset(np.random.default_rng(request.seed), source)
+
+            def policy(real):
+                return behaviour.act(source, real)
+        else:
+
+            def policy(real, act=act):
+                return act(_observe(real, env.obs_type))
+
         frames, actions = [real.frame], []
         for _ in range(env.context_frames - 1):  # the dream's start: real frames under the policy
-            actions.append(act(_observe(real, env.obs_type)))
+            actions.append(policy(real))
             real = source.step(actions[-1])
             frames.append(real.frame)
         env.reset(seed=request.seed, options={"context": {"frames": np.stack(frames), "actions": actions}})
         shown = [_pair(real.frame, env.render())]
-        totals, n = [0.0, 0.0], 0
+        totals, n, dream_ended = [0.0, 0.0], 0, None
         while n < request.steps and not (real.terminated or real.truncated):
-            action = act(_observe(real, env.obs_type))
+            action = policy(real)
             real = source.step(action)
-            _, reward, *_ = env.step(action)  # the dream follows the same actions, whatever it predicts
+            _, reward, terminated, *_ = env.step(action)  # the dream follows the same actions, whatever it predicts
             shown.append(_pair(real.frame, env.render()))
             totals, n = [totals[0] + real.reward, totals[1] + reward], n + 1
+            if terminated and dream_ended is None:
+                dream_ended = n
     finally:
         source.close()
     ended = "real episode ended" if n < request.steps else "step limit"
-    return np.stack(shown), {"steps": n, "real_return": totals[0], "dream_return": totals[1], "ended": ended}
+    summary = {"steps": n, "real_return": totals[0], "dream_return": totals[1], "ended": ended, "dream_ended_at": dream_ended}
+    return np.stack(shown), summary
 
 
 def _observe(real, obs_type: str) -> np.ndarray:
@@ -153,7 +178,11 @@ def add_rollout(commands) -> None:
     p = commands.add_parser("rollout", help="film a policy in a world model (optionally beside the real simulator)")
     p.add_argument("--domain", choices=domains.names(), help="shipped weights of this domain")
     p.add_argument("--checkpoint", help="a trained run instead of the shipped weights")
-    p.add_argument("--policy", default="random", help="'random' or a Stable-Baselines3 .zip (default random)")
+    p.add_argument(
+        "--policy",
+        default="random",
+        help="'random', 'behaviour' (the domain's data-collection policy; side by side only) or a Stable-Baselines3 .zip",
+    )
     p.add_argument("--algo", default="ppo", choices=ALGOS, help="the .zip's algorithm (default ppo)")
     p.add_argument("--steps", type=int, default=100, help="steps at most (default 100)")
     p.add_argument("--seed", type=int, default=0)

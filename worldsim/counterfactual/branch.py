@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from worldsim.counterfactual.metrics import compare
+from worldsim.envs.world import check_physics_blend
 from worldsim.model.checkpoint import load_model, resolve_checkpoint
 from worldsim.model.palette import palette_from_frames
 from worldsim.scenario import load_scenario
@@ -88,6 +89,7 @@ def run_counterfactual(
     from worldsim.behaviour.driving import DrivingBehaviour
     from worldsim.sources import make_source
 
+    check_physics_blend(physics_blend)
     spec = load_scenario(scenario)
     if spec.domain != "driving":
         raise ValueError(f"scenario {spec.path}: counterfactuals are for driving scenarios, this one is {spec.domain!r}")

@@ -8,6 +8,10 @@ relative to the ego, (dx, dy) — the geometry that decides a collision. The mod
 to the nearest imagined one (a step where the model sees no vehicle at all counts the real ones as
 unmatched). Errors are Euclidean, in metres, averaged over steps like a log-divergence metric
 (Waymax's ADE over the horizon).
+
+Only the steps both tracks have are compared, collisions included. A track ends at its crash, and
+the real one also where its episode ends while the model may imagine on past it; an event the other
+track never reached says nothing either way, so it counts toward neither agreement nor disagreement.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ def compare(real, imagined, seconds_per_step: float) -> dict[str, Any]:
             others_err.append(float(dists.min(axis=1).mean()))
         unmatched += len(cars_r) if not len(cars_i) else 0
         frame_psnr.append(_psnr(real.frames[t], imagined.frames[t]))
-    crash_real, crash_imag = _first(real.crashed), _first(imagined.crashed)
+    crash_real, crash_imag = _first(real.crashed[: n - 1]), _first(imagined.crashed[: n - 1])
     return {
         "steps_compared": n - 1,
         "collision_real": crash_real is not None,

@@ -14,6 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from worldsim.counterfactual.branch import run_counterfactual
+from worldsim.envs.world import check_physics_blend
 from worldsim.model.checkpoint import load_model, resolve_checkpoint
 from worldsim.scenario import available_scenarios, load_scenario
 from worldsim.sources.driving import ACTIONS
@@ -28,6 +29,7 @@ def run_suite(
     scenarios: list[str] | None = None,
 ) -> dict[str, Any]:
     """`scenarios`: names or paths (default: every driving scenario found)."""
+    check_physics_blend(physics_blend)  # before loading anything
     model, _ = load_model(resolve_checkpoint(checkpoint), domain="driving")
     if scenarios is None:
         scenarios = sorted(n for n, path in available_scenarios().items() if load_scenario(path).domain == "driving")
@@ -52,6 +54,7 @@ def run_suite(
 
 def _row(m: dict[str, Any]) -> dict[str, Any]:
     return {
+        "steps_compared": m["steps_compared"],
         "collision_real": m["collision_real"],
         "collision_imagined": m["collision_imagined"],
         "collision_agreement": m["collision_agreement"],

@@ -84,6 +84,7 @@ def collect(request: CollectRequest, workers: int = 1, progress: bool = True) ->
 
 def _prepare(out: Path, request: CollectRequest) -> None:
     """Create the directory and its dataset.json, or check that a resumed run asks for the same data."""
+    check_directory(out)
     meta_path = out / "dataset.json"
     if meta_path.exists():
         try:
@@ -115,6 +116,17 @@ def _prepare(out: Path, request: CollectRequest) -> None:
     tmp = out / "dataset.json.tmp"
     tmp.write_text(json.dumps(description, indent=2) + "\n")
     os.replace(tmp, meta_path)
+
+
+def check_directory(path: Path) -> None:
+    """`path` is a directory or can become one: a file in its place would otherwise surface as a
+    NotADirectoryError from deep inside the first write."""
+    for place in (path, *path.parents):
+        if place.exists():
+            if not place.is_dir():
+                where = "" if place == path else f" (in {path})"
+                raise ValueError(f"{place} exists and is not a directory{where}; give a directory for --out")
+            return
 
 
 def _run(request: CollectRequest, todo: list[int], workers: int):

@@ -36,7 +36,8 @@ class Dream:
         self.draw = draw
         self.crash_rule = crash_rule
         device = model.device
-        self.palette = palette_from_frames(bank["frames"]).to(device) if snap_colours else None
+        # Only frames are snapped: a dream that draws none needs no palette (reading one costs seconds).
+        self.palette = palette_from_frames(bank["frames"]).to(device) if snap_colours and draw else None
         self.bank = {k: torch.from_numpy(v) for k, v in bank.items()}
         self.num = num
         self.physics_blend = physics_blend

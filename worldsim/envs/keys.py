@@ -1,4 +1,9 @@
-"""Keyboard bindings for `gymnasium.utils.play.play` (pygame key codes -> actions)."""
+"""Keyboard bindings for `gymnasium.utils.play.play` (pygame key codes -> actions).
+
+`play` rejects an empty key combination: the action for "no key held" is `noop_action(domain)`,
+given as `play(env, noop=noop_action(domain))` (play's own default, 0, is a lane change in driving
+and no action at all in the games' continuous space).
+"""
 
 from __future__ import annotations
 
@@ -10,18 +15,32 @@ def keys_to_action(domain: str) -> dict[tuple[int, ...], object]:
 
     if domain == "driving":
         # highway-env's own manual control: up/down change lane, right/left speed up/slow down.
-        return {
-            (): 1,
-            (pygame.K_UP,): 0,
-            (pygame.K_DOWN,): 2,
-            (pygame.K_RIGHT,): 3,
-            (pygame.K_LEFT,): 4,
-        }
+        return {(pygame.K_UP,): 0, (pygame.K_DOWN,): 2, (pygame.K_RIGHT,): 3, (pygame.K_LEFT,): 4}
     if domain == "games":
         steer = {(): 0.0, (pygame.K_LEFT,): -1.0, (pygame.K_RIGHT,): 1.0}
         pedal = {(): (0.0, 0.0), (pygame.K_UP,): (1.0, 0.0), (pygame.K_DOWN,): (0.0, 0.8)}
-        return {tuple(sorted(s + p)): np.array([sv, *pv], dtype=np.float32) for s, sv in steer.items() for p, pv in pedal.items()}
-    raise ValueError(
-        f"no fixed key bindings for the {domain!r} domain: its action is a target position "
-        "(use `worldsim play`, which follows the mouse)"
-    )
+        return {
+            tuple(sorted(s + p)): np.array([sv, *pv], dtype=np.float32)
+            for s, sv in steer.items()
+            for p, pv in pedal.items()
+            if s + p
+        }
+    raise _no_bindings(domain)
+
+
+def noop_action(domain: str):
+    """The action while no bound key is held: driving's IDLE, no steering, gas or brake in the games."""
+    if domain == "driving":
+        return 1
+    if domain == "games":
+        return np.zeros(3, dtype=np.float32)
+    raise _no_bindings(domain)
+
+
+def _no_bindings(domain: str) -> ValueError:
+    if domain == "robotics":
+        return ValueError(
+            f"no fixed key bindings for the {domain!r} domain: its action is a target position "
+            "(use `worldsim play`, which follows the mouse)"
+        )
+    return ValueError(f"no key bindings for the {domain!r} domain: give play(env, keys_to_action=..., noop=...)")

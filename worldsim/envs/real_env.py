@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from worldsim.envs.actions import check_action
-from worldsim.envs.world import World
+from worldsim.envs.world import World, reset_options
 
 
 class RealWorldEnv(gym.Env):
@@ -48,9 +48,10 @@ class RealWorldEnv(gym.Env):
         self._t = 0
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        super().reset(seed=seed)
+        options = reset_options(options)
         if options:
             raise ValueError(f"unknown reset option(s) {', '.join(sorted(map(str, options)))} for the real env")
+        super().reset(seed=seed)
         self._obs = self.source.reset(seed=int(self.np_random.integers(2**31 - 1)))
         self._latent = self.model.encode(self._frame()) if self.obs_type == "latent" else None
         self._t = 0
@@ -73,8 +74,9 @@ class RealWorldEnv(gym.Env):
         self.source.close()
 
     def _frame(self) -> torch.Tensor:
-        """The real frame as a batch of one, on the model's device."""
-        return torch.as_tensor(self._obs.frame, device=self.model.device)[None]
+        """The real frame as a batch of one, on the model's device (a copy: sources may hand out
+        read-only frames, which torch warns about)."""
+        return torch.tensor(self._obs.frame, device=self.model.device)[None]
 
     def _observation(self) -> np.ndarray:
         if self.obs_type == "pixels":

@@ -11,6 +11,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.vector import AutoresetMode
 from stable_baselines3.common.vec_env import VecEnv
 
 from worldsim.envs.vector_env import WorldSimVectorEnv
@@ -19,6 +20,12 @@ from worldsim.envs.vector_env import WorldSimVectorEnv
 class WorldSimSB3VecEnv(VecEnv):
     def __init__(self, venv: WorldSimVectorEnv | None = None, num_envs: int = 8, **env_kwargs):
         self.venv = venv if venv is not None else WorldSimVectorEnv(num_envs=num_envs, **env_kwargs)
+        if self.venv.autoreset_mode != AutoresetMode.NEXT_STEP:
+            # Finished envs are restarted here (`restart`), before the vector env's own autoreset.
+            raise ValueError(
+                f"WorldSimSB3VecEnv restarts finished envs itself and needs the vector env's default "
+                f"AutoresetMode.NEXT_STEP, got {self.venv.autoreset_mode}"
+            )
         super().__init__(self.venv.num_envs, self.venv.single_observation_space, self.venv.single_action_space)
         self._actions: np.ndarray | None = None
 

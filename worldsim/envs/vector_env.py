@@ -1,10 +1,22 @@
 """`WorldSimVectorEnv`: N dreams as one torch batch, a native `gymnasium.vector.VectorEnv`.
 
-`gym.make_vec("WorldSim-v0", num_envs=N)` builds it through the ids' `vector_entry_point`. Reset
-semantics follow Gymnasium's next-step autoreset (declared in `metadata["autoreset_mode"]`): after
-an episode ends, the next `step` resets that env, ignores its action and returns its first
-observation with reward 0. Env i seeded with `seed + i` makes the same choices as a single
-`WorldSimEnv` seeded `seed + i` (start context and noise stream).
+`gym.make_vec("WorldSim-v0", num_envs=N)` builds it through the ids' `vector_entry_point`. Env i
+seeded with `seed + i` makes the same choices as a single `WorldSimEnv` seeded `seed + i` (start
+context and noise stream), and `reset` without a seed continues each env's random stream, so env i
+matches Gymnasium's `SyncVectorEnv` over single envs step for step in every autoreset mode
+(`autoreset_mode`, declared in `metadata["autoreset_mode"]`):
+
+- NEXT_STEP (default): after an episode ends, the next `step` resets that env, ignores its action
+  and returns its first observation with reward 0.
+- SAME_STEP: an env that ends is reset within the step and returns its new first observation; the
+  last observation and info of the episode are in `infos["final_obs"]` and `infos["final_info"]`,
+  masked by `infos["_final_obs"]` and `infos["_final_info"]`.
+- DISABLED: ended envs stay ended until `reset(options={"reset_mask": mask})` starts the masked
+  ones over; stepping an ended env is an error.
+
+`reset_mask` works in every mode. `make_vec` passes constructor arguments as keyword arguments, not
+`vector_kwargs` (Gymnasium refuses those for a vector entry point):
+`gym.make_vec(id, num_envs=N, autoreset_mode=AutoresetMode.SAME_STEP)`.
 """
 
 from __future__ import annotations
@@ -20,7 +32,18 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
 from worldsim.envs.actions import check_actions
-from worldsim.envs.world import World
+from worldsim.envs.world import World, reset_options
+
+
+def check_autoreset_mode(mode: str | AutoresetMode) -> AutoresetMode:
+    """The mode as an `AutoresetMode` (a member or its value, e.g. "SameStep"), or a ValueError."""
+    if isinstance(mode, AutoresetMode):
+        return mode
+    try:
+        return AutoresetMode(mode)
+    except ValueError:
+        known = ", ".join(f"AutoresetMode.{m.name} ({m.value!r})" for m in AutoresetMode)
+        raise ValueError(f"autoreset_mode must be one of {known}, got {mode!r}") from None
 
 
 class WorldSimVectorEnv(gym.vector.VectorEnv):
@@ -38,16 +61,18 @@ class WorldSimVectorEnv(gym.vector.VectorEnv):
         snap_colours: bool = True,
         crash_rule: bool | None = None,
         device: str | torch.device = "cpu",
+        autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP,
     ):
         if not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"the vector env renders 'rgb_array' only, got {render_mode!r}")
+        self.autoreset_mode = check_autoreset_mode(autoreset_mode)
         self.world = world = World.open(domain, checkpoint, obs_type, physics_blend, episode_steps, device)
         self.model, self.checkpoint, self.domain = world.model, world.checkpoint, world.domain
         self.num_envs, self.obs_type, self.render_mode = num_envs, obs_type, render_mode
         self.physics_blend, self.episode_steps = float(physics_blend), world.episode_steps
-        self.metadata = {**self.metadata, "render_fps": world.spec.fps}
+        self.metadata = {**self.metadata, "render_fps": world.spec.fps, "autoreset_mode": self.autoreset_mode}
         self.single_action_space = world.action_space
         self.action_space = batch_space(self.single_action_space, num_envs)
         self.single_observation_space = world.observation_space
@@ -58,8 +83,10 @@ class WorldSimVectorEnv(gym.vector.VectorEnv):
         self._ended = np.zeros(num_envs, dtype=bool)
 
     def reset(self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None):
+        options = reset_options(options)  # a copy: wrappers read `reset_mask` after this call
+        mask = options.pop("reset_mask", None)
         if options:
-            raise ValueError(f"unknown reset option(s) {', '.join(sorted(map(str, options)))} for the vector env")
+            raise ValueError(f"unknown reset option(s) {', '.join(sorted(map(str, options)))}; known: reset_mask")
         if seed is None:
             seeds = [None] * self.num_envs
         elif isinstance(seed, int):
@@ -68,13 +95,19 @@ class WorldSimVectorEnv(gym.vector.VectorEnv):
             seeds = list(seed)
             if len(seeds) != self.num_envs:
                 raise ValueError(f"reset: {len(seeds)} seeds for {self.num_envs} envs")
-        for i, s in enumerate(seeds):
-            if s is not None or seed is None:
-                self._rngs[i] = seeding.np_random(s)[0]
-        self._restart(np.arange(self.num_envs))
+        which = np.arange(self.num_envs) if mask is None else np.flatnonzero(self._check_mask(mask))
+        for i in which:
+            if seeds[i] is not None:
+                self._rngs[i] = seeding.np_random(seeds[i])[0]
+        self._restart(which)
         return self._observations(), self._infos()
 
     def step(self, actions):
+        if self.autoreset_mode == AutoresetMode.DISABLED and self._ended.any():
+            raise RuntimeError(
+                f"env(s) {np.flatnonzero(self._ended).tolist()} ended and autoreset is disabled: "
+                'reset them first with reset(options={"reset_mask": mask})'
+            )
         actions = torch.as_tensor(check_actions(self.single_action_space, actions, self.num_envs), device=self.model.device)
         ended = self._ended.copy()
         rewards, terminated = self.dream.step(actions)
@@ -84,7 +117,11 @@ class WorldSimVectorEnv(gym.vector.VectorEnv):
         if ended.any():  # next-step autoreset: these envs start over and report their first frame
             self._restart(np.flatnonzero(ended))
             rewards[ended], terminated[ended], truncated[ended] = 0.0, False, False
-        self._ended = terminated | truncated
+        done = terminated | truncated
+        if self.autoreset_mode != AutoresetMode.SAME_STEP:
+            self._ended = done
+        elif done.any():
+            return self._same_step_reset(done, rewards, terminated, truncated)
         return self._observations(), rewards, terminated, truncated, self._infos()
 
     def render(self):
@@ -94,6 +131,33 @@ class WorldSimVectorEnv(gym.vector.VectorEnv):
         """Start envs `which` over now (same-step autoreset, as SB3 wants); their first observations."""
         self._restart(np.asarray(which))
         return self._observations()[which]
+
+    def _same_step_reset(self, done, rewards, terminated, truncated):
+        """Start the `done` envs over; their last observation and info go in `final_obs`/`final_info`,
+        laid out as Gymnasium's `SyncVectorEnv` lays them out."""
+        last_obs, last_info = self._observations(), self._infos()
+        final_obs = np.full(self.num_envs, None, dtype=object)
+        for i in np.flatnonzero(done):
+            final_obs[i] = last_obs[i]
+        final_info = {}
+        for key, value in last_info.items():
+            final_info[key], final_info[f"_{key}"] = value, done.copy()
+        self._restart(np.flatnonzero(done))
+        infos = self._infos()
+        infos.update(final_obs=final_obs, _final_obs=done.copy(), final_info=final_info, _final_info=done.copy())
+        return self._observations(), rewards, terminated, truncated, infos
+
+    def _check_mask(self, mask) -> np.ndarray:
+        """`options["reset_mask"]` checked as Gymnasium's `SyncVectorEnv` checks it."""
+        if not isinstance(mask, np.ndarray):
+            raise TypeError(f'options["reset_mask"] must be a numpy array, got {type(mask).__name__}')
+        if mask.shape != (self.num_envs,) or mask.dtype != np.bool_:
+            raise ValueError(
+                f'options["reset_mask"] must be a bool array of shape ({self.num_envs},), got {mask.dtype} {mask.shape}'
+            )
+        if not mask.any():
+            raise ValueError('options["reset_mask"] selects no env')
+        return mask
 
     def _restart(self, which: np.ndarray) -> None:
         choices = np.array([self._rngs[i].integers(self.dream.bank_size) for i in which])

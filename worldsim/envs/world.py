@@ -9,6 +9,8 @@ returns (a single env takes row 0).
 
 from __future__ import annotations
 
+import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,27 @@ def check_physics_blend(alpha: float) -> float:
     if not 0.0 <= float(alpha) <= 1.0:
         raise ValueError(f"physics_blend must lie in [0, 1], got {alpha!r}")
     return float(alpha)
+
+
+def check_episode_steps(steps: int | None) -> int | None:
+    """A whole, positive number of steps, or None for the domain's own episode length."""
+    if steps is None:
+        return None
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral):
+        raise TypeError(f"episode_steps must be a whole number of steps (or None), got {steps!r} ({type(steps).__name__})")
+    if steps < 1:
+        raise ValueError(f"episode_steps must be a positive number of steps, got {steps!r}")
+    return int(steps)
+
+
+def reset_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """`reset`'s options as a dict to read; anything but a mapping or None is a caller's mistake that
+    would otherwise surface as an obscure error from inside `dict()`."""
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise TypeError(f"reset options must be a dict (or None), got {type(options).__name__}: {options!r:.60}")
+    return dict(options)
 
 
 @dataclass
@@ -66,8 +89,7 @@ class World:
         check_physics_blend(physics_blend)
         if domain is not None:
             domains.get(domain)  # a clear error for an unknown domain
-        if episode_steps is not None and episode_steps < 1:
-            raise ValueError(f"episode_steps must be a positive number of steps, got {episode_steps!r}")
+        episode_steps = check_episode_steps(episode_steps)
         path = resolve_checkpoint(checkpoint if checkpoint is not None else (domain or domains.DEFAULT))
         model, _ = load_model(path, domain=domain)
         model.to(resolve_device(device))
@@ -81,7 +103,7 @@ class World:
             checkpoint=path,
             spec=spec,
             obs_type=obs_type,
-            episode_steps=int(episode_steps or spec.episode_steps),
+            episode_steps=spec.episode_steps if episode_steps is None else episode_steps,
             action_space=space_from_json(config.action_space),
             observation_space=observation_space(model, obs_type),
         )

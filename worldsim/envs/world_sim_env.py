@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from worldsim.envs.actions import check_action
-from worldsim.envs.world import World, check_physics_blend
+from worldsim.envs.world import World, check_physics_blend, reset_options
 
 
 class WorldSimEnv(gym.Env):
@@ -50,13 +50,13 @@ class WorldSimEnv(gym.Env):
         self._viewer = None
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        super().reset(seed=seed)
-        options = dict(options or {})
+        options = reset_options(options)
         unknown = set(options) - {"context", "scenario"}
         if unknown:
             raise ValueError(f"unknown reset option(s) {', '.join(sorted(map(str, unknown)))}; known: context, scenario")
         if {"context", "scenario"} <= set(options):
             raise ValueError('reset options "context" and "scenario" are two starts: give one')
+        super().reset(seed=seed)
         if "scenario" in options or "context" in options:
             if "scenario" in options:
                 frames, actions = self._scenario(options["scenario"])
@@ -108,6 +108,12 @@ class WorldSimEnv(gym.Env):
         from worldsim.envs.keys import keys_to_action
 
         return keys_to_action(self.domain)
+
+    def noop_action(self):
+        """The action of no key held, for `gymnasium.utils.play.play(env, noop=env.unwrapped.noop_action())`."""
+        from worldsim.envs.keys import noop_action
+
+        return noop_action(self.domain)
 
     def _observation(self) -> np.ndarray:
         return self.world.observations(self.dream)[0]

@@ -17,7 +17,11 @@ import torch
 
 def palette_from_frames(frames: np.ndarray, min_share: float = 1e-4, max_colours: int = 128) -> torch.Tensor:
     """(..., 3) uint8 frames -> (K, 3) float palette in [0, 1], most frequent colour first."""
-    colours, counts = np.unique(np.asarray(frames).reshape(-1, 3), axis=0, return_counts=True)
+    pixels = np.asarray(frames, dtype=np.uint8).reshape(-1, 3).astype(np.uint32)
+    # One 24-bit code per colour: a 1-D unique is many times faster than unique rows, and sorts the
+    # colours in the same (r, g, b) order.
+    codes, counts = np.unique(pixels[:, 0] << 16 | pixels[:, 1] << 8 | pixels[:, 2], return_counts=True)
+    colours = np.stack([codes >> 16, codes >> 8 & 255, codes & 255], -1)
     order = np.argsort(-counts, kind="stable")
     keep = order[counts[order] >= min_share * counts.sum()][:max_colours]
     return torch.from_numpy(colours[keep].astype(np.float32) / 255)

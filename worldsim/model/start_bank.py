@@ -2,7 +2,9 @@
 
 Each entry is the first `context` frames of a recorded episode, with the actions between them and
 their physical states, so an environment can start a dream from real pixels with no simulator.
-Stored as a compressed `.npz` of plain arrays (read with allow_pickle=False).
+Stored as a compressed `.npz` of plain arrays (read with allow_pickle=False). `worldsim train`
+writes it into the run directory with the run's first checkpoint; a run's `checkpoint/` reads it
+from there.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from worldsim.data import Dataset
+from worldsim.model.checkpoint import CheckpointError
 
 START_BANK = "start_frames.npz"
 
@@ -41,12 +44,19 @@ def write_start_bank(dataset: Dataset, indices: list[int], context: int, directo
 
 
 def load_start_bank(directory: str | Path) -> dict[str, np.ndarray]:
-    path = Path(directory) / START_BANK
+    directory = Path(directory)
+    path = directory / START_BANK
+    if not path.is_file() and directory.name == "checkpoint" and (directory.parent / START_BANK).is_file():
+        path = directory.parent / START_BANK  # a run's checkpoint/ shares the run's bank
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no start-frame bank next to the model")
+        raise CheckpointError(
+            f"{path}: not found; environments start dreams from this bank of real start frames. "
+            f"`worldsim train` writes it into the run directory with the run's first checkpoint "
+            f"(`worldsim train --resume` on the same --out adds it to an older run), and `worldsim export` copies it"
+        )
     try:
         with np.load(path, allow_pickle=False) as data:
             bank = {k: data[k] for k in ("frames", "actions", "states")}
     except (OSError, ValueError, KeyError) as exc:
-        raise ValueError(f"{path}: unreadable start-frame bank ({exc})") from None
+        raise CheckpointError(f"{path}: unreadable start-frame bank ({exc})") from None
     return bank

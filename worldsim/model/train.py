@@ -3,20 +3,29 @@
 Output directory:
   model.safetensors, config.json   the trained model (written at the end, and at every checkpoint)
   start_frames.npz                 real start contexts from training episodes, for environments
+                                   (written with the first checkpoint, so a killed run serves too)
   checkpoint/                      model + optimizer + RNG state + step, swapped in atomically
   tb/                              TensorBoard scalars and real-vs-imagined filmstrips
   videos/step_NNNNNN.mp4           side-by-side real | imagined rollouts from the validation split
+  .lock                            held by the training process for the whole run (its pid, host, start)
 
 Deterministic on CPU given --seed (batches, noise and initial weights all come from it), and a
-resumed run continues exactly where its last checkpoint left it, on any device.
+resumed run continues exactly where its last checkpoint left it, on any device. One process trains
+in a directory at a time: a second one (say a --resume started while the first still runs) is
+refused rather than left to overwrite the first one's checkpoints.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +34,12 @@ import torch
 from tqdm import tqdm
 
 from worldsim.data import Dataset, WindowSampler
+from worldsim.data.collect import check_directory
 from worldsim.model.checkpoint import load_model, save_model, write_json, write_tensors
 from worldsim.model.config import ModelConfig
 from worldsim.model.device import resolve_device
 from worldsim.model.objective import LossWeights, sample_alpha, to_tensors, world_model_loss
-from worldsim.model.start_bank import write_start_bank
+from worldsim.model.start_bank import START_BANK, write_start_bank
 from worldsim.model.world_model import WorldModel
 from worldsim.video import write_video
 
@@ -69,11 +79,66 @@ def model_config_for(dataset: Dataset, overrides: dict[str, Any]) -> ModelConfig
     )
 
 
+LOCK = ".lock"
+
+
+class RunInUseError(RuntimeError):
+    """Another process holds the run directory's lock; the message names it."""
+
+
 def train(config: TrainConfig, progress: bool = True, resume: bool = False) -> dict[str, Any]:
     device = resolve_device(config.device)  # before any work: a typo fails at once
     if config.threads:
         torch.set_num_threads(config.threads)
     out = Path(config.out)
+    with run_lock(out):  # before anything reads or swaps the run's files
+        return _train(config, progress, resume, out, device)
+
+
+@contextmanager
+def run_lock(out: Path) -> Iterator[dict[str, Any]]:
+    """Hold `out`'s lock (an exclusive `flock` on `out/.lock`) while the block runs; raises
+    `RunInUseError` naming the holder if another process has it. The kernel drops the lock when its
+    holder dies, however it dies, so a killed run never leaves the directory locked."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        raise RuntimeError("training needs fcntl file locks (POSIX) to keep a second process out of its run directory") from None
+    check_directory(out)
+    out.mkdir(parents=True, exist_ok=True)
+    fd = os.open(out / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunInUseError(
+                f"{out} is in use by another training process ({_holder(fd)}); wait for it to finish or stop "
+                f"it before resuming, or use another --out"
+            ) from None
+        holder = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "since": datetime.now().astimezone().isoformat("T", "seconds"),
+        }
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (json.dumps(holder) + "\n").encode(), 0)
+        try:
+            yield holder
+        finally:
+            os.ftruncate(fd, 0)  # no stale holder for the next reader; closing releases the lock
+    finally:
+        os.close(fd)
+
+
+def _holder(fd: int) -> str:
+    try:
+        holder = json.loads(os.pread(fd, 4096, 0))
+        return f"pid {holder['pid']} on {holder['host']}, since {holder['since']}"
+    except (ValueError, KeyError, TypeError):  # it has the lock but has not written its name yet
+        return "holder not recorded yet"
+
+
+def _train(config: TrainConfig, progress: bool, resume: bool, out: Path, device: torch.device) -> dict[str, Any]:
     ckpt = out / "checkpoint"
     _recover_swap(out)
     if ckpt.exists() and not resume:
@@ -112,6 +177,9 @@ def train(config: TrainConfig, progress: bool = True, resume: bool = False) -> d
     writer = SummaryWriter(str(out / "tb"), purge_step=state["step"] if resume else None)
     recipe = {"train": asdict(config), "dataset": dataset.summary(), "command": _command(config)}
     step, elapsed = state["step"], state["elapsed_s"]
+    # The bank depends only on the dataset, the split and the seed: written once, with the first
+    # checkpoint, so a run killed after it serves environments. A resumed run keeps its own.
+    banked = resume and (out / START_BANK).is_file()
     bar = tqdm(total=config.steps, initial=step, unit="step", desc=f"train {model.config.domain}", disable=not progress)
     running: dict[str, float] = {}
     started = time.perf_counter() - elapsed
@@ -137,6 +205,8 @@ def train(config: TrainConfig, progress: bool = True, resume: bool = False) -> d
         if step % config.checkpoint_every == 0 or step == config.steps:
             elapsed = time.perf_counter() - started
             writer.add_scalar("train/steps_per_s", step / max(elapsed, 1e-9), step)
+            if not banked:  # before the model it serves appears in `out`
+                banked = _write_start_bank(dataset, config, out)
             _checkpoint(out, model, optimizer, rng, generator, config, step, elapsed, recipe)
         bar.update(1)
     bar.close()
@@ -146,8 +216,9 @@ def train(config: TrainConfig, progress: bool = True, resume: bool = False) -> d
     writer.close()
     elapsed = time.perf_counter() - started
     recipe["wall_clock_s"] = elapsed
+    if not banked:  # a resumed run with no steps left to take
+        _write_start_bank(dataset, config, out)
     save_model(model, out, recipe=recipe, metrics={"validation": metrics})
-    write_start_bank(dataset, dataset.indices("train", config.val_fraction), config.context, out, seed=config.seed)
     return {"out": str(out), "steps": step, "wall_clock_s": elapsed, "validation": metrics}
 
 
@@ -194,6 +265,11 @@ def _log_rollout(model: WorldModel, val_set: WindowSampler, config: TrainConfig,
     writer.add_image("rollout/real_vs_imagined", torch.cat(list(pairs), dim=1).numpy(), step, dataformats="HWC")
     side = torch.cat([real, imagined], dim=2).numpy()  # real | imagined
     write_video(out / "videos" / f"step_{step:06d}.mp4", side, fps=4)
+
+
+def _write_start_bank(dataset: Dataset, config: TrainConfig, out: Path) -> bool:
+    write_start_bank(dataset, dataset.indices("train", config.val_fraction), config.context, out, seed=config.seed)
+    return True
 
 
 def _checkpoint(out, model, optimizer, rng, generator, config, step, elapsed, recipe) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from worldsim.envs.keys import keys_to_action
+from worldsim.envs.keys import keys_to_action, noop_action
 
 HELP = {
     "driving": "up/down: lane left/right   right/left: faster/slower",
@@ -21,6 +21,7 @@ class Controls:
     def __init__(self, domain: str, pygame):
         self.domain, self.pygame = domain, pygame
         self.bindings = keys_to_action(domain) if domain != "robotics" else {}
+        self.noop = noop_action(domain) if domain != "robotics" else None
         self.keys = sorted({k for combo in self.bindings for k in combo})
         self.target = np.array([256.0, 256.0], dtype=np.float32)  # PushT: middle of the table
 
@@ -37,9 +38,9 @@ class Controls:
             return self.bindings[held]
         # More keys than any binding names (e.g. up and down together): keep the first listed one.
         for combo, action in self.bindings.items():
-            if combo and set(combo) <= set(held):
+            if set(combo) <= set(held):
                 return action
-        return self.bindings[()]
+        return self.noop
 
     def _target(self, pressed, mouse):
         pg = self.pygame

@@ -1,0 +1,171 @@
+"""Bad inputs are clear errors, and a training run is safe against a second process and a kill."""
+
+import json
+import os
+import re
+import socket
+
+import numpy as np
+import pytest
+
+from worldsim.cli import main
+from worldsim.counterfactual.branch import Track
+from worldsim.counterfactual.metrics import compare
+from worldsim.envs import RealWorldEnv, WorldSimEnv
+from worldsim.envs.vector_env import WorldSimVectorEnv
+from worldsim.model.checkpoint import CheckpointError, load_model, save_model
+from worldsim.model.start_bank import START_BANK
+from worldsim.model.train import RunInUseError, TrainConfig, run_lock, train
+
+TINY = {"channels": 4, "embed_dim": 32, "deter_dim": 24, "stoch_dim": 6, "hidden_dim": 32}
+
+
+@pytest.fixture(scope="module")
+def run(tiny_run):
+    return tiny_run("robotics")
+
+
+def tiny_config(run, out, steps):
+    return TrainConfig(
+        data=str(run.parent / "data"),
+        out=str(out),
+        steps=steps,
+        batch_size=2,
+        context=3,
+        horizon=2,
+        checkpoint_every=2,
+        video_every=100,
+        val_batches=1,
+        val_fraction=0.3,
+        model=TINY,
+    )
+
+
+@pytest.mark.parametrize("env_class", [WorldSimEnv, RealWorldEnv])
+def test_reset_options_must_be_a_dict(run, env_class):
+    env = env_class(checkpoint=run)
+    try:
+        for options in ("...", ["context"], 3):
+            with pytest.raises(TypeError, match=rf"options must be a dict \(or None\), got {type(options).__name__}"):
+                env.reset(seed=0, options=options)
+        env.reset(seed=0, options={})  # still usable
+        env.step(env.action_space.sample())
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize(
+    "steps, error", [(0, ValueError), (-5, ValueError), (2.5, TypeError), (True, TypeError), ("9", TypeError)]
+)
+@pytest.mark.parametrize("make", [WorldSimEnv, RealWorldEnv, lambda **kw: WorldSimVectorEnv(num_envs=2, **kw)])
+def test_episode_steps_must_be_a_positive_whole_number(steps, error, make):
+    with pytest.raises(error, match=rf"episode_steps .*got {re.escape(repr(steps))}"):
+        make(domain="robotics", episode_steps=steps)
+
+
+def test_episode_steps_takes_any_integer_type(run):
+    assert WorldSimEnv(checkpoint=run, episode_steps=np.int64(3)).episode_steps == 3
+
+
+@pytest.mark.parametrize("alpha", [1.5, -0.1])
+def test_counterfactual_physics_blend_must_lie_in_0_1(alpha, tmp_path, capsys):
+    from worldsim.counterfactual import run_counterfactual
+    from worldsim.counterfactual.suite import run_suite
+
+    message = rf"physics_blend must lie in \[0, 1\], got {alpha}"
+    with pytest.raises(ValueError, match=message):
+        run_counterfactual("cut_in", 3, ["IDLE"], physics_blend=alpha)
+    with pytest.raises(ValueError, match=message):
+        run_suite(physics_blend=alpha, progress=False)
+    args = ["cut_in", "--at", "3", "--actions", "IDLE", "--out", str(tmp_path)]
+    for command in (["counterfactual", *args], ["counterfactual-suite", "--quiet"]):
+        assert main([*command, "--physics-blend", str(alpha)]) == 2
+        assert re.search(rf"^worldsim {command[0]}: error: {message}", capsys.readouterr().err)
+
+
+def track(steps: int, crash_at: int | None = None) -> Track:
+    """A synthetic line of events: `steps` steps, ending at its crash as imagined and real tracks do."""
+    frame, state = np.zeros((8, 8, 3), np.uint8), np.zeros(5 + 6 * 2, np.float32)
+    result = Track()
+    result.add(frame, state)
+    for k in range(steps):
+        result.add(frame, state, 1, k == crash_at)
+        result.crash_signals.append({"termination_head": k == crash_at})
+        if k == crash_at:
+            break
+    return result
+
+
+def test_collisions_are_compared_over_the_steps_both_tracks_have():
+    # Branched one step before the episode's end: the real track has one step, the dream imagines on.
+    m = compare(track(1), track(5, crash_at=3), 1.0)
+    assert m["steps_compared"] == 1 and len(m["ego_position_error_m"]["per_step"]) == 1
+    assert not m["collision_imagined"] and m["collision_imagined_by"] is None
+    assert m["time_to_collision_s"]["imagined"] is None and m["collision_agreement"]
+    # Within the compared steps an imagined crash counts, for or against.
+    m = compare(track(5), track(5, crash_at=3), 1.0)
+    assert m["steps_compared"] == 4 and m["collision_imagined"] and not m["collision_agreement"]
+    assert m["time_to_collision_s"]["imagined"] == 4.0 and m["collision_imagined_by"] == {"termination_head": True}
+    m = compare(track(5, crash_at=1), track(5, crash_at=1), 1.0)
+    assert m["steps_compared"] == 2 and m["collision_real"] and m["collision_agreement"]
+    # And so does a real one: a real crash after the dream's crash ended it is not compared.
+    m = compare(track(5, crash_at=3), track(5, crash_at=1), 1.0)
+    assert m["steps_compared"] == 2 and not m["collision_real"] and m["collision_imagined"] and not m["collision_agreement"]
+
+
+def test_collect_into_a_file_is_a_clear_error(tmp_path, capsys):
+    file = tmp_path / "data.npz"
+    file.write_text("not a dataset")
+    for out in (file, file / "sub"):
+        assert main(["collect", "--domain", "robotics", "--episodes", "1", "--out", str(out), "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("worldsim collect: error: ") and f"{file} exists and is not a directory" in err
+    assert file.read_text() == "not a dataset"
+
+
+def test_a_checkpoint_without_its_start_bank_is_a_checkpoint_error(run, tmp_path):
+    save_model(load_model(run)[0], tmp_path / "bare")
+    for make in (WorldSimEnv, RealWorldEnv, WorldSimVectorEnv):
+        with pytest.raises(CheckpointError, match=rf"bare/{START_BANK}: not found.*`worldsim train` writes it"):
+            make(checkpoint=tmp_path / "bare")
+
+
+def test_a_second_training_process_is_refused(run, tmp_path, capsys):
+    out = tmp_path / "run"
+    with run_lock(out):  # as a running `worldsim train` holds it
+        holder = rf"\(pid {os.getpid()} on {re.escape(socket.gethostname())}, since 20"
+        with pytest.raises(RunInUseError, match=holder):
+            train(tiny_config(run, out, steps=2), progress=False, resume=True)
+        args = ["train", "--data", str(run.parent / "data"), "--out", str(out), "--resume", "--quiet"]
+        assert main(args) == 2
+        assert re.search(rf"^worldsim train: error: {re.escape(str(out))} is in use .*{holder}", capsys.readouterr().err)
+    assert not (out / "checkpoint").exists()
+    train(tiny_config(run, out, steps=2), progress=False)  # released: the run proceeds
+    assert (out / "checkpoint").is_dir() and (out / ".lock").read_text() == ""
+
+
+def test_a_killed_run_has_its_start_bank_and_resumes(run, tmp_path, monkeypatch):
+    import worldsim.model.train as training
+
+    out = tmp_path / "run"
+    checkpoint = training._checkpoint
+
+    def then_killed(*args, **kwargs):
+        checkpoint(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "_checkpoint", then_killed)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config(run, out, steps=4), progress=False)
+    monkeypatch.undo()
+    assert json.loads((out / "checkpoint" / "training.json").read_text())["step"] == 2
+    for where in (out, out / "checkpoint"):  # the run, and its checkpoint/ reading the run's bank
+        env = WorldSimEnv(checkpoint=where)
+        env.reset(seed=0)
+        env.step(env.action_space.sample())
+    bank = (out / START_BANK).read_bytes()
+    train(tiny_config(run, out, steps=4), progress=False, resume=True)  # the interrupted run let go of its lock
+    assert (out / START_BANK).read_bytes() == bank  # written once
+    (out / START_BANK).unlink()  # as a run killed before banks came with the first checkpoint
+    train(tiny_config(run, out, steps=4), progress=False, resume=True)  # no steps left, and the bank back
+    WorldSimEnv(checkpoint=out).reset(seed=0)
