@@ -14,8 +14,9 @@ from worldsim.counterfactual.metrics import compare
 from worldsim.envs import RealWorldEnv, WorldSimEnv
 from worldsim.envs.vector_env import WorldSimVectorEnv
 from worldsim.model.checkpoint import CheckpointError, load_model, save_model
+from worldsim.model.run_lock import RunInUseError, run_lock
 from worldsim.model.start_bank import START_BANK
-from worldsim.model.train import RunInUseError, TrainConfig, run_lock, train
+from worldsim.model.train import TrainConfig, train
 
 TINY = {"channels": 4, "embed_dim": 32, "deter_dim": 24, "stoch_dim": 6, "hidden_dim": 32}
 

@@ -18,14 +18,9 @@ refused rather than left to overwrite the first one's checkpoints.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +29,11 @@ import torch
 from tqdm import tqdm
 
 from worldsim.data import Dataset, WindowSampler
-from worldsim.data.collect import check_directory
 from worldsim.model.checkpoint import load_model, save_model, write_json, write_tensors
 from worldsim.model.config import ModelConfig
 from worldsim.model.device import resolve_device
 from worldsim.model.objective import LossWeights, sample_alpha, to_tensors, world_model_loss
+from worldsim.model.run_lock import run_lock
 from worldsim.model.start_bank import START_BANK, write_start_bank
 from worldsim.model.world_model import WorldModel
 from worldsim.video import write_video
@@ -79,13 +74,6 @@ def model_config_for(dataset: Dataset, overrides: dict[str, Any]) -> ModelConfig
     )
 
 
-LOCK = ".lock"
-
-
-class RunInUseError(RuntimeError):
-    """Another process holds the run directory's lock; the message names it."""
-
-
 def train(config: TrainConfig, progress: bool = True, resume: bool = False) -> dict[str, Any]:
     device = resolve_device(config.device)  # before any work: a typo fails at once
     if config.threads:
@@ -93,49 +81,6 @@ def train(config: TrainConfig, progress: bool = True, resume: bool = False) -> d
     out = Path(config.out)
     with run_lock(out):  # before anything reads or swaps the run's files
         return _train(config, progress, resume, out, device)
-
-
-@contextmanager
-def run_lock(out: Path) -> Iterator[dict[str, Any]]:
-    """Hold `out`'s lock (an exclusive `flock` on `out/.lock`) while the block runs; raises
-    `RunInUseError` naming the holder if another process has it. The kernel drops the lock when its
-    holder dies, however it dies, so a killed run never leaves the directory locked."""
-    try:
-        import fcntl
-    except ImportError:  # Windows
-        raise RuntimeError("training needs fcntl file locks (POSIX) to keep a second process out of its run directory") from None
-    check_directory(out)
-    out.mkdir(parents=True, exist_ok=True)
-    fd = os.open(out / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RunInUseError(
-                f"{out} is in use by another training process ({_holder(fd)}); wait for it to finish or stop "
-                f"it before resuming, or use another --out"
-            ) from None
-        holder = {
-            "pid": os.getpid(),
-            "host": socket.gethostname(),
-            "since": datetime.now().astimezone().isoformat("T", "seconds"),
-        }
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, (json.dumps(holder) + "\n").encode(), 0)
-        try:
-            yield holder
-        finally:
-            os.ftruncate(fd, 0)  # no stale holder for the next reader; closing releases the lock
-    finally:
-        os.close(fd)
-
-
-def _holder(fd: int) -> str:
-    try:
-        holder = json.loads(os.pread(fd, 4096, 0))
-        return f"pid {holder['pid']} on {holder['host']}, since {holder['since']}"
-    except (ValueError, KeyError, TypeError):  # it has the lock but has not written its name yet
-        return "holder not recorded yet"
 
 
 def _train(config: TrainConfig, progress: bool, resume: bool, out: Path, device: torch.device) -> dict[str, Any]:
