@@ -97,11 +97,11 @@ def track(steps: int, crash_at: int | None = None) -> Track:
     return result
 
 
-def test_collisions_are_compared_over_the_steps_both_tracks_have():
+def test_collisions_are_compared_where_both_outcomes_are_known():
     # Branched one step before the episode's end: the real track has one step, the dream imagines on.
     m = compare(track(1), track(5, crash_at=3), 1.0)
     assert m["steps_compared"] == 1 and len(m["ego_position_error_m"]["per_step"]) == 1
-    assert not m["collision_imagined"] and m["collision_imagined_by"] is None
+    assert m["collision_steps_compared"] == 1 and not m["collision_imagined"] and m["collision_imagined_by"] is None
     assert m["time_to_collision_s"]["imagined"] is None and m["collision_agreement"]
     # Within the compared steps an imagined crash counts, for or against.
     m = compare(track(5), track(5, crash_at=3), 1.0)
@@ -109,9 +109,13 @@ def test_collisions_are_compared_over_the_steps_both_tracks_have():
     assert m["time_to_collision_s"]["imagined"] == 4.0 and m["collision_imagined_by"] == {"termination_head": True}
     m = compare(track(5, crash_at=1), track(5, crash_at=1), 1.0)
     assert m["steps_compared"] == 2 and m["collision_real"] and m["collision_agreement"]
-    # And so does a real one: a real crash after the dream's crash ended it is not compared.
+    # A track that ended at its crash has told its outcome: crashes at different times still agree.
     m = compare(track(5, crash_at=3), track(5, crash_at=1), 1.0)
-    assert m["steps_compared"] == 2 and not m["collision_real"] and m["collision_imagined"] and not m["collision_agreement"]
+    assert m["steps_compared"] == 2 and m["collision_real"] and m["collision_imagined"] and m["collision_agreement"]
+    assert m["time_to_collision_s"] == {"real": 4.0, "imagined": 2.0}
+    # A real crash the dream, imagining the whole horizon without one, missed.
+    m = compare(track(5, crash_at=3), track(5), 1.0)
+    assert m["collision_real"] and not m["collision_imagined"] and not m["collision_agreement"]
 
 
 def test_collect_into_a_file_is_a_clear_error(tmp_path, capsys):

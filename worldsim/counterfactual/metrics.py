@@ -9,9 +9,12 @@ to the nearest imagined one (a step where the model sees no vehicle at all count
 unmatched). Errors are Euclidean, in metres, averaged over steps like a log-divergence metric
 (Waymax's ADE over the horizon).
 
-Only the steps both tracks have are compared, collisions included. A track ends at its crash, and
-the real one also where its episode ends while the model may imagine on past it; an event the other
-track never reached says nothing either way, so it counts toward neither agreement nor disagreement.
+Positions and frames are compared over the steps both tracks have. A collision is compared where
+both outcomes are known: a track that ended at its crash has told its outcome for the whole
+horizon, but one that ended without a crash (the real episode's time limit, say `--at 29` of a
+30-step episode) says nothing about later steps, so a crash the other track has after that point
+counts toward neither agreement nor disagreement. A dream that crashes at 2 s where the simulator
+crashes at 4 s agrees on the collision; `time_to_collision_s` holds the difference.
 """
 
 from __future__ import annotations
@@ -44,9 +47,14 @@ def compare(real, imagined, seconds_per_step: float) -> dict[str, Any]:
             others_err.append(float(dists.min(axis=1).mean()))
         unmatched += len(cars_r) if not len(cars_i) else 0
         frame_psnr.append(_psnr(real.frames[t], imagined.frames[t]))
-    crash_real, crash_imag = _first(real.crashed[: n - 1]), _first(imagined.crashed[: n - 1])
+    crash_real, crash_imag = _first(real.crashed), _first(imagined.crashed)
+    # Steps over which both tracks' outcomes are known: all of them for a track that crashed.
+    known = min(len(t.crashed) if crash is None else np.inf for t, crash in ((real, crash_real), (imagined, crash_imag)))
+    crash_real = crash_real if crash_real is not None and crash_real < known else None
+    crash_imag = crash_imag if crash_imag is not None and crash_imag < known else None
     return {
         "steps_compared": n - 1,
+        "collision_steps_compared": int(known) if np.isfinite(known) else max(len(real.crashed), len(imagined.crashed)),
         "collision_real": crash_real is not None,
         "collision_imagined": crash_imag is not None,
         "collision_imagined_by": imagined.crash_signals[crash_imag] if crash_imag is not None else None,
