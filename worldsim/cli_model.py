@@ -85,6 +85,14 @@ def add_eval(commands) -> None:
         action="store_true",
         help="score raw decoder output, not frames snapped to the palette as the environments show them",
     )
+    p.add_argument(
+        "--long",
+        action="store_true",
+        help="long-horizon evaluation instead: whole held-out episodes replayed open-loop, judged by realism, "
+        "a state probe, motion and terminations (worldsim/model/long_horizon.py)",
+    )
+    p.add_argument("--horizons", default="1,10,50,100,200", help="--long: horizon buckets (default 1,10,50,100,200)")
+    p.add_argument("--episodes", type=int, default=40, help="--long: held-out episodes replayed, at most (default 40)")
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
     p.set_defaults(run=run_eval)
 
@@ -103,6 +111,9 @@ def run_eval(args):
         from worldsim.model.start_bank import load_start_bank
 
         palette = palette_from_frames(load_start_bank(path)["frames"])
+    val_fraction = meta.get("recipe", {}).get("train", {}).get("val_fraction", 0.1)
+    if args.long:
+        return _run_long_eval(args, path, model, palette, val_fraction)
     try:
         config = EvalConfig(
             ks=tuple(int(k) for k in args.ks.split(",")),
@@ -111,7 +122,7 @@ def run_eval(args):
             windows=args.windows,
             seed=args.seed,
             palette=palette,
-            val_fraction=meta.get("recipe", {}).get("train", {}).get("val_fraction", 0.1),
+            val_fraction=val_fraction,
         )
     except ValueError:
         raise ValueError(f"--ks and --alphas are comma-separated numbers, got {args.ks!r} and {args.alphas!r}") from None
@@ -132,6 +143,33 @@ def run_eval(args):
             raise ValueError(f"{data.root} holds {data.domain!r} data; the checkpoint is a {model.config.domain!r} model")
         report["splits"][name] = {"data": str(data.root), "episodes": split, **evaluate(model, data, split, config)}
     return report if args.json else format_report(report)
+
+
+def _run_long_eval(args, path, model, palette, val_fraction: float):
+    from worldsim.model.long_horizon import LongEvalConfig, evaluate_long, format_long_report
+
+    try:
+        horizons = tuple(int(h) for h in args.horizons.split(","))
+    except ValueError:
+        raise ValueError(f"--horizons is comma-separated whole numbers, got {args.horizons!r}") from None
+    if any(h < 1 for h in horizons) or args.episodes < 1:
+        raise ValueError(f"--horizons and --episodes must be at least 1, got {args.horizons!r} and {args.episodes}")
+    config = LongEvalConfig(
+        horizons=horizons, episodes=args.episodes, context=args.context, seed=args.seed, val_fraction=val_fraction
+    )
+    report = {"checkpoint": str(path), "domain": model.config.domain, "snapped_to_palette": palette is not None, "splits": {}}
+    datasets = [("held_out", Dataset(args.data), args.split)] + ([("ood", Dataset(args.ood), "all")] if args.ood else [])
+    for name, data, split in datasets:
+        if data.domain != model.config.domain:
+            raise ValueError(f"{data.root} holds {data.domain!r} data; the checkpoint is a {model.config.domain!r} model")
+        report["splits"][name] = {
+            "data": str(data.root),
+            "episodes_split": split,
+            **evaluate_long(model, data, split, config, palette),
+        }
+    if args.json:
+        return report
+    return "\n\n".join(f"[{name}] {split['data']}\n{format_long_report(split)}" for name, split in report["splits"].items())
 
 
 def format_report(report: dict) -> str:

@@ -1,0 +1,82 @@
+"""The long-horizon evaluation on a tiny model and dataset: it runs, lines dreams up with the real
+frames they stand beside, and reports every bucket in the documented layout."""
+
+import numpy as np
+import pytest
+
+from worldsim.cli import main
+from worldsim.data import CollectRequest, Dataset, collect
+from worldsim.model.checkpoint import load_model
+from worldsim.model.critics import ProbeRecipe, RealismRecipe
+from worldsim.model.long_horizon import LongEvalConfig, _auprc, evaluate_long, format_long_report, replay_episodes
+
+
+def tiny_config(**overrides) -> LongEvalConfig:
+    settings = dict(
+        horizons=(1, 3),
+        bucket=2,
+        end_steps=2,
+        context=3,
+        episodes=4,
+        probe_frames=40,
+        realism=RealismRecipe(steps=8),
+        probe=ProbeRecipe(steps=8),
+    )
+    return LongEvalConfig(**{**settings, **overrides})
+
+
+@pytest.fixture(scope="module")
+def pusht(tiny_run, tmp_path_factory):
+    """The tiny PushT model and 6 short held-out episodes: 4 to replay, 2 for the state probe."""
+    root = tmp_path_factory.mktemp("long-horizon") / "data"
+    collect(CollectRequest(domain="robotics", out=str(root), episodes=6, max_steps=8, seed=7), progress=False)
+    return load_model(tiny_run("robotics"))[0], Dataset(root)
+
+
+def test_the_dream_replays_each_episode_beside_its_real_frames(pusht):
+    model, data = pusht
+    config = tiny_config()
+    replay = replay_episodes(model, data, [0, 1, 2, 3], config)
+    for i, index in enumerate(replay.episodes):
+        episode = data.episode(index)
+        steps = len(episode) - (config.context - 1)
+        assert len(replay.dream[i]) == len(replay.real[i]) == len(replay.true_states[i]) == steps
+        np.testing.assert_array_equal(replay.real[i][0], episode.frames[config.context])  # the first imagined step
+        np.testing.assert_array_equal(replay.last_context[i], episode.frames[config.context - 1])
+        assert replay.dream[i].dtype == np.uint8 and replay.dream[i].shape == replay.real[i].shape
+
+
+def test_long_horizon_report_layout(pusht):
+    model, data = pusht
+    report = evaluate_long(model, data, "all", tiny_config())
+    assert report["episodes"] == 4 and set(report["buckets"]) == {"1", "3", "end"}
+    fields = set(model.config.state_fields)
+    for bucket in report["buckets"].values():
+        assert bucket["frames"] > 0 and bucket["episodes"] == 4
+        assert 0.0 <= bucket["realism"] <= 1.0 and 0.0 <= bucket["realism_control"] <= 1.0
+        assert bucket["motion"]["dream"] >= 0 and bucket["motion"]["real"] >= 0
+        errors = bucket["state_error"]
+        assert set(errors) == {"probe_on_dream", "probe_on_copy_last", "probe_on_real", "state_head"}
+        assert all(set(e) == fields for e in errors.values())
+    assert set(report["terminations"]) >= {"crash_rule", "1_ahead", "3_ahead"}
+    assert report["recipes"]["realism"]["steps"] == 8
+    assert "realism" in format_long_report(report)
+
+
+def test_auprc():
+    truth = np.array([True, False, True, False])
+    assert _auprc(np.array([0.9, 0.1, 0.8, 0.2]), truth) == 1.0  # every crash ranked first
+    assert _auprc(np.array([0.1, 0.9, 0.2, 0.8]), truth) == pytest.approx((1 / 3 + 2 / 4) / 2)
+    assert _auprc(np.zeros(3), np.zeros(3, bool)) is None
+
+
+def test_every_episode_replayed_leaves_no_probe_data(pusht):
+    model, data = pusht
+    with pytest.raises(ValueError, match="none is left to train the state probe"):
+        evaluate_long(model, data, "all", tiny_config(episodes=6))
+
+
+def test_long_eval_cli_rejects_bad_horizons(tiny_run, capsys):
+    run = tiny_run("robotics")
+    args = ["eval", "--checkpoint", str(run), "--data", str(run.parent / "data"), "--long", "--horizons", "1,x"]
+    assert main(args) == 2 and "--horizons" in capsys.readouterr().err
