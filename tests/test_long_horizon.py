@@ -21,6 +21,7 @@ def tiny_config(**overrides) -> LongEvalConfig:
         probe_frames=40,
         realism=RealismRecipe(steps=8),
         probe=ProbeRecipe(steps=8),
+        controllability_starts=2,
     )
     return LongEvalConfig(**{**settings, **overrides})
 
@@ -58,8 +59,11 @@ def test_long_horizon_report_layout(pusht):
         errors = bucket["state_error"]
         assert set(errors) == {"probe_on_dream", "probe_on_copy_last", "probe_on_real", "state_head"}
         assert all(set(e) == fields for e in errors.values())
+        assert set(bucket["persistence"]) == {"agent", "block"}
+        assert all(p["real_frames"] > 0 and 0.0 <= p["found_in_dream"] <= 1.0 for p in bucket["persistence"].values())
     assert set(report["terminations"]) >= {"crash_rule", "1_ahead", "3_ahead"}
     assert report["recipes"]["realism"]["steps"] == 8
+    assert report["controllability"]["starts"] == 2 and 0.0 <= report["controllability"]["sign_agreement"] <= 1.0
     assert "realism" in format_long_report(report)
 
 
@@ -80,3 +84,18 @@ def test_long_eval_cli_rejects_bad_horizons(tiny_run, capsys):
     run = tiny_run("robotics")
     args = ["eval", "--checkpoint", str(run), "--data", str(run.parent / "data"), "--long", "--horizons", "1,x"]
     assert main(args) == 2 and "--horizons" in capsys.readouterr().err
+
+
+def test_objects_are_found_in_real_frames_and_not_in_blank_ones():
+    from worldsim import domains
+    from worldsim.model.checkpoint import resolve_checkpoint
+    from worldsim.model.persistence import persistence
+    from worldsim.model.start_bank import load_start_bank
+
+    for name in domains.names():
+        frames = load_start_bank(resolve_checkpoint(name))["frames"][:, -1]
+        objects = domains.get(name).load("objects")
+        blank = np.full_like(frames, 255)
+        report = persistence(frames, blank, objects)
+        assert all(r["real_frames"] == len(frames) and r["found_in_dream"] == 0.0 for r in report.values()), name
+        assert all(r["found_in_dream"] == 1.0 for r in persistence(frames, frames, objects).values()), name

@@ -27,12 +27,17 @@ class DomainSpec:
     behaviour: str  # the data-collection policy, `worldsim.behaviour.base.BehaviourPolicy`
     prior: str | None = None  # explicit physics prior, a torch module over the physical state
     crash_rule: str | None = None  # a rule that reads an imagined crash off the latent's state
+    # scripted action programs for the controllability evaluation, `worldsim.behaviour.programs.Program`s
+    programs: str | None = None
+    # the objects its frames show, found by colour (`worldsim.sources.objects`), for persistence
+    objects: str | None = None
     # "unit": agents act in [-1, 1], mapped to the action space's bounds (PushT's 0..512 targets,
     # where SB3's Gaussian policies start clipped at a corner); "native": the env's own units.
     agent_actions: str = "native"
 
     def load(self, part: str) -> Any:
-        """The object a part names (`"source"`, `"behaviour"`, `"prior"`, `"crash_rule"`), imported now."""
+        """The object a part names (`"source"`, `"behaviour"`, `"prior"`, `"crash_rule"`, `"programs"`,
+        `"objects"`), imported now."""
         ref = getattr(self, part)
         if ref is None:
             raise ValueError(f"the {self.name!r} domain has no {part.replace('_', ' ')}")
@@ -58,6 +63,8 @@ DOMAINS: dict[str, DomainSpec] = {
         fps=2,
         source="worldsim.sources.driving:DrivingSource",
         behaviour="worldsim.behaviour.driving:DrivingBehaviour",
+        programs="worldsim.behaviour.driving:PROGRAMS",
+        objects="worldsim.sources.objects:DRIVING",
         prior="worldsim.model.physics.driving:DrivingPrior",
         crash_rule="worldsim.model.crash:LatentOverlap",
     ),
@@ -69,6 +76,8 @@ DOMAINS: dict[str, DomainSpec] = {
         fps=10,
         source="worldsim.sources.robotics:RoboticsSource",
         behaviour="worldsim.behaviour.robotics:PushBehaviour",
+        programs="worldsim.behaviour.robotics:PROGRAMS",
+        objects="worldsim.sources.objects:ROBOTICS",
         prior="worldsim.model.physics.robotics:PushTPrior",
         agent_actions="unit",
     ),
@@ -80,6 +89,8 @@ DOMAINS: dict[str, DomainSpec] = {
         fps=25,
         source="worldsim.sources.games:GamesSource",
         behaviour="worldsim.behaviour.games:RacingBehaviour",
+        programs="worldsim.behaviour.games:PROGRAMS",
+        objects="worldsim.sources.objects:GAMES",
         prior="worldsim.model.physics.games:CarPrior",
     ),
 }

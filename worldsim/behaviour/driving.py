@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from worldsim.behaviour.base import BehaviourPolicy, pick_style
+from worldsim.behaviour.programs import Program, change, sequence
 
 LANE_LEFT, IDLE, LANE_RIGHT, FASTER, SLOWER = range(5)
 
@@ -102,3 +103,53 @@ def _lead(state: np.ndarray) -> tuple[float, float]:
 def _lane_clear(state: np.ndarray, side: int) -> bool:
     """No known car in the adjacent lane on `side` (-1 left, +1 right) within 12 m along the road."""
     return not any(abs(dx) < 12.0 and 2.0 < side * dy < 6.0 for dx, dy, _ in _cars(state))
+
+
+# Controllability programs (`worldsim.behaviour.programs`), 1 step = 1 s. Measured in
+# highway-fast-v0: FASTER/SLOWER move the target speed between 20, 25 and 30 m/s and ego_vx follows
+# within ~3 s; a lane change takes ~1 s, and LANE_LEFT lowers ego_y by a lane width (4 m: y grows
+# towards the right-hand lanes). Most starts are at 20 m/s in the rightmost lane, where SLOWER and
+# LANE_RIGHT do nothing, so each program first moves the other way (a no-op at the limit) and is
+# judged from step 2: the judged change is possible from any start.
+PROGRAMS = (
+    Program(
+        "faster",
+        6,
+        sequence(SLOWER, SLOWER, FASTER, FASTER, FASTER, FASTER),
+        change("ego_vx"),
+        sign=1,
+        dead_band=1.0,
+        judged_from=2,
+        what="SLOWER x2, then FASTER x4: ego_vx rises",
+    ),
+    Program(
+        "slower",
+        6,
+        sequence(FASTER, FASTER, SLOWER, SLOWER, SLOWER, SLOWER),
+        change("ego_vx"),
+        sign=-1,
+        dead_band=1.0,
+        judged_from=2,
+        what="FASTER x2, then SLOWER x4: ego_vx falls",
+    ),
+    Program(
+        "lane left",
+        5,
+        sequence(LANE_RIGHT, IDLE, LANE_LEFT, IDLE, IDLE),
+        change("ego_y"),
+        sign=-1,
+        dead_band=1.0,
+        judged_from=2,
+        what="LANE_RIGHT, IDLE, then LANE_LEFT, IDLE x2: ego_y falls by a lane",
+    ),
+    Program(
+        "lane right",
+        5,
+        sequence(LANE_LEFT, IDLE, LANE_RIGHT, IDLE, IDLE),
+        change("ego_y"),
+        sign=1,
+        dead_band=1.0,
+        judged_from=2,
+        what="LANE_LEFT, IDLE, then LANE_RIGHT, IDLE x2: ego_y rises by a lane",
+    ),
+)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from worldsim.behaviour.base import BehaviourPolicy, OrnsteinUhlenbeck, pick_style
+from worldsim.behaviour.programs import Program, change, sequence, turn
 
 
 @dataclass
@@ -53,3 +54,55 @@ class RacingBehaviour(BehaviourPolicy):
         gas = 0.5 if speed < self.target_speed else 0.0
         brake = 0.4 if speed > self.target_speed + 8.0 else 0.0
         return np.array([steer, gas, brake], dtype=np.float32)
+
+
+def _box(steer: float, gas: float, brake: float) -> np.ndarray:
+    return np.array([steer, gas, brake], dtype=np.float32)
+
+
+# Controllability programs (`worldsim.behaviour.programs`), 1 step = 2 physics frames. Measured in
+# CarRacing-v3 from the first steps of an episode (~7 u/s): full gas gains ~30 u/s in 20 steps; the
+# car keeps its speed when coasting (no rolling drag; it settles ~3 steps after the gas is cut);
+# brake 0.8 stops it from ~25 u/s in ~4 steps; steer -1 turns the nose left, i.e. heading grows
+# (+1.7 rad in 20 steps at gas 0.3), steer +1 turns it right. Coasting and braking first gain speed.
+PROGRAMS = (
+    Program("gas", 20, sequence(*[_box(0, 1, 0)] * 20), change("speed"), sign=1, dead_band=1.0, what="full gas: speed rises"),
+    Program(
+        "coast",
+        20,
+        sequence(*[_box(0, 0.5, 0)] * 8 + [_box(0, 0, 0)] * 12),
+        change("speed"),
+        sign=0,
+        dead_band=1.0,
+        judged_from=12,
+        what="gas 0.5 x8, then no input x12: speed holds",
+    ),
+    Program(
+        "brake",
+        20,
+        sequence(*[_box(0, 1, 0)] * 10 + [_box(0, 0, 0.8)] * 10),
+        change("speed"),
+        sign=-1,
+        dead_band=1.0,
+        judged_from=10,
+        what="full gas x10, then brake 0.8 x10: speed falls",
+    ),
+    Program(
+        "steer left",
+        20,
+        sequence(*[_box(-1, 0.3, 0)] * 20),
+        turn("heading"),
+        sign=1,
+        dead_band=0.05,
+        what="steer -1, gas 0.3: heading grows (turns left)",
+    ),
+    Program(
+        "steer right",
+        20,
+        sequence(*[_box(1, 0.3, 0)] * 20),
+        turn("heading"),
+        sign=-1,
+        dead_band=0.05,
+        what="steer +1, gas 0.3: heading falls (turns right)",
+    ),
+)

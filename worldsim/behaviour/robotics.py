@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from worldsim.behaviour.base import BehaviourPolicy, OrnsteinUhlenbeck, pick_style
+from worldsim.behaviour.programs import Program, change
 from worldsim.sources.robotics import GOAL_XY
 
 WORKSPACE = (20.0, 492.0)
@@ -57,3 +58,52 @@ class PushBehaviour(BehaviourPolicy):
 
     def _emit(self, target: np.ndarray) -> np.ndarray:
         return np.clip(target + self.ou(), *WORKSPACE).astype(np.float32)
+
+
+def _move(dx: float, dy: float):
+    """Target a fixed offset from the agent's start position."""
+    return lambda k, start: np.clip([start["agent_x"] + dx, start["agent_y"] + dy], *WORKSPACE).astype(np.float32)
+
+
+def _push_direction(start) -> np.ndarray:
+    """Unit vector from the agent to the block at the start (+x if they coincide)."""
+    offset = np.array([start["block_x"] - start["agent_x"], start["block_y"] - start["agent_y"]])
+    norm = float(np.linalg.norm(offset))
+    return offset / norm if norm > 1.0 else np.array([1.0, 0.0])
+
+
+def _push(k, start) -> np.ndarray:
+    target = np.array([start["block_x"], start["block_y"]]) + 80.0 * _push_direction(start)
+    return np.clip(target, *WORKSPACE).astype(np.float32)
+
+
+def _pushed(start, now) -> float:
+    moved = np.array([now["block_x"] - start["block_x"], now["block_y"] - start["block_y"]])
+    return float(moved @ _push_direction(start))
+
+
+# Controllability programs (`worldsim.behaviour.programs`), 1 step = 0.1 s. Measured in PushT: the
+# agent reaches a target 150 units away in ~5 steps (y points down: "up" lowers agent_y); aiming 80
+# units beyond the block along the agent-to-block line pushes the block 40-130 units along that line
+# within ~8 steps.
+PROGRAMS = (
+    Program(
+        "move right", 10, _move(150, 0), change("agent_x"), sign=1, dead_band=5.0, what="target 150 units right: agent_x rises"
+    ),
+    Program(
+        "move left", 10, _move(-150, 0), change("agent_x"), sign=-1, dead_band=5.0, what="target 150 units left: agent_x falls"
+    ),
+    Program(
+        "move down", 10, _move(0, 150), change("agent_y"), sign=1, dead_band=5.0, what="target 150 units down: agent_y rises"
+    ),
+    Program("move up", 10, _move(0, -150), change("agent_y"), sign=-1, dead_band=5.0, what="target 150 units up: agent_y falls"),
+    Program(
+        "push the block",
+        15,
+        _push,
+        _pushed,
+        sign=1,
+        dead_band=2.0,
+        what="target 80 units beyond the block, seen from the agent: the block moves along that line",
+    ),
+)

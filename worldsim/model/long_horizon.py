@@ -18,6 +18,12 @@ per bucket:
   The model's own state head is scored too: a latent that moves the block while the frame shows it
   still is a decoder that does not draw what the latent says.
 - motion: mean absolute frame-to-frame change, dream and real: a frozen dream moves less.
+- persistence: per object the simulator shows (PushT's agent and block, highway-env's ego and
+  traffic, CarRacing's car and the road under it; found by colour, `worldsim.sources.objects`), the
+  share of dream frames that still show it where the real frame does.
+
+Controllability (`worldsim.model.controllability`) runs the domain's scripted action programs from
+fresh real starts in the simulator and the dream and compares the responses' signs and sizes.
 
 Terminations are scored apart: from the latent filtered on the real frames up to each step, the
 model imagines 1 and 3 steps ahead with the recorded actions; the termination head's probability
@@ -36,7 +42,9 @@ import torch
 from worldsim import domains
 from worldsim.data import Dataset
 from worldsim.data.episode import Episode
+from worldsim.model.controllability import ControllabilityConfig, controllability, format_controllability_report
 from worldsim.model.critics import ProbeRecipe, RealismRecipe, StateProbe, realism_accuracy, realism_control
+from worldsim.model.persistence import persistence
 from worldsim.model.world_model import WorldModel
 
 
@@ -50,6 +58,7 @@ class LongEvalConfig:
     probe_frames: int = 6000  # real training frames the state probe learns from, at most
     batch_size: int = 16  # episodes imagined at once
     aheads: tuple[int, ...] = (1, 3)  # termination scoring: steps imagined before the scored one
+    controllability_starts: int = 20  # fresh simulator starts for the action programs (0: skip)
     val_fraction: float = 0.1
     seed: int = 0
     realism: RealismRecipe = field(default_factory=RealismRecipe)
@@ -80,11 +89,13 @@ def evaluate_long(model: WorldModel, data: Dataset, split: str, config: LongEval
     probe = (
         _fit_probe(model, data, [i for i in range(len(data)) if i not in set(chosen)], config) if model.config.state_dim else None
     )
+    spec = domains.of_model(model.config.domain)
+    objects = spec.load("objects") if spec.objects else ()
     buckets = {}
     for name, steps in _buckets(replay, config).items():
         if steps:
-            buckets[name] = _score_bucket(replay, steps, probe, list(model.config.state_fields), config)
-    return {
+            buckets[name] = _score_bucket(replay, steps, probe, list(model.config.state_fields), objects, config)
+    report = {
         "episodes": len(chosen),
         "steps_imagined": int(sum(len(d) for d in replay.dream)),
         "config": {k: v for k, v in asdict(config).items() if k not in ("realism", "probe")},
@@ -92,6 +103,15 @@ def evaluate_long(model: WorldModel, data: Dataset, split: str, config: LongEval
         "buckets": buckets,
         "terminations": _terminations(model, data, chosen, config),
     }
+    if config.controllability_starts and spec.programs:
+        report["controllability"] = controllability(
+            model,
+            config.controllability_starts,
+            ControllabilityConfig(context=config.context, seed=config.seed),
+            probe=probe.predict if probe is not None else None,
+            palette=palette,
+        )
+    return report
 
 
 @torch.no_grad()
@@ -145,7 +165,12 @@ def _buckets(replay: Replay, config: LongEvalConfig) -> dict[str, list[tuple[int
 
 
 def _score_bucket(
-    replay: Replay, steps: list[tuple[int, int]], probe: StateProbe | None, fields: list[str], config: LongEvalConfig
+    replay: Replay,
+    steps: list[tuple[int, int]],
+    probe: StateProbe | None,
+    fields: list[str],
+    objects: tuple,
+    config: LongEvalConfig,
 ) -> dict:
     real = np.stack([replay.real[i][k] for i, k in steps])
     dream = np.stack([replay.dream[i][k] for i, k in steps])
@@ -155,6 +180,8 @@ def _score_bucket(
         out["realism"] = realism_accuracy(real, dream, groups, groups, config.realism, seed=config.seed)["accuracy"]
         out["realism_control"] = realism_control(real, groups, config.realism, seed=config.seed)["accuracy"]
     out["motion"] = {"dream": _motion(replay.dream, steps), "real": _motion(replay.real, steps)}
+    if objects:
+        out["persistence"] = persistence(real, dream, objects)
     if probe is not None:
         truth = np.stack([replay.true_states[i][k] for i, k in steps])
         copy_last = np.stack([replay.last_context[i] for i, _ in steps])
@@ -241,7 +268,7 @@ def _auprc(score: np.ndarray, truth: np.ndarray) -> float | None:
 def format_long_report(report: dict[str, Any]) -> str:
     lines = [f"long-horizon evaluation: {report['episodes']} held-out episodes, {report['steps_imagined']} imagined steps"]
     header = ("horizon", 8), ("frames", 7), ("realism", 8), ("control", 8), ("motion d/r", 11), ("probe err d / copy / real", 26)
-    lines.append(" ".join(f"{name:>{width}}" for name, width in header) + f" {'head err':>9}")
+    lines.append(" ".join(f"{name:>{width}}" for name, width in header) + f" {'head err':>9}  objects found in the dream")
     for name, b in report["buckets"].items():
         realism = "-" if "realism" not in b else f"{b['realism']:.2f}"
         control = "-" if "realism_control" not in b else f"{b['realism_control']:.2f}"
@@ -251,7 +278,10 @@ def format_long_report(report: dict[str, Any]) -> str:
             e = {k: float(np.mean(list(v.values()))) for k, v in b["state_error"].items()}
             probe = f"{e['probe_on_dream']:.2f} / {e['probe_on_copy_last']:.2f} / {e['probe_on_real']:.2f}"
             head = f"{e['state_head']:.2f}"
-        lines.append(f"{name:>8} {b['frames']:>7} {realism:>8} {control:>8} {motion:>11} {probe:>26} {head:>9}")
+        found = " ".join(
+            f"{k} {v['found_in_dream']:.0%}" for k, v in b.get("persistence", {}).items() if v["found_in_dream"] is not None
+        )
+        lines.append(f"{name:>8} {b['frames']:>7} {realism:>8} {control:>8} {motion:>11} {probe:>26} {head:>9}  {found}")
     for name, t in report["terminations"].items():
         if isinstance(t, dict):
             fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
@@ -259,6 +289,8 @@ def format_long_report(report: dict[str, Any]) -> str:
                 f"terminations {name.replace('_', ' ')}: AUPRC {fmt(t['auprc'])}, precision {fmt(t['precision'])}, "
                 f"recall {fmt(t['recall'])} ({t['positives']} of {t['steps']} steps)"
             )
+    if "controllability" in report:
+        lines.append(format_controllability_report(report["controllability"]))
     lines.append(
         "(realism: held-out accuracy of a real-vs-dream classifier, 0.5 = indistinguishable; control: real vs real;"
         "\n motion: mean |frame change|; state errors: mean absolute error over fields, in their units)"
