@@ -22,6 +22,7 @@ def tiny_config(**overrides) -> LongEvalConfig:
         realism=RealismRecipe(steps=8),
         probe=ProbeRecipe(steps=8),
         controllability_starts=2,
+        realism_repeats=1,
     )
     return LongEvalConfig(**{**settings, **overrides})
 

@@ -42,7 +42,10 @@ PREDICT_BATCH = 256  # frames per forward pass in prediction: 10,000 frames neve
 @dataclass(frozen=True)
 class RealismRecipe:
     """The realism classifier and how it is trained: conv 3->16->32->64 (3x3, stride 2, ReLU), global
-    average pool, linear to one logit; Adam, binary cross-entropy, inputs scaled to [0, 1]."""
+    average and max pools side by side, linear to one logit; Adam, binary cross-entropy, inputs
+    scaled to [0, 1]. The max pool is what finds a small object that is there or not (PushT's agent
+    disc is a few pixels of a white frame): with the average pool alone the classifier never told
+    PushT dreams that had lost the agent from real frames."""
 
     channels: tuple[int, ...] = (16, 32, 64)
     steps: int = 300
@@ -145,10 +148,11 @@ class _Classifier(nn.Module):
     def __init__(self, recipe: RealismRecipe):
         super().__init__()
         self.trunk = _trunk(recipe.channels)
-        self.head = nn.Linear(recipe.channels[-1], 1)
+        self.head = nn.Linear(2 * recipe.channels[-1], 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.trunk(x).mean(dim=(2, 3))).squeeze(1)
+        features = self.trunk(x)
+        return self.head(torch.cat([features.mean(dim=(2, 3)), features.amax(dim=(2, 3))], 1)).squeeze(1)
 
 
 def split_groups(groups_real, groups_dream, test_share: float = 0.3, seed: int = 0) -> tuple[list, list]:
