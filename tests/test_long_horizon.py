@@ -81,6 +81,15 @@ def test_every_episode_replayed_leaves_no_probe_data(pusht):
         evaluate_long(model, data, "all", tiny_config(episodes=6))
 
 
+def test_the_probe_can_learn_from_another_dataset(pusht, tiny_run):
+    model, data = pusht
+    other = Dataset(tiny_run("robotics").parent / "data")  # say, the model's training data
+    config = tiny_config(episodes=6, controllability_starts=0, horizons=(1,))
+    report = evaluate_long(model, data, "all", config, probe_data=other)
+    assert report["episodes"] == 6 and report["probe_data"] == str(other.root) and "controllability" not in report
+    assert "state_error" in report["buckets"]["1"]
+
+
 def test_long_eval_cli_rejects_bad_horizons(tiny_run, capsys):
     run = tiny_run("robotics")
     args = ["eval", "--checkpoint", str(run), "--data", str(run.parent / "data"), "--long", "--horizons", "1,x"]

@@ -93,6 +93,10 @@ def add_eval(commands) -> None:
     )
     p.add_argument("--horizons", default="1,10,50,100,200", help="--long: horizon buckets (default 1,10,50,100,200)")
     p.add_argument("--episodes", type=int, default=40, help="--long: held-out episodes replayed, at most (default 40)")
+    p.add_argument(
+        "--probe-data",
+        help="--long: a dataset whose frames train the state probe (default: the episodes of --data not replayed)",
+    )
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
     p.set_defaults(run=run_eval)
 
@@ -165,7 +169,7 @@ def _run_long_eval(args, path, model, palette, val_fraction: float):
         report["splits"][name] = {
             "data": str(data.root),
             "episodes_split": split,
-            **evaluate_long(model, data, split, config, palette),
+            **evaluate_long(model, data, split, config, palette, Dataset(args.probe_data) if args.probe_data else None),
         }
     if args.json:
         return report

@@ -81,17 +81,24 @@ class Replay:
     head_states: list[np.ndarray]  # per episode (K_i, S): the model's own state head
 
 
-def evaluate_long(model: WorldModel, data: Dataset, split: str, config: LongEvalConfig, palette=None) -> dict[str, Any]:
-    """The long-horizon report for `model` on `split` of `data` (see the module docstring)."""
+def evaluate_long(
+    model: WorldModel, data: Dataset, split: str, config: LongEvalConfig, palette=None, probe_data: Dataset | None = None
+) -> dict[str, Any]:
+    """The long-horizon report for `model` on `split` of `data` (see the module docstring). The state
+    probe learns from `probe_data` (say the model's training data: the more real frames, the better
+    it reads them) or, without it, from the episodes of `data` that are not replayed."""
     held_out = [i for i in data.indices(split, config.val_fraction) if len(data.episode(i)) >= config.context]
     if not held_out:
         raise ValueError(f"{data.root}: no {split} episode has {config.context} steps of context")
     rng = np.random.default_rng(config.seed)
     chosen = sorted(rng.choice(held_out, size=min(config.episodes, len(held_out)), replace=False).tolist())
     replay = replay_episodes(model, data, chosen, config, palette)
-    probe = (
-        _fit_probe(model, data, [i for i in range(len(data)) if i not in set(chosen)], config) if model.config.state_dim else None
-    )
+    probe = None
+    if model.config.state_dim:
+        if probe_data is not None and probe_data.domain != model.config.domain:
+            raise ValueError(f"{probe_data.root} holds {probe_data.domain!r} data; the model is a {model.config.domain!r} model")
+        others = list(range(len(probe_data))) if probe_data is not None else [i for i in range(len(data)) if i not in set(chosen)]
+        probe = _fit_probe(model, probe_data or data, others, config)
     spec = domains.of_model(model.config.domain)
     objects = spec.load("objects") if spec.objects else ()
     buckets = {}
@@ -103,6 +110,7 @@ def evaluate_long(model: WorldModel, data: Dataset, split: str, config: LongEval
         "steps_imagined": int(sum(len(d) for d in replay.dream)),
         "config": {k: v for k, v in asdict(config).items() if k not in ("realism", "probe")},
         "recipes": {"realism": asdict(config.realism), "probe": asdict(config.probe)},
+        "probe_data": str((probe_data or data).root),
         "buckets": buckets,
         "terminations": _terminations(model, data, chosen, config),
     }
@@ -212,8 +220,8 @@ def _per_field(errors: np.ndarray, fields: list[str]) -> dict[str, float]:
 
 
 def _fit_probe(model: WorldModel, data: Dataset, others: list[int], config: LongEvalConfig) -> StateProbe:
-    """The probe learns from real frames of the episodes not replayed, so the frames it judges are
-    new to it (with `--split all`, the dataset's other episodes; keep some for it)."""
+    """The probe learns from real frames of episodes that are not replayed, so the frames it judges
+    are new to it."""
     if not others:
         raise ValueError(f"{data.root}: every episode is replayed, none is left to train the state probe; lower --episodes")
     frames, states = [], []
