@@ -58,11 +58,13 @@ class RealismRecipe:
 class ProbeRecipe:
     """The state probe and how it is trained: the same conv trunk, its feature map flattened (the
     state is mostly where things are, which a global pool would discard), a hidden layer, linear to
-    the state; Adam, mean squared error on the normalised state, a fixed number of steps."""
+    the state; Adam, mean squared error on the normalised state, a fixed number of steps. On PushT,
+    2000 steps on 20,000 frames of 80 episodes read the block's position to ~23 units (spread ~160)
+    where 600 steps on 3,000 frames of 10 episodes managed ~40: a probe needs many episodes."""
 
     channels: tuple[int, ...] = (16, 32, 64)
     hidden: int = 256
-    steps: int = 600
+    steps: int = 2000
     batch_size: int = 64
     lr: float = 1e-3
 

@@ -55,7 +55,7 @@ class LongEvalConfig:
     end_steps: int = 10  # the "end" bucket: each episode's last steps
     context: int = 4  # real frames filtered before the dream takes over
     episodes: int = 40  # held-out episodes replayed, at most
-    probe_frames: int = 6000  # real training frames the state probe learns from, at most
+    probe_frames: int = 20000  # real frames the state probe learns from, at most
     batch_size: int = 16  # episodes imagined at once
     aheads: tuple[int, ...] = (1, 3)  # termination scoring: steps imagined before the scored one
     controllability_starts: int = 20  # fresh simulator starts for the action programs (0: skip)
