@@ -6,6 +6,8 @@
 #   robotics-long, driving-heldout, games-long
 #                       whole held-out episodes for `worldsim eval --long` (the episodes not replayed
 #                       train its state probe)
+#   robotics-probe      more PushT episodes for that probe (`--probe-data`): it reads positions far
+#                       better from 80 episodes than from 10
 # Usage: scripts/collect_eval_sets.sh [OUT_ROOT=data]
 set -euo pipefail
 root=${1:-data}
@@ -16,3 +18,4 @@ worldsim collect --scenario block_near_goal --episodes 30 --seed 1000 --out "$ro
 worldsim collect --domain robotics --episodes 30 --max-steps 300 --seed 2000 --out "$root/eval/robotics-long" --quiet
 worldsim collect --domain driving --episodes 60 --max-steps 30 --seed 2000 --out "$root/eval/driving-heldout" --quiet
 worldsim collect --domain games --episodes 16 --max-steps 500 --seed 2000 --out "$root/eval/games-long" --quiet
+worldsim collect --domain robotics --episodes 80 --max-steps 300 --seed 3000 --out "$root/eval/robotics-probe" --quiet
