@@ -22,6 +22,12 @@ def pusht_run(tiny_run):
     return tiny_run("robotics")
 
 
+def train_tiny_agent(run, out) -> dict:
+    """A 32-step PPO agent in the tiny PushT dream, for the tests that need some agent."""
+    argv = ["--checkpoint", str(run), "--out", str(out), *"--domain robotics --steps 32 --num-envs 4".split()]
+    return script("train").main(argv + "--eval-episodes 1 --episode-steps 5 --quiet".split())
+
+
 @pytest.mark.parametrize("where", ["dream", "real"])
 def test_train_script_end_to_end(pusht_run, tmp_path, where):
     from stable_baselines3 import PPO
@@ -100,25 +106,7 @@ def test_transfer_rerun_resumes_from_finished_agents(pusht_run, tmp_path):
 
 
 def test_diagnose_measures_every_agent_in_both_worlds(pusht_run, tmp_path):
-    script("train").main(
-        [
-            "--domain",
-            "robotics",
-            "--checkpoint",
-            str(pusht_run),
-            "--steps",
-            "32",
-            "--num-envs",
-            "4",
-            "--eval-episodes",
-            "1",
-            "--episode-steps",
-            "5",
-            "--out",
-            str(tmp_path / "agent"),
-            "--quiet",
-        ]
-    )
+    train_tiny_agent(pusht_run, tmp_path / "agent")
     module = script("diagnose")
     argv = [
         *"--domain robotics --checkpoint".split(),
@@ -160,25 +148,7 @@ def test_correct_heads_changes_only_the_heads(pusht_run, tmp_path):
 
     from worldsim.model.checkpoint import load_model
 
-    script("train").main(
-        [
-            "--domain",
-            "robotics",
-            "--checkpoint",
-            str(pusht_run),
-            "--steps",
-            "32",
-            "--num-envs",
-            "4",
-            "--eval-episodes",
-            "1",
-            "--episode-steps",
-            "5",
-            "--out",
-            str(tmp_path / "agent"),
-            "--quiet",
-        ]
-    )
+    train_tiny_agent(pusht_run, tmp_path / "agent")
     argv = [
         *"--domain robotics --checkpoint".split(),
         str(pusht_run),
