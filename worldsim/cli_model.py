@@ -16,6 +16,13 @@ def add_train(commands) -> None:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--context", type=int, default=4, help="real frames observed before imagining (default 4)")
     p.add_argument("--horizon", type=int, default=8, help="imagined steps per window, open loop (default 8)")
+    p.add_argument(
+        "--burn-in",
+        type=int,
+        default=0,
+        help="up to this many steps of the dream's own rollout, without gradients, before the scored "
+        "horizon (default 0): trains the model on its own long rollouts",
+    )
     p.add_argument("--lr", type=float, default=6e-4)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint-every", type=int, default=250, help="steps between checkpoints (default 250)")
@@ -23,6 +30,13 @@ def add_train(commands) -> None:
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--device", default="cpu", help='torch device to train on, e.g. "cuda" (default cpu)')
     p.add_argument("--model", default="{}", help="model size overrides as JSON, e.g. '{\"channels\": 8}'")
+    p.add_argument(
+        "--loss",
+        default="{}",
+        help='loss weight overrides as JSON, e.g. \'{"motion": 10, "consistency": 1}\' '
+        "(the fields of worldsim.model.objective.LossWeights)",
+    )
+    p.add_argument("--init", default="", help="start from this checkpoint (or built-in domain) instead of fresh weights")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -35,10 +49,7 @@ def run_train(args):
     dataset = Dataset(args.data)
     if args.domain and args.domain != dataset.domain:
         raise ValueError(f"--domain {args.domain}: {args.data} holds {dataset.domain!r} data")
-    try:
-        overrides = json.loads(args.model)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"--model is not valid JSON: {exc}") from None
+    overrides, weights = _json_flag("--model", args.model), _json_flag("--loss", args.loss)
     config = TrainConfig(
         data=args.data,
         out=args.out,
@@ -53,6 +64,9 @@ def run_train(args):
         threads=args.threads,
         device=args.device,
         model=overrides,
+        weights=weights,
+        burn_in=args.burn_in,
+        init=args.init,
     )
     result = train(config, progress=not args.quiet, resume=args.resume)
     if args.json:
@@ -61,6 +75,16 @@ def run_train(args):
     return f"trained {result['steps']} steps in {result['wall_clock_s'] / 60:.1f} min -> {result['out']}\n" + "\n".join(
         f"  val {k:<12} {v:.4f}" for k, v in metrics.items()
     )
+
+
+def _json_flag(flag: str, text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{flag} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{flag} must be a JSON object, got {text!r}")
+    return value
 
 
 def add_eval(commands) -> None:
@@ -96,6 +120,12 @@ def add_eval(commands) -> None:
     p.add_argument(
         "--probe-data",
         help="--long: a dataset whose frames train the state probe (default: the episodes of --data not replayed)",
+    )
+    p.add_argument(
+        "--controllability-starts",
+        type=int,
+        default=20,
+        help="--long: fresh simulator starts for the scripted action programs (default 20; 0 skips them)",
     )
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
     p.set_defaults(run=run_eval)
@@ -158,8 +188,15 @@ def _run_long_eval(args, path, model, palette, val_fraction: float):
         raise ValueError(f"--horizons is comma-separated whole numbers, got {args.horizons!r}") from None
     if any(h < 1 for h in horizons) or args.episodes < 1:
         raise ValueError(f"--horizons and --episodes must be at least 1, got {args.horizons!r} and {args.episodes}")
+    if args.controllability_starts < 0:
+        raise ValueError(f"--controllability-starts must be at least 0, got {args.controllability_starts}")
     config = LongEvalConfig(
-        horizons=horizons, episodes=args.episodes, context=args.context, seed=args.seed, val_fraction=val_fraction
+        horizons=horizons,
+        episodes=args.episodes,
+        context=args.context,
+        seed=args.seed,
+        val_fraction=val_fraction,
+        controllability_starts=args.controllability_starts,
     )
     report = {"checkpoint": str(path), "domain": model.config.domain, "snapped_to_palette": palette is not None, "splits": {}}
     datasets = [("held_out", Dataset(args.data), args.split)] + ([("ood", Dataset(args.ood), "all")] if args.ood else [])

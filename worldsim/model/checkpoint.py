@@ -17,7 +17,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from worldsim import domains
-from worldsim.model.config import FORMAT_VERSION, ModelConfig
+from worldsim.model.config import FORMAT_VERSION, READABLE, ModelConfig
 from worldsim.model.world_model import WorldModel
 
 FORMAT = "worldsim-model"
@@ -68,10 +68,15 @@ def read_config(directory: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a WorldSim model config (format is not {FORMAT!r})")
-    if data.get("format_version") != FORMAT_VERSION:
+    version = data.get("format_version")
+    if version not in READABLE:
+        readable = ", ".join(str(v) for v in sorted(READABLE))
         raise CheckpointError(
-            f"{path}: format_version {data.get('format_version')!r}, this WorldSim reads version {FORMAT_VERSION}"
+            f"{path}: format_version {version!r}, this WorldSim reads versions {readable}; "
+            "retrain the model with this release (`worldsim train`)"
         )
+    if isinstance(data.get("model"), dict):  # fill in what an older version's config lacks
+        data["model"] = {**READABLE[version], **data["model"]}
     return data
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-FORMAT_VERSION = 2  # 2: the decoder has a keep-mask channel
+FORMAT_VERSION = 3  # 2: the decoder has a keep-mask channel; 3: a frame reader (see WorldModel)
+# Older versions this release still reads, and the config fields they lack (with the value that
+# reproduces them): a version-2 model simply has no frame reader.
+READABLE = {2: {"frame_reader": False}, 3: {}}
 
 
 @dataclass
@@ -22,6 +25,7 @@ class ModelConfig:
     hidden_dim: int = 256  # MLP width
     channels: int = 16  # first conv width; doubles at each of the 4 downsamplings
     min_std: float = 0.1  # floor on the stochastic latent's standard deviation
+    frame_reader: bool = True  # a head reading the physical state off one frame (consistency, info)
 
     def __post_init__(self):
         if self.frame_size % 16:

@@ -33,6 +33,19 @@ class LossWeights:
     # from-scratch frames' large errors wreck the copy path early in training (PushT, 250 steps:
     # 21.4 dB at k = 1 against 36.8 dB untrained).
     reference_dropout: float = 0.0
+    # Extra weight on pixels where the world changed: where the target frame differs (by more than
+    # `motion_threshold` in any channel) from the frame before it, or, for imagined frames, from the
+    # last real frame the dream started from. A small moving object (PushT's agent disc, ~12 of 4096
+    # pixels) otherwise costs so little that fading it away is the cheapest prediction.
+    motion: float = 0.0
+    motion_threshold: float = 0.05
+    # The frame reader learns the physical state from real frames (weight `reader`); `consistency`
+    # then asks each imagined frame to show, as that frozen reader sees it, the state its latent holds.
+    reader: float = 20.0
+    consistency: float = 0.0
+    # Gaussian noise (std, in [0, 1] pixel units) on the real frames the decoder draws on top of, so
+    # that it learns to draw on imperfect frames like its own.
+    conditioning_noise: float = 0.0
 
 
 def to_tensors(batch: Windows, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
@@ -60,6 +73,20 @@ def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (values * mask).sum() / mask.sum().clamp(min=1.0)
 
 
+def _changed(target: torch.Tensor, *bases: torch.Tensor, threshold: float) -> torch.Tensor:
+    """(..., 1, H, W) float mask: pixels where `target` differs from any of `bases`."""
+    changed = torch.zeros_like(target[..., :1, :, :], dtype=torch.bool)
+    for base in bases:
+        changed |= ((target - base).abs() > threshold).any(-3, keepdim=True)
+    return changed.float()
+
+
+def _pixel_error(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+    """Squared error summed over each frame (..., 3, H, W) -> (...), pixels weighted by `weight`."""
+    error = (pred - target) ** 2
+    return (error if weight is None else error * weight).sum((-3, -2, -1))
+
+
 def world_model_loss(
     model: WorldModel,
     batch: dict[str, torch.Tensor],
@@ -68,73 +95,128 @@ def world_model_loss(
     generator: torch.Generator,
     alpha: torch.Tensor,
     decode_fraction: float = 0.5,
+    burn_in: int = 0,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Scalar loss and its named parts. `alpha` (B,) is the physics blend used while imagining."""
+    """Scalar loss and its named parts. `alpha` (B,) is the physics blend used while imagining.
+
+    With `burn_in` b > 0 the dream first runs b steps on its own, without gradients, from the last
+    real context frame, each frame drawn on the model's own previous output; the scored horizon
+    starts from there. The model so learns to carry on from the imperfect frames and latents of its
+    own long rollouts, at a third of the cost of scoring those steps. The window must hold
+    context + b + horizon frames; the horizon is what is left after the burn-in.
+    """
     frames, actions, states = batch["frames"], batch["actions"], batch["states"]
-    B, T = frames.shape[:2]  # T = C + H frames
+    B, T = frames.shape[:2]  # T = C + b + H frames
+    if not 0 <= burn_in < T - context:
+        raise ValueError(f"burn_in {burn_in} leaves no scored step in windows of {T} frames after {context} of context")
     pixels = model.frames_in(frames)  # (B, T, 3, H, W)
     # valid[t]: frame t is real (not padding after the episode ended)
     valid = torch.cat([batch["mask"].new_ones(B, 1), batch["mask"]], 1)
     target_states = model.normalise_state(states)
+    references = pixels
+    if weights.conditioning_noise > 0:
+        noise = torch.randn(pixels.shape, generator=generator, device=generator.device).to(model.device)
+        references = (pixels + weights.conditioning_noise * noise).clamp(0, 1)
 
     # ---- filtering (posterior) over every frame ----
     maps = model.encoder.feature_maps(pixels.flatten(0, 1))
     embed = model.encoder.out(maps[-1].flatten(1)).view(B, T, -1)
-    maps = [m.view(B, T, *m.shape[1:]) for m in maps[:3]]  # reused as decoder references below
     posts, gaussians = model.unroll_posterior(embed, actions, generator)  # posts: (B, T, L)
     kls = []
     for prior, post in gaussians[1:]:
         balanced = weights.kl_balance * _kl(_detach(post), prior) + (1 - weights.kl_balance) * _kl(post, _detach(prior))
         kls.append(balanced.clamp(min=weights.free_nats))
 
-    # Decoding is the costly part: score a random subset of the posterior frames, each drawn with
-    # the real frame before it as reference (teacher forcing); frame 0 has none.
-    chosen = torch.rand(T, generator=generator, device=generator.device) < decode_fraction
+    # Decoding is the costly part: score a random subset of the posterior frames (as many, on
+    # average, as without a burn-in), each drawn with the real frame before it as reference
+    # (teacher forcing); frame 0 has none.
+    fraction = decode_fraction * (T - burn_in) / T if burn_in else decode_fraction
+    chosen = torch.rand(T, generator=generator, device=generator.device) < fraction
     chosen[0] = True
     idx = chosen.nonzero().squeeze(1).to(model.device)
     n = len(idx)
     keep = (torch.rand(B, n, generator=generator, device=generator.device) >= weights.reference_dropout).float().to(model.device)
     keep[:, idx == 0] = 0.0
     before = (idx - 1).clamp(min=0)
-    reference = [m[:, before].flatten(0, 1) for m in maps]
-    recon = model.draw(posts[:, idx].flatten(0, 1), pixels[:, before].flatten(0, 1), keep.flatten(), reference)
+    if weights.conditioning_noise > 0:
+        reference_maps = model.encoder.feature_maps(references[:, before].flatten(0, 1))[:3]
+    else:
+        reference_maps = [m.view(B, T, *m.shape[1:])[:, before].flatten(0, 1) for m in maps[:3]]
+    recon = model.draw(posts[:, idx].flatten(0, 1), references[:, before].flatten(0, 1), keep.flatten(), reference_maps)
     recon = recon.view(B, n, *pixels.shape[2:])
-    recon_post = _masked_mean(((recon - pixels[:, idx]) ** 2).sum((2, 3, 4)), valid[:, idx])
+    target = pixels[:, idx]
+    weight = None
+    if weights.motion > 0:
+        weight = 1 + weights.motion * _changed(target, pixels[:, before], threshold=weights.motion_threshold)
+    recon_post = _masked_mean(_pixel_error(recon, target, weight), valid[:, idx])
     kl = _masked_mean(torch.stack(kls, 1), batch["mask"])
 
     parts = {"recon_post": recon_post, "kl": kl}
     loss = recon_post + weights.kl * kl
-    if model.config.state_dim:
-        state_post = _masked_mean(((posts[..., : model.config.state_dim] - target_states) ** 2).sum(-1), valid)
+    S = model.config.state_dim
+    if S:
+        state_post = _masked_mean(((posts[..., :S] - target_states) ** 2).sum(-1), valid)
         parts["state_post"] = state_post
         loss = loss + weights.state * state_post
+    if S and model.frame_reader is not None:
+        read = model.frame_reader(embed)  # (B, T, S): the state in each real frame, read alone
+        reader = _masked_mean(((read - target_states) ** 2).sum(-1), valid)
+        parts["reader"] = reader
+        loss = loss + weights.reader * reader
 
-    # ---- imagination (prior) from the last context frame ----
+    # ---- the dream's own burn-in, then imagination, from the last context frame ----
     # Each imagined frame is drawn with the one before it as reference: the last real frame, then
     # the model's own output, exactly as in a rollout of the environment.
+    start, previous = posts[:, context - 1], references[:, context - 1]
+    first_maps = None if weights.conditioning_noise > 0 else [m.view(B, T, *m.shape[1:])[:, context - 1] for m in maps[:3]]
+    if burn_in:
+        with torch.no_grad():
+            warm = model.imagine(
+                start,
+                actions[:, context - 1 : context - 1 + burn_in],
+                previous=previous,
+                generator=generator,
+                physics_blend=alpha.to(model.device),
+            )
+        start, previous, first_maps = warm.latents[:, -1], warm.frames[:, -1], None
+    first = context + burn_in  # the first scored frame
     keep = (torch.rand(B, generator=generator, device=generator.device) >= weights.reference_dropout).float().to(model.device)
     rollout = model.imagine(
-        posts[:, context - 1],
-        actions[:, context - 1 :],
-        previous=pixels[:, context - 1],
+        start,
+        actions[:, first - 1 :],
+        previous=previous,
         generator=generator,
         physics_blend=alpha.to(model.device),
         keep=keep,
-        reference=[m[:, context - 1] for m in maps],
+        reference=first_maps,
     )
-    imagined, frames_imag = rollout.latents, rollout.frames  # predictions of frames C .. T-1
-    future = valid[:, context:]
-    recon_imag = _masked_mean(((frames_imag - pixels[:, context:]) ** 2).sum((2, 3, 4)), future)
+    imagined, frames_imag = rollout.latents, rollout.frames  # predictions of frames first .. T-1
+    future = valid[:, first:]
+    real_future = pixels[:, first:]
+    weight = None
+    if weights.motion > 0:
+        weight = 1 + weights.motion * _changed(
+            real_future, pixels[:, first - 1 : -1], pixels[:, context - 1 : context], threshold=weights.motion_threshold
+        )
+    recon_imag = _masked_mean(_pixel_error(frames_imag, real_future, weight), future)
     parts["recon_imag"] = recon_imag
     loss = loss + recon_imag
-    if model.config.state_dim:
-        state_imag = _masked_mean(((imagined[..., : model.config.state_dim] - target_states[:, context:]) ** 2).sum(-1), future)
+    if S:
+        state_imag = _masked_mean(((imagined[..., :S] - target_states[:, first:]) ** 2).sum(-1), future)
         parts["state_imag"] = state_imag
         loss = loss + weights.state * state_imag
+    if S and model.frame_reader is not None and weights.consistency > 0:
+        # The judge is frozen here (detached parameters): this term trains the decoder to draw
+        # what the latent holds, not the reader to see it in whatever the decoder drew.
+        judge = {k: v.detach() for k, v in model.named_parameters() if k.startswith(("encoder.", "frame_reader."))}
+        shown = model.read_frames(frames_imag.flatten(0, 1), judge).view(*imagined.shape[:2], S)
+        consistency = _masked_mean(((shown - imagined[..., :S].detach()) ** 2).sum(-1), future)
+        parts["consistency"] = consistency
+        loss = loss + weights.consistency * consistency
 
     # ---- reward and termination heads: the reward of action t arrives with latent t+1 ----
     step_mask = batch["mask"]
-    latents_after = torch.cat([posts[:, 1:context], imagined], 1)  # (B, T-1, L)
+    latents_after = torch.cat([posts[:, 1:first], imagined], 1)  # (B, T-1, L)
     reward_mse = _masked_mean((model.reward(latents_after) - batch["rewards"]) ** 2, step_mask)
     pos_weight = torch.tensor(weights.termination_pos_weight, device=model.device)
     bce = F.binary_cross_entropy_with_logits(
@@ -147,9 +229,15 @@ def world_model_loss(
     parts.update(reward=reward_mse, termination=termination)
 
     with torch.no_grad():
-        mse = _masked_mean(((frames_imag - pixels[:, context:]) ** 2).mean((2, 3, 4)), future)
+        mse = _masked_mean(((frames_imag - real_future) ** 2).mean((2, 3, 4)), future)
         parts["psnr_imag"] = 10 * torch.log10(1.0 / mse.clamp(min=1e-10))
     return loss, {k: float(v.detach()) for k, v in parts.items()}
+
+
+def first_frames(batch: dict[str, torch.Tensor], frames: int) -> dict[str, torch.Tensor]:
+    """The windows cut to their first `frames` frames (and the steps between those)."""
+    per_frame = ("frames", "states")  # the rest (actions, rewards, terminated, mask) are per step
+    return {k: v[:, :frames] if k in per_frame else v[:, : frames - 1] for k, v in batch.items()}
 
 
 def sample_alpha(batch: int, rng: np.random.Generator, pure_share: float = 0.5) -> torch.Tensor:

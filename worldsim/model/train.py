@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from worldsim.data import Dataset, WindowSampler
 from worldsim.model.checkpoint import load_model, save_model, write_json, write_tensors
 from worldsim.model.config import ModelConfig
 from worldsim.model.device import resolve_device
-from worldsim.model.objective import LossWeights, sample_alpha, to_tensors, world_model_loss
+from worldsim.model.objective import LossWeights, first_frames, sample_alpha, to_tensors, world_model_loss
 from worldsim.model.run_lock import run_lock
 from worldsim.model.start_bank import START_BANK, write_start_bank
 from worldsim.model.world_model import WorldModel
@@ -47,6 +47,9 @@ class TrainConfig:
     batch_size: int = 16
     context: int = 4  # real frames filtered before imagining
     horizon: int = 8  # imagined steps scored against real frames (open loop)
+    # Up to this many steps of the dream's own rollout (no gradients, drawn uniformly per batch)
+    # before the scored horizon: see world_model_loss.
+    burn_in: int = 0
     lr: float = 6e-4
     grad_clip: float = 100.0
     seed: int = 0
@@ -58,7 +61,33 @@ class TrainConfig:
     threads: int = 0  # torch CPU threads; 0 keeps torch's default
     device: str = "cpu"  # where the model trains ("cuda", "cuda:1", "mps"); noise and batches are drawn on the CPU
     model: dict[str, Any] = field(default_factory=dict)  # ModelConfig overrides (sizes)
+    init: str = ""  # a checkpoint to start from (fine-tuning) instead of fresh weights
     weights: dict[str, float] = field(default_factory=dict)  # LossWeights overrides
+
+
+def _initial_model(config: TrainConfig, dataset: Dataset) -> WorldModel:
+    """The model in `config.init`, checked against the dataset, for fine-tuning. It keeps its own
+    state normalisation; a format-2 model gains a fresh frame reader."""
+    from worldsim.model.checkpoint import CheckpointError, resolve_checkpoint
+
+    model, _ = load_model(resolve_checkpoint(config.init))
+    sizes = {k: v for k, v in model.config.to_json().items() if k not in _FROM_DATA + ("frame_reader",)}
+    wanted = model_config_for(dataset, {**sizes, **config.model})
+    for name in ("domain", "frame_size", "action_space", "state_fields"):
+        if getattr(wanted, name) != getattr(model.config, name):
+            raise CheckpointError(f"--init {config.init}: its {name} differs from the dataset {config.data}'s")
+    if wanted != model.config:  # a size or part changed: carry over what still fits
+        grown = WorldModel(wanted)
+        ours = grown.state_dict()
+        theirs = {k: v for k, v in model.state_dict().items() if k in ours and ours[k].shape == v.shape}
+        grown.load_state_dict({**ours, **theirs})
+        model = grown
+    model.train()
+    return model
+
+
+# ModelConfig fields that come from the dataset (the rest are sizes and parts)
+_FROM_DATA = ("domain", "frame_size", "action_space", "state_fields", "env_id", "frame_skip")
 
 
 def model_config_for(dataset: Dataset, overrides: dict[str, Any]) -> ModelConfig:
@@ -76,6 +105,12 @@ def model_config_for(dataset: Dataset, overrides: dict[str, Any]) -> ModelConfig
 
 def train(config: TrainConfig, progress: bool = True, resume: bool = False) -> dict[str, Any]:
     device = resolve_device(config.device)  # before any work: a typo fails at once
+    known = set(LossWeights.__dataclass_fields__)
+    if set(config.weights) - known:
+        unknown = ", ".join(sorted(set(config.weights) - known))
+        raise ValueError(f"unknown loss weights: {unknown} (known: {', '.join(sorted(known))})")
+    if config.burn_in < 0:
+        raise ValueError(f"--burn-in must be at least 0, got {config.burn_in}")
     if config.threads:
         torch.set_num_threads(config.threads)
     out = Path(config.out)
@@ -91,7 +126,7 @@ def _train(config: TrainConfig, progress: bool, resume: bool, out: Path, device:
     if resume and not ckpt.exists():
         raise ValueError(f"--resume: {out} holds no checkpoint to resume from")
     dataset = Dataset(config.data)
-    length = config.context + config.horizon - 1
+    length = config.context + config.burn_in + config.horizon - 1
     train_set = WindowSampler(dataset, length, "train", config.val_fraction, progress=progress)
     val_set = WindowSampler(dataset, length, "val", config.val_fraction, progress=progress)
 
@@ -104,9 +139,14 @@ def _train(config: TrainConfig, progress: bool, resume: bool, out: Path, device:
         before, now = dict(state["config"]), asdict(config)
         for free in ("steps", "device", "threads"):  # a resumed run may be extended, and move
             before.pop(free, None), now.pop(free)
-        changed = sorted(k for k in now if before.get(k) != now[k])
+        # A field the recorded config lacks (an older release's run) had its default then.
+        defaults = {f.name: f.default for f in fields(TrainConfig)}
+        changed = sorted(k for k in now if before.get(k, defaults.get(k)) != now[k])
         if changed:
             raise ValueError(f"--resume: {ckpt / 'training.json'} was trained with other {', '.join(changed)}")
+    elif config.init:
+        model = _initial_model(config, dataset)
+        state = {"step": 0, "elapsed_s": 0.0}
     else:
         model = WorldModel(model_config_for(dataset, config.model))
         model.fit_state_normalisation(torch.from_numpy(train_set.states))
@@ -131,7 +171,10 @@ def _train(config: TrainConfig, progress: bool, resume: bool, out: Path, device:
     while step < config.steps:
         batch = to_tensors(train_set.sample(config.batch_size, rng), model.device)
         alpha = sample_alpha(config.batch_size, rng)
-        loss, parts = world_model_loss(model, batch, config.context, weights, generator, alpha)
+        burn_in = int(rng.integers(0, config.burn_in + 1)) if config.burn_in else 0
+        if burn_in < config.burn_in:  # score `horizon` steps whatever the burn-in
+            batch = first_frames(batch, config.context + burn_in + config.horizon)
+        loss, parts = world_model_loss(model, batch, config.context, weights, generator, alpha, burn_in=burn_in)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         parts["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip))
@@ -185,10 +228,19 @@ def validation_metrics(model: WorldModel, val_set: WindowSampler, config: TrainC
 
 
 def _command(config: TrainConfig) -> str:
-    return (
+    command = (
         f"worldsim train --data {config.data} --out {config.out} --steps {config.steps} --seed {config.seed} "
         f"--batch-size {config.batch_size} --context {config.context} --horizon {config.horizon}"
     )
+    if config.burn_in:
+        command += f" --burn-in {config.burn_in}"
+    if config.model:
+        command += f" --model '{json.dumps(config.model)}'"
+    if config.weights:
+        command += f" --loss '{json.dumps(config.weights)}'"
+    if config.init:
+        command += f" --init {config.init}"
+    return command
 
 
 @torch.no_grad()

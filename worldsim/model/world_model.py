@@ -57,6 +57,9 @@ class WorldModel(nn.Module):
         self.posterior_net = mlp(D + c.embed_dim, H, 2 * Z)
         self.state_net = mlp(D + c.embed_dim, H, S) if S else None  # physical state seen in a frame
         self.state_delta = mlp(D + Z + S + A, H, S) if S else None  # learned physical dynamics
+        # The physical state read off one frame alone (no memory): trained on real frames, it is
+        # the judge of whether a decoded frame shows the state its latent holds.
+        self.frame_reader = mlp(c.embed_dim, H, S) if S and c.frame_reader else None
         self.reward_head = mlp(c.latent_dim, H, 1)
         self.termination_head = mlp(c.latent_dim, H, 1)
         spec = domains.of_model(c.domain)
@@ -243,6 +246,17 @@ class WorldModel(nn.Module):
         """(B, 3, H, W) float -> (B, H, W, 3) uint8."""
         return (frames.clamp(0, 1) * 255).round().to(torch.uint8).movedim(-3, -1)
 
+    def read_frames(self, frames: torch.Tensor, params: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """(N, 3, H, W) frames in [0, 1] -> (N, S) normalised physical state, read off each frame
+        alone by the encoder and the frame reader. With `params` (the model's parameters by name,
+        say detached) those are used instead, so a loss can judge frames without training the judge."""
+        if self.frame_reader is None:
+            raise ValueError("this model has no frame reader (a format-2 model, or frame_reader=False)")
+        if params is None:
+            return self.frame_reader(self.encoder(frames))
+        embed = torch.func.functional_call(self.encoder, _prefixed(params, "encoder."), (frames,))
+        return torch.func.functional_call(self.frame_reader, _prefixed(params, "frame_reader."), (embed,))
+
     def reward(self, latent: torch.Tensor) -> torch.Tensor:
         return self.reward_head(latent).squeeze(-1)
 
@@ -304,6 +318,10 @@ class WorldModel(nn.Module):
                 frames.append(frame)
                 previous = frame.detach()
         return Rollout(self, _stack(latents), _stack(frames) if frames else None, crash_rule)
+
+
+def _prefixed(params: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    return {k[len(prefix) :]: v for k, v in params.items() if k.startswith(prefix)}
 
 
 def _stack(steps: list[torch.Tensor]) -> torch.Tensor:

@@ -1,0 +1,149 @@
+"""World model v2's training options: the dream's own burn-in, motion-weighted pixels, the frame
+reader and its consistency term, noisy conditioning frames, fine-tuning from a checkpoint."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from worldsim.data import CollectRequest, WindowSampler, collect
+from worldsim.model.checkpoint import CheckpointError, load_model
+from worldsim.model.config import FORMAT_VERSION
+from worldsim.model.objective import LossWeights, _changed, first_frames, to_tensors, world_model_loss
+from worldsim.model.train import TrainConfig, model_config_for, train
+from worldsim.model.world_model import WorldModel
+
+TINY = {"channels": 4, "embed_dim": 32, "deter_dim": 24, "stoch_dim": 6, "hidden_dim": 32}
+LEVERS = {"motion": 10.0, "consistency": 1.0, "conditioning_noise": 0.02}
+
+
+@pytest.fixture(scope="module")
+def pusht(tmp_path_factory):
+    out = tmp_path_factory.mktemp("levers") / "pusht"
+    collect(CollectRequest(domain="robotics", out=str(out), episodes=4, max_steps=24, seed=1), progress=False)
+    return out
+
+
+def config(data, out, **kw):
+    base = dict(
+        data=str(data), out=str(out), steps=4, batch_size=4, context=3, horizon=4, checkpoint_every=2, log_every=2,
+        video_every=1000, val_batches=1, model=TINY,
+    )  # fmt: skip
+    return TrainConfig(**{**base, **kw})
+
+
+@pytest.fixture(scope="module")
+def lever_run(pusht, tmp_path_factory):
+    out = tmp_path_factory.mktemp("levers") / "run"
+    result = train(config(pusht, out, burn_in=5, weights=LEVERS), progress=False)
+    return out, result
+
+
+def tiny_model(sampler) -> WorldModel:
+    model = WorldModel(model_config_for(sampler.dataset, TINY))
+    model.fit_state_normalisation(torch.from_numpy(sampler.states))
+    return model
+
+
+def test_a_run_with_every_lever_trains_and_records_its_recipe(lever_run):
+    out, result = lever_run
+    parts = result["validation"]
+    assert {"reader", "consistency", "recon_imag"} <= set(parts)
+    assert all(np.isfinite(v) for v in parts.values())
+    meta = json.loads((out / "config.json").read_text())
+    assert meta["format_version"] == FORMAT_VERSION and meta["model"]["frame_reader"] is True
+    command = meta["recipe"]["command"]
+    assert "--burn-in 5" in command and '"motion": 10.0' in command
+
+
+def test_burn_in_scores_the_horizon_after_the_dreams_own_steps(pusht):
+    sampler = WindowSampler(pusht, 3 + 5 + 4 - 1, "all")
+    model = tiny_model(sampler)
+    batch = to_tensors(sampler.sample(2, np.random.default_rng(0)))
+    g = torch.Generator().manual_seed(0)
+    loss, parts = world_model_loss(model, batch, 3, LossWeights(), g, torch.ones(2), burn_in=5)
+    assert torch.isfinite(loss)
+    with pytest.raises(ValueError, match="burn_in 9 leaves no scored step"):
+        world_model_loss(model, batch, 3, LossWeights(), g, torch.ones(2), burn_in=9)
+    short = first_frames(batch, 7)
+    assert short["frames"].shape[1] == 7 and short["states"].shape[1] == 7 and short["actions"].shape[1] == 6
+
+
+def test_consistency_trains_the_decoder_not_its_judge(pusht):
+    sampler = WindowSampler(pusht, 8, "all")
+    model = tiny_model(sampler)
+    batch = to_tensors(sampler.sample(2, np.random.default_rng(0)))
+    weights = LossWeights(consistency=1.0, reader=0.0, state=0.0, reward=0.0, termination=0.0, kl=0.0)
+    plain = LossWeights(reader=0.0, state=0.0, reward=0.0, termination=0.0, kl=0.0)
+
+    def grads(w):
+        model.zero_grad()
+        loss, _ = world_model_loss(model, batch, 3, w, torch.Generator().manual_seed(0), torch.ones(2))
+        loss.backward()
+        return {k: p.grad.clone() for k, p in model.named_parameters() if p.grad is not None}
+
+    with_term, without = grads(weights), grads(plain)
+    # (The encoder does move: the decoder reads its maps of the previous frame. The reader is the
+    # judge alone.)
+    judge = [k for k in with_term if k.startswith("frame_reader.")]
+    assert judge
+    for k in judge:
+        assert torch.equal(with_term[k], without[k]), k
+    decoder = [k for k in with_term if k.startswith("decoder.")]
+    assert any(not torch.allclose(with_term[k], without[k]) for k in decoder)
+
+
+def test_motion_mask_marks_what_changed():
+    before = torch.zeros(1, 3, 4, 4)
+    after = before.clone()
+    after[0, 2, 1, 1] = 0.5  # one pixel turned blue
+    start = before.clone()
+    start[0, 0, 3, 3] = 1.0  # one pixel was red when the dream started
+    mask = _changed(after, before, start, threshold=0.05)
+    assert mask.shape == (1, 1, 4, 4)
+    assert mask[0, 0, 1, 1] == 1 and mask[0, 0, 3, 3] == 1 and mask.sum() == 2
+
+
+def test_bad_training_options_are_named(pusht, tmp_path):
+    with pytest.raises(ValueError, match="unknown loss weights: motoin"):
+        train(config(pusht, tmp_path / "a", weights={"motoin": 1.0}), progress=False)
+    with pytest.raises(ValueError, match="--burn-in must be at least 0"):
+        train(config(pusht, tmp_path / "b", burn_in=-1), progress=False)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_fine_tuning_starts_from_the_checkpoint(pusht, lever_run, tmp_path):
+    source, _ = lever_run
+    out = tmp_path / "ft"
+    train(config(pusht, out, steps=0, init=str(source)), progress=False)
+    a, _ = load_model(source)
+    b, _ = load_model(out)
+    for (k, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+        assert torch.equal(x, y), f"{k} changed in a zero-step fine-tune"
+    with pytest.raises(CheckpointError, match="not a checkpoint directory"):
+        train(config(pusht, tmp_path / "none", init=str(tmp_path / "missing")), progress=False)
+
+
+def test_format_2_models_load_without_a_frame_reader(lever_run, tmp_path):
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    source, _ = lever_run
+    old = tmp_path / "v2"
+    shutil.copytree(source, old, ignore=shutil.ignore_patterns("checkpoint", "tb", "videos"))
+    meta = json.loads((old / "config.json").read_text())
+    meta["format_version"] = 2
+    del meta["model"]["frame_reader"]
+    (old / "config.json").write_text(json.dumps(meta))
+    tensors = {k: v for k, v in load_file(str(old / "model.safetensors")).items() if not k.startswith("frame_reader.")}
+    save_file(tensors, str(old / "model.safetensors"))
+    model, _ = load_model(old)
+    assert model.frame_reader is None
+    with pytest.raises(ValueError, match="no frame reader"):
+        model.read_frames(torch.zeros(1, 3, 64, 64))
+    meta["format_version"] = 1
+    (old / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="format_version 1, this WorldSim reads versions 2, 3"):
+        load_model(old)
