@@ -109,3 +109,27 @@ def test_objects_are_found_in_real_frames_and_not_in_blank_ones():
         report = persistence(frames, blank, objects)
         assert all(r["real_frames"] == len(frames) and r["found_in_dream"] == 0.0 for r in report.values()), name
         assert all(r["found_in_dream"] == 1.0 for r in persistence(frames, frames, objects).values()), name
+
+
+def test_model_card_carries_the_long_horizon_report(pusht, tiny_run, tmp_path, capsys):
+    import json
+
+    run = tiny_run("robotics")
+    model, data = pusht
+    held_out = {"data": str(data.root), "episodes_split": "all", **evaluate_long(model, data, "all", tiny_config())}
+    report = {"domain": "robotics", "long": True, "probe_data": None, "controllability_starts": 2}
+    long_path = tmp_path / "long.json"
+    long_path.write_text(json.dumps({**report, "splits": {"held_out": held_out}}))
+    args = ["eval", "--checkpoint", str(run), "--data", str(run.parent / "data"), "--ks", "1", "--windows", "2", "--json"]
+    assert main(args) == 0
+    short_path = tmp_path / "eval.json"
+    short_path.write_text(capsys.readouterr().out)
+    out = tmp_path / "weights"
+    export = ["export", "--checkpoint", str(run), "--eval", str(short_path), "--out", str(out)]
+    assert main(export + ["--long-eval", str(long_path)]) == 0
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "## Long-horizon evaluation" in card and "--long --episodes 4 --split all --controllability-starts 2" in card
+    assert "realism" in card and (out / "long_eval.json").is_file()
+    # the two reports swapped: a clear error, and the exported directory is left as it was
+    assert main(["export", "--checkpoint", str(run), "--eval", str(long_path), "--out", str(out)]) == 2
+    assert "not an open-loop" in capsys.readouterr().err and (out / "long_eval.json").is_file()

@@ -198,7 +198,15 @@ def _run_long_eval(args, path, model, palette, val_fraction: float):
         val_fraction=val_fraction,
         controllability_starts=args.controllability_starts,
     )
-    report = {"checkpoint": str(path), "domain": model.config.domain, "snapped_to_palette": palette is not None, "splits": {}}
+    report = {
+        "checkpoint": str(path),
+        "domain": model.config.domain,
+        "long": True,
+        "snapped_to_palette": palette is not None,
+        "probe_data": args.probe_data,
+        "controllability_starts": args.controllability_starts,
+        "splits": {},
+    }
     datasets = [("held_out", Dataset(args.data), args.split)] + ([("ood", Dataset(args.ood), "all")] if args.ood else [])
     for name, data, split in datasets:
         if data.domain != model.config.domain:
@@ -252,6 +260,7 @@ def add_export(commands) -> None:
     p.add_argument("--checkpoint", required=True, help="the trained run directory")
     p.add_argument("--eval", required=True, help="its `worldsim eval --json` report, for the model card")
     p.add_argument("--out", required=True, help="target directory, e.g. worldsim/weights/driving")
+    p.add_argument("--long-eval", default="", help="its `worldsim eval --long --json` report, for the model card")
     p.add_argument("--notes", default="", help="a markdown file whose text ends the model card")
     p.set_defaults(run=run_export)
 
@@ -262,5 +271,5 @@ def run_export(args):
     from worldsim.model.card import export
 
     notes = Path(args.notes).read_text() if args.notes else ""
-    out = export(args.checkpoint, args.eval, args.out, notes)
+    out = export(args.checkpoint, args.eval, args.out, notes, long_eval=args.long_eval or None)
     return f"exported {args.checkpoint} -> {out} (model card: {out / 'MODEL_CARD.md'})"

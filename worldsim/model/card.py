@@ -18,18 +18,18 @@ from worldsim.model.checkpoint import CONFIG, WEIGHTS, load_model, resolve_check
 from worldsim.model.start_bank import START_BANK
 
 EVAL = "eval.json"
+LONG_EVAL = "long_eval.json"
 CARD = "MODEL_CARD.md"
 COLLECT = "scripts/collect_datasets.sh data 2"
 
 
-def export(checkpoint: str | Path, eval_report: str | Path, out: str | Path, notes: str = "") -> Path:
+def export(
+    checkpoint: str | Path, eval_report: str | Path, out: str | Path, notes: str = "", long_eval: str | Path | None = None
+) -> Path:
     source = resolve_checkpoint(checkpoint)
     model, meta = load_model(source)
-    report = json.loads(Path(eval_report).read_text())
-    if report.get("domain") != model.config.domain:
-        raise ValueError(
-            f"{eval_report}: an evaluation of a {report.get('domain')!r} model, the checkpoint is {model.config.domain!r}"
-        )
+    report = _read_report(eval_report, model.config.domain, long=False)
+    long_report = _read_report(long_eval, model.config.domain, long=True) if long_eval else None
     if not (source / START_BANK).is_file():
         raise FileNotFoundError(f"{source / START_BANK}: the run has no start-frame bank (it is written when training ends)")
     out = Path(out)
@@ -39,9 +39,11 @@ def export(checkpoint: str | Path, eval_report: str | Path, out: str | Path, not
     for name in (WEIGHTS, CONFIG, START_BANK):
         shutil.copyfile(source / name, tmp / name)
     (tmp / EVAL).write_text(json.dumps(report, indent=2) + "\n")
+    if long_report is not None:
+        (tmp / LONG_EVAL).write_text(json.dumps(long_report, indent=2) + "\n")
     size_mb = sum((tmp / n).stat().st_size for n in (WEIGHTS, CONFIG, START_BANK)) / 1e6
     params = sum(p.numel() for p in model.parameters())
-    (tmp / CARD).write_text(model_card(meta, report, params, size_mb, notes))
+    (tmp / CARD).write_text(model_card(meta, report, params, size_mb, notes, long_report))
     if out.exists():
         os.replace(out, old)
     os.replace(tmp, out)
@@ -49,7 +51,29 @@ def export(checkpoint: str | Path, eval_report: str | Path, out: str | Path, not
     return out
 
 
-def model_card(meta: dict[str, Any], report: dict[str, Any], params: int, size_mb: float, notes: str) -> str:
+def _read_report(path: str | Path, domain: str, long: bool) -> dict[str, Any]:
+    try:
+        report = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not a readable evaluation report ({exc})") from None
+    if not isinstance(report, dict) or "splits" not in report:
+        raise ValueError(f"{path}: not a `worldsim eval --json` report")
+    if report.get("domain") != domain:
+        raise ValueError(f"{path}: an evaluation of a {report.get('domain')!r} model, the checkpoint is {domain!r}")
+    if bool(report.get("long")) != long:
+        wanted = "a long-horizon (`worldsim eval --long`)" if long else "an open-loop (`worldsim eval` without --long)"
+        raise ValueError(f"{path}: not {wanted} report")
+    return report
+
+
+def model_card(
+    meta: dict[str, Any],
+    report: dict[str, Any],
+    params: int,
+    size_mb: float,
+    notes: str,
+    long_report: dict[str, Any] | None = None,
+) -> str:
     model, recipe = meta["model"], meta.get("recipe", {})
     train, data = recipe.get("train", {}), recipe.get("dataset", {})
     domain = model["domain"]
@@ -94,9 +118,40 @@ def model_card(meta: dict[str, Any], report: dict[str, Any], params: int, size_m
         "",
     ]
     lines += eval_tables(report)
+    if long_report is not None:
+        lines += long_section(long_report)
     if notes:
         lines += ["", "## Notes", "", notes.strip()]
     return "\n".join(lines) + "\n"
+
+
+def long_section(report: dict[str, Any]) -> list[str]:
+    """The long-horizon report as `worldsim eval --long` prints it, with the command that reruns it."""
+    from worldsim.model.long_horizon import format_long_report
+
+    held = report["splits"]["held_out"]
+    command = f"worldsim eval --checkpoint {report['domain']} --data {held['data']} --long --episodes {held['episodes']}"
+    if held.get("episodes_split") == "all":
+        command += " --split all"
+    if report.get("probe_data"):
+        command += f" --probe-data {report['probe_data']}"
+    if report.get("controllability_starts") is not None:
+        command += f" --controllability-starts {report['controllability_starts']}"
+    lines = [
+        "## Long-horizon evaluation",
+        "",
+        "Whole held-out episodes replayed open-loop from their first real frames with the recorded actions "
+        "(`worldsim/model/long_horizon.py` describes every column; `long_eval.json` has the full report). "
+        "Reproduce with:",
+        "",
+        "```bash",
+        command,
+        "```",
+        "",
+    ]
+    for name, split in report["splits"].items():
+        lines += [f"**{name}** (`{split['data']}`)", "", "```text", format_long_report(split), "```", ""]
+    return lines
 
 
 def eval_command(report: dict[str, Any]) -> str:
