@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from worldsim.data import CollectRequest, WindowSampler, collect
+from worldsim.data import CollectRequest, Dataset, WindowSampler, collect
 from worldsim.model.checkpoint import CheckpointError, load_model
 from worldsim.model.config import FORMAT_VERSION
 from worldsim.model.objective import LossWeights, _changed, first_frames, to_tensors, world_model_loss
@@ -147,3 +147,62 @@ def test_format_2_models_load_without_a_frame_reader(lever_run, tmp_path):
     (old / "config.json").write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match="format_version 1, this WorldSim reads versions 2, 3"):
         load_model(old)
+
+
+def test_the_ensemble_agrees_where_it_learned_and_not_elsewhere(pusht):
+    sampler = WindowSampler(pusht, 8, "all")
+    torch.manual_seed(0)
+    model = WorldModel(model_config_for(sampler.dataset, {**TINY, "ensemble": 3}))
+    model.fit_state_normalisation(torch.from_numpy(sampler.states))
+    batch = to_tensors(sampler.sample(4, np.random.default_rng(0)))
+    steps = batch["actions"].shape[1]
+
+    @torch.no_grad()
+    def disagreement(latents):  # mean over the window's transitions
+        actions = model.action_features(batch["actions"])
+        return float(
+            torch.stack([model.uncertainty(latents[:, t], latents[:, t + 1], actions[:, t]) for t in range(steps)]).mean()
+        )
+
+    with torch.no_grad():
+        embed = model.encoder(model.frames_in(batch["frames"]).flatten(0, 1)).view(4, steps + 1, -1)
+        seen = model.unroll_posterior(embed, batch["actions"])[0]
+    elsewhere = torch.randn(seen.shape, generator=torch.Generator().manual_seed(1)) * 3
+    before = disagreement(seen)
+    heads = torch.optim.Adam(model.dynamics_ensemble.parameters(), lr=3e-3)
+    only = LossWeights(kl=0, reader=0, reward=0, termination=0)
+    for i in range(120):  # each step its own bootstrap halves
+        loss, parts = world_model_loss(model, batch, 3, only, torch.Generator().manual_seed(i), torch.ones(4))
+        heads.zero_grad()
+        loss.backward()
+        heads.step()
+    assert "ensemble" in parts
+    after = disagreement(seen)
+    assert after < 0.5 * before and disagreement(elsewhere) > 2 * after
+
+
+def test_envs_report_the_ensembles_uncertainty(pusht, tmp_path):
+    from worldsim.envs import WorldSimEnv
+    from worldsim.envs.vector_env import WorldSimVectorEnv
+
+    out = tmp_path / "ensemble"
+    train(config(pusht, out, steps=2, model={**TINY, "ensemble": 2}), progress=False)
+    env = WorldSimEnv(checkpoint=out, obs_type="latent")
+    _, info = env.reset(seed=0)
+    assert info["uncertainty"] == 0.0
+    _, _, _, _, info = env.step(env.action_space.sample())
+    assert isinstance(info["uncertainty"], float) and info["uncertainty"] >= 0
+    venv = WorldSimVectorEnv(3, checkpoint=out, obs_type="latent")
+    venv.reset(seed=0)
+    info = venv.step(np.stack([venv.single_action_space.sample() for _ in range(3)]))[-1]
+    assert info["uncertainty"].shape == (3,)
+    with pytest.raises(ValueError, match="ensemble is 0"):
+        model_config_for(Dataset(pusht), {"ensemble": 1})
+
+
+def test_models_without_an_ensemble_report_no_uncertainty(lever_run):
+    from worldsim.envs import WorldSimEnv
+
+    out, _ = lever_run
+    env = WorldSimEnv(checkpoint=out, obs_type="latent")
+    assert "uncertainty" not in env.reset(seed=0)[1]

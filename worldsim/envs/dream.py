@@ -43,6 +43,7 @@ class Dream:
         self.physics_blend = physics_blend
         c = model.config
         self.latent = torch.zeros(num, c.latent_dim, device=device)
+        self.disagreement = torch.zeros(num, device=device)
         self.frame = torch.zeros(num, 3, c.frame_size, c.frame_size, device=device)
         # CPU generators on every device: the same seed gives the same dream on CPU and GPU.
         self.generators = [torch.Generator() for _ in range(num)]
@@ -59,6 +60,7 @@ class Dream:
             self.generators[i].manual_seed(int(seed))
         self.latent[which] = self.model.encode(frames, actions)
         self.frame[which] = self.model.frames_in(frames[:, -1])
+        self.disagreement[which] = 0.0
 
     @torch.no_grad()
     def reset_from_bank(self, which: np.ndarray, seeds: np.ndarray, indices: np.ndarray) -> None:
@@ -74,6 +76,7 @@ class Dream:
             self.generators[i].manual_seed(int(seed))
         self.latent[which] = self._bank_latents[indices]
         self.frame[which] = self.model.frames_in(self.bank["frames"][indices, -1])
+        self.disagreement[which] = 0.0
 
     @torch.no_grad()
     def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -90,7 +93,13 @@ class Dream:
         self.latent = rollout.latents[:, 0]
         if self.draw:
             self.frame = rollout.frames[:, 0]
+        if self.model.config.ensemble:
+            self.disagreement = rollout.uncertainty[:, 0]
         return rollout.rewards[:, 0], rollout.terminations[:, 0]
+
+    def uncertainties(self) -> np.ndarray:
+        """(N,) float32: the dynamics ensemble's disagreement on each dream's last step (0 after a reset)."""
+        return self.disagreement.cpu().numpy().astype(np.float32)
 
     def pixels(self) -> np.ndarray:
         if not self.draw:

@@ -50,6 +50,9 @@ class WorldSimSB3VecEnv(VecEnv):
         infos: list[dict[str, Any]] = [
             {"state": info["state"][i], "physics_blend": float(info["physics_blend"][i])} for i in range(self.num_envs)
         ]
+        if "uncertainty" in info:
+            for i, value in enumerate(info["uncertainty"]):
+                infos[i]["uncertainty"] = float(value)
         if dones.any():
             finished = np.flatnonzero(dones)
             for i in finished:

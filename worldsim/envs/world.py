@@ -136,9 +136,13 @@ class World:
         return self.clip(dream.latents() if self.obs_type == "latent" else dream.states())
 
     def infos(self, dream: Dream, physics_blend: float, steps: np.ndarray) -> dict[str, Any]:
-        """The batch of infos: decoded physical states, the α in use, the steps taken."""
+        """The batch of infos: decoded physical states, the α in use, the steps taken, and with a
+        model that has a dynamics ensemble its disagreement on the last step ("uncertainty")."""
         states = dream.states() if self.model.config.state_dim else np.zeros((dream.num, 0), np.float32)
-        return {"state": states, "physics_blend": np.full(dream.num, physics_blend), "step": steps.copy()}
+        info = {"state": states, "physics_blend": np.full(dream.num, physics_blend), "step": steps.copy()}
+        if self.model.config.ensemble:
+            info["uncertainty"] = dream.uncertainties()
+        return info
 
 
 def observation_space(model: WorldModel, obs_type: str) -> gym.Space:

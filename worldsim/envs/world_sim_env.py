@@ -120,7 +120,10 @@ class WorldSimEnv(gym.Env):
 
     def _info(self) -> dict[str, Any]:
         info = self.world.infos(self.dream, self.physics_blend, np.array([self._t]))
-        return {"state": info["state"][0], "physics_blend": self.physics_blend, "step": self._t}
+        single = {"state": info["state"][0], "physics_blend": self.physics_blend, "step": self._t}
+        if "uncertainty" in info:
+            single["uncertainty"] = float(info["uncertainty"][0])
+        return single
 
     def _scenario(self, ref) -> tuple[torch.Tensor, torch.Tensor]:
         """The real frames at a scenario's start (runs the simulator once; see scenario_start)."""

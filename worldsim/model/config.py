@@ -26,8 +26,11 @@ class ModelConfig:
     channels: int = 16  # first conv width; doubles at each of the 4 downsamplings
     min_std: float = 0.1  # floor on the stochastic latent's standard deviation
     frame_reader: bool = True  # a head reading the physical state off one frame (consistency, info)
+    ensemble: int = 0  # extra physical-dynamics heads whose disagreement is the dream's uncertainty
 
     def __post_init__(self):
+        if self.ensemble < 0 or self.ensemble == 1:
+            raise ValueError(f"ensemble is 0 (none) or at least 2 heads, got {self.ensemble}")
         if self.frame_size % 16:
             raise ValueError(f"frame_size must be a multiple of 16, got {self.frame_size}")
         if self.action_space.get("type") not in ("discrete", "box"):

@@ -164,6 +164,17 @@ def world_model_loss(
         parts["reader"] = reader
         loss = loss + weights.reader * reader
 
+    if S and model.config.ensemble:
+        # Each head learns the filtered transitions t-1 -> t on its own bootstrap half of the batch
+        # rows, the latent held fixed (inputs detached): the heads shape nothing else.
+        features = model.action_features(actions)
+        predicted = model.ensemble_states(posts[:, :-1].flatten(0, 1), posts[:, 1:].flatten(0, 1), features.flatten(0, 1))
+        errors = ((predicted - target_states[:, 1:].flatten(0, 1)) ** 2).sum(-1).view(-1, B, T - 1)
+        rows = (torch.rand(len(errors), B, 1, generator=generator, device=generator.device) < 0.5).float().to(model.device)
+        ensemble = sum(_masked_mean(e, batch["mask"] * r) for e, r in zip(errors, rows, strict=True)) / len(errors)
+        parts["ensemble"] = ensemble
+        loss = loss + weights.state * ensemble
+
     # ---- the dream's own burn-in, then imagination, from the last context frame ----
     # Each imagined frame is drawn with the one before it as reference: the last real frame, then
     # the model's own output, exactly as in a rollout of the environment.

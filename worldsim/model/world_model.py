@@ -60,6 +60,9 @@ class WorldModel(nn.Module):
         # The physical state read off one frame alone (no memory): trained on real frames, it is
         # the judge of whether a decoded frame shows the state its latent holds.
         self.frame_reader = mlp(c.embed_dim, H, S) if S and c.frame_reader else None
+        # Independently initialised copies of the dynamics, trained on the same transitions with
+        # the latent held fixed: where they disagree, the data did not pin the next state down.
+        self.dynamics_ensemble = nn.ModuleList(mlp(D + Z + S + A, H, S) for _ in range(c.ensemble)) if S else None
         self.reward_head = mlp(c.latent_dim, H, 1)
         self.termination_head = mlp(c.latent_dim, H, 1)
         spec = domains.of_model(c.domain)
@@ -160,6 +163,21 @@ class WorldModel(nn.Module):
             physical = self.physics(s * self.state_std + self.state_mean, self.action_physical(action))
             learned = alpha * learned + (1 - alpha) * self.normalise_state(physical)
         return torch.cat([learned, h, z], -1)
+
+    def ensemble_states(self, previous: torch.Tensor, latent: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """(E, B, S): each ensemble head's next normalised physical state for the step from
+        `previous` (B, L) to `latent` (B, L) under action features (B, A); inputs are detached."""
+        s = self.split(previous)[0].detach()
+        _, h, z = self.split(latent.detach())
+        inputs = torch.cat([h, z, s, action.detach()], -1)
+        return torch.stack([s + head(inputs) for head in self.dynamics_ensemble])
+
+    def uncertainty(self, previous: torch.Tensor, latent: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """(B,): the ensemble's disagreement on this step, the standard deviation across heads of the
+        next physical state averaged over its fields, in units of the data's standard deviation."""
+        if not self.config.ensemble:
+            raise ValueError("this model has no dynamics ensemble (ModelConfig.ensemble = 0)")
+        return self.ensemble_states(previous, latent, action).std(0).mean(-1)
 
     # ---- filtering real frames (the posterior) ---------------------------------------------------
     def unroll_posterior(self, embed: torch.Tensor, actions: torch.Tensor | None = None, generator: Generators = None):
@@ -306,10 +324,11 @@ class WorldModel(nn.Module):
         next (the decoder's reference is detached, as at inference). `keep` and `reference` are the
         training-time arguments of `draw`, `reference` for the first step only.
         """
-        latents, frames = [], []
+        start, latents, frames, features = latent, [], [], []
         for k in range(actions.shape[1]):
             noise = self.noise(len(latent), generator)
-            latent = self.imagine_step(latent, self.action_features(actions[:, k]), noise, physics_blend)
+            features.append(self.action_features(actions[:, k]))
+            latent = self.imagine_step(latent, features[-1], noise, physics_blend)
             latents.append(latent)
             if previous is not None:
                 frame = self.draw(latent, previous, keep, reference if k == 0 else None)
@@ -317,7 +336,7 @@ class WorldModel(nn.Module):
                     frame = snap(frame, palette.to(frame.device))
                 frames.append(frame)
                 previous = frame.detach()
-        return Rollout(self, _stack(latents), _stack(frames) if frames else None, crash_rule)
+        return Rollout(self, _stack(latents), _stack(frames) if frames else None, crash_rule, start, _stack(features))
 
 
 def _prefixed(params: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
@@ -340,6 +359,8 @@ class Rollout:
     latents: torch.Tensor  # (B, K, L): the latent after each action
     frames: torch.Tensor | None  # (B, K, 3, H, W) in [0, 1], or None when none were drawn
     crash_rule: bool = False
+    start: torch.Tensor | None = field(default=None, repr=False)  # (B, L): the latent before the first step
+    actions: torch.Tensor | None = field(default=None, repr=False)  # (B, K, A): the steps' action features
 
     @cached_property
     def rewards(self) -> torch.Tensor:
@@ -355,6 +376,13 @@ class Rollout:
     def states(self) -> torch.Tensor:
         """(B, K, S): the physical state after each action, in the domain's units."""
         return self.model.physical_state(self.latents)
+
+    @cached_property
+    def uncertainty(self) -> torch.Tensor:
+        """(B, K): the dynamics ensemble's disagreement on each step (`WorldModel.uncertainty`)."""
+        before = torch.cat([self.start[:, None], self.latents[:, :-1]], 1)
+        flat = lambda x: x.flatten(0, 1)  # noqa: E731
+        return self.model.uncertainty(flat(before), flat(self.latents), flat(self.actions)).view(self.latents.shape[:2])
 
     def pixels(self) -> torch.Tensor:
         """(B, K, H, W, 3) uint8: the frames as an environment shows them."""
