@@ -47,3 +47,23 @@ def test_reckless_driving_crashes_sometimes(driving_source):
             obs = driving_source.step(policy.act(driving_source, obs))
         crashes += obs.info["crashed"]
     assert crashes >= 1
+
+
+def test_stop_go_racing_coasts_brakes_to_a_stop_and_launches():
+    source, policy = make_source("games"), default_policy("games")
+    policy.styles = {"stop_go": 1.0}
+    policy.phase_steps = (12, 13)
+    obs = source.reset(seed=3)
+    policy.reset(np.random.default_rng(3), source)
+    phases, pedals, speeds = set(), [], []
+    for _ in range(240):
+        action = policy.act(source, obs)
+        phases.add(policy.phase)
+        pedals.append(action[1:].copy())
+        obs = source.step(action)
+        speeds.append(float(obs.state[2]))
+    pedals = np.array(pedals)
+    assert phases == {"cruise", "coast", "brake", "launch"}
+    assert (pedals == 0).all(1).sum() > 12  # coasting (and standing) steps
+    assert (pedals[:, 1] >= 0.8).sum() > 2 and (pedals[:, 0] == 1.0).sum() > 12
+    assert min(speeds[20:]) < 2.0  # it came to a stop at least once after getting going

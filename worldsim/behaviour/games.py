@@ -6,6 +6,10 @@ Styles (one per episode, weights in `RacingBehaviour.styles`):
 - noisy:  large correlated steering noise; cuts corners and clips the grass.
 - sloppy: like clean, but with probability `swerve_rate` per step starts a 10-30 step swerve
           (full lock and gas) that usually leaves the track, then recovers.
+- stop_go: like clean, but the pedals run through phases of `phase_steps` steps each: cruise at a
+           fresh target speed, coast (no pedal), brake hard to a standstill and wait, or launch at
+           full gas from wherever the car is. The other styles hold a speed and rarely coast or
+           brake, and a model trained on them alone did not learn to slow down.
 """
 
 from __future__ import annotations
@@ -20,11 +24,13 @@ from worldsim.behaviour.programs import Program, change, sequence, turn
 
 @dataclass
 class RacingBehaviour(BehaviourPolicy):
-    styles: dict[str, float] = field(default_factory=lambda: {"clean": 0.4, "noisy": 0.35, "sloppy": 0.25})
+    styles: dict[str, float] = field(default_factory=lambda: {"clean": 0.3, "noisy": 0.25, "sloppy": 0.2, "stop_go": 0.25})
     lookahead: int = 5
     speed_range: tuple[float, float] = (15.0, 45.0)  # Box2D units/s
     swerve_rate: float = 0.02
     steer_gain: float = 2.0
+    phases: dict[str, float] = field(default_factory=lambda: {"cruise": 0.3, "coast": 0.25, "brake": 0.25, "launch": 0.2})
+    phase_steps: tuple[int, int] = (15, 40)
 
     def reset(self, rng, source):
         self.rng = rng
@@ -33,6 +39,7 @@ class RacingBehaviour(BehaviourPolicy):
         sigma = 0.35 if self.style == "noisy" else 0.08
         self.ou = OrnsteinUhlenbeck(rng, 1, theta=0.15, sigma=sigma)
         self.swerve_left, self.swerve_steer = 0, 0.0
+        self.phase, self.phase_left = "cruise", int(rng.integers(*self.phase_steps))
         self.waypoints = np.array([(x, y) for _, _, x, y in source.core.track])
 
     def act(self, source, obs):
@@ -51,9 +58,27 @@ class RacingBehaviour(BehaviourPolicy):
         bearing = float(np.angle(np.exp(1j * bearing)))
         # CarRacing steers right for positive action[0]; a target to the left is a positive bearing.
         steer = np.clip(-self.steer_gain * bearing + self.ou()[0], -1.0, 1.0)
-        gas = 0.5 if speed < self.target_speed else 0.0
-        brake = 0.4 if speed > self.target_speed + 8.0 else 0.0
+        if self.style == "stop_go":
+            gas, brake = self._pedals(speed)
+        else:
+            gas = 0.5 if speed < self.target_speed else 0.0
+            brake = 0.4 if speed > self.target_speed + 8.0 else 0.0
         return np.array([steer, gas, brake], dtype=np.float32)
+
+    def _pedals(self, speed: float) -> tuple[float, float]:
+        """stop_go's gas and brake for this step, moving to a fresh phase when the last one ends."""
+        self.phase_left -= 1
+        if self.phase_left <= 0:
+            self.phase = pick_style(self.rng, self.phases)
+            self.phase_left = int(self.rng.integers(*self.phase_steps))
+            self.target_speed = float(self.rng.uniform(*self.speed_range))
+        if self.phase == "coast":
+            return 0.0, 0.0
+        if self.phase == "brake":  # to a standstill, then wait there
+            return 0.0, (0.8 if speed > 1.0 else 0.0)
+        if self.phase == "launch":
+            return 1.0, 0.0
+        return (0.5 if speed < self.target_speed else 0.0), (0.4 if speed > self.target_speed + 8.0 else 0.0)
 
 
 def _box(steer: float, gas: float, brake: float) -> np.ndarray:
