@@ -23,6 +23,12 @@ def add_train(commands) -> None:
         help="up to this many steps of the dream's own rollout, without gradients, before the scored "
         "horizon (default 0): trains the model on its own long rollouts",
     )
+    p.add_argument(
+        "--event-share",
+        type=float,
+        default=0.0,
+        help="share of each batch drawn as windows holding an episode's termination (default 0: windows as they come)",
+    )
     p.add_argument("--lr", type=float, default=6e-4)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint-every", type=int, default=250, help="steps between checkpoints (default 250)")
@@ -66,6 +72,7 @@ def run_train(args):
         model=overrides,
         weights=weights,
         burn_in=args.burn_in,
+        event_share=args.event_share,
         init=args.init,
     )
     result = train(config, progress=not args.quiet, resume=args.resume)
@@ -253,6 +260,38 @@ def format_report(report: dict) -> str:
 
 def _num(value, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
+
+
+def add_calibrate(commands) -> None:
+    p = commands.add_parser(
+        "calibrate", help="set where a model's termination head fires, for a wanted recall on held-out episodes"
+    )
+    p.add_argument("--checkpoint", required=True, help="the trained run (or exported) directory; its config.json is updated")
+    p.add_argument("--data", required=True, help="dataset whose episodes are scored")
+    p.add_argument("--split", default="val", choices=["val", "all"], help="held-out split of --data (default) or all of it")
+    p.add_argument("--recall", type=float, default=0.8, help="share of real terminations to find (default 0.8)")
+    p.add_argument("--ahead", type=int, default=1, help="steps imagined before the scored one (default 1)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(run=run_calibrate)
+
+
+def run_calibrate(args):
+    from worldsim.model.calibration import calibrate
+    from worldsim.model.checkpoint import read_config
+
+    if args.ahead < 1:
+        raise ValueError(f"--ahead must be at least 1, got {args.ahead}")
+    val_fraction = read_config(args.checkpoint).get("recipe", {}).get("train", {}).get("val_fraction", 0.1)
+    result = calibrate(args.checkpoint, Dataset(args.data), args.split, args.recall, args.ahead, val_fraction)
+    if args.json:
+        return result
+    before = result["before"]
+    return (
+        f"termination threshold {before['threshold']:.3f} -> {result['threshold']:.3f} (logit), "
+        f"{result['ahead']} step(s) ahead on {result['episodes']} episodes ({result['positives']} terminations): "
+        f"recall {before['recall']:.2f} -> {result['recall']:.2f}, precision {_num(before['precision'])} -> "
+        f"{result['precision']:.2f}; written to {args.checkpoint}/config.json"
+    )
 
 
 def add_export(commands) -> None:

@@ -76,14 +76,28 @@ class WindowSampler:
         # Every start position is equally likely: an episode is drawn in proportion to its starts.
         self.starts_per_episode = np.maximum(self.lengths - self.length + 1, 1)
         self.weights = self.starts_per_episode / self.starts_per_episode.sum()
+        # Episodes (positions) that end in a termination: what `sample`'s event_share draws from.
+        self.terminal_episodes = np.flatnonzero([len(e.terminated) and bool(e.terminated[-1]) for e in episodes])
 
     @property
     def transitions(self) -> int:
         return int(self.lengths.sum())
 
-    def sample(self, batch_size: int, rng: np.random.Generator) -> Windows:
-        which = rng.choice(len(self.lengths), size=batch_size, p=self.weights)
-        starts = (rng.random(batch_size) * self.starts_per_episode[which]).astype(np.int64)
+    def sample(self, batch_size: int, rng: np.random.Generator, event_share: float = 0.0, event_span: int = 1) -> Windows:
+        """`batch_size` windows, every start position equally likely; with `event_share` > 0 that
+        share of them (rounded) instead hold an episode's termination on one of their last
+        `event_span` steps (windows then run past the episode's end, masked). Terminations are a
+        few percent of steps: balanced windows give the termination head enough of them to learn."""
+        if not 0.0 <= event_share <= 1.0:
+            raise ValueError(f"event_share must lie in [0, 1], got {event_share}")
+        events = round(event_share * batch_size) if len(self.terminal_episodes) else 0
+        which = rng.choice(len(self.lengths), size=batch_size - events, p=self.weights)
+        starts = (rng.random(batch_size - events) * self.starts_per_episode[which]).astype(np.int64)
+        if events:
+            ends = rng.choice(self.terminal_episodes, size=events)
+            offsets = rng.integers(0, max(1, min(event_span, self.length)), size=events)
+            which = np.concatenate([which, ends])
+            starts = np.concatenate([starts, np.maximum(self.lengths[ends] - self.length + offsets, 0)])
         return self.window(which, starts)
 
     def window(self, which: np.ndarray, starts: np.ndarray) -> Windows:

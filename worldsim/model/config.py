@@ -27,6 +27,9 @@ class ModelConfig:
     min_std: float = 0.1  # floor on the stochastic latent's standard deviation
     frame_reader: bool = True  # a head reading the physical state off one frame (consistency, info)
     ensemble: int = 0  # extra physical-dynamics heads whose disagreement is the dream's uncertainty
+    # The termination head fires above this logit: 0 (probability 1/2) until `worldsim calibrate`
+    # sets it on held-out episodes for a wanted recall (terminations are rare; see calibration.py).
+    termination_threshold: float = 0.0
 
     def __post_init__(self):
         if self.ensemble < 0 or self.ensemble == 1:

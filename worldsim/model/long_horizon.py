@@ -41,7 +41,7 @@ import torch
 
 from worldsim import domains
 from worldsim.data import Dataset
-from worldsim.data.episode import Episode
+from worldsim.model.calibration import termination_scores
 from worldsim.model.controllability import ControllabilityConfig, controllability, format_controllability_report
 from worldsim.model.critics import ProbeRecipe, RealismRecipe, StateProbe, realism_accuracy, realism_control
 from worldsim.model.persistence import persistence
@@ -238,31 +238,17 @@ def _fit_probe(model: WorldModel, data: Dataset, others: list[int], config: Long
 def _terminations(model: WorldModel, data: Dataset, indices: list[int], config: LongEvalConfig) -> dict[str, Any]:
     rule = domains.of_model(model.config.domain).resolve_crash_rule(None)
     generator = torch.Generator().manual_seed(config.seed)
-    scores: dict[int, tuple[list, list, list]] = {a: ([], [], []) for a in config.aheads}
-    for index in indices:
-        episode: Episode = data.episode(index)
-        actions = torch.as_tensor(episode.actions, device=model.device)
-        latents = model.filter_episode(torch.from_numpy(episode.frames), actions)
-        for ahead in config.aheads:
-            starts = np.arange(0, len(actions) - ahead + 1)
-            if not len(starts):
-                continue
-            windows = torch.stack([actions[starts + i] for i in range(ahead)], 1)
-            rollout = model.imagine(latents[starts], windows, generator=generator, crash_rule=rule)
-            probability, fired, truth = scores[ahead]
-            probability.append(torch.sigmoid(model.termination_logit(rollout.latents[:, -1])).cpu().numpy())
-            fired.append(rollout.terminations[:, -1].cpu().numpy())
-            truth.append(episode.terminated[starts + ahead - 1].astype(bool))
     report = {"crash_rule": rule}
-    for ahead, (probability, fired, truth) in scores.items():
-        if not truth:
+    for ahead in config.aheads:
+        scores = termination_scores(model, data, indices, ahead, generator, crash_rule=rule)
+        if not len(scores.truth):
             continue
-        p, f, y = np.concatenate(probability), np.concatenate(fired), np.concatenate(truth)
+        y, f = scores.truth, scores.fired
         tp = int((f & y).sum())
         report[f"{ahead}_ahead"] = {
             "positives": int(y.sum()),
             "steps": len(y),
-            "auprc": _auprc(p, y),
+            "auprc": _auprc(scores.logits, y),  # a ranking: logits rank as probabilities do
             "precision": tp / int(f.sum()) if f.any() else None,
             "recall": tp / int(y.sum()) if y.any() else None,
         }

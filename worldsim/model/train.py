@@ -50,6 +50,9 @@ class TrainConfig:
     # Up to this many steps of the dream's own rollout (no gradients, drawn uniformly per batch)
     # before the scored horizon: see world_model_loss.
     burn_in: int = 0
+    # Share of each batch drawn as windows whose scored horizon holds an episode's termination
+    # (WindowSampler.sample): the termination head's rare positives, balanced.
+    event_share: float = 0.0
     lr: float = 6e-4
     grad_clip: float = 100.0
     seed: int = 0
@@ -111,6 +114,8 @@ def train(config: TrainConfig, progress: bool = True, resume: bool = False) -> d
         raise ValueError(f"unknown loss weights: {unknown} (known: {', '.join(sorted(known))})")
     if config.burn_in < 0:
         raise ValueError(f"--burn-in must be at least 0, got {config.burn_in}")
+    if not 0.0 <= config.event_share <= 1.0:
+        raise ValueError(f"--event-share must lie in [0, 1], got {config.event_share}")
     if config.threads:
         torch.set_num_threads(config.threads)
     out = Path(config.out)
@@ -169,7 +174,8 @@ def _train(config: TrainConfig, progress: bool, resume: bool, out: Path, device:
     running: dict[str, float] = {}
     started = time.perf_counter() - elapsed
     while step < config.steps:
-        batch = to_tensors(train_set.sample(config.batch_size, rng), model.device)
+        windows = train_set.sample(config.batch_size, rng, config.event_share, event_span=config.horizon)
+        batch = to_tensors(windows, model.device)
         alpha = sample_alpha(config.batch_size, rng)
         burn_in = int(rng.integers(0, config.burn_in + 1)) if config.burn_in else 0
         if burn_in < config.burn_in:  # score `horizon` steps whatever the burn-in
@@ -234,6 +240,8 @@ def _command(config: TrainConfig) -> str:
     )
     if config.burn_in:
         command += f" --burn-in {config.burn_in}"
+    if config.event_share:
+        command += f" --event-share {config.event_share}"
     if config.model:
         command += f" --model '{json.dumps(config.model)}'"
     if config.weights:

@@ -282,14 +282,15 @@ class WorldModel(nn.Module):
         return self.termination_head(latent).squeeze(-1)
 
     def crash_signal(self, latent: torch.Tensor, rule: bool = False) -> torch.Tensor:
-        """(..., L) -> (...) bool: has the episode ended here? The termination head (logit > 0), or
-        with `rule` also the domain's crash rule read off the latent (`worldsim.model.crash`)."""
+        """(..., L) -> (...) bool: has the episode ended here? The termination head (logit above the
+        config's `termination_threshold`), or with `rule` also the domain's crash rule read off the
+        latent (`worldsim.model.crash`)."""
         signals = self.crash_signals(latent, rule)
         return signals["termination_head"] | signals["state_overlap"] if rule else signals["termination_head"]
 
     def crash_signals(self, latent: torch.Tensor, rule: bool = False) -> dict[str, torch.Tensor]:
         """`crash_signal`'s parts, each (...) bool: "termination_head", and with `rule` "state_overlap"."""
-        signals = {"termination_head": self.termination_logit(latent) > 0}
+        signals = {"termination_head": self.termination_logit(latent) > self.config.termination_threshold}
         if rule:
             # The rule holds the crash bounds in normalised units: rebuilt when the normalisation
             # (a buffer: loading and fitting bump its version) or the device changes.
