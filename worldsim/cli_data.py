@@ -21,7 +21,16 @@ def add_collect(commands) -> None:
     )
     p.add_argument("--episodes", type=int, required=True, help="total episodes the dataset should hold")
     p.add_argument("--max-steps", type=int, help="steps per episode at most (default: per domain or scenario)")
-    p.add_argument("--workers", type=int, default=1, help="parallel simulator processes (default 1)")
+    p.add_argument(
+        "--workers", type=int, default=1, help="parallel simulator processes, or Ray CPUs of a local runtime (default 1)"
+    )
+    p.add_argument(
+        "--backend",
+        default="local",
+        choices=["local", "ray"],
+        help="local worker processes (default), or Ray tasks: pip install 'worldsim[ray]'",
+    )
+    p.add_argument("--address", help="--backend ray: a running Ray cluster's address (default: start a local runtime)")
     p.add_argument("--seed", type=int, default=0, help="dataset seed; episode i is seeded from (seed, i)")
     p.add_argument("--frame-size", type=int, default=64, help="square frame side in pixels (default 64)")
     p.add_argument("--out", required=True, help="dataset directory (rerun the same command to resume)")
@@ -62,7 +71,7 @@ def run_collect(args):
         frame_size=args.frame_size,
         source_options=options,
     )
-    done = collect(request, workers=args.workers, progress=not args.quiet)
+    done = collect(request, workers=args.workers, progress=not args.quiet, backend=args.backend, address=args.address)
     if done["recorded"]:
         print(
             f"recorded {done['recorded']} episodes ({done['transitions_recorded']} transitions) in "

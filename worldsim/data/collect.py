@@ -7,6 +7,12 @@ Layout of a dataset directory:
 
 Episode `i` is fully determined by (request, i), so a killed collection is completed by running the
 same command again: finished episodes are kept, unfinished ones are recorded from scratch.
+
+Backends: "local" records in this machine's worker processes; "ray" runs each episode as a Ray task
+(a local Ray runtime, started and stopped here, or a cluster's `address`). Ray tasks return their
+episode to this process, which writes it, so nodes need no shared filesystem, a task killed
+mid-episode leaves nothing behind (Ray retries it), and the files are byte for byte those of the
+local backend.
 """
 
 from __future__ import annotations
@@ -52,20 +58,32 @@ def episode_path(out: Path, index: int) -> Path:
     return out / "episodes" / f"episode_{index:06d}.npz"
 
 
-def collect(request: CollectRequest, workers: int = 1, progress: bool = True) -> dict[str, Any]:
-    """Record every missing episode of `request`; returns counts of what was done."""
+BACKENDS = ("local", "ray")
+RAY_RETRIES = 3  # attempts after the first for an episode whose task failed or whose worker died
+
+
+def collect(
+    request: CollectRequest, workers: int = 1, progress: bool = True, backend: str = "local", address: str | None = None
+) -> dict[str, Any]:
+    """Record every missing episode of `request`; returns counts of what was done. `workers`: local
+    processes, or with the Ray backend the CPUs of the local runtime (ignored with an `address`)."""
     if request.episodes < 1 or request.max_steps < 1:
         raise ValueError("episodes and max_steps must be >= 1")
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r} (known: {', '.join(BACKENDS)})")
+    if address and backend != "ray":
+        raise ValueError("--address names a Ray cluster: it needs --backend ray")
     out = Path(request.out)
     _prepare(out, request)
     todo = [i for i in range(request.episodes) if not episode_path(out, i).exists()]
     done = request.episodes - len(todo)
     bar = tqdm(total=request.episodes, initial=done, unit="ep", desc=f"collect {request.domain}", disable=not progress)
     transitions, start = 0, time.perf_counter()
+    run = _run_ray(request, todo, workers, address) if backend == "ray" and todo else _run(request, todo, workers)
     try:
-        for n in _run(request, todo, workers):
+        for n in run:
             transitions += n
             bar.update(1)
             bar.set_postfix(transitions=transitions)
@@ -147,6 +165,36 @@ def _run(request: CollectRequest, todo: list[int], workers: int):
                     pending.add(pool.submit(_record, request, nxt))
 
 
+def _run_ray(request: CollectRequest, todo: list[int], workers: int, address: str | None):
+    """`_run` on Ray: episodes as tasks, written here as they arrive (in completion order)."""
+    try:
+        import ray
+    except ImportError:
+        raise RuntimeError("the Ray backend needs Ray: pip install 'worldsim[ray]'") from None
+    started = not ray.is_initialized()
+    if started:
+        options = {"address": address} if address else {"num_cpus": workers}
+        ray.init(**options, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        task = ray.remote(num_cpus=1, max_retries=RAY_RETRIES, retry_exceptions=True)(_episode)
+        out = Path(request.out)
+        width = 2 * max(workers, int(ray.available_resources().get("CPU", workers)))
+        pending = {task.remote(request, i): i for i in todo[:width]}
+        queue = iter(todo[width:])
+        while pending:
+            finished, _ = ray.wait(list(pending), num_returns=1)
+            index = pending.pop(finished[0])
+            episode: Episode = ray.get(finished[0])
+            episode.save(episode_path(out, index), out / ".scratch")
+            yield len(episode)
+            nxt = next(queue, None)
+            if nxt is not None:
+                pending[task.remote(request, nxt)] = nxt
+    finally:
+        if started:
+            ray.shutdown()
+
+
 _WORKER_SOURCE: dict[str, Any] = {}
 
 
@@ -156,15 +204,35 @@ def _make_source(request: CollectRequest):
     return make_source(request.domain, request.frame_size, scenario=request.scenario, **request.source_options)
 
 
-def _record(request: CollectRequest, index: int) -> int:
+def _episode(request: CollectRequest, index: int) -> Episode:
+    """Episode `index` of `request`, recorded in this process."""
     from worldsim.behaviour import default_policy
 
+    _fault_injection(index)
     key = json.dumps(request.identity(), sort_keys=True)
     if key not in _WORKER_SOURCE:  # one simulator per worker process, reused across episodes
         _WORKER_SOURCE.clear()
         _WORKER_SOURCE[key] = (_make_source(request), default_policy(request.domain))
     source, policy = _WORKER_SOURCE[key]
-    episode: Episode = record_episode(source, policy, request.seed, index, request.max_steps)
+    return record_episode(source, policy, request.seed, index, request.max_steps)
+
+
+def _record(request: CollectRequest, index: int) -> int:
+    episode = _episode(request, index)
     out = Path(request.out)
     episode.save(episode_path(out, index), out / ".scratch")
     return len(episode)
+
+
+# For the failure tests: with WORLDSIM_KILL_ONCE=DIR the worker recording an episode exits
+# abruptly, once per episode index (DIR/killed_<index> marks it), as a node lost mid-task would.
+KILL_ONCE = "WORLDSIM_KILL_ONCE"
+
+
+def _fault_injection(index: int) -> None:
+    marks = os.environ.get(KILL_ONCE)
+    if marks:
+        mark = Path(marks) / f"killed_{index}"
+        if not mark.exists():
+            mark.touch()
+            os._exit(1)

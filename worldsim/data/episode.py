@@ -58,9 +58,9 @@ class Episode:
         self.validate(str(path))
         scratch.mkdir(parents=True, exist_ok=True)
         tmp = scratch / f"{path.stem}.{os.getpid()}.tmp"
-        arrays = {name: getattr(self, name) for name in ARRAYS}
+        arrays = {"meta": np.array(json.dumps(self.meta)), **{name: getattr(self, name) for name in ARRAYS}}
         with open(tmp, "wb") as f:
-            np.savez_compressed(f, meta=np.array(json.dumps(self.meta)), **arrays)
+            _write_npz(f, arrays)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -79,3 +79,18 @@ class Episode:
             raise EpisodeError(f"{path}: unreadable episode file ({exc})") from None
         episode.validate(str(path))
         return episode
+
+
+# A fixed entry date: np.savez stamps each entry with the time of writing, so the same episode
+# recorded twice (by another backend, on another day) would differ in its bytes.
+_ENTRY_DATE = (1980, 1, 1, 0, 0, 0)
+
+
+def _write_npz(f, arrays: dict[str, np.ndarray]) -> None:
+    """What np.savez_compressed writes (np.load reads it), with reproducible bytes."""
+    with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, array in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=_ENTRY_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with archive.open(info, "w", force_zip64=True) as entry:
+                np.lib.format.write_array(entry, np.asanyarray(array), allow_pickle=False)
