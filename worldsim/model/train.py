@@ -29,6 +29,7 @@ import torch
 from tqdm import tqdm
 
 from worldsim.data import Dataset, WindowSampler
+from worldsim.model import distributed
 from worldsim.model.checkpoint import load_model, save_model, write_json, write_tensors
 from worldsim.model.config import ModelConfig
 from worldsim.model.device import resolve_device
@@ -116,16 +117,27 @@ def train(config: TrainConfig, progress: bool = True, resume: bool = False) -> d
         raise ValueError(f"--burn-in must be at least 0, got {config.burn_in}")
     if not 0.0 <= config.event_share <= 1.0:
         raise ValueError(f"--event-share must lie in [0, 1], got {config.event_share}")
+    ranks = distributed.from_environment()  # several under torchrun
+    distributed.per_rank_batch(config.batch_size, ranks)  # the global batch must split evenly
     if config.threads:
         torch.set_num_threads(config.threads)
     out = Path(config.out)
-    with run_lock(out):  # before anything reads or swaps the run's files
-        return _train(config, progress, resume, out, device)
+    device = distributed.start(ranks, device)
+    try:
+        if not ranks.main:  # rank 0 holds the lock and writes; the others only compute
+            return _train(config, False, resume, out, device, ranks)
+        with run_lock(out):  # before anything reads or swaps the run's files
+            return _train(config, progress, resume, out, device, ranks)
+    finally:
+        distributed.stop(ranks)
 
 
-def _train(config: TrainConfig, progress: bool, resume: bool, out: Path, device: torch.device) -> dict[str, Any]:
+def _train(
+    config: TrainConfig, progress: bool, resume: bool, out: Path, device: torch.device, ranks: distributed.Ranks
+) -> dict[str, Any]:
     ckpt = out / "checkpoint"
-    _recover_swap(out)
+    if ranks.main:
+        _recover_swap(out)
     if ckpt.exists() and not resume:
         raise ValueError(f"{out} already holds a training run; pass --resume to continue it, or use another --out")
     if resume and not ckpt.exists():
@@ -158,14 +170,22 @@ def _train(config: TrainConfig, progress: bool, resume: bool, out: Path, device:
         state = {"step": 0, "elapsed_s": 0.0}
     model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=1e-6)
-    rng, generator = np.random.default_rng(config.seed), torch.Generator().manual_seed(config.seed)
+    rng, generator = distributed.random_streams(config.seed, ranks, state["step"])
     if resume:
-        _load_training_state(ckpt, optimizer, rng, generator)
+        # One process resumes bit-exactly, its random streams included; several ranks resume
+        # with fresh rank-derived streams (the run may have had another number of ranks).
+        _load_training_state(ckpt, optimizer, rng, generator, streams=not ranks.active)
+    loss_function = distributed.loss_function(model, ranks)
+    batch_size = distributed.per_rank_batch(config.batch_size, ranks)
 
-    from torch.utils.tensorboard import SummaryWriter
+    if ranks.main:
+        from torch.utils.tensorboard import SummaryWriter
 
-    writer = SummaryWriter(str(out / "tb"), purge_step=state["step"] if resume else None)
+        writer = SummaryWriter(str(out / "tb"), purge_step=state["step"] if resume else None)
+    else:
+        writer = _NoWriter()
     recipe = {"train": asdict(config), "dataset": dataset.summary(), "command": _command(config)}
+    recipe["distributed"] = {"ranks": ranks.world, "global_batch": config.batch_size, "per_rank_batch": batch_size}
     step, elapsed = state["step"], state["elapsed_s"]
     # The bank depends only on the dataset, the split and the seed: written once, with the first
     # checkpoint, so a run killed after it serves environments. A resumed run keeps its own.
@@ -174,13 +194,13 @@ def _train(config: TrainConfig, progress: bool, resume: bool, out: Path, device:
     running: dict[str, float] = {}
     started = time.perf_counter() - elapsed
     while step < config.steps:
-        windows = train_set.sample(config.batch_size, rng, config.event_share, event_span=config.horizon)
+        windows = train_set.sample(batch_size, rng, config.event_share, event_span=config.horizon)
         batch = to_tensors(windows, model.device)
-        alpha = sample_alpha(config.batch_size, rng)
+        alpha = sample_alpha(batch_size, rng)
         burn_in = int(rng.integers(0, config.burn_in + 1)) if config.burn_in else 0
         if burn_in < config.burn_in:  # score `horizon` steps whatever the burn-in
             batch = first_frames(batch, config.context + burn_in + config.horizon)
-        loss, parts = world_model_loss(model, batch, config.context, weights, generator, alpha, burn_in=burn_in)
+        loss, parts = loss_function(batch, config.context, weights, generator, alpha, burn_in=burn_in)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         parts["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip))
@@ -190,10 +210,13 @@ def _train(config: TrainConfig, progress: bool, resume: bool, out: Path, device:
             running[k] = running.get(k, 0.0) + v
         if step % config.log_every == 0 or step == config.steps:
             n = config.log_every if step % config.log_every == 0 else step % config.log_every
+            running = distributed.mean_over_ranks(running, ranks)
             for k, v in running.items():
                 writer.add_scalar(f"train/{k}", v / n, step)
             bar.set_postfix(loss=f"{running.get('recon_imag', 0) / n:.1f}", psnr=f"{running.get('psnr_imag', 0) / n:.1f}")
             running = {}
+        if not ranks.main:
+            continue
         if step % config.video_every == 0 or step == config.steps:
             _log_rollout(model, val_set, config, writer, out, step)
         if step % config.checkpoint_every == 0 or step == config.steps:
@@ -204,6 +227,8 @@ def _train(config: TrainConfig, progress: bool, resume: bool, out: Path, device:
             _checkpoint(out, model, optimizer, rng, generator, config, step, elapsed, recipe)
         bar.update(1)
     bar.close()
+    if not ranks.main:
+        return {"out": str(out), "steps": step, "rank": ranks.rank}
     metrics = validation_metrics(model, val_set, config, weights)
     for k, v in metrics.items():
         writer.add_scalar(f"val/{k}", v, step)
@@ -309,7 +334,17 @@ def _recover_swap(out: Path) -> None:
         (out / ".checkpoint.old").rename(out / "checkpoint")
 
 
-def _load_training_state(ckpt: Path, optimizer, rng, generator) -> None:
+class _NoWriter:
+    """TensorBoard's writer on the ranks that write nothing."""
+
+    def add_scalar(self, *args, **kwargs) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _load_training_state(ckpt: Path, optimizer, rng, generator, streams: bool = True) -> None:
     from safetensors.torch import load_file
 
     info = json.loads((ckpt / "training.json").read_text())
@@ -320,5 +355,6 @@ def _load_training_state(ckpt: Path, optimizer, rng, generator) -> None:
             _, index, name = key.split(".", 2)
             state.setdefault(int(index), {})[name] = value
     optimizer.load_state_dict({"state": state, "param_groups": info["optimizer_groups"]})
-    generator.set_state(tensors["generator"])
-    rng.bit_generator.state = info["numpy_rng"]
+    if streams:
+        generator.set_state(tensors["generator"])
+        rng.bit_generator.state = info["numpy_rng"]
