@@ -76,6 +76,8 @@ def run_train(args):
         init=args.init,
     )
     result = train(config, progress=not args.quiet, resume=args.resume)
+    if "rank" in result:  # a torchrun rank other than 0: rank 0 reports
+        return None
     if args.json:
         return result
     metrics = result["validation"]

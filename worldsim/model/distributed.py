@@ -15,6 +15,7 @@ with the same flags, N times faster at best. To use more ranks for a bigger batc
 
 from __future__ import annotations
 
+import inspect
 import os
 from dataclasses import dataclass
 
@@ -101,8 +102,11 @@ def loss_function(model: WorldModel, ranks: Ranks) -> nn.Module:
     if not ranks.active:
         return loss
     device_ids = [model.device] if model.device.type == "cuda" else None
-    # The buffers (state normalisation, action bounds) never change while training: no broadcast.
-    return nn.parallel.DistributedDataParallel(loss, device_ids=device_ids, broadcast_buffers=False)
+    # The buffers (state normalisation, action bounds) never change while training: no broadcast
+    # before every forward (the option's name changed in torch 2.13).
+    ddp = nn.parallel.DistributedDataParallel
+    quiet = "forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(ddp).parameters else "broadcast_buffers"
+    return ddp(loss, device_ids=device_ids, **{quiet: False})
 
 
 def mean_over_ranks(values: dict[str, float], ranks: Ranks) -> dict[str, float]:
