@@ -22,7 +22,7 @@ AGENTS_DIR = ROOT / "agents"
 # above. A module belongs to the layer of the longest prefix that names it; a module no prefix
 # names fails `test_every_module_is_placed`, so a new module is placed deliberately.
 LAYERS: dict[str, tuple[str, ...]] = {
-    "base": ("worldsim.domains", "worldsim.scenario", "worldsim.video"),
+    "base": ("worldsim.domains", "worldsim.fanout", "worldsim.scenario", "worldsim.video"),
     "sources": ("worldsim.sources",),
     "behaviour": ("worldsim.behaviour",),
     "data": ("worldsim.data",),
@@ -31,6 +31,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "envs": ("worldsim.envs",),
     # Tools may import each other, only without a cycle (`test_no_package_import_cycles`).
     "tools": (
+        "worldsim.__main__",
         "worldsim.agents",
         "worldsim.bench",
         "worldsim.cli",

@@ -26,6 +26,7 @@ from worldsim.agents.correct import CorrectionConfig, correct_heads
 from worldsim.agents.envs import real_venv
 from worldsim.agents.play import RandomAgent
 from worldsim.agents.training import AgentConfig, evaluate, finished, train_agent
+from worldsim.fanout import check_backend, run_jobs
 from worldsim.model.checkpoint import write_json
 
 AGENTS = ("dream", "real", "random")
@@ -51,6 +52,10 @@ class TransferConfig:
     out: str
     threads: int | None = None  # torch threads per run
     quiet: bool = False
+    # Where the seeds' runs go: one after another here, or as Ray tasks (worldsim.fanout); how
+    # they run does not change what they compute, so neither is part of the recorded command.
+    backend: str = "local"
+    address: str | None = None
 
     def __post_init__(self):
         self.seeds, self.agents = tuple(int(s) for s in self.seeds), tuple(self.agents)
@@ -58,6 +63,7 @@ class TransferConfig:
             raise ValueError(f"agents: a selection of {', '.join(AGENTS)}, got {self.agents!r}")
         self.checkpoint = None if self.checkpoint is None else str(self.checkpoint)
         self.out = str(self.out)
+        check_backend(self.backend, self.address)
 
 
 def agent_config(config: TransferConfig, where: str, seed: int) -> AgentConfig:
@@ -88,12 +94,9 @@ def run_transfer(config: TransferConfig) -> dict:
     out = Path(config.out)
     runs: dict[str, list[dict]] = {where: [] for where in AGENTS if where in config.agents}
     crash_rule = domains.get(config.domain).resolve_crash_rule(config.crash_rule)
-    for seed in config.seeds:
-        for where in [w for w in ("dream", "real") if w in config.agents]:
-            agent = agent_config(config, where, seed)
-            result = finished(agent) or train_agent(agent)
-            if where == "dream" and config.correct_rounds:
-                result = _corrected(config, agent, result)
+    trained = run_jobs(_seed_agents, [(config, seed) for seed in config.seeds], config.backend, config.address)
+    for seed, agents in zip(config.seeds, trained, strict=True):
+        for where, result in agents.items():
             runs[where].append(result)
         if "random" in config.agents:
             runs["random"].append(_random_run(config, seed, out / f"random-seed{seed}.json"))
@@ -111,11 +114,25 @@ def run_transfer(config: TransferConfig) -> dict:
             seeds=["--seeds", ",".join(map(str, config.seeds))],
             agents=["--agents", ",".join(config.agents)],
             crash_rule=crash_rule_flag(config.crash_rule),
+            backend=[],
+            address=[],
         ),
     }
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "transfer.json", report)
     return report
+
+
+def _seed_agents(config: TransferConfig, seed: int) -> dict[str, dict]:
+    """One seed's dream and real agents (trained, or reused when finished): one fan-out job."""
+    results = {}
+    for where in [w for w in ("dream", "real") if w in config.agents]:
+        agent = agent_config(config, where, seed)
+        result = finished(agent) or train_agent(agent)
+        if where == "dream" and config.correct_rounds:
+            result = _corrected(config, agent, result)
+        results[where] = result
+    return results
 
 
 def _corrected(config: TransferConfig, agent: AgentConfig, result: dict) -> dict:

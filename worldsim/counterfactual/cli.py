@@ -23,6 +23,13 @@ def add_counterfactual(commands) -> None:
     s.add_argument("--at", default="2,5", help="branch steps, comma-separated (default 2,5)")
     s.add_argument("--hold", type=int, default=5, help="steps each alternative action is held (default 5)")
     s.add_argument("--physics-blend", type=float, default=1.0)
+    s.add_argument(
+        "--backend",
+        default="local",
+        choices=["local", "ray"],
+        help="run the scenarios one after another (default) or as Ray tasks: pip install 'worldsim[ray]'",
+    )
+    s.add_argument("--address", help="--backend ray: a running Ray cluster's address (default: a local runtime)")
     s.add_argument("--json", action="store_true")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(run=run_suite_cli)
@@ -56,7 +63,9 @@ def run_suite_cli(args):
         ats = tuple(int(a) for a in args.at.split(","))
     except ValueError:
         raise ValueError(f"--at takes comma-separated steps, got {args.at!r}") from None
-    report = run_suite(args.checkpoint, ats, args.hold, args.physics_blend, not args.quiet, args.scenarios)
+    report = run_suite(
+        args.checkpoint, ats, args.hold, args.physics_blend, not args.quiet, args.scenarios, args.backend, args.address
+    )
     return report if args.json else format_suite(report)
 
 

@@ -8,6 +8,7 @@ errors over all runs.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ from tqdm import tqdm
 
 from worldsim.counterfactual.branch import run_counterfactual
 from worldsim.envs.world import check_physics_blend
+from worldsim.fanout import check_backend, run_jobs
 from worldsim.model.checkpoint import load_model, resolve_checkpoint
 from worldsim.scenario import available_scenarios, load_scenario
 from worldsim.sources.driving import ACTIONS
@@ -27,21 +29,24 @@ def run_suite(
     physics_blend: float = 1.0,
     progress: bool = True,
     scenarios: list[str] | None = None,
+    backend: str = "local",
+    address: str | None = None,
 ) -> dict[str, Any]:
-    """`scenarios`: names or paths (default: every driving scenario found)."""
+    """`scenarios`: names or paths (default: every driving scenario found). `backend` "ray" runs
+    each scenario's counterfactuals as a Ray task (worldsim.fanout); the report is the same."""
     check_physics_blend(physics_blend)  # before loading anything
-    model, _ = load_model(resolve_checkpoint(checkpoint), domain="driving")
+    check_backend(backend, address)
+    path = str(resolve_checkpoint(checkpoint))
+    load_model(path, domain="driving")  # a wrong checkpoint fails here, not in every task
     if scenarios is None:
-        scenarios = sorted(n for n, path in available_scenarios().items() if load_scenario(path).domain == "driving")
-    jobs = [(s, at, a) for s in scenarios for at in ats for a in range(len(ACTIONS))]
-    runs, skipped = [], []
-    for scenario, at, action in tqdm(jobs, desc="counterfactuals", unit="run", disable=not progress):
-        try:
-            result = run_counterfactual(scenario, at, [action] * hold, physics_blend=physics_blend, model=model)
-        except ValueError as exc:  # the factual episode ended before `at`
-            skipped.append({"scenario": scenario, "at": at, "action": ACTIONS[action], "why": str(exc)})
-            continue
-        runs.append({"scenario": scenario, "at": at, "action": ACTIONS[action], **_row(result.metrics)})
+        scenarios = sorted(n for n, p in available_scenarios().items() if load_scenario(p).domain == "driving")
+    jobs = [(path, str(s), tuple(ats), hold, physics_blend) for s in scenarios]
+    if backend == "local":
+        results = [_scenario_runs(*job) for job in tqdm(jobs, desc="counterfactuals", unit="scenario", disable=not progress)]
+    else:
+        results = run_jobs(_scenario_runs, jobs, backend, address)
+    runs = [run for scenario_runs, _ in results for run in scenario_runs]
+    skipped = [skip for _, scenario_skipped in results for skip in scenario_skipped]
     return {
         "checkpoint": str(checkpoint),
         "physics_blend": physics_blend,
@@ -50,6 +55,27 @@ def run_suite(
         "skipped": skipped,
         "summary": summarise(runs),
     }
+
+
+def _scenario_runs(checkpoint: str, scenario: str, ats: tuple[int, ...], hold: int, physics_blend: float):
+    """One scenario's counterfactuals (every branch step and action): its runs and its skips."""
+    model = _model(checkpoint)
+    runs, skipped = [], []
+    for at in ats:
+        for action in range(len(ACTIONS)):
+            try:
+                result = run_counterfactual(scenario, at, [action] * hold, physics_blend=physics_blend, model=model)
+            except ValueError as exc:  # the factual episode ended before `at`
+                skipped.append({"scenario": scenario, "at": at, "action": ACTIONS[action], "why": str(exc)})
+                continue
+            runs.append({"scenario": scenario, "at": at, "action": ACTIONS[action], **_row(result.metrics)})
+    return runs, skipped
+
+
+@lru_cache(maxsize=1)
+def _model(checkpoint: str):
+    """The model, loaded once per process (the driver's, or each Ray worker's)."""
+    return load_model(checkpoint, domain="driving")[0]
 
 
 def _row(m: dict[str, Any]) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from typing import Any
 from tqdm import tqdm
 
 from worldsim.data.episode import Episode
+from worldsim.fanout import check_backend, start_ray
 from worldsim.data.record import record_episode
 
 FORMAT = "worldsim-dataset"
@@ -58,7 +59,6 @@ def episode_path(out: Path, index: int) -> Path:
     return out / "episodes" / f"episode_{index:06d}.npz"
 
 
-BACKENDS = ("local", "ray")
 RAY_RETRIES = 3  # attempts after the first for an episode whose task failed or whose worker died
 
 
@@ -71,10 +71,7 @@ def collect(
         raise ValueError("episodes and max_steps must be >= 1")
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r} (known: {', '.join(BACKENDS)})")
-    if address and backend != "ray":
-        raise ValueError("--address names a Ray cluster: it needs --backend ray")
+    check_backend(backend, address)
     out = Path(request.out)
     _prepare(out, request)
     todo = [i for i in range(request.episodes) if not episode_path(out, i).exists()]
@@ -167,14 +164,7 @@ def _run(request: CollectRequest, todo: list[int], workers: int):
 
 def _run_ray(request: CollectRequest, todo: list[int], workers: int, address: str | None):
     """`_run` on Ray: episodes as tasks, written here as they arrive (in completion order)."""
-    try:
-        import ray
-    except ImportError:
-        raise RuntimeError("the Ray backend needs Ray: pip install 'worldsim[ray]'") from None
-    started = not ray.is_initialized()
-    if started:
-        options = {"address": address} if address else {"num_cpus": workers}
-        ray.init(**options, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray, started = start_ray(address, workers)
     try:
         task = ray.remote(num_cpus=1, max_retries=RAY_RETRIES, retry_exceptions=True)(_episode)
         out = Path(request.out)
