@@ -46,6 +46,13 @@ class LossWeights:
     # Gaussian noise (std, in [0, 1] pixel units) on the real frames the decoder draws on top of, so
     # that it learns to draw on imperfect frames like its own.
     conditioning_noise: float = 0.0
+    # Weight of the imagined frames' pixel loss. Scored against the real frames, an open-loop frame
+    # is best drawn as the average of the futures the model cannot tell apart: a blur, which the
+    # next frame, drawn on top of it, blurs further. `repair` instead scores the posterior latent
+    # (the true state) drawn on the dream's own previous frames: the decoder learns to draw a sharp
+    # state on imperfect references, and the dynamics learn from the KL and state terms alone.
+    imagined_pixels: float = 1.0
+    repair: float = 0.0
 
 
 def to_tensors(batch: Windows, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
@@ -211,7 +218,15 @@ def world_model_loss(
         )
     recon_imag = _masked_mean(_pixel_error(frames_imag, real_future, weight), future)
     parts["recon_imag"] = recon_imag
-    loss = loss + recon_imag
+    loss = loss + weights.imagined_pixels * recon_imag
+    if weights.repair > 0:
+        # The true state (the posterior latent) drawn on the dream's own previous frames: sharp
+        # targets for drawing on imperfect references, with nothing uncertain left to hedge.
+        own = torch.cat([previous[:, None], frames_imag[:, :-1].detach()], 1)
+        repaired = model.draw(posts[:, first:].flatten(0, 1), own.flatten(0, 1)).view(real_future.shape)
+        repair = _masked_mean(_pixel_error(repaired, real_future, weight), future)
+        parts["repair"] = repair
+        loss = loss + weights.repair * repair
     if S:
         state_imag = _masked_mean(((imagined[..., :S] - target_states[:, first:]) ** 2).sum(-1), future)
         parts["state_imag"] = state_imag
