@@ -3,6 +3,7 @@
 # (default: the shipped robotics model) for the same number of steps, then takes the long-horizon
 # evaluation. Resumable: a finished variant is skipped, a killed one resumes from its checkpoint.
 # Usage: scripts/ablate_levers.sh [STEPS=400] [INIT=robotics] [OUT=runs/ablate]
+# Then: python scripts/lever_table.py a=runs/ablate/a_baseline/long.json b=... (one row per variant)
 set -euo pipefail
 steps=${1:-400}
 init=${2:-robotics}
@@ -12,6 +13,7 @@ declare -A variants=(
   [b_motion]='{"motion": 10}|0'
   [c_consistency]='{"motion": 10, "consistency": 10}|0'
   [d_burn_in]='{"motion": 10, "consistency": 10, "conditioning_noise": 0.02}|24'
+  [e_repair]='{"motion": 10, "consistency": 10, "conditioning_noise": 0.02, "imagined_pixels": 0, "repair": 1}|24'
 )
 for name in $(printf '%s\n' "${!variants[@]}" | sort); do
   IFS='|' read -r loss burn_in <<<"${variants[$name]}"
