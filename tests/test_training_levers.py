@@ -187,12 +187,13 @@ def test_envs_report_the_ensembles_uncertainty(pusht, tmp_path):
 
     out = tmp_path / "ensemble"
     train(config(pusht, out, steps=2, model={**TINY, "ensemble": 2}), progress=False)
-    env = WorldSimEnv(checkpoint=out, obs_type="latent")
+    assert "uncertainty" not in WorldSimEnv(checkpoint=out, obs_type="latent").reset(seed=0)[1]  # opt-in: it costs
+    env = WorldSimEnv(checkpoint=out, obs_type="latent", uncertainty=True)
     _, info = env.reset(seed=0)
     assert info["uncertainty"] == 0.0
     _, _, _, _, info = env.step(env.action_space.sample())
     assert isinstance(info["uncertainty"], float) and info["uncertainty"] >= 0
-    venv = WorldSimVectorEnv(3, checkpoint=out, obs_type="latent")
+    venv = WorldSimVectorEnv(3, checkpoint=out, obs_type="latent", uncertainty=True)
     venv.reset(seed=0)
     info = venv.step(np.stack([venv.single_action_space.sample() for _ in range(3)]))[-1]
     assert info["uncertainty"].shape == (3,)
@@ -204,5 +205,6 @@ def test_models_without_an_ensemble_report_no_uncertainty(lever_run):
     from worldsim.envs import WorldSimEnv
 
     out, _ = lever_run
-    env = WorldSimEnv(checkpoint=out, obs_type="latent")
-    assert "uncertainty" not in env.reset(seed=0)[1]
+    assert "uncertainty" not in WorldSimEnv(checkpoint=out, obs_type="latent").reset(seed=0)[1]
+    with pytest.raises(ValueError, match="needs a model with a dynamics ensemble"):
+        WorldSimEnv(checkpoint=out, obs_type="latent", uncertainty=True)

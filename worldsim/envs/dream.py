@@ -31,8 +31,10 @@ class Dream:
         draw: bool = True,
         snap_colours: bool = True,
         crash_rule: bool = False,
+        uncertainty: bool = False,
     ):
         self.model = model
+        self.uncertainty = uncertainty  # compute the ensemble's disagreement on every step
         self.draw = draw
         self.crash_rule = crash_rule
         device = model.device
@@ -93,7 +95,7 @@ class Dream:
         self.latent = rollout.latents[:, 0]
         if self.draw:
             self.frame = rollout.frames[:, 0]
-        if self.model.config.ensemble:
+        if self.uncertainty:
             self.disagreement = rollout.uncertainty[:, 0]
         return rollout.rewards[:, 0], rollout.terminations[:, 0]
 

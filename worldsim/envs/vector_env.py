@@ -61,6 +61,7 @@ class WorldSimVectorEnv(gym.vector.VectorEnv):
         snap_colours: bool = True,
         crash_rule: bool | None = None,
         device: str | torch.device = "cpu",
+        uncertainty: bool = False,
         autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP,
     ):
         if not isinstance(num_envs, int) or num_envs < 1:
@@ -77,7 +78,7 @@ class WorldSimVectorEnv(gym.vector.VectorEnv):
         self.action_space = batch_space(self.single_action_space, num_envs)
         self.single_observation_space = world.observation_space
         self.observation_space = batch_space(self.single_observation_space, num_envs)
-        self.dream = world.dream(num_envs, self.physics_blend, render_mode is not None, snap_colours, crash_rule)
+        self.dream = world.dream(num_envs, self.physics_blend, render_mode is not None, snap_colours, crash_rule, uncertainty)
         self._rngs = [seeding.np_random()[0] for _ in range(num_envs)]
         self._t = np.zeros(num_envs, dtype=np.int64)
         self._ended = np.zeros(num_envs, dtype=bool)

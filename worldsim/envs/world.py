@@ -112,8 +112,16 @@ class World:
     def domain(self) -> str:
         return self.model.config.domain
 
-    def dream(self, num: int, physics_blend: float, render: bool, snap_colours: bool, crash_rule: bool | None) -> Dream:
-        """`num` dreams; frames are drawn only where someone looks (pixel observations or rendering)."""
+    def dream(
+        self, num: int, physics_blend: float, render: bool, snap_colours: bool, crash_rule: bool | None, uncertainty: bool = False
+    ) -> Dream:
+        """`num` dreams; frames are drawn only where someone looks (pixel observations or rendering),
+        the ensemble's disagreement is computed only when asked for (it costs ~45 % of a latent step)."""
+        if uncertainty and not self.model.config.ensemble:
+            raise ValueError(
+                f"uncertainty=True needs a model with a dynamics ensemble; {self.checkpoint} has none "
+                "(train one with --model '{\"ensemble\": 4}')"
+            )
         return Dream(
             self.model,
             self.bank,
@@ -122,6 +130,7 @@ class World:
             draw=self.obs_type == "pixels" or render,
             snap_colours=snap_colours,
             crash_rule=self.spec.resolve_crash_rule(crash_rule),
+            uncertainty=uncertainty,
         )
 
     def clip(self, values: np.ndarray) -> np.ndarray:
@@ -136,11 +145,11 @@ class World:
         return self.clip(dream.latents() if self.obs_type == "latent" else dream.states())
 
     def infos(self, dream: Dream, physics_blend: float, steps: np.ndarray) -> dict[str, Any]:
-        """The batch of infos: decoded physical states, the α in use, the steps taken, and with a
-        model that has a dynamics ensemble its disagreement on the last step ("uncertainty")."""
+        """The batch of infos: decoded physical states, the α in use, the steps taken, and for a
+        dream that computes it the ensemble's disagreement on the last step ("uncertainty")."""
         states = dream.states() if self.model.config.state_dim else np.zeros((dream.num, 0), np.float32)
         info = {"state": states, "physics_blend": np.full(dream.num, physics_blend), "step": steps.copy()}
-        if self.model.config.ensemble:
+        if dream.uncertainty:
             info["uncertainty"] = dream.uncertainties()
         return info
 
