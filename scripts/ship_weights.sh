@@ -24,7 +24,7 @@ ship() {  # domain, run directory, long-horizon eval arguments ("" for none), op
 for domain in $domains; do
   case $domain in
     robotics)
-      ship robotics "$runs/robotics-v2b" \
+      ship robotics "$runs/robotics" \
         "--data data/eval/robotics-long --split all --episodes 20 --probe-data data/eval/robotics-probe" \
         --data data/robotics --ood data/eval/robotics-near-goal
       ;;

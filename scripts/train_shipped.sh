@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Train the shipped world models from scratch (after scripts/collect_datasets.sh data 2).
-# Usage: scripts/train_shipped.sh [robotics|driving|games ...]   (default: all three)
+# Usage: scripts/train_shipped.sh [robotics|driving|games|robotics-v2 ...]   (default: the three shipped)
 set -euo pipefail
 domains=${*:-robotics driving games}
 for domain in $domains; do
   case $domain in
-    robotics)
-      # World model v2 (BENCHMARKS.md, "World model v2"): 1,000 steps of own-rollout burn-in with the
+    robotics-v2)
+      # The v2 candidate (BENCHMARKS.md, "A v2 candidate trained with the levers"; not shipped): 1,000 steps of own-rollout burn-in with the
       # imagined frames scored in pixels, then 3,000 in which the decoder learns from the true state
       # drawn on the dream's own frames (repair) and a dynamics ensemble learns beside it.
       worldsim train --domain robotics --data data/robotics --out runs/robotics-v2 --steps 1000 --threads 1 --seed 0 \
@@ -15,8 +15,8 @@ for domain in $domains; do
         --threads 2 --seed 0 --burn-in 24 --model '{"ensemble": 4}' \
         --loss '{"motion": 10, "consistency": 10, "conditioning_noise": 0.02, "imagined_pixels": 0, "repair": 1}' --quiet
       ;;
-    driving | games)
-      # The first release's recipe (format 2 weights); world model v2 retrains these next.
+    robotics | driving | games)
+      # The shipped (first-release, format 2) weights' recipe.
       worldsim train --domain "$domain" --data "data/$domain" --out "runs/$domain" --steps 2000 --threads 1 --seed 0 --quiet
       ;;
     *)
