@@ -12,7 +12,8 @@ Output directory:
 Deterministic on CPU given --seed (batches, noise and initial weights all come from it), and a
 resumed run continues exactly where its last checkpoint left it, on any device. One process trains
 in a directory at a time: a second one (say a --resume started while the first still runs) is
-refused rather than left to overwrite the first one's checkpoints.
+refused rather than left to overwrite the first one's checkpoints. Under torchrun several
+processes train one model together (`worldsim.model.distributed`); rank 0 writes everything above.
 """
 
 from __future__ import annotations
