@@ -26,6 +26,7 @@ import json
 from worldsim import domains
 from worldsim.agents.training import ALGOS
 from worldsim.agents.transfer import AGENTS, TransferConfig, format_report, run_transfer
+from worldsim.fanout import add_backend_arguments
 
 
 def parse(argv=None) -> argparse.Namespace:
@@ -58,13 +59,7 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--correct-data", help="the model's training data, mixed into head fitting (default: data/<domain>)")
     p.add_argument("--out", required=True)
     p.add_argument("--threads", type=int, help="torch threads per run (default: torch's own choice)")
-    p.add_argument(
-        "--backend",
-        default="local",
-        choices=["local", "ray"],
-        help="run the seeds one after another (default) or as Ray tasks: pip install 'worldsim[ray]'",
-    )
-    p.add_argument("--address", help="--backend ray: a running Ray cluster's address (default: a local runtime)")
+    add_backend_arguments(p, "run the seeds one after another")
     p.add_argument("--json", action="store_true")
     p.add_argument("--quiet", action="store_true")
     return p.parse_args(argv)

@@ -7,6 +7,7 @@ import sys
 
 from worldsim import domains
 from worldsim.data import CollectRequest, Dataset, collect
+from worldsim.fanout import add_backend_arguments
 from worldsim.scenario import load_scenario
 
 
@@ -24,13 +25,7 @@ def add_collect(commands) -> None:
     p.add_argument(
         "--workers", type=int, default=1, help="parallel simulator processes, or Ray CPUs of a local runtime (default 1)"
     )
-    p.add_argument(
-        "--backend",
-        default="local",
-        choices=["local", "ray"],
-        help="local worker processes (default), or Ray tasks: pip install 'worldsim[ray]'",
-    )
-    p.add_argument("--address", help="--backend ray: a running Ray cluster's address (default: start a local runtime)")
+    add_backend_arguments(p, "local worker processes")
     p.add_argument("--seed", type=int, default=0, help="dataset seed; episode i is seeded from (seed, i)")
     p.add_argument("--frame-size", type=int, default=64, help="square frame side in pixels (default 64)")
     p.add_argument("--out", required=True, help="dataset directory (rerun the same command to resume)")

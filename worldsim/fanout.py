@@ -17,6 +17,18 @@ from typing import Any
 BACKENDS = ("local", "ray")
 
 
+def add_backend_arguments(parser, local: str) -> None:
+    """`--backend local|ray` and `--address` on a command's parser; `local` says what the local
+    backend does (e.g. "run the seeds one after another")."""
+    parser.add_argument(
+        "--backend",
+        default="local",
+        choices=list(BACKENDS),
+        help=f"{local} (default), or Ray tasks: pip install 'worldsim[ray]'",
+    )
+    parser.add_argument("--address", help="--backend ray: a running Ray cluster's address (default: start a local runtime)")
+
+
 def check_backend(backend: str, address: str | None) -> None:
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r} (known: {', '.join(BACKENDS)})")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from worldsim.fanout import add_backend_arguments
+
 
 def add_counterfactual(commands) -> None:
     p = commands.add_parser("counterfactual", help="what if the ego had acted otherwise from step T (driving)")
@@ -23,13 +25,7 @@ def add_counterfactual(commands) -> None:
     s.add_argument("--at", default="2,5", help="branch steps, comma-separated (default 2,5)")
     s.add_argument("--hold", type=int, default=5, help="steps each alternative action is held (default 5)")
     s.add_argument("--physics-blend", type=float, default=1.0)
-    s.add_argument(
-        "--backend",
-        default="local",
-        choices=["local", "ray"],
-        help="run the scenarios one after another (default) or as Ray tasks: pip install 'worldsim[ray]'",
-    )
-    s.add_argument("--address", help="--backend ray: a running Ray cluster's address (default: a local runtime)")
+    add_backend_arguments(s, "run the scenarios one after another")
     s.add_argument("--json", action="store_true")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(run=run_suite_cli)
