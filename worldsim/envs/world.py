@@ -116,7 +116,8 @@ class World:
         self, num: int, physics_blend: float, render: bool, snap_colours: bool, crash_rule: bool | None, uncertainty: bool = False
     ) -> Dream:
         """`num` dreams; frames are drawn only where someone looks (pixel observations or rendering),
-        the ensemble's disagreement is computed only when asked for (it costs ~45 % of a latent step)."""
+        the ensemble's disagreement only when asked for (it costs a third or more of a latent step:
+        scripts/bench_uncertainty.py)."""
         if uncertainty and not self.model.config.ensemble:
             raise ValueError(
                 f"uncertainty=True needs a model with a dynamics ensemble; {self.checkpoint} has none "
