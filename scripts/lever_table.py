@@ -27,6 +27,11 @@ def row(name: str, report: dict) -> str:
         objects = bucket(h).get("persistence", {})
         return " / ".join(f"{v['found_in_dream']:.0%}" for v in objects.values() if v["found_in_dream"] is not None)
 
+    def matched(h):  # the shape check; reports written before it have none
+        objects = bucket(h).get("persistence", {})
+        shares = [v.get("matched_in_dream") for v in objects.values() if v["found_in_dream"] is not None]
+        return " / ".join("-" if v is None else f"{v:.0%}" for v in shares)
+
     control = split.get("controllability", {}).get("sign_agreement_by_reading", {})
     crash = split.get("terminations", {}).get("1_ahead", {})
     cells = [
@@ -35,6 +40,7 @@ def row(name: str, report: dict) -> str:
         f"{probe(1, 'probe_on_dream'):.1f}",
         f"{probe(50, 'probe_on_dream'):.1f} / {probe(50, 'probe_on_copy_last'):.1f}",
         found(200),
+        matched(50),
         f"{bucket(50)['motion']['dream']:.1f} / {bucket(50)['motion']['real']:.1f}",
         f"{control.get('dream', float('nan')):.2f} / {control.get('dream_probe', float('nan')):.2f}",
         "-" if crash.get("recall") is None else f"{crash['recall']:.2f} @ {crash['precision'] or 0:.2f}",
@@ -44,8 +50,8 @@ def row(name: str, report: dict) -> str:
 
 HEADER = (
     "| run | realism h=100 | probe err h=1 | probe err h=50 dream / copy-last | objects found h=200 "
-    "| motion h=50 dream / real | control sign head / probe | crash recall @ precision (1 ahead) |\n"
-    "|---|---:|---:|---:|---:|---:|---:|---:|"
+    "| objects matched h=50 | motion h=50 dream / real | control sign head / probe | crash recall @ precision (1 ahead) |\n"
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 )
 
 if __name__ == "__main__":

@@ -111,6 +111,24 @@ def test_objects_are_found_in_real_frames_and_not_in_blank_ones():
         assert all(r["found_in_dream"] == 1.0 for r in persistence(frames, frames, objects).values()), name
 
 
+def test_shape_check_tells_a_blob_and_a_displaced_block_from_the_block():
+    from worldsim.model.persistence import persistence
+    from worldsim.sources.objects import ROBOTICS
+
+    block = ROBOTICS[1]
+    real = np.full((1, 64, 64, 3), 255, np.uint8)
+    real[0, 10:14, 10:30] = block.rgb  # a T: the bar ...
+    real[0, 14:30, 18:22] = block.rgb  # ... and its stem
+    blob = np.full_like(real, 255)
+    blob[0, 12:24, 14:26] = block.rgb  # the block's colour, smeared over its place
+    moved = np.roll(real, 20, axis=2)  # the right shape, elsewhere
+    for dream in (blob, moved):
+        report = persistence(real, dream, (block,), copy_last=real)["block"]
+        assert report["found_in_dream"] == 1.0  # colour alone is fooled ...
+        assert report["matched_in_dream"] == 0.0 and report["overlap_dream"] < 0.5  # ... the shape check is not
+        assert report["matched_in_copy_last"] == 1.0 and report["overlap_copy_last"] == 1.0
+
+
 def test_model_card_carries_the_long_horizon_report(pusht, tiny_run, tmp_path, capsys):
     import json
 

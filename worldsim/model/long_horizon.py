@@ -195,7 +195,8 @@ def _score_bucket(
         out["realism_control"], out["realism_control_std"] = float(np.mean(controls)), float(np.std(controls))
     out["motion"] = {"dream": _motion(replay.dream, steps), "real": _motion(replay.real, steps)}
     if objects:
-        out["persistence"] = persistence(real, dream, objects)
+        copy_last = np.stack([replay.last_context[i] for i, _ in steps])
+        out["persistence"] = persistence(real, dream, objects, copy_last)
     if probe is not None:
         truth = np.stack([replay.true_states[i][k] for i, k in steps])
         copy_last = np.stack([replay.last_context[i] for i, _ in steps])
@@ -279,7 +280,9 @@ def format_long_report(report: dict[str, Any]) -> str:
             probe = f"{e['probe_on_dream']:.2f} / {e['probe_on_copy_last']:.2f} / {e['probe_on_real']:.2f}"
             head = f"{e['state_head']:.2f}"
         found = " ".join(
-            f"{k} {v['found_in_dream']:.0%}" for k, v in b.get("persistence", {}).items() if v["found_in_dream"] is not None
+            f"{k} {v['found_in_dream']:.0%} (matched {v['matched_in_dream']:.0%}, copy {v['matched_in_copy_last']:.0%})"
+            for k, v in b.get("persistence", {}).items()
+            if v["found_in_dream"] is not None
         )
         lines.append(f"{name:>8} {b['frames']:>7} {realism:>8} {control:>8} {motion:>11} {probe:>26} {head:>9}  {found}")
     for name, t in report["terminations"].items():

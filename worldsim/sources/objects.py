@@ -23,14 +23,25 @@ class ColourObject:
     min_pixels: int = 3
     region: tuple[float, float, float, float] | None = None  # rows and columns as fractions: y0, y1, x0, x1
 
-    def found(self, frames: np.ndarray) -> np.ndarray:
-        """(N, H, W, 3) uint8 -> (N,) bool."""
+    def mask(self, frames: np.ndarray) -> np.ndarray:
+        """(N, H, W, 3) uint8 -> (N, h, w) bool: the pixels near the object's colour, in its region."""
         if self.region is not None:
             h, w = frames.shape[1:3]
             y0, y1, x0, x1 = self.region
             frames = frames[:, int(y0 * h) : int(np.ceil(y1 * h)), int(x0 * w) : int(np.ceil(x1 * w))]
-        near = np.abs(frames.astype(np.int16) - np.array(self.rgb, np.int16)).sum(-1) <= self.tolerance
-        return near.reshape(len(frames), -1).sum(1) >= self.min_pixels
+        return np.abs(frames.astype(np.int16) - np.array(self.rgb, np.int16)).sum(-1) <= self.tolerance
+
+    def found(self, frames: np.ndarray) -> np.ndarray:
+        """(N, H, W, 3) uint8 -> (N,) bool."""
+        return self.mask(frames).reshape(len(frames), -1).sum(1) >= self.min_pixels
+
+    def overlap(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """(N,) intersection over union of the object's pixels in frames `a` and `b` (N, H, W, 3):
+        1 where both show it with the same shape in the same place; a blob of the right colour, or
+        the right shape elsewhere, scores low. 0 where neither shows it."""
+        ma, mb = self.mask(a).reshape(len(a), -1), self.mask(b).reshape(len(b), -1)
+        union = (ma | mb).sum(1)
+        return np.where(union > 0, (ma & mb).sum(1) / np.maximum(union, 1), 0.0)
 
 
 DRIVING = (
