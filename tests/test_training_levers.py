@@ -113,6 +113,20 @@ def test_bad_training_options_are_named(pusht, tmp_path):
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
+def test_a_decoder_that_draws_from_the_latent_alone_ignores_the_previous_frame(pusht):
+    sampler = WindowSampler(pusht, 3 + 2 + 4 - 1, "all")
+    model = WorldModel(model_config_for(sampler.dataset, {**TINY, "draws_on_previous": False}))
+    model.fit_state_normalisation(torch.from_numpy(sampler.states))
+    latent = torch.randn(2, model.config.latent_dim)
+    black, white = torch.zeros(2, 3, 64, 64), torch.ones(2, 3, 64, 64)
+    assert torch.equal(model.draw(latent, black), model.draw(latent, white))
+    drawing = WorldModel(model_config_for(sampler.dataset, TINY))  # the default draws on top of it
+    assert not torch.equal(drawing.draw(latent, black), drawing.draw(latent, white))
+    batch = to_tensors(sampler.sample(2, np.random.default_rng(0)))
+    loss, parts = world_model_loss(model, batch, 3, LossWeights(), torch.Generator().manual_seed(0), torch.ones(2), burn_in=2)
+    assert torch.isfinite(loss) and np.isfinite(parts["recon_imag"])
+
+
 def test_fine_tuning_starts_from_the_checkpoint(pusht, lever_run, tmp_path):
     source, _ = lever_run
     out = tmp_path / "ft"

@@ -26,6 +26,10 @@ class ModelConfig:
     channels: int = 16  # first conv width; doubles at each of the 4 downsamplings
     min_std: float = 0.1  # floor on the stochastic latent's standard deviation
     frame_reader: bool = True  # a head reading the physical state off one frame (consistency, info)
+    # The decoder draws each frame on top of the previous one (True), or from the latent alone
+    # (False): then no frame inherits the last one's errors, and what the frame shows is exactly what
+    # the latent holds; the price is drawing the static scene anew every step.
+    draws_on_previous: bool = True
     ensemble: int = 0  # extra physical-dynamics heads whose disagreement is the dream's uncertainty
     # The termination head fires above this logit: 0 (probability 1/2) until `worldsim calibrate`
     # sets it on held-out episodes for a wanted recall (terminations are rare; see calibration.py).

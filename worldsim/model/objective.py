@@ -188,15 +188,18 @@ def world_model_loss(
     start, previous = posts[:, context - 1], references[:, context - 1]
     first_maps = None if weights.conditioning_noise > 0 else [m.view(B, T, *m.shape[1:])[:, context - 1] for m in maps[:3]]
     if burn_in:
+        # A decoder that draws from the latent alone needs no burned-in frames: only latents carry on.
+        drawn = model.config.draws_on_previous
         with torch.no_grad():
             warm = model.imagine(
                 start,
                 actions[:, context - 1 : context - 1 + burn_in],
-                previous=previous,
+                previous=previous if drawn else None,
                 generator=generator,
                 physics_blend=alpha.to(model.device),
             )
-        start, previous, first_maps = warm.latents[:, -1], warm.frames[:, -1], None
+        start, first_maps = warm.latents[:, -1], None
+        previous = warm.frames[:, -1] if drawn else previous
     first = context + burn_in  # the first scored frame
     keep = (torch.rand(B, generator=generator, device=generator.device) >= weights.reference_dropout).float().to(model.device)
     rollout = model.imagine(

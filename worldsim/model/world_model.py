@@ -14,7 +14,8 @@ data's mean and std; h is deterministic memory (a GRU); z is a Gaussian sample. 
 decoder and the heads read s directly, a state written into the latent by the explicit physics
 prior (α = 0) is what the decoded frame shows; in between, states are blended before decoding.
 The decoder also sees the previous frame (real, or its own last output) through skip connections,
-so that the static scene is carried forward in pixels while the latent says what moves.
+so that the static scene is carried forward in pixels while the latent says what moves; a model
+configured with `draws_on_previous=False` instead draws every frame from its latent alone.
 Stochastic steps draw their noise from a caller's torch.Generator, so rollouts are reproducible.
 
 `imagine` is the one imagination loop (step -> draw -> snap, with rewards and the crash signal read
@@ -243,7 +244,10 @@ class WorldModel(nn.Module):
         maps: list[torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """Decode on top of `previous` frames; `keep` (B,) in {0, 1} drops some references (those are
-        drawn from the latent alone); `maps` are the encoder's maps of `previous`, when known."""
+        drawn from the latent alone); `maps` are the encoder's maps of `previous`, when known. A model
+        configured with `draws_on_previous=False` draws every frame from the latent alone."""
+        if not self.config.draws_on_previous:
+            return self.decoder(latent)
         maps = self.encoder.feature_maps(previous)[:3] if maps is None else maps
         if keep is None:
             return self.decoder(latent, maps, previous)
@@ -255,7 +259,7 @@ class WorldModel(nn.Module):
 
         `previous` is the frame shown one step earlier ((B, 3, H, W) in [0, 1]; real or decoded):
         the decoder draws changes on top of it. (Drawing from the latent alone is trained only with
-        `LossWeights.reference_dropout` > 0.)
+        `LossWeights.reference_dropout` > 0, or always with the config's `draws_on_previous=False`.)
         """
         return self.draw(latent, previous)
 
