@@ -17,7 +17,6 @@ import numpy as np
 
 from worldsim.sources.objects import ColourObject
 
-
 MATCH_IOU = 0.5  # an object "matches" where its pixels in the two frames overlap this much
 
 
