@@ -23,6 +23,7 @@ AGENTS_DIR = ROOT / "agents"
 # names fails `test_every_module_is_placed`, so a new module is placed deliberately.
 LAYERS: dict[str, tuple[str, ...]] = {
     "base": ("worldsim.domains", "worldsim.fanout", "worldsim.scenario", "worldsim.video"),
+    "language": ("worldsim.language",),  # attributes, captions and prompts: words over states
     "sources": ("worldsim.sources",),
     "behaviour": ("worldsim.behaviour",),
     "data": ("worldsim.data",),
@@ -337,12 +338,12 @@ CASES = {
     "upward, lazy": (
         {"domains.py": "def f():\n    from worldsim.envs import world\n", "envs/__init__.py": "", "envs/world.py": ""},
         upward_imports,
-        "worldsim/domains.py:2: worldsim.domains (base, layer 0) imports worldsim.envs.world (envs, layer 6): upward",
+        "worldsim/domains.py:2: worldsim.domains (base, layer 0) imports worldsim.envs.world (envs, layer 7): upward",
     ),
     "upward, relative": (
         {"data/__init__.py": "from ..model import physics\n", "model/physics/__init__.py": ""},
         upward_imports,
-        "worldsim.data (data, layer 3) imports worldsim.model.physics (model, layer 4)",
+        "worldsim.data (data, layer 4) imports worldsim.model.physics (model, layer 5)",
     ),
     "module cycle": (
         {"play/__init__.py": "", "play/a.py": "from . import b\n", "play/b.py": "import worldsim.play.a\n"},

@@ -31,13 +31,15 @@ class DomainSpec:
     programs: str | None = None
     # the objects its frames show, found by colour (`worldsim.sources.objects`), for persistence
     objects: str | None = None
+    # what a prompt may ask of its scenes, `worldsim.language.attributes.AttributeTable`
+    attributes: str | None = None
     # "unit": agents act in [-1, 1], mapped to the action space's bounds (PushT's 0..512 targets,
     # where SB3's Gaussian policies start clipped at a corner); "native": the env's own units.
     agent_actions: str = "native"
 
     def load(self, part: str) -> Any:
         """The object a part names (`"source"`, `"behaviour"`, `"prior"`, `"crash_rule"`, `"programs"`,
-        `"objects"`), imported now."""
+        `"objects"`, `"attributes"`), imported now."""
         ref = getattr(self, part)
         if ref is None:
             raise ValueError(f"the {self.name!r} domain has no {part.replace('_', ' ')}")
@@ -65,6 +67,7 @@ DOMAINS: dict[str, DomainSpec] = {
         behaviour="worldsim.behaviour.driving:DrivingBehaviour",
         programs="worldsim.behaviour.driving:PROGRAMS",
         objects="worldsim.sources.objects:DRIVING",
+        attributes="worldsim.language.driving:ATTRIBUTES",
         prior="worldsim.model.physics.driving:DrivingPrior",
         crash_rule="worldsim.model.crash:LatentOverlap",
     ),
@@ -78,6 +81,7 @@ DOMAINS: dict[str, DomainSpec] = {
         behaviour="worldsim.behaviour.robotics:PushBehaviour",
         programs="worldsim.behaviour.robotics:PROGRAMS",
         objects="worldsim.sources.objects:ROBOTICS",
+        attributes="worldsim.language.robotics:ATTRIBUTES",
         prior="worldsim.model.physics.robotics:PushTPrior",
         agent_actions="unit",
     ),
@@ -91,6 +95,7 @@ DOMAINS: dict[str, DomainSpec] = {
         behaviour="worldsim.behaviour.games:RacingBehaviour",
         programs="worldsim.behaviour.games:PROGRAMS",
         objects="worldsim.sources.objects:GAMES",
+        attributes="worldsim.language.games:ATTRIBUTES",
         prior="worldsim.model.physics.games:CarPrior",
     ),
 }
