@@ -92,7 +92,8 @@ def parse_prompt(text: str, table: AttributeTable, others: tuple[AttributeTable,
             number = float(next(g for g in match.groups() if g is not None))
             if not check.low <= number <= check.high:
                 raise PromptError(
-                    f"{match.group(0).strip()!r}: {number:g} is outside the {check.what} a {table.domain} scene can have ({check.low:g}-{check.high:g})"
+                    f"{match.group(0).strip()!r}: {number:g} is outside the {check.what} a {table.domain} scene "
+                    f"can have ({check.low:g}-{check.high:g})"
                 )
     for word, why in table.unsupported.items():
         if re.search(_pattern(word), lowered):
