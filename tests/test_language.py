@@ -87,3 +87,39 @@ def test_words_that_ask_for_nothing_are_reported_not_dropped():
     assert parsed.attributes == {"block_orientation": "upside down"}
     assert parsed.ignored == ["glittering", "purple"]
     assert parsed.to_json()["ignored"] == ["glittering", "purple"]
+
+
+def test_shipped_prompt_sets_load_and_dev_prompts_read_as_labelled():
+    from worldsim.language.prompt_sets import KINDS, load_prompt_set, prompt_set_path
+
+    for domain in TABLES:
+        sets = {split: load_prompt_set(prompt_set_path(domain, split)) for split in ("dev", "heldout")}
+        dev, held_out = sets["dev"], sets["heldout"]
+        assert {c.text for c in dev.cases}.isdisjoint(c.text for c in held_out.cases if c.text.strip())
+        assert {c.kind for c in held_out.cases} >= set(KINDS) - ({"relational"} if domain == "games" else set())
+        for case in dev.cases:  # the dev set is what the reading is tuned on
+            if case.kind == "out_of_range":
+                with pytest.raises(PromptError, match=case.refused):
+                    parse(case.text, domain)
+            else:
+                assert parse(case.text, domain).attributes == case.attributes, case.text
+
+
+@pytest.mark.parametrize(
+    ("entry", "named"),
+    [
+        ("{kind: simple, text: 'the block upright', attributes: {block_tilt: upright}}", "no attribute 'block_tilt'"),
+        ("{kind: simple, text: 'the block upright', attributes: {block_orientation: sideways}}", "'sideways' is not one of"),
+        ("{kind: relational, text: 'the block upright', attributes: {block_orientation: upright}}", "relational attribute"),
+        ("{kind: out_of_range, text: 'x'}", "refused"),
+        ("{kind: vague, text: 'x'}", "kind 'vague'"),
+    ],
+)
+def test_a_broken_prompt_set_names_the_file_and_the_prompt(tmp_path, entry, named):
+    from worldsim.language.prompt_sets import PromptSetError, load_prompt_set
+
+    path = tmp_path / "set.yaml"
+    path.write_text(f"domain: robotics\nsplit: dev\nprompts:\n  - {entry}\n")
+    with pytest.raises(PromptSetError, match=named) as error:
+        load_prompt_set(path)
+    assert str(path) in str(error.value) and "prompt 1" in str(error.value)

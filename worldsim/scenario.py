@@ -59,7 +59,8 @@ def available_scenarios() -> dict[str, Path]:
     found: dict[str, Path] = {}
     for root in search_path():
         for path in sorted(root.glob("**/*.yaml")) if root.is_dir() else []:
-            found.setdefault(path.stem, path)
+            if "prompts" not in path.relative_to(root).parts:  # prompt sets live beside scenarios
+                found.setdefault(path.stem, path)
     return found
 
 

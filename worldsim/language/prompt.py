@@ -111,15 +111,17 @@ def parse_prompt(text: str, table: AttributeTable, others: tuple[AttributeTable,
             named = None if inside else named
         if named is not None:
             subject = named[1]
-            _mark(used, start + named[0], len(subject))
-        if subject is None:
-            continue
-        for attribute, value, span in _matches(clause, table, subject):
+        # A clause that names nothing, with nothing named before it, is read only by phrases that
+        # say one attribute's value whatever the subject ("nothing ahead").
+        found = _matches(clause, table, subject) if subject is not None else _matches(clause, table, None)
+        for attribute, value, span in found:
             lo, hi = start + span[0], start + span[1]
             if any(used[lo:hi]):
                 continue
             _mark(used, lo, hi - lo)
             _assign(parsed, attribute, value)
+        if named is not None:  # the subject word itself, where no phrase ("no car ahead") took it
+            _mark(used, start + named[0], len(named[1]))
     leftover = "".join(ch if not u else " " for ch, u in zip(lowered, used, strict=True))
     ours = vocabulary(table)
     leftovers = [w for w in _words(leftover) if w not in STOP_WORDS and not re.fullmatch(NUMBER, w)]
@@ -152,18 +154,24 @@ def _clauses(text: str) -> list[tuple[str, int]]:
     return [(" " + p + " ", o - 1) for p, o in pieces if p.strip()]
 
 
-def _matches(clause: str, table: AttributeTable, subject: str):
+def _matches(clause: str, table: AttributeTable, subject: str | None):
     """(attribute, value, span) for every phrase of the subject's attributes found in the clause,
-    longest phrases first (so "left of the block" is read before "left")."""
+    longest phrases first (so "left of the block" is read before "left"). Without a subject, only
+    the phrases that belong to one attribute value of the whole table."""
     candidates = []
     for attribute in table.attributes:
-        if subject not in attribute.subjects:
+        if subject is not None and subject not in attribute.subjects:
             continue
         if attribute.numeric:
-            candidates += [(len(t), attribute, None, t) for t in attribute.templates]
+            candidates += [(t, attribute, None) for t in attribute.templates]
         else:
-            candidates += [(len(p), attribute, v, p) for v, ps in attribute.phrases.items() for p in ps]
-    for _, attribute, value, phrase in sorted(candidates, key=lambda c: -c[0]):
+            candidates += [(p, attribute, v) for v, ps in attribute.phrases.items() for p in ps]
+    if subject is None:
+        owners: dict[str, int] = {}
+        for phrase, _, _ in candidates:
+            owners[phrase] = owners.get(phrase, 0) + 1
+        candidates = [c for c in candidates if owners[c[0]] == 1]
+    for phrase, attribute, value in sorted(candidates, key=lambda c: -len(c[0])):
         for match in re.finditer(_pattern(phrase), clause):
             yield attribute, (float(match.group(1)) if attribute.numeric else value), match.span()
 
