@@ -38,6 +38,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "worldsim.cli",
         "worldsim.cli_data",
         "worldsim.cli_model",
+        "worldsim.cli_text",
         "worldsim.counterfactual",
         "worldsim.dream_demo",
         "worldsim.play",

@@ -9,6 +9,7 @@ import sys
 from worldsim.bench import add_bench
 from worldsim.cli_data import add_collect, add_dataset
 from worldsim.cli_model import add_calibrate, add_eval, add_export, add_train
+from worldsim.cli_text import add_train_text
 from worldsim.counterfactual.cli import add_counterfactual
 from worldsim.dream_demo import add_dream
 from worldsim.play.cli import add_play
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval(commands)
     add_calibrate(commands)
     add_export(commands)
+    add_train_text(commands)
     add_dream(commands)
     add_rollout(commands)
     add_play(commands)

@@ -1,0 +1,110 @@
+"""The shared text + scene space: tokenizer and encoder round trips, a tiny contrastive run that
+lowers its loss, saving and loading, and `worldsim train-text`."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from worldsim.cli import main
+from worldsim.data import Dataset
+from worldsim.language.robotics import ATTRIBUTES
+from worldsim.model.checkpoint import load_model
+from worldsim.model.text import SharedSpace, TextConfig, TextModelError, Tokenizer, load_shared_space, save_shared_space
+from worldsim.model.text_training import TextTrainConfig, multi_positive_nce, train_shared_space
+
+CAPTIONS = [
+    "the T block upside down in the top-left corner",
+    "the agent left of the block, the block on the goal",
+    "the block turned right near the goal",
+    "the pusher at the bottom, touching the block",
+] * 10
+
+
+def test_tokenizer_round_trips_and_splits_unseen_words_into_known_pieces():
+    tokenizer = Tokenizer.train(CAPTIONS, vocab_size=120)
+    again = Tokenizer.from_json(tokenizer.to_json())
+    ids, mask = tokenizer(CAPTIONS[:4], max_tokens=32)
+    assert torch.equal(ids, again(CAPTIONS[:4], max_tokens=32)[0]) and mask[0].sum() > 3
+    assert "[UNK]" not in tokenizer.tokens("the blocks upside down at the leftmost corner")
+    cut, _ = tokenizer(["the block " * 40], max_tokens=16)
+    assert cut.shape == (1, 16)
+
+
+def test_text_embeddings_are_unit_vectors_that_padding_does_not_change():
+    tokenizer = Tokenizer.train(CAPTIONS, vocab_size=120)
+    space = SharedSpace(TextConfig(domain="robotics", latent_dim=10, attributes={"block_region": 9}), tokenizer).eval()
+    with torch.no_grad():
+        alone = space.embed_texts(["the block on the goal"])
+        batched = space.embed_texts(["the block on the goal", CAPTIONS[1] + " and " + CAPTIONS[0]])
+        scenes = space.embed_scenes(torch.randn(3, 10))
+    assert torch.allclose(alone[0], batched[0], atol=1e-5)
+    assert torch.allclose(batched.norm(dim=-1), torch.ones(2)) and torch.allclose(scenes.norm(dim=-1), torch.ones(3))
+
+
+def test_multi_positive_nce_rewards_mass_on_every_positive():
+    positive = torch.tensor([[True, True, False], [False, True, False], [False, False, True]])
+    right = torch.tensor([[5.0, 5.0, -5.0], [-5.0, 5.0, -5.0], [-5.0, -5.0, 5.0]])
+    assert multi_positive_nce(right, positive) < multi_positive_nce(-right, positive)
+
+
+@pytest.fixture(scope="module")
+def text_run(tiny_run, tmp_path_factory):
+    run = tiny_run("robotics")
+    model, _ = load_model(run)
+    config = TextTrainConfig(steps=40, batch_size=16, every=1, context=3, val_fraction=0.3, pool=5, corpus=300, vocab_size=150)
+    space, report = train_shared_space(model, Dataset(run.parent / "data"), config, progress=False)
+    out = tmp_path_factory.mktemp("text")
+    save_shared_space(space, out, report)
+    return run, space, report, out
+
+
+def test_a_tiny_contrastive_run_lowers_its_loss_and_reports_retrieval(text_run):
+    _, _, report, _ = text_run
+    assert report["loss"]["last"] < report["loss"]["first"]
+    retrieval = report["retrieval"]
+    for way in ("text_to_scene", "scene_to_text"):
+        for k in (1, 5):
+            assert 0.0 <= retrieval[f"{way}_exact@{k}"] <= 1.0 and 0.0 <= retrieval[f"{way}_match@{k}_chance"] <= 1.0
+    assert retrieval["exact@1_chance"] == pytest.approx(1 / 5)
+    assert set(retrieval["attributes"]) <= set(ATTRIBUTES.names)
+
+
+def test_a_saved_space_loads_with_the_same_embeddings(text_run):
+    _, space, report, out = text_run
+    loaded, loaded_report = load_shared_space(out)
+    with torch.no_grad():
+        texts = ["the block upside down", "the agent at the top"]
+        assert torch.equal(space.embed_texts(texts), loaded.embed_texts(texts))
+        latents = torch.randn(2, space.config.latent_dim)
+        assert torch.equal(space.embed_scenes(latents), loaded.embed_scenes(latents))
+    assert loaded_report["loss"] == report["loss"]
+    described = loaded.attribute_values(loaded.embed_scenes(latents), {a.name: a.values for a in ATTRIBUTES.attributes})
+    assert described[0]["block_region"] in ATTRIBUTES["block_region"].values
+
+
+def test_a_missing_or_broken_text_model_is_named(text_run, tmp_path):
+    _, _, _, out = text_run
+    with pytest.raises(TextModelError, match="no text model"):
+        load_shared_space(tmp_path)
+    for name in ("text.json", "text.safetensors"):
+        (tmp_path / name).write_bytes((out / name).read_bytes())
+    meta = json.loads((tmp_path / "text.json").read_text())
+    (tmp_path / "text.json").write_text(json.dumps({**meta, "format_version": 99}))
+    with pytest.raises(TextModelError, match="version 99"):
+        load_shared_space(tmp_path)
+    (tmp_path / "text.json").write_text("{not json")
+    with pytest.raises(TextModelError, match="not valid JSON"):
+        load_shared_space(tmp_path)
+
+
+def test_train_text_command(text_run, tmp_path, capsys):
+    run, _, _, _ = text_run
+    data = str(run.parent / "data")
+    args = ["train-text", "--checkpoint", str(run), "--data", data, "--out", str(tmp_path), "--steps", "3", "--every", "1"]
+    assert main(args + ["--pool", "5", "--quiet"]) == 0
+    assert "text to scene" in capsys.readouterr().out and (tmp_path / "text.safetensors").is_file()
+    assert main(args + ["--pool", "0"]) == 2 and "--pool must be at least 1" in capsys.readouterr().err
+    assert main(args + ["--pool", "5000", "--quiet"]) == 2 and "fewer than a pool of 5000" in capsys.readouterr().err
+    assert np.isfinite(json.loads((tmp_path / "text.json").read_text())["report"]["loss"]["last"])

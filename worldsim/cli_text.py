@@ -1,0 +1,70 @@
+"""`worldsim train-text`: the shared text + scene space beside a world model."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+
+def add_train_text(commands) -> None:
+    from worldsim.model.text_training import TextTrainConfig
+
+    defaults = {f.name: f.default for f in fields(TextTrainConfig)}
+    p = commands.add_parser(
+        "train-text", help="train the text encoder and the shared text + scene space of a world model, and score retrieval"
+    )
+    p.add_argument(
+        "--checkpoint", required=True, help="the world model (run directory or built-in domain) whose latent is the scene side"
+    )
+    p.add_argument("--data", required=True, help="episodes of its domain (`worldsim collect`); the val split is held out")
+    p.add_argument(
+        "--out", required=True, help="directory for text.safetensors and text.json (the model's own directory ships them)"
+    )
+    p.add_argument("--steps", type=int, default=defaults["steps"], help=f"optimizer steps (default {defaults['steps']})")
+    p.add_argument(
+        "--batch-size", type=int, default=defaults["batch_size"], help=f"scenes per step (default {defaults['batch_size']})"
+    )
+    p.add_argument(
+        "--every",
+        type=int,
+        default=defaults["every"],
+        help=f"one scene per this many steps of an episode (default {defaults['every']})",
+    )
+    p.add_argument(
+        "--pool", type=int, default=defaults["pool"], help=f"retrieval candidates per query (default {defaults['pool']})"
+    )
+    p.add_argument("--seed", type=int, default=defaults["seed"])
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(run=run_train_text)
+
+
+def run_train_text(args):
+    import torch
+
+    from worldsim.model.text_training import TextTrainConfig, train_text_model
+
+    for name in ("steps", "batch_size", "every", "pool"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    config = TextTrainConfig(steps=args.steps, batch_size=args.batch_size, every=args.every, pool=args.pool, seed=args.seed)
+    report = train_text_model(args.checkpoint, args.data, args.out, config, progress=not args.quiet)
+    return report if args.json else format_text_report(report, args.out)
+
+
+def format_text_report(report: dict, out: str) -> str:
+    r = report["retrieval"]
+    lines = [
+        f"shared space written to {out}: {report['scenes']['train']} training scenes, {report['scenes']['held_out']} held out",
+        f"retrieval in pools of {report['config']['pool']} held-out scenes (chance in brackets):",
+    ]
+    for way in ("text_to_scene", "scene_to_text"):
+        cells = [f"exact@{k} {r[f'{way}_exact@{k}']:.2f} ({r[f'exact@{k}_chance']:.2f})" for k in (1, 5)]
+        cells += [f"match@{k} {r[f'{way}_match@{k}']:.2f} ({r[f'{way}_match@{k}_chance']:.2f})" for k in (1, 5)]
+        lines.append(f"  {way.replace('_', ' ')}: " + ", ".join(cells))
+    lines.append("attribute heads (describe = read off a real scene, understand = read off a caption; most common value):")
+    for name, a in r["attributes"].items():
+        lines.append(f"  {name:<20} describe {a['describe']:.2f}  understand {a['understand']:.2f}  ({a['most_common']:.2f})")
+    return "\n".join(lines)

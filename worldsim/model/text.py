@@ -1,0 +1,206 @@
+"""The shared text + scene space: a subword tokenizer and a small text encoder trained from scratch,
+and the world model's latent projected into the same space.
+
+    caption ──Tokenizer──► ids ──TextEncoder (transformer, mean pool)──► t ─┐   cosine
+    frames ──WorldModel.encode──► latent ──SceneEncoder (MLP)──────────► s ─┘   similarity
+                                        t or s ──attribute heads──► the attributes it holds
+
+Both sides land on the unit sphere of `shared_dim` dimensions. One set of attribute heads reads
+either side, so "what the model understood from a prompt" (heads on t) and "how the model describes
+a real scene" (heads on s, the describe half of the draw/describe comparison) are read the same
+way. Saved beside a world model's weights as `text.safetensors` and `text.json` (its config, the
+tokenizer's own JSON and the training report); never pickle.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from worldsim.model.networks import mlp
+
+TEXT_FORMAT_VERSION = 1
+PAD, UNK = "[PAD]", "[UNK]"
+
+
+class Tokenizer:
+    """Byte-pair subwords learned from the captions (`tokenizers`), lower-cased: words a caption
+    never used still split into known pieces ("rightmost" -> "right" + "most")."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.pad_id = inner.token_to_id(PAD)
+
+    @classmethod
+    def train(cls, texts: list[str], vocab_size: int) -> Tokenizer:
+        from tokenizers import Tokenizer as Inner
+        from tokenizers import models, normalizers, pre_tokenizers, trainers
+
+        inner = Inner(models.BPE(unk_token=UNK))
+        inner.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
+        inner.pre_tokenizer = pre_tokenizers.Sequence(
+            [pre_tokenizers.Whitespace(), pre_tokenizers.Digits(individual_digits=True)]
+        )
+        trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[PAD, UNK], show_progress=False)
+        inner.train_from_iterator(texts, trainer)
+        return cls(inner)
+
+    @classmethod
+    def from_json(cls, text: str) -> Tokenizer:
+        from tokenizers import Tokenizer as Inner
+
+        return cls(Inner.from_str(text))
+
+    def to_json(self) -> str:
+        return self.inner.to_str()
+
+    @property
+    def vocab_size(self) -> int:
+        return self.inner.get_vocab_size()
+
+    def tokens(self, text: str) -> list[str]:
+        return self.inner.encode(text).tokens
+
+    def __call__(self, texts: list[str], max_tokens: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(N, T) token ids and (N, T) bool mask of real tokens, cut to `max_tokens`."""
+        encoded = [e.ids[:max_tokens] for e in self.inner.encode_batch(list(texts))]
+        longest = max(1, max(len(ids) for ids in encoded))
+        ids = torch.full((len(encoded), longest), self.pad_id, dtype=torch.long)
+        for i, row in enumerate(encoded):
+            ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+        return ids, ids != self.pad_id
+
+
+@dataclass
+class TextConfig:
+    domain: str
+    latent_dim: int  # the world model's latent: the scene side's input
+    # attribute name -> classes (a category) or 0 (a number, regressed on [low, high] scaled to [0, 1])
+    attributes: dict[str, int] = field(default_factory=dict)
+    ranges: dict[str, list[float]] = field(default_factory=dict)  # numbers: [low, high]
+    vocab_size: int = 400
+    max_tokens: int = 48
+    width: int = 128
+    layers: int = 2
+    heads: int = 4
+    shared_dim: int = 64
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class TextEncoder(nn.Module):
+    """Token ids -> a unit vector: embeddings and learned positions, a pre-norm transformer, the mean
+    over real tokens, a linear map into the shared space."""
+
+    def __init__(self, config: TextConfig, vocab_size: int):
+        super().__init__()
+        c = config
+        self.embed = nn.Embedding(vocab_size, c.width)
+        self.position = nn.Parameter(torch.zeros(c.max_tokens, c.width))
+        layer = nn.TransformerEncoderLayer(c.width, c.heads, 2 * c.width, dropout=0.0, batch_first=True, norm_first=True)
+        self.body = nn.TransformerEncoder(layer, c.layers, enable_nested_tensor=False)
+        self.out = nn.Sequential(nn.LayerNorm(c.width), nn.Linear(c.width, c.shared_dim))
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x = self.embed(ids) + self.position[: ids.shape[1]]
+        x = self.body(x, src_key_padding_mask=~mask)
+        pooled = (x * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
+        return F.normalize(self.out(pooled), dim=-1)
+
+
+class SharedSpace(nn.Module):
+    def __init__(self, config: TextConfig, tokenizer: Tokenizer):
+        super().__init__()
+        self.config, self.tokenizer = config, tokenizer
+        self.text = TextEncoder(config, tokenizer.vocab_size)
+        self.scene = mlp(config.latent_dim, 2 * config.width, config.shared_dim)
+        self.log_scale = nn.Parameter(torch.tensor(2.6))  # the similarity temperature, learned (CLIP's start, ~1/0.07)
+        self.heads = nn.ModuleDict({name: nn.Linear(config.shared_dim, max(n, 1)) for name, n in config.attributes.items()})
+
+    def embed_texts(self, texts: list[str]) -> torch.Tensor:
+        """(N,) strings -> (N, shared_dim) unit vectors."""
+        ids, mask = self.tokenizer(texts, self.config.max_tokens)
+        device = self.log_scale.device
+        return self.text(ids.to(device), mask.to(device))
+
+    def embed_scenes(self, latents: torch.Tensor) -> torch.Tensor:
+        """(N, latent_dim) world-model latents -> (N, shared_dim) unit vectors."""
+        return F.normalize(self.scene(latents.to(self.log_scale.device)), dim=-1)
+
+    def similarity(self, texts: torch.Tensor, scenes: torch.Tensor) -> torch.Tensor:
+        return self.log_scale.exp().clamp(max=100) * texts @ scenes.T
+
+    def read_attributes(self, embedded: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Attribute name -> (N, classes) logits, or (N,) a number scaled to [0, 1]."""
+        return {
+            name: head(embedded).squeeze(-1) if self.config.attributes[name] == 0 else head(embedded)
+            for name, head in self.heads.items()
+        }
+
+    def attribute_values(self, embedded: torch.Tensor, values: dict[str, tuple[str, ...]]) -> list[dict[str, str | float]]:
+        """Per row, every attribute's most likely value (categories by name, numbers in their units)."""
+        read = self.read_attributes(embedded)
+        rows: list[dict[str, str | float]] = [{} for _ in range(len(embedded))]
+        for name, out in read.items():
+            if self.config.attributes[name] == 0:
+                low, high = self.config.ranges[name]
+                for row, v in zip(rows, out.tolist(), strict=True):
+                    row[name] = low + v * (high - low)
+            else:
+                for row, k in zip(rows, out.argmax(-1).tolist(), strict=True):
+                    row[name] = values[name][k]
+        return rows
+
+
+def save_shared_space(space: SharedSpace, out: str | Path, report: dict[str, Any] | None = None) -> None:
+    """`text.safetensors` and `text.json` in `out`, each written to a temporary name and renamed."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    weights = {k: v.detach().cpu().contiguous() for k, v in space.state_dict().items()}
+    tmp = out / "text.safetensors.tmp"
+    save_file(weights, str(tmp))
+    tmp.replace(out / "text.safetensors")
+    meta = {
+        "format": "worldsim-text",
+        "format_version": TEXT_FORMAT_VERSION,
+        "config": space.config.to_json(),
+        "tokenizer": json.loads(space.tokenizer.to_json()),
+        "report": report or {},
+    }
+    tmp = out / "text.json.tmp"
+    tmp.write_text(json.dumps(meta, indent=1))
+    tmp.replace(out / "text.json")
+
+
+class TextModelError(ValueError):
+    """A missing or unusable text model; the message names the file."""
+
+
+def load_shared_space(directory: str | Path, device: str | torch.device = "cpu") -> tuple[SharedSpace, dict[str, Any]]:
+    directory = Path(directory)
+    meta_path, weights_path = directory / "text.json", directory / "text.safetensors"
+    if not meta_path.is_file() or not weights_path.is_file():
+        raise TextModelError(f"{directory}: no text model (text.json and text.safetensors); train one with `worldsim train-text`")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except json.JSONDecodeError as error:
+        raise TextModelError(f"{meta_path}: not valid JSON ({error})") from None
+    if meta.get("format") != "worldsim-text" or meta.get("format_version") != TEXT_FORMAT_VERSION:
+        raise TextModelError(
+            f"{meta_path}: format {meta.get('format')!r} version {meta.get('format_version')!r}; "
+            f"this release reads worldsim-text version {TEXT_FORMAT_VERSION}"
+        )
+    space = SharedSpace(TextConfig(**meta["config"]), Tokenizer.from_json(json.dumps(meta["tokenizer"])))
+    try:
+        space.load_state_dict(load_file(str(weights_path)))
+    except (RuntimeError, OSError) as error:
+        raise TextModelError(f"{weights_path}: does not match {meta_path} ({error})") from None
+    return space.to(device).eval(), meta.get("report", {})

@@ -1,0 +1,250 @@
+"""Training the shared text + scene space contrastively, and scoring its retrieval on held-out episodes.
+
+Scenes are the world model's latents after a few real frames (`WorldModel.encode` over `context`
+frames, one scene every `every` steps of each episode). Each training step draws a fresh caption for
+every scene in the batch (`worldsim.language.captions`: a random subset of its attributes in random
+words), so the text side learns attributes, not sentences. A caption usually fits many scenes ("the
+block upside down"), so the contrastive loss counts as positives every scene in the batch its stated
+attributes hold on, not only the one it was written from (multi-positive InfoNCE, both directions).
+The attribute heads learn every defined attribute from the scene side and the stated ones from the
+text side.
+
+Retrieval is scored on held-out episodes in pools of `pool` scenes, each captioned with all its
+defined attributes: text -> scene and scene -> text recall@1/5, exact (the very scene or caption)
+and by match (a retrieved scene its caption holds on), each beside its chance level.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from worldsim import domains
+from worldsim.data import Dataset
+from worldsim.language.attributes import AttributeTable
+from worldsim.language.captions import caption
+from worldsim.model.text import SharedSpace, TextConfig, Tokenizer, save_shared_space
+from worldsim.model.world_model import WorldModel
+
+
+@dataclass
+class TextTrainConfig:
+    steps: int = 1500
+    batch_size: int = 128
+    lr: float = 1e-3
+    context: int = 4  # real frames behind each scene's latent
+    every: int = 5  # one scene per this many steps of an episode
+    val_fraction: float = 0.1
+    pool: int = 100  # retrieval candidates per query
+    corpus: int = 20000  # captions the tokenizer learns its subwords from
+    vocab_size: int = 400  # the most subwords it keeps
+    attribute_weight: float = 1.0
+    seed: int = 0
+
+
+@dataclass
+class Scenes:
+    latents: torch.Tensor  # (N, L)
+    readings: dict[str, np.ndarray]  # attribute -> (N,)
+    episodes: np.ndarray  # (N,) the episode each scene comes from
+
+    def __len__(self) -> int:
+        return len(self.latents)
+
+    def values(self, table: AttributeTable, i: int) -> dict[str, str | float | None]:
+        return {name: table.value_of(name, self.readings[name][i]) for name in table.names}
+
+    def holds(self, table: AttributeTable, stated: dict[str, str | float], rows: np.ndarray) -> np.ndarray:
+        """(len(rows),) bool: does every stated attribute hold on each scene of `rows`?"""
+        ok = np.ones(len(rows), dtype=bool)
+        for name, value in stated.items():
+            ok &= table[name].holds(value, self.readings[name][rows])
+        return ok
+
+
+@torch.no_grad()
+def collect_scenes(model: WorldModel, data: Dataset, indices: list[int], context: int, every: int, progress: bool) -> Scenes:
+    table = domains.of_model(model.config.domain).load("attributes")
+    latents, states, episodes = [], [], []
+    for index in tqdm(indices, desc="encode scenes", unit="episode", disable=not progress):
+        episode = data.episode(index)
+        ends = np.arange(context - 1, len(episode.frames), every)
+        if not len(ends):
+            continue
+        frames = torch.from_numpy(np.stack([episode.frames[t - context + 1 : t + 1] for t in ends]))
+        actions = torch.from_numpy(np.stack([episode.actions[t - context + 1 : t] for t in ends]))
+        latents.append(model.encode(frames, actions).cpu())
+        states.append(episode.states[ends])
+        episodes.append(np.full(len(ends), index))
+    if not latents:
+        raise ValueError(f"{data.root}: no episode has {context} frames for a scene")
+    readings = table.read(np.concatenate(states), model.config.state_fields)
+    return Scenes(torch.cat(latents), readings, np.concatenate(episodes))
+
+
+def text_config_for(model: WorldModel, table: AttributeTable, vocab_size: int) -> TextConfig:
+    return TextConfig(
+        domain=model.config.domain,
+        latent_dim=model.config.latent_dim,
+        attributes={a.name: 0 if a.numeric else len(a.values) for a in table.attributes},
+        ranges={a.name: [a.low, a.high] for a in table.attributes if a.numeric},
+        vocab_size=vocab_size,
+    )
+
+
+def _labels(table: AttributeTable, rows: list[dict[str, Any]], config: TextConfig) -> dict[str, torch.Tensor]:
+    """Per attribute: class indices (-1 unknown) or numbers scaled to [0, 1] (NaN unknown)."""
+    labels = {}
+    for a in table.attributes:
+        if a.numeric:
+            low, high = config.ranges[a.name]
+            v = [(r[a.name] - low) / (high - low) if r.get(a.name) is not None else math.nan for r in rows]
+            labels[a.name] = torch.tensor(v, dtype=torch.float32)
+        else:
+            labels[a.name] = torch.tensor([a.values.index(r[a.name]) if r.get(a.name) is not None else -1 for r in rows])
+    return labels
+
+
+def attribute_loss(space: SharedSpace, embedded: torch.Tensor, labels: dict[str, torch.Tensor]) -> torch.Tensor:
+    total = embedded.new_zeros(())
+    for name, out in space.read_attributes(embedded).items():
+        y = labels[name].to(out.device)
+        if space.config.attributes[name] == 0:
+            known = ~torch.isnan(y)
+            if known.any():
+                total = total + F.mse_loss(out[known], y[known])
+        elif (y >= 0).any():
+            total = total + F.cross_entropy(out, y, ignore_index=-1)
+    return total
+
+
+def multi_positive_nce(similarity: torch.Tensor, positive: torch.Tensor) -> torch.Tensor:
+    """Both directions: -log of the softmax mass on each row's (and column's) positives."""
+
+    def one_way(s, p):
+        return (torch.logsumexp(s, 1) - torch.logsumexp(s.masked_fill(~p, -torch.inf), 1)).mean()
+
+    return 0.5 * (one_way(similarity, positive) + one_way(similarity.T, positive.T))
+
+
+def train_shared_space(
+    model: WorldModel, data: Dataset, config: TextTrainConfig, progress: bool = True
+) -> tuple[SharedSpace, dict[str, Any]]:
+    table = domains.of_model(model.config.domain).load("attributes")
+    if data.domain != model.config.domain:
+        raise ValueError(f"{data.root} holds {data.domain!r} data; the model is a {model.config.domain!r} model")
+    rng = np.random.default_rng(config.seed)
+    torch.manual_seed(config.seed)
+    model.eval()
+    train_scenes = collect_scenes(model, data, data.indices("train", config.val_fraction), config.context, config.every, progress)
+    val_scenes = collect_scenes(model, data, data.indices("val", config.val_fraction), config.context, config.every, progress)
+    corpus = [
+        caption(table, train_scenes.values(table, int(i)), rng)[0] for i in rng.integers(len(train_scenes), size=config.corpus)
+    ]
+    tokenizer = Tokenizer.train(corpus, config.vocab_size)
+    text_config = text_config_for(model, table, tokenizer.vocab_size)
+    space = SharedSpace(text_config, tokenizer)
+    optimizer = torch.optim.AdamW(space.parameters(), lr=config.lr, weight_decay=1e-4)
+    losses = []
+    for _ in tqdm(range(config.steps), desc="train text", unit="step", disable=not progress):
+        rows = rng.choice(len(train_scenes), size=min(config.batch_size, len(train_scenes)), replace=False)
+        captions = [caption(table, train_scenes.values(table, int(i)), rng) for i in rows]
+        positive = torch.from_numpy(np.stack([train_scenes.holds(table, stated, rows) for _, stated in captions]))
+        texts = space.embed_texts([text for text, _ in captions])
+        scenes = space.embed_scenes(train_scenes.latents[rows])
+        loss = multi_positive_nce(space.similarity(texts, scenes), positive)
+        scene_rows = [{k: v for k, v in train_scenes.values(table, int(i)).items() if v is not None} for i in rows]
+        loss = loss + config.attribute_weight * (
+            attribute_loss(space, scenes, _labels(table, scene_rows, text_config))
+            + attribute_loss(space, texts, _labels(table, [stated for _, stated in captions], text_config))
+        )
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    space.eval()
+    report = {
+        "config": asdict(config),
+        "scenes": {"train": len(train_scenes), "held_out": len(val_scenes)},
+        # the mean loss over the first and the last tenth of the steps
+        "loss": {
+            "first": float(np.mean(losses[: max(1, len(losses) // 10)])),
+            "last": float(np.mean(losses[-max(1, len(losses) // 10) :])),
+        },
+        "retrieval": retrieval_report(space, table, val_scenes, config.pool, np.random.default_rng(config.seed + 1)),
+    }
+    return space, report
+
+
+@torch.no_grad()
+def retrieval_report(
+    space: SharedSpace, table: AttributeTable, scenes: Scenes, pool: int, rng, pools: int = 10
+) -> dict[str, Any]:
+    """Recall@1/5 both ways over `pools` pools of `pool` held-out scenes, with chance levels, and the
+    attribute heads' accuracy on the scenes (describe) and on their captions (understand)."""
+    if len(scenes) < pool:
+        raise ValueError(f"{len(scenes)} held-out scenes, fewer than a pool of {pool}")
+    hits: dict[str, list[float]] = {}
+    for _ in range(pools):
+        rows = rng.choice(len(scenes), size=pool, replace=False)
+        captions = [caption(table, scenes.values(table, int(i)), rng, most=len(table.names)) for i in rows]
+        match = np.stack([scenes.holds(table, stated, rows) for _, stated in captions])  # caption i holds on scene j
+        sim = (space.embed_texts([t for t, _ in captions]) @ space.embed_scenes(scenes.latents[rows]).T).numpy()
+        for k in (1, 5):
+            for way, s, m in (("text_to_scene", sim, match), ("scene_to_text", sim.T, match.T)):
+                top = np.argsort(-s, 1)[:, :k]
+                hits.setdefault(f"{way}_exact@{k}", []).extend((top == np.arange(pool)[:, None]).any(1))
+                hits.setdefault(f"{way}_match@{k}", []).extend(np.take_along_axis(m, top, 1).any(1))
+                # chance of a match among k of `pool` drawn at random, given each query's m matches
+                n_match = m.sum(1)
+                hits.setdefault(f"{way}_match@{k}_chance", []).extend(
+                    1 - np.array([math.comb(pool - n, k) / math.comb(pool, k) for n in n_match])
+                )
+    report = {key: float(np.mean(v)) for key, v in hits.items()}
+    report.update({f"exact@{k}_chance": k / pool for k in (1, 5)})
+    report["attributes"] = _attribute_accuracy(space, table, scenes, rng)
+    return report
+
+
+@torch.no_grad()
+def _attribute_accuracy(space: SharedSpace, table: AttributeTable, scenes: Scenes, rng) -> dict[str, dict[str, float]]:
+    """Per attribute: the heads' accuracy (numbers: within tolerance) read off held-out scenes and off
+    single-attribute captions of them, beside always answering the most common value."""
+    rows = rng.choice(len(scenes), size=min(len(scenes), 1000), replace=False)
+    described = space.attribute_values(space.embed_scenes(scenes.latents[rows]), {a.name: a.values for a in table.attributes})
+    out = {}
+    for a in table.attributes:
+        truth = [scenes.values(table, int(i))[a.name] for i in rows]
+        known = [j for j, t in enumerate(truth) if t is not None]
+        if not known:
+            continue
+        texts = [caption(table, {a.name: truth[j]}, rng)[0] for j in known]
+        understood = space.attribute_values(space.embed_texts(texts), {x.name: x.values for x in table.attributes})
+
+        def right(said, t, a=a):
+            return abs(said - t) <= a.tolerance if a.numeric else said == t
+
+        values = [truth[j] for j in known]
+        common = max(set(values), key=values.count) if not a.numeric else float(np.median(values))
+        out[a.name] = {
+            "describe": float(np.mean([right(described[j][a.name], truth[j]) for j in known])),
+            "understand": float(np.mean([right(u[a.name], t) for u, t in zip(understood, values, strict=True)])),
+            "most_common": float(np.mean([right(common, t) for t in values])),
+        }
+    return out
+
+
+def train_text_model(checkpoint: str, data: str, out: str, config: TextTrainConfig, progress: bool = True) -> dict[str, Any]:
+    from worldsim.model.checkpoint import load_model, resolve_checkpoint
+
+    model, _ = load_model(resolve_checkpoint(checkpoint))
+    space, report = train_shared_space(model, Dataset(data), config, progress)
+    report["checkpoint"], report["data"] = str(checkpoint), str(data)
+    save_shared_space(space, out, report)
+    return report
