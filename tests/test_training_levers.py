@@ -127,6 +127,34 @@ def test_a_decoder_that_draws_from_the_latent_alone_ignores_the_previous_frame(p
     assert torch.isfinite(loss) and np.isfinite(parts["recon_imag"])
 
 
+def test_a_broadcast_decoder_draws_from_the_latent_alone_and_needs_no_previous_frame(pusht):
+    sampler = WindowSampler(pusht, 3 + 4 - 1, "all")
+    with pytest.raises(ValueError, match="set draws_on_previous to false"):
+        model_config_for(sampler.dataset, {**TINY, "decoder": "broadcast"})
+    with pytest.raises(ValueError, match="'upsample' or 'broadcast'"):
+        model_config_for(sampler.dataset, {**TINY, "decoder": "pixelshuffle"})
+    model = WorldModel(model_config_for(sampler.dataset, {**TINY, "draws_on_previous": False, "decoder": "broadcast"}))
+    model.fit_state_normalisation(torch.from_numpy(sampler.states))
+    latent = torch.randn(2, model.config.latent_dim)
+    frame = model.draw(latent, torch.zeros(2, 3, 64, 64))
+    assert frame.shape == (2, 3, 64, 64) and torch.equal(frame, model.draw(latent, torch.ones(2, 3, 64, 64)))
+    batch = to_tensors(sampler.sample(2, np.random.default_rng(0)))
+    loss, _ = world_model_loss(model, batch, 3, LossWeights(), torch.Generator().manual_seed(0), torch.ones(2))
+    loss.backward()
+    assert all(p.grad is not None for p in model.decoder.parameters())
+
+
+def test_fine_tuning_into_a_coordinate_encoder_keeps_what_the_encoder_computed(pusht, lever_run, tmp_path):
+    source, _ = lever_run
+    out = tmp_path / "coords"
+    train(config(pusht, out, steps=0, init=str(source), model={**TINY, "encoder_coordinates": True}), progress=False)
+    before, _ = load_model(source)
+    after, _ = load_model(out)
+    assert after.encoder.stages[0][0].weight.shape[1] == 5 and after.config.encoder_coordinates
+    frames = torch.rand(3, 3, 64, 64)
+    assert torch.allclose(before.encoder(frames), after.encoder(frames), atol=1e-5)
+
+
 def test_fine_tuning_starts_from_the_checkpoint(pusht, lever_run, tmp_path):
     source, _ = lever_run
     out = tmp_path / "ft"

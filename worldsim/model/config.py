@@ -30,6 +30,11 @@ class ModelConfig:
     # (False): then no frame inherits the last one's errors, and what the frame shows is exactly what
     # the latent holds; the price is drawing the static scene anew every step.
     draws_on_previous: bool = True
+    # "upsample": transposed convolutions from the latent, with the previous frame's maps as skips;
+    # "broadcast": the latent broadcast over a grid with pixel coordinates (draws from the latent
+    # alone; needs draws_on_previous=False). See worldsim.model.networks.
+    decoder: str = "upsample"
+    encoder_coordinates: bool = False  # pixel x, y as input channels of the encoder (CoordConv)
     ensemble: int = 0  # extra physical-dynamics heads whose disagreement is the dream's uncertainty
     # The termination head fires above this logit: 0 (probability 1/2) until `worldsim calibrate`
     # sets it on held-out episodes for a wanted recall (terminations are rare; see calibration.py).
@@ -38,6 +43,10 @@ class ModelConfig:
     def __post_init__(self):
         if self.ensemble < 0 or self.ensemble == 1:
             raise ValueError(f"ensemble is 0 (none) or at least 2 heads, got {self.ensemble}")
+        if self.decoder not in ("upsample", "broadcast"):
+            raise ValueError(f"decoder is 'upsample' or 'broadcast', got {self.decoder!r}")
+        if self.decoder == "broadcast" and self.draws_on_previous:
+            raise ValueError("the broadcast decoder draws from the latent alone: set draws_on_previous to false")
         if self.frame_size % 16:
             raise ValueError(f"frame_size must be a multiple of 16, got {self.frame_size}")
         if self.action_space.get("type") not in ("discrete", "box"):

@@ -18,21 +18,34 @@ def _down(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 4, 2, 1), nn.ELU())
 
 
+def coordinate_grid(batch: int, size: int, like: torch.Tensor) -> torch.Tensor:
+    """(batch, 2, size, size): x and y of each pixel centre, in [-1, 1] (y down the frame)."""
+    axis = (torch.arange(size, device=like.device, dtype=like.dtype) + 0.5) / size * 2 - 1
+    y, x = torch.meshgrid(axis, axis, indexing="ij")
+    return torch.stack([x, y]).expand(batch, 2, size, size)
+
+
 class Encoder(nn.Module):
     """(N, 3, S, S) frames in [0, 1] -> (N, embed_dim), through four stride-2 convolutions.
 
     `feature_maps` exposes the maps at S/2, S/4 and S/8: the decoder reads them from a reference
     frame (the previous frame), so that what does not change need not pass through the latent.
+    With `coordinates`, each pixel's x and y enter beside its colour (CoordConv): convolutions are
+    blind to where they are, and reading a position off a frame is what the physical state needs.
     """
 
-    def __init__(self, channels: int, embed_dim: int, frame_size: int):
+    def __init__(self, channels: int, embed_dim: int, frame_size: int, coordinates: bool = False):
         super().__init__()
         c = channels
-        self.stages = nn.ModuleList([_down(3, c), _down(c, 2 * c), _down(2 * c, 4 * c), _down(4 * c, 8 * c)])
+        self.coordinates = coordinates
+        first = 5 if coordinates else 3
+        self.stages = nn.ModuleList([_down(first, c), _down(c, 2 * c), _down(2 * c, 4 * c), _down(4 * c, 8 * c)])
         self.out = nn.Linear(8 * c * (frame_size // 16) ** 2, embed_dim)
 
     def feature_maps(self, frames: torch.Tensor) -> list[torch.Tensor]:
         maps, x = [], frames - 0.5
+        if self.coordinates:
+            x = torch.cat([x, coordinate_grid(len(x), x.shape[-1], x)], 1)
         for stage in self.stages:
             x = stage(x)
             maps.append(x)
@@ -90,3 +103,37 @@ class Decoder(nn.Module):
         # 1/1024 keeps pure white and black finite in logit space and still rounds back exactly.
         content = torch.sigmoid(torch.logit(base.clamp(1 / 1024, 1 - 1 / 1024)) + change)
         return keep * base + (1 - keep) * content
+
+
+class BroadcastDecoder(nn.Module):
+    """(N, latent_dim) -> (N, 3, S, S) in [0, 1], from the latent alone: a spatial broadcast decoder.
+
+    The latent, projected, is copied to every cell of an S/4 grid beside the cell's x and y; 3x3
+    convolutions there draw the scene, two transposed convolutions bring it to full size. Knowing
+    where each cell is, the network draws an object where the state puts it; a decoder that
+    upsamples from a vector has to learn positions from nothing and draws blurs (CoordConv, Liu et
+    al. 2018; spatial broadcast, Watters et al. 2019). Used by models that do not draw on the
+    previous frame (`ModelConfig.decoder = "broadcast"`).
+    """
+
+    def __init__(self, channels: int, latent_dim: int, frame_size: int):
+        super().__init__()
+        width = 4 * channels
+        self.grid = frame_size // 4
+        self.inp = nn.Linear(latent_dim, width)
+        self.body = nn.Sequential(
+            nn.Conv2d(width + 2, width, 3, 1, 1),
+            nn.ELU(),
+            nn.Conv2d(width, width, 3, 1, 1),
+            nn.ELU(),
+            nn.Conv2d(width, width, 3, 1, 1),
+            nn.ELU(),
+            nn.ConvTranspose2d(width, 2 * channels, 4, 2, 1),
+            nn.ELU(),
+            nn.ConvTranspose2d(2 * channels, 3, 4, 2, 1),
+        )
+
+    def forward(self, latent: torch.Tensor, reference=None, base=None) -> torch.Tensor:
+        n, g = len(latent), self.grid
+        x = self.inp(latent)[:, :, None, None].expand(n, -1, g, g)
+        return torch.sigmoid(self.body(torch.cat([x, coordinate_grid(n, g, x)], 1)))

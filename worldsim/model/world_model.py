@@ -37,7 +37,7 @@ from torch import nn
 
 from worldsim import domains
 from worldsim.model.config import ModelConfig
-from worldsim.model.networks import Decoder, Encoder, mlp
+from worldsim.model.networks import BroadcastDecoder, Decoder, Encoder, mlp
 from worldsim.model.palette import snap
 
 # One generator for the whole batch, one per batch row (each dream its own stream), or None: the
@@ -50,8 +50,9 @@ class WorldModel(nn.Module):
         super().__init__()
         self.config = c = config
         S, D, Z, A, H = c.state_dim, c.deter_dim, c.stoch_dim, c.action_dim, c.hidden_dim
-        self.encoder = Encoder(c.channels, c.embed_dim, c.frame_size)
-        self.decoder = Decoder(c.channels, c.latent_dim, c.frame_size)
+        self.encoder = Encoder(c.channels, c.embed_dim, c.frame_size, c.encoder_coordinates)
+        decoder = BroadcastDecoder if c.decoder == "broadcast" else Decoder
+        self.decoder = decoder(c.channels, c.latent_dim, c.frame_size)
         self.gru_in = nn.Sequential(nn.Linear(Z + S + A, H), nn.LayerNorm(H), nn.ELU())
         self.gru = nn.GRUCell(H, D)
         self.prior_net = mlp(D, H, 2 * Z)
