@@ -4,6 +4,7 @@ and the world model's latent projected into the same space.
     caption ──Tokenizer──► ids ──TextEncoder (transformer, mean pool)──► t ─┐   cosine
     frames ──WorldModel.encode──► latent ──SceneEncoder (MLP)──────────► s ─┘   similarity
                                         t or s ──attribute heads──► the attributes it holds
+                                        t, noise ──SceneGenerator──► a start latent (model/scene.py)
 
 Both sides land on the unit sphere of `shared_dim` dimensions. One set of attribute heads reads
 either side, so "what the model understood from a prompt" (heads on t) and "how the model describes
@@ -25,6 +26,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from worldsim.model.networks import mlp
+from worldsim.model.scene import SceneGenerator
 
 TEXT_FORMAT_VERSION = 1
 PAD, UNK = "[PAD]", "[UNK]"
@@ -91,6 +93,7 @@ class TextConfig:
     layers: int = 2
     heads: int = 4
     shared_dim: int = 64
+    code_dim: int = 16  # the scene generator's noise: what a prompt leaves open
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -124,6 +127,7 @@ class SharedSpace(nn.Module):
         self.scene = mlp(config.latent_dim, 2 * config.width, config.shared_dim)
         self.log_scale = nn.Parameter(torch.tensor(2.6))  # the similarity temperature, learned (CLIP's start, ~1/0.07)
         self.heads = nn.ModuleDict({name: nn.Linear(config.shared_dim, max(n, 1)) for name, n in config.attributes.items()})
+        self.generator = SceneGenerator(config.latent_dim, config.shared_dim, config.code_dim)
 
     def embed_texts(self, texts: list[str]) -> torch.Tensor:
         """(N,) strings -> (N, shared_dim) unit vectors."""

@@ -45,6 +45,7 @@ class TextTrainConfig:
     corpus: int = 20000  # captions the tokenizer learns its subwords from
     vocab_size: int = 400  # the most subwords it keeps
     attribute_weight: float = 1.0
+    generator_steps: int = 1500  # the scene generator's, after the shared space's (on its frozen text side)
     seed: int = 0
 
 
@@ -169,6 +170,7 @@ def train_shared_space(
         optimizer.step()
         losses.append(loss.item())
     space.eval()
+    generator_losses = train_scene_generator(space, table, train_scenes, config, rng, progress)
     report = {
         "config": asdict(config),
         "scenes": {"train": len(train_scenes), "held_out": len(val_scenes)},
@@ -178,8 +180,80 @@ def train_shared_space(
             "last": float(np.mean(losses[-max(1, len(losses) // 10) :])),
         },
         "retrieval": retrieval_report(space, table, val_scenes, config.pool, np.random.default_rng(config.seed + 1)),
+        "generator_loss": {"first": _tenth(generator_losses, 0), "last": _tenth(generator_losses, -1)},
+        "generation": generation_report(model, space, table, train_scenes, val_scenes, np.random.default_rng(config.seed + 2)),
     }
     return space, report
+
+
+def _tenth(values: list[float], which: int) -> float:
+    """The mean over the first (which=0) or last (-1) tenth of `values`."""
+    n = max(1, len(values) // 10)
+    return float(np.mean(values[:n] if which == 0 else values[-n:]))
+
+
+def train_scene_generator(
+    space: SharedSpace, table: AttributeTable, scenes: Scenes, config: TextTrainConfig, rng, progress: bool
+) -> list[float]:
+    """The conditional VAE from caption embeddings (the trained text side, frozen) to scene latents."""
+    generator = space.generator
+    generator.fit_normalisation(scenes.latents)
+    generator.train()
+    optimizer = torch.optim.AdamW(generator.parameters(), lr=config.lr, weight_decay=1e-4)
+    noise_source = torch.Generator().manual_seed(config.seed)
+    losses = []
+    for _ in tqdm(range(config.generator_steps), desc="train scene generator", unit="step", disable=not progress):
+        rows = rng.choice(len(scenes), size=min(config.batch_size, len(scenes)), replace=False)
+        with torch.no_grad():
+            texts = space.embed_texts([caption(table, scenes.values(table, int(i)), rng)[0] for i in rows])
+        noise = torch.randn(len(rows), generator.code_dim, generator=noise_source).to(texts.device)
+        loss, _ = generator.loss(scenes.latents[rows].to(texts.device), texts, noise)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    generator.eval()
+    return losses
+
+
+@torch.no_grad()
+def generation_report(
+    model: WorldModel, space: SharedSpace, table: AttributeTable, train: Scenes, held_out: Scenes, rng, n: int = 300
+) -> dict[str, Any]:
+    """Captions of held-out scenes, one generated scene each: the share whose physical state holds
+    every stated attribute (and per attribute), and how far generated states lie from the nearest
+    training scene's, beside the same distance for real held-out scenes (in training-state stds)."""
+    rows = rng.choice(len(held_out), size=min(n, len(held_out)), replace=False)
+    captions = [caption(table, held_out.values(table, int(i)), rng) for i in rows]
+    texts = space.embed_texts([text for text, _ in captions])
+    noise = torch.from_numpy(rng.standard_normal((len(rows), space.generator.code_dim)).astype(np.float32)).to(texts.device)
+    latents = space.generator.sample(texts, noise).to(model.device)
+    states = model.physical_state(latents).cpu().numpy()
+    fields = model.config.state_fields
+    per_attribute: dict[str, list[bool]] = {}
+    whole = []
+    for state, (_, stated) in zip(states, captions, strict=True):
+        holds = {name: bool(ok[0]) for name, ok in table.check(stated, state, fields).items()}
+        whole.append(all(holds.values()))
+        for name, ok in holds.items():
+            per_attribute.setdefault(name, []).append(ok)
+    train_states = model.physical_state(train.latents.to(model.device)).cpu().numpy()
+    real_states = model.physical_state(held_out.latents[rows].to(model.device)).cpu().numpy()
+    scale = train_states.std(0) + 1e-6
+
+    reference = train_states / scale
+
+    def nearest(x):
+        x = x / scale
+        d = [np.sqrt(((x[i : i + 32, None] - reference[None]) ** 2).sum(-1)).min(1) for i in range(0, len(x), 32)]
+        return float(np.median(np.concatenate(d)))
+
+    return {
+        "captions": len(rows),
+        "whole_caption_holds": float(np.mean(whole)),
+        "attribute_holds": {name: float(np.mean(v)) for name, v in per_attribute.items()},
+        "nearest_training_state": {"generated": nearest(states), "held_out_real": nearest(real_states)},
+    }
 
 
 @torch.no_grad()

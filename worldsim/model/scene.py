@@ -1,0 +1,131 @@
+"""Scenes from a prompt: prompt -> start latent (and with it the physical state and the frame).
+
+    prompt ──parse_prompt──► attributes asked (or a PromptError: what cannot be grounded)
+       └────SharedSpace.embed_texts──► t ──SceneGenerator(t, noise)──► latent (s, h, z)
+                                                                        ├─► physical state s
+                                                                        └─► frame (decoder)
+
+`SceneGenerator` is a conditional VAE over the latents of real scenes given a caption's embedding:
+a code of `code_dim` numbers carries what the caption leaves open, so noise gives different scenes
+that all fit the words; nothing is looked up. It learns from the same (caption, scene) pairs as the
+shared space (worldsim.model.text_training) and ships in the same file.
+
+A generated start is only as good as the model's ability to draw it: a model that draws each frame
+on top of the previous one has no previous frame here, so prompts need a model that draws from its
+latent alone (`ModelConfig.draws_on_previous = False`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from worldsim import domains
+from worldsim.language.prompt import ParsedPrompt, parse_prompt
+from worldsim.model.networks import mlp
+
+if TYPE_CHECKING:
+    from worldsim.model.text import SharedSpace
+    from worldsim.model.world_model import WorldModel
+
+
+class SceneGenerator(nn.Module):
+    def __init__(self, latent_dim: int, shared_dim: int, code_dim: int = 16, width: int = 256):
+        super().__init__()
+        self.code_dim = code_dim
+        self.encoder = mlp(latent_dim + shared_dim, width, 2 * code_dim)
+        self.decoder = mlp(shared_dim + code_dim, width, latent_dim, layers=3)
+        self.register_buffer("latent_mean", torch.zeros(latent_dim))
+        self.register_buffer("latent_std", torch.ones(latent_dim))
+
+    def fit_normalisation(self, latents: torch.Tensor) -> None:
+        self.latent_mean.copy_(latents.mean(0))
+        self.latent_std.copy_(latents.std(0).clamp(min=1e-3))
+
+    def loss(
+        self, latents: torch.Tensor, texts: torch.Tensor, noise: torch.Tensor, kl_weight: float = 0.05
+    ) -> tuple[torch.Tensor, dict]:
+        """The negative ELBO of real `latents` (N, L) given their captions' embeddings `texts` (N, D),
+        in normalised latent units; `noise` (N, code_dim) draws the code."""
+        x = (latents - self.latent_mean) / self.latent_std
+        mean, log_std = self.encoder(torch.cat([x, texts], -1)).chunk(2, -1)
+        log_std = log_std.clamp(-6, 2)
+        code = mean + log_std.exp() * noise
+        rebuilt = self.decoder(torch.cat([texts, code], -1))
+        reconstruction = ((rebuilt - x) ** 2).mean(-1).mean()
+        kl = (0.5 * (mean**2 + (2 * log_std).exp() - 1) - log_std).sum(-1).mean()
+        return reconstruction + kl_weight * kl, {"reconstruction": reconstruction.item(), "kl": kl.item()}
+
+    def sample(self, texts: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """(N, D) caption embeddings and (N, code_dim) standard normal noise -> (N, L) latents."""
+        return self.decoder(torch.cat([texts, noise], -1)) * self.latent_std + self.latent_mean
+
+
+@dataclass
+class GeneratedScenes:
+    parsed: ParsedPrompt
+    latents: torch.Tensor  # (N, L)
+    states: np.ndarray  # (N, S) the physical state each scene holds
+    frames: np.ndarray | None  # (N, H, W, 3) uint8, where drawn
+    understood: list[dict[str, Any]]  # what the text heads read off the prompt (per scene: the same)
+    matches: list[dict[str, dict[str, Any]]]  # per scene, per asked attribute: asked, generated, holds
+
+    def all_hold(self) -> np.ndarray:
+        """(N,) bool: every asked attribute holds on the generated state."""
+        return np.array([all(m["holds"] for m in match.values()) for match in self.matches])
+
+
+def check_can_draw_from_latent(model: WorldModel, what: str = "a prompt") -> None:
+    if model.config.draws_on_previous:
+        raise ValueError(
+            f"{what} needs a model that draws frames from its latent alone; this {model.config.domain} model draws "
+            "each frame on top of the previous one (draws_on_previous), and a generated scene has no previous frame"
+        )
+
+
+def other_tables(domain: str) -> tuple:
+    return tuple(domains.get(n).load("attributes") for n in domains.names() if n != domain and domains.get(n).attributes)
+
+
+@torch.no_grad()
+def generate_scenes(
+    model: WorldModel, space: SharedSpace, prompt: str, generators: list[torch.Generator], draw: bool = True
+) -> GeneratedScenes:
+    """One scene per generator (each its own seeded stream): parsed, generated, drawn and checked.
+    Raises PromptError for a prompt the domain cannot ground."""
+    domain = model.config.domain
+    if space.config.domain != domain:
+        raise ValueError(f"the text model is a {space.config.domain!r} model; the world model is a {domain!r} model")
+    table = domains.get(domain).load("attributes")
+    parsed = parse_prompt(prompt, table, other_tables(domain))
+    n = len(generators)
+    text = space.embed_texts([prompt]).expand(n, -1)
+    noise = torch.stack([torch.randn(space.generator.code_dim, generator=g) for g in generators]).to(text.device)
+    latents = space.generator.sample(text, noise).to(model.device)
+    states = model.physical_state(latents).cpu().numpy()
+    frames = None
+    if draw:
+        check_can_draw_from_latent(model)
+        frames = (
+            model.to_uint8(model.draw(latents, torch.zeros(n, 3, model.config.frame_size, model.config.frame_size))).cpu().numpy()
+        )
+    understood = space.attribute_values(text[:1], {a.name: a.values for a in table.attributes})[0]
+    holds = table.check(parsed.attributes, states, model.config.state_fields)
+    readings = table.read(states, model.config.state_fields)
+    matches = [
+        {
+            name: {
+                "asked": value,
+                "understood": understood.get(name),
+                "generated": table.value_of(name, readings[name][i]),
+                "holds": bool(holds[name][i]),
+            }
+            for name, value in parsed.attributes.items()
+        }
+        for i in range(n)
+    ]
+    return GeneratedScenes(parsed, latents, states, frames, [understood] * n, matches)
