@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from worldsim.model.palette import palette_from_frames
+from worldsim.model.palette import palette_from_frames, snap
 from worldsim.model.world_model import WorldModel
 
 
@@ -78,6 +78,19 @@ class Dream:
             self.generators[i].manual_seed(int(seed))
         self.latent[which] = self._bank_latents[indices]
         self.frame[which] = self.model.frames_in(self.bank["frames"][indices, -1])
+        self.disagreement[which] = 0.0
+
+    @torch.no_grad()
+    def reset_from_latents(self, which: np.ndarray, seeds: np.ndarray, latents: torch.Tensor) -> None:
+        """Start dreams `which` from given latents (generated from a prompt); their first frame is
+        drawn from the latent alone (snapped like every other frame)."""
+        for i, seed in zip(which, seeds, strict=True):
+            self.generators[i].manual_seed(int(seed))
+        latents = latents.to(self.latent.device)
+        self.latent[which] = latents
+        if self.draw:
+            frame = self.model.draw(latents, self.frame[which])
+            self.frame[which] = frame if self.palette is None else snap(frame, self.palette)
         self.disagreement[which] = 0.0
 
     @torch.no_grad()

@@ -14,7 +14,10 @@ matches Gymnasium's `SyncVectorEnv` over single envs step for step in every auto
 - DISABLED: ended envs stay ended until `reset(options={"reset_mask": mask})` starts the masked
   ones over; stepping an ended env is an error.
 
-`reset_mask` works in every mode. `make_vec` passes constructor arguments as keyword arguments, not
+`reset_mask` works in every mode. `reset(options={"prompt": ...})` starts envs from scenes generated
+from words (one string for all, or a list with one per env, None for a bank start); an env keeps
+its prompt for its autoresets until a reset without one, and each prompted start reports
+`infos["prompt_match"]` (masked by `infos["_prompt_match"]`). `make_vec` passes constructor arguments as keyword arguments, not
 `vector_kwargs` (Gymnasium refuses those for a vector entry point):
 `gym.make_vec(id, num_envs=N, autoreset_mode=AutoresetMode.SAME_STEP)`.
 """
@@ -80,14 +83,17 @@ class WorldSimVectorEnv(gym.vector.VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.dream = world.dream(num_envs, self.physics_blend, render_mode is not None, snap_colours, crash_rule, uncertainty)
         self._rngs = [seeding.np_random()[0] for _ in range(num_envs)]
+        self._prompts: list[str | None] = [None] * num_envs  # each env's prompt, kept for its autoresets
+        self._matches: dict[int, dict] = {}  # prompt matches of envs just started, for the next infos
         self._t = np.zeros(num_envs, dtype=np.int64)
         self._ended = np.zeros(num_envs, dtype=bool)
 
     def reset(self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None):
         options = reset_options(options)  # a copy: wrappers read `reset_mask` after this call
         mask = options.pop("reset_mask", None)
+        prompt = options.pop("prompt", None)
         if options:
-            raise ValueError(f"unknown reset option(s) {', '.join(sorted(map(str, options)))}; known: reset_mask")
+            raise ValueError(f"unknown reset option(s) {', '.join(sorted(map(str, options)))}; known: prompt, reset_mask")
         if seed is None:
             seeds = [None] * self.num_envs
         elif isinstance(seed, int):
@@ -100,6 +106,10 @@ class WorldSimVectorEnv(gym.vector.VectorEnv):
         for i in which:
             if seeds[i] is not None:
                 self._rngs[i] = seeding.np_random(seeds[i])[0]
+        # A prompt holds for the env's later episodes too (autoresets), until a reset without one.
+        prompts = self._check_prompts(prompt)
+        for i in which:
+            self._prompts[i] = prompts[i]
         self._restart(which)
         return self._observations(), self._infos()
 
@@ -160,10 +170,29 @@ class WorldSimVectorEnv(gym.vector.VectorEnv):
             raise ValueError('options["reset_mask"] selects no env')
         return mask
 
+    def _check_prompts(self, prompt) -> list[str | None]:
+        """`options["prompt"]`: one string for every env, or a list of N (None: start from the bank)."""
+        if prompt is None or isinstance(prompt, str):
+            return [prompt] * self.num_envs
+        if not isinstance(prompt, list | tuple) or len(prompt) != self.num_envs:
+            raise ValueError(f'options["prompt"] must be a string or a list of {self.num_envs} (one per env, None for none)')
+        for p in prompt:
+            if p is not None and not isinstance(p, str):
+                raise TypeError(f'options["prompt"] entries must be strings or None, got {type(p).__name__}')
+        return list(prompt)
+
     def _restart(self, which: np.ndarray) -> None:
-        choices = np.array([self._rngs[i].integers(self.dream.bank_size) for i in which])
-        seeds = np.array([self._rngs[i].integers(2**63 - 1) for i in which])
-        self.dream.reset_from_bank(which, seeds, choices)
+        prompted = np.array([i for i in which if self._prompts[i] is not None], dtype=np.int64)
+        banked = np.array([i for i in which if self._prompts[i] is None], dtype=np.int64)
+        if len(banked):
+            choices = np.array([self._rngs[i].integers(self.dream.bank_size) for i in banked])
+            seeds = np.array([self._rngs[i].integers(2**63 - 1) for i in banked])
+            self.dream.reset_from_bank(banked, seeds, choices)
+        if len(prompted):
+            seeds = np.array([self._rngs[i].integers(2**63 - 1) for i in prompted])
+            latents, matches = self.world.prompt_starts([self._prompts[i] for i in prompted], seeds, self.dream.draw)
+            self.dream.reset_from_latents(prompted, seeds, latents)
+            self._matches.update(zip(prompted.tolist(), matches, strict=True))
         self._t[which] = 0
         self._ended[which] = False
 
@@ -171,4 +200,11 @@ class WorldSimVectorEnv(gym.vector.VectorEnv):
         return self.world.observations(self.dream)
 
     def _infos(self) -> dict[str, Any]:
-        return self.world.infos(self.dream, self.physics_blend, self._t)
+        infos = self.world.infos(self.dream, self.physics_blend, self._t)
+        if self._matches:  # envs that just started from a prompt, laid out as Gymnasium lays out infos
+            matches, present = np.full(self.num_envs, None, dtype=object), np.zeros(self.num_envs, dtype=bool)
+            for i, match in self._matches.items():
+                matches[i], present[i] = match, True
+            infos.update(prompt_match=matches, _prompt_match=present)
+            self._matches = {}
+        return infos

@@ -71,6 +71,7 @@ class World:
     episode_steps: int
     action_space: gym.Space
     observation_space: gym.Space
+    _text: Any = None  # the shared text + scene space, loaded on the first prompt
 
     @classmethod
     def open(
@@ -133,6 +134,35 @@ class World:
             crash_rule=self.spec.resolve_crash_rule(crash_rule),
             uncertainty=uncertainty,
         )
+
+    def prompt_starts(self, prompts: list[str], seeds: np.ndarray, draw: bool) -> tuple[torch.Tensor, list[dict[str, Any]]]:
+        """Start latents generated from `prompts` (one per seed) and, per start, `info["prompt_match"]`:
+        each asked attribute with what the text model understood, what the start holds, and whether
+        it holds. The text model (`text.json`, `text.safetensors` beside the weights) loads on first use."""
+        from worldsim.model.scene import check_can_draw_from_latent, generate_scenes
+
+        if draw:
+            check_can_draw_from_latent(self.model, 'reset(options={"prompt": ...}) with frames')
+        if self._text is None:
+            from worldsim.model.text import load_shared_space
+
+            self._text = load_shared_space(self.checkpoint, self.model.device)[0]
+        latents, matches = [], []
+        for prompt, seed in zip(prompts, seeds, strict=True):
+            if not isinstance(prompt, str):
+                raise TypeError(f'options["prompt"] must be a string, got {type(prompt).__name__}')
+            scenes = generate_scenes(self.model, self._text, prompt, [torch.Generator().manual_seed(int(seed))], draw=False)
+            latents.append(scenes.latents)
+            match = scenes.matches[0]
+            matches.append(
+                {
+                    "prompt": prompt,
+                    "attributes": match,
+                    "ignored": list(scenes.parsed.ignored),
+                    "all_hold": all(m["holds"] for m in match.values()),
+                }
+            )
+        return torch.cat(latents), matches
 
     def clip(self, values: np.ndarray) -> np.ndarray:
         """Vector observations clipped to the observation space's bounds, as float32."""

@@ -51,14 +51,25 @@ class WorldSimEnv(gym.Env):
         self._viewer = None
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        """Start from a real start frame of the model's bank, or with `options`: "context" (real
+        frames and the actions between them), "scenario" (a scenario's start, run once on the
+        simulator) or "prompt" (a scene generated from words; `info["prompt_match"]` then says
+        what was understood and whether each asked attribute holds)."""
         options = reset_options(options)
-        unknown = set(options) - {"context", "scenario"}
+        starts = {"context", "scenario", "prompt"}
+        unknown = set(options) - starts
         if unknown:
-            raise ValueError(f"unknown reset option(s) {', '.join(sorted(map(str, unknown)))}; known: context, scenario")
-        if {"context", "scenario"} <= set(options):
-            raise ValueError('reset options "context" and "scenario" are two starts: give one')
+            raise ValueError(f"unknown reset option(s) {', '.join(sorted(map(str, unknown)))}; known: context, prompt, scenario")
+        if len(starts & set(options)) > 1:
+            raise ValueError(f"reset options {', '.join(sorted(starts & set(options)))} are different starts: give one")
         super().reset(seed=seed)
-        if "scenario" in options or "context" in options:
+        match = None
+        if "prompt" in options:
+            seeds = self.np_random.integers(2**63 - 1, size=1)
+            latents, matches = self.world.prompt_starts([options["prompt"]], seeds, self.dream.draw)
+            self.dream.reset_from_latents(np.array([0]), seeds, latents)
+            match = matches[0]
+        elif "scenario" in options or "context" in options:
             if "scenario" in options:
                 frames, actions = self._scenario(options["scenario"])
             else:
@@ -70,7 +81,10 @@ class WorldSimEnv(gym.Env):
         self._t = 0
         if self.render_mode == "human":
             self.render()
-        return self._observation(), self._info()
+        info = self._info()
+        if match is not None:
+            info["prompt_match"] = match
+        return self._observation(), info
 
     def step(self, action):
         action = check_action(self.action_space, action)

@@ -1,0 +1,95 @@
+"""`reset(options={"prompt": ...})` on the single and the vector env, on a tiny model that draws
+from its latent alone, with a tiny text model beside its weights; and the prompts it refuses."""
+
+import numpy as np
+import pytest
+
+from worldsim.data import CollectRequest, Dataset, collect
+from worldsim.envs.vector_env import WorldSimVectorEnv
+from worldsim.envs.world_sim_env import WorldSimEnv
+from worldsim.language.prompt import PromptError
+from worldsim.model.checkpoint import load_model
+from worldsim.model.text import TextModelError, save_shared_space
+from worldsim.model.text_training import TextTrainConfig, train_shared_space
+from worldsim.model.train import TrainConfig, train
+
+TINY = {"channels": 4, "embed_dim": 32, "deter_dim": 24, "stoch_dim": 6, "hidden_dim": 32}
+TEXT = TextTrainConfig(
+    steps=20, generator_steps=20, batch_size=16, every=1, context=3, val_fraction=0.3, pool=5, corpus=300, vocab_size=150
+)
+
+
+@pytest.fixture(scope="module")
+def prompted_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("prompted")
+    collect(CollectRequest(domain="robotics", out=str(root / "data"), episodes=4, max_steps=10, seed=3), progress=False)
+    model = {**TINY, "draws_on_previous": False, "decoder": "broadcast"}
+    base = dict(steps=2, batch_size=2, context=3, horizon=2, checkpoint_every=2, video_every=100, val_batches=1, val_fraction=0.3)
+    train(TrainConfig(data=str(root / "data"), out=str(root / "run"), model=model, **base), progress=False)
+    space, report = train_shared_space(load_model(root / "run")[0], Dataset(root / "data"), TEXT, progress=False)
+    save_shared_space(space, root / "run", report)
+    # the same, drawing on the previous frame (as the first release's models do)
+    train(TrainConfig(data=str(root / "data"), out=str(root / "drawing"), model=TINY, **base), progress=False)
+    space, report = train_shared_space(load_model(root / "drawing")[0], Dataset(root / "data"), TEXT, progress=False)
+    save_shared_space(space, root / "drawing", report)
+    return root
+
+
+def test_a_prompt_starts_a_seeded_generated_scene_and_reports_its_match(prompted_run):
+    env = WorldSimEnv(checkpoint=prompted_run / "run")
+    obs, info = env.reset(seed=0, options={"prompt": "the T block upside down near the top-left corner, glittering"})
+    assert obs.shape == env.observation_space.shape and env.observation_space.contains(obs)
+    match = info["prompt_match"]
+    assert set(match["attributes"]) == {"block_orientation", "block_region"} and match["ignored"] == ["glittering"]
+    for entry in match["attributes"].values():
+        assert set(entry) == {"asked", "understood", "generated", "holds"} and isinstance(entry["holds"], bool)
+    assert match["all_hold"] == all(e["holds"] for e in match["attributes"].values())
+    again, _ = env.reset(seed=0, options={"prompt": "the T block upside down near the top-left corner, glittering"})
+    assert np.array_equal(obs, again)
+    states = {tuple(env.reset(seed=s, options={"prompt": "the block on the goal"})[1]["state"].round(3)) for s in range(4)}
+    assert len(states) > 1  # stochastic: seeds give different scenes
+    env.step(env.action_space.sample())
+    assert "prompt_match" not in env.reset(seed=1)[1]  # a reset without a prompt starts from the bank
+
+
+@pytest.mark.parametrize(
+    ("prompt", "named"), [("", "empty"), ("dense traffic", "driving words"), ("ego at 400 m/s", "driving words")]
+)
+def test_a_prompt_the_domain_cannot_ground_is_refused_and_the_env_stays_usable(prompted_run, prompt, named):
+    env = WorldSimEnv(checkpoint=prompted_run / "run")
+    with pytest.raises(PromptError, match=named):
+        env.reset(seed=0, options={"prompt": prompt})
+    with pytest.raises(TypeError, match="must be a string"):
+        env.reset(seed=0, options={"prompt": 3})
+    with pytest.raises(ValueError, match="different starts"):
+        env.reset(options={"prompt": "the block on the goal", "scenario": "block_near_goal"})
+    obs, _ = env.reset(seed=0)
+    assert env.observation_space.contains(obs)
+
+
+def test_prompts_need_a_text_model_and_pixels_need_a_model_that_draws_from_its_latent(prompted_run, tiny_run):
+    drawing = WorldSimEnv(checkpoint=prompted_run / "drawing")
+    with pytest.raises(ValueError, match="draws frames from its latent alone"):
+        drawing.reset(options={"prompt": "the block on the goal"})
+    latent_env = WorldSimEnv(checkpoint=prompted_run / "drawing", obs_type="latent")
+    _, info = latent_env.reset(seed=0, options={"prompt": "the block on the goal"})  # no frame to draw: fine
+    assert "block_goal" in info["prompt_match"]["attributes"]
+    with pytest.raises(TextModelError, match="worldsim train-text"):
+        WorldSimEnv(checkpoint=tiny_run("robotics"), obs_type="latent").reset(options={"prompt": "the block on the goal"})
+
+
+def test_the_vector_env_takes_a_prompt_per_env_and_keeps_it_for_autoresets(prompted_run):
+    envs = WorldSimVectorEnv(3, checkpoint=prompted_run / "run", episode_steps=2)
+    _, infos = envs.reset(seed=0, options={"prompt": ["the block on the goal", None, "the agent at the top"]})
+    assert infos["_prompt_match"].tolist() == [True, False, True] and infos["prompt_match"][1] is None
+    assert "block_goal" in infos["prompt_match"][0]["attributes"]
+    for _ in range(2):
+        _, _, _, truncated, infos = envs.step(envs.action_space.sample())
+    assert truncated.all() and "prompt_match" not in infos
+    _, _, _, _, infos = envs.step(envs.action_space.sample())  # next-step autoreset: prompted envs start from it again
+    assert infos["_prompt_match"].tolist() == [True, False, True]
+    with pytest.raises(ValueError, match="a list of 3"):
+        envs.reset(options={"prompt": ["the block on the goal"]})
+    single = WorldSimEnv(checkpoint=prompted_run / "run")
+    vector_obs, _ = envs.reset(seed=5, options={"prompt": "the block on the goal"})
+    assert np.array_equal(vector_obs[0], single.reset(seed=5, options={"prompt": "the block on the goal"})[0])
