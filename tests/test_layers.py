@@ -41,6 +41,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "worldsim.cli_text",
         "worldsim.counterfactual",
         "worldsim.dream_demo",
+        "worldsim.generate",
         "worldsim.play",
         "worldsim.registration",
         "worldsim.rollout",

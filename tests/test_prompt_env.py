@@ -93,3 +93,20 @@ def test_the_vector_env_takes_a_prompt_per_env_and_keeps_it_for_autoresets(promp
     single = WorldSimEnv(checkpoint=prompted_run / "run")
     vector_obs, _ = envs.reset(seed=5, options={"prompt": "the block on the goal"})
     assert np.array_equal(vector_obs[0], single.reset(seed=5, options={"prompt": "the block on the goal"})[0])
+
+
+def test_generate_command_writes_frames_videos_and_the_report(prompted_run, tmp_path, capsys):
+    import json
+
+    from worldsim.cli import main
+
+    out = tmp_path / "scenes"
+    args = ["generate", "the block upside down, the agent at the top", "--checkpoint", str(prompted_run / "run")]
+    assert main(args + ["--seeds", "2", "--steps", "3", "--out", str(out)]) == 0
+    assert "holds in" in capsys.readouterr().out
+    report = json.loads((out / "scenes.json").read_text())
+    assert report["asked"] == {"block_orientation": "upside down", "agent_region": "top"}
+    assert [s["seed"] for s in report["scenes"]] == [0, 1]
+    assert (out / "seed0.png").is_file() and (out / "seed1.mp4").is_file()
+    assert main(["generate", "", "--checkpoint", str(prompted_run / "run"), "--out", str(out)]) == 2
+    assert "empty" in capsys.readouterr().err

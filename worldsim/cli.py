@@ -12,6 +12,7 @@ from worldsim.cli_model import add_calibrate, add_eval, add_export, add_train
 from worldsim.cli_text import add_train_text
 from worldsim.counterfactual.cli import add_counterfactual
 from worldsim.dream_demo import add_dream
+from worldsim.generate import add_generate
 from worldsim.play.cli import add_play
 from worldsim.rollout import add_rollout
 
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_calibrate(commands)
     add_export(commands)
     add_train_text(commands)
+    add_generate(commands)
     add_dream(commands)
     add_rollout(commands)
     add_play(commands)
