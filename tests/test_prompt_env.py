@@ -110,3 +110,46 @@ def test_generate_command_writes_frames_videos_and_the_report(prompted_run, tmp_
     assert (out / "seed0.png").is_file() and (out / "seed1.mp4").is_file()
     assert main(["generate", "", "--checkpoint", str(prompted_run / "run"), "--out", str(out)]) == 2
     assert "empty" in capsys.readouterr().err
+
+
+def test_prompt_evaluation_reports_accuracy_refusals_realism_consistency_and_aphasia(prompted_run, tmp_path, capsys):
+    from worldsim.cli import main
+    from worldsim.language.prompt_sets import load_prompt_set
+    from worldsim.model.critics import ProbeRecipe, RealismRecipe
+    from worldsim.model.prompt_eval import PromptEvalConfig, evaluate_prompts
+    from worldsim.model.text import load_shared_space
+
+    path = tmp_path / "set.yaml"
+    path.write_text(
+        "domain: robotics\nsplit: dev\nprompts:\n"
+        "  - {kind: simple, text: 'the block on the goal', attributes: {block_goal: on the goal}}\n"
+        "  - {kind: relational, text: 'the agent left of the block', attributes: {agent_side: left of the block}}\n"
+        "  - {kind: out_of_range, text: 'dense traffic', refused: driving words}\n"
+    )
+    model, _ = load_model(prompted_run / "run")
+    space, _ = load_shared_space(prompted_run / "run")
+    config = PromptEvalConfig(seeds=2, steps=3, probe_frames=30, probe=ProbeRecipe(steps=4), realism=RealismRecipe(steps=4))
+    report = evaluate_prompts(model, space, load_prompt_set(path), Dataset(prompted_run / "data"), config)
+    assert report["refusals"] == 1.0 and set(report["whole_prompt"]["by_kind_on_frame"]) == {"simple", "relational"}
+    assert 0.0 <= report["whole_prompt"]["on_state"] <= 1.0 and 0.0 <= report["realism"] <= 1.0
+    assert 0.0 <= report["consistency"]["teleport_share"] <= 1.0 and set(report["consistency"]["objects_found"]) == {
+        "agent",
+        "block",
+    }
+    aphasia = report["modal_aphasia"]
+    assert set(aphasia["per_attribute"]) == {"block_goal", "agent_side"}
+    assert aphasia["gap"] == pytest.approx(aphasia["describe"] - aphasia["draw"])
+    with pytest.raises(ValueError, match="draws frames from its latent alone"):
+        evaluate_prompts(
+            load_model(prompted_run / "drawing")[0], space, load_prompt_set(path), Dataset(prompted_run / "data"), config
+        )
+    args = [
+        "eval-prompts",
+        "--checkpoint",
+        str(prompted_run / "run"),
+        "--prompts",
+        str(path),
+        "--data",
+        str(prompted_run / "data"),
+    ]
+    assert main(args + ["--seeds", "0"]) == 2 and "--seeds and --steps must be at least 1" in capsys.readouterr().err

@@ -68,3 +68,63 @@ def format_text_report(report: dict, out: str) -> str:
     for name, a in r["attributes"].items():
         lines.append(f"  {name:<20} describe {a['describe']:.2f}  understand {a['understand']:.2f}  ({a['most_common']:.2f})")
     return "\n".join(lines)
+
+
+def add_eval_prompts(commands) -> None:
+    p = commands.add_parser("eval-prompts", help="score scenes generated from a prompt set: attributes, realism, consistency")
+    p.add_argument("--domain", help="a built-in domain (its shipped weights and text model)")
+    p.add_argument("--checkpoint", help="a model directory holding a text model")
+    p.add_argument("--prompts", required=True, help="a prompt set, e.g. scenarios/prompts/robotics-heldout.yaml")
+    p.add_argument(
+        "--data", required=True, help="real episodes of the domain: the probe learns from them, realism compares to them"
+    )
+    p.add_argument("--seeds", type=int, default=4, help="scenes generated per prompt (default 4)")
+    p.add_argument("--steps", type=int, default=50, help="dream steps after each generated start, for consistency (default 50)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(run=run_eval_prompts)
+
+
+def run_eval_prompts(args):
+    from worldsim.data import Dataset
+    from worldsim.language.prompt_sets import load_prompt_set
+    from worldsim.model.checkpoint import load_model, resolve_checkpoint
+    from worldsim.model.prompt_eval import PromptEvalConfig, evaluate_prompts
+    from worldsim.model.text import load_shared_space
+
+    if args.seeds < 1 or args.steps < 1:
+        raise ValueError(f"--seeds and --steps must be at least 1, got {args.seeds} and {args.steps}")
+    if not args.domain and not args.checkpoint:
+        raise ValueError("give --domain or --checkpoint")
+    path = resolve_checkpoint(args.checkpoint or args.domain)
+    model, _ = load_model(path, domain=args.domain)
+    space, _ = load_shared_space(path)
+    config = PromptEvalConfig(seeds=args.seeds, steps=args.steps, seed=args.seed)
+    report = evaluate_prompts(model, space, load_prompt_set(args.prompts), Dataset(args.data), config)
+    return report if args.json else format_prompt_report(report)
+
+
+def format_prompt_report(report: dict) -> str:
+    def num(v):
+        return "-" if v is None else f"{v:.2f}"
+
+    whole = report["whole_prompt"]
+    lines = [
+        f"{report['domain']} prompts ({report['split']}, {report['prompt_set']}):",
+        f"  whole-prompt accuracy: on the generated state {num(whole['on_state'])}, read off the frame {num(whole['on_frame'])}",
+        "  by kind (frame): " + ", ".join(f"{k} {num(v)}" for k, v in whole["by_kind_on_frame"].items()),
+        "  probe ceiling on real frames: " + ", ".join(f"{k} {num(v)}" for k, v in report["probe_ceiling"].items()),
+        f"  refusals of out-of-range prompts: {num(report['refusals'])}",
+    ]
+    if "realism" in report:
+        lines.append(f"  realism of generated starts: {num(report['realism'])} (0.5 = indistinguishable from real starts)")
+    if "consistency" in report:
+        c = report["consistency"]
+        found = ", ".join(f"{k} {v:.0%}" for k, v in c.get("objects_found", {}).items())
+        lines.append(
+            f"  {c['steps']} steps after generation: teleports {c['teleport_share']:.1%}, motion {c['motion']:.1f}; {found}"
+        )
+    if "modal_aphasia" in report:
+        a = report["modal_aphasia"]
+        lines.append(f"  draw {num(a['draw'])} vs describe {num(a['describe'])}: gap {num(a['gap'])}")
+    return "\n".join(lines)

@@ -1,0 +1,230 @@
+"""`worldsim eval-prompts`: how well generated scenes match their prompts, judged as a user would.
+
+For a prompt set (`scenarios/prompts/<domain>-<split>.yaml`) and a world model with its text model:
+
+- attribute accuracy: each prompt generates `seeds` scenes; every asked attribute is checked on the
+  generated physical state, and on the generated frame as read by a frozen state probe trained on
+  real frames only (`critics.StateProbe`; what the user sees, not what the latent claims). Whole-
+  prompt accuracy is the share of scenes where every attribute holds, overall and per kind. The
+  probe's own accuracy on real frames (attributes read off real frames against their true state)
+  is the ceiling of the frame check.
+- refusals: the out-of-range prompts must be refused with the expected reason.
+- realism of generated starts: a classifier two-sample test, real starts against generated ones
+  (0.5: indistinguishable), grouped by episode and by prompt.
+- consistency after generation: `steps` dream steps from each generated start with the domain's
+  no-op (or a held position): the share of steps whose physical state jumps further than any real
+  step of the data does in one step (teleports), the objects found in the frames, the frame motion.
+- modal aphasia: "draw" (prompt -> scene -> probe reads the attributes) against "describe" (a real
+  scene -> the shared space's attribute heads -> attributes), on the attributes the set asks for:
+  both accuracies and the gap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from worldsim import domains
+from worldsim.data import Dataset
+from worldsim.language.prompt import PromptError
+from worldsim.language.prompt_sets import PromptSet
+from worldsim.model.critics import ProbeRecipe, RealismRecipe, StateProbe, realism_accuracy
+from worldsim.model.scene import check_can_draw_from_latent, generate_scenes
+from worldsim.model.text import SharedSpace
+from worldsim.model.world_model import WorldModel
+
+
+@dataclass
+class PromptEvalConfig:
+    seeds: int = 4  # scenes generated per prompt
+    steps: int = 50  # dream steps after each generated start (consistency)
+    probe_frames: int = 20000  # real frames the probe learns from, at most
+    context: int = 4
+    seed: int = 0
+    probe: ProbeRecipe = ProbeRecipe()
+    realism: RealismRecipe = RealismRecipe()
+
+
+def evaluate_prompts(
+    model: WorldModel, space: SharedSpace, prompts: PromptSet, data: Dataset, config: PromptEvalConfig
+) -> dict[str, Any]:
+    domain = model.config.domain
+    if prompts.domain != domain or data.domain != domain:
+        raise ValueError(f"the prompt set is {prompts.domain!r}, the data {data.domain!r}, the model {domain!r}: they must agree")
+    check_can_draw_from_latent(model, "judging generated frames")
+    table = domains.get(domain).load("attributes")
+    fields = model.config.state_fields
+    rng = np.random.default_rng(config.seed)
+    real_frames, real_states, real_groups, starts = _real_scenes(model, data, config, rng)
+    probe = StateProbe.fit(real_frames, real_states, config.probe, seed=config.seed, device=model.device)
+
+    per_kind: dict[str, list[bool]] = {}
+    state_ok, frame_ok, draws, refusals, cases = [], [], {}, [], []
+    gen_frames, gen_groups, gen_latents = [], [], []
+    for p, case in enumerate(prompts.cases):
+        if case.kind == "out_of_range":
+            try:
+                generate_scenes(model, space, case.text, [torch.Generator().manual_seed(0)], draw=False)
+                refused, reason = False, "generated a scene"
+            except PromptError as error:
+                refused, reason = case.refused in str(error), str(error)
+            refusals.append(refused)
+            cases.append({"prompt": case.text, "kind": case.kind, "refused": refused, "reason": reason})
+            continue
+        generators = [torch.Generator().manual_seed(config.seed * 1000 + s) for s in range(config.seeds)]
+        try:
+            scenes = generate_scenes(model, space, case.text, generators)
+        except PromptError as error:  # a prompt the reading fails on counts as wrong, with the reason
+            state_ok += [False] * config.seeds
+            frame_ok += [False] * config.seeds
+            per_kind.setdefault(case.kind, []).extend([False] * config.seeds)
+            cases.append({"prompt": case.text, "kind": case.kind, "error": str(error)})
+            continue
+        on_state = table.check(case.attributes, scenes.states, fields)
+        read = probe.predict(scenes.frames)
+        on_frame = table.check(case.attributes, read, fields)
+        whole_state = np.all([on_state[n] for n in case.attributes], 0)
+        whole_frame = np.all([on_frame[n] for n in case.attributes], 0)
+        state_ok += whole_state.tolist()
+        frame_ok += whole_frame.tolist()
+        per_kind.setdefault(case.kind, []).extend(whole_frame.tolist())
+        for name in case.attributes:
+            draws.setdefault(name, []).extend(on_frame[name].tolist())
+        gen_frames.append(scenes.frames)
+        gen_groups += [-1 - p] * len(scenes.frames)  # apart from the episodes (ids from 0)
+        gen_latents.append(scenes.latents)
+        cases.append(
+            {
+                "prompt": case.text,
+                "kind": case.kind,
+                "asked": case.attributes,
+                "understood": scenes.understood[0],
+                "state_holds": float(whole_state.mean()),
+                "frame_holds": float(whole_frame.mean()),
+            }
+        )
+    report: dict[str, Any] = {
+        "domain": domain,
+        "prompt_set": str(prompts.path),
+        "split": prompts.split,
+        "config": {k: v for k, v in asdict(config).items() if k not in ("probe", "realism")},
+        "whole_prompt": {
+            "on_state": _mean(state_ok),
+            "on_frame": _mean(frame_ok),
+            "by_kind_on_frame": {k: _mean(v) for k, v in per_kind.items()},
+        },
+        "probe_ceiling": _probe_ceiling(probe, table, real_frames, real_states, fields, draws),
+        "refusals": _mean(refusals),
+        "cases": cases,
+    }
+    if gen_frames:
+        frames = np.concatenate(gen_frames)
+        groups = np.array(gen_groups)
+        if len(set(gen_groups)) >= 2 and len(set(real_groups.tolist())) >= 2:
+            test = realism_accuracy(real_frames, frames, real_groups, groups, config.realism, config.seed, model.device)
+            report["realism"] = test["accuracy"]
+        report["consistency"] = _consistency(model, torch.cat(gen_latents), data, config)
+        report["modal_aphasia"] = _aphasia(space, table, starts, fields, draws)
+    return report
+
+
+def _mean(values: list[bool]) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
+@torch.no_grad()
+def _real_scenes(model: WorldModel, data: Dataset, config: PromptEvalConfig, rng):
+    """Real frames with their states and episodes (the probe's training data and realism's real side),
+    and each episode's start: its latent after `context` frames and its state then (for "describe")."""
+    frames, states, groups, latents, start_states = [], [], [], [], []
+    for index in range(len(data)):
+        episode = data.episode(index)
+        frames.append(episode.frames)
+        states.append(episode.states)
+        groups.append(np.full(len(episode.frames), index))
+        c = config.context
+        if len(episode.frames) >= c:
+            context = torch.from_numpy(episode.frames[None, :c]), torch.from_numpy(episode.actions[None, : c - 1])
+            latents.append(model.encode(*context))
+            start_states.append(episode.states[c - 1])
+    frames, states, groups = np.concatenate(frames), np.concatenate(states).astype(np.float32), np.concatenate(groups)
+    keep = np.sort(rng.choice(len(frames), size=min(config.probe_frames, len(frames)), replace=False))
+    return frames[keep], states[keep], groups[keep], (torch.cat(latents), np.stack(start_states))
+
+
+def _probe_ceiling(probe, table, frames, states, fields, draws) -> dict[str, float]:
+    """Per attribute the set asks for: how often the probe's reading of a real frame agrees with the
+    frame's true state (where the attribute is defined)."""
+    read = table.read(probe.predict(frames[:2000]), fields)
+    truth = table.read(states[:2000], fields)
+    out = {}
+    for name in draws:
+        attribute = table[name]
+        if attribute.numeric:
+            known = ~np.isnan(truth[name])
+            ok = np.abs(read[name][known] - truth[name][known]) <= attribute.tolerance
+        else:
+            known = truth[name] >= 0
+            ok = read[name][known] == truth[name][known]
+        out[name] = float(ok.mean()) if known.any() else None
+    return out
+
+
+@torch.no_grad()
+def _consistency(model: WorldModel, latents: torch.Tensor, data: Dataset, config: PromptEvalConfig) -> dict[str, Any]:
+    """Dream `steps` steps from each generated start (the domain's no-op, or the agent held in place)."""
+    from worldsim.envs.keys import noop_action
+
+    spec = domains.of_model(model.config.domain)
+    fields = model.config.state_fields
+    try:
+        action = np.asarray(noop_action(model.config.domain))
+        actions = torch.as_tensor(np.broadcast_to(action, (len(latents), config.steps, *action.shape)).copy())
+    except ValueError:  # PushT: the target is the agent's own position
+        states = model.physical_state(latents).cpu().numpy()
+        held = states[:, [fields.index("agent_x"), fields.index("agent_y")]].astype(np.float32)
+        actions = torch.from_numpy(np.repeat(held[:, None], config.steps, 1))
+    blank = torch.zeros(len(latents), 3, model.config.frame_size, model.config.frame_size)
+    rollout = model.imagine(latents, actions, previous=blank, generator=torch.Generator().manual_seed(config.seed))
+    states = np.concatenate([model.physical_state(latents).cpu().numpy()[:, None], rollout.states.cpu().numpy()], 1)
+    jumps = np.abs(np.diff(states, axis=1))  # (N, steps, S)
+    real_jump = np.max(np.concatenate([np.abs(np.diff(e.states, axis=0)) for e in data.episodes()]), 0)
+    teleports = (jumps > real_jump + 1e-6).any(-1)
+    frames = rollout.pixels().cpu().numpy()
+    out: dict[str, Any] = {
+        "steps": config.steps,
+        "teleport_share": float(teleports.mean()),
+        "motion": float(np.abs(np.diff(frames.astype(np.int16), axis=1)).mean()),
+    }
+    if spec.objects:
+        flat = frames.reshape(-1, *frames.shape[2:])
+        out["objects_found"] = {obj.name: float(obj.found(flat).mean()) for obj in spec.load("objects")}
+    return out
+
+
+@torch.no_grad()
+def _aphasia(space: SharedSpace, table, starts, fields, draws: dict[str, list[bool]]) -> dict[str, Any]:
+    """Per attribute the set asks for: "draw" (the share of generated frames the probe reads it off)
+    against "describe" (the share of real starts whose attribute heads, read off the shared space,
+    name it right); the gap is describe minus draw, averaged over the attributes."""
+    latents, states = starts
+    described = space.attribute_values(space.embed_scenes(latents), {a.name: a.values for a in table.attributes})
+    truth = table.read(states, fields)
+    per_attribute = {}
+    for name, drawn in draws.items():
+        attribute = table[name]
+        right = []
+        for row, reading in zip(described, truth[name], strict=True):
+            value = table.value_of(name, reading)
+            if value is None:
+                continue
+            said = row[name]
+            right.append(abs(said - value) <= attribute.tolerance if attribute.numeric else said == value)
+        per_attribute[name] = {"draw": float(np.mean(drawn)), "describe": _mean(right)}
+    pairs = [(v["draw"], v["describe"]) for v in per_attribute.values() if v["describe"] is not None]
+    draw = float(np.mean([d for d, _ in pairs])) if pairs else None
+    describe = float(np.mean([d for _, d in pairs])) if pairs else None
+    return {"draw": draw, "describe": describe, "gap": None if not pairs else describe - draw, "per_attribute": per_attribute}
