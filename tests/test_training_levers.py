@@ -155,6 +155,24 @@ def test_fine_tuning_into_a_coordinate_encoder_keeps_what_the_encoder_computed(p
     assert torch.allclose(before.encoder(frames), after.encoder(frames), atol=1e-5)
 
 
+def test_angles_are_kept_wrapped_and_their_errors_measured_around_the_circle(pusht):
+    sampler = WindowSampler(pusht, 3 + 4 - 1, "all")
+    model = tiny_model(sampler)
+    assert model.config.angle_fields == ["block_angle"]  # the data's one field in radians
+    k = model.config.state_fields.index("block_angle")
+    near_pi = torch.zeros(2, model.config.state_dim)
+    near_pi[0, k], near_pi[1, k] = np.radians(179), np.radians(-179)
+    a, b = model.normalise_state(near_pi)
+    assert float(model.state_error(a, b)) < float(model.state_error(a, model.normalise_state(torch.zeros_like(near_pi))[0]))
+    beyond = model.normalise_state(torch.full((1, model.config.state_dim), 4.0))
+    wrapped = model.wrap_state(beyond) * model.state_std + model.state_mean
+    assert float(wrapped[0, k]) == pytest.approx(4.0 - 2 * np.pi, abs=1e-5)
+    assert torch.allclose(wrapped[0, :k], torch.full((k,), 4.0))  # other fields untouched
+    latent = torch.randn(3, model.config.latent_dim) * 5
+    stepped = model.physical_state(model.step(latent, torch.zeros(3, 2)))
+    assert stepped[:, k].abs().max() <= np.pi + 1e-5
+
+
 def test_fine_tuning_starts_from_the_checkpoint(pusht, lever_run, tmp_path):
     source, _ = lever_run
     out = tmp_path / "ft"

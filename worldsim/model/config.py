@@ -35,6 +35,10 @@ class ModelConfig:
     # alone; needs draws_on_previous=False). See worldsim.model.networks.
     decoder: str = "upsample"
     encoder_coordinates: bool = False  # pixel x, y as input channels of the encoder (CoordConv)
+    # State fields that are angles (unit "rad" in the data): the model keeps them wrapped to (-pi, pi]
+    # and measures their errors around the circle, so that an upside-down block at +179 degrees is
+    # not a regression target 358 degrees away from one at -179 (the mean of the two is right way up).
+    angle_fields: list[str] = field(default_factory=list)
     ensemble: int = 0  # extra physical-dynamics heads whose disagreement is the dream's uncertainty
     # The termination head fires above this logit: 0 (probability 1/2) until `worldsim calibrate`
     # sets it on held-out episodes for a wanted recall (terminations are rare; see calibration.py).
@@ -47,6 +51,8 @@ class ModelConfig:
             raise ValueError(f"decoder is 'upsample' or 'broadcast', got {self.decoder!r}")
         if self.decoder == "broadcast" and self.draws_on_previous:
             raise ValueError("the broadcast decoder draws from the latent alone: set draws_on_previous to false")
+        if not set(self.angle_fields) <= set(self.state_fields):
+            raise ValueError(f"angle_fields {sorted(set(self.angle_fields) - set(self.state_fields))} are not state fields")
         if self.frame_size % 16:
             raise ValueError(f"frame_size must be a multiple of 16, got {self.frame_size}")
         if self.action_space.get("type") not in ("discrete", "box"):

@@ -162,12 +162,12 @@ def world_model_loss(
     loss = recon_post + weights.kl * kl
     S = model.config.state_dim
     if S:
-        state_post = _masked_mean(((posts[..., :S] - target_states) ** 2).sum(-1), valid)
+        state_post = _masked_mean(model.state_error(posts[..., :S], target_states), valid)
         parts["state_post"] = state_post
         loss = loss + weights.state * state_post
     if S and model.frame_reader is not None:
         read = model.frame_reader(embed)  # (B, T, S): the state in each real frame, read alone
-        reader = _masked_mean(((read - target_states) ** 2).sum(-1), valid)
+        reader = _masked_mean(model.state_error(read, target_states), valid)
         parts["reader"] = reader
         loss = loss + weights.reader * reader
 
@@ -176,7 +176,7 @@ def world_model_loss(
         # rows, the latent held fixed (inputs detached): the heads shape nothing else.
         features = model.action_features(actions)
         predicted = model.ensemble_states(posts[:, :-1].flatten(0, 1), posts[:, 1:].flatten(0, 1), features.flatten(0, 1))
-        errors = ((predicted - target_states[:, 1:].flatten(0, 1)) ** 2).sum(-1).view(-1, B, T - 1)
+        errors = model.state_error(predicted, target_states[:, 1:].flatten(0, 1)).view(-1, B, T - 1)
         rows = (torch.rand(len(errors), B, 1, generator=generator, device=generator.device) < 0.5).float().to(model.device)
         ensemble = sum(_masked_mean(e, batch["mask"] * r) for e, r in zip(errors, rows, strict=True)) / len(errors)
         parts["ensemble"] = ensemble
@@ -231,7 +231,7 @@ def world_model_loss(
         parts["repair"] = repair
         loss = loss + weights.repair * repair
     if S:
-        state_imag = _masked_mean(((imagined[..., :S] - target_states[:, first:]) ** 2).sum(-1), future)
+        state_imag = _masked_mean(model.state_error(imagined[..., :S], target_states[:, first:]), future)
         parts["state_imag"] = state_imag
         loss = loss + weights.state * state_imag
     if S and model.frame_reader is not None and weights.consistency > 0:
@@ -239,7 +239,7 @@ def world_model_loss(
         # what the latent holds, not the reader to see it in whatever the decoder drew.
         judge = {k: v.detach() for k, v in model.named_parameters() if k.startswith(("encoder.", "frame_reader."))}
         shown = model.read_frames(frames_imag.flatten(0, 1), judge).view(*imagined.shape[:2], S)
-        consistency = _masked_mean(((shown - imagined[..., :S].detach()) ** 2).sum(-1), future)
+        consistency = _masked_mean(model.state_error(shown, imagined[..., :S].detach()), future)
         parts["consistency"] = consistency
         loss = loss + weights.consistency * consistency
 

@@ -105,7 +105,7 @@ def _carried(fresh: torch.Tensor, old: torch.Tensor) -> torch.Tensor | None:
 
 
 # ModelConfig fields that come from the dataset (the rest are sizes and parts)
-_FROM_DATA = ("domain", "frame_size", "action_space", "state_fields", "env_id", "frame_skip")
+_FROM_DATA = ("domain", "frame_size", "action_space", "state_fields", "angle_fields", "env_id", "frame_skip")
 
 
 def model_config_for(dataset: Dataset, overrides: dict[str, Any]) -> ModelConfig:
@@ -115,6 +115,7 @@ def model_config_for(dataset: Dataset, overrides: dict[str, Any]) -> ModelConfig
         frame_size=source["frame_shape"][0],
         action_space=source["action_space"],
         state_fields=[f["name"] for f in source["state_fields"]],
+        angle_fields=[f["name"] for f in source["state_fields"] if f.get("unit") == "rad"],
         env_id=source["env_id"],
         frame_skip=source.get("frame_skip", 1),
         **overrides,

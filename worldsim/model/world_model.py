@@ -72,6 +72,10 @@ class WorldModel(nn.Module):
         self._crash_rule = None  # (key, rule), built on first use: see crash_signal
         self.register_buffer("state_mean", torch.zeros(S))
         self.register_buffer("state_std", torch.ones(S))
+        # which state fields are angles (wrapped, errors around the circle); not saved: the config says
+        self.register_buffer(
+            "angles", torch.tensor([f in c.angle_fields for f in c.state_fields], dtype=torch.bool), persistent=False
+        )
         if not c.discrete:
             self.register_buffer("action_low", torch.tensor(c.action_space["low"], dtype=torch.float32).flatten())
             self.register_buffer("action_high", torch.tensor(c.action_space["high"], dtype=torch.float32).flatten())
@@ -127,6 +131,23 @@ class WorldModel(nn.Module):
     def normalise_state(self, state: torch.Tensor) -> torch.Tensor:
         return (state - self.state_mean) / self.state_std
 
+    def wrap_state(self, state: torch.Tensor) -> torch.Tensor:
+        """A normalised state (..., S) with its angle fields wrapped to (-pi, pi] (in physical units)."""
+        if not self.config.angle_fields:
+            return state
+        physical = state * self.state_std + self.state_mean
+        wrapped = torch.atan2(torch.sin(physical), torch.cos(physical))
+        return torch.where(self.angles, (wrapped - self.state_mean) / self.state_std, state)
+
+    def state_error(self, predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Squared error of normalised states summed over fields (...), angles measured around the circle."""
+        error = predicted - target
+        if self.config.angle_fields:
+            turn = error * self.state_std
+            around = torch.atan2(torch.sin(turn), torch.cos(turn)) / self.state_std
+            error = torch.where(self.angles, around, error)
+        return (error**2).sum(-1)
+
     def physical_state(self, latent: torch.Tensor) -> torch.Tensor:
         """The latent's physical state in the domain's units, (B, S)."""
         return self.split(latent)[0] * self.state_std + self.state_mean
@@ -147,7 +168,7 @@ class WorldModel(nn.Module):
         prior = self._gaussian(self.prior_net(h))
         posterior = self._gaussian(self.posterior_net(torch.cat([h, embed], -1)))
         z = posterior[0] + posterior[1] * noise
-        parts = [self.state_net(torch.cat([h, embed], -1))] if self.state_net else []
+        parts = [self.wrap_state(self.state_net(torch.cat([h, embed], -1)))] if self.state_net else []
         return torch.cat(parts + [h, z], -1), prior, posterior
 
     def imagine_step(self, latent: torch.Tensor, action: torch.Tensor, noise: torch.Tensor, alpha) -> torch.Tensor:
@@ -164,7 +185,7 @@ class WorldModel(nn.Module):
             alpha = torch.as_tensor(alpha, dtype=s.dtype, device=s.device).reshape(-1, 1)
             physical = self.physics(s * self.state_std + self.state_mean, self.action_physical(action))
             learned = alpha * learned + (1 - alpha) * self.normalise_state(physical)
-        return torch.cat([learned, h, z], -1)
+        return torch.cat([self.wrap_state(learned), h, z], -1)
 
     def ensemble_states(self, previous: torch.Tensor, latent: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """(E, B, S): each ensemble head's next normalised physical state for the step from
@@ -276,9 +297,9 @@ class WorldModel(nn.Module):
         if self.frame_reader is None:
             raise ValueError("this model has no frame reader (a format-2 model, or frame_reader=False)")
         if params is None:
-            return self.frame_reader(self.encoder(frames))
+            return self.wrap_state(self.frame_reader(self.encoder(frames)))
         embed = torch.func.functional_call(self.encoder, _prefixed(params, "encoder."), (frames,))
-        return torch.func.functional_call(self.frame_reader, _prefixed(params, "frame_reader."), (embed,))
+        return self.wrap_state(torch.func.functional_call(self.frame_reader, _prefixed(params, "frame_reader."), (embed,)))
 
     def reward(self, latent: torch.Tensor) -> torch.Tensor:
         return self.reward_head(latent).squeeze(-1)
