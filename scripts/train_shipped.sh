@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Train the shipped world models from scratch (after scripts/collect_datasets.sh data 2).
-# Usage: scripts/train_shipped.sh [robotics|driving|games|robotics-v2 ...]   (default: the three shipped)
+# Usage: scripts/train_shipped.sh [robotics|driving|games|robotics-v2|robotics-latent ...]   (default: the three shipped)
 set -euo pipefail
 domains=${*:-robotics driving games}
 for domain in $domains; do
@@ -14,6 +14,14 @@ for domain in $domains; do
       worldsim train --domain robotics --data data/robotics --out runs/robotics-v2b --init runs/robotics-v2 --steps 3000 \
         --threads 2 --seed 0 --burn-in 24 --model '{"ensemble": 4}' \
         --loss '{"motion": 10, "consistency": 10, "conditioning_noise": 0.02, "imagined_pixels": 0, "repair": 1}' --quiet
+      ;;
+    robotics-latent)
+      # The latent-only candidate (BENCHMARKS.md, "Drawing from the latent alone"; not shipped): every
+      # frame drawn from the latent (no frame inherits the last one's errors), the encoder given pixel
+      # coordinates, angles wrapped; fine-tuned from the shipped model.
+      worldsim train --domain robotics --data data/robotics --out runs/robotics-latent --init robotics --steps 3000 \
+        --threads 2 --seed 0 --burn-in 24 --model '{"draws_on_previous": false, "encoder_coordinates": true, "ensemble": 4}' \
+        --loss '{"motion": 10, "consistency": 10}' --quiet
       ;;
     robotics | driving | games)
       # The shipped (first-release, format 2) weights' recipe.
