@@ -174,11 +174,7 @@ def train_shared_space(
     report = {
         "config": asdict(config),
         "scenes": {"train": len(train_scenes), "held_out": len(val_scenes)},
-        # the mean loss over the first and the last tenth of the steps
-        "loss": {
-            "first": float(np.mean(losses[: max(1, len(losses) // 10)])),
-            "last": float(np.mean(losses[-max(1, len(losses) // 10) :])),
-        },
+        "loss": {"first": _tenth(losses, 0), "last": _tenth(losses, -1)},
         "retrieval": retrieval_report(space, table, val_scenes, config.pool, np.random.default_rng(config.seed + 1)),
         "generator_loss": {"first": _tenth(generator_losses, 0), "last": _tenth(generator_losses, -1)},
         "generation": generation_report(model, space, table, train_scenes, val_scenes, np.random.default_rng(config.seed + 2)),
