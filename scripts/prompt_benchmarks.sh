@@ -8,9 +8,13 @@ checkpoint=$1
 domain=${2:-robotics}
 data=${3:-data/$domain}
 eval_data=${4:-data/eval/$domain-long}
-worldsim train-text --checkpoint "$checkpoint" --data "$data" --out "$checkpoint" --threads 2 --quiet --json > "$checkpoint/text_report.json"
+worldsim train-text --checkpoint "$checkpoint" --data "$data" --out "$checkpoint" --threads 2 --quiet --json \
+  > "$checkpoint/.text_report.json.tmp"
+mv "$checkpoint/.text_report.json.tmp" "$checkpoint/text_report.json"
 for split in dev heldout; do
   worldsim eval-prompts --checkpoint "$checkpoint" --prompts "scenarios/prompts/$domain-$split.yaml" --data "$eval_data" --json \
-    > "$checkpoint/prompts_$split.json"
-  worldsim eval-prompts --checkpoint "$checkpoint" --prompts "scenarios/prompts/$domain-$split.yaml" --data "$eval_data"
+    > "$checkpoint/.prompts_$split.json.tmp"
+  mv "$checkpoint/.prompts_$split.json.tmp" "$checkpoint/prompts_$split.json"
+  python -c "import json, sys; from worldsim.cli_text import format_prompt_report; print(format_prompt_report(json.load(open(sys.argv[1]))))" \
+    "$checkpoint/prompts_$split.json"
 done
