@@ -43,6 +43,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "worldsim.dream_demo",
         "worldsim.generate",
         "worldsim.play",
+        "worldsim.prompt_eval",
         "worldsim.registration",
         "worldsim.rollout",
     ),

@@ -116,8 +116,8 @@ def test_prompt_evaluation_reports_accuracy_refusals_realism_consistency_and_aph
     from worldsim.cli import main
     from worldsim.language.prompt_sets import load_prompt_set
     from worldsim.model.critics import ProbeRecipe, RealismRecipe
-    from worldsim.model.prompt_eval import PromptEvalConfig, evaluate_prompts
     from worldsim.model.text import load_shared_space
+    from worldsim.prompt_eval import PromptEvalConfig, evaluate_prompts
 
     path = tmp_path / "set.yaml"
     path.write_text(
@@ -153,3 +153,13 @@ def test_prompt_evaluation_reports_accuracy_refusals_realism_consistency_and_aph
         str(prompted_run / "data"),
     ]
     assert main(args + ["--seeds", "0"]) == 2 and "--seeds and --steps must be at least 1" in capsys.readouterr().err
+
+
+def test_calm_actions_leave_each_scene_to_itself():
+    from worldsim.envs.keys import calm_action
+
+    fields = ["agent_x", "agent_y", "agent_vx", "agent_vy", "block_x", "block_y", "block_angle", "coverage"]
+    states = np.array([[10, 20, 0, 0, 100, 100, 0, 0], [30, 40, 0, 0, 100, 100, 0, 0]], dtype=np.float32)
+    assert calm_action("robotics", fields, states).tolist() == [[10, 20], [30, 40]]  # hold the agent where it is
+    assert calm_action("driving", [], np.zeros((3, 29))).tolist() == [1, 1, 1]  # IDLE
+    assert calm_action("games", [], np.zeros((2, 7))).tolist() == [[0, 0, 0], [0, 0, 0]]  # no steering, gas or brake

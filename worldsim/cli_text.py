@@ -89,8 +89,8 @@ def run_eval_prompts(args):
     from worldsim.data import Dataset
     from worldsim.language.prompt_sets import load_prompt_set
     from worldsim.model.checkpoint import load_model, resolve_checkpoint
-    from worldsim.model.prompt_eval import PromptEvalConfig, evaluate_prompts
     from worldsim.model.text import load_shared_space
+    from worldsim.prompt_eval import PromptEvalConfig, evaluate_prompts
 
     if args.seeds < 1 or args.steps < 1:
         raise ValueError(f"--seeds and --steps must be at least 1, got {args.seeds} and {args.steps}")

@@ -20,7 +20,7 @@ import numpy as np
 def generate(prompt: str, out: str | Path, domain: str | None, checkpoint: str | None, seeds: int, steps: int) -> dict[str, Any]:
     import imageio.v3 as iio
 
-    from worldsim.envs.keys import noop_action
+    from worldsim.envs.keys import calm_action
     from worldsim.envs.world_sim_env import WorldSimEnv
     from worldsim.video import write_video
 
@@ -32,7 +32,7 @@ def generate(prompt: str, out: str | Path, domain: str | None, checkpoint: str |
     scenes = []
     for seed in range(seeds):
         frame, info = env.reset(seed=seed, options={"prompt": prompt})
-        calm, frames = _calm(env, noop_action, info["state"]), [frame]
+        calm, frames = calm_action(env.domain, env.model.config.state_fields, info["state"])[0], [frame]
         for _ in range(steps):
             frame, _, terminated, truncated, _ = env.step(calm)
             frames.append(frame)
@@ -68,18 +68,6 @@ def generate(prompt: str, out: str | Path, domain: str | None, checkpoint: str |
     tmp.write_text(json.dumps(report, indent=1))
     os.replace(tmp, out / "scenes.json")
     return report
-
-
-def _calm(env, noop_action, state):
-    """The action that leaves the scene to itself: the domain's no-op, or for PushT (whose action is
-    a target position) the agent's starting position."""
-    try:
-        return noop_action(env.domain)
-    except ValueError:
-        fields = env.model.config.state_fields
-        if "agent_x" not in fields:
-            raise
-        return np.array([state[fields.index("agent_x")], state[fields.index("agent_y")]], dtype=np.float32)
 
 
 def add_generate(commands) -> None:

@@ -37,6 +37,17 @@ def noop_action(domain: str):
     raise _no_bindings(domain)
 
 
+def calm_action(domain: str, state_fields: list[str], states: np.ndarray) -> np.ndarray:
+    """(N, ...) actions that leave N scenes to themselves: the no-op where the domain has one, and
+    for PushT, whose action is a target position, each agent's own position in `states` (N, S)."""
+    states = np.atleast_2d(states)
+    if domain == "robotics":
+        agent = [state_fields.index("agent_x"), state_fields.index("agent_y")]
+        return states[:, agent].astype(np.float32)
+    action = np.asarray(noop_action(domain))
+    return np.broadcast_to(action, (len(states), *action.shape)).copy()
+
+
 def _no_bindings(domain: str) -> ValueError:
     if domain == "robotics":
         return ValueError(

@@ -29,6 +29,7 @@ import torch
 
 from worldsim import domains
 from worldsim.data import Dataset
+from worldsim.envs.keys import calm_action
 from worldsim.language.prompt import PromptError
 from worldsim.language.prompt_sets import PromptSet
 from worldsim.model.critics import ProbeRecipe, RealismRecipe, StateProbe, realism_accuracy
@@ -176,22 +177,22 @@ def _probe_ceiling(probe, table, frames, states, fields, draws) -> dict[str, flo
 @torch.no_grad()
 def _consistency(model: WorldModel, latents: torch.Tensor, data: Dataset, config: PromptEvalConfig) -> dict[str, Any]:
     """Dream `steps` steps from each generated start (the domain's no-op, or the agent held in place)."""
-    from worldsim.envs.keys import noop_action
-
     spec = domains.of_model(model.config.domain)
     fields = model.config.state_fields
-    try:
-        action = np.asarray(noop_action(model.config.domain))
-        actions = torch.as_tensor(np.broadcast_to(action, (len(latents), config.steps, *action.shape)).copy())
-    except ValueError:  # PushT: the target is the agent's own position
-        states = model.physical_state(latents).cpu().numpy()
-        held = states[:, [fields.index("agent_x"), fields.index("agent_y")]].astype(np.float32)
-        actions = torch.from_numpy(np.repeat(held[:, None], config.steps, 1))
+    start = model.physical_state(latents).cpu().numpy()
+    action = calm_action(model.config.domain, fields, start)  # the scene left to itself
+    actions = torch.from_numpy(np.repeat(action[:, None], config.steps, 1))
     blank = torch.zeros(len(latents), 3, model.config.frame_size, model.config.frame_size)
     rollout = model.imagine(latents, actions, previous=blank, generator=torch.Generator().manual_seed(config.seed))
-    states = np.concatenate([model.physical_state(latents).cpu().numpy()[:, None], rollout.states.cpu().numpy()], 1)
-    jumps = np.abs(np.diff(states, axis=1))  # (N, steps, S)
-    real_jump = np.max(np.concatenate([np.abs(np.diff(e.states, axis=0)) for e in data.episodes()]), 0)
+    states = np.concatenate([start[:, None], rollout.states.cpu().numpy()], 1)
+    angles = np.array([f["unit"] == "rad" for f in data.source["state_fields"]])
+
+    def step_sizes(values: np.ndarray, axis: int) -> np.ndarray:  # angles measured around the circle
+        change = np.diff(values, axis=axis)
+        return np.abs(np.where(angles, np.angle(np.exp(1j * change)), change))
+
+    jumps = step_sizes(states, 1)  # (N, steps, S)
+    real_jump = np.max(np.concatenate([step_sizes(e.states, 0) for e in data.episodes()]), 0)
     teleports = (jumps > real_jump + 1e-6).any(-1)
     frames = rollout.pixels().cpu().numpy()
     out: dict[str, Any] = {
