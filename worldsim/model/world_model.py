@@ -200,7 +200,14 @@ class WorldModel(nn.Module):
         next physical state averaged over its fields, in units of the data's standard deviation."""
         if not self.config.ensemble:
             raise ValueError("this model has no dynamics ensemble (ModelConfig.ensemble = 0)")
-        return self.ensemble_states(previous, latent, action).std(0).mean(-1)
+        heads = self.ensemble_states(previous, latent, action)
+        # spread around the first head (the same spread); angles differ around the circle, so heads
+        # at +179 and -179 degrees agree
+        apart = heads - heads[:1]
+        if self.config.angle_fields:
+            turn = apart * self.state_std
+            apart = torch.where(self.angles, torch.atan2(torch.sin(turn), torch.cos(turn)) / self.state_std, apart)
+        return apart.std(0).mean(-1)
 
     # ---- filtering real frames (the posterior) ---------------------------------------------------
     def unroll_posterior(self, embed: torch.Tensor, actions: torch.Tensor | None = None, generator: Generators = None):
