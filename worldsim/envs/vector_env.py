@@ -17,7 +17,9 @@ matches Gymnasium's `SyncVectorEnv` over single envs step for step in every auto
 `reset_mask` works in every mode. `reset(options={"prompt": ...})` starts envs from scenes generated
 from words (one string for all, or a list with one per env, None for a bank start); an env keeps
 its prompt for its autoresets until a reset without one, and each prompted start reports
-`infos["prompt_match"]` (masked by `infos["_prompt_match"]`). `make_vec` passes constructor arguments as keyword arguments, not
+`infos["prompt_match"]` (masked by `infos["_prompt_match"]`).
+
+`make_vec` passes constructor arguments as keyword arguments, not
 `vector_kwargs` (Gymnasium refuses those for a vector entry point):
 `gym.make_vec(id, num_envs=N, autoreset_mode=AutoresetMode.SAME_STEP)`.
 """
