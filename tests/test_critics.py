@@ -135,3 +135,12 @@ def test_probe_reads_a_position_off_the_frame_and_repeats_itself():
     np.testing.assert_array_equal(probe.predict(frames[300:]), predicted)
     np.testing.assert_array_equal(StateProbe.fit(frames[:300], states[:300], PROBE, seed=0).predict(frames[300:]), predicted)
     assert probe.errors(frames[300:], states[300:]).shape == (100, 3)
+
+
+def test_angle_errors_are_measured_around_the_circle():
+    from worldsim.model.critics import absolute_difference
+
+    a = np.array([[np.radians(179), 10.0]])
+    b = np.array([[np.radians(-179), 4.0]])
+    assert np.allclose(absolute_difference(a, b, np.array([True, False])), [[np.radians(2), 6.0]], atol=1e-6)
+    assert np.allclose(absolute_difference(a, b), [[np.radians(358), 6.0]], atol=1e-5)  # unmarked: plain

@@ -19,7 +19,7 @@ AGENT = ("agent", "pusher", "disc", "dot", "circle", "end effector", "effector")
 
 
 def _orientation(c):
-    degrees = np.degrees(c["block_angle"])
+    degrees = np.degrees(np.angle(np.exp(1j * c["block_angle"])))  # wrapped: a probe may read past 180
     bins = np.select([np.abs(degrees) <= 45, np.abs(degrees) >= 135, degrees > 0], [0, 1, 2], 3)
     return bins
 

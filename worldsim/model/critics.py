@@ -348,13 +348,23 @@ class StateProbe:
             raise ValueError(f"the probe was fitted on {self.frame_shape} frames, got {tuple(frames.shape[1:3])}")
         return (_predict(self.net, frames, self.device) * self.std + self.mean).astype(np.float32)
 
-    def errors(self, frames: np.ndarray, states: np.ndarray) -> np.ndarray:
-        """(N, S) absolute error of each frame's read-off state against `states`."""
+    def errors(self, frames: np.ndarray, states: np.ndarray, angles: np.ndarray | None = None) -> np.ndarray:
+        """(N, S) absolute error of each frame's read-off state against `states`; fields marked in
+        `angles` (S,) bool are measured around the circle."""
         states = np.asarray(states, dtype=np.float32)
         if states.shape != (len(frames), len(self.mean)):
             raise ValueError(f"states must be ({len(frames)}, {len(self.mean)}), got {states.shape}")
-        return np.abs(self.predict(frames) - states)
+        return absolute_difference(self.predict(frames), states, angles)
 
-    def error(self, frames: np.ndarray, states: np.ndarray) -> np.ndarray:
-        """(S,) mean absolute error per field."""
-        return self.errors(frames, states).mean(0)
+    def error(self, frames: np.ndarray, states: np.ndarray, angles: np.ndarray | None = None) -> np.ndarray:
+        """(S,) mean absolute error per field (angles around the circle where marked)."""
+        return self.errors(frames, states, angles).mean(0)
+
+
+def absolute_difference(a: np.ndarray, b: np.ndarray, angles: np.ndarray | None = None) -> np.ndarray:
+    """|a - b|, with the fields marked in `angles` (bool, the last axis) measured around the circle:
+    +179 and -179 degrees are 2 degrees apart."""
+    difference = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    if angles is not None:
+        difference = np.where(angles, np.angle(np.exp(1j * difference)), difference)
+    return np.abs(difference).astype(np.float32)

@@ -43,7 +43,7 @@ from worldsim import domains
 from worldsim.data import Dataset
 from worldsim.model.calibration import termination_scores
 from worldsim.model.controllability import ControllabilityConfig, controllability, format_controllability_report
-from worldsim.model.critics import ProbeRecipe, RealismRecipe, StateProbe, realism_accuracy, realism_control
+from worldsim.model.critics import ProbeRecipe, RealismRecipe, StateProbe, absolute_difference, realism_accuracy, realism_control
 from worldsim.model.persistence import persistence
 from worldsim.model.world_model import WorldModel
 
@@ -101,10 +101,12 @@ def evaluate_long(
         probe = _fit_probe(model, probe_data or data, others, config)
     spec = domains.of_model(model.config.domain)
     objects = spec.load("objects") if spec.objects else ()
+    # angles (unit "rad" in the data) are scored around the circle, whatever the model was trained with
+    angles = np.array([f.get("unit") == "rad" for f in data.source["state_fields"]])
     buckets = {}
     for name, steps in _buckets(replay, config).items():
         if steps:
-            buckets[name] = _score_bucket(replay, steps, probe, list(model.config.state_fields), objects, config)
+            buckets[name] = _score_bucket(replay, steps, probe, list(model.config.state_fields), objects, config, angles)
     report = {
         "episodes": len(chosen),
         "steps_imagined": int(sum(len(d) for d in replay.dream)),
@@ -182,6 +184,7 @@ def _score_bucket(
     fields: list[str],
     objects: tuple,
     config: LongEvalConfig,
+    angles: np.ndarray | None = None,
 ) -> dict:
     real = np.stack([replay.real[i][k] for i, k in steps])
     dream = np.stack([replay.dream[i][k] for i, k in steps])
@@ -202,10 +205,10 @@ def _score_bucket(
         copy_last = np.stack([replay.last_context[i] for i, _ in steps])
         head = np.stack([replay.head_states[i][k] for i, k in steps])
         out["state_error"] = {
-            "probe_on_dream": _per_field(probe.error(dream, truth), fields),
-            "probe_on_copy_last": _per_field(probe.error(copy_last, truth), fields),
-            "probe_on_real": _per_field(probe.error(real, truth), fields),
-            "state_head": _per_field(np.abs(head - truth).mean(0), fields),
+            "probe_on_dream": _per_field(probe.error(dream, truth, angles), fields),
+            "probe_on_copy_last": _per_field(probe.error(copy_last, truth, angles), fields),
+            "probe_on_real": _per_field(probe.error(real, truth, angles), fields),
+            "state_head": _per_field(absolute_difference(head, truth, angles).mean(0), fields),
         }
     return out
 
