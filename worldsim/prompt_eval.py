@@ -102,7 +102,7 @@ def evaluate_prompts(
                 "prompt": case.text,
                 "kind": case.kind,
                 "asked": case.attributes,
-                "understood": scenes.understood[0],
+                "understood": scenes.understood,
                 "state_holds": float(whole_state.mean()),
                 "frame_holds": float(whole_frame.mean()),
             }

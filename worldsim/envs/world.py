@@ -148,18 +148,17 @@ class World:
 
             self._text = load_shared_space(self.checkpoint, self.model.device)[0]
         latents, matches = [], []
-        for prompt, seed in zip(prompts, seeds, strict=True):
+        for prompt, seed in zip(prompts, seeds, strict=True):  # one seeded stream per start
             if not isinstance(prompt, str):
                 raise TypeError(f'options["prompt"] must be a string, got {type(prompt).__name__}')
             scenes = generate_scenes(self.model, self._text, prompt, [torch.Generator().manual_seed(int(seed))], draw=False)
             latents.append(scenes.latents)
-            match = scenes.matches[0]
             matches.append(
                 {
                     "prompt": prompt,
-                    "attributes": match,
+                    "attributes": scenes.matches[0],
                     "ignored": list(scenes.parsed.ignored),
-                    "all_hold": all(m["holds"] for m in match.values()),
+                    "all_hold": bool(scenes.all_hold()[0]),
                 }
             )
         return torch.cat(latents), matches

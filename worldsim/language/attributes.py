@@ -117,13 +117,13 @@ def grid_region(x: np.ndarray, y: np.ndarray, size: float) -> np.ndarray:
 REGIONS = ("top-left", "top", "top-right", "left", "centre", "right", "bottom-left", "bottom", "bottom-right")
 
 
-def region_phrases(corner_words: tuple[str, ...] = ("corner",)) -> dict[str, tuple[str, ...]]:
+def region_phrases() -> dict[str, tuple[str, ...]]:
     """Phrases for the nine regions of a square: "in the top-left corner", "at the top", ..."""
     phrases = {}
     for region in REGIONS:
         spaced = region.replace("-", " ")
         if "-" in region:
-            words = [f"in the {region} {w}" for w in corner_words] + [f"near the {spaced} {w}" for w in corner_words]
+            words = [f"in the {region} corner", f"near the {spaced} corner"]
             words += [f"at the {spaced}", f"in the {spaced}", f"{region}"]
         elif region == "centre":
             words = ["in the centre", "in the middle", "at the center", "in the center", "centred"]

@@ -71,7 +71,7 @@ class GeneratedScenes:
     latents: torch.Tensor  # (N, L)
     states: np.ndarray  # (N, S) the physical state each scene holds
     frames: np.ndarray | None  # (N, H, W, 3) uint8, where drawn
-    understood: list[dict[str, Any]]  # what the text heads read off the prompt (per scene: the same)
+    understood: dict[str, Any]  # what the text heads read off the prompt, every attribute
     matches: list[dict[str, dict[str, Any]]]  # per scene, per asked attribute: asked, generated, holds
 
     def all_hold(self) -> np.ndarray:
@@ -114,8 +114,8 @@ def generate_scenes(
             model.to_uint8(model.draw(latents, torch.zeros(n, 3, model.config.frame_size, model.config.frame_size))).cpu().numpy()
         )
     understood = space.attribute_values(text[:1], {a.name: a.values for a in table.attributes})[0]
-    holds = table.check(parsed.attributes, states, model.config.state_fields)
     readings = table.read(states, model.config.state_fields)
+    holds = {name: table[name].holds(value, readings[name]) for name, value in parsed.attributes.items()}
     matches = [
         {
             name: {
@@ -128,4 +128,4 @@ def generate_scenes(
         }
         for i in range(n)
     ]
-    return GeneratedScenes(parsed, latents, states, frames, [understood] * n, matches)
+    return GeneratedScenes(parsed, latents, states, frames, understood, matches)
