@@ -136,7 +136,7 @@ def test_driving_dreams_end_at_an_imagined_crash(checkpoint):
         state = torch.zeros(2, model.config.state_dim)
         state[0, 5:8] = torch.tensor([1.0, 3.0, 0.5])  # env 0: a car 3 m ahead in the ego's lane
         latent = torch.zeros(2, model.config.latent_dim)
-        latent[:, : model.config.state_dim] = model.normalise_state(state)
+        latent[:, : model.config.state_code_dim] = model.normalise_state(state)
         model.imagine_step = lambda *args, latent=latent: latent.clone()
         model.termination_logit = lambda latent: torch.full(latent.shape[:-1], -10.0)  # the head never fires
         venv.reset(seed=0)

@@ -67,7 +67,7 @@ def test_loss_falls(pusht_data):
     model.fit_state_normalisation(torch.from_numpy(sampler.states))
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     losses = []
-    for _ in range(15):
+    for _ in range(25):
         loss, _ = world_model_loss(model, batch, 3, LossWeights(), torch.Generator().manual_seed(0), torch.ones(4))
         optimizer.zero_grad()
         loss.backward()

@@ -155,22 +155,55 @@ def test_fine_tuning_into_a_coordinate_encoder_keeps_what_the_encoder_computed(p
     assert torch.allclose(before.encoder(frames), after.encoder(frames), atol=1e-5)
 
 
-def test_angles_are_kept_wrapped_and_their_errors_measured_around_the_circle(pusht):
+def tiny_model_coding(sampler, coding: str) -> WorldModel:
+    model = WorldModel(model_config_for(sampler.dataset, {**TINY, "angle_coding": coding}))
+    model.fit_state_normalisation(torch.from_numpy(sampler.states))
+    return model
+
+
+def test_wrapped_angles_are_kept_wrapped_and_their_errors_measured_around_the_circle(pusht):
     sampler = WindowSampler(pusht, 3 + 4 - 1, "all")
-    model = tiny_model(sampler)
+    model = tiny_model_coding(sampler, "wrapped")
     assert model.config.angle_fields == ["block_angle"]  # the data's one field in radians
+    assert model.config.state_code_dim == model.config.state_dim
     k = model.config.state_fields.index("block_angle")
     near_pi = torch.zeros(2, model.config.state_dim)
     near_pi[0, k], near_pi[1, k] = np.radians(179), np.radians(-179)
     a, b = model.normalise_state(near_pi)
     assert float(model.state_error(a, b)) < float(model.state_error(a, model.normalise_state(torch.zeros_like(near_pi))[0]))
     beyond = model.normalise_state(torch.full((1, model.config.state_dim), 4.0))
-    wrapped = model.wrap_state(beyond) * model.state_std + model.state_mean
+    wrapped = model.denormalise_state(model.wrap_state(beyond))
     assert float(wrapped[0, k]) == pytest.approx(4.0 - 2 * np.pi, abs=1e-5)
     assert torch.allclose(wrapped[0, :k], torch.full((k,), 4.0))  # other fields untouched
     latent = torch.randn(3, model.config.latent_dim) * 5
     stepped = model.physical_state(model.step(latent, torch.zeros(3, 2)))
     assert stepped[:, k].abs().max() <= np.pi + 1e-5
+
+
+def test_angles_are_held_as_cos_and_sin_by_default(pusht):
+    sampler = WindowSampler(pusht, 3 + 4 - 1, "all")
+    model = tiny_model(sampler)
+    c = model.config
+    assert c.angle_coding == "cos_sin" and c.state_code_dim == c.state_dim + 1
+    assert c.latent_dim == c.state_code_dim + c.deter_dim + c.stoch_dim
+    k = c.state_fields.index("block_angle")
+    states = torch.from_numpy(sampler.states[:50]).float()
+    code = model.normalise_state(states)
+    assert code.shape == (50, c.state_dim + 1)
+    assert torch.allclose(code[:, k], states[:, k].cos()) and torch.allclose(code[:, -1], states[:, k].sin())
+    others = [i for i in range(c.state_dim) if i != k]
+    assert torch.allclose(code[:, others], ((states - model.state_mean) / model.state_std)[:, others])
+    assert torch.allclose(model.denormalise_state(code), states, atol=1e-4)  # a round trip
+    # +179 and -179 degrees are neighbours in the code, as they are on the table
+    near_pi = torch.zeros(2, c.state_dim)
+    near_pi[0, k], near_pi[1, k] = np.radians(179), np.radians(-179)
+    a, b = model.normalise_state(near_pi)
+    assert float(model.state_error(a, b)) < 0.01
+    # the learned dynamics keep the pair on the unit circle, however far a step moves it
+    latent = torch.randn(3, c.latent_dim) * 5
+    s = model.split(model.step(latent, torch.zeros(3, 2)))[0]
+    assert torch.allclose(s[:, k] ** 2 + s[:, -1] ** 2, torch.ones(3), atol=1e-5)
+    assert model.physical_state(latent).shape == (3, c.state_dim)
 
 
 def test_fine_tuning_starts_from_the_checkpoint(pusht, lever_run, tmp_path):

@@ -160,13 +160,13 @@ def world_model_loss(
 
     parts = {"recon_post": recon_post, "kl": kl}
     loss = recon_post + weights.kl * kl
-    S = model.config.state_dim
+    S = model.config.state_code_dim  # the state's width in the latent
     if S:
         state_post = _masked_mean(model.state_error(posts[..., :S], target_states), valid)
         parts["state_post"] = state_post
         loss = loss + weights.state * state_post
     if S and model.frame_reader is not None:
-        read = model.frame_reader(embed)  # (B, T, S): the state in each real frame, read alone
+        read = model.frame_reader(embed)  # (B, T, S): the state code of each real frame, read alone
         reader = _masked_mean(model.state_error(read, target_states), valid)
         parts["reader"] = reader
         loss = loss + weights.reader * reader

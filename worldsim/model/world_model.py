@@ -49,7 +49,8 @@ class WorldModel(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = c = config
-        S, D, Z, A, H = c.state_dim, c.deter_dim, c.stoch_dim, c.action_dim, c.hidden_dim
+        # S: the physical state's width inside the latent (its code; see ModelConfig.angle_coding)
+        S, D, Z, A, H = c.state_code_dim, c.deter_dim, c.stoch_dim, c.action_dim, c.hidden_dim
         self.encoder = Encoder(c.channels, c.embed_dim, c.frame_size, c.encoder_coordinates)
         decoder = BroadcastDecoder if c.decoder == "broadcast" else Decoder
         self.decoder = decoder(c.channels, c.latent_dim, c.frame_size)
@@ -70,12 +71,14 @@ class WorldModel(nn.Module):
         spec = domains.of_model(c.domain)
         self.physics = spec.load("prior")(c.state_fields) if S and spec.prior else None
         self._crash_rule = None  # (key, rule), built on first use: see crash_signal
-        self.register_buffer("state_mean", torch.zeros(S))
-        self.register_buffer("state_std", torch.ones(S))
-        # which state fields are angles (wrapped, errors around the circle); not saved: the config says
+        self.register_buffer("state_mean", torch.zeros(c.state_dim))
+        self.register_buffer("state_std", torch.ones(c.state_dim))
+        # which state fields are angles, and where; not saved: the config says
         self.register_buffer(
             "angles", torch.tensor([f in c.angle_fields for f in c.state_fields], dtype=torch.bool), persistent=False
         )
+        self.register_buffer("angle_index", self.angles.nonzero().flatten(), persistent=False)
+        self.sines = c.angle_coding == "cos_sin" and bool(c.angle_fields)  # the code appends each angle's sine
         if not c.discrete:
             self.register_buffer("action_low", torch.tensor(c.action_space["low"], dtype=torch.float32).flatten())
             self.register_buffer("action_high", torch.tensor(c.action_space["high"], dtype=torch.float32).flatten())
@@ -83,7 +86,7 @@ class WorldModel(nn.Module):
     # ---- layout of the flat latent -------------------------------------------------------------
     def split(self, latent: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         c = self.config
-        return latent.split([c.state_dim, c.deter_dim, c.stoch_dim], -1)
+        return latent.split([c.state_code_dim, c.deter_dim, c.stoch_dim], -1)
 
     def initial(self, batch: int) -> torch.Tensor:
         return self.state_mean.new_zeros(batch, self.config.latent_dim)
@@ -129,20 +132,48 @@ class WorldModel(nn.Module):
         self.state_std.copy_(torch.where(std < 1e-6, torch.ones_like(std), std))  # constant fields pass through
 
     def normalise_state(self, state: torch.Tensor) -> torch.Tensor:
-        return (state - self.state_mean) / self.state_std
+        """Physical state (..., state_dim) -> its code in the latent (..., state_code_dim): each field
+        standardised; under "cos_sin" an angle's slot holds its cosine and its sine is appended."""
+        code = (state - self.state_mean) / self.state_std
+        if not self.sines:
+            return code
+        angle = state[..., self.angle_index]
+        code = code.index_copy(-1, self.angle_index, angle.cos())
+        return torch.cat([code, angle.sin()], -1)
+
+    def denormalise_state(self, code: torch.Tensor) -> torch.Tensor:
+        """The inverse of `normalise_state`: a code (..., state_code_dim) -> physical units (..., state_dim)."""
+        S = self.config.state_dim
+        state = code[..., :S] * self.state_std + self.state_mean
+        if not self.sines:
+            return state
+        angle = torch.atan2(code[..., S:], code[..., self.angle_index])
+        return state.index_copy(-1, self.angle_index, angle)
+
+    def on_circle(self, code: torch.Tensor) -> torch.Tensor:
+        """A code with each angle's (cos, sin) put back on the unit circle: steps of the learned
+        dynamics add to the pair, and a pair that drifts in length is a state never seen in data."""
+        if not self.sines:
+            return code
+        S = self.config.state_dim
+        cos, sin = code[..., self.angle_index], code[..., S:]
+        norm = torch.sqrt(cos**2 + sin**2).clamp(min=1e-3)
+        return torch.cat([code[..., :S].index_copy(-1, self.angle_index, cos / norm), sin / norm], -1)
 
     def wrap_state(self, state: torch.Tensor) -> torch.Tensor:
-        """A normalised state (..., S) with its angle fields wrapped to (-pi, pi] (in physical units)."""
-        if not self.config.angle_fields:
+        """A state code (..., state_code_dim) with its angles where they belong: wrapped to (-pi, pi]
+        (in physical units) under the "wrapped" coding; a (cos, sin) pair needs no wrapping."""
+        if not self.config.angle_fields or self.sines:
             return state
         physical = state * self.state_std + self.state_mean
         wrapped = torch.atan2(torch.sin(physical), torch.cos(physical))
         return torch.where(self.angles, (wrapped - self.state_mean) / self.state_std, state)
 
     def state_error(self, predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Squared error of normalised states summed over fields (...), angles measured around the circle."""
+        """Squared error of state codes summed over fields (...); wrapped angles are measured around
+        the circle (a (cos, sin) pair's plain error already is)."""
         error = predicted - target
-        if self.config.angle_fields:
+        if self.config.angle_fields and not self.sines:
             turn = error * self.state_std
             around = torch.atan2(torch.sin(turn), torch.cos(turn)) / self.state_std
             error = torch.where(self.angles, around, error)
@@ -150,7 +181,7 @@ class WorldModel(nn.Module):
 
     def physical_state(self, latent: torch.Tensor) -> torch.Tensor:
         """The latent's physical state in the domain's units, (B, S)."""
-        return self.split(latent)[0] * self.state_std + self.state_mean
+        return self.denormalise_state(self.split(latent)[0])
 
     # ---- dynamics -------------------------------------------------------------------------------
     def _gaussian(self, stats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -183,9 +214,9 @@ class WorldModel(nn.Module):
         # α = 1 (a plain number) is pure learned dynamics: skip the prior, a third of a latent step.
         if self.physics is not None and not (isinstance(alpha, (int, float)) and alpha == 1.0):
             alpha = torch.as_tensor(alpha, dtype=s.dtype, device=s.device).reshape(-1, 1)
-            physical = self.physics(s * self.state_std + self.state_mean, self.action_physical(action))
+            physical = self.physics(self.denormalise_state(s), self.action_physical(action))
             learned = alpha * learned + (1 - alpha) * self.normalise_state(physical)
-        return torch.cat([self.wrap_state(learned), h, z], -1)
+        return torch.cat([self.on_circle(self.wrap_state(learned)), h, z], -1)
 
     def ensemble_states(self, previous: torch.Tensor, latent: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """(E, B, S): each ensemble head's next normalised physical state for the step from
@@ -204,7 +235,7 @@ class WorldModel(nn.Module):
         # spread around the first head (the same spread); angles differ around the circle, so heads
         # at +179 and -179 degrees agree
         apart = heads - heads[:1]
-        if self.config.angle_fields:
+        if self.config.angle_fields and not self.sines:
             turn = apart * self.state_std
             apart = torch.where(self.angles, torch.atan2(torch.sin(turn), torch.cos(turn)) / self.state_std, apart)
         return apart.std(0).mean(-1)
