@@ -24,14 +24,21 @@ for domain in $domains; do
         --loss '{"motion": 10, "consistency": 10}' --quiet
       ;;
     robotics-angles)
-      # Angles held as (cos, sin) in the latent (BENCHMARKS.md, "Angles as cos and sin"), on 1,000
+      # Angles held as (cos, sin) in the latent (BENCHMARKS.md, "Angles as cosine and sine"), on 1,000
       # episodes of 120 steps (three times the starting poses of data/robotics), fine-tuned from the
-      # latent-only candidate above. Data: worldsim collect --domain robotics --episodes 1000
+      # latent-only candidate above for 2,500 steps; then two equal 2,000-step continuations side by
+      # side (one thread each): as before, and with the posterior frames drawn from the true state
+      # half of the time (state_forcing). Data: worldsim collect --domain robotics --episodes 1000
       # --max-steps 120 --workers 2 --seed 7000 --out data/robotics-v2
+      model='{"draws_on_previous": false, "encoder_coordinates": true, "ensemble": 4, "angle_coding": "cos_sin"}'
       worldsim train --domain robotics --data data/robotics-v2 --out runs/robotics-angles --init runs/robotics-latent \
-        --steps 4500 --threads 2 --seed 0 --burn-in 24 \
-        --model '{"draws_on_previous": false, "encoder_coordinates": true, "ensemble": 4, "angle_coding": "cos_sin"}' \
-        --loss '{"motion": 10, "consistency": 10}' --quiet
+        --steps 2500 --threads 2 --seed 0 --burn-in 24 --model "$model" --loss '{"motion": 10, "consistency": 10}' --quiet
+      worldsim train --domain robotics --data data/robotics-v2 --out runs/robotics-angles-more --init runs/robotics-angles \
+        --steps 2000 --threads 1 --seed 0 --burn-in 24 --model "$model" --loss '{"motion": 10, "consistency": 10}' --quiet &
+      worldsim train --domain robotics --data data/robotics-v2 --out runs/robotics-forced --init runs/robotics-angles \
+        --steps 2000 --threads 1 --seed 0 --burn-in 24 --model "$model" \
+        --loss '{"motion": 10, "consistency": 10, "state_forcing": 0.5}' --quiet
+      wait
       ;;
     robotics | driving | games)
       # The shipped (first-release, format 2) weights' recipe.

@@ -301,3 +301,25 @@ def test_models_without_an_ensemble_report_no_uncertainty(lever_run):
     assert "uncertainty" not in WorldSimEnv(checkpoint=out, obs_type="latent").reset(seed=0)[1]
     with pytest.raises(ValueError, match="needs a model with a dynamics ensemble"):
         WorldSimEnv(checkpoint=out, obs_type="latent", uncertainty=True)
+
+
+def test_state_forcing_draws_posterior_frames_from_the_true_state(pusht):
+    sampler = WindowSampler(pusht, 3 + 4 - 1, "all")
+    batch = to_tensors(sampler.sample(3, np.random.default_rng(0)))
+    model = tiny_model(sampler)
+    model.config.draws_on_previous = False  # the frame is then the latent's alone
+    with torch.no_grad():  # a decoder that looks at the state slot (an untrained one barely does)
+        model.decoder.inp.weight[:, : model.config.state_code_dim].normal_(0, 3)
+
+    def recon(share: float) -> float:
+        weights = LossWeights(state_forcing=share)
+        _, parts = world_model_loss(model, batch, 3, weights, torch.Generator().manual_seed(0), torch.ones(3))
+        return float(parts["recon_post"])
+
+    before = {share: recon(share) for share in (0.0, 1.0)}
+    with torch.no_grad():  # another filter: a different state slot in every posterior latent
+        model.state_net[-1].bias.add_(3.0)
+    assert recon(1.0) == before[1.0]  # drawn from the true state alone: the filter's state is not looked at
+    assert abs(recon(0.0) - before[0.0]) > 1e-3
+    with pytest.raises(ValueError, match="state_forcing"):
+        LossWeights(state_forcing=1.5)

@@ -53,6 +53,17 @@ class LossWeights:
     # state on imperfect references, and the dynamics learn from the KL and state terms alone.
     imagined_pixels: float = 1.0
     repair: float = 0.0
+    # Share of the posterior frames drawn with the simulator's true physical state in the latent's
+    # state slot (the rest of the latent as filtered). The filter's state is poor early in training
+    # and its pose estimates hedge, so a decoder left alone learns geometry from the deterministic
+    # part and draws a blob where the block's orientation is unsure; drawn from the true state, it
+    # learns to draw what the state slot says, and a dream's frames then show the dream's state.
+    state_forcing: float = 0.0
+
+    def __post_init__(self):
+        for name in ("reference_dropout", "state_forcing"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"loss weight {name} is a share of frames in [0, 1], got {getattr(self, name)}")
 
 
 def to_tensors(batch: Windows, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
@@ -149,7 +160,13 @@ def world_model_loss(
         reference_maps = model.encoder.feature_maps(references[:, before].flatten(0, 1))[:3]
     else:
         reference_maps = [m.view(B, T, *m.shape[1:])[:, before].flatten(0, 1) for m in maps[:3]]
-    recon = model.draw(posts[:, idx].flatten(0, 1), references[:, before].flatten(0, 1), keep.flatten(), reference_maps)
+    drawn = posts[:, idx]
+    if weights.state_forcing > 0 and model.config.state_dim:
+        S = model.config.state_code_dim
+        forced = torch.rand(B, n, 1, generator=generator, device=generator.device) < weights.state_forcing
+        state = torch.where(forced.to(model.device), target_states[:, idx], drawn[..., :S])
+        drawn = torch.cat([state, drawn[..., S:]], -1)
+    recon = model.draw(drawn.flatten(0, 1), references[:, before].flatten(0, 1), keep.flatten(), reference_maps)
     recon = recon.view(B, n, *pixels.shape[2:])
     target = pixels[:, idx]
     weight = None
