@@ -144,3 +144,22 @@ def test_angle_errors_are_measured_around_the_circle():
     b = np.array([[np.radians(-179), 4.0]])
     assert np.allclose(absolute_difference(a, b, np.array([True, False])), [[np.radians(2), 6.0]], atol=1e-6)
     assert np.allclose(absolute_difference(a, b), [[np.radians(358), 6.0]], atol=1e-5)  # unmarked: plain
+
+
+def test_probe_reads_angles_as_cos_and_sin():
+    rng = np.random.default_rng(8)
+    n = 400
+    theta = rng.uniform(-np.pi, np.pi, n).astype(np.float32)  # half of them within 90 degrees of the wrap
+    frames = np.zeros((n, 16, 16, 3), np.uint8)
+    for frame, t in zip(frames, theta):  # a hand from the centre pointing at theta
+        for r in np.linspace(0, 7, 15):
+            frame[int(round(8 + r * np.sin(t))) % 16, int(round(8 + r * np.cos(t))) % 16] = 255
+    states = np.stack([theta, rng.normal(0, 1, n).astype(np.float32)], 1)
+    angles = np.array([True, False])
+    probe = StateProbe.fit(frames[:300], states[:300], PROBE, seed=0, angles=angles)
+    assert probe.net.head[-1].out_features == 3  # the angle as two outputs, the other field as one
+    read = probe.predict(frames[300:])
+    assert np.abs(read[:, 0]).max() <= np.pi + 1e-5  # an angle comes back as an angle
+    assert probe.error(frames[300:], states[300:], angles)[0] < 0.5  # chance: pi / 2
+    with pytest.raises(ValueError, match="mark each of the 2"):
+        StateProbe.fit(frames, states, PROBE, angles=np.array([True]))

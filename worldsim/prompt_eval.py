@@ -60,7 +60,8 @@ def evaluate_prompts(
     fields = model.config.state_fields
     rng = np.random.default_rng(config.seed)
     real_frames, real_states, real_groups, starts = _real_scenes(model, data, config, rng)
-    probe = StateProbe.fit(real_frames, real_states, config.probe, seed=config.seed, device=model.device)
+    angles = np.array([f.get("unit") == "rad" for f in data.source["state_fields"]])
+    probe = StateProbe.fit(real_frames, real_states, config.probe, seed=config.seed, device=model.device, angles=angles)
 
     per_kind: dict[str, list[bool]] = {}
     state_ok, frame_ok, draws, refusals, cases = [], [], {}, [], []

@@ -109,8 +109,9 @@ def _build(make, generator: torch.Generator) -> nn.Module:
 
 
 def _to_input(frames: np.ndarray, device: torch.device) -> torch.Tensor:
-    # uint8 (N, H, W, 3) -> float (N, 3, H, W) in [0, 1], converted per batch to keep memory small.
-    return torch.from_numpy(np.ascontiguousarray(frames)).to(device).permute(0, 3, 1, 2).float() / 255.0
+    # uint8 (N, H, W, 3) -> float (N, 3, H, W) in [-0.5, 0.5], converted per batch to keep memory
+    # small. Centred: on a white table in [0, 1] the probe sat at the mean answer for hundreds of steps.
+    return torch.from_numpy(np.ascontiguousarray(frames)).to(device).permute(0, 3, 1, 2).float() / 255.0 - 0.5
 
 
 def _fit(
@@ -308,11 +309,23 @@ class _Regressor(nn.Module):
 
 
 class StateProbe:
-    """A CNN that reads the state vector off a frame, fitted on real frames (`StateProbe.fit`)."""
+    """A CNN that reads the state vector off a frame, fitted on real frames (`StateProbe.fit`).
+    Angle fields are read as their cosine and sine (a network that outputs an angle must jump where
+    it wraps, and reads PushT's block orientation barely above chance)."""
 
-    def __init__(self, net: _Regressor, mean: np.ndarray, std: np.ndarray, frame_shape: tuple[int, int], recipe, device):
+    def __init__(
+        self, net: _Regressor, mean: np.ndarray, std: np.ndarray, frame_shape: tuple[int, int], recipe, device, angles=None
+    ):
         self.net, self.mean, self.std = net, mean, std
         self.frame_shape, self.recipe, self.device = frame_shape, recipe, device
+        self.angles = np.zeros(len(mean), bool) if angles is None else np.asarray(angles, bool)
+
+    @staticmethod
+    def _targets(states: np.ndarray, mean: np.ndarray, std: np.ndarray, angles: np.ndarray) -> np.ndarray:
+        # normalised fields; each angle's slot holds its cosine, its sine appended after the rest
+        targets = (states - mean) / std
+        targets[:, angles] = np.cos(states[:, angles])
+        return np.concatenate([targets, np.sin(states[:, angles])], 1).astype(np.float32)
 
     @classmethod
     def fit(
@@ -322,9 +335,11 @@ class StateProbe:
         recipe: ProbeRecipe = ProbeRecipe(),
         seed: int = 0,
         device: str | torch.device = "cpu",
+        angles: np.ndarray | None = None,
     ) -> StateProbe:
         """Fit on `frames` (N, H, W, 3) uint8 and their `states` (N, S). The target is the state
-        normalised by the training states' mean and std; a constant field keeps std 1."""
+        normalised by the training states' mean and std (a constant field keeps std 1); fields marked
+        in `angles` (S,) bool are learned as (cos, sin)."""
         frames = _check_frames(frames, "frames")
         states = np.asarray(states, dtype=np.float32)
         if states.ndim != 2 or len(states) != len(frames):
@@ -332,21 +347,29 @@ class StateProbe:
         if not np.isfinite(states).all():
             raise ValueError("states hold non-finite values")
         device = resolve_device(device)
+        angles = np.zeros(states.shape[1], bool) if angles is None else np.asarray(angles, bool)
+        if angles.shape != (states.shape[1],):
+            raise ValueError(f"angles must mark each of the {states.shape[1]} state fields, got shape {angles.shape}")
         mean = states.mean(0)
         std = states.std(0)
         std = np.where(std > 1e-6, std, 1.0).astype(np.float32)
         generator = torch.Generator().manual_seed(seed)
-        net = _build(lambda: _Regressor(recipe, frames.shape[1:3], states.shape[1]), generator).to(device)
-        targets = torch.from_numpy((states - mean) / std)
+        outputs = states.shape[1] + int(angles.sum())
+        net = _build(lambda: _Regressor(recipe, frames.shape[1:3], outputs), generator).to(device)
+        targets = torch.from_numpy(cls._targets(states, mean, std, angles))
         _fit(net, frames, targets, F.mse_loss, recipe.steps, recipe.batch_size, recipe.lr, generator, device)
-        return cls(net, mean, std, tuple(frames.shape[1:3]), recipe, device)
+        return cls(net, mean, std, tuple(frames.shape[1:3]), recipe, device, angles)
 
     def predict(self, frames: np.ndarray) -> np.ndarray:
         """(N, S) float32 states read off `frames`, in the states' units."""
         frames = _check_frames(frames, "frames")
         if tuple(frames.shape[1:3]) != self.frame_shape:
             raise ValueError(f"the probe was fitted on {self.frame_shape} frames, got {tuple(frames.shape[1:3])}")
-        return (_predict(self.net, frames, self.device) * self.std + self.mean).astype(np.float32)
+        out = _predict(self.net, frames, self.device)
+        S = len(self.mean)
+        states = out[:, :S] * self.std + self.mean
+        states[:, self.angles] = np.arctan2(out[:, S:], out[:, :S][:, self.angles])
+        return states.astype(np.float32)
 
     def errors(self, frames: np.ndarray, states: np.ndarray, angles: np.ndarray | None = None) -> np.ndarray:
         """(N, S) absolute error of each frame's read-off state against `states`; fields marked in

@@ -235,7 +235,8 @@ def _fit_probe(model: WorldModel, data: Dataset, others: list[int], config: Long
     frames, states = np.concatenate(frames), np.concatenate(states).astype(np.float32)
     rng = np.random.default_rng(config.seed)
     keep = rng.choice(len(frames), size=min(config.probe_frames, len(frames)), replace=False)
-    return StateProbe.fit(frames[keep], states[keep], config.probe, seed=config.seed, device=model.device)
+    angles = np.array([f.get("unit") == "rad" for f in data.source["state_fields"]])
+    return StateProbe.fit(frames[keep], states[keep], config.probe, seed=config.seed, device=model.device, angles=angles)
 
 
 @torch.no_grad()
