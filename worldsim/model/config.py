@@ -38,9 +38,9 @@ class ModelConfig:
     # alone; needs draws_on_previous=False). See worldsim.model.networks.
     decoder: str = "upsample"
     encoder_coordinates: bool = False  # pixel x, y as input channels of the encoder (CoordConv)
-    # State fields that are angles (unit "rad" in the data): the model keeps them wrapped to (-pi, pi]
-    # and measures their errors around the circle, so that an upside-down block at +179 degrees is
-    # not a regression target 358 degrees away from one at -179 (the mean of the two is right way up).
+    # State fields that are angles (unit "rad" in the data): held as set by angle_coding, and their
+    # errors measured around the circle, so that an upside-down block at +179 degrees is not a
+    # regression target 358 degrees away from one at -179 (the mean of the two is right way up).
     angle_fields: list[str] = field(default_factory=list)
     # How the latent holds an angle: "cos_sin", as its cosine (in the field's own slot) and its sine
     # (appended after the other fields), so that the orientation is a smooth function of the frame;
