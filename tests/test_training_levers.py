@@ -323,3 +323,14 @@ def test_state_forcing_draws_posterior_frames_from_the_true_state(pusht):
     assert abs(recon(0.0) - before[0.0]) > 1e-3
     with pytest.raises(ValueError, match="state_forcing"):
         LossWeights(state_forcing=1.5)
+
+
+def test_format_3_models_load_with_wrapped_angles(pusht, tmp_path):
+    out = tmp_path / "v3"
+    train(config(pusht, out, steps=2, model={**TINY, "angle_coding": "wrapped"}), progress=False)
+    meta = json.loads((out / "config.json").read_text())
+    meta["format_version"] = 3  # written before angle_coding existed: no such field
+    del meta["model"]["angle_coding"]
+    (out / "config.json").write_text(json.dumps(meta))
+    model, _ = load_model(out)
+    assert model.config.angle_coding == "wrapped" and model.config.state_code_dim == model.config.state_dim
