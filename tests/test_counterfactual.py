@@ -121,7 +121,7 @@ def test_latent_overlap_agrees_with_the_rule_on_decoded_states(driving_model):
     latent = torch.randn(512, driving_model.config.latent_dim, generator=generator) * 3
     state = driving_model.physical_state(latent)
     state[::4, 5:8] = torch.tensor([1.0, 2.0, -1.0])  # a quarter of them with a car on the ego
-    latent[:, : driving_model.config.state_dim] = driving_model.normalise_state(state)
+    latent[:, : driving_model.config.state_code_dim] = driving_model.normalise_state(state)
     expected = states_overlap(driving_model.physical_state(latent))
     assert expected.float().mean() >= 0.25
     assert torch.equal(LatentOverlap(driving_model)(latent), expected)

@@ -141,7 +141,7 @@ def test_physics_blend_zero_follows_prior():
     # Put a plausible physical state into the latent: ego in lane 1 at 25 m/s, one car ahead.
     state = torch.zeros(3, model.config.state_dim)
     state[:, 1], state[:, 2], state[:, 5], state[:, 6], state[:, 8] = 4.0, 25.0, 1.0, 20.0, 22.0
-    latent[:, : model.config.state_dim] = model.normalise_state(state)
+    latent[:, : model.config.state_code_dim] = model.normalise_state(state)
     action = torch.tensor([0, 3, 4])
     prior = domains.get("driving").load("prior")(model.config.state_fields)
     expected = prior(state, F.one_hot(action, 5).float())
