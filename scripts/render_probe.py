@@ -51,10 +51,13 @@ def load(root: str, every: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
     return np.concatenate([e.frames[::every] for e in episodes]), np.concatenate([e.states[::every] for e in episodes]), fields
 
 
+POSITIONS = ("agent_x", "agent_y", "block_x", "block_y")  # what shows, besides the block's angle
+
+
 def code(states: np.ndarray, fields: list[str], mean: np.ndarray, std: np.ndarray) -> torch.Tensor:
     # positions only (velocities and coverage do not show): x, y standardised; the angle as cos, sin
     k = fields.index("block_angle")
-    keep = [fields.index(f) for f in ("agent_x", "agent_y", "block_x", "block_y")]
+    keep = [fields.index(f) for f in POSITIONS]
     z = (states[:, keep] - mean) / std
     return torch.from_numpy(np.concatenate([z, np.cos(states[:, k : k + 1]), np.sin(states[:, k : k + 1])], 1)).float()
 
@@ -80,7 +83,7 @@ def main() -> None:
     torch.set_num_threads(1)  # beside other work; the decoder is small
     frames, states, fields = load(args.train, 1)
     test_frames, test_states, _ = load(args.test, 10)
-    keep = [fields.index(f) for f in ("agent_x", "agent_y", "block_x", "block_y")]
+    keep = [fields.index(f) for f in POSITIONS]
     mean, std = states[:, keep].mean(0), states[:, keep].std(0)
     x, y = code(states, fields, mean, std), torch.from_numpy(frames)  # uint8: converted per batch
     decoder = (CoordinateDecoder if args.coordinates else Decoder)(args.channels, x.shape[1], frames.shape[1])

@@ -40,8 +40,8 @@ def lever_run(pusht, tmp_path_factory):
     return out, result
 
 
-def tiny_model(sampler) -> WorldModel:
-    model = WorldModel(model_config_for(sampler.dataset, TINY))
+def tiny_model(sampler, **overrides) -> WorldModel:
+    model = WorldModel(model_config_for(sampler.dataset, {**TINY, **overrides}))
     model.fit_state_normalisation(torch.from_numpy(sampler.states))
     return model
 
@@ -155,15 +155,9 @@ def test_fine_tuning_into_a_coordinate_encoder_keeps_what_the_encoder_computed(p
     assert torch.allclose(before.encoder(frames), after.encoder(frames), atol=1e-5)
 
 
-def tiny_model_coding(sampler, coding: str) -> WorldModel:
-    model = WorldModel(model_config_for(sampler.dataset, {**TINY, "angle_coding": coding}))
-    model.fit_state_normalisation(torch.from_numpy(sampler.states))
-    return model
-
-
 def test_wrapped_angles_are_kept_wrapped_and_their_errors_measured_around_the_circle(pusht):
     sampler = WindowSampler(pusht, 3 + 4 - 1, "all")
-    model = tiny_model_coding(sampler, "wrapped")
+    model = tiny_model(sampler, angle_coding="wrapped")
     assert model.config.angle_fields == ["block_angle"]  # the data's one field in radians
     assert model.config.state_code_dim == model.config.state_dim
     k = model.config.state_fields.index("block_angle")
@@ -306,8 +300,7 @@ def test_models_without_an_ensemble_report_no_uncertainty(lever_run):
 def test_state_forcing_draws_posterior_frames_from_the_true_state(pusht):
     sampler = WindowSampler(pusht, 3 + 4 - 1, "all")
     batch = to_tensors(sampler.sample(3, np.random.default_rng(0)))
-    model = tiny_model(sampler)
-    model.config.draws_on_previous = False  # the frame is then the latent's alone
+    model = tiny_model(sampler, draws_on_previous=False)  # the frame is then the latent's alone
     with torch.no_grad():  # a decoder that looks at the state slot (an untrained one barely does)
         model.decoder.inp.weight[:, : model.config.state_code_dim].normal_(0, 3)
 

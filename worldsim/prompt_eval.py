@@ -60,8 +60,7 @@ def evaluate_prompts(
     fields = model.config.state_fields
     rng = np.random.default_rng(config.seed)
     real_frames, real_states, real_groups, starts = _real_scenes(model, data, config, rng)
-    angles = np.array([f.get("unit") == "rad" for f in data.source["state_fields"]])
-    probe = StateProbe.fit(real_frames, real_states, config.probe, seed=config.seed, device=model.device, angles=angles)
+    probe = StateProbe.fit(real_frames, real_states, config.probe, seed=config.seed, device=model.device, angles=data.angles)
 
     per_kind: dict[str, list[bool]] = {}
     state_ok, frame_ok, draws, refusals, cases = [], [], {}, [], []
@@ -186,7 +185,7 @@ def _consistency(model: WorldModel, latents: torch.Tensor, data: Dataset, config
     blank = torch.zeros(len(latents), 3, model.config.frame_size, model.config.frame_size)
     rollout = model.imagine(latents, actions, previous=blank, generator=torch.Generator().manual_seed(config.seed))
     states = np.concatenate([start[:, None], rollout.states.cpu().numpy()], 1)
-    angles = np.array([f["unit"] == "rad" for f in data.source["state_fields"]])
+    angles = data.angles
 
     def step_sizes(values: np.ndarray, axis: int) -> np.ndarray:  # angles measured around the circle
         change = np.diff(values, axis=axis)

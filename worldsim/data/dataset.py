@@ -51,6 +51,11 @@ class Dataset:
     def domain(self) -> str:
         return self.source["domain"]
 
+    @property
+    def angles(self) -> np.ndarray:
+        """(S,) bool: which state fields are angles (unit "rad"), to be measured around the circle."""
+        return np.array([f.get("unit") == "rad" for f in self.source["state_fields"]], dtype=bool)
+
     @cached_property
     def episode_paths(self) -> dict[int, Path]:
         paths = sorted((self.root / "episodes").glob("episode_*.npz"))

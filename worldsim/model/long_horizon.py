@@ -102,7 +102,7 @@ def evaluate_long(
     spec = domains.of_model(model.config.domain)
     objects = spec.load("objects") if spec.objects else ()
     # angles (unit "rad" in the data) are scored around the circle, whatever the model was trained with
-    angles = np.array([f.get("unit") == "rad" for f in data.source["state_fields"]])
+    angles = data.angles
     buckets = {}
     for name, steps in _buckets(replay, config).items():
         if steps:
@@ -235,8 +235,7 @@ def _fit_probe(model: WorldModel, data: Dataset, others: list[int], config: Long
     frames, states = np.concatenate(frames), np.concatenate(states).astype(np.float32)
     rng = np.random.default_rng(config.seed)
     keep = rng.choice(len(frames), size=min(config.probe_frames, len(frames)), replace=False)
-    angles = np.array([f.get("unit") == "rad" for f in data.source["state_fields"]])
-    return StateProbe.fit(frames[keep], states[keep], config.probe, seed=config.seed, device=model.device, angles=angles)
+    return StateProbe.fit(frames[keep], states[keep], config.probe, seed=config.seed, device=model.device, angles=data.angles)
 
 
 @torch.no_grad()

@@ -115,7 +115,7 @@ def model_config_for(dataset: Dataset, overrides: dict[str, Any]) -> ModelConfig
         frame_size=source["frame_shape"][0],
         action_space=source["action_space"],
         state_fields=[f["name"] for f in source["state_fields"]],
-        angle_fields=[f["name"] for f in source["state_fields"] if f.get("unit") == "rad"],
+        angle_fields=[f["name"] for f, angle in zip(source["state_fields"], dataset.angles, strict=True) if angle],
         env_id=source["env_id"],
         frame_skip=source.get("frame_skip", 1),
         **overrides,
