@@ -21,7 +21,8 @@ import numpy as np
 import torch
 
 from worldsim.data import Dataset
-from worldsim.model.networks import Decoder, coordinate_grid
+from worldsim.model.networks import BroadcastDecoder, Decoder, FieldDecoder, coordinate_grid
+from worldsim.model.objective import LossWeights, _pixel_error, _pixel_weight
 from worldsim.model.palette import palette_from_frames, snap
 from worldsim.sources.objects import ROBOTICS
 
@@ -71,6 +72,14 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--lr", type=float, default=6e-4)
     parser.add_argument("--coordinates", action="store_true", help="pixel coordinates beside each upsampling stage")
+    parser.add_argument("--decoder", choices=("upsample", "broadcast", "field"), default="upsample")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--foreground",
+        type=float,
+        default=0.0,
+        help="LossWeights.foreground: extra weight on pixels away from the batch's mean frame",
+    )
     parser.add_argument(
         "--plain-init",
         action="store_true",
@@ -80,21 +89,23 @@ def main() -> None:
     parser.add_argument("--out", default="render.png", help="a strip of held-out frames: real above, drawn below")
     args = parser.parse_args()
     torch.manual_seed(0)
-    torch.set_num_threads(1)  # beside other work; the decoder is small
+    torch.set_num_threads(args.threads)
     frames, states, fields = load(args.train, 1)
     test_frames, test_states, _ = load(args.test, 10)
     keep = [fields.index(f) for f in POSITIONS]
     mean, std = states[:, keep].mean(0), states[:, keep].std(0)
     x, y = code(states, fields, mean, std), torch.from_numpy(frames)  # uint8: converted per batch
-    decoder = (CoordinateDecoder if args.coordinates else Decoder)(args.channels, x.shape[1], frames.shape[1])
-    if args.plain_init:
+    kind = {"upsample": CoordinateDecoder if args.coordinates else Decoder, "broadcast": BroadcastDecoder, "field": FieldDecoder}
+    decoder = kind[args.decoder](args.channels, x.shape[1], frames.shape[1])
+    if args.plain_init and args.decoder == "upsample":
         decoder.ups[-1].reset_parameters()
     optimizer = torch.optim.Adam(decoder.parameters(), args.lr)
     generator = torch.Generator().manual_seed(0)
     for step in range(args.steps):
         idx = torch.randint(len(x), (args.batch,), generator=generator)
         target = y[idx].permute(0, 3, 1, 2).float() / 255
-        loss = ((decoder(x[idx]) - target) ** 2).sum((1, 2, 3)).mean()
+        weight = _pixel_weight(LossWeights(foreground=args.foreground), target, target.mean(0))
+        loss = _pixel_error(decoder(x[idx]), target, weight).mean()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

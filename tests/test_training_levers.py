@@ -10,7 +10,7 @@ import torch
 from worldsim.data import CollectRequest, Dataset, WindowSampler, collect
 from worldsim.model.checkpoint import CheckpointError, load_model
 from worldsim.model.config import FORMAT_VERSION
-from worldsim.model.objective import LossWeights, _changed, first_frames, to_tensors, world_model_loss
+from worldsim.model.objective import LossWeights, _changed, _pixel_weight, first_frames, to_tensors, world_model_loss
 from worldsim.model.train import TrainConfig, model_config_for, train
 from worldsim.model.world_model import WorldModel
 
@@ -105,6 +105,19 @@ def test_motion_mask_marks_what_changed():
     assert mask[0, 0, 1, 1] == 1 and mask[0, 0, 3, 3] == 1 and mask.sum() == 2
 
 
+def test_foreground_weighs_pixels_by_how_rare_they_are_at_their_place():
+    frames = torch.ones(4, 3, 4, 4)  # a white table ...
+    frames[0, :, 1, 1] = 0.0  # ... with a black object in one frame
+    mean = frames.mean(0)
+    assert _pixel_weight(LossWeights(), frames, mean) is None
+    weight = _pixel_weight(LossWeights(foreground=10.0), frames, mean)
+    assert weight.shape == (4, 1, 4, 4)
+    assert weight[0, 0, 1, 1] == pytest.approx(1 + 10 * 3 * 0.75)  # 3 channels, each 0.75 off the mean
+    assert weight[1, 0, 1, 1] == pytest.approx(1 + 10 * 3 * 0.25) and weight[0, 0, 0, 0] == 1.0
+    both = _pixel_weight(LossWeights(foreground=10.0, motion=5.0), frames[1:2], mean, frames[0:1])
+    assert both[0, 0, 1, 1] == pytest.approx(1 + 5 + 10 * 3 * 0.25) and both[0, 0, 0, 0] == 1.0
+
+
 def test_bad_training_options_are_named(pusht, tmp_path):
     with pytest.raises(ValueError, match="unknown loss weights: motoin"):
         train(config(pusht, tmp_path / "a", weights={"motoin": 1.0}), progress=False)
@@ -127,17 +140,18 @@ def test_a_decoder_that_draws_from_the_latent_alone_ignores_the_previous_frame(p
     assert torch.isfinite(loss) and np.isfinite(parts["recon_imag"])
 
 
-def test_a_broadcast_decoder_draws_from_the_latent_alone_and_needs_no_previous_frame(pusht):
+@pytest.mark.parametrize("decoder", ["broadcast", "field"])
+def test_latent_only_decoders_draw_from_the_latent_alone_and_need_no_previous_frame(pusht, decoder):
     sampler = WindowSampler(pusht, 3 + 4 - 1, "all")
     with pytest.raises(ValueError, match="set draws_on_previous to false"):
-        model_config_for(sampler.dataset, {**TINY, "decoder": "broadcast"})
-    with pytest.raises(ValueError, match="'upsample' or 'broadcast'"):
+        model_config_for(sampler.dataset, {**TINY, "decoder": decoder})
+    with pytest.raises(ValueError, match="decoder is one of upsample, broadcast, field"):
         model_config_for(sampler.dataset, {**TINY, "decoder": "pixelshuffle"})
-    model = WorldModel(model_config_for(sampler.dataset, {**TINY, "draws_on_previous": False, "decoder": "broadcast"}))
-    model.fit_state_normalisation(torch.from_numpy(sampler.states))
+    model = tiny_model(sampler, draws_on_previous=False, decoder=decoder)
     latent = torch.randn(2, model.config.latent_dim)
     frame = model.draw(latent, torch.zeros(2, 3, 64, 64))
     assert frame.shape == (2, 3, 64, 64) and torch.equal(frame, model.draw(latent, torch.ones(2, 3, 64, 64)))
+    assert not torch.allclose(frame[0], frame[1])  # the latent, and only it, decides the frame
     batch = to_tensors(sampler.sample(2, np.random.default_rng(0)))
     loss, _ = world_model_loss(model, batch, 3, LossWeights(), torch.Generator().manual_seed(0), torch.ones(2))
     loss.backward()

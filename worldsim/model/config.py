@@ -12,6 +12,7 @@ FORMAT_VERSION = 4
 # held wrapped.
 READABLE = {2: {"frame_reader": False, "angle_coding": "wrapped"}, 3: {"angle_coding": "wrapped"}, 4: {}}
 ANGLE_CODINGS = ("cos_sin", "wrapped")
+DECODERS = ("upsample", "broadcast", "field")
 
 
 @dataclass
@@ -34,8 +35,10 @@ class ModelConfig:
     # the latent holds; the price is drawing the static scene anew every step.
     draws_on_previous: bool = True
     # "upsample": transposed convolutions from the latent, with the previous frame's maps as skips;
-    # "broadcast": the latent broadcast over a grid with pixel coordinates (draws from the latent
-    # alone; needs draws_on_previous=False). See worldsim.model.networks.
+    # "broadcast": the latent broadcast over a grid with pixel coordinates; "field": a field over
+    # pixel coordinates whose every layer the latent scales and shifts (FiLM), which draws rigid
+    # poses sharply. Both draw from the latent alone (draws_on_previous=False). See
+    # worldsim.model.networks.
     decoder: str = "upsample"
     encoder_coordinates: bool = False  # pixel x, y as input channels of the encoder (CoordConv)
     # State fields that are angles (unit "rad" in the data): held as set by angle_coding, and their
@@ -57,10 +60,10 @@ class ModelConfig:
     def __post_init__(self):
         if self.ensemble < 0 or self.ensemble == 1:
             raise ValueError(f"ensemble is 0 (none) or at least 2 heads, got {self.ensemble}")
-        if self.decoder not in ("upsample", "broadcast"):
-            raise ValueError(f"decoder is 'upsample' or 'broadcast', got {self.decoder!r}")
-        if self.decoder == "broadcast" and self.draws_on_previous:
-            raise ValueError("the broadcast decoder draws from the latent alone: set draws_on_previous to false")
+        if self.decoder not in DECODERS:
+            raise ValueError(f"decoder is one of {', '.join(DECODERS)}, got {self.decoder!r}")
+        if self.decoder != "upsample" and self.draws_on_previous:
+            raise ValueError(f"the {self.decoder} decoder draws from the latent alone: set draws_on_previous to false")
         if self.angle_coding not in ANGLE_CODINGS:
             raise ValueError(f"angle_coding is one of {', '.join(ANGLE_CODINGS)}, got {self.angle_coding!r}")
         if not set(self.angle_fields) <= set(self.state_fields):

@@ -137,3 +137,52 @@ class BroadcastDecoder(nn.Module):
         n, g = len(latent), self.grid
         x = self.inp(latent)[:, :, None, None].expand(n, -1, g, g)
         return torch.sigmoid(self.body(torch.cat([x, coordinate_grid(n, g, x)], 1)))
+
+
+class FieldDecoder(nn.Module):
+    """(N, latent_dim) -> (N, 3, S, S) in [0, 1], from the latent alone: a field over pixel
+    coordinates, modulated by the latent (FiLM).
+
+    Each cell of an S/4 grid starts from its coordinates and their Fourier features; every layer's
+    channels are scaled and shifted by a linear map of the latent (gamma, beta; Perez et al. 2018).
+    Scaling what a cell knows of its place by what the latent says is the product a rigid pose
+    needs: a body's own frame is cos(a) * (x - bx) + sin(a) * (y - by), products of state and
+    coordinates that a decoder which only adds the latent (upsampling from a vector, spatial
+    broadcast) must build from many nonlinearities and learns slowly, drawing blurs meanwhile.
+    Per-cell layers (1x1) shape the objects, a 3x3 layer joins neighbours, two transposed
+    convolutions bring the grid to full size. Told PushT's true state, it draws the block's T in
+    the right place and orientation within 2,000 steps where the upsampling decoder draws a blob
+    (scripts/render_probe.py; BENCHMARKS.md).
+    """
+
+    FREQUENCIES = 4  # sin and cos of pi * k * coordinate, k = 1..4, for each of x and y
+
+    def __init__(self, channels: int, latent_dim: int, frame_size: int, cell_layers: int = 3):
+        super().__init__()
+        width = 4 * channels
+        self.grid = frame_size // 4
+        features = 2 + 4 * self.FREQUENCIES
+        self.cells = nn.ModuleList([nn.Conv2d(features, width, 1)] + [nn.Conv2d(width, width, 1) for _ in range(cell_layers - 1)])
+        self.mix = nn.Conv2d(width, width, 3, 1, 1)
+        # PyTorch's default initialisation: a tenth of it (an almost unmodulated field to start
+        # from) learned the block's shape several times slower.
+        self.film = nn.Linear(latent_dim, 2 * width * (cell_layers + 1))
+        self.up = nn.Sequential(
+            nn.ConvTranspose2d(width, 2 * channels, 4, 2, 1), nn.ELU(), nn.ConvTranspose2d(2 * channels, 3, 4, 2, 1)
+        )
+        self.act = nn.ELU()
+        self.register_buffer("places", self._places(), persistent=False)
+
+    def _places(self) -> torch.Tensor:
+        """(1, 2 + 4F, g, g): each cell's x, y and their sines and cosines at F frequencies."""
+        grid = coordinate_grid(1, self.grid, torch.zeros(()))
+        k = torch.arange(1, self.FREQUENCIES + 1, dtype=grid.dtype)
+        phases = torch.pi * grid[:, :, None] * k[None, None, :, None, None]  # (1, 2, F, g, g)
+        return torch.cat([grid, torch.cat([phases.sin(), phases.cos()], 2).flatten(1, 2)], 1)
+
+    def forward(self, latent: torch.Tensor, reference=None, base=None) -> torch.Tensor:
+        x = self.places.expand(len(latent), -1, -1, -1)
+        film = self.film(latent)[:, :, None, None].chunk(2 * (len(self.cells) + 1), 1)
+        for i, layer in enumerate([*self.cells, self.mix]):
+            x = self.act(layer(x) * (1 + film[2 * i]) + film[2 * i + 1])
+        return torch.sigmoid(self.up(x))

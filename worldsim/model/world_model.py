@@ -37,7 +37,7 @@ from torch import nn
 
 from worldsim import domains
 from worldsim.model.config import ModelConfig
-from worldsim.model.networks import BroadcastDecoder, Decoder, Encoder, mlp
+from worldsim.model.networks import BroadcastDecoder, Decoder, Encoder, FieldDecoder, mlp
 from worldsim.model.palette import snap
 
 # One generator for the whole batch, one per batch row (each dream its own stream), or None: the
@@ -52,7 +52,7 @@ class WorldModel(nn.Module):
         # S: the physical state's width inside the latent (its code; see ModelConfig.angle_coding)
         S, D, Z, A, H = c.state_code_dim, c.deter_dim, c.stoch_dim, c.action_dim, c.hidden_dim
         self.encoder = Encoder(c.channels, c.embed_dim, c.frame_size, c.encoder_coordinates)
-        decoder = BroadcastDecoder if c.decoder == "broadcast" else Decoder
+        decoder = {"upsample": Decoder, "broadcast": BroadcastDecoder, "field": FieldDecoder}[c.decoder]
         self.decoder = decoder(c.channels, c.latent_dim, c.frame_size)
         self.gru_in = nn.Sequential(nn.Linear(Z + S + A, H), nn.LayerNorm(H), nn.ELU())
         self.gru = nn.GRUCell(H, D)
