@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Train the shipped world models from scratch (after scripts/collect_datasets.sh data 2).
-# Usage: scripts/train_shipped.sh [robotics|driving|games|robotics-v2|robotics-latent|robotics-angles ...]   (default: the three shipped)
+# Usage: scripts/train_shipped.sh [robotics|driving|games|robotics-v2|robotics-latent|robotics-angles|robotics-field ...]   (default: the three shipped)
 set -euo pipefail
 domains=${*:-robotics driving games}
 for domain in $domains; do
@@ -39,6 +39,16 @@ for domain in $domains; do
         --steps 2000 --threads 1 --seed 0 --burn-in 24 --model "$model" \
         --loss '{"motion": 10, "consistency": 10, "state_forcing": 0.5}' --quiet
       wait
+      ;;
+    robotics-field)
+      # The field decoder (BENCHMARKS.md, "A decoder that draws poses"): the candidate above with
+      # its decoder replaced by a FiLM field over pixel coordinates (trained from fresh weights;
+      # the rest carries over), pixels weighted by how rare they are at their place, and half of
+      # the filtered frames drawn from the true state.
+      worldsim train --domain robotics --data data/robotics-v2 --out runs/robotics-field --init runs/robotics-angles-more \
+        --steps 4000 --threads 2 --seed 0 --burn-in 24 --decoder-lr 2e-3 \
+        --model '{"draws_on_previous": false, "encoder_coordinates": true, "ensemble": 4, "angle_coding": "cos_sin", "decoder": "field"}' \
+        --loss '{"motion": 10, "consistency": 10, "foreground": 10, "state_forcing": 0.5}' --quiet
       ;;
     robotics | driving | games)
       # The shipped (first-release, format 2) weights' recipe.

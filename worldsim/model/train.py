@@ -56,6 +56,11 @@ class TrainConfig:
     # (WindowSampler.sample): the termination head's rare positives, balanced.
     event_share: float = 0.0
     lr: float = 6e-4
+    # The decoder's own learning rate (0: `lr`). A fresh decoder on a fine-tuned model (a new kind
+    # of decoder) learns to draw shapes several times faster at 2e-3 than at 6e-4 (PushT, given
+    # the true state: block matched 73 % against 3 % after 2,000 steps), a rate too high for the
+    # rest of a trained model.
+    decoder_lr: float = 0.0
     grad_clip: float = 100.0
     seed: int = 0
     checkpoint_every: int = 250
@@ -130,6 +135,8 @@ def train(config: TrainConfig, progress: bool = True, resume: bool = False) -> d
         raise ValueError(f"unknown loss weights: {unknown} (known: {', '.join(sorted(known))})")
     if config.burn_in < 0:
         raise ValueError(f"--burn-in must be at least 0, got {config.burn_in}")
+    if config.lr <= 0 or config.decoder_lr < 0:
+        raise ValueError(f"--lr must be positive and --decoder-lr at least 0, got {config.lr} and {config.decoder_lr}")
     if not 0.0 <= config.event_share <= 1.0:
         raise ValueError(f"--event-share must lie in [0, 1], got {config.event_share}")
     ranks = distributed.from_environment()  # several under torchrun
@@ -184,7 +191,7 @@ def _train(
         model.fit_state_normalisation(torch.from_numpy(train_set.states))
         state = {"step": 0, "elapsed_s": 0.0}
     model.to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=1e-6)
+    optimizer = torch.optim.AdamW(_parameter_groups(model, config), lr=config.lr, weight_decay=1e-6)
     rng, generator = distributed.random_streams(config.seed, ranks, state["step"])
     if resume:
         # One process resumes bit-exactly, its random streams included; several ranks resume
@@ -273,11 +280,25 @@ def validation_metrics(model: WorldModel, val_set: WindowSampler, config: TrainC
     return totals
 
 
+def _parameter_groups(model: WorldModel, config: TrainConfig) -> list[dict[str, Any]]:
+    """The decoder apart when it has its own learning rate; the optimiser's groups stay in this
+    order, so a resumed run's optimiser state fits them."""
+    if not config.decoder_lr:
+        return [{"params": list(model.parameters())}]
+    drawing = set(model.decoder.parameters())
+    rest = [p for p in model.parameters() if p not in drawing]
+    return [{"params": rest}, {"params": list(model.decoder.parameters()), "lr": config.decoder_lr}]
+
+
 def _command(config: TrainConfig) -> str:
     command = (
         f"worldsim train --data {config.data} --out {config.out} --steps {config.steps} --seed {config.seed} "
         f"--batch-size {config.batch_size} --context {config.context} --horizon {config.horizon}"
     )
+    if config.lr != TrainConfig.lr:
+        command += f" --lr {config.lr}"
+    if config.decoder_lr:
+        command += f" --decoder-lr {config.decoder_lr}"
     if config.burn_in:
         command += f" --burn-in {config.burn_in}"
     if config.event_share:
