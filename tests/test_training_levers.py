@@ -118,6 +118,22 @@ def test_foreground_weighs_pixels_by_how_rare_they_are_at_their_place():
     assert both[0, 0, 1, 1] == pytest.approx(1 + 5 + 10 * 3 * 0.25) and both[0, 0, 0, 0] == 1.0
 
 
+def test_the_decoder_learns_at_its_own_rate_and_a_run_resumes_with_it(pusht, tmp_path):
+    out = tmp_path / "rates"
+    train(config(pusht, out, steps=2, decoder_lr=2e-3), progress=False)
+    groups = json.loads((out / "checkpoint" / "training.json").read_text())["optimizer_groups"]
+    model, _ = load_model(out)
+    assert [g["lr"] for g in groups] == [6e-4, 2e-3]
+    assert len(groups[1]["params"]) == len(list(model.decoder.parameters()))
+    assert "--decoder-lr 0.002" in json.loads((out / "config.json").read_text())["recipe"]["command"]
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    train(config(pusht, out, steps=3, decoder_lr=2e-3), progress=False, resume=True)
+    after, _ = load_model(out)
+    assert any(not torch.equal(before[k], v) for k, v in after.decoder.state_dict(prefix="decoder.").items())
+    with pytest.raises(ValueError, match="--decoder-lr at least 0"):
+        train(config(pusht, tmp_path / "bad", decoder_lr=-1.0), progress=False)
+
+
 def test_bad_training_options_are_named(pusht, tmp_path):
     with pytest.raises(ValueError, match="unknown loss weights: motoin"):
         train(config(pusht, tmp_path / "a", weights={"motoin": 1.0}), progress=False)
