@@ -43,8 +43,8 @@ class LossWeights:
     # difference over the channels, 0 to 3): what is rare at a place (PushT's block, 1.4 % of the
     # pixels, and its agent disc) outweighs the table that every frame shares, moving or not. A
     # decoder drawing from the latent alone, scored evenly, settles on a blob where the block is:
-    # given the true state, 2,000 steps draw 1 % of held-out blocks in the right shape unweighted
-    # and 73 % with `foreground` 10 (scripts/render_probe.py, BENCHMARKS.md).
+    # given the true state, the field decoder draws 1 % of held-out blocks in the right shape after
+    # 2,000 steps unweighted and 73 % with `foreground` 10 (scripts/render_probe.py, BENCHMARKS.md).
     foreground: float = 0.0
     # The frame reader learns the physical state from real frames (weight `reader`); `consistency`
     # then asks each imagined frame to show, as that frozen reader sees it, the state its latent holds.
