@@ -9,6 +9,7 @@ drawn frame snapped to the frames' palette. It separates what the decoder can dr
 world model's latent tells it.
 
 Usage: python scripts/render_probe.py [--train data/robotics-v2] [--test data/eval/robotics-probe]
+                                      [--decoder upsample|broadcast|field] [--foreground W] [--lr LR]
                                       [--steps 2000] [--channels 16] [--out render.png]
 """
 
@@ -22,7 +23,7 @@ import torch
 
 from worldsim.data import Dataset
 from worldsim.model.networks import BroadcastDecoder, Decoder, FieldDecoder, coordinate_grid
-from worldsim.model.objective import LossWeights, _pixel_error, _pixel_weight
+from worldsim.model.objective import LossWeights, pixel_error, pixel_weight
 from worldsim.model.palette import palette_from_frames, snap
 from worldsim.sources.objects import ROBOTICS
 
@@ -104,8 +105,8 @@ def main() -> None:
     for step in range(args.steps):
         idx = torch.randint(len(x), (args.batch,), generator=generator)
         target = y[idx].permute(0, 3, 1, 2).float() / 255
-        weight = _pixel_weight(LossWeights(foreground=args.foreground), target, target.mean(0))
-        loss = _pixel_error(decoder(x[idx]), target, weight).mean()
+        weight = pixel_weight(LossWeights(foreground=args.foreground), target, target.mean(0))
+        loss = pixel_error(decoder(x[idx]), target, weight).mean()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

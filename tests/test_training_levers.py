@@ -10,7 +10,7 @@ import torch
 from worldsim.data import CollectRequest, Dataset, WindowSampler, collect
 from worldsim.model.checkpoint import CheckpointError, load_model
 from worldsim.model.config import FORMAT_VERSION
-from worldsim.model.objective import LossWeights, _changed, _pixel_weight, first_frames, to_tensors, world_model_loss
+from worldsim.model.objective import LossWeights, _changed, first_frames, pixel_weight, to_tensors, world_model_loss
 from worldsim.model.train import TrainConfig, model_config_for, train
 from worldsim.model.world_model import WorldModel
 
@@ -109,12 +109,12 @@ def test_foreground_weighs_pixels_by_how_rare_they_are_at_their_place():
     frames = torch.ones(4, 3, 4, 4)  # a white table ...
     frames[0, :, 1, 1] = 0.0  # ... with a black object in one frame
     mean = frames.mean(0)
-    assert _pixel_weight(LossWeights(), frames, mean) is None
-    weight = _pixel_weight(LossWeights(foreground=10.0), frames, mean)
+    assert pixel_weight(LossWeights(), frames, mean) is None
+    weight = pixel_weight(LossWeights(foreground=10.0), frames, mean)
     assert weight.shape == (4, 1, 4, 4)
     assert weight[0, 0, 1, 1] == pytest.approx(1 + 10 * 3 * 0.75)  # 3 channels, each 0.75 off the mean
     assert weight[1, 0, 1, 1] == pytest.approx(1 + 10 * 3 * 0.25) and weight[0, 0, 0, 0] == 1.0
-    both = _pixel_weight(LossWeights(foreground=10.0, motion=5.0), frames[1:2], mean, frames[0:1])
+    both = pixel_weight(LossWeights(foreground=10.0, motion=5.0), frames[1:2], mean, frames[0:1])
     assert both[0, 0, 1, 1] == pytest.approx(1 + 5 + 10 * 3 * 0.25) and both[0, 0, 0, 0] == 1.0
 
 

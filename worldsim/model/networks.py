@@ -150,9 +150,9 @@ class FieldDecoder(nn.Module):
     coordinates that a decoder which only adds the latent (upsampling from a vector, spatial
     broadcast) must build from many nonlinearities and learns slowly, drawing blurs meanwhile.
     Per-cell layers (1x1) shape the objects, a 3x3 layer joins neighbours, two transposed
-    convolutions bring the grid to full size. Told PushT's true state, it draws the block's T in
-    the right place and orientation within 2,000 steps where the upsampling decoder draws a blob
-    (scripts/render_probe.py; BENCHMARKS.md).
+    convolutions bring the grid to full size. Told PushT's true state (and with the loss weighted
+    to small objects, `LossWeights.foreground`), it draws the block's T in its place and pose in
+    2,000 steps where the upsampling decoder draws a blob (scripts/render_probe.py; BENCHMARKS.md).
     """
 
     FREQUENCIES = 4  # sin and cos of pi * k * coordinate, k = 1..4, for each of x and y

@@ -106,7 +106,7 @@ def _changed(target: torch.Tensor, *bases: torch.Tensor, threshold: float) -> to
     return changed.float()
 
 
-def _pixel_weight(
+def pixel_weight(
     weights: LossWeights, target: torch.Tensor, mean_frame: torch.Tensor, *before: torch.Tensor
 ) -> torch.Tensor | None:
     """(..., 1, H, W) weight of each pixel of `target` (None: all equal): `motion` where it changed
@@ -120,7 +120,7 @@ def _pixel_weight(
     return weight
 
 
-def _pixel_error(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+def pixel_error(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
     """Squared error summed over each frame (..., 3, H, W) -> (...), pixels weighted by `weight`."""
     error = (pred - target) ** 2
     return (error if weight is None else error * weight).sum((-3, -2, -1))
@@ -191,8 +191,8 @@ def world_model_loss(
     recon = recon.view(B, n, *pixels.shape[2:])
     target = pixels[:, idx]
     mean_frame = pixels.mean((0, 1))  # (3, H, W): what the batch's frames share
-    weight = _pixel_weight(weights, target, mean_frame, pixels[:, before])
-    recon_post = _masked_mean(_pixel_error(recon, target, weight), valid[:, idx])
+    weight = pixel_weight(weights, target, mean_frame, pixels[:, before])
+    recon_post = _masked_mean(pixel_error(recon, target, weight), valid[:, idx])
     kl = _masked_mean(torch.stack(kls, 1), batch["mask"])
 
     parts = {"recon_post": recon_post, "kl": kl}
@@ -251,8 +251,8 @@ def world_model_loss(
     imagined, frames_imag = rollout.latents, rollout.frames  # predictions of frames first .. T-1
     future = valid[:, first:]
     real_future = pixels[:, first:]
-    weight = _pixel_weight(weights, real_future, mean_frame, pixels[:, first - 1 : -1], pixels[:, context - 1 : context])
-    recon_imag = _masked_mean(_pixel_error(frames_imag, real_future, weight), future)
+    weight = pixel_weight(weights, real_future, mean_frame, pixels[:, first - 1 : -1], pixels[:, context - 1 : context])
+    recon_imag = _masked_mean(pixel_error(frames_imag, real_future, weight), future)
     parts["recon_imag"] = recon_imag
     loss = loss + weights.imagined_pixels * recon_imag
     if weights.repair > 0:
@@ -260,7 +260,7 @@ def world_model_loss(
         # targets for drawing on imperfect references, with nothing uncertain left to hedge.
         own = torch.cat([previous[:, None], frames_imag[:, :-1].detach()], 1)
         repaired = model.draw(posts[:, first:].flatten(0, 1), own.flatten(0, 1)).view(real_future.shape)
-        repair = _masked_mean(_pixel_error(repaired, real_future, weight), future)
+        repair = _masked_mean(pixel_error(repaired, real_future, weight), future)
         parts["repair"] = repair
         loss = loss + weights.repair * repair
     if S:
