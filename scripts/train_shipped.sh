@@ -46,7 +46,7 @@ for domain in $domains; do
       # weights at their own learning rate; the rest carries over), pixels weighted by how rare
       # they are at their place, and half of the filtered frames drawn from the true state:
       # 2,750 steps. A branch from its step 2,500 (robotics-field-sharp) drops the imagined
-      # frames' pixel loss for 1,500 steps, one thread.
+      # frames' pixel loss for 1,500 steps, one thread; robotics-field-soft weighs it 0.3.
       model='{"draws_on_previous": false, "encoder_coordinates": true, "ensemble": 4, "angle_coding": "cos_sin", "decoder": "field"}'
       loss='{"motion": 10, "consistency": 10, "foreground": 10, "state_forcing": 0.5}'
       field() {  # out, steps, then extra arguments
@@ -58,6 +58,9 @@ for domain in $domains; do
       field runs/robotics-field 2750 --init runs/robotics-angles-more --threads 2 --loss "$loss" --resume
       field runs/robotics-field-sharp 1500 --init runs/robotics-field-2500 --threads 1 \
         --loss '{"motion": 10, "consistency": 10, "foreground": 10, "state_forcing": 0.5, "imagined_pixels": 0}'
+      # Then 1,250 more steps from the 2,750-step model with the imagined frames' pixel loss at 0.3.
+      field runs/robotics-field-soft 1250 --init runs/robotics-field --threads 2 \
+        --loss '{"motion": 10, "consistency": 10, "foreground": 10, "state_forcing": 0.5, "imagined_pixels": 0.3}'
       ;;
     robotics | driving | games)
       # The shipped (first-release, format 2) weights' recipe.
