@@ -89,6 +89,8 @@ def main() -> None:
     )
     parser.add_argument("--out", default="render.png", help="a strip of held-out frames: real above, drawn below")
     args = parser.parse_args()
+    if args.plain_init and args.decoder != "upsample":
+        parser.error("--plain-init re-initialises the upsampling decoder's last layer; the others start at the default")
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
     frames, states, fields = load(args.train, 1)
@@ -98,7 +100,7 @@ def main() -> None:
     x, y = code(states, fields, mean, std), torch.from_numpy(frames)  # uint8: converted per batch
     kind = {"upsample": CoordinateDecoder if args.coordinates else Decoder, "broadcast": BroadcastDecoder, "field": FieldDecoder}
     decoder = kind[args.decoder](args.channels, x.shape[1], frames.shape[1])
-    if args.plain_init and args.decoder == "upsample":
+    if args.plain_init:
         decoder.ups[-1].reset_parameters()
     optimizer = torch.optim.Adam(decoder.parameters(), args.lr)
     generator = torch.Generator().manual_seed(0)

@@ -107,7 +107,7 @@ def _changed(target: torch.Tensor, *bases: torch.Tensor, threshold: float) -> to
 
 
 def pixel_weight(
-    weights: LossWeights, target: torch.Tensor, mean_frame: torch.Tensor, *before: torch.Tensor
+    weights: LossWeights, target: torch.Tensor, mean_frame: torch.Tensor | None, *before: torch.Tensor
 ) -> torch.Tensor | None:
     """(..., 1, H, W) weight of each pixel of `target` (None: all equal): `motion` where it changed
     from any of the frames `before`, `foreground` by its distance from the mean frame."""
@@ -190,7 +190,8 @@ def world_model_loss(
     recon = model.draw(drawn.flatten(0, 1), references[:, before].flatten(0, 1), keep.flatten(), reference_maps)
     recon = recon.view(B, n, *pixels.shape[2:])
     target = pixels[:, idx]
-    mean_frame = pixels.mean((0, 1))  # (3, H, W): what the batch's frames share
+    # (3, H, W): what the batch's frames share; only the foreground weight reads it
+    mean_frame = pixels.mean((0, 1)) if weights.foreground > 0 else None
     weight = pixel_weight(weights, target, mean_frame, pixels[:, before])
     recon_post = _masked_mean(pixel_error(recon, target, weight), valid[:, idx])
     kl = _masked_mean(torch.stack(kls, 1), batch["mask"])
