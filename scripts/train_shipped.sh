@@ -58,8 +58,11 @@ for domain in $domains; do
       field runs/robotics-field 2750 --init runs/robotics-angles-more --threads 2 --loss "$loss" --resume
       field runs/robotics-field-sharp 1500 --init runs/robotics-field-2500 --threads 1 \
         --loss '{"motion": 10, "consistency": 10, "foreground": 10, "state_forcing": 0.5, "imagined_pixels": 0}'
-      # Then 1,250 more steps from the 2,750-step model with the imagined frames' pixel loss at 0.3.
+      # Then 1,250 more steps from the 2,750-step model with the imagined frames' pixel loss at 0.3,
+      # and 2,000 more after those.
       field runs/robotics-field-soft 1250 --init runs/robotics-field --threads 2 \
+        --loss '{"motion": 10, "consistency": 10, "foreground": 10, "state_forcing": 0.5, "imagined_pixels": 0.3}'
+      field runs/robotics-field-soft2 2000 --init runs/robotics-field-soft --threads 2 \
         --loss '{"motion": 10, "consistency": 10, "foreground": 10, "state_forcing": 0.5, "imagined_pixels": 0.3}'
       ;;
     robotics | driving | games)
