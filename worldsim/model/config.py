@@ -25,7 +25,11 @@ class ModelConfig:
     frame_skip: int = 1
     embed_dim: int = 256  # encoder output
     deter_dim: int = 192  # recurrent (deterministic) part of the latent
-    stoch_dim: int = 32  # Gaussian (stochastic) part of the latent
+    stoch_dim: int = 32  # stochastic part of the latent: Gaussians, or categorical variables (below)
+    # 0: the stochastic part is stoch_dim Gaussians. k >= 2: stoch_dim categorical variables of k
+    # classes each, held one-hot (stoch_dim * k entries; worldsim.model.stochastic), which can
+    # choose between the modes of a next step where a Gaussian spreads over their average.
+    stoch_classes: int = 0
     hidden_dim: int = 256  # MLP width
     channels: int = 16  # first conv width; doubles at each of the 4 downsamplings
     min_std: float = 0.1  # floor on the stochastic latent's standard deviation
@@ -58,6 +62,8 @@ class ModelConfig:
     termination_threshold: float = 0.0
 
     def __post_init__(self):
+        if self.stoch_classes < 0 or self.stoch_classes == 1:
+            raise ValueError(f"stoch_classes is 0 (Gaussian) or at least 2 classes, got {self.stoch_classes}")
         if self.ensemble < 0 or self.ensemble == 1:
             raise ValueError(f"ensemble is 0 (none) or at least 2 heads, got {self.ensemble}")
         if self.decoder not in DECODERS:
@@ -96,9 +102,14 @@ class ModelConfig:
         return size
 
     @property
+    def stoch_width(self) -> int:
+        """Entries of the stochastic part in the latent: one per Gaussian, or per class of each variable."""
+        return self.stoch_dim * (self.stoch_classes or 1)
+
+    @property
     def latent_dim(self) -> int:
         """Flat latent layout: [physical state (normalised; see angle_coding) | deterministic | stochastic]."""
-        return self.state_code_dim + self.deter_dim + self.stoch_dim
+        return self.state_code_dim + self.deter_dim + self.stoch_width
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -85,15 +85,6 @@ def to_tensors(batch: Windows, device: torch.device | str = "cpu") -> dict[str, 
     return {k: v.to(device) for k, v in tensors.items()}
 
 
-def _kl(post: tuple[torch.Tensor, torch.Tensor], prior: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-    (mq, sq), (mp, sp) = post, prior
-    return (torch.log(sp / sq) + (sq**2 + (mq - mp) ** 2) / (2 * sp**2) - 0.5).sum(-1)
-
-
-def _detach(g: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    return g[0].detach(), g[1].detach()
-
-
 def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (values * mask).sum() / mask.sum().clamp(min=1.0)
 
@@ -160,10 +151,11 @@ def world_model_loss(
     # ---- filtering (posterior) over every frame ----
     maps = model.encoder.feature_maps(pixels.flatten(0, 1))
     embed = model.encoder.out(maps[-1].flatten(1)).view(B, T, -1)
-    posts, gaussians = model.unroll_posterior(embed, actions, generator)  # posts: (B, T, L)
+    posts, distributions = model.unroll_posterior(embed, actions, generator)  # posts: (B, T, L)
     kls = []
-    for prior, post in gaussians[1:]:
-        balanced = weights.kl_balance * _kl(_detach(post), prior) + (1 - weights.kl_balance) * _kl(post, _detach(prior))
+    kl_of, detach = model.stochastic.kl, model.stochastic.detach
+    for prior, post in distributions[1:]:
+        balanced = weights.kl_balance * kl_of(detach(post), prior) + (1 - weights.kl_balance) * kl_of(post, detach(prior))
         kls.append(balanced.clamp(min=weights.free_nats))
 
     # Decoding is the costly part: score a random subset of the posterior frames (as many, on

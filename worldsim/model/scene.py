@@ -105,7 +105,7 @@ def generate_scenes(
     n = len(generators)
     text = space.embed_texts([prompt]).expand(n, -1)
     noise = torch.stack([torch.randn(space.generator.code_dim, generator=g) for g in generators]).to(text.device)
-    latents = space.generator.sample(text, noise).to(model.device)
+    latents = model.settle(space.generator.sample(text, noise).to(model.device))
     states = model.physical_state(latents).cpu().numpy()
     frames = None
     if draw:

@@ -39,6 +39,7 @@ from worldsim import domains
 from worldsim.model.config import ModelConfig
 from worldsim.model.networks import BroadcastDecoder, Decoder, Encoder, FieldDecoder, mlp
 from worldsim.model.palette import snap
+from worldsim.model.stochastic import stochastic_latent
 
 # One generator for the whole batch, one per batch row (each dream its own stream), or None: the
 # global RNG.
@@ -50,14 +51,15 @@ class WorldModel(nn.Module):
         super().__init__()
         self.config = c = config
         # S: the physical state's width inside the latent (its code; see ModelConfig.angle_coding)
-        S, D, Z, A, H = c.state_code_dim, c.deter_dim, c.stoch_dim, c.action_dim, c.hidden_dim
+        S, D, Z, A, H = c.state_code_dim, c.deter_dim, c.stoch_width, c.action_dim, c.hidden_dim
+        self.stochastic = stochastic_latent(c.stoch_dim, c.stoch_classes, c.min_std)
         self.encoder = Encoder(c.channels, c.embed_dim, c.frame_size, c.encoder_coordinates)
         decoder = {"upsample": Decoder, "broadcast": BroadcastDecoder, "field": FieldDecoder}[c.decoder]
         self.decoder = decoder(c.channels, c.latent_dim, c.frame_size)
         self.gru_in = nn.Sequential(nn.Linear(Z + S + A, H), nn.LayerNorm(H), nn.ELU())
         self.gru = nn.GRUCell(H, D)
-        self.prior_net = mlp(D, H, 2 * Z)
-        self.posterior_net = mlp(D + c.embed_dim, H, 2 * Z)
+        self.prior_net = mlp(D, H, self.stochastic.stats_dim)
+        self.posterior_net = mlp(D + c.embed_dim, H, self.stochastic.stats_dim)
         self.state_net = mlp(D + c.embed_dim, H, S) if S else None  # physical state seen in a frame
         self.state_delta = mlp(D + Z + S + A, H, S) if S else None  # learned physical dynamics
         # The physical state read off one frame alone (no memory): trained on real frames, it is
@@ -86,7 +88,17 @@ class WorldModel(nn.Module):
     # ---- layout of the flat latent -------------------------------------------------------------
     def split(self, latent: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         c = self.config
-        return latent.split([c.state_code_dim, c.deter_dim, c.stoch_dim], -1)
+        return latent.split([c.state_code_dim, c.deter_dim, c.stoch_width], -1)
+
+    def settle(self, latent: torch.Tensor) -> torch.Tensor:
+        """A latent made outside the filter (a prompt's generated scene) with its stochastic part
+        where the model's own latents have it: each categorical variable one-hot at its largest
+        entry (the dynamics never saw anything else). Gaussian latents are returned as they are."""
+        if not self.config.stoch_classes:
+            return latent
+        s, h, z = self.split(latent)
+        one_hot = F.one_hot(z.unflatten(-1, (self.config.stoch_dim, -1)).argmax(-1), self.config.stoch_classes)
+        return torch.cat([s, h, one_hot.flatten(-2).to(latent.dtype)], -1)
 
     def initial(self, batch: int) -> torch.Tensor:
         return self.state_mean.new_zeros(batch, self.config.latent_dim)
@@ -96,14 +108,15 @@ class WorldModel(nn.Module):
         return self.state_mean.device
 
     def noise(self, batch: int, generator: Generators = None) -> torch.Tensor:
-        """(batch, stoch_dim) standard normal noise on the model's device, drawn from `generator`."""
-        Z = self.config.stoch_dim
+        """(batch, noise_dim) noise for one step's stochastic latent (standard normal for Gaussians,
+        uniform for categorical variables) on the model's device, drawn from `generator`."""
+        Z, draw = self.stochastic.noise_dim, self.stochastic.draw_noise
         if generator is None or isinstance(generator, torch.Generator):
             device = self.device if generator is None else generator.device
-            return torch.randn(batch, Z, generator=generator, device=device).to(self.device)
+            return draw((batch, Z), generator, device).to(self.device)
         if len(generator) != batch:
             raise ValueError(f"{len(generator)} generators for a batch of {batch}")
-        return torch.stack([torch.randn(Z, generator=g, device=g.device) for g in generator]).to(self.device)
+        return torch.stack([draw((Z,), g, g.device) for g in generator]).to(self.device)
 
     # ---- inputs ---------------------------------------------------------------------------------
     def frames_in(self, frames: torch.Tensor) -> torch.Tensor:
@@ -184,21 +197,18 @@ class WorldModel(nn.Module):
         return self.denormalise_state(self.split(latent)[0])
 
     # ---- dynamics -------------------------------------------------------------------------------
-    def _gaussian(self, stats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mean, raw_std = stats.chunk(2, -1)
-        return mean, F.softplus(raw_std) + self.config.min_std
-
     def _advance(self, latent: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         s, h, z = self.split(latent)
         return self.gru(self.gru_in(torch.cat([z, s, action], -1)), h)
 
-    def observe(self, latent: torch.Tensor, action: torch.Tensor, embed: torch.Tensor, noise: torch.Tensor):
-        """One filtering step with a real frame's embedding. `action` are features; returns the
-        posterior latent and the (prior, posterior) Gaussians for the KL term."""
+    def observe(self, latent: torch.Tensor, action: torch.Tensor, embed: torch.Tensor, noise: torch.Tensor | None):
+        """One filtering step with a real frame's embedding. `action` are features, `noise` a
+        `noise` draw or None (the posterior's mean or mode); returns the posterior latent and the
+        (prior, posterior) distributions' parameters for the KL term (`self.stochastic`)."""
         h = self._advance(latent, action)
-        prior = self._gaussian(self.prior_net(h))
-        posterior = self._gaussian(self.posterior_net(torch.cat([h, embed], -1)))
-        z = posterior[0] + posterior[1] * noise
+        prior = self.stochastic.params(self.prior_net(h))
+        posterior = self.stochastic.params(self.posterior_net(torch.cat([h, embed], -1)))
+        z = self.stochastic.sample(posterior, noise)
         parts = [self.wrap_state(self.state_net(torch.cat([h, embed], -1)))] if self.state_net else []
         return torch.cat(parts + [h, z], -1), prior, posterior
 
@@ -206,8 +216,7 @@ class WorldModel(nn.Module):
         """One step of imagination from features `action`; `alpha` is a float or a (B,) tensor."""
         s, _, _ = self.split(latent)
         h = self._advance(latent, action)
-        mean, std = self._gaussian(self.prior_net(h))
-        z = mean + std * noise
+        z = self.stochastic.sample(self.stochastic.params(self.prior_net(h)), noise)
         if self.state_delta is None:
             return torch.cat([h, z], -1)
         learned = s + self.state_delta(torch.cat([h, z, s, action], -1))
@@ -244,21 +253,20 @@ class WorldModel(nn.Module):
     def unroll_posterior(self, embed: torch.Tensor, actions: torch.Tensor | None = None, generator: Generators = None):
         """Filter T frames' encoder embeddings (B, T, E), with the T-1 raw actions taken between them
         (None: none known). With a `generator` the posterior is sampled (training), without it its
-        mean is used (encoding is then exact). Returns the latents (B, T, L) and, per frame, the
-        (prior, posterior) Gaussians for the KL term."""
+        mean (or mode) is used (encoding is then exact). Returns the latents (B, T, L) and, per frame,
+        the (prior, posterior) distributions' parameters for the KL term."""
         B, T = embed.shape[:2]
         latent = self.initial(B)
         action = latent.new_zeros(B, self.config.action_dim)  # nothing was done before the first frame
-        mean_only = latent.new_zeros(B, self.config.stoch_dim)
-        latents, gaussians = [], []
+        latents, distributions = [], []
         for t in range(T):
             if t > 0 and actions is not None:
                 action = self.action_features(actions[:, t - 1])
-            noise = mean_only if generator is None else self.noise(B, generator)
+            noise = None if generator is None else self.noise(B, generator)
             latent, prior, posterior = self.observe(latent, action, embed[:, t], noise)
             latents.append(latent)
-            gaussians.append((prior, posterior))
-        return torch.stack(latents, 1), gaussians
+            distributions.append((prior, posterior))
+        return torch.stack(latents, 1), distributions
 
     # ---- the public contract ---------------------------------------------------------------------
     @torch.no_grad()
@@ -278,8 +286,7 @@ class WorldModel(nn.Module):
         """The latent after taking raw `action` and then seeing the real `frame` ((B, H, W, 3) uint8):
         `encode` one frame at a time, for agents that act on a real simulator through the model."""
         embed = self.encoder(self.frames_in(frame))
-        noise = latent.new_zeros(latent.shape[0], self.config.stoch_dim)
-        return self.observe(latent, self.action_features(action), embed, noise)[0]
+        return self.observe(latent, self.action_features(action), embed, None)[0]
 
     @torch.no_grad()
     def filter_episode(self, frames: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
