@@ -182,7 +182,7 @@ class FieldDecoder(nn.Module):
         return torch.cat([grid, torch.cat([phases.sin(), phases.cos()], 2).flatten(1, 2)], 1)
 
     def forward(self, latent: torch.Tensor, reference=None, base=None) -> torch.Tensor:
-        x = self.places.expand(len(latent), -1, -1, -1)
+        x = self.places.expand(latent.shape[0], -1, -1, -1)  # shape, not len(): export keeps the batch dynamic
         film = self.film(latent)[:, :, None, None].chunk(2 * (len(self.cells) + 1), 1)
         for i, layer in enumerate([*self.cells, self.mix]):
             x = self.act(layer(x) * (1 + film[2 * i]) + film[2 * i + 1])
