@@ -13,6 +13,7 @@ FORMAT_VERSION = 4
 READABLE = {2: {"frame_reader": False, "angle_coding": "wrapped"}, 3: {"angle_coding": "wrapped"}, 4: {}}
 ANGLE_CODINGS = ("cos_sin", "wrapped")
 DECODERS = ("upsample", "broadcast", "field")
+DECODER_INPUTS = ("latent", "state")
 
 
 @dataclass
@@ -44,6 +45,12 @@ class ModelConfig:
     # poses sharply. Both draw from the latent alone (draws_on_previous=False). See
     # worldsim.model.networks.
     decoder: str = "upsample"
+    # What a decoder drawing from the latent alone reads: the whole latent, or only its physical
+    # state ("state"; held fixed, so pixels do not bend the state the simulator's truth teaches).
+    # Where the state says all a frame shows (PushT: agent and block pose on a fixed table), a
+    # dream's frame is then a drawing of its state, crisp where the state is, and never the
+    # average of the futures the rest of the latent is unsure of.
+    decoder_input: str = "latent"
     encoder_coordinates: bool = False  # pixel x, y as input channels of the encoder (CoordConv)
     # State fields that are angles (unit "rad" in the data): held as set by angle_coding, and their
     # errors measured around the circle, so that an upside-down block at +179 degrees is not a
@@ -70,6 +77,10 @@ class ModelConfig:
             raise ValueError(f"decoder is one of {', '.join(DECODERS)}, got {self.decoder!r}")
         if self.decoder != "upsample" and self.draws_on_previous:
             raise ValueError(f"the {self.decoder} decoder draws from the latent alone: set draws_on_previous to false")
+        if self.decoder_input not in DECODER_INPUTS:
+            raise ValueError(f"decoder_input is one of {', '.join(DECODER_INPUTS)}, got {self.decoder_input!r}")
+        if self.decoder_input == "state" and (self.draws_on_previous or not self.state_fields):
+            raise ValueError("decoder_input 'state' needs a decoder drawing from the latent alone and a physical state")
         if self.angle_coding not in ANGLE_CODINGS:
             raise ValueError(f"angle_coding is one of {', '.join(ANGLE_CODINGS)}, got {self.angle_coding!r}")
         if not set(self.angle_fields) <= set(self.state_fields):

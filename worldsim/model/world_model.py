@@ -55,7 +55,7 @@ class WorldModel(nn.Module):
         self.stochastic = stochastic_latent(c.stoch_dim, c.stoch_classes, c.min_std)
         self.encoder = Encoder(c.channels, c.embed_dim, c.frame_size, c.encoder_coordinates)
         decoder = {"upsample": Decoder, "broadcast": BroadcastDecoder, "field": FieldDecoder}[c.decoder]
-        self.decoder = decoder(c.channels, c.latent_dim, c.frame_size)
+        self.decoder = decoder(c.channels, c.state_code_dim if c.decoder_input == "state" else c.latent_dim, c.frame_size)
         self.gru_in = nn.Sequential(nn.Linear(Z + S + A, H), nn.LayerNorm(H), nn.ELU())
         self.gru = nn.GRUCell(H, D)
         self.prior_net = mlp(D, H, self.stochastic.stats_dim)
@@ -312,9 +312,10 @@ class WorldModel(nn.Module):
     ) -> torch.Tensor:
         """Decode on top of `previous` frames; `keep` (B,) in {0, 1} drops some references (those are
         drawn from the latent alone); `maps` are the encoder's maps of `previous`, when known. A model
-        configured with `draws_on_previous=False` draws every frame from the latent alone."""
+        configured with `draws_on_previous=False` draws every frame from the latent alone (or from
+        its physical state alone, `decoder_input="state"`)."""
         if not self.config.draws_on_previous:
-            return self.decoder(latent)
+            return self.decoder(self.split(latent)[0].detach() if self.config.decoder_input == "state" else latent)
         maps = self.encoder.feature_maps(previous)[:3] if maps is None else maps
         if keep is None:
             return self.decoder(latent, maps, previous)

@@ -1,0 +1,73 @@
+"""A decoder that draws from the latent's physical state alone (`decoder_input="state"`)."""
+
+import numpy as np
+import pytest
+import torch
+
+from worldsim.data import CollectRequest, Dataset, WindowSampler, collect
+from worldsim.model.checkpoint import load_model
+from worldsim.model.objective import LossWeights, to_tensors, world_model_loss
+from worldsim.model.train import TrainConfig, model_config_for, train
+from worldsim.model.world_model import WorldModel
+
+TINY = {"channels": 4, "embed_dim": 32, "deter_dim": 24, "stoch_dim": 6, "hidden_dim": 32, "draws_on_previous": False}
+STATE = {**TINY, "decoder": "field", "decoder_input": "state"}
+
+
+@pytest.fixture(scope="module")
+def pusht(tmp_path_factory):
+    out = tmp_path_factory.mktemp("state-decoder") / "pusht"
+    collect(CollectRequest(domain="robotics", out=str(out), episodes=3, max_steps=20, seed=5), progress=False)
+    return out
+
+
+def test_frames_follow_the_state_slot_and_nothing_else(pusht):
+    model = WorldModel(model_config_for(Dataset(pusht), STATE)).eval()
+    S, D = model.config.state_code_dim, model.config.deter_dim
+    latent = torch.randn(2, model.config.latent_dim)
+    other = latent.clone()
+    other[:, S:] = torch.randn(2, model.config.latent_dim - S)  # a different memory and stochastic part
+    moved = latent.clone()
+    moved[:, 0] += 1.0  # the agent elsewhere
+    with torch.no_grad():
+        frame = model.draw(latent, None)
+        assert torch.equal(frame, model.draw(other, None))
+        assert not torch.equal(frame, model.draw(moved, None))
+    assert model.decoder.film.in_features == S and D > 0
+
+
+def test_pixels_do_not_train_the_state_the_decoder_reads(pusht):
+    sampler = WindowSampler(pusht, 7, "all")
+    model = WorldModel(model_config_for(sampler.dataset, STATE))
+    model.fit_state_normalisation(torch.from_numpy(sampler.states))
+    batch = to_tensors(sampler.sample(2, np.random.default_rng(0)))
+    pixels_only = LossWeights(kl=0.0, state=0.0, reward=0.0, termination=0.0, reader=0.0)
+    loss, _ = world_model_loss(model, batch, 3, pixels_only, torch.Generator().manual_seed(0), torch.ones(2))
+    loss.backward()
+    assert all(p.grad is None or p.grad.abs().sum() == 0 for p in model.state_net.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.decoder.parameters())
+
+
+def test_fine_tuning_into_a_state_decoder_keeps_the_decoders_shape_layers(pusht, tmp_path):
+    base = dict(
+        data=str(pusht), steps=2, batch_size=2, context=3, horizon=3, checkpoint_every=2, log_every=1,
+        video_every=1000, val_batches=1,
+    )  # fmt: skip
+    train(TrainConfig(out=str(tmp_path / "latent"), model={**TINY, "decoder": "field"}, **base), progress=False)
+    before, _ = load_model(tmp_path / "latent")
+    tuned = tmp_path / "state"
+    train(TrainConfig(out=str(tuned), init=str(tmp_path / "latent"), model={"decoder_input": "state"}, **{**base, "steps": 1}),
+          progress=False)  # fmt: skip
+    after, _ = load_model(tuned)
+    assert after.config.decoder_input == "state"
+    assert after.decoder.film.in_features == after.config.state_code_dim  # fresh: it reads another input
+    # the layers that draw the field carry over (one Adam step moves each weight by about the lr)
+    assert torch.allclose(after.decoder.mix.weight, before.decoder.mix.weight, atol=0.01)
+
+
+def test_a_state_decoder_needs_a_state_and_a_latent_only_decoder(pusht):
+    data = Dataset(pusht)
+    with pytest.raises(ValueError, match="decoder_input is one of latent, state"):
+        model_config_for(data, {"decoder_input": "pose"})
+    with pytest.raises(ValueError, match="decoder_input 'state' needs a decoder drawing from the latent alone"):
+        model_config_for(data, {"decoder_input": "state"})  # draws on the previous frame by default
