@@ -151,3 +151,25 @@ def test_model_card_carries_the_long_horizon_report(pusht, tiny_run, tmp_path, c
     # the two reports swapped: a clear error, and the exported directory is left as it was
     assert main(["export", "--checkpoint", str(run), "--eval", str(long_path), "--out", str(out)]) == 2
     assert "not an open-loop" in capsys.readouterr().err and (out / "long_eval.json").is_file()
+
+
+def test_a_fine_tuned_models_card_lists_every_stage_that_retrains_it(tmp_path):
+    import json
+
+    from worldsim.model.card import earlier_stages
+    from worldsim.model.config import FORMAT_VERSION
+
+    def stage(name, init=None):
+        train = {"steps": 2, "threads": 1, **({"init": str(tmp_path / init)} if init else {})}
+        recipe = {"command": f"worldsim train --out {name}", "train": train, "wall_clock_s": 60}
+        (tmp_path / name).mkdir()
+        config = {"format": "worldsim-model", "format_version": FORMAT_VERSION, "recipe": recipe}
+        (tmp_path / name / "config.json").write_text(json.dumps(config))
+        return recipe
+
+    first, second = stage("first"), stage("second", init="first")
+    last = {"recipe": {"command": "worldsim train --out last", "train": {"init": str(tmp_path / "second")}}}
+    assert earlier_stages(last) == [first, second]
+    assert earlier_stages({"recipe": {"train": {}}}) == []
+    gone = {"recipe": {"train": {"init": str(tmp_path / "gone")}}}
+    assert earlier_stages(gone) == [{"missing": str(tmp_path / "gone")}]

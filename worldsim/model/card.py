@@ -2,7 +2,7 @@
 
 `worldsim export --checkpoint RUN --eval EVAL.json --out DIR` copies the model, its config and its
 start-frame bank, keeps the evaluation report next to them, and writes MODEL_CARD.md: the data it
-learned from, the one command that retrains it, its wall-clock and its evaluation table. The new
+learned from, the commands that retrain it (every stage of a fine-tuned model), their wall-clock and its evaluation table. The new
 directory is assembled under a temporary name and swapped in whole.
 """
 
@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from worldsim.model.checkpoint import CONFIG, WEIGHTS, load_model, resolve_checkpoint
+from worldsim.model.checkpoint import CONFIG, WEIGHTS, CheckpointError, load_model, read_config, resolve_checkpoint
 from worldsim.model.start_bank import START_BANK
 
 EVAL = "eval.json"
@@ -43,12 +43,35 @@ def export(
         (tmp / LONG_EVAL).write_text(json.dumps(long_report, indent=2) + "\n")
     size_mb = sum((tmp / n).stat().st_size for n in (WEIGHTS, CONFIG, START_BANK)) / 1e6
     params = sum(p.numel() for p in model.parameters())
-    (tmp / CARD).write_text(model_card(meta, report, params, size_mb, notes, long_report))
+    (tmp / CARD).write_text(model_card(meta, report, params, size_mb, notes, long_report, earlier_stages(meta)))
     if out.exists():
         os.replace(out, old)
     os.replace(tmp, out)
     shutil.rmtree(old, ignore_errors=True)
     return out
+
+
+def earlier_stages(meta: dict[str, Any], limit: int = 10) -> list[dict[str, Any]]:
+    """The recipes of the runs this one was fine-tuned from (`--init`), first stage first, as far as
+    their checkpoints can still be read: a model trained in stages is retrained by all of them."""
+    stages: list[dict[str, Any]] = []
+    init = meta.get("recipe", {}).get("train", {}).get("init")
+    while init and len(stages) < limit:
+        try:
+            recipe = read_config(resolve_checkpoint(init)).get("recipe", {})
+        except (CheckpointError, FileNotFoundError, ValueError):
+            stages.insert(0, {"missing": init})
+            break
+        stages.insert(0, recipe)
+        init = recipe.get("train", {}).get("init")
+    return stages
+
+
+def _command(recipe: dict[str, Any], domain: str) -> str:
+    train = recipe.get("train", {})
+    return f"{recipe.get('command', '')} --threads {train.get('threads') or 0}".replace(
+        "worldsim train", f"worldsim train --domain {domain}", 1
+    )
 
 
 def _read_report(path: str | Path, domain: str, long: bool) -> dict[str, Any]:
@@ -73,12 +96,29 @@ def model_card(
     size_mb: float,
     notes: str,
     long_report: dict[str, Any] | None = None,
+    earlier: list[dict[str, Any]] | None = None,
 ) -> str:
     model, recipe = meta["model"], meta.get("recipe", {})
     train, data = recipe.get("train", {}), recipe.get("dataset", {})
     domain = model["domain"]
-    command = f"{recipe.get('command', '')} --threads {train.get('threads') or 0}".replace(
-        "worldsim train", f"worldsim train --domain {domain}", 1
+    earlier = earlier or []
+    commands = [
+        f"# starts from {stage['missing']}, not found at export" if "missing" in stage else _command(stage, domain)
+        for stage in earlier
+    ] + [_command(recipe, domain)]
+    stages = [stage for stage in earlier if "missing" not in stage] + [recipe]
+    minutes = sum(stage.get("wall_clock_s", 0) for stage in stages) / 60
+    wall_clock = (
+        f"Wall-clock of this run: {minutes:.0f} min for {train.get('steps')} steps on a 2-core CPU with "
+        f"{train.get('threads') or 'default'} torch thread(s)."
+        if len(stages) == 1
+        else f"Wall-clock of the {len(stages)} stages: {minutes:.0f} min in all ("
+        + ", ".join(
+            f"{s.get('wall_clock_s', 0) / 60:.0f} min for {s.get('train', {}).get('steps')} steps with "
+            f"{s.get('train', {}).get('threads') or 'default'} torch thread(s)"
+            for s in stages
+        )
+        + ") on a 2-core CPU."
     )
     styles = ", ".join(f"{k} {v}" for k, v in data.get("behaviour_styles", {}).items())
     lines = [
@@ -98,11 +138,10 @@ def model_card(
         "",
         "```bash",
         COLLECT,
-        command,
+        *commands,
         "```",
         "",
-        f"Wall-clock of this run: {recipe.get('wall_clock_s', 0) / 60:.0f} min for {train.get('steps')} steps "
-        f"on a 2-core CPU with {train.get('threads') or 'default'} torch thread(s).",
+        wall_clock,
         "",
         "## Evaluation",
         "",
