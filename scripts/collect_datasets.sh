@@ -9,5 +9,7 @@ unset SDL_VIDEODRIVER
 # Episode counts give >= 100k transitions: driving episodes average ~21 steps (crashes end them),
 # PushT episodes 300 steps, CarRacing episodes 500 steps.
 worldsim collect --domain robotics --episodes 350 --max-steps 300 --workers "$workers" --seed 0 --out "$root/robotics"
+# The robotics v2 model's data: three times the starting poses in shorter episodes.
+worldsim collect --domain robotics --episodes 1000 --max-steps 120 --workers "$workers" --seed 7000 --out "$root/robotics-v2"
 worldsim collect --domain games --episodes 210 --max-steps 500 --workers "$workers" --seed 0 --out "$root/games"
 worldsim collect --domain driving --episodes 5000 --max-steps 30 --workers "$workers" --seed 0 --out "$root/driving"

@@ -26,7 +26,7 @@ for domain in $domains; do
     robotics)
       ship robotics "$runs/robotics" \
         "--data data/eval/robotics-long --split all --episodes 20 --probe-data data/eval/robotics-probe" \
-        --data data/robotics --ood data/eval/robotics-near-goal
+        --data data/robotics-v2 --ood data/eval/robotics-near-goal
       ;;
     driving) ship driving "$runs/driving" "" --data data/eval/driving-long --split all --ood data/eval/driving-dense ;;
     games) ship games "$runs/games" "" --data data/games ;;
