@@ -171,5 +171,7 @@ def test_a_fine_tuned_models_card_lists_every_stage_that_retrains_it(tmp_path):
     last = {"recipe": {"command": "worldsim train --out last", "train": {"init": str(tmp_path / "second")}}}
     assert earlier_stages(last) == [first, second]
     assert earlier_stages({"recipe": {"train": {}}}) == []
+    looped = stage("looped", init="looped")  # a run that names itself: listed once
+    assert earlier_stages({"recipe": {"train": {"init": str(tmp_path / "looped")}}}) == [looped]
     gone = {"recipe": {"train": {"init": str(tmp_path / "gone")}}}
     assert earlier_stages(gone) == [{"missing": str(tmp_path / "gone")}]

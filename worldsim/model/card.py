@@ -2,8 +2,9 @@
 
 `worldsim export --checkpoint RUN --eval EVAL.json --out DIR` copies the model, its config and its
 start-frame bank, keeps the evaluation report next to them, and writes MODEL_CARD.md: the data it
-learned from, the commands that retrain it (every stage of a fine-tuned model), their wall-clock and its evaluation table. The new
-directory is assembled under a temporary name and swapped in whole.
+learned from, the commands that retrain it (every stage of a fine-tuned model), their wall-clock
+and its evaluation table. The new directory is assembled under a temporary name and swapped in
+whole.
 """
 
 from __future__ import annotations
@@ -55,13 +56,18 @@ def earlier_stages(meta: dict[str, Any], limit: int = 10) -> list[dict[str, Any]
     """The recipes of the runs this one was fine-tuned from (`--init`), first stage first, as far as
     their checkpoints can still be read: a model trained in stages is retrained by all of them."""
     stages: list[dict[str, Any]] = []
+    seen: set[Path] = set()
     init = meta.get("recipe", {}).get("train", {}).get("init")
     while init and len(stages) < limit:
         try:
-            recipe = read_config(resolve_checkpoint(init)).get("recipe", {})
+            path = resolve_checkpoint(init).resolve()
+            recipe = read_config(path).get("recipe", {})
         except (CheckpointError, FileNotFoundError, ValueError):
             stages.insert(0, {"missing": init})
             break
+        if path in seen:  # a built-in name ("robotics") now naming weights exported from this chain
+            break
+        seen.add(path)
         stages.insert(0, recipe)
         init = recipe.get("train", {}).get("init")
     return stages
