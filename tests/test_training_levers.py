@@ -357,3 +357,17 @@ def test_format_3_models_load_with_wrapped_angles(pusht, tmp_path):
     (out / "config.json").write_text(json.dumps(meta))
     model, _ = load_model(out)
     assert model.config.angle_coding == "wrapped" and model.config.state_code_dim == model.config.state_dim
+
+
+def test_the_first_step_from_a_filtered_latent_is_scored_in_every_batch(pusht):
+    sampler = WindowSampler(pusht, 3 + 5 + 4 - 1, "all")
+    model = tiny_model(sampler)
+    batch = to_tensors(sampler.sample(2, np.random.default_rng(0)))
+
+    def parts(first_step, burn_in=5):
+        weights = LossWeights(first_step=first_step)
+        return world_model_loss(model, batch, 3, weights, torch.Generator().manual_seed(0), torch.ones(2), burn_in=burn_in)[1]
+
+    assert np.isfinite(parts(1.0)["first_step"]) and parts(1.0)["first_step"] > 0
+    assert "first_step" not in parts(0.0)  # off by default: recorded recipes train as they did
+    assert "first_step" not in parts(1.0, burn_in=0)  # without a burn-in that step is scored anyway
