@@ -51,6 +51,11 @@ class GaussianLatent:
     def detach(params: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         return params[0].detach(), params[1].detach()
 
+    @staticmethod
+    def settle(z: torch.Tensor) -> torch.Tensor:
+        """Any vector is a Gaussian draw: returned as it is."""
+        return z
+
 
 class CategoricalLatent:
     """`variables` one-hot categorical variables of `classes` classes each, flattened in the
@@ -89,6 +94,11 @@ class CategoricalLatent:
     @staticmethod
     def detach(params: torch.Tensor) -> torch.Tensor:
         return params.detach()
+
+    def settle(self, z: torch.Tensor) -> torch.Tensor:
+        """(..., width) -> each variable one-hot at its largest entry, as the model's own draws are."""
+        one_hot = F.one_hot(z.unflatten(-1, (self.variables, self.classes)).argmax(-1), self.classes)
+        return one_hot.flatten(-2).to(z.dtype)
 
 
 def stochastic_latent(stoch_dim: int, stoch_classes: int, min_std: float) -> GaussianLatent | CategoricalLatent:

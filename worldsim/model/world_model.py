@@ -94,11 +94,8 @@ class WorldModel(nn.Module):
         """A latent made outside the filter (a prompt's generated scene) with its stochastic part
         where the model's own latents have it: each categorical variable one-hot at its largest
         entry (the dynamics never saw anything else). Gaussian latents are returned as they are."""
-        if not self.config.stoch_classes:
-            return latent
         s, h, z = self.split(latent)
-        one_hot = F.one_hot(z.unflatten(-1, (self.config.stoch_dim, -1)).argmax(-1), self.config.stoch_classes)
-        return torch.cat([s, h, one_hot.flatten(-2).to(latent.dtype)], -1)
+        return torch.cat([s, h, self.stochastic.settle(z)], -1)
 
     def initial(self, batch: int) -> torch.Tensor:
         return self.state_mean.new_zeros(batch, self.config.latent_dim)
