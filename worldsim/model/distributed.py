@@ -15,6 +15,7 @@ with the same flags, N times faster at best. To use more ranks for a bigger batc
 
 from __future__ import annotations
 
+import gc
 import inspect
 import os
 from dataclasses import dataclass
@@ -63,9 +64,17 @@ def start(ranks: Ranks, device: torch.device) -> torch.device:
     return device
 
 
-def stop(ranks: Ranks) -> None:
-    if ranks.active and dist.is_initialized():
-        dist.destroy_process_group()
+def stop(ranks: Ranks, finished: bool = True) -> None:
+    """Leave the process group. A rank that finished waits for the others first: rank 0 still
+    validates and writes after the last step, and a rank that tore its group down and exited while
+    a peer's gloo pairs were still open could abort at interpreter shutdown ("terminate called
+    without an active exception"). A rank that failed leaves at once (its peers are stuck anyway)."""
+    if not (ranks.active and dist.is_initialized()):
+        return
+    if finished:
+        dist.barrier()
+    dist.destroy_process_group()
+    gc.collect()  # drop the gradient-averaging module's pending work while the interpreter lives
 
 
 def per_rank_batch(batch_size: int, ranks: Ranks) -> int:

@@ -145,13 +145,17 @@ def train(config: TrainConfig, progress: bool = True, resume: bool = False) -> d
         torch.set_num_threads(config.threads)
     out = Path(config.out)
     device = distributed.start(ranks, device)
+    finished = False
     try:
         if not ranks.main:  # rank 0 holds the lock and writes; the others only compute
-            return _train(config, False, resume, out, device, ranks)
-        with run_lock(out):  # before anything reads or swaps the run's files
-            return _train(config, progress, resume, out, device, ranks)
+            result = _train(config, False, resume, out, device, ranks)
+        else:
+            with run_lock(out):  # before anything reads or swaps the run's files
+                result = _train(config, progress, resume, out, device, ranks)
+        finished = True
+        return result
     finally:
-        distributed.stop(ranks)
+        distributed.stop(ranks, finished)
 
 
 def _train(
