@@ -18,6 +18,7 @@ from worldsim import domains
 from worldsim.behaviour import default_policy
 from worldsim.data import WindowSampler
 from worldsim.model.checkpoint import CheckpointError
+from worldsim.model.onnx_engine import ENGINES
 from worldsim.sources import make_source
 
 
@@ -77,19 +78,30 @@ def add_bench(commands) -> None:
     p.add_argument("--num-envs", type=int, default=64, help="vector env size (default 64)")
     p.add_argument("--dream-steps", type=int, default=200, help="step() calls per WorldSim measurement (default 200)")
     p.add_argument("--no-dream", action="store_true", help="time the simulators only")
+    p.add_argument(
+        "--engines",
+        nargs="+",
+        default=["torch"],
+        choices=ENGINES,
+        help='engines to time the dreams on (default torch; "onnx" needs worldsim[onnx])',
+    )
     p.add_argument("--dataset", help="also time WindowSampler batches (32 x 16 steps) from this dataset")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=run_bench)
 
 
-def dream_rows(domain: str, checkpoint: str | None, simulator: dict, num_envs: int, steps: int) -> list[dict]:
-    """single env pixels, vector env pixels, vector env latent: each with its ratio to `simulator`."""
+def dream_rows(
+    domain: str, checkpoint: str | None, simulator: dict, num_envs: int, steps: int, engines: tuple[str, ...] = ("torch",)
+) -> list[dict]:
+    """single env pixels, vector env pixels, vector env latent, on each engine (alternating, so that
+    a machine's slow minute falls on both): each with its ratio to `simulator`."""
     from worldsim.envs.bench import dream_steps_per_second, ratio
 
     rows = []
     for n, obs_type in ((1, "pixels"), (num_envs, "pixels"), (num_envs, "latent")):
-        row = dream_steps_per_second(domain, checkpoint, n, obs_type, steps)
-        rows.append({**row, "ratio_to_simulator": ratio(row, simulator)})
+        for engine in engines:
+            row = dream_steps_per_second(domain, checkpoint, n, obs_type, steps, engine=engine)
+            rows.append({**row, "ratio_to_simulator": ratio(row, simulator)})
     return rows
 
 
@@ -100,7 +112,7 @@ def run_bench(args):
     dreams, missing = [], {}
     for row in rows if not args.no_dream else []:
         try:
-            dreams += dream_rows(row["domain"], args.checkpoint, row, args.num_envs, args.dream_steps)
+            dreams += dream_rows(row["domain"], args.checkpoint, row, args.num_envs, args.dream_steps, tuple(args.engines))
         except CheckpointError as exc:  # no weights for this domain: say so, time the others
             missing[row["domain"]] = str(exc)
     windows = window_batches_per_second(args.dataset) if args.dataset else None
@@ -115,9 +127,8 @@ def run_bench(args):
         )
         for d in dreams:
             kind = "single" if d["num_envs"] == 1 else f"vector x{d['num_envs']}"
-            lines.append(
-                f"{d['domain']:<10} {kind + ' ' + d['obs_type']:<20} {d['steps_per_s']:>8.0f} {d['ratio_to_simulator']:>11.1f}x"
-            )
+            kind += f" {d['obs_type']}" + (f" ({d['engine']})" if len(args.engines) > 1 else "")
+            lines.append(f"{d['domain']:<10} {kind:<20} {d['steps_per_s']:>8.0f} {d['ratio_to_simulator']:>11.1f}x")
     lines += [f"{domain}: no WorldSim timing ({why})" for domain, why in missing.items()]
     if windows:
         lines.append(

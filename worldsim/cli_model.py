@@ -304,20 +304,41 @@ def run_calibrate(args):
 
 
 def add_export(commands) -> None:
-    p = commands.add_parser("export", help="package a trained run as shippable weights with a model card")
-    p.add_argument("--checkpoint", required=True, help="the trained run directory")
-    p.add_argument("--eval", required=True, help="its `worldsim eval --json` report, for the model card")
-    p.add_argument("--out", required=True, help="target directory, e.g. worldsim/weights/driving")
+    p = commands.add_parser(
+        "export", help="package a trained run as shippable weights with a model card, or (--onnx) export its step graphs"
+    )
+    p.add_argument("--checkpoint", required=True, help="the trained run directory (with --onnx also a domain's name)")
+    p.add_argument("--eval", help="its `worldsim eval --json` report, for the model card")
+    p.add_argument("--out", help="target directory, e.g. worldsim/weights/driving")
     p.add_argument("--long-eval", default="", help="its `worldsim eval --long --json` report, for the model card")
     p.add_argument("--notes", default="", help="a markdown file whose text ends the model card")
+    p.add_argument(
+        "--onnx",
+        action="store_true",
+        help='instead, export the step graphs of engine="onnx" to the cache ($WORLDSIM_CACHE, default ~/.cache/worldsim)',
+    )
     p.set_defaults(run=run_export)
 
 
 def run_export(args):
     from pathlib import Path
 
+    if args.onnx:
+        return _export_onnx(args.checkpoint)
+    missing = [flag for flag, value in (("--eval", args.eval), ("--out", args.out)) if not value]
+    if missing:
+        raise ValueError(f"worldsim export needs {' and '.join(missing)} (or --onnx to export the step graphs)")
     from worldsim.model.card import export
 
     notes = Path(args.notes).read_text() if args.notes else ""
     out = export(args.checkpoint, args.eval, args.out, notes, long_eval=args.long_eval or None)
     return f"exported {args.checkpoint} -> {out} (model card: {out / 'MODEL_CARD.md'})"
+
+
+def _export_onnx(checkpoint: str) -> str:
+    from worldsim.model.checkpoint import load_model, resolve_checkpoint
+    from worldsim.model.onnx_engine import OnnxStep
+
+    model, _ = load_model(resolve_checkpoint(checkpoint))
+    paths = [OnnxStep(model, draw, snap_colours=True).path for draw in (False, True)]
+    return "\n".join(f"step graph ready: {path}" for path in paths)

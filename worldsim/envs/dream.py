@@ -10,6 +10,8 @@ decoding altogether. Its latents, rewards and terminations are the same as a dra
 
 A step is one step of `WorldModel.imagine`, the loop every part of WorldSim imagines with. The
 dream lives on the model's device; numpy arrays are made only when an env asks for observations.
+With `engine="onnx"` the same step runs as one ONNX Runtime graph (`worldsim.model.onnx_engine`)
+wherever the learned dynamics step alone (α = 1); the noise is drawn here either way.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from worldsim.model.onnx_engine import OnnxStep, check_engine
 from worldsim.model.palette import palette_from_frames, snap
 from worldsim.model.world_model import WorldModel
 
@@ -32,6 +35,7 @@ class Dream:
         snap_colours: bool = True,
         crash_rule: bool = False,
         uncertainty: bool = False,
+        engine: str = "torch",
     ):
         self.model = model
         self.uncertainty = uncertainty  # compute the ensemble's disagreement on every step
@@ -50,6 +54,8 @@ class Dream:
         # CPU generators on every device: the same seed gives the same dream on CPU and GPU.
         self.generators = [torch.Generator() for _ in range(num)]
         self._bank_latents: torch.Tensor | None = None
+        self.engine = check_engine(engine)
+        self.graph = OnnxStep(model, draw, snap_colours) if engine == "onnx" else None
 
     @property
     def bank_size(self) -> int:
@@ -96,6 +102,8 @@ class Dream:
     @torch.no_grad()
     def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Advance every dream; returns (rewards (N,), terminated (N,) bool)."""
+        if self.graph is not None and _pure_learned(self.physics_blend):
+            return self._step_graph(actions)
         rollout = self.model.imagine(
             self.latent,
             actions[:, None],
@@ -112,6 +120,22 @@ class Dream:
             self.disagreement = rollout.uncertainty[:, 0]
         return rollout.rewards[:, 0], rollout.terminations[:, 0]
 
+    def _step_graph(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """`step` through the ONNX graph: the same noise draws, heads and crash rule as `imagine`."""
+        model, start = self.model, self.latent
+        features = model.action_features(actions)
+        noise = model.noise(self.num, self.generators)
+        out = self.graph(start, features, noise, self.frame, self.palette)
+        self.latent, rewards, logits = out[:3]
+        if self.draw:
+            self.frame = out[3]
+        terminated = logits > model.config.termination_threshold
+        if self.crash_rule:
+            terminated = terminated | model.crash_signals(self.latent, rule=True)["state_overlap"]
+        if self.uncertainty:
+            self.disagreement = model.uncertainty(start, self.latent, features)
+        return rewards, terminated
+
     def uncertainties(self) -> np.ndarray:
         """(N,) float32: the dynamics ensemble's disagreement on each dream's last step (0 after a reset)."""
         return self.disagreement.cpu().numpy().astype(np.float32)
@@ -126,3 +150,10 @@ class Dream:
 
     def latents(self) -> np.ndarray:
         return self.latent.cpu().numpy().copy()
+
+
+def _pure_learned(physics_blend) -> bool:
+    """α = 1 for every dream: the graph's step (one with the physics prior blended in runs in torch)."""
+    if isinstance(physics_blend, torch.Tensor):
+        return bool((physics_blend == 1.0).all())
+    return float(physics_blend) == 1.0

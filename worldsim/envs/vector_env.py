@@ -67,6 +67,7 @@ class WorldSimVectorEnv(gym.vector.VectorEnv):
         crash_rule: bool | None = None,
         device: str | torch.device = "cpu",
         uncertainty: bool = False,
+        engine: str = "torch",
         autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP,
     ):
         if not isinstance(num_envs, int) or num_envs < 1:
@@ -83,7 +84,8 @@ class WorldSimVectorEnv(gym.vector.VectorEnv):
         self.action_space = batch_space(self.single_action_space, num_envs)
         self.single_observation_space = world.observation_space
         self.observation_space = batch_space(self.single_observation_space, num_envs)
-        self.dream = world.dream(num_envs, self.physics_blend, render_mode is not None, snap_colours, crash_rule, uncertainty)
+        render = render_mode is not None
+        self.dream = world.dream(num_envs, self.physics_blend, render, snap_colours, crash_rule, uncertainty, engine)
         self._rngs = [seeding.np_random()[0] for _ in range(num_envs)]
         self._prompts: list[str | None] = [None] * num_envs  # each env's prompt, kept for its autoresets
         self._matches: dict[int, dict] = {}  # prompt matches of envs just started, for the next infos

@@ -114,7 +114,14 @@ class World:
         return self.model.config.domain
 
     def dream(
-        self, num: int, physics_blend: float, render: bool, snap_colours: bool, crash_rule: bool | None, uncertainty: bool = False
+        self,
+        num: int,
+        physics_blend: float,
+        render: bool,
+        snap_colours: bool,
+        crash_rule: bool | None,
+        uncertainty: bool = False,
+        engine: str = "torch",
     ) -> Dream:
         """`num` dreams; frames are drawn only where someone looks (pixel observations or rendering),
         the ensemble's disagreement only when asked for (it costs a third or more of a latent step:
@@ -133,6 +140,7 @@ class World:
             snap_colours=snap_colours,
             crash_rule=self.spec.resolve_crash_rule(crash_rule),
             uncertainty=uncertainty,
+            engine=engine,
         )
 
     def prompt_starts(self, prompts: list[str], seeds: np.ndarray, draw: bool) -> tuple[torch.Tensor, list[dict[str, Any]]]:

@@ -36,6 +36,7 @@ class WorldSimEnv(gym.Env):
         crash_rule: bool | None = None,
         device: str | torch.device = "cpu",
         uncertainty: bool = False,
+        engine: str = "torch",
     ):
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
@@ -45,7 +46,7 @@ class WorldSimEnv(gym.Env):
         self.render_mode = render_mode
         self.metadata = {**self.metadata, "render_fps": world.spec.fps}
         self.action_space, self.observation_space = world.action_space, world.observation_space
-        self.dream = world.dream(1, self.physics_blend, render_mode is not None, snap_colours, crash_rule, uncertainty)
+        self.dream = world.dream(1, self.physics_blend, render_mode is not None, snap_colours, crash_rule, uncertainty, engine)
         self.context_frames = world.bank["frames"].shape[1]
         self._t = 0
         self._viewer = None

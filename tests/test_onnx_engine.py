@@ -1,0 +1,146 @@
+"""engine="onnx": the dream's step as one ONNX Runtime graph equals the eager torch step, the envs
+give the same observations under a seed on either engine, graphs are cached by content, and the
+engine never runs where it cannot (a clear error instead)."""
+
+import json
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnxscript")
+
+from worldsim.envs.vector_env import WorldSimVectorEnv  # noqa: E402
+from worldsim.envs.world_sim_env import WorldSimEnv  # noqa: E402
+from worldsim.model import onnx_engine  # noqa: E402
+from worldsim.model.checkpoint import load_model  # noqa: E402
+from worldsim.model.config import ModelConfig  # noqa: E402
+from worldsim.model.onnx_engine import TOLERANCE, GraphKind, OnnxStep, StepGraph  # noqa: E402
+from worldsim.model.world_model import WorldModel  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def graph_cache(tmp_path_factory, monkeypatch):
+    """Exported graphs go to one temporary cache for the session's tests, never the user's."""
+    monkeypatch.setenv("WORLDSIM_CACHE", str(tmp_path_factory.getbasetemp() / "worldsim-cache"))
+
+
+def drawing_from_state(model: WorldModel) -> WorldModel:
+    """The same tiny model with the v2 decoder: a field drawing the physical state alone."""
+    v2 = {"draws_on_previous": False, "decoder": "field", "decoder_input": "state"}
+    config = ModelConfig.from_json({**model.config.to_json(), **v2})
+    torch.manual_seed(0)
+    return WorldModel(config).eval()
+
+
+def inputs(model: WorldModel, batch: int = 3):
+    g = torch.Generator().manual_seed(1)
+    c = model.config
+    latent = 0.3 * torch.randn(batch, c.latent_dim, generator=g)
+    features = 2 * torch.rand(batch, c.action_dim, generator=g) - 1
+    noise = model.noise(batch, g)
+    previous = torch.rand(batch, 3, c.frame_size, c.frame_size, generator=g)
+    palette = torch.rand(6, 3, generator=g)
+    return latent, features, noise, previous, palette
+
+
+@pytest.mark.parametrize("decoder", ["previous frame", "state field"])
+@pytest.mark.parametrize("kind", [GraphKind(False, False), GraphKind(True, True), GraphKind(True, False)], ids=lambda k: k.name)
+def test_the_graph_computes_the_eager_step(tiny_run, decoder, kind):
+    model, _ = load_model(tiny_run("robotics"))
+    model = model.eval() if decoder == "previous frame" else drawing_from_state(model)
+    latent, features, noise, previous, palette = inputs(model)
+    graph = OnnxStep(model, draw=kind.draw, snap_colours=kind.snap)
+    given = dict(zip(["latent", "features", "noise", "previous", "palette"], (latent, features, noise, previous, palette)))
+    with torch.no_grad():
+        eager = StepGraph(model, kind)(*(given[name] for name in graph.names))
+    out = graph(latent, features, noise, previous, palette)
+    assert len(out) == len(eager) == (4 if kind.draw else 3)
+    for name, a, b in zip(onnx_engine.OUTPUT_NAMES, out, eager, strict=False):
+        assert a.shape == b.shape, name
+        torch.testing.assert_close(a, b, atol=TOLERANCE, rtol=0, msg=name)
+
+
+def step_all(env, actions):
+    return [env.step(a) for a in actions]
+
+
+@pytest.mark.parametrize("domain", ["driving", "robotics"])
+def test_the_env_shows_the_same_dream_on_either_engine(tiny_run, domain):
+    run = tiny_run(domain)
+    envs = [WorldSimEnv(checkpoint=run, obs_type="pixels", engine=engine) for engine in ("torch", "onnx")]
+    starts = [env.reset(seed=5) for env in envs]
+    np.testing.assert_array_equal(starts[0][0], starts[1][0])
+    envs[0].action_space.seed(5)
+    actions = [envs[0].action_space.sample() for _ in range(6)]
+    eager, graph = (step_all(env, actions) for env in envs)
+    for (o1, r1, t1, u1, i1), (o2, r2, t2, u2, i2) in zip(eager, graph, strict=True):
+        np.testing.assert_array_equal(o1, o2)  # frames snapped to the same palette colours
+        assert r1 == pytest.approx(r2, abs=TOLERANCE) and (t1, u1) == (t2, u2)
+        np.testing.assert_allclose(i1["state"], i2["state"], rtol=1e-4, atol=1e-3)
+
+
+def test_the_vector_env_latents_match_and_uncertainty_still_comes(tiny_run):
+    run = tiny_run("robotics")
+    envs = [WorldSimVectorEnv(num_envs=3, checkpoint=run, obs_type="latent", engine=e) for e in ("torch", "onnx")]
+    for env in envs:
+        env.reset(seed=[1, 2, 3])
+    actions = envs[0].action_space.sample()
+    (o1, r1, *_), (o2, r2, *_) = (env.step(actions) for env in envs)
+    np.testing.assert_allclose(o1, o2, atol=TOLERANCE)
+    np.testing.assert_allclose(r1, r2, atol=TOLERANCE)
+
+
+def test_a_physics_blend_below_one_steps_in_torch_on_either_engine(tiny_run):
+    """The graph holds the learned dynamics alone: a blended step runs in torch, so both engines agree exactly."""
+    run = tiny_run("robotics")
+    envs = [WorldSimEnv(checkpoint=run, obs_type="latent", physics_blend=0.5, engine=e) for e in ("torch", "onnx")]
+    for env in envs:
+        env.reset(seed=0)
+    action = envs[0].action_space.sample()
+    np.testing.assert_array_equal(envs[0].step(action)[0], envs[1].step(action)[0])
+
+
+def test_graphs_are_cached_by_content(tiny_run, monkeypatch):
+    model, _ = load_model(tiny_run("robotics"))
+    first = OnnxStep(model, draw=False, snap_colours=False)
+    monkeypatch.setattr(onnx_engine, "export_graph", lambda *a: pytest.fail("exported again though cached"))
+    assert OnnxStep(model, draw=False, snap_colours=False).path == first.path
+    with torch.no_grad():
+        model.reward_head[-1].bias.add_(1.0)  # retrained weights: another graph
+    key = onnx_engine.graph_key(model, GraphKind(False, False), "any")
+    assert key not in first.path.name
+
+
+def test_a_bad_engine_or_a_missing_runtime_is_named(tiny_run, monkeypatch):
+    run = tiny_run("robotics")
+    with pytest.raises(ValueError, match="engine must be one of torch, onnx"):
+        WorldSimEnv(checkpoint=run, engine="tensorrt")
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(onnx_engine.EngineUnavailable, match=r"pip install \"worldsim\[onnx\]\""):
+        WorldSimEnv(checkpoint=run, engine="onnx")
+
+
+def test_bench_times_both_engines(tiny_run, capsys):
+    from worldsim.cli import main
+
+    run = tiny_run("robotics")
+    args = ["bench", "--domains", "robotics", "--steps", "10", "--checkpoint", str(run), "--num-envs", "2"]
+    assert main([*args, "--dream-steps", "3", "--engines", "torch", "onnx", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["worldsim"]
+    assert sorted((r["num_envs"], r["obs_type"], r["engine"]) for r in rows) == sorted(
+        (n, obs, engine) for n, obs in ((1, "pixels"), (2, "pixels"), (2, "latent")) for engine in ("torch", "onnx")
+    )
+
+
+def test_an_onnx_env_pickles_and_its_copy_continues_the_dream(tiny_run):
+    import pickle
+
+    env = WorldSimEnv(checkpoint=tiny_run("robotics"), obs_type="latent", engine="onnx")
+    env.reset(seed=1)
+    env.step(env.action_space.sample())
+    clone = pickle.loads(pickle.dumps(env))  # in memory, as SB3's subprocess envs ship an env
+    action = env.action_space.sample()
+    np.testing.assert_array_equal(env.step(action)[0], clone.step(action)[0])
