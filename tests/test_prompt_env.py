@@ -26,12 +26,14 @@ def prompted_run(tmp_path_factory):
     model = {**TINY, "draws_on_previous": False, "decoder": "broadcast"}
     base = dict(steps=2, batch_size=2, context=3, horizon=2, checkpoint_every=2, video_every=100, val_batches=1, val_fraction=0.3)
     train(TrainConfig(data=str(root / "data"), out=str(root / "run"), model=model, **base), progress=False)
-    space, report = train_shared_space(load_model(root / "run")[0], Dataset(root / "data"), TEXT, progress=False)
-    save_shared_space(space, root / "run", report)
+    model = load_model(root / "run")[0]
+    space, report = train_shared_space(model, Dataset(root / "data"), TEXT, progress=False)
+    save_shared_space(space, root / "run", report, world_model=model)
     # the same, drawing on the previous frame (as the first release's models do)
     train(TrainConfig(data=str(root / "data"), out=str(root / "drawing"), model=TINY, **base), progress=False)
-    space, report = train_shared_space(load_model(root / "drawing")[0], Dataset(root / "data"), TEXT, progress=False)
-    save_shared_space(space, root / "drawing", report)
+    model = load_model(root / "drawing")[0]
+    space, report = train_shared_space(model, Dataset(root / "data"), TEXT, progress=False)
+    save_shared_space(space, root / "drawing", report, world_model=model)
     return root
 
 
@@ -167,3 +169,41 @@ def test_calm_actions_leave_each_scene_to_itself():
     assert calm_action("robotics", fields, states).tolist() == [[10, 20], [30, 40]]  # hold the agent where it is
     assert calm_action("driving", [], np.zeros((3, 29))).tolist() == [1, 1, 1]  # IDLE
     assert calm_action("games", [], np.zeros((2, 7))).tolist() == [[0, 0, 0], [0, 0, 0]]  # no steering, gas or brake
+
+
+def test_a_text_model_is_refused_beside_another_world_model(prompted_run, tmp_path):
+    """Retrained weights give the latent another meaning: a text model left beside them is refused."""
+    import shutil
+
+    copy = tmp_path / "retrained"
+    shutil.copytree(prompted_run / "run", copy)
+    for name in ("text.json", "text.safetensors"):
+        shutil.copyfile(prompted_run / "drawing" / name, copy / name)  # trained beside the other model
+    env = WorldSimEnv(checkpoint=copy, obs_type="latent")
+    with pytest.raises(TextModelError, match="trained beside another world model"):
+        env.reset(seed=0, options={"prompt": "the block on the goal"})
+    env.reset(seed=0)  # still usable
+
+
+def test_export_ships_the_text_model_beside_its_weights(prompted_run, tmp_path, capsys):
+    import shutil
+
+    from worldsim.cli import main
+
+    run, data = prompted_run / "run", prompted_run / "data"
+    assert main(["eval", "--checkpoint", str(run), "--data", str(data), "--ks", "1", "--windows", "2", "--json"]) == 0
+    report = tmp_path / "eval.json"
+    report.write_text(capsys.readouterr().out)
+    out = tmp_path / "weights" / "robotics"
+    assert main(["export", "--checkpoint", str(run), "--eval", str(report), "--out", str(out)]) == 0
+    assert {"text.json", "text.safetensors"} <= {p.name for p in out.iterdir()}
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "## Text model (prompts)" in card and "worldsim train-text --checkpoint RUN --data" in card
+    _, info = WorldSimEnv(checkpoint=out, obs_type="latent").reset(seed=0, options={"prompt": "the block on the goal"})
+    assert info["prompt_match"]["attributes"]
+    stale = tmp_path / "stale"  # a run retrained after its text model was: refused at export
+    shutil.copytree(run, stale)
+    for name in ("text.json", "text.safetensors"):
+        shutil.copyfile(prompted_run / "drawing" / name, stale / name)
+    assert main(["export", "--checkpoint", str(stale), "--eval", str(report), "--out", str(tmp_path / "other")]) == 2
+    assert "trained beside another world model" in capsys.readouterr().err and not (tmp_path / "other").exists()

@@ -98,7 +98,7 @@ def run_eval_prompts(args):
         raise ValueError("give --domain or --checkpoint")
     path = resolve_checkpoint(args.checkpoint or args.domain)
     model, _ = load_model(path, domain=args.domain)
-    space, _ = load_shared_space(path)
+    space, _ = load_shared_space(path, world_model=model)
     config = PromptEvalConfig(seeds=args.seeds, steps=args.steps, seed=args.seed)
     report = evaluate_prompts(model, space, load_prompt_set(args.prompts), Dataset(args.data), config)
     return report if args.json else format_prompt_report(report)

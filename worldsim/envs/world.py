@@ -154,7 +154,7 @@ class World:
         if self._text is None:
             from worldsim.model.text import load_shared_space
 
-            self._text = load_shared_space(self.checkpoint, self.model.device)[0]
+            self._text = load_shared_space(self.checkpoint, self.model.device, self.model)[0]
         latents, matches = [], []
         for prompt, seed in zip(prompts, seeds, strict=True):  # one seeded stream per start
             if not isinstance(prompt, str):

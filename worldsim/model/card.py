@@ -3,8 +3,9 @@
 `worldsim export --checkpoint RUN --eval EVAL.json --out DIR` copies the model, its config and its
 start-frame bank, keeps the evaluation report next to them, and writes MODEL_CARD.md: the data it
 learned from, the commands that retrain it (every stage of a fine-tuned model), their wall-clock
-and its evaluation table. The new directory is assembled under a temporary name and swapped in
-whole.
+and its evaluation table. A text model trained beside the run (`worldsim train-text --out RUN`, for
+prompts) goes with it, checked to belong to these weights. The new directory is assembled under a
+temporary name and swapped in whole.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from worldsim.model.start_bank import START_BANK
 EVAL = "eval.json"
 LONG_EVAL = "long_eval.json"
 CARD = "MODEL_CARD.md"
+TEXT_FILES = ("text.json", "text.safetensors")
 COLLECT = "scripts/collect_datasets.sh data 2"
 
 
@@ -37,19 +39,31 @@ def export(
     tmp, old = out.with_name(f".{out.name}.tmp"), out.with_name(f".{out.name}.old")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    for name in (WEIGHTS, CONFIG, START_BANK):
+    text_report = _text_model(source, model)
+    for name in (WEIGHTS, CONFIG, START_BANK, *(TEXT_FILES if text_report is not None else ())):
         shutil.copyfile(source / name, tmp / name)
     (tmp / EVAL).write_text(json.dumps(report, indent=2) + "\n")
     if long_report is not None:
         (tmp / LONG_EVAL).write_text(json.dumps(long_report, indent=2) + "\n")
     size_mb = sum((tmp / n).stat().st_size for n in (WEIGHTS, CONFIG, START_BANK)) / 1e6
     params = sum(p.numel() for p in model.parameters())
-    (tmp / CARD).write_text(model_card(meta, report, params, size_mb, notes, long_report, earlier_stages(meta)))
+    card = model_card(meta, report, params, size_mb, notes, long_report, earlier_stages(meta), text_report)
+    (tmp / CARD).write_text(card)
     if out.exists():
         os.replace(out, old)
     os.replace(tmp, out)
     shutil.rmtree(old, ignore_errors=True)
     return out
+
+
+def _text_model(source: Path, model) -> dict[str, Any] | None:
+    """The training report of the text model beside the run (None without one); one trained beside
+    other weights is refused here, not at a user's first prompt."""
+    if not all((source / name).is_file() for name in TEXT_FILES):
+        return None
+    from worldsim.model.text import load_shared_space
+
+    return load_shared_space(source, world_model=model)[1]
 
 
 def earlier_stages(meta: dict[str, Any], limit: int = 10) -> list[dict[str, Any]]:
@@ -103,6 +117,7 @@ def model_card(
     notes: str,
     long_report: dict[str, Any] | None = None,
     earlier: list[dict[str, Any]] | None = None,
+    text_report: dict[str, Any] | None = None,
 ) -> str:
     model, recipe = meta["model"], meta.get("recipe", {})
     train, data = recipe.get("train", {}), recipe.get("dataset", {})
@@ -165,9 +180,49 @@ def model_card(
     lines += eval_tables(report)
     if long_report is not None:
         lines += long_section(long_report)
+    if text_report is not None:
+        lines += text_section(text_report)
     if notes:
         lines += ["", "## Notes", "", notes.strip()]
     return "\n".join(lines) + "\n"
+
+
+def text_section(report: dict[str, Any]) -> list[str]:
+    """The text model that serves `reset(options={"prompt": ...})`: how it was trained and its retrieval."""
+    config, retrieval = report.get("config", {}), report.get("retrieval", {})
+    flags = "".join(
+        f" --{k.replace('_', '-')} {config[k]}" for k in ("steps", "batch_size", "every", "pool", "seed") if k in config
+    )
+    lines = [
+        "## Text model (prompts)",
+        "",
+        'The shared text + scene space and the scene generator behind `reset(options={"prompt": ...})` and '
+        "`worldsim generate`, trained beside these weights on "
+        f"{report.get('scenes', {}).get('train')} scenes ({report.get('scenes', {}).get('held_out')} held out):",
+        "",
+        "```bash",
+        f"worldsim train-text --checkpoint RUN --data {report.get('data') or 'DATA'} --out RUN{flags}",
+        "```",
+        "",
+    ]
+    pools = config.get("pool")
+    if retrieval:
+        lines += [
+            f"| retrieval, pools of {pools} | exact@1 | exact@5 | match@1 | match@5 |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for way, name in (("text_to_scene", "text -> scene"), ("scene_to_text", "scene -> text")):
+            cells = [f"{retrieval.get(f'{way}_{k}', float('nan')):.2f}" for k in ("exact@1", "exact@5", "match@1", "match@5")]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines += [
+            "",
+            f"Chance: exact@1 {retrieval.get('exact@1_chance', float('nan')):.2f}, exact@5 "
+            f"{retrieval.get('exact@5_chance', float('nan')):.2f}; match@5 "
+            f"{retrieval.get('text_to_scene_match@5_chance', float('nan')):.2f} (text -> scene). "
+            '"match": a retrieved scene the caption holds on (`text.json` has the full report).',
+            "",
+        ]
+    return lines
 
 
 def long_section(report: dict[str, Any]) -> list[str]:

@@ -7,6 +7,7 @@ and the mismatch. Files are written under temporary names and renamed into place
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -27,6 +28,16 @@ SHIPPED = Path(__file__).resolve().parent.parent / "weights"  # worldsim/weights
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be loaded; the message names the file and what is wrong."""
+
+
+def weights_fingerprint(model: WorldModel) -> str:
+    """A short hash of a model's weights and buffers: what a file made from the model (a text model
+    trained beside it, an exported graph) records, so that it is never used with another model."""
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:24]
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

@@ -118,12 +118,12 @@ def cache_dir() -> Path:
 
 def graph_key(model: WorldModel, kind: GraphKind, exporter: str) -> str:
     """A hash of everything the graph depends on: weights and buffers, config, kind, tool versions."""
+    from worldsim.model.checkpoint import weights_fingerprint
+
     digest = hashlib.sha256()
     digest.update(json.dumps(model.config.to_json(), sort_keys=True).encode())
     digest.update(f"{kind.name}|graph {GRAPH_VERSION}|torch {torch.__version__}|onnxscript {exporter}".encode())
-    for name, tensor in model.state_dict().items():
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    digest.update(weights_fingerprint(model).encode())
     return digest.hexdigest()[:24]
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +27,9 @@ from torch import nn
 
 from worldsim.model.networks import mlp
 from worldsim.model.scene import SceneGenerator
+
+if TYPE_CHECKING:
+    from worldsim.model.world_model import WorldModel
 
 TEXT_FORMAT_VERSION = 1
 PAD, UNK = "[PAD]", "[UNK]"
@@ -164,8 +167,12 @@ class SharedSpace(nn.Module):
         return rows
 
 
-def save_shared_space(space: SharedSpace, out: str | Path, report: dict[str, Any] | None = None) -> None:
-    """`text.safetensors` and `text.json` in `out`, each written to a temporary name and renamed."""
+def save_shared_space(
+    space: SharedSpace, out: str | Path, report: dict[str, Any] | None = None, world_model: WorldModel | None = None
+) -> None:
+    """`text.safetensors` and `text.json` in `out`, each written to a temporary name and renamed.
+    `world_model` is the model whose latents the space was trained on: its fingerprint is recorded,
+    and `load_shared_space` refuses the space beside any other model (a retrained one included)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     weights = {k: v.detach().cpu().contiguous() for k, v in space.state_dict().items()}
@@ -179,6 +186,10 @@ def save_shared_space(space: SharedSpace, out: str | Path, report: dict[str, Any
         "tokenizer": json.loads(space.tokenizer.to_json()),
         "report": report or {},
     }
+    if world_model is not None:
+        from worldsim.model.checkpoint import weights_fingerprint
+
+        meta["world_model"] = weights_fingerprint(world_model)
     tmp = out / "text.json.tmp"
     tmp.write_text(json.dumps(meta, indent=1))
     tmp.replace(out / "text.json")
@@ -188,7 +199,10 @@ class TextModelError(ValueError):
     """A missing or unusable text model; the message names the file."""
 
 
-def load_shared_space(directory: str | Path, device: str | torch.device = "cpu") -> tuple[SharedSpace, dict[str, Any]]:
+def load_shared_space(
+    directory: str | Path, device: str | torch.device = "cpu", world_model: WorldModel | None = None
+) -> tuple[SharedSpace, dict[str, Any]]:
+    """The text model in `directory`; with `world_model`, checked to have been trained beside it."""
     directory = Path(directory)
     meta_path, weights_path = directory / "text.json", directory / "text.safetensors"
     if not meta_path.is_file() or not weights_path.is_file():
@@ -202,6 +216,15 @@ def load_shared_space(directory: str | Path, device: str | torch.device = "cpu")
             f"{meta_path}: format {meta.get('format')!r} version {meta.get('format_version')!r}; "
             f"this release reads worldsim-text version {TEXT_FORMAT_VERSION}"
         )
+    if world_model is not None and meta.get("world_model"):
+        from worldsim.model.checkpoint import weights_fingerprint
+
+        if meta["world_model"] != weights_fingerprint(world_model):
+            raise TextModelError(
+                f"{meta_path}: trained beside another world model than the one in {directory} (weights "
+                f"{meta['world_model']}, not {weights_fingerprint(world_model)}); its latents mean something else "
+                "to this model: train it again with `worldsim train-text`"
+            )
     space = SharedSpace(TextConfig(**meta["config"]), Tokenizer.from_json(json.dumps(meta["tokenizer"])))
     try:
         space.load_state_dict(load_file(str(weights_path)))

@@ -316,5 +316,5 @@ def train_text_model(checkpoint: str, data: str, out: str, config: TextTrainConf
     model, _ = load_model(resolve_checkpoint(checkpoint))
     space, report = train_shared_space(model, Dataset(data), config, progress)
     report["checkpoint"], report["data"] = str(checkpoint), str(data)
-    save_shared_space(space, out, report)
+    save_shared_space(space, out, report, world_model=model)
     return report
