@@ -16,8 +16,9 @@ of 1 and of 64, with and without a frame, on each path:
 Paths are timed in turns (path A, B, C, then again), the median of `--rounds` rounds each, so that a
 busy minute on a shared machine falls on all of them. Each row gives ms per call and the speed-up
 over eager in the same process; `max_abs_diff` is the largest difference from eager's of the
-latent, reward and termination logit, and `pixels_differing` the share of frame pixels of another colour (the inputs are random frames, so
-many pixels sit near a boundary between palette colours: an upper bound on what a dream sees).
+latent, reward and termination logit, and `pixels_differing` the share of frame pixels of another
+colour (the inputs are random frames, so many pixels sit near a boundary between palette colours:
+an upper bound on what a dream sees).
 """
 
 from __future__ import annotations
