@@ -73,9 +73,7 @@ def make_path(name: str, model, kind: GraphKind):
         return lambda feeds: compiled(*ordered(feeds))
     if name == "onnx":
         step = OnnxStep(model, kind.draw, kind.snap)
-        return lambda feeds: step(
-            feeds["latent"], feeds["features"], feeds["noise"], feeds.get("previous"), feeds.get("palette")
-        )
+        return lambda feeds: step(feeds["latent"], feeds["features"], feeds["noise"], feeds.get("previous"), feeds.get("palette"))
     if name == "int8":
         quantized = torch.ao.quantization.quantize_dynamic(model_copy(model), {torch.nn.Linear, torch.nn.GRUCell}, torch.qint8)
         q = StepGraph(quantized, kind).eval()
