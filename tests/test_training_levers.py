@@ -371,3 +371,23 @@ def test_the_first_step_from_a_filtered_latent_is_scored_in_every_batch(pusht):
     assert np.isfinite(parts(1.0)["first_step"]) and parts(1.0)["first_step"] > 0
     assert "first_step" not in parts(0.0)  # off by default: recorded recipes train as they did
     assert "first_step" not in parts(1.0, burn_in=0)  # without a burn-in that step is scored anyway
+
+
+def test_the_first_step_teaches_the_dynamics_and_leaves_the_encoder_alone(pusht):
+    """Weighted twice as much, the first-step term changes the dynamics' gradients and not the
+    encoder's: the step learns to continue from what the encoder gives, not the other way round."""
+    sampler = WindowSampler(pusht, 3 + 5 + 4 - 1, "all")
+    model = tiny_model(sampler)
+    batch = to_tensors(sampler.sample(2, np.random.default_rng(0)))
+
+    def grads(first_step):
+        model.zero_grad()
+        weights = LossWeights(first_step=first_step)
+        loss = world_model_loss(model, batch, 3, weights, torch.Generator().manual_seed(0), torch.ones(2), burn_in=5)[0]
+        loss.backward()
+        return {k: p.grad.clone() for k, p in model.named_parameters() if p.grad is not None}
+
+    once, twice = grads(1.0), grads(2.0)
+    moved = {k for k in once if not torch.allclose(once[k], twice[k], rtol=1e-5, atol=1e-8)}
+    assert any(k.startswith("gru") for k in moved)
+    assert not any(k.startswith(("encoder.", "posterior_net.", "state_net.")) for k in moved), sorted(moved)

@@ -70,7 +70,9 @@ class LossWeights:
     # latent, scored in every batch. With a burn-in that step, every env's first after `reset`,
     # is scored only in the batches that draw none (1 in 25 at --burn-in 24), and a model trained
     # so jumped there: PushT's block 16.8 units off when encoded, 68.2 after one step
-    # (scripts/first_step_error.py).
+    # (scripts/first_step_error.py). The filtered latent is held fixed: the dynamics learn to step
+    # from what the encoder gives; scored through it, the encoder bent its block angle to suit the
+    # step (encoded angle error 0.99 -> 1.49 rad in 4,500 steps; BENCHMARKS.md).
     first_step: float = 0.0
 
     def __post_init__(self):
@@ -219,7 +221,7 @@ def world_model_loss(
         loss = loss + weights.state * ensemble
 
     if S and burn_in and weights.first_step > 0:
-        filtered, action = posts[:, context - 1], actions[:, context - 1 : context]
+        filtered, action = posts[:, context - 1].detach(), actions[:, context - 1 : context]
         step = model.imagine(filtered, action, generator=generator, physics_blend=alpha.to(model.device))
         after = target_states[:, context : context + 1]
         first_step = _masked_mean(model.state_error(step.latents[..., :S], after), valid[:, context : context + 1])
