@@ -391,3 +391,17 @@ def test_the_first_step_teaches_the_dynamics_and_leaves_the_encoder_alone(pusht)
     moved = {k for k in once if not torch.allclose(once[k], twice[k], rtol=1e-5, atol=1e-8)}
     assert any(k.startswith("gru") for k in moved)
     assert not any(k.startswith(("encoder.", "posterior_net.", "state_net.")) for k in moved), sorted(moved)
+
+
+def test_fresh_starts_put_a_share_of_batches_right_after_the_filtered_latent():
+    from worldsim.model.train import TrainConfig, draw_burn_in, train
+
+    # without fresh starts the draws are those of earlier releases, one integers call each
+    rng, reference = np.random.default_rng(3), np.random.default_rng(3)
+    assert [draw_burn_in(rng, 24) for _ in range(500)] == [int(reference.integers(0, 25)) for _ in range(500)]
+    rng = np.random.default_rng(0)
+    fresh = np.array([draw_burn_in(rng, 24, 0.5) for _ in range(4000)])
+    assert abs((fresh == 0).mean() - (0.5 + 0.5 / 25)) < 0.03 and fresh.max() == 24
+    assert draw_burn_in(rng, 0, 1.0) == 0
+    with pytest.raises(ValueError, match="--fresh-starts must lie in"):
+        train(TrainConfig(data="unused", out="unused", fresh_starts=1.5), progress=False)

@@ -24,6 +24,13 @@ def add_train(commands) -> None:
         "horizon (default 0): trains the model on its own long rollouts",
     )
     p.add_argument(
+        "--fresh-starts",
+        type=float,
+        default=0.0,
+        help="share of batches with no burn-in, so the dream's first steps after a filtered latent are "
+        "scored often (default 0: the burn-in drawn uniformly)",
+    )
+    p.add_argument(
         "--event-share",
         type=float,
         default=0.0,
@@ -80,6 +87,7 @@ def run_train(args):
         weights=weights,
         burn_in=args.burn_in,
         event_share=args.event_share,
+        fresh_starts=args.fresh_starts,
         init=args.init,
     )
     result = train(config, progress=not args.quiet, resume=args.resume)

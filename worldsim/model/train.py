@@ -52,6 +52,11 @@ class TrainConfig:
     # Up to this many steps of the dream's own rollout (no gradients, drawn uniformly per batch)
     # before the scored horizon: see world_model_loss.
     burn_in: int = 0
+    # Share of batches with no burn-in, the rest drawn uniformly as above. Drawn uniformly alone, a
+    # step d <= horizon after a filtered latent (an env's first steps after `reset`) is scored in
+    # only d in burn_in + 1 batches: the first in 1 of 25 at --burn-in 24, and PushT's block
+    # jumped there (scripts/first_step_error.py).
+    fresh_starts: float = 0.0
     # Share of each batch drawn as windows whose scored horizon holds an episode's termination
     # (WindowSampler.sample): the termination head's rare positives, balanced.
     event_share: float = 0.0
@@ -137,6 +142,8 @@ def train(config: TrainConfig, progress: bool = True, resume: bool = False) -> d
         raise ValueError(f"--burn-in must be at least 0, got {config.burn_in}")
     if config.lr <= 0 or config.decoder_lr < 0:
         raise ValueError(f"--lr must be positive and --decoder-lr at least 0, got {config.lr} and {config.decoder_lr}")
+    if not 0.0 <= config.fresh_starts <= 1.0:
+        raise ValueError(f"--fresh-starts must lie in [0, 1], got {config.fresh_starts}")
     if not 0.0 <= config.event_share <= 1.0:
         raise ValueError(f"--event-share must lie in [0, 1], got {config.event_share}")
     ranks = distributed.from_environment()  # several under torchrun
@@ -156,6 +163,17 @@ def train(config: TrainConfig, progress: bool = True, resume: bool = False) -> d
         return result
     finally:
         distributed.stop(ranks, finished)
+
+
+def draw_burn_in(rng: np.random.Generator, most: int, fresh_starts: float = 0.0) -> int:
+    """This batch's burn-in: 0 with probability `fresh_starts`, else uniform in [0, most]. With
+    fresh_starts 0 the draws are those of earlier releases (one `integers` call per batch), so a
+    recorded recipe trains as it did."""
+    if not most:
+        return 0
+    if fresh_starts and rng.random() < fresh_starts:
+        return 0
+    return int(rng.integers(0, most + 1))
 
 
 def _train(
@@ -223,7 +241,7 @@ def _train(
         windows = train_set.sample(batch_size, rng, config.event_share, event_span=config.horizon)
         batch = to_tensors(windows, model.device)
         alpha = sample_alpha(batch_size, rng)
-        burn_in = int(rng.integers(0, config.burn_in + 1)) if config.burn_in else 0
+        burn_in = draw_burn_in(rng, config.burn_in, config.fresh_starts)
         if burn_in < config.burn_in:  # score `horizon` steps whatever the burn-in
             batch = first_frames(batch, config.context + burn_in + config.horizon)
         loss, parts = loss_function(batch, config.context, weights, generator, alpha, burn_in=burn_in)
@@ -305,6 +323,8 @@ def _command(config: TrainConfig) -> str:
         command += f" --decoder-lr {config.decoder_lr}"
     if config.burn_in:
         command += f" --burn-in {config.burn_in}"
+    if config.fresh_starts:
+        command += f" --fresh-starts {config.fresh_starts}"
     if config.event_share:
         command += f" --event-share {config.event_share}"
     if config.model:
