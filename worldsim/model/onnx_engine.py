@@ -201,6 +201,10 @@ class OnnxStep:
         # The env's thread budget is torch's: one pool in use at a time, as many threads as torch would take.
         options.intra_op_num_threads = threads or torch.get_num_threads()
         options.inter_op_num_threads = 1
+        # Idle ONNX Runtime threads spin, waiting for the next run, by default; between two steps
+        # torch (noise, heads, resets) then competes with them for the cores (a 64-env driving step
+        # ran at a third of torch's speed with spinning on).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         self.session = onnxruntime.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
         self.names = input_names(model, self.kind)
