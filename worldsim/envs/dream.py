@@ -54,8 +54,7 @@ class Dream:
         # CPU generators on every device: the same seed gives the same dream on CPU and GPU.
         self.generators = [torch.Generator() for _ in range(num)]
         self._bank_latents: torch.Tensor | None = None
-        self.engine = check_engine(engine)
-        self.graph = OnnxStep(model, draw, snap_colours) if engine == "onnx" else None
+        self.graph = OnnxStep(model, draw, snap_colours) if check_engine(engine) == "onnx" else None
 
     @property
     def bank_size(self) -> int:
@@ -102,7 +101,7 @@ class Dream:
     @torch.no_grad()
     def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Advance every dream; returns (rewards (N,), terminated (N,) bool)."""
-        if self.graph is not None and _pure_learned(self.physics_blend):
+        if self.graph is not None and self.physics_blend == 1.0:  # a blend with the physics prior runs in torch
             return self._step_graph(actions)
         rollout = self.model.imagine(
             self.latent,
@@ -150,10 +149,3 @@ class Dream:
 
     def latents(self) -> np.ndarray:
         return self.latent.cpu().numpy().copy()
-
-
-def _pure_learned(physics_blend) -> bool:
-    """α = 1 for every dream: the graph's step (one with the physics prior blended in runs in torch)."""
-    if isinstance(physics_blend, torch.Tensor):
-        return bool((physics_blend == 1.0).all())
-    return float(physics_blend) == 1.0

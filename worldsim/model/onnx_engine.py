@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -167,16 +168,16 @@ def export_graph(model: WorldModel, kind: GraphKind, path: str | Path) -> Path:
     return path
 
 
-class _quiet_exporter:
+@contextmanager
+def _quiet_exporter():
     """The exporter logs every operator registry it skips (torchvision's, absent here) at WARNING."""
-
-    def __enter__(self):
-        self.logger = logging.getLogger("torch.onnx")
-        self.level = self.logger.level
-        self.logger.setLevel(logging.ERROR)
-
-    def __exit__(self, *exc):
-        self.logger.setLevel(self.level)
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 class OnnxStep:
