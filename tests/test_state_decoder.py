@@ -71,3 +71,47 @@ def test_a_state_decoder_needs_a_state_and_a_latent_only_decoder(pusht):
         model_config_for(data, {"decoder_input": "pose"})
     with pytest.raises(ValueError, match="decoder_input 'state' needs a decoder drawing from the latent alone"):
         model_config_for(data, {"decoder_input": "state"})  # draws on the previous frame by default
+
+
+PERIODIC = {**STATE, "decoder_periods": {"agent_x": 100.0}}
+
+
+def test_a_periodic_field_is_drawn_by_its_phase(pusht):
+    model = WorldModel(model_config_for(Dataset(pusht), PERIODIC)).eval()
+    model.fit_state_normalisation(torch.from_numpy(WindowSampler(pusht, 7, "all").states))
+    S = model.config.state_code_dim
+    assert model.decoder.film.in_features == S + 1  # the phase's sine is appended
+
+    def shifted(latent, units):  # agent_x (slot 0) moved by `units` in the field's own unit
+        out = latent.clone()
+        out[:, 0] += units / model.state_std[0]
+        return out
+
+    latent = torch.randn(2, model.config.latent_dim)
+    with torch.no_grad():
+        frame = model.draw(latent, None)
+        assert torch.allclose(frame, model.draw(shifted(latent, 100.0), None), atol=1e-5)  # a whole period on
+        assert not torch.allclose(frame, model.draw(shifted(latent, 50.0), None), atol=1e-3)
+        code = model.drawn_state(latent[:, :S])
+        phase = 2 * torch.pi * model.denormalise_state(latent[:, :S])[:, 0] / 100.0
+        assert torch.allclose(code[:, 0], phase.cos(), atol=1e-4) and torch.allclose(code[:, -1], phase.sin(), atol=1e-4)
+
+
+def test_periods_survive_a_checkpoint(pusht, tmp_path):
+    run = dict(data=str(pusht), steps=1, batch_size=2, context=3, horizon=3, log_every=1, video_every=1000, val_batches=1)
+    train(TrainConfig(out=str(tmp_path / "run"), model=PERIODIC, **run), progress=False)
+    model, _ = load_model(tmp_path / "run")
+    assert model.config.decoder_periods == {"agent_x": 100.0}
+    assert model.decoder.film.in_features == model.config.state_code_dim + 1
+
+
+def test_bad_periods_are_named(pusht):
+    data = Dataset(pusht)
+    with pytest.raises(ValueError, match="decoder_periods need a decoder reading the state"):
+        model_config_for(data, {**TINY, "decoder": "field", "decoder_periods": {"agent_x": 100.0}})
+    with pytest.raises(ValueError, match=r"decoder_periods \['lane'\] are not state fields"):
+        model_config_for(data, {**STATE, "decoder_periods": {"lane": 4.0}})
+    with pytest.raises(ValueError, match="decoder_periods must be positive numbers"):
+        model_config_for(data, {**STATE, "decoder_periods": {"agent_x": 0}})
+    with pytest.raises(ValueError, match="an angle field is already read"):
+        model_config_for(data, {**STATE, "decoder_periods": {"block_angle": 3.0}})

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-# 2: the decoder has a keep-mask channel; 3: a frame reader (see WorldModel); 4: angles as (cos, sin)
-FORMAT_VERSION = 4
+# 2: the decoder has a keep-mask channel; 3: a frame reader (see WorldModel); 4: angles as (cos, sin);
+# 5: a decoder reading the state may see fields as phases (decoder_periods)
+FORMAT_VERSION = 5
 # Older versions this release still reads, and the config fields they lack (with the value that
 # reproduces them): a version-2 model simply has no frame reader; before version 4, angles were
 # held wrapped.
-READABLE = {2: {"frame_reader": False, "angle_coding": "wrapped"}, 3: {"angle_coding": "wrapped"}, 4: {}}
+READABLE = {2: {"frame_reader": False, "angle_coding": "wrapped"}, 3: {"angle_coding": "wrapped"}, 4: {}, 5: {}}
 ANGLE_CODINGS = ("cos_sin", "wrapped")
 DECODERS = ("upsample", "broadcast", "field")
 DECODER_INPUTS = ("latent", "state")
@@ -51,6 +52,12 @@ class ModelConfig:
     # dream's frame is then a drawing of its state, crisp where the state is, and never the
     # average of the futures the rest of the latent is unsure of.
     decoder_input: str = "latent"
+    # State fields that a decoder reading the state sees as a phase, {field: period in the field's
+    # unit}: the field's slot holds cos(2 pi value / period) and its sine is appended. highway-env
+    # paints lane dashes every 4.33 m along the road, so all a frame shows of the ego's position
+    # along it (hundreds of metres, standardised) is that position modulo 4.33 m; a FiLM layer
+    # cannot make a sawtooth of the standardised value, and draws the dashes as a grey smear.
+    decoder_periods: dict[str, float] = field(default_factory=dict)
     encoder_coordinates: bool = False  # pixel x, y as input channels of the encoder (CoordConv)
     # State fields that are angles (unit "rad" in the data): held as set by angle_coding, and their
     # errors measured around the circle, so that an upside-down block at +179 degrees is not a
@@ -81,6 +88,15 @@ class ModelConfig:
             raise ValueError(f"decoder_input is one of {', '.join(DECODER_INPUTS)}, got {self.decoder_input!r}")
         if self.decoder_input == "state" and (self.draws_on_previous or not self.state_fields):
             raise ValueError("decoder_input 'state' needs a decoder drawing from the latent alone and a physical state")
+        if self.decoder_periods and self.decoder_input != "state":
+            raise ValueError("decoder_periods need a decoder reading the state (decoder_input 'state')")
+        if not set(self.decoder_periods) <= set(self.state_fields):
+            raise ValueError(f"decoder_periods {sorted(set(self.decoder_periods) - set(self.state_fields))} are not state fields")
+        if not set(self.decoder_periods).isdisjoint(self.angle_fields):
+            raise ValueError("decoder_periods: an angle field is already read as (cos, sin)")
+        bad = {k: v for k, v in self.decoder_periods.items() if not (isinstance(v, (int, float)) and v > 0)}
+        if bad:
+            raise ValueError(f"decoder_periods must be positive numbers, got {bad}")
         if self.angle_coding not in ANGLE_CODINGS:
             raise ValueError(f"angle_coding is one of {', '.join(ANGLE_CODINGS)}, got {self.angle_coding!r}")
         if not set(self.angle_fields) <= set(self.state_fields):
@@ -98,6 +114,13 @@ class ModelConfig:
     def state_code_dim(self) -> int:
         """Width of the physical state inside the latent: one more per angle under "cos_sin"."""
         return self.state_dim + (len(self.angle_fields) if self.angle_coding == "cos_sin" else 0)
+
+    @property
+    def decoder_input_dim(self) -> int:
+        """Width of what the decoder reads: the latent, or the state code with one sine per phase."""
+        if self.decoder_input == "state":
+            return self.state_code_dim + len(self.decoder_periods)
+        return self.latent_dim
 
     @property
     def discrete(self) -> bool:

@@ -55,7 +55,7 @@ class WorldModel(nn.Module):
         self.stochastic = stochastic_latent(c.stoch_dim, c.stoch_classes, c.min_std)
         self.encoder = Encoder(c.channels, c.embed_dim, c.frame_size, c.encoder_coordinates)
         decoder = {"upsample": Decoder, "broadcast": BroadcastDecoder, "field": FieldDecoder}[c.decoder]
-        self.decoder = decoder(c.channels, c.state_code_dim if c.decoder_input == "state" else c.latent_dim, c.frame_size)
+        self.decoder = decoder(c.channels, c.decoder_input_dim, c.frame_size)
         self.gru_in = nn.Sequential(nn.Linear(Z + S + A, H), nn.LayerNorm(H), nn.ELU())
         self.gru = nn.GRUCell(H, D)
         self.prior_net = mlp(D, H, self.stochastic.stats_dim)
@@ -81,6 +81,11 @@ class WorldModel(nn.Module):
         )
         self.register_buffer("angle_index", self.angles.nonzero().flatten(), persistent=False)
         self.sines = c.angle_coding == "cos_sin" and bool(c.angle_fields)  # the code appends each angle's sine
+        # fields the decoder reads as phases (ModelConfig.decoder_periods), and their periods
+        self.register_buffer(
+            "phase_index", torch.tensor([c.state_fields.index(f) for f in c.decoder_periods], dtype=torch.long), persistent=False
+        )
+        self.register_buffer("periods", torch.tensor(list(c.decoder_periods.values()), dtype=torch.float32), persistent=False)
         if not c.discrete:
             self.register_buffer("action_low", torch.tensor(c.action_space["low"], dtype=torch.float32).flatten())
             self.register_buffer("action_high", torch.tensor(c.action_space["high"], dtype=torch.float32).flatten())
@@ -188,6 +193,15 @@ class WorldModel(nn.Module):
             around = torch.atan2(torch.sin(turn), torch.cos(turn)) / self.state_std
             error = torch.where(self.angles, around, error)
         return (error**2).sum(-1)
+
+    def drawn_state(self, code: torch.Tensor) -> torch.Tensor:
+        """What a decoder reading the state sees of a state code: the code, with each of
+        `decoder_periods`' fields as the cosine of its phase (in its slot) and the sine appended."""
+        if not len(self.phase_index):
+            return code
+        i = self.phase_index
+        phase = 2 * torch.pi * (code[..., i] * self.state_std[i] + self.state_mean[i]) / self.periods
+        return torch.cat([code.index_copy(-1, i, phase.cos()), phase.sin()], -1)
 
     def physical_state(self, latent: torch.Tensor) -> torch.Tensor:
         """The latent's physical state in the domain's units, (B, S)."""
@@ -312,7 +326,7 @@ class WorldModel(nn.Module):
         configured with `draws_on_previous=False` draws every frame from the latent alone (or from
         its physical state alone, `decoder_input="state"`)."""
         if not self.config.draws_on_previous:
-            return self.decoder(self.split(latent)[0].detach() if self.config.decoder_input == "state" else latent)
+            return self.decoder(self.drawn_state(self.split(latent)[0].detach()) if self.config.decoder_input == "state" else latent)
         maps = self.encoder.feature_maps(previous)[:3] if maps is None else maps
         if keep is None:
             return self.decoder(latent, maps, previous)
