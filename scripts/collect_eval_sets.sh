@@ -8,6 +8,7 @@
 #                       train its state probe)
 #   robotics-probe      more PushT episodes for that probe (`--probe-data`): it reads positions far
 #                       better from 80 episodes than from 10
+#   driving-probe       the same for highway-env (200 episodes)
 # Usage: scripts/collect_eval_sets.sh [OUT_ROOT=data]
 set -euo pipefail
 root=${1:-data}
@@ -19,3 +20,4 @@ worldsim collect --domain robotics --episodes 30 --max-steps 300 --seed 2000 --o
 worldsim collect --domain driving --episodes 60 --max-steps 30 --seed 2000 --out "$root/eval/driving-heldout" --quiet
 worldsim collect --domain games --episodes 16 --max-steps 500 --seed 2000 --out "$root/eval/games-long" --quiet
 worldsim collect --domain robotics --episodes 80 --max-steps 300 --seed 3000 --out "$root/eval/robotics-probe" --quiet
+worldsim collect --domain driving --episodes 200 --max-steps 30 --seed 3000 --out "$root/eval/driving-probe" --quiet

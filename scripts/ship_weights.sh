@@ -28,7 +28,11 @@ for domain in $domains; do
         "--data data/eval/robotics-long --split all --episodes 20 --probe-data data/eval/robotics-probe" \
         --data data/robotics-v2 --ood data/eval/robotics-near-goal
       ;;
-    driving) ship driving "$runs/driving" "" --data data/eval/driving-long --split all --ood data/eval/driving-dense ;;
+    driving)
+      ship driving "$runs/driving" \
+        "--data data/eval/driving-heldout --split all --episodes 40 --probe-data data/eval/driving-probe" \
+        --data data/eval/driving-long --split all --ood data/eval/driving-dense
+      ;;
     games) ship games "$runs/games" "" --data data/games ;;
   esac
 done
