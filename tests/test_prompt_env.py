@@ -207,3 +207,17 @@ def test_export_ships_the_text_model_beside_its_weights(prompted_run, tmp_path, 
         shutil.copyfile(prompted_run / "drawing" / name, stale / name)
     assert main(["export", "--checkpoint", str(stale), "--eval", str(report), "--out", str(tmp_path / "other")]) == 2
     assert "trained beside another world model" in capsys.readouterr().err and not (tmp_path / "other").exists()
+
+
+def test_teleports_are_steps_no_real_step_makes():
+    from worldsim.prompt_eval import teleport_steps
+
+    # fields: a position that moves up to 2 per step, an angle, a flag the data never changes
+    real = [np.array([[0.0, 3.1, 1.0], [2.0, -3.1, 1.0], [3.0, -3.0, 1.0]])]
+    angles = np.array([False, True, False])
+    calm = np.array([[[0.0, 3.1, 1.0], [1.5, -3.12, 0.9999], [3.0, -3.05, 1.0]]])  # wraps round; the flag wobbles
+    assert not teleport_steps(calm, real, angles).any()
+    leap = np.array([[[0.0, 0.0, 1.0], [5.0, 0.0, 1.0], [5.0, 0.0, 0.0]]])  # 5 > 2, then the flag flips
+    assert teleport_steps(leap, real, angles).tolist() == [[True, True]]
+    turn = np.array([[[0.0, 0.0, 1.0], [0.0, 1.0, 1.0]]])  # a turn of 1 rad, where the data turns 0.1 at most
+    assert teleport_steps(turn, real, angles).tolist() == [[True]]
