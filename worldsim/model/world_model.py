@@ -326,7 +326,9 @@ class WorldModel(nn.Module):
         configured with `draws_on_previous=False` draws every frame from the latent alone (or from
         its physical state alone, `decoder_input="state"`)."""
         if not self.config.draws_on_previous:
-            return self.decoder(self.drawn_state(self.split(latent)[0].detach()) if self.config.decoder_input == "state" else latent)
+            if self.config.decoder_input == "state":
+                return self.decoder(self.drawn_state(self.split(latent)[0].detach()))
+            return self.decoder(latent)
         maps = self.encoder.feature_maps(previous)[:3] if maps is None else maps
         if keep is None:
             return self.decoder(latent, maps, previous)
