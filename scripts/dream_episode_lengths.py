@@ -13,10 +13,15 @@ import argparse
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.vector import AutoresetMode
 
 
 def dream_lengths(checkpoint: str, envs: int, steps: int, crash_rule: bool, seed: int = 0) -> tuple[float, float, int]:
-    env = gym.make_vec("worldsim:WorldSim-v0", num_envs=envs, obs_type="latent", checkpoint=checkpoint, crash_rule=crash_rule)
+    # same-step autoreset: every step() is a step of some episode (next-step mode spends one on the reset)
+    env = gym.make_vec(
+        "worldsim:WorldSim-v0", num_envs=envs, obs_type="latent", checkpoint=checkpoint, crash_rule=crash_rule,
+        autoreset_mode=AutoresetMode.SAME_STEP,
+    )  # fmt: skip
     env.reset(seed=seed)
     rng = np.random.default_rng(seed)
     length, lengths, crashes = np.zeros(envs), [], []

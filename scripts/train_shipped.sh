@@ -85,7 +85,7 @@ for domain in $domains; do
       ;;
     driving)
       # The shipped driving model (world model v2; BENCHMARKS.md, "Driving: a decoder that draws the
-      # state"), one stage from scratch, about 45 min alone on 2 cores: the field decoder reads the
+      # state"), one stage from scratch, about 42 min on 2 cores: the field decoder reads the
       # physical state (the ego's position along the road as its phase against the 4.33 m lane-dash
       # period), drawn from the simulator's true state on real frames and never scored against frames
       # the dream imagined; up to 16 steps of the dream's own rollout before the scored horizon

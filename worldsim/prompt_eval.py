@@ -32,7 +32,7 @@ from worldsim.data import Dataset
 from worldsim.envs.keys import calm_action
 from worldsim.language.prompt import PromptError
 from worldsim.language.prompt_sets import PromptSet
-from worldsim.model.critics import ProbeRecipe, RealismRecipe, StateProbe, realism_accuracy
+from worldsim.model.critics import ProbeRecipe, RealismRecipe, StateProbe, absolute_difference, realism_accuracy
 from worldsim.model.scene import check_can_draw_from_latent, generate_scenes
 from worldsim.model.text import SharedSpace
 from worldsim.model.world_model import WorldModel
@@ -178,16 +178,15 @@ def teleport_steps(states: np.ndarray, real_episodes: list[np.ndarray], angles: 
     """(N, T, S) dreamed states -> (N, T - 1) bool: steps where some field moves further than any
     step of the real episodes ((T_i, S) each) moves it; angles are measured around the circle."""
 
-    def step_sizes(values: np.ndarray, axis: int) -> np.ndarray:
-        change = np.diff(values, axis=axis)
-        return np.abs(np.where(angles, np.angle(np.exp(1j * change)), change))
+    def step_sizes(values: np.ndarray) -> np.ndarray:  # along the time axis, the second to last
+        return absolute_difference(values[..., 1:, :], values[..., :-1, :], angles)
 
-    real_jump = np.max(np.concatenate([step_sizes(e, 0) for e in real_episodes]), 0)
+    real_jump = np.max(np.concatenate([step_sizes(e) for e in real_episodes]), 0)
     # A field the data never changes (highway-env's presence flags, always 1 within reach) has no
     # real step to compare with: there a jump is a change beyond a tenth of its usual size, not the
     # float wobble of a learned step.
     size = np.abs(np.concatenate(real_episodes)).mean(0)
-    return (step_sizes(states, 1) > np.where(real_jump > 0, real_jump, 0.1 * size) + 1e-6).any(-1)
+    return (step_sizes(states) > np.where(real_jump > 0, real_jump, 0.1 * size) + 1e-6).any(-1)
 
 
 @torch.no_grad()
