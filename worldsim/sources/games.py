@@ -11,7 +11,10 @@ Physical state (float32; "u" is a Box2D world unit, CarRacing's own length unit:
 ~13 u wide, full gas reaches ~70 u/s in 2 s):
   x, y [u], speed [u/s], heading [rad, wrapped to (-pi, pi]; 0 = nose towards +y],
   angular_velocity [rad/s, positive = turning left], wheels_off_track (0..4 wheels on grass),
-  progress (fraction of track tiles visited).
+  progress (fraction of track tiles visited), steering [rad, the front wheels' angle; the dashboard's
+  green bar], grass_x_phase and grass_y_phase [rad, the car's place in the grid of lighter grass
+  squares, period 2 * GRASS_DIM = 33.3 u], then the track's centre line around the car in the car's frame (`track_view`):
+  road{k}_right, road{k}_ahead [u] for track points k = -4 .. +12 from the car's place on it.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import gymnasium as gym
 import numpy as np
 
 from worldsim.scenario import Scenario
+from worldsim.sources import track_view
 from worldsim.sources.base import Observation, Source, StateField, to_square_frame
 
 STATE_FIELDS = (
@@ -30,6 +34,13 @@ STATE_FIELDS = (
     StateField("angular_velocity", "rad/s", "car body yaw rate"),
     StateField("wheels_off_track", "1", "number of wheels on grass (0..4)"),
     StateField("progress", "1", "fraction of the track's tiles visited"),
+    StateField("steering", "rad", "front wheels' angle (the dashboard's steering bar)"),
+    StateField("grass_x_phase", "rad", "car x within the grass squares' period"),
+    StateField("grass_y_phase", "rad", "car y within the grass squares' period"),
+    *(
+        StateField(name, "u", f"track centre line {name[4:].split('_')[0]} points along, {name.split('_')[1]} of the car")
+        for name in track_view.field_names()
+    ),
 )
 ZOOM_FRAMES = 50  # CarRacing zooms in over its first second at 50 FPS
 
@@ -54,6 +65,7 @@ class GamesSource(Source):
             # The track is the scenario: always the same one, whatever the episode seed.
             seed = self.scenario.spec["track_seed"]
         pixels, _ = self.env.reset(seed=seed)
+        self._centre_line = np.array([(x, y) for _, _, x, y in self.core.track])
         idle = np.zeros(3, dtype=np.float32)
         for _ in range(ZOOM_FRAMES):
             pixels, *_ = self.core.step(idle)
@@ -77,16 +89,18 @@ class GamesSource(Source):
         heading = float(np.angle(np.exp(1j * hull.angle)))
         off = sum(1 for wheel in car.wheels if not wheel.tiles)
         progress = self.core.tile_visited_count / max(len(self.core.track), 1)
-        state = np.array(
-            [hull.position[0], hull.position[1], speed, heading, hull.angularVelocity, off, progress],
-            dtype=np.float32,
-        )
+        road = track_view.centre_line_view(self._centre_line, np.array(hull.position), hull.angle)
+        steering = float(car.wheels[0].joint.angle)
+        grass = np.angle(np.exp(2j * np.pi * np.asarray(hull.position) / track_view.GRASS_PERIOD))
+        state = np.concatenate(
+            [[hull.position[0], hull.position[1], speed, heading, hull.angularVelocity, off, progress, steering], grass, road]
+        ).astype(np.float32)
         frame = to_square_frame(pixels, self.frame_size)
         return Observation(frame, state, self.caption(state), reward, terminated, truncated, info)
 
     @staticmethod
     def caption(state: np.ndarray) -> str:
-        _, _, speed, heading, yaw_rate, off, progress = (float(v) for v in state)
+        _, _, speed, heading, yaw_rate, off, progress = (float(v) for v in state[:7])
         turning = "turning left" if yaw_rate > 0.3 else "turning right" if yaw_rate < -0.3 else "going straight"
         where = "on the track" if off == 0 else "fully off the track" if off == 4 else f"with {off:.0f} wheels on the grass"
         pace = "nearly stopped" if speed < 5 else "slow" if speed < 30 else "fast" if speed < 60 else "very fast"
