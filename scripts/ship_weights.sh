@@ -33,6 +33,10 @@ for domain in $domains; do
         "--data data/eval/driving-heldout --split all --episodes 40 --probe-data data/eval/driving-probe" \
         --data data/eval/driving-long --split all --ood data/eval/driving-dense
       ;;
-    games) ship games "$runs/games" "" --data data/games ;;
+    games)
+      ship games "$runs/games" \
+        "--data data/eval/games-long --split all --episodes 10 --probe-data data/games" \
+        --data data/games
+      ;;
   esac
 done
