@@ -1,6 +1,8 @@
 """The long-horizon evaluation on a tiny model and dataset: it runs, lines dreams up with the real
 frames they stand beside, and reports every bucket in the documented layout."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -8,7 +10,14 @@ from worldsim.cli import main
 from worldsim.data import CollectRequest, Dataset, collect
 from worldsim.model.checkpoint import load_model
 from worldsim.model.critics import ProbeRecipe, RealismRecipe
-from worldsim.model.long_horizon import LongEvalConfig, _auprc, evaluate_long, format_long_report, replay_episodes
+from worldsim.model.long_horizon import (
+    LongEvalConfig,
+    _auprc,
+    evaluate_long,
+    format_long_report,
+    model_columns,
+    replay_episodes,
+)
 
 
 def tiny_config(**overrides) -> LongEvalConfig:
@@ -66,6 +75,16 @@ def test_long_horizon_report_layout(pusht):
     assert report["recipes"]["realism"]["steps"] == 8
     assert report["controllability"]["starts"] == 2 and 0.0 <= report["controllability"]["sign_agreement"] <= 1.0
     assert "realism" in format_long_report(report)
+
+
+def test_a_model_is_scored_on_its_own_fields_of_newer_data(pusht):
+    model, data = pusht
+    fields = list(model.config.state_fields)
+    newer = SimpleNamespace(root="newer", source={"state_fields": [{"name": "wind"}] + [{"name": f} for f in reversed(fields)]})
+    assert model_columns(model, newer) == [len(fields) - i for i in range(len(fields))]
+    older = SimpleNamespace(root="older", source={"state_fields": [{"name": f} for f in fields[1:]]})
+    with pytest.raises(ValueError, match=rf"older: the model's state fields \['{fields[0]}'\] are not in the data's"):
+        model_columns(model, older)
 
 
 def test_auprc():

@@ -92,7 +92,8 @@ def evaluate_long(
         raise ValueError(f"{data.root}: no {split} episode has {config.context} steps of context")
     rng = np.random.default_rng(config.seed)
     chosen = sorted(rng.choice(held_out, size=min(config.episodes, len(held_out)), replace=False).tolist())
-    replay = replay_episodes(model, data, chosen, config, palette)
+    columns = model_columns(model, data)
+    replay = replay_episodes(model, data, chosen, config, palette, columns)
     probe = None
     if model.config.state_dim:
         if probe_data is not None and probe_data.domain != model.config.domain:
@@ -102,7 +103,7 @@ def evaluate_long(
     spec = domains.of_model(model.config.domain)
     objects = spec.load("objects") if spec.objects else ()
     # angles (unit "rad" in the data) are scored around the circle, whatever the model was trained with
-    angles = data.angles
+    angles = data.angles[columns]
     buckets = {}
     for name, steps in _buckets(replay, config).items():
         if steps:
@@ -127,9 +128,22 @@ def evaluate_long(
     return report
 
 
+def model_columns(model: WorldModel, data: Dataset) -> list[int]:
+    """Where each of the model's state fields sits in `data`'s states: a model trained on an older
+    recording of its domain (fewer fields) is scored on newer data by the fields it knows."""
+    names = [f["name"] for f in data.source["state_fields"]]
+    missing = [f for f in model.config.state_fields if f not in names]
+    if missing:
+        raise ValueError(f"{data.root}: the model's state fields {missing} are not in the data's ({', '.join(names)})")
+    return [names.index(f) for f in model.config.state_fields]
+
+
 @torch.no_grad()
-def replay_episodes(model: WorldModel, data: Dataset, indices: list[int], config: LongEvalConfig, palette=None) -> Replay:
-    """Each episode's dream: the first `context` real frames, then its recorded actions open-loop."""
+def replay_episodes(
+    model: WorldModel, data: Dataset, indices: list[int], config: LongEvalConfig, palette=None, columns: list[int] | None = None
+) -> Replay:
+    """Each episode's dream: the first `context` real frames, then its recorded actions open-loop.
+    `columns` pick the model's state fields out of the data's (`model_columns`; default all)."""
     c = config.context
     rule = domains.of_model(model.config.domain).resolve_crash_rule(None)
     replay = Replay([], [], [], [], [], [])
@@ -155,7 +169,8 @@ def replay_episodes(model: WorldModel, data: Dataset, indices: list[int], config
             replay.real.append(episode.frames[c : c + k])
             replay.dream.append(pixels[j, :k])
             replay.last_context.append(episode.frames[c - 1])
-            replay.true_states.append(episode.states[c : c + k])
+            truth = episode.states[c : c + k]
+            replay.true_states.append(truth if columns is None else truth[:, columns])
             replay.head_states.append(states[j, :k])
     return replay
 
@@ -228,14 +243,17 @@ def _fit_probe(model: WorldModel, data: Dataset, others: list[int], config: Long
     are new to it."""
     if not others:
         raise ValueError(f"{data.root}: every episode is replayed, none is left to train the state probe; lower --episodes")
+    columns = model_columns(model, data)
     frames, states = [], []
     for episode in data.episodes(others):
         frames.append(episode.frames)
-        states.append(episode.states)
+        states.append(episode.states[:, columns])
     frames, states = np.concatenate(frames), np.concatenate(states).astype(np.float32)
     rng = np.random.default_rng(config.seed)
     keep = rng.choice(len(frames), size=min(config.probe_frames, len(frames)), replace=False)
-    return StateProbe.fit(frames[keep], states[keep], config.probe, seed=config.seed, device=model.device, angles=data.angles)
+    return StateProbe.fit(
+        frames[keep], states[keep], config.probe, seed=config.seed, device=model.device, angles=data.angles[columns]
+    )
 
 
 @torch.no_grad()
