@@ -13,8 +13,9 @@ Physical state (float32; "u" is a Box2D world unit, CarRacing's own length unit:
   angular_velocity [rad/s, positive = turning left], wheels_off_track (0..4 wheels on grass),
   progress (fraction of track tiles visited), steering [rad, the front wheels' angle; the dashboard's
   green bar], grass_x_phase and grass_y_phase [rad, the car's place in the grid of lighter grass
-  squares, period 2 * GRASS_DIM = 33.3 u], then the track's centre line around the car in the car's frame (`track_view`):
-  road{k}_right, road{k}_ahead [u] for track points k = -4 .. +12 from the car's place on it.
+  squares, period 2 * GRASS_DIM = 33.3 u], then the track's centre line around the car in the
+  car's frame (`track_view`): road{k}_right, road{k}_ahead [u] for track points k = -4 .. +12 from
+  the car's place on it.
 """
 
 from __future__ import annotations
