@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The transfer experiment behind BENCHMARKS.md "Transfer", with the shipped world models.
+# The transfer experiment behind BENCHMARKS.md "Transfer". The blocks before the last were run with
+# the first release's world models (the weights in git history before the v2 models shipped), the
+# last block with the world models v2.
 # Budgets fit a 2-core machine: the real-simulator baselines train at ~14 steps/s (highway-env),
 # ~22 (CarRacing) and ~150 (PushT) with another job on the other core, so 3 seeds take about 40,
 # 50 and 10 minutes. The runs were made two at a time, one torch thread each. Every command
@@ -30,3 +32,12 @@ python agents/diagnose.py --domain games --episodes 4 --threads 1 --out runs/dia
   --checkpoint runs/transfer/games-20k-corrected/heads-seed0-r1 --agent corrected=runs/transfer/games-20k-corrected/dream-seed0-r1/final.zip
 python agents/diagnose.py --domain robotics $D --out runs/diagnose/robotics.json \
   --agent dream=runs/transfer/robotics-20k/dream-seed0/final.zip --agent real=runs/transfer/robotics-20k/real-seed0/final.zip
+
+# The same with the world models v2 (BENCHMARKS.md, "With the world models v2"): no head correction;
+# the real-simulator baselines are retrained, since they see the real frames through the model.
+python agents/transfer.py --domain driving --steps 10000 --seeds 0,1,2 $T --out runs/transfer-v2/driving-10k
+python agents/transfer.py --domain driving --steps 10000 --seeds 0,1,2 $T --agents dream --no-crash-rule \
+  --out runs/transfer-v2/driving-10k-no-crash-rule
+python agents/transfer.py --domain games --steps 20000 --seeds 0,1,2 $T --agents dream,random --out runs/transfer-v2/games-20k
+python agents/transfer.py --domain games --steps 20000 --seeds 0 $T --agents real --out runs/transfer-v2/games-20k
+python agents/transfer.py --domain robotics --steps 20000 --seeds 0,1,2 $T --out runs/transfer-v2/robotics-20k

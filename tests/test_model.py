@@ -289,3 +289,7 @@ def test_palette_snapping():
     assert torch.equal(snap(real, palette), real)  # real colours stay
     noisy = (real + 0.03 * torch.randn(real.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
     assert torch.equal(snap(noisy, palette), real)  # small drift snaps back
+    # scored a chunk of pixels at a time (the vector env's batches), the same answer as all at once
+    batch = torch.rand(5, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+    many = palette_from_frames((np.random.default_rng(0).random((4, 8, 8, 3)) * 255).astype(np.uint8), min_share=0)
+    assert torch.equal(snap(batch, many, chunk=7), snap(batch, many, chunk=None))

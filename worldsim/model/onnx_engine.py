@@ -79,7 +79,7 @@ class StepGraph(nn.Module):
         outputs = [latent, model.reward(latent), model.termination_logit(latent)]
         if self.kind.draw:
             frame = model.draw(latent, previous)
-            outputs.append(snap(frame, palette) if self.kind.snap else frame)
+            outputs.append(snap(frame, palette, chunk=None) if self.kind.snap else frame)  # no loop in a graph
         return tuple(outputs)
 
 
