@@ -109,7 +109,8 @@ for domain in $domains; do
         --loss '{"motion": 10, "consistency": 10, "foreground": 10, "state_forcing": 1.0, "imagined_pixels": 0}' --quiet
       ;;
     games-v1)
-      # The first release's games recipe (format 2), for comparison.
+      # The first release's games recipe (format 2), for comparison; on today's data its state holds
+      # the road too, while the first release's held 7 fields.
       worldsim train --domain games --data data/games --out runs/games-v1 --steps 2000 --threads 1 --seed 0 --quiet
       ;;
     *)
