@@ -142,6 +142,9 @@ def test_prompt_evaluation_reports_accuracy_refusals_realism_consistency_and_aph
         "agent",
         "block",
     }
+    jumps = report["consistency"]["teleport_fields"]
+    assert set(jumps) <= set(model.config.state_fields) and all(0.0 < v <= 1.0 for v in jumps.values())
+    assert max(jumps.values(), default=0.0) <= report["consistency"]["teleport_share"]
     aphasia = report["modal_aphasia"]
     assert set(aphasia["per_attribute"]) == {"block_goal", "agent_side"}
     assert aphasia["gap"] == pytest.approx(aphasia["describe"] - aphasia["draw"])
@@ -210,7 +213,7 @@ def test_export_ships_the_text_model_beside_its_weights(prompted_run, tmp_path, 
 
 
 def test_teleports_are_steps_no_real_step_makes():
-    from worldsim.prompt_eval import teleport_steps
+    from worldsim.prompt_eval import teleport_fields, teleport_steps
 
     # fields: a position that moves up to 2 per step, an angle, a flag the data never changes
     real = [np.array([[0.0, 3.1, 1.0], [2.0, -3.1, 1.0], [3.0, -3.0, 1.0]])]
@@ -221,3 +224,5 @@ def test_teleports_are_steps_no_real_step_makes():
     assert teleport_steps(leap, real, angles).tolist() == [[True, True]]
     turn = np.array([[[0.0, 0.0, 1.0], [0.0, 1.0, 1.0]]])  # a turn of 1 rad, where the data turns 0.1 at most
     assert teleport_steps(turn, real, angles).tolist() == [[True]]
+    # and which field jumped, step by step
+    assert teleport_fields(leap, real, angles).tolist() == [[[True, False, False], [False, False, True]]]

@@ -64,3 +64,9 @@ def test_car_prior_moves_the_grass_phases_with_the_car():
     np.testing.assert_allclose(out[0], x - 1.6, atol=1e-3)
     np.testing.assert_allclose(out[8:10], expected, atol=1e-4)
     assert out[10] == 3.0  # the road view is left to the learned dynamics
+
+
+def test_grass_period_is_carracings_pattern():
+    car_racing = pytest.importorskip("gymnasium.envs.box2d.car_racing")
+    # squares GRASS_DIM wide at every other multiple of GRASS_DIM
+    assert track_view.GRASS_PERIOD == pytest.approx(2 * car_racing.GRASS_DIM)

@@ -124,6 +124,9 @@ def format_prompt_report(report: dict) -> str:
         lines.append(
             f"  {c['steps']} steps after generation: teleports {c['teleport_share']:.1%}, motion {c['motion']:.1f}; {found}"
         )
+        jumps = list(c.get("teleport_fields", {}).items())[:4]
+        if jumps:
+            lines.append("  teleporting fields (share of steps): " + ", ".join(f"{k} {v:.1%}" for k, v in jumps))
     if "modal_aphasia" in report:
         a = report["modal_aphasia"]
         lines.append(f"  draw {num(a['draw'])} vs describe {num(a['describe'])}: gap {num(a['gap'])}")

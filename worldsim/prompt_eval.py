@@ -174,9 +174,9 @@ def _probe_ceiling(probe, table, frames, states, fields, draws) -> dict[str, flo
     return out
 
 
-def teleport_steps(states: np.ndarray, real_episodes: list[np.ndarray], angles: np.ndarray) -> np.ndarray:
-    """(N, T, S) dreamed states -> (N, T - 1) bool: steps where some field moves further than any
-    step of the real episodes ((T_i, S) each) moves it; angles are measured around the circle."""
+def teleport_fields(states: np.ndarray, real_episodes: list[np.ndarray], angles: np.ndarray) -> np.ndarray:
+    """(N, T, S) dreamed states -> (N, T - 1, S) bool: where a field moves further in one step than
+    any step of the real episodes ((T_i, S) each) moves it; angles are measured around the circle."""
 
     def step_sizes(values: np.ndarray) -> np.ndarray:  # along the time axis, the second to last
         return absolute_difference(values[..., 1:, :], values[..., :-1, :], angles)
@@ -186,7 +186,12 @@ def teleport_steps(states: np.ndarray, real_episodes: list[np.ndarray], angles: 
     # real step to compare with: there a jump is a change beyond a tenth of its usual size, not the
     # float wobble of a learned step.
     size = np.abs(np.concatenate(real_episodes)).mean(0)
-    return (step_sizes(states) > np.where(real_jump > 0, real_jump, 0.1 * size) + 1e-6).any(-1)
+    return step_sizes(states) > np.where(real_jump > 0, real_jump, 0.1 * size) + 1e-6
+
+
+def teleport_steps(states: np.ndarray, real_episodes: list[np.ndarray], angles: np.ndarray) -> np.ndarray:
+    """(N, T, S) dreamed states -> (N, T - 1) bool: steps where some field teleports (`teleport_fields`)."""
+    return teleport_fields(states, real_episodes, angles).any(-1)
 
 
 @torch.no_grad()
@@ -200,11 +205,14 @@ def _consistency(model: WorldModel, latents: torch.Tensor, data: Dataset, config
     blank = torch.zeros(len(latents), 3, model.config.frame_size, model.config.frame_size)
     rollout = model.imagine(latents, actions, previous=blank, generator=torch.Generator().manual_seed(config.seed))
     states = np.concatenate([start[:, None], rollout.states.cpu().numpy()], 1)
-    teleports = teleport_steps(states, [e.states for e in data.episodes()], np.asarray(data.angles))
+    teleports = teleport_fields(states, [e.states for e in data.episodes()], np.asarray(data.angles))
     frames = rollout.pixels().cpu().numpy()
+    by_field = teleports.reshape(-1, len(fields)).mean(0)
     out: dict[str, Any] = {
         "steps": config.steps,
-        "teleport_share": float(teleports.mean()),
+        "teleport_share": float(teleports.any(-1).mean()),
+        # where the teleports are: each field's share of steps, most often first, those that ever jump
+        "teleport_fields": {fields[i]: float(by_field[i]) for i in np.argsort(-by_field, kind="stable") if by_field[i] > 0},
         "motion": float(np.abs(np.diff(frames.astype(np.int16), axis=1)).mean()),
     }
     if spec.objects:

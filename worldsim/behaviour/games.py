@@ -40,7 +40,7 @@ class RacingBehaviour(BehaviourPolicy):
         self.ou = OrnsteinUhlenbeck(rng, 1, theta=0.15, sigma=sigma)
         self.swerve_left, self.swerve_steer = 0, 0.0
         self.phase, self.phase_left = "cruise", int(rng.integers(*self.phase_steps))
-        self.waypoints = np.array([(x, y) for _, _, x, y in source.core.track])
+        self.waypoints = source.centre_line
 
     def act(self, source, obs):
         x, y, speed, heading = (float(v) for v in obs.state[:4])

@@ -66,7 +66,7 @@ class GamesSource(Source):
             # The track is the scenario: always the same one, whatever the episode seed.
             seed = self.scenario.spec["track_seed"]
         pixels, _ = self.env.reset(seed=seed)
-        self._centre_line = np.array([(x, y) for _, _, x, y in self.core.track])
+        self.centre_line = np.array([(x, y) for _, _, x, y in self.core.track])  # (N, 2), the track's points
         idle = np.zeros(3, dtype=np.float32)
         for _ in range(ZOOM_FRAMES):
             pixels, *_ = self.core.step(idle)
@@ -90,7 +90,7 @@ class GamesSource(Source):
         heading = float(np.angle(np.exp(1j * hull.angle)))
         off = sum(1 for wheel in car.wheels if not wheel.tiles)
         progress = self.core.tile_visited_count / max(len(self.core.track), 1)
-        road = track_view.centre_line_view(self._centre_line, np.array(hull.position), hull.angle)
+        road = track_view.centre_line_view(self.centre_line, np.array(hull.position), hull.angle)
         steering = float(car.wheels[0].joint.angle)
         grass = np.angle(np.exp(2j * np.pi * np.asarray(hull.position) / track_view.GRASS_PERIOD))
         state = np.concatenate(
