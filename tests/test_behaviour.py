@@ -36,6 +36,21 @@ def test_racing_policy_follows_track():
     assert obs.state[5] <= 1  # at most one wheel on the grass
 
 
+def test_wandering_racing_leaves_the_track_and_drives_at_random():
+    source, policy = make_source("games"), default_policy("games")
+    policy.styles = {"wander": 1.0}
+    obs = source.reset(seed=0)
+    policy.reset(np.random.default_rng(0), source)
+    modes, off_track = set(), 0
+    for _ in range(200):
+        action = policy.act(source, obs)
+        modes.add(policy.phase)
+        obs = source.step(action)
+        off_track += obs.state[5] == 4  # all four wheels on the grass
+    assert modes == {"random", "wobble", "return"}
+    assert off_track > 20
+
+
 def test_reckless_driving_crashes_sometimes(driving_source):
     policy = default_policy("driving")
     policy.styles = {"reckless": 1.0}

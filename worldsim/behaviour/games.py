@@ -10,6 +10,12 @@ Styles (one per episode, weights in `RacingBehaviour.styles`):
            fresh target speed, coast (no pedal), brake hard to a standstill and wait, or launch at
            full gas from wherever the car is. The other styles hold a speed and rarely coast or
            brake, and a model trained on them alone did not learn to slow down.
+- wander: ignores the track for phases of `phase_steps` steps each: uniform random actions (what
+          `worldsim dream` drives with), or steering that wobbles on its own at a held gas, or a
+          pursuit back to the track. The other styles steer along the track, so in their data the
+          steering foretells the bend ahead, and a model trained on them alone bent the dream's
+          track the way the car steered; nor did they reach the grass far off the track, where a
+          dream driven at random drew speckled road remnants.
 """
 
 from __future__ import annotations
@@ -24,13 +30,16 @@ from worldsim.behaviour.programs import Program, change, sequence, turn
 
 @dataclass
 class RacingBehaviour(BehaviourPolicy):
-    styles: dict[str, float] = field(default_factory=lambda: {"clean": 0.3, "noisy": 0.25, "sloppy": 0.2, "stop_go": 0.25})
+    styles: dict[str, float] = field(
+        default_factory=lambda: {"clean": 0.25, "noisy": 0.2, "sloppy": 0.15, "stop_go": 0.2, "wander": 0.2}
+    )
     lookahead: int = 5
     speed_range: tuple[float, float] = (15.0, 45.0)  # Box2D units/s
     swerve_rate: float = 0.02
     steer_gain: float = 2.0
     phases: dict[str, float] = field(default_factory=lambda: {"cruise": 0.3, "coast": 0.25, "brake": 0.25, "launch": 0.2})
     phase_steps: tuple[int, int] = (15, 40)
+    wander_modes: dict[str, float] = field(default_factory=lambda: {"random": 0.35, "wobble": 0.4, "return": 0.25})
 
     def reset(self, rng, source):
         self.rng = rng
@@ -40,6 +49,10 @@ class RacingBehaviour(BehaviourPolicy):
         self.ou = OrnsteinUhlenbeck(rng, 1, theta=0.15, sigma=sigma)
         self.swerve_left, self.swerve_steer = 0, 0.0
         self.phase, self.phase_left = "cruise", int(rng.integers(*self.phase_steps))
+        if self.style == "wander":
+            self.phase = pick_style(rng, self.wander_modes)
+            self.ou = OrnsteinUhlenbeck(rng, 1, theta=0.1, sigma=0.5)
+        self.gas = float(rng.uniform(0.2, 0.8))
         self.waypoints = source.centre_line
 
     def act(self, source, obs):
@@ -50,6 +63,10 @@ class RacingBehaviour(BehaviourPolicy):
         if self.swerve_left > 0:
             self.swerve_left -= 1
             return np.array([self.swerve_steer, 0.6, 0.0], dtype=np.float32)
+        if self.style == "wander":
+            action = self._wander()
+            if action is not None:
+                return action
 
         nearest = int(np.argmin(np.sum((self.waypoints - (x, y)) ** 2, axis=1)))
         tx, ty = self.waypoints[(nearest + self.lookahead) % len(self.waypoints)]
@@ -57,13 +74,27 @@ class RacingBehaviour(BehaviourPolicy):
         bearing = np.arctan2(ty - y, tx - x) - (heading + np.pi / 2)
         bearing = float(np.angle(np.exp(1j * bearing)))
         # CarRacing steers right for positive action[0]; a target to the left is a positive bearing.
-        steer = np.clip(-self.steer_gain * bearing + self.ou()[0], -1.0, 1.0)
+        noise = 0.0 if self.style == "wander" else self.ou()[0]  # wander's pursuit back is plain
+        steer = np.clip(-self.steer_gain * bearing + noise, -1.0, 1.0)
         if self.style == "stop_go":
             gas, brake = self._pedals(speed)
         else:
             gas = 0.5 if speed < self.target_speed else 0.0
             brake = 0.4 if speed > self.target_speed + 8.0 else 0.0
         return np.array([steer, gas, brake], dtype=np.float32)
+
+    def _wander(self) -> np.ndarray | None:
+        """wander's action for this step, or None in its "return" phase (pursue the track)."""
+        self.phase_left -= 1
+        if self.phase_left <= 0:
+            self.phase = pick_style(self.rng, self.wander_modes)
+            self.phase_left = int(self.rng.integers(*self.phase_steps))
+            self.gas = float(self.rng.uniform(0.2, 0.8))
+        if self.phase == "random":  # CarRacing's action space: steer in [-1, 1], gas and brake in [0, 1]
+            return self.rng.uniform((-1.0, 0.0, 0.0), (1.0, 1.0, 1.0)).astype(np.float32)
+        if self.phase == "wobble":
+            return np.array([np.clip(self.ou()[0], -1.0, 1.0), self.gas, 0.0], dtype=np.float32)
+        return None
 
     def _pedals(self, speed: float) -> tuple[float, float]:
         """stop_go's gas and brake for this step, moving to a fresh phase when the last one ends."""
