@@ -35,7 +35,7 @@ def main() -> None:
     steps = [t for t in (int(v) for v in args.steps.split(",")) if t < len(episode.frames)]
     with torch.no_grad():
         code = model.normalise_state(torch.from_numpy(episode.states[steps]).float())
-        drawn = model.decoder(model.drawn_state(code))
+        drawn = model.draw_state(code)
     real = torch.from_numpy(episode.frames[steps]).permute(0, 3, 1, 2).float() / 255
     print(f"PSNR of the drawings of the true state, steps {steps}: {psnr(drawn.clamp(0, 1), real).mean():.2f} dB")
     rows = [episode.frames[steps], model.to_uint8(drawn).numpy()]

@@ -33,13 +33,15 @@ class DomainSpec:
     objects: str | None = None
     # what a prompt may ask of its scenes, `worldsim.language.attributes.AttributeTable`
     attributes: str | None = None
+    # an ego-centred camera's geometry, `worldsim.model.ego_view` (what `"decoder_view": "camera"` names)
+    camera: str | None = None
     # "unit": agents act in [-1, 1], mapped to the action space's bounds (PushT's 0..512 targets,
     # where SB3's Gaussian policies start clipped at a corner); "native": the env's own units.
     agent_actions: str = "native"
 
     def load(self, part: str) -> Any:
         """The object a part names (`"source"`, `"behaviour"`, `"prior"`, `"crash_rule"`, `"programs"`,
-        `"objects"`, `"attributes"`), imported now."""
+        `"objects"`, `"attributes"`, `"camera"`), imported now."""
         ref = getattr(self, part)
         if ref is None:
             raise ValueError(f"the {self.name!r} domain has no {part.replace('_', ' ')}")
@@ -97,6 +99,7 @@ DOMAINS: dict[str, DomainSpec] = {
         objects="worldsim.sources.objects:GAMES",
         attributes="worldsim.language.games:ATTRIBUTES",
         prior="worldsim.model.physics.games:CarPrior",
+        camera="worldsim.sources.games:CAMERA",
     ),
 }
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from worldsim.model.ego_view import check_view
+
 # 2: the decoder has a keep-mask channel; 3: a frame reader (see WorldModel); 4: angles as (cos, sin);
-# 5: a decoder reading the state may see fields as phases (decoder_periods)
-FORMAT_VERSION = 5
+# 5: a decoder reading the state may see fields as phases (decoder_periods); 6: an ego camera's view
+# of the state (decoder_view)
+FORMAT_VERSION = 6
 # Older versions this release still reads, and the config fields they lack (with the value that
 # reproduces them): a version-2 model simply has no frame reader; before version 4, angles were
 # held wrapped.
-READABLE = {2: {"frame_reader": False, "angle_coding": "wrapped"}, 3: {"angle_coding": "wrapped"}, 4: {}, 5: {}}
+READABLE = {2: {"frame_reader": False, "angle_coding": "wrapped"}, 3: {"angle_coding": "wrapped"}, 4: {}, 5: {}, 6: {}}
 ANGLE_CODINGS = ("cos_sin", "wrapped")
 DECODERS = ("upsample", "broadcast", "field")
 DECODER_INPUTS = ("latent", "state")
@@ -58,6 +61,10 @@ class ModelConfig:
     # along it (hundreds of metres, standardised) is that position modulo 4.33 m; a FiLM layer
     # cannot make a sawtooth of the standardised value, and draws the dashes as a grey smear.
     decoder_periods: dict[str, float] = field(default_factory=dict)
+    # An ego-centred camera's geometry (worldsim.model.ego_view): the field decoder's cells are given
+    # the ground pattern and the path under them, computed from the state, which a FiLM layer
+    # cannot make when the camera turns with the body. {} for none.
+    decoder_view: dict[str, Any] = field(default_factory=dict)
     encoder_coordinates: bool = False  # pixel x, y as input channels of the encoder (CoordConv)
     # State fields that are angles (unit "rad" in the data): held as set by angle_coding, and their
     # errors measured around the circle, so that an upside-down block at +179 degrees is not a
@@ -92,6 +99,9 @@ class ModelConfig:
             raise ValueError("decoder_periods need a decoder reading the state (decoder_input 'state')")
         if not set(self.decoder_periods) <= set(self.state_fields):
             raise ValueError(f"decoder_periods {sorted(set(self.decoder_periods) - set(self.state_fields))} are not state fields")
+        if self.decoder_view and (self.decoder_input != "state" or self.decoder != "field"):
+            raise ValueError("decoder_view needs the field decoder reading the state (decoder 'field', decoder_input 'state')")
+        check_view(self.decoder_view, self.state_fields, self.angle_fields)
         if not set(self.decoder_periods).isdisjoint(self.angle_fields):
             raise ValueError("decoder_periods: an angle field is already read as (cos, sin)")
         bad = {k: v for k, v in self.decoder_periods.items() if not (isinstance(v, (int, float)) and v > 0)}

@@ -157,11 +157,11 @@ class FieldDecoder(nn.Module):
 
     FREQUENCIES = 4  # sin and cos of pi * k * coordinate, k = 1..4, for each of x and y
 
-    def __init__(self, channels: int, latent_dim: int, frame_size: int, cell_layers: int = 3):
+    def __init__(self, channels: int, latent_dim: int, frame_size: int, cell_layers: int = 3, view_channels: int = 0):
         super().__init__()
         width = 4 * channels
         self.grid = frame_size // 4
-        features = 2 + 4 * self.FREQUENCIES
+        features = 2 + 4 * self.FREQUENCIES + view_channels  # view: per-cell features (worldsim.model.ego_view)
         self.cells = nn.ModuleList([nn.Conv2d(features, width, 1)] + [nn.Conv2d(width, width, 1) for _ in range(cell_layers - 1)])
         self.mix = nn.Conv2d(width, width, 3, 1, 1)
         # PyTorch's default initialisation: a tenth of it (an almost unmodulated field to start
@@ -181,8 +181,10 @@ class FieldDecoder(nn.Module):
         phases = torch.pi * grid[:, :, None] * k[None, None, :, None, None]  # (1, 2, F, g, g)
         return torch.cat([grid, torch.cat([phases.sin(), phases.cos()], 2).flatten(1, 2)], 1)
 
-    def forward(self, latent: torch.Tensor, reference=None, base=None) -> torch.Tensor:
+    def forward(self, latent: torch.Tensor, reference=None, base=None, view: torch.Tensor | None = None) -> torch.Tensor:
         x = self.places.expand(latent.shape[0], -1, -1, -1)  # shape, not len(): export keeps the batch dynamic
+        if view is not None:
+            x = torch.cat([x, view], 1)
         film = self.film(latent)[:, :, None, None].chunk(2 * (len(self.cells) + 1), 1)
         for i, layer in enumerate([*self.cells, self.mix]):
             x = self.act(layer(x) * (1 + film[2 * i]) + film[2 * i + 1])

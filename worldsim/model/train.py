@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from worldsim import domains
 from worldsim.data import Dataset, WindowSampler
 from worldsim.model import distributed
 from worldsim.model.checkpoint import load_model, save_model, write_json, write_tensors
@@ -119,7 +120,11 @@ _FROM_DATA = ("domain", "frame_size", "action_space", "state_fields", "angle_fie
 
 
 def model_config_for(dataset: Dataset, overrides: dict[str, Any]) -> ModelConfig:
+    """The config of a model of `dataset`, with `overrides`; `"decoder_view": "camera"` is the
+    domain's own camera (`DomainSpec.camera`), stored in the config in full."""
     source = dataset.source
+    if overrides.get("decoder_view") == "camera":
+        overrides = {**overrides, "decoder_view": domains.of_model(source["domain"]).load("camera")}
     return ModelConfig(
         domain=source["domain"],
         frame_size=source["frame_shape"][0],

@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from worldsim import domains
+from worldsim.model import ego_view
 from worldsim.model.config import ModelConfig
 from worldsim.model.networks import BroadcastDecoder, Decoder, Encoder, FieldDecoder, mlp
 from worldsim.model.palette import snap
@@ -55,7 +56,9 @@ class WorldModel(nn.Module):
         self.stochastic = stochastic_latent(c.stoch_dim, c.stoch_classes, c.min_std)
         self.encoder = Encoder(c.channels, c.embed_dim, c.frame_size, c.encoder_coordinates)
         decoder = {"upsample": Decoder, "broadcast": BroadcastDecoder, "field": FieldDecoder}[c.decoder]
-        self.decoder = decoder(c.channels, c.decoder_input_dim, c.frame_size)
+        view = {"view_channels": ego_view.channels(c.decoder_view)} if c.decoder_view else {}
+        self.decoder = decoder(c.channels, c.decoder_input_dim, c.frame_size, **view)
+        self.ego_view = ego_view.EgoView(c.decoder_view, c.state_fields, c.frame_size // 4) if c.decoder_view else None
         self.gru_in = nn.Sequential(nn.Linear(Z + S + A, H), nn.LayerNorm(H), nn.ELU())
         self.gru = nn.GRUCell(H, D)
         self.prior_net = mlp(D, H, self.stochastic.stats_dim)
@@ -203,6 +206,11 @@ class WorldModel(nn.Module):
         phase = 2 * torch.pi * (code[..., i] * self.state_std[i] + self.state_mean[i]) / self.periods
         return torch.cat([code.index_copy(-1, i, phase.cos()), phase.sin()], -1)
 
+    def draw_state(self, code: torch.Tensor) -> torch.Tensor:
+        """(B, state_code_dim) state codes -> (B, 3, H, W) frames, by a decoder reading the state."""
+        view = self.ego_view(self.denormalise_state(code)) if self.ego_view is not None else None
+        return self.decoder(self.drawn_state(code), view=view)
+
     def physical_state(self, latent: torch.Tensor) -> torch.Tensor:
         """The latent's physical state in the domain's units, (B, S)."""
         return self.denormalise_state(self.split(latent)[0])
@@ -327,7 +335,7 @@ class WorldModel(nn.Module):
         its physical state alone, `decoder_input="state"`)."""
         if not self.config.draws_on_previous:
             if self.config.decoder_input == "state":
-                return self.decoder(self.drawn_state(self.split(latent)[0].detach()))
+                return self.draw_state(self.split(latent)[0].detach())
             return self.decoder(latent)
         maps = self.encoder.feature_maps(previous)[:3] if maps is None else maps
         if keep is None:

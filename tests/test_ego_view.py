@@ -1,0 +1,113 @@
+"""The ego camera's per-cell features: ground phases and path distances are the geometry they claim."""
+
+import math
+
+import pytest
+import torch
+
+from worldsim.model.ego_view import EgoView, channels, check_view
+
+FIELDS = ["heading", "gx", "gy", "p0_right", "p0_ahead", "p1_right", "p1_ahead"]
+VIEW = {
+    "scale": [10.0, 10.0],
+    "origin": [0.0, 0.0],
+    "heading": "heading",
+    "ground": {"phases": ["gx", "gy"], "period": 40.0, "harmonics": 2},
+    "path": [["p0_right", "p0_ahead"], ["p1_right", "p1_ahead"]],
+}
+
+
+def state(heading=0.0, gx=0.0, gy=0.0, path=((0.0, -10.0), (0.0, 10.0))):
+    return torch.tensor([[heading, gx, gy, *path[0], *path[1]]])
+
+
+def cell_at(view: EgoView, right: float, ahead: float) -> int:
+    return int(torch.argmin((view.right - right) ** 2 + (view.ahead - ahead) ** 2))
+
+
+def test_channels_and_shape():
+    view = EgoView(VIEW, FIELDS, grid=8)
+    out = view(state())
+    assert channels(VIEW) == 4 * 2 + 1
+    assert out.shape == (1, channels(VIEW), 8, 8)
+
+
+def test_ground_phase_turns_with_the_heading():
+    view = EgoView(VIEW, FIELDS, grid=8)
+    # heading 0: a cell `d` units to the body's right is `d` units along world +x
+    cell = cell_at(view, 10.0, 0.0)
+    d = float(view.right[cell])
+    x_phase = torch.atan2(view(state())[0, 0].flatten()[cell], view(state())[0, 2].flatten()[cell])
+    assert x_phase.item() == pytest.approx(2 * math.pi * d / 40.0, abs=1e-5)
+    # heading pi/2 (nose along world -x): the body's right is world +y, so the same cell's x phase
+    # is its `ahead` offset's, turned: dx = -ahead
+    turned = view(state(heading=math.pi / 2))
+    x_phase = torch.atan2(turned[0, 0].flatten()[cell], turned[0, 2].flatten()[cell])
+    expected = 2 * math.pi * (-float(view.ahead[cell])) / 40.0
+    assert math.cos(x_phase.item() - expected) == pytest.approx(1.0, abs=1e-5)
+    y_phase = torch.atan2(turned[0, 4].flatten()[cell], turned[0, 6].flatten()[cell])
+    assert math.cos(y_phase.item() - 2 * math.pi * d / 40.0) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_ground_phase_adds_the_body_phase_and_harmonics_multiply():
+    view = EgoView(VIEW, FIELDS, grid=8)
+    base, moved = view(state()), view(state(gx=0.7))
+    # the second harmonic's phase moves twice as far
+    first = torch.atan2(moved[0, 0], moved[0, 2]) - torch.atan2(base[0, 0], base[0, 2])
+    second = torch.atan2(moved[0, 1], moved[0, 3]) - torch.atan2(base[0, 1], base[0, 3])
+    assert torch.allclose(torch.cos(first), torch.full_like(first, math.cos(0.7)), atol=1e-5)
+    assert torch.allclose(torch.cos(second), torch.full_like(second, math.cos(1.4)), atol=1e-5)
+
+
+def test_path_distance_is_the_distance_to_the_polyline():
+    view = EgoView(VIEW, FIELDS, grid=8)
+    distance = view(state())[0, -1].flatten() * 10.0  # path_width 10
+    expected = view.right.abs()  # the path runs straight ahead through the body, from -10 to +10
+    inside = view.ahead.abs() <= 10
+    assert torch.allclose(distance[inside], expected[inside], atol=1e-4)
+    beyond = ~inside
+    ends = torch.sqrt(view.right[beyond] ** 2 + (view.ahead[beyond].abs() - 10) ** 2)
+    assert torch.allclose(distance[beyond], ends, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"scale": [1.0]}, "scale must be two numbers"),
+        ({"heading": "p0_right"}, "heading must name an angle field"),
+        ({"ground": {"phases": ["gx"], "period": 4}}, "ground needs two phase fields"),
+        ({"path": [["p0_right", "nope"], ["p1_right", "p1_ahead"]]}, "not state fields"),
+        ({"zoom": 2}, "unknown keys"),
+    ],
+)
+def test_bad_views_are_named(change, message):
+    with pytest.raises(ValueError, match=message):
+        check_view({**VIEW, **change}, FIELDS, ["heading", "gx", "gy"])
+
+
+def test_a_model_with_the_domain_camera_draws_and_keeps_it():
+    from worldsim.model.config import ModelConfig
+    from worldsim.model.world_model import WorldModel
+    from worldsim.sources.games import CAMERA, STATE_FIELDS
+
+    names = [f.name for f in STATE_FIELDS]
+    config = ModelConfig(
+        domain="games",
+        frame_size=32,
+        action_space={"type": "box", "shape": [3], "low": [-1, 0, 0], "high": [1, 1, 1]},
+        state_fields=names,
+        angle_fields=["heading", "steering", "grass_x_phase", "grass_y_phase"],
+        channels=4,
+        hidden_dim=16,
+        deter_dim=16,
+        stoch_dim=4,
+        embed_dim=16,
+        draws_on_previous=False,
+        decoder="field",
+        decoder_input="state",
+        decoder_view=CAMERA,
+    )
+    model = WorldModel(config)
+    frames = model.draw(model.initial(2), torch.zeros(2, 3, 32, 32))
+    assert frames.shape == (2, 3, 32, 32)
+    assert ModelConfig.from_json(config.to_json()).decoder_view == CAMERA

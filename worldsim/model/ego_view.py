@@ -1,0 +1,134 @@
+"""What each cell of an ego-centred camera's frame sees of the physical state: features for a
+decoder that draws from the state (`ModelConfig.decoder_view`).
+
+A camera that follows a body (CarRacing's, nose up) shows the world turned by the body's heading.
+A pattern fixed on the ground (CarRacing's lighter grass squares, 33.3 u apart) is then a plane wave
+whose direction and phase at each pixel depend on the heading and the body's place: a FiLM layer,
+which can only scale and shift a cell's fixed features by the state, cannot make a wave whose
+frequency turns with the heading, and the decoder drew plain grass. A path given as points in the
+body's frame (the track's centre line) shows as a band whose edge is a distance from a polyline,
+which the FiLM layers approximate as a blur. Both are plain geometry once the camera's scale and the
+body's place in the frame are known, so they are computed here, exactly, for every cell:
+- ground: sin and cos of k times the phase of the ground pattern under the cell, k = 1..harmonics,
+  along world x and y;
+- path: the cell's distance to the polyline through the path's points, in `path_width` units.
+
+The view spec (a JSON dict, held in the model's config):
+  scale:   [units per normalised coordinate to the right, up the frame] (the frame spans -1..1)
+  origin:  [x, y] the body's place in normalised frame coordinates (y down the frame)
+  heading: the angle field; heading 0 points the body along world +y, so its right is world
+           (cos, sin) and ahead is (-sin, cos) (CarRacing's hull angle)
+  ground:  optional {"phases": [x field, y field], "period": units, "harmonics": k}; each phase field
+           holds 2 pi (world coordinate / period), wrapped
+  path:    optional [[right field, ahead field], ...] points in the body's frame, in order
+  path_width: optional, units per unit of the distance feature (default 10)
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+KEYS = {"scale", "origin", "heading", "ground", "path", "path_width"}
+
+
+def check_view(view: dict, state_fields: list[str], angle_fields: list[str]) -> None:
+    """A clear error for a view spec that names unknown fields or lacks what it needs."""
+    if not view:
+        return
+    if set(view) - KEYS:
+        raise ValueError(f"decoder_view: unknown keys {sorted(set(view) - KEYS)} (known: {', '.join(sorted(KEYS))})")
+    for key in ("scale", "origin"):
+        value = view.get(key)
+        if not (isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value)):
+            raise ValueError(f"decoder_view: {key} must be two numbers, got {value!r}")
+    if view.get("heading") not in angle_fields:
+        raise ValueError(
+            f"decoder_view: heading must name an angle field ({', '.join(angle_fields) or 'none'}), got {view.get('heading')!r}"
+        )
+    if "ground" not in view and "path" not in view:
+        raise ValueError("decoder_view: give a ground pattern, a path, or both")
+    named = []
+    if "ground" in view:
+        ground = view["ground"]
+        if not (isinstance(ground, dict) and len(ground.get("phases", ())) == 2 and ground.get("period", 0) > 0):
+            raise ValueError(f"decoder_view: ground needs two phase fields and a positive period, got {ground!r}")
+        if int(ground.get("harmonics", 1)) < 1:
+            raise ValueError(f"decoder_view: ground harmonics must be at least 1, got {ground['harmonics']!r}")
+        named += list(ground["phases"])
+    if "path" in view:
+        path = view["path"]
+        if not (isinstance(path, (list, tuple)) and len(path) >= 2 and all(len(p) == 2 for p in path)):
+            raise ValueError("decoder_view: path must be at least two [right field, ahead field] pairs")
+        named += [name for point in path for name in point]
+        if view.get("path_width", 10.0) <= 0:
+            raise ValueError(f"decoder_view: path_width must be positive, got {view['path_width']!r}")
+    unknown = sorted(set(named) - set(state_fields))
+    if unknown:
+        raise ValueError(f"decoder_view: {unknown} are not state fields")
+
+
+def channels(view: dict) -> int:
+    """Feature channels a view spec gives each cell."""
+    if not view:
+        return 0
+    ground = 4 * int(view["ground"].get("harmonics", 1)) if "ground" in view else 0
+    return ground + (1 if "path" in view else 0)
+
+
+class EgoView(nn.Module):
+    """Physical state (B, S) in the domain's units -> (B, channels(view), grid, grid) cell features."""
+
+    def __init__(self, view: dict, state_fields: list[str], grid: int):
+        super().__init__()
+        index = state_fields.index
+        axis = (torch.arange(grid, dtype=torch.float32) + 0.5) / grid * 2 - 1
+        gy, gx = torch.meshgrid(axis, axis, indexing="ij")
+        (sx, sy), (ox, oy) = view["scale"], view["origin"]
+        # each cell's place in the body's frame, in units: to its right, and ahead of it
+        self.register_buffer("right", ((gx - ox) * sx).flatten(), persistent=False)
+        self.register_buffer("ahead", (-(gy - oy) * sy).flatten(), persistent=False)
+        self.grid = grid
+        self.heading = index(view["heading"])
+        ground = view.get("ground")
+        self.phases = [index(f) for f in ground["phases"]] if ground else []
+        self.period = float(ground["period"]) if ground else 1.0
+        self.register_buffer(
+            "harmonics",
+            torch.arange(1, int(ground.get("harmonics", 1)) + 1, dtype=torch.float32) if ground else torch.zeros(0),
+            persistent=False,
+        )
+        self.path = [(index(r), index(a)) for r, a in view.get("path", [])]
+        self.path_width = float(view.get("path_width", 10.0))
+
+    def forward(self, state: torch.Tensor) -> torch.Tensor:
+        features = []
+        if self.phases:
+            features.append(self._ground(state))
+        if self.path:
+            features.append(self._path_distance(state)[:, None] / self.path_width)
+        return torch.cat(features, 1).unflatten(-1, (self.grid, self.grid))
+
+    def _ground(self, state: torch.Tensor) -> torch.Tensor:
+        """(B, 4K, cells): sin, cos of k * the ground phase under each cell, along x then y."""
+        heading = state[:, self.heading, None]
+        cos, sin = heading.cos(), heading.sin()
+        dx = self.right * cos - self.ahead * sin  # the cell's offset from the body in world axes
+        dy = self.right * sin + self.ahead * cos
+        waves = []
+        for phase, offset in zip(self.phases, (dx, dy), strict=True):
+            psi = state[:, phase, None] + 2 * torch.pi * offset / self.period  # (B, cells)
+            k_psi = psi[:, None, :] * self.harmonics[None, :, None]  # (B, K, cells)
+            waves += [k_psi.sin(), k_psi.cos()]
+        return torch.cat(waves, 1)
+
+    def _path_distance(self, state: torch.Tensor) -> torch.Tensor:
+        """(B, cells): each cell's distance to the polyline through the path's points."""
+        points = torch.stack([torch.stack([state[:, r], state[:, a]], -1) for r, a in self.path], 1)  # (B, M, 2)
+        start, along = points[:, :-1], points[:, 1:] - points[:, :-1]  # (B, M-1, 2) segments
+        cells = torch.stack([self.right, self.ahead], -1)  # (C, 2)
+        rel = cells[None, None] - start[:, :, None]  # (B, M-1, C, 2)
+        length = (along**2).sum(-1, keepdim=True).clamp(min=1e-6)  # (B, M-1, 1)
+        t = ((rel * along[:, :, None]).sum(-1) / length).clamp(0.0, 1.0)  # (B, M-1, C)
+        gap = rel - t[..., None] * along[:, :, None]
+        return (gap**2).sum(-1).min(1).values.clamp(min=1e-9).sqrt()
