@@ -27,9 +27,10 @@ def graph_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("WORLDSIM_CACHE", str(tmp_path_factory.getbasetemp() / "worldsim-cache"))
 
 
-def drawing_from_state(model: WorldModel) -> WorldModel:
-    """The same tiny model with the v2 decoder: a field drawing the physical state alone."""
-    v2 = {"draws_on_previous": False, "decoder": "field", "decoder_input": "state"}
+def drawing_from_state(model: WorldModel, view: dict | None = None) -> WorldModel:
+    """The same tiny model with the v2 decoder: a field drawing the physical state alone (through an
+    ego camera's `view`, where given)."""
+    v2 = {"draws_on_previous": False, "decoder": "field", "decoder_input": "state", "decoder_view": view or {}}
     config = ModelConfig.from_json({**model.config.to_json(), **v2})
     torch.manual_seed(0)
     return WorldModel(config).eval()
@@ -46,11 +47,16 @@ def inputs(model: WorldModel, batch: int = 3):
     return latent, features, noise, previous, palette
 
 
-@pytest.mark.parametrize("decoder", ["previous frame", "state field"])
+@pytest.mark.parametrize("decoder", ["previous frame", "state field", "ego view"])
 @pytest.mark.parametrize("kind", [GraphKind(False, False), GraphKind(True, True), GraphKind(True, False)], ids=lambda k: k.name)
 def test_the_graph_computes_the_eager_step(tiny_run, decoder, kind):
-    model, _ = load_model(tiny_run("robotics"))
-    model = model.eval() if decoder == "previous frame" else drawing_from_state(model)
+    if decoder == "ego view":  # CarRacing's camera: the grass pattern and the road under each cell
+        from worldsim.sources.games import CAMERA
+
+        model = drawing_from_state(load_model(tiny_run("games"))[0], CAMERA)
+    else:
+        model, _ = load_model(tiny_run("robotics"))
+        model = model.eval() if decoder == "previous frame" else drawing_from_state(model)
     latent, features, noise, previous, palette = inputs(model)
     graph = OnnxStep(model, draw=kind.draw, snap_colours=kind.snap)
     given = dict(zip(["latent", "features", "noise", "previous", "palette"], (latent, features, noise, previous, palette)))
