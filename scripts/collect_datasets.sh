@@ -12,4 +12,7 @@ worldsim collect --domain robotics --episodes 350 --max-steps 300 --workers "$wo
 # The robotics v2 model's data: three times the starting poses in shorter episodes.
 worldsim collect --domain robotics --episodes 1000 --max-steps 120 --workers "$workers" --seed 7000 --out "$root/robotics-v2"
 worldsim collect --domain games --episodes 210 --max-steps 500 --workers "$workers" --seed 0 --out "$root/games"
+# The games candidate's data: the same episodes' mix with a fifth driven off the track ("wander").
+worldsim collect --domain games --episodes 210 --max-steps 500 --workers "$workers" --seed 0 --out "$root/games-wander" \
+  --styles '{"clean": 0.25, "noisy": 0.2, "sloppy": 0.15, "stop_go": 0.2, "wander": 0.2}'
 worldsim collect --domain driving --episodes 5000 --max-steps 30 --workers "$workers" --seed 0 --out "$root/driving"

@@ -174,3 +174,29 @@ def test_a_killed_run_has_its_start_bank_and_resumes(run, tmp_path, monkeypatch)
     (out / START_BANK).unlink()  # as a run killed before banks came with the first checkpoint
     train(tiny_config(run, out, steps=4), progress=False, resume=True)  # no steps left, and the bank back
     WorldSimEnv(checkpoint=out).reset(seed=0)
+
+
+@pytest.mark.parametrize(
+    ("styles", "message"),
+    [
+        ('{"clean": 1, "drift": 1}', "\\['drift'\\] are not games behaviour styles"),
+        ('{"clean": -1}', "weights must be numbers >= 0"),
+        ('{"clean": 0}', "not all zero"),
+        ("[1, 2]", "must be a JSON object"),
+        ("{clean", "not valid JSON"),
+    ],
+)
+def test_bad_behaviour_styles_are_named_before_anything_is_written(tmp_path, capsys, styles, message):
+    out = tmp_path / "games"
+    assert main(["collect", "--domain", "games", "--episodes", "1", "--styles", styles, "--out", str(out), "--quiet"]) == 2
+    assert re.search(message, capsys.readouterr().err)
+    assert not out.exists()
+
+
+def test_styles_join_a_dataset_identity_only_when_given():
+    from worldsim.data import CollectRequest
+
+    plain = CollectRequest(domain="games", out="d", episodes=1, max_steps=5)
+    assert "styles" not in plain.identity()  # datasets recorded before the option resume as they are
+    styled = CollectRequest(domain="games", out="d", episodes=1, max_steps=5, styles={"wander": 1.0})
+    assert styled.identity()["styles"] == {"wander": 1.0}

@@ -7,6 +7,7 @@ import sys
 
 from worldsim import domains
 from worldsim.data import CollectRequest, Dataset, collect
+from worldsim.data.collect import styled_policy
 from worldsim.fanout import add_backend_arguments
 from worldsim.scenario import load_scenario
 
@@ -27,6 +28,11 @@ def add_collect(commands) -> None:
     )
     add_backend_arguments(p, "local worker processes")
     p.add_argument("--seed", type=int, default=0, help="dataset seed; episode i is seeded from (seed, i)")
+    p.add_argument(
+        "--styles",
+        help="behaviour style weights as JSON instead of the domain's default mix, "
+        'e.g. \'{"clean": 0.25, "wander": 0.2}\' for games (the styles are in worldsim/behaviour/)',
+    )
     p.add_argument("--frame-size", type=int, default=64, help="square frame side in pixels (default 64)")
     p.add_argument("--out", required=True, help="dataset directory (rerun the same command to resume)")
     p.add_argument("--json", action="store_true", help="print the dataset summary as JSON")
@@ -53,6 +59,15 @@ def run_collect(args):
             raise ValueError(f"--env-config is not valid JSON: {exc}") from None
         if not isinstance(options["config"], dict):
             raise ValueError("--env-config must be a JSON object")
+    styles = {}
+    if args.styles:
+        try:
+            styles = json.loads(args.styles)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"--styles is not valid JSON: {exc}") from None
+        if not isinstance(styles, dict):
+            raise ValueError("--styles must be a JSON object of style: weight")
+        styled_policy(domain, styles)  # a bad name or weight fails now, not in a worker
     max_steps = args.max_steps or (
         scenario.max_steps if scenario and scenario.max_steps else domains.of_model(domain).episode_steps
     )
@@ -65,6 +80,7 @@ def run_collect(args):
         scenario=str(scenario.path) if scenario else None,
         frame_size=args.frame_size,
         source_options=options,
+        styles=styles,
     )
     done = collect(request, workers=args.workers, progress=not args.quiet, backend=args.backend, address=args.address)
     if done["recorded"]:

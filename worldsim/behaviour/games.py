@@ -30,9 +30,9 @@ from worldsim.behaviour.programs import Program, change, sequence, turn
 
 @dataclass
 class RacingBehaviour(BehaviourPolicy):
-    styles: dict[str, float] = field(
-        default_factory=lambda: {"clean": 0.25, "noisy": 0.2, "sloppy": 0.15, "stop_go": 0.2, "wander": 0.2}
-    )
+    # wander is not in the default mix (the shipped model's data); `worldsim collect --styles` adds it
+    styles: dict[str, float] = field(default_factory=lambda: {"clean": 0.3, "noisy": 0.25, "sloppy": 0.2, "stop_go": 0.25})
+    known_styles = ("clean", "noisy", "sloppy", "stop_go", "wander")
     lookahead: int = 5
     speed_range: tuple[float, float] = (15.0, 45.0)  # Box2D units/s
     swerve_rate: float = 0.02
@@ -52,7 +52,10 @@ class RacingBehaviour(BehaviourPolicy):
         if self.style == "wander":
             self.phase = pick_style(rng, self.wander_modes)
             self.ou = OrnsteinUhlenbeck(rng, 1, theta=0.1, sigma=0.5)
-        self.gas = float(rng.uniform(0.2, 0.8))
+        if self.styles.get("wander", 0) > 0:
+            # drawn only where the mix holds wander: episodes of the default mix stay the ones
+            # recorded before the style existed (data/games, the shipped model's)
+            self.gas = float(rng.uniform(0.2, 0.8))
         self.waypoints = source.centre_line
 
     def act(self, source, obs):

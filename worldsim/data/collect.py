@@ -47,12 +47,15 @@ class CollectRequest:
     scenario: str | None = None
     frame_size: int = 64
     source_options: dict[str, Any] = field(default_factory=dict)
+    # the behaviour policy's style weights instead of its default mix ({}: the default)
+    styles: dict[str, float] = field(default_factory=dict)
 
     # These may differ between runs into the same directory; everything else must match.
     RESUMABLE = ("out", "episodes")
 
     def identity(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if k not in self.RESUMABLE}
+        # no "styles" key for the default mix: datasets recorded before the option resume as they are
+        return {k: v for k, v in asdict(self).items() if k not in self.RESUMABLE and (k != "styles" or v)}
 
 
 def episode_path(out: Path, index: int) -> Path:
@@ -196,15 +199,32 @@ def _make_source(request: CollectRequest):
 
 def _episode(request: CollectRequest, index: int) -> Episode:
     """Episode `index` of `request`, recorded in this process."""
-    from worldsim.behaviour import default_policy
-
     _fault_injection(index)
     key = json.dumps(request.identity(), sort_keys=True)
     if key not in _WORKER_SOURCE:  # one simulator per worker process, reused across episodes
         _WORKER_SOURCE.clear()
-        _WORKER_SOURCE[key] = (_make_source(request), default_policy(request.domain))
+        _WORKER_SOURCE[key] = (_make_source(request), styled_policy(request.domain, request.styles))
     source, policy = _WORKER_SOURCE[key]
     return record_episode(source, policy, request.seed, index, request.max_steps)
+
+
+def styled_policy(domain: str, styles: dict[str, float]):
+    """The domain's behaviour policy, with `styles` as its style weights where given."""
+    from worldsim.behaviour import default_policy
+
+    policy = default_policy(domain)
+    if styles:
+        known = getattr(policy, "known_styles", tuple(getattr(policy, "styles", ())))
+        if not known:
+            raise ValueError(f"the {domain!r} domain's behaviour has no styles to weigh")
+        unknown = sorted(set(styles) - set(known))
+        if unknown:
+            raise ValueError(f"--styles: {unknown} are not {domain} behaviour styles (known: {', '.join(known)})")
+        bad = {k: v for k, v in styles.items() if not isinstance(v, (int, float)) or v < 0}
+        if bad or not sum(styles.values()) > 0:
+            raise ValueError(f"--styles: weights must be numbers >= 0, not all zero, got {styles}")
+        policy.styles = dict(styles)
+    return policy
 
 
 def _record(request: CollectRequest, index: int) -> int:
