@@ -111,3 +111,32 @@ def test_a_model_with_the_domain_camera_draws_and_keeps_it():
     frames = model.draw(model.initial(2), torch.zeros(2, 3, 32, 32))
     assert frames.shape == (2, 3, 32, 32)
     assert ModelConfig.from_json(config.to_json()).decoder_view == CAMERA
+
+
+def test_carracing_camera_puts_the_grass_squares_where_the_frames_show_them():
+    """The camera's geometry, checked against the simulator: the lighter grass squares it places
+    under each pixel are the frame's own (the frame's lighter green is (102, 230, 102))."""
+    import numpy as np
+
+    from worldsim.behaviour import default_policy
+    from worldsim.sources import make_source
+    from worldsim.sources.games import CAMERA, STATE_FIELDS
+
+    names = [f.name for f in STATE_FIELDS]
+    view = EgoView(CAMERA, names, grid=64)  # one cell per pixel of a 64 x 64 frame
+    source, policy = make_source("games"), default_policy("games")
+    obs = source.reset(seed=4)
+    policy.reset(np.random.default_rng(4), source)
+    agreement = []
+    for step in range(60):
+        obs = source.step(policy.act(source, obs))
+        if step % 10:
+            continue
+        ground = view(torch.from_numpy(obs.state)[None].double())[0]
+        light = (ground[0] > 0) & (ground[6] > 0)  # sin of the x and y phases: inside a lighter square
+        frame = obs.frame.astype(int)
+        grass = (frame[..., 0] < 130) & (frame[..., 1] > 190)
+        grass[56:] = False  # the dashboard strip
+        agreement.append(float((light.numpy() == (frame[..., 1] > 217))[grass].mean()))
+    assert np.mean(agreement) > 0.95, agreement
+    # a camera turned the wrong way round scores ~0.6 (the squares cover a quarter of the grass)
