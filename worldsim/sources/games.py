@@ -48,8 +48,8 @@ ZOOM_FRAMES = 50  # CarRacing zooms in over its first second at 50 FPS
 # CarRacing's camera (`worldsim.model.ego_view`): it draws a 1000 x 800 px window at 2.7 * 6 = 16.2 px
 # per unit, so a frame spans 61.7 u across and 49.4 u up (a normalised coordinate: 30.9 u and
 # 24.7 u), with the car a quarter of the window's height above its bottom edge (y = +0.5 in
-# normalised coordinates, y down) and its nose up. Checked on recorded frames: the lighter grass
-# squares this geometry puts under each pixel match the frames' own on 99 % of grass pixels.
+# normalised coordinates, y down) and its nose up. Checked on the simulator's frames
+# (tests/test_ego_view.py): the lighter grass squares it places match the frames' own on 99 % of grass pixels.
 CAMERA = {
     "scale": [1000 / 16.2 / 2, 800 / 16.2 / 2],
     "origin": [0.0, 0.5],
