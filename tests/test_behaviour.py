@@ -82,3 +82,17 @@ def test_stop_go_racing_coasts_brakes_to_a_stop_and_launches():
     assert (pedals == 0).all(1).sum() > 12  # coasting (and standing) steps
     assert (pedals[:, 1] >= 0.8).sum() > 2 and (pedals[:, 0] == 1.0).sum() > 12
     assert min(speeds[20:]) < 2.0  # it came to a stop at least once after getting going
+
+
+def test_collect_styles_weigh_the_recorded_episodes(tmp_path):
+    from worldsim.cli import main
+    from worldsim.data import Dataset
+
+    out = tmp_path / "games"
+    styles = '{"wander": 1}'
+    args = ["collect", "--domain", "games", "--episodes", "2", "--max-steps", "3", "--out", str(out), "--quiet"]
+    args += ["--styles", styles]
+    assert main(args) == 0
+    assert Dataset(out).summary()["behaviour_styles"] == {"wander": 2}
+    # resumed with the default mix instead, it is another dataset: refused, nothing changed
+    assert main([a for a in args if a not in ("--styles", styles)]) == 2

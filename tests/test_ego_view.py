@@ -140,3 +140,27 @@ def test_carracing_camera_puts_the_grass_squares_where_the_frames_show_them():
         agreement.append(float((light.numpy() == (frame[..., 1] > 217))[grass].mean()))
     # a camera mirrored left to right scores ~0.6 (the squares cover a quarter of the grass)
     assert np.mean(agreement) > 0.95, agreement
+
+
+def test_the_camera_named_in_a_model_config_is_the_domains_own():
+    from types import SimpleNamespace
+
+    from worldsim.model.train import model_config_for
+    from worldsim.sources.games import CAMERA, STATE_FIELDS
+
+    def dataset(domain, fields, angles):
+        source = {
+            "domain": domain,
+            "frame_shape": [32, 32, 3],
+            "action_space": {"type": "box", "shape": [2], "low": [0, 0], "high": [1, 1]},
+            "state_fields": [{"name": f} for f in fields],
+            "env_id": "x",
+        }
+        return SimpleNamespace(source=source, angles=[f in angles for f in fields])
+
+    parts = {"draws_on_previous": False, "decoder": "field", "decoder_input": "state", "decoder_view": "camera"}
+    names = [f.name for f in STATE_FIELDS]
+    games = dataset("games", names, {"heading", "steering", "grass_x_phase", "grass_y_phase"})
+    assert model_config_for(games, parts).decoder_view == CAMERA  # stored in full
+    with pytest.raises(ValueError, match="the 'robotics' domain has no camera"):
+        model_config_for(dataset("robotics", ["agent_x"], set()), parts)

@@ -109,7 +109,9 @@ def _prepare(out: Path, request: CollectRequest) -> None:
             existing = json.loads(meta_path.read_text())["request"]
         except (json.JSONDecodeError, KeyError) as exc:
             raise ValueError(f"{meta_path}: not a WorldSim dataset description ({exc})") from None
-        for key, value in request.identity().items():
+        wanted = request.identity()
+        for key in [*wanted, *(k for k in existing if k not in wanted)]:  # a key only one side has differs too
+            value = wanted.get(key)
             if existing.get(key) != value:
                 raise ValueError(
                     f"{out} was collected with {key}={existing.get(key)!r}, not {value!r}; "

@@ -85,9 +85,8 @@ class EgoView(nn.Module):
         axis = (torch.arange(grid, dtype=torch.float32) + 0.5) / grid * 2 - 1
         gy, gx = torch.meshgrid(axis, axis, indexing="ij")
         (sx, sy), (ox, oy) = view["scale"], view["origin"]
-        # each cell's place in the body's frame, in units: to its right, and ahead of it
-        self.register_buffer("right", ((gx - ox) * sx).flatten(), persistent=False)
-        self.register_buffer("ahead", (-(gy - oy) * sy).flatten(), persistent=False)
+        # each cell's place in the body's frame, in units: (to its right, ahead of it), (cells, 2)
+        self.register_buffer("cells", torch.stack([(gx - ox) * sx, -(gy - oy) * sy], -1).flatten(0, 1), persistent=False)
         self.grid = grid
         self.heading = index(view["heading"])
         ground = view.get("ground")
@@ -100,6 +99,14 @@ class EgoView(nn.Module):
         )
         self.path = [(index(r), index(a)) for r, a in view.get("path", [])]
         self.path_width = float(view.get("path_width", 10.0))
+
+    @property
+    def right(self) -> torch.Tensor:
+        return self.cells[:, 0]
+
+    @property
+    def ahead(self) -> torch.Tensor:
+        return self.cells[:, 1]
 
     def forward(self, state: torch.Tensor) -> torch.Tensor:
         features = []
@@ -126,8 +133,7 @@ class EgoView(nn.Module):
         """(B, cells): each cell's distance to the polyline through the path's points."""
         points = torch.stack([torch.stack([state[:, r], state[:, a]], -1) for r, a in self.path], 1)  # (B, M, 2)
         start, along = points[:, :-1], points[:, 1:] - points[:, :-1]  # (B, M-1, 2) segments
-        cells = torch.stack([self.right, self.ahead], -1)  # (C, 2)
-        rel = cells[None, None] - start[:, :, None]  # (B, M-1, C, 2)
+        rel = self.cells[None, None] - start[:, :, None]  # (B, M-1, C, 2)
         length = (along**2).sum(-1, keepdim=True).clamp(min=1e-6)  # (B, M-1, 1)
         t = ((rel * along[:, :, None]).sum(-1) / length).clamp(0.0, 1.0)  # (B, M-1, C)
         gap = rel - t[..., None] * along[:, :, None]
