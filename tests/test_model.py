@@ -154,6 +154,44 @@ def test_physics_blend_zero_follows_prior():
     assert not torch.allclose(model.physical_state(learned), expected, atol=1e-2)
 
 
+def test_prior_dynamics_correct_the_prior_by_the_learned_step():
+    fields = [f.name for f in driving_state_fields(4)]
+    space = {"type": "discrete", "n": 5}
+    options = {"dynamics": "prior", "ensemble": 2, **TINY}
+    config = ModelConfig(domain="driving", frame_size=64, action_space=space, state_fields=fields, **options)
+    torch.manual_seed(0)
+    model = WorldModel(config).eval()
+    latent = model.encode(torch.randint(0, 255, (3, 64, 64, 3), dtype=torch.uint8))
+    state = torch.zeros(3, model.config.state_dim)
+    state[:, 1], state[:, 2], state[:, 5], state[:, 6], state[:, 8] = 4.0, 25.0, 1.0, 20.0, 22.0
+    latent[:, : model.config.state_code_dim] = model.normalise_state(state)
+    action = torch.tensor([0, 3, 4])
+    expected = domains.get("driving").load("prior")(fields)(state, F.one_hot(action, 5).float())
+
+    def step(alpha):
+        return model.physical_state(model.step(latent, action, torch.Generator().manual_seed(0), physics_blend=alpha))
+
+    # α = 0 is the prior; α = 1 adds the whole learned correction, and α = 1/2 half of it
+    torch.testing.assert_close(step(0.0), expected, atol=1e-4, rtol=1e-5)
+    assert not torch.allclose(step(1.0), expected, atol=1e-2)
+    torch.testing.assert_close(step(0.5) - expected, (step(1.0) - expected) / 2, atol=1e-3, rtol=1e-3)
+    # with the correction zeroed, the learned step is the prior's
+    torch.nn.init.zeros_(model.state_delta[-1].weight)
+    torch.nn.init.zeros_(model.state_delta[-1].bias)
+    torch.testing.assert_close(step(1.0), expected, atol=1e-4, rtol=1e-5)
+    # the ensemble's heads correct the prior too
+    for head in model.dynamics_ensemble:
+        torch.nn.init.zeros_(head[-1].weight)
+        torch.nn.init.zeros_(head[-1].bias)
+    nxt = model.step(latent, action, torch.Generator().manual_seed(0))
+    heads = model.ensemble_states(latent, nxt, model.action_features(action))
+    torch.testing.assert_close(model.denormalise_state(heads), expected.expand(2, -1, -1), atol=1e-4, rtol=1e-5)
+    with pytest.raises(ValueError, match="dynamics is one of delta, prior"):
+        ModelConfig.from_json({**config.to_json(), "dynamics": "physics"})
+    with pytest.raises(ValueError, match="needs a physical state"):
+        ModelConfig(domain="driving", frame_size=64, action_space={"type": "discrete", "n": 5}, dynamics="prior")
+
+
 def test_long_rollouts_stay_finite(trained):
     model, _ = load_model(trained)
     generator = torch.Generator().manual_seed(0)

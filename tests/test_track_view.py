@@ -70,3 +70,73 @@ def test_grass_period_is_carracings_pattern():
     car_racing = pytest.importorskip("gymnasium.envs.box2d.car_racing")
     # squares GRASS_DIM wide at every other multiple of GRASS_DIM
     assert track_view.GRASS_PERIOD == pytest.approx(2 * car_racing.GRASS_DIM)
+
+
+def straight_road(right: float, heading_to_road: float = 0.0) -> np.ndarray:
+    """Centre-line samples (right, ahead) of a straight road `right` u to the car's right, running
+    `heading_to_road` rad to the left of the car's nose."""
+    along = np.array([-np.sin(heading_to_road), np.cos(heading_to_road)])
+    offsets = np.asarray(track_view.OFFSETS, dtype=float) * 3.5
+    return (np.array([right, 0.0]) + offsets[:, None] * along).reshape(-1)
+
+
+def car_prior_step(road: np.ndarray, speed: float, yaw_rate: float, heading: float = 0.3):
+    torch = pytest.importorskip("torch")
+    from worldsim.model.physics.games import CarPrior
+
+    fields = ["x", "y", "speed", "heading", "angular_velocity"] + track_view.field_names()
+    state = torch.tensor([[5.0, 7.0, speed, heading, yaw_rate, *road]], dtype=torch.float64)
+    out = CarPrior(fields)(state, torch.zeros(1, 3, dtype=torch.float64))[0].numpy()
+    return out[5:].reshape(-1, 2), out[3] - heading
+
+
+def test_car_prior_keeps_a_straight_road_under_a_car_driving_along_it():
+    road = straight_road(right=1.5)
+    moved, turned = car_prior_step(road, speed=40.0, yaw_rate=0.0)
+    assert turned == 0.0
+    # the samples ride along with the car's place on the line
+    np.testing.assert_allclose(moved, road.reshape(-1, 2), atol=1e-9)
+
+
+def test_car_prior_turns_the_road_against_the_car_and_moves_it_across():
+    road = straight_road(right=0.0)
+    moved, turned = car_prior_step(road, speed=0.0, yaw_rate=2.0)  # turning on the spot
+    assert turned > 0  # left
+    # a point ahead is now to the car's right, at the same distance
+    sample = road.reshape(-1, 2)[-1]
+    np.testing.assert_allclose(moved[-1], [sample[1] * np.sin(turned), sample[1] * np.cos(turned)], atol=1e-9)
+    # nose 0.5 rad to the right of a road ahead: driving forward brings the road towards the car's left
+    angled = straight_road(right=0.0, heading_to_road=0.5)
+    moved, _ = car_prior_step(angled, speed=40.0, yaw_rate=0.0)
+    shift = moved - angled.reshape(-1, 2)
+    across = np.array([np.cos(0.5), np.sin(0.5)])  # the road's normal, to its right
+    np.testing.assert_allclose(shift @ across, -1.6 * np.sin(0.5), atol=1e-9)  # 1.6 u driven at 0.5 rad
+
+
+def test_car_prior_predicts_carracings_road_view_better_than_holding_it():
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("gymnasium.envs.box2d.car_racing")
+    from worldsim.behaviour import default_policy
+    from worldsim.model.physics.games import CarPrior
+    from worldsim.sources import make_source
+
+    source = make_source("games", 64)
+    try:
+        fields = [f.name for f in source.state_fields]
+        road = [fields.index(n) for n in track_view.field_names()]
+        obs = source.reset(seed=3)
+        policy = default_policy("games")
+        policy.reset(np.random.default_rng(3), source)
+        states, actions = [obs.state], []
+        for t in range(80):  # the behaviour policy, then a hard left turn at a low gas
+            action = policy.act(source, obs) if t < 40 else [-1.0, 0.3, 0.0]
+            actions.append(np.asarray(action, dtype=np.float64))
+            obs = source.step(actions[-1])
+            states.append(obs.state)
+    finally:
+        source.close()
+    states = np.asarray(states, dtype=np.float64)
+    stepped = CarPrior(fields)(torch.tensor(states[:-1]), torch.tensor(np.asarray(actions))).numpy()
+    held = np.sqrt(np.mean((states[:-1, road] - states[1:, road]) ** 2))
+    predicted = np.sqrt(np.mean((stepped[:, road] - states[1:, road]) ** 2))
+    assert predicted < 0.5 * held, (predicted, held)

@@ -9,15 +9,16 @@ from worldsim.model.ego_view import check_view
 
 # 2: the decoder has a keep-mask channel; 3: a frame reader (see WorldModel); 4: angles as (cos, sin);
 # 5: a decoder reading the state may see fields as phases (decoder_periods); 6: an ego camera's view
-# of the state (decoder_view)
-FORMAT_VERSION = 6
+# of the state (decoder_view); 7: the learned dynamics may correct the physics prior (dynamics)
+FORMAT_VERSION = 7
 # Older versions this release still reads, and the config fields they lack (with the value that
 # reproduces them): a version-2 model simply has no frame reader; before version 4, angles were
 # held wrapped.
-READABLE = {2: {"frame_reader": False, "angle_coding": "wrapped"}, 3: {"angle_coding": "wrapped"}, 4: {}, 5: {}, 6: {}}
+READABLE = {2: {"frame_reader": False, "angle_coding": "wrapped"}, 3: {"angle_coding": "wrapped"}, 4: {}, 5: {}, 6: {}, 7: {}}
 ANGLE_CODINGS = ("cos_sin", "wrapped")
 DECODERS = ("upsample", "broadcast", "field")
 DECODER_INPUTS = ("latent", "state")
+DYNAMICS = ("delta", "prior")
 
 
 @dataclass
@@ -77,6 +78,12 @@ class ModelConfig:
     # angle off held-out frames to 0.09 rad (median) with (cos, sin) targets and 0.76 rad with the
     # wrapped angle and its error taken around the circle (scripts/angle_probe.py).
     angle_coding: str = "cos_sin"
+    # What the learned dynamics add their step to: "delta", the state itself (s' = s + Δ); "prior",
+    # the domain's physics prior's next state (s' = prior(s, a) + Δ), so that what the prior knows
+    # (CarRacing: the heading integrates the yaw rate, the road turns with the car) holds by
+    # construction and the network learns only what the prior gets wrong. Trained on "delta", the
+    # games model's yaw rate answered the steering while its heading barely followed.
+    dynamics: str = "delta"
     ensemble: int = 0  # extra physical-dynamics heads whose disagreement is the dream's uncertainty
     # The termination head fires above this logit: 0 (probability 1/2) until `worldsim calibrate`
     # sets it on held-out episodes for a wanted recall (terminations are rare; see calibration.py).
@@ -107,6 +114,10 @@ class ModelConfig:
         bad = {k: v for k, v in self.decoder_periods.items() if not (isinstance(v, (int, float)) and v > 0)}
         if bad:
             raise ValueError(f"decoder_periods must be positive numbers, got {bad}")
+        if self.dynamics not in DYNAMICS:
+            raise ValueError(f"dynamics is one of {', '.join(DYNAMICS)}, got {self.dynamics!r}")
+        if self.dynamics == "prior" and not self.state_fields:
+            raise ValueError("dynamics 'prior' corrects the physics prior's next state: it needs a physical state")
         if self.angle_coding not in ANGLE_CODINGS:
             raise ValueError(f"angle_coding is one of {', '.join(ANGLE_CODINGS)}, got {self.angle_coding!r}")
         if not set(self.angle_fields) <= set(self.state_fields):

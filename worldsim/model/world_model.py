@@ -6,6 +6,7 @@
                               │    └──► posterior q(z | h, e)     (observation: encode)
                               ▼
     physical state  s_t+1 = α · (s_t + Δ(h, z, s, a))  +  (1 − α) · prior_physics(s_t, a_t)
+                    (dynamics "prior": s_t+1 = prior_physics(s_t, a_t) + α · Δ(h, z, s, a))
                               ▼
     latent (s, h, z) ──Decoder(previous frame)──► frame    ──heads──► reward, termination, state
 
@@ -75,6 +76,8 @@ class WorldModel(nn.Module):
         self.termination_head = mlp(c.latent_dim, H, 1)
         spec = domains.of_model(c.domain)
         self.physics = spec.load("prior")(c.state_fields) if S and spec.prior else None
+        if c.dynamics == "prior" and self.physics is None:
+            raise ValueError(f"dynamics 'prior': the {c.domain} domain has no physics prior (DomainSpec.prior)")
         self._crash_rule = None  # (key, rule), built on first use: see crash_signal
         self.register_buffer("state_mean", torch.zeros(c.state_dim))
         self.register_buffer("state_std", torch.ones(c.state_dim))
@@ -238,13 +241,26 @@ class WorldModel(nn.Module):
         z = self.stochastic.sample(self.stochastic.params(self.prior_net(h)), noise)
         if self.state_delta is None:
             return torch.cat([h, z], -1)
-        learned = s + self.state_delta(torch.cat([h, z, s, action], -1))
-        # α = 1 (a plain number) is pure learned dynamics: skip the prior, a third of a latent step.
-        if self.physics is not None and not (isinstance(alpha, (int, float)) and alpha == 1.0):
-            alpha = torch.as_tensor(alpha, dtype=s.dtype, device=s.device).reshape(-1, 1)
-            physical = self.physics(self.denormalise_state(s), self.action_physical(action))
-            learned = alpha * learned + (1 - alpha) * self.normalise_state(physical)
+        delta = self.state_delta(torch.cat([h, z, s, action], -1))
+        pure = isinstance(alpha, (int, float)) and alpha == 1.0
+        if self.config.dynamics == "prior":
+            # α · (prior + Δ) + (1 − α) · prior: the blend scales the learned correction.
+            learned = self.prior_step(s, action) + (delta if pure else self._alpha(alpha, s) * delta)
+        elif self.physics is not None and not pure:
+            # α = 1 (a plain number) is pure learned dynamics: skip the prior, a third of a latent step.
+            alpha = self._alpha(alpha, s)
+            learned = alpha * (s + delta) + (1 - alpha) * self.prior_step(s, action)
+        else:
+            learned = s + delta
         return torch.cat([self.on_circle(self.wrap_state(learned)), h, z], -1)
+
+    def prior_step(self, s: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """The physics prior's next state code from state code `s` under action features."""
+        return self.normalise_state(self.physics(self.denormalise_state(s), self.action_physical(action)))
+
+    @staticmethod
+    def _alpha(alpha, s: torch.Tensor) -> torch.Tensor:
+        return torch.as_tensor(alpha, dtype=s.dtype, device=s.device).reshape(-1, 1)
 
     def ensemble_states(self, previous: torch.Tensor, latent: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """(E, B, S): each ensemble head's next normalised physical state for the step from
@@ -252,7 +268,8 @@ class WorldModel(nn.Module):
         s = self.split(previous)[0].detach()
         _, h, z = self.split(latent.detach())
         inputs = torch.cat([h, z, s, action.detach()], -1)
-        return torch.stack([s + head(inputs) for head in self.dynamics_ensemble])
+        base = self.prior_step(s, action.detach()) if self.config.dynamics == "prior" else s
+        return torch.stack([base + head(inputs) for head in self.dynamics_ensemble])
 
     def uncertainty(self, previous: torch.Tensor, latent: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """(B,): the ensemble's disagreement on this step, the standard deviation across heads of the

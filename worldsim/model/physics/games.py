@@ -8,8 +8,11 @@ target with a lag. Engine and brake limits are grip-limited in CarRacing, so the
 rates. Constants measured on CarRacing-v3 (state units are Box2D world units per second):
 full gas accelerates at ~44 u/s^2 at any speed reached in an episode, full brake decelerates at
 ~220 u/s^2 to a stop, coasting loses < 0.2 % per second, the yaw rate settles in ~0.15 s.
-The grass squares' phases move with x and y; wheels-off-track, progress, steering and the track's
-centre line around the car are left to the learned dynamics (kept unchanged here).
+The grass squares' phases move with x and y. The track's centre line around the car
+(`worldsim.sources.track_view`: samples anchored to the car's place on the line, in the car's frame)
+turns with the car, and moves with the part of the car's motion across the line (the anchor follows
+the part along it); what a curve brings into view ahead is left to the learned dynamics, as are
+wheels-off-track, progress and steering (kept unchanged here).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from worldsim.sources.track_view import GRASS_PERIOD
+from worldsim.sources.track_view import GRASS_PERIOD, OFFSETS, field_names
 
 WHEELBASE, MAX_WHEEL_ANGLE = 3.24, 0.4
 GAS_ACCEL, BRAKE_DECEL, YAW_LAG_S = 44.0, 220.0, 0.15
@@ -30,26 +33,57 @@ class CarPrior(nn.Module):
         if state_fields[:5] != ["x", "y", "speed", "heading", "angular_velocity"]:
             raise ValueError(f"car prior needs x, y, speed, heading, angular_velocity first, got {state_fields[:5]}")
         # The grass squares' phases (worldsim.sources.games) follow x and y exactly.
+        # Fields are picked by index_select and put back by index_copy: ONNX export takes those.
         phases = [state_fields.index(f) for f in ("grass_x_phase", "grass_y_phase") if f in state_fields]
-        self.grass = phases if len(phases) == 2 else None
+        self.grass = len(phases) == 2
+        self.register_buffer("grass_index", torch.tensor(phases if self.grass else [], dtype=torch.long), persistent=False)
+        # The centre-line samples, (right, ahead) per offset, and the two samples the line's
+        # direction under the car is read from (those nearest behind and ahead of the car's place).
+        names = field_names()
+        self.road = set(names) <= set(state_fields)
+        road = [state_fields.index(n) for n in names] if self.road else []
+        self.register_buffer("road_index", torch.tensor(road, dtype=torch.long), persistent=False)
+        self.tangent = (OFFSETS.index(max(o for o in OFFSETS if o < 0)), OFFSETS.index(min(o for o in OFFSETS if o > 0)))
 
     def forward(self, state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """state (B, S), the car fields first; action (B, 3) = steer [-1, 1], gas [0, 1], brake [0, 1]."""
         x, y, speed, psi, yaw_rate = state[:, :5].unbind(-1)
+        start_psi = psi
         steer, gas, brake = action.unbind(-1)
         # CarRacing ramps gas by 0.1 per frame, so any gas above ~0.1 gives the full grip-limited push.
         push = GAS_ACCEL * (10 * gas).clamp(0, 1) - BRAKE_DECEL * brake.clamp(0, 1)
+        turn_per_speed = torch.tan(-MAX_WHEEL_ANGLE * steer.clamp(-1, 1)) / WHEELBASE
         for _ in range(FRAMES):
-            target_rate = speed * torch.tan(-MAX_WHEEL_ANGLE * steer.clamp(-1, 1)) / WHEELBASE
+            target_rate = speed * turn_per_speed
             yaw_rate = yaw_rate + (target_rate - yaw_rate) * (FRAME_S / YAW_LAG_S)
             x = x - speed * torch.sin(psi) * FRAME_S
             y = y + speed * torch.cos(psi) * FRAME_S
             psi = psi + yaw_rate * FRAME_S
             speed = (speed + push * FRAME_S).clamp(min=0.0)
+        turned = psi - start_psi
         psi = torch.atan2(torch.sin(psi), torch.cos(psi))  # the state keeps headings in (-pi, pi]
         out = torch.cat([torch.stack([x, y, speed, psi, yaw_rate], -1), state[:, 5:]], -1)
-        if self.grass is not None:
-            moved = torch.stack([x, y], -1) - state[:, :2]
-            phase = state[:, self.grass] + 2 * torch.pi * moved / GRASS_PERIOD
-            out[:, self.grass] = torch.atan2(torch.sin(phase), torch.cos(phase))
+        moved = torch.stack([x, y], -1) - state[:, :2]
+        if self.road:
+            road = state.index_select(1, self.road_index).unflatten(1, (-1, 2))
+            out = out.index_copy(1, self.road_index, self._road(road, moved, start_psi, turned).flatten(1))
+        if self.grass:
+            phase = state.index_select(1, self.grass_index) + 2 * torch.pi * moved / GRASS_PERIOD
+            out = out.index_copy(1, self.grass_index, torch.atan2(torch.sin(phase), torch.cos(phase)))
         return out
+
+    def _road(self, road: torch.Tensor, moved: torch.Tensor, psi: torch.Tensor, turned: torch.Tensor) -> torch.Tensor:
+        """road (B, K, 2) samples as (right, ahead) before the step; moved (B, 2) the car's world
+        displacement, psi (B,) its heading before the step and turned (B,) the heading's change."""
+        cos, sin = torch.cos(psi), torch.sin(psi)
+        # The displacement in the car's frame before the step: right is (cos, sin), ahead (-sin, cos).
+        step = torch.stack([moved[:, 0] * cos + moved[:, 1] * sin, -moved[:, 0] * sin + moved[:, 1] * cos], -1)
+        behind, ahead = self.tangent
+        tangent = road[:, ahead] - road[:, behind]
+        tangent = tangent / tangent.norm(dim=-1, keepdim=True).clamp(min=1e-6)
+        across = step - (step * tangent).sum(-1, keepdim=True) * tangent
+        shifted = road - across[:, None]
+        # Seen from a car turned by `turned` (left positive), a fixed point turns the other way.
+        c, s = torch.cos(turned)[:, None], torch.sin(turned)[:, None]
+        right, ahead_ = shifted.unbind(-1)
+        return torch.stack([right * c + ahead_ * s, -right * s + ahead_ * c], -1)
