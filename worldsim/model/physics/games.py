@@ -1,18 +1,21 @@
 """CarRacing's car as a kinematic car, for one WorldSim step (2 Box2D frames of 20 ms).
 
 Structure from CarRacing's `car_dynamics.py`: the hull's nose points along its local +y axis, so
-position moves by speed * (-sin psi, cos psi); the front wheels turn up to 0.4 rad (the steering
-joint's limit) towards -steer, giving a kinematic yaw-rate target speed * tan(-0.4 steer) / L with
-wheelbase L = 3.24 (WHEELPOS y = +80 and -82, times SIZE = 0.02); the steering joint reaches that
-target with a lag. Engine and brake limits are grip-limited in CarRacing, so they enter as constant
-rates. Constants measured on CarRacing-v3 (state units are Box2D world units per second):
-full gas accelerates at ~44 u/s^2 at any speed reached in an episode, full brake decelerates at
-~220 u/s^2 to a stop, coasting loses < 0.2 % per second, the yaw rate settles in ~0.15 s.
+position moves by speed * (-sin psi, cos psi); the front wheels turn towards -steer rad at up to
+3 rad/s and stop at the steering joint's limit, 0.4 rad (the state's `steering` field is their
+angle), giving a kinematic yaw-rate target speed * tan(wheels) / L with wheelbase L = 3.24
+(WHEELPOS y = +80 and -82, times SIZE = 0.02), which the yaw rate reaches with a lag. Engine and
+brake limits are grip-limited in CarRacing, so they enter as constant rates. Constants measured on
+CarRacing-v3 (state units are Box2D world units per second): full gas accelerates at ~44 u/s^2 at
+any speed reached in an episode, full brake decelerates at ~220 u/s^2 to a stop, coasting loses
+< 0.2 % per second, the yaw rate settles in ~0.15 s.
 The grass squares' phases move with x and y. The track's centre line around the car
 (`worldsim.sources.track_view`: samples anchored to the car's place on the line, in the car's frame)
 turns with the car, and moves with the part of the car's motion across the line (the anchor follows
 the part along it); what a curve brings into view ahead is left to the learned dynamics, as are
-wheels-off-track, progress and steering (kept unchanged here).
+wheels-off-track and progress (kept unchanged here). On the grass (friction 0.6 of the road's) the
+car slides: there the prior's yaw rate is further off than holding the last one (one-step error
+`scripts/prior_step_error.py`), and the learned correction must make up the difference.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from torch import nn
 
 from worldsim.sources.track_view import GRASS_PERIOD, OFFSETS, field_names
 
-WHEELBASE, MAX_WHEEL_ANGLE = 3.24, 0.4
+WHEELBASE, MAX_WHEEL_ANGLE, STEER_RATE = 3.24, 0.4, 3.0
 GAS_ACCEL, BRAKE_DECEL, YAW_LAG_S = 44.0, 220.0, 0.15
 FRAME_S, FRAMES = 0.02, 2
 
@@ -36,6 +39,8 @@ class CarPrior(nn.Module):
         # Fields are picked by index_select and put back by index_copy: ONNX export takes those.
         phases = [state_fields.index(f) for f in ("grass_x_phase", "grass_y_phase") if f in state_fields]
         self.grass = len(phases) == 2
+        self.steering = state_fields.index("steering") if "steering" in state_fields else None
+        self.register_buffer("steering_index", torch.tensor([self.steering or 0], dtype=torch.long), persistent=False)
         self.register_buffer("grass_index", torch.tensor(phases if self.grass else [], dtype=torch.long), persistent=False)
         # The centre-line samples, (right, ahead) per offset, and the two samples the line's
         # direction under the car is read from (those nearest behind and ahead of the car's place).
@@ -52,9 +57,14 @@ class CarPrior(nn.Module):
         steer, gas, brake = action.unbind(-1)
         # CarRacing ramps gas by 0.1 per frame, so any gas above ~0.1 gives the full grip-limited push.
         push = GAS_ACCEL * (10 * gas).clamp(0, 1) - BRAKE_DECEL * brake.clamp(0, 1)
-        turn_per_speed = torch.tan(-MAX_WHEEL_ANGLE * steer.clamp(-1, 1)) / WHEELBASE
+        # The steering joint aims at -steer rad, turns at min(50 |error|, 3) rad/s and stops at its
+        # limit; without the wheels' angle in the state, they are taken to be where they aim.
+        aim = -steer.clamp(-1, 1)
+        wheel = state[:, self.steering] if self.steering is not None else aim.clamp(-MAX_WHEEL_ANGLE, MAX_WHEEL_ANGLE)
         for _ in range(FRAMES):
-            target_rate = speed * turn_per_speed
+            turn = (aim - wheel).clamp(-STEER_RATE * FRAME_S, STEER_RATE * FRAME_S)
+            wheel = (wheel + turn).clamp(-MAX_WHEEL_ANGLE, MAX_WHEEL_ANGLE)
+            target_rate = speed * torch.tan(wheel) / WHEELBASE
             yaw_rate = yaw_rate + (target_rate - yaw_rate) * (FRAME_S / YAW_LAG_S)
             x = x - speed * torch.sin(psi) * FRAME_S
             y = y + speed * torch.cos(psi) * FRAME_S
@@ -63,6 +73,8 @@ class CarPrior(nn.Module):
         turned = psi - start_psi
         psi = torch.atan2(torch.sin(psi), torch.cos(psi))  # the state keeps headings in (-pi, pi]
         out = torch.cat([torch.stack([x, y, speed, psi, yaw_rate], -1), state[:, 5:]], -1)
+        if self.steering is not None:
+            out = out.index_copy(1, self.steering_index, wheel[:, None])
         moved = torch.stack([x, y], -1) - state[:, :2]
         if self.road:
             road = state.index_select(1, self.road_index).unflatten(1, (-1, 2))
