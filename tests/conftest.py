@@ -2,6 +2,7 @@ import os
 
 import pytest
 import torch
+from tiny_models import TINY
 
 # Test models are tiny: one thread avoids thread-pool overhead that dominates small tensor ops.
 torch.set_num_threads(1)
@@ -18,9 +19,6 @@ def driving_source():
     source = make_source("driving")
     yield source
     source.close()
-
-
-TINY = {"channels": 4, "embed_dim": 32, "deter_dim": 24, "stoch_dim": 6, "hidden_dim": 32}
 
 
 @pytest.fixture(scope="session")

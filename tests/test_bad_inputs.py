@@ -7,6 +7,7 @@ import socket
 
 import numpy as np
 import pytest
+from tiny_models import TINY
 
 from worldsim.cli import main
 from worldsim.counterfactual.branch import Track
@@ -17,8 +18,6 @@ from worldsim.model.checkpoint import CheckpointError, load_model, save_model
 from worldsim.model.run_lock import RunInUseError, run_lock
 from worldsim.model.start_bank import START_BANK
 from worldsim.model.train import TrainConfig, train
-
-TINY = {"channels": 4, "embed_dim": 32, "deter_dim": 24, "stoch_dim": 6, "hidden_dim": 32}
 
 
 @pytest.fixture(scope="module")

@@ -6,13 +6,14 @@ import json
 import numpy as np
 import pytest
 import torch
+from tiny_models import TINY as TINY_SIZES
 
 from worldsim.data import CollectRequest, Dataset, collect
 from worldsim.model.checkpoint import load_model
 from worldsim.model.stochastic import CategoricalLatent, GaussianLatent
 from worldsim.model.train import TrainConfig, model_config_for, train
 
-TINY = {"channels": 4, "embed_dim": 32, "deter_dim": 24, "stoch_dim": 3, "stoch_classes": 5, "hidden_dim": 32}
+TINY = {**TINY_SIZES, "stoch_dim": 3, "stoch_classes": 5}
 
 
 def test_gumbel_draws_follow_the_probabilities_and_the_mode_needs_no_noise():

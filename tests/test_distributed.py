@@ -12,14 +12,13 @@ import time
 import numpy as np
 import pytest
 import torch
+from tiny_models import TINY
 
 from worldsim.data import CollectRequest, WindowSampler, collect
 from worldsim.model import distributed
 from worldsim.model.objective import LossWeights, to_tensors, world_model_loss
 from worldsim.model.train import model_config_for
 from worldsim.model.world_model import WorldModel
-
-TINY = {"channels": 4, "embed_dim": 32, "deter_dim": 24, "stoch_dim": 6, "hidden_dim": 32}
 
 
 def free_port() -> int:

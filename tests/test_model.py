@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from tiny_models import TINY
 
 from worldsim import domains
 from worldsim.data import CollectRequest, WindowSampler, collect
@@ -14,8 +15,6 @@ from worldsim.model.objective import LossWeights, to_tensors, world_model_loss
 from worldsim.model.train import TrainConfig, train
 from worldsim.model.world_model import WorldModel
 from worldsim.sources.driving import driving_state_fields
-
-TINY = {"channels": 4, "embed_dim": 32, "deter_dim": 24, "stoch_dim": 6, "hidden_dim": 32}
 
 
 @pytest.fixture(scope="module")

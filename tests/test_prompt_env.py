@@ -3,6 +3,7 @@ from its latent alone, with a tiny text model beside its weights; and the prompt
 
 import numpy as np
 import pytest
+from tiny_models import TINY
 
 from worldsim.data import CollectRequest, Dataset, collect
 from worldsim.envs.vector_env import WorldSimVectorEnv
@@ -13,7 +14,6 @@ from worldsim.model.text import TextModelError, save_shared_space
 from worldsim.model.text_training import TextTrainConfig, train_shared_space
 from worldsim.model.train import TrainConfig, train
 
-TINY = {"channels": 4, "embed_dim": 32, "deter_dim": 24, "stoch_dim": 6, "hidden_dim": 32}
 TEXT = TextTrainConfig(
     steps=20, generator_steps=20, batch_size=16, every=1, context=3, val_fraction=0.3, pool=5, corpus=300, vocab_size=150
 )

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from tiny_models import TINY as TINY_SIZES
 
 from worldsim.data import CollectRequest, Dataset, WindowSampler, collect
 from worldsim.model.checkpoint import load_model
@@ -10,7 +11,7 @@ from worldsim.model.objective import LossWeights, to_tensors, world_model_loss
 from worldsim.model.train import TrainConfig, model_config_for, train
 from worldsim.model.world_model import WorldModel
 
-TINY = {"channels": 4, "embed_dim": 32, "deter_dim": 24, "stoch_dim": 6, "hidden_dim": 32, "draws_on_previous": False}
+TINY = {**TINY_SIZES, "draws_on_previous": False}
 STATE = {**TINY, "decoder": "field", "decoder_input": "state"}
 
 

@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from tiny_models import TINY
 
 from worldsim.data import CollectRequest, Dataset, WindowSampler, collect
 from worldsim.model.checkpoint import CheckpointError, load_model
@@ -14,7 +15,6 @@ from worldsim.model.objective import LossWeights, _changed, first_frames, pixel_
 from worldsim.model.train import TrainConfig, model_config_for, train
 from worldsim.model.world_model import WorldModel
 
-TINY = {"channels": 4, "embed_dim": 32, "deter_dim": 24, "stoch_dim": 6, "hidden_dim": 32}
 LEVERS = {"motion": 10.0, "consistency": 1.0, "conditioning_noise": 0.02}
 
 
