@@ -21,6 +21,7 @@ versions of torch and onnxscript that built it: a retrained model never runs a s
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
 import os
@@ -118,13 +119,16 @@ def cache_dir() -> Path:
 
 
 def graph_key(model: WorldModel, kind: GraphKind, exporter: str) -> str:
-    """A hash of everything the graph depends on: weights and buffers, config, kind, tool versions."""
+    """A hash of everything the graph depends on: weights and buffers, config, kind, tool versions,
+    and the physics prior's code where the dynamics correct it."""
     from worldsim.model.checkpoint import weights_fingerprint
 
     digest = hashlib.sha256()
     digest.update(json.dumps(model.config.to_json(), sort_keys=True).encode())
     digest.update(f"{kind.name}|graph {GRAPH_VERSION}|torch {torch.__version__}|onnxscript {exporter}".encode())
     digest.update(weights_fingerprint(model).encode())
+    if model.config.dynamics == "prior":  # the prior is code, not weights: a new release may change it
+        digest.update(inspect.getsource(inspect.getmodule(type(model.physics))).encode())
     return digest.hexdigest()[:24]
 
 
