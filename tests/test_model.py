@@ -191,6 +191,42 @@ def test_prior_dynamics_correct_the_prior_by_the_learned_step():
         ModelConfig(domain="driving", frame_size=64, action_space={"type": "discrete", "n": 5}, dynamics="prior")
 
 
+def test_kinematic_dynamics_leave_the_priors_exact_fields_to_it():
+    from worldsim.sources.games import STATE_FIELDS
+
+    fields = [f.name for f in STATE_FIELDS]
+    space = {"type": "box", "shape": [3], "low": [-1.0, 0.0, 0.0], "high": [1.0, 1.0, 1.0], "dtype": "float32"}
+    angles = ["heading", "steering", "grass_x_phase", "grass_y_phase"]
+    config = ModelConfig(
+        domain="games", frame_size=64, action_space=space, state_fields=fields, angle_fields=angles, dynamics="kinematic", **TINY
+    )
+    torch.manual_seed(0)
+    model = WorldModel(config).eval()
+    latent = model.encode(torch.randint(0, 255, (2, 64, 64, 3), dtype=torch.uint8))
+    state = model.physical_state(latent)
+    state[:, 2], state[:, 4] = 30.0, 2.0  # 30 u/s, turning left at 2 rad/s
+    latent[:, : config.state_code_dim] = model.normalise_state(state)
+    action = torch.tensor([[-1.0, 0.3, 0.0], [1.0, 0.0, 0.5]])
+    prior = domains.get("games").load("prior")(fields)(state, action)
+    after = model.physical_state(model.step(latent, action, torch.Generator().manual_seed(0)))
+    exact = [fields.index(f) for f in ("x", "y", "heading", "grass_x_phase", "grass_y_phase")]
+    torch.testing.assert_close(after[:, exact], prior[:, exact], atol=1e-4, rtol=1e-4)
+    # the rest is the prior corrected by the (untrained) learned step
+    assert not torch.allclose(after[:, fields.index("speed")], prior[:, fields.index("speed")], atol=1e-2)
+    # a prior that names no exact fields cannot serve "kinematic"
+    driving = [f.name for f in driving_state_fields(4)]
+    bad = ModelConfig(
+        domain="driving",
+        frame_size=64,
+        action_space={"type": "discrete", "n": 5},
+        state_fields=driving,
+        dynamics="kinematic",
+        **TINY,
+    )
+    with pytest.raises(ValueError, match="names no kinematic fields"):
+        WorldModel(bad)
+
+
 def test_long_rollouts_stay_finite(trained):
     model, _ = load_model(trained)
     generator = torch.Generator().manual_seed(0)

@@ -18,7 +18,7 @@ READABLE = {2: {"frame_reader": False, "angle_coding": "wrapped"}, 3: {"angle_co
 ANGLE_CODINGS = ("cos_sin", "wrapped")
 DECODERS = ("upsample", "broadcast", "field")
 DECODER_INPUTS = ("latent", "state")
-DYNAMICS = ("delta", "prior")
+DYNAMICS = ("delta", "prior", "kinematic")
 
 
 @dataclass
@@ -82,7 +82,10 @@ class ModelConfig:
     # the domain's physics prior's next state (s' = prior(s, a) + Δ), so that what the prior knows
     # (CarRacing: the heading integrates the yaw rate, the road turns with the car) holds by
     # construction and the network learns only what the prior gets wrong. Trained on "delta", the
-    # games model's yaw rate answered the steering while its heading barely followed.
+    # games model's yaw rate answered the steering while its heading barely followed. "kinematic":
+    # as "prior", but the fields the prior steps exactly from the others (its KINEMATIC: CarRacing's
+    # position, heading and grass phases) are the prior's alone; trained on "prior", the learned
+    # correction cancelled most of the prior's turn of the heading.
     dynamics: str = "delta"
     ensemble: int = 0  # extra physical-dynamics heads whose disagreement is the dream's uncertainty
     # The termination head fires above this logit: 0 (probability 1/2) until `worldsim calibrate`
@@ -116,8 +119,8 @@ class ModelConfig:
             raise ValueError(f"decoder_periods must be positive numbers, got {bad}")
         if self.dynamics not in DYNAMICS:
             raise ValueError(f"dynamics is one of {', '.join(DYNAMICS)}, got {self.dynamics!r}")
-        if self.dynamics == "prior" and not self.state_fields:
-            raise ValueError("dynamics 'prior' corrects the physics prior's next state: it needs a physical state")
+        if self.dynamics != "delta" and not self.state_fields:
+            raise ValueError(f"dynamics {self.dynamics!r} corrects the physics prior's next state: it needs a physical state")
         if self.angle_coding not in ANGLE_CODINGS:
             raise ValueError(f"angle_coding is one of {', '.join(ANGLE_CODINGS)}, got {self.angle_coding!r}")
         if not set(self.angle_fields) <= set(self.state_fields):

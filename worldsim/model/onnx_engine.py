@@ -127,7 +127,7 @@ def graph_key(model: WorldModel, kind: GraphKind, exporter: str) -> str:
     digest.update(json.dumps(model.config.to_json(), sort_keys=True).encode())
     digest.update(f"{kind.name}|graph {GRAPH_VERSION}|torch {torch.__version__}|onnxscript {exporter}".encode())
     digest.update(weights_fingerprint(model).encode())
-    if model.config.dynamics == "prior":  # the prior is code, not weights: a new release may change it
+    if model.config.dynamics != "delta":  # the prior is code, not weights: a new release may change it
         digest.update(inspect.getsource(inspect.getmodule(type(model.physics))).encode())
     return digest.hexdigest()[:24]
 

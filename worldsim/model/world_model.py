@@ -6,7 +6,8 @@
                               │    └──► posterior q(z | h, e)     (observation: encode)
                               ▼
     physical state  s_t+1 = α · (s_t + Δ(h, z, s, a))  +  (1 − α) · prior_physics(s_t, a_t)
-                    (dynamics "prior": s_t+1 = prior_physics(s_t, a_t) + α · Δ(h, z, s, a))
+                    (dynamics "prior": s_t+1 = prior_physics(s_t, a_t) + α · Δ(h, z, s, a);
+                     "kinematic": the same, Δ zero on the prior's exact fields)
                               ▼
     latent (s, h, z) ──Decoder(previous frame)──► frame    ──heads──► reward, termination, state
 
@@ -76,8 +77,21 @@ class WorldModel(nn.Module):
         self.termination_head = mlp(c.latent_dim, H, 1)
         spec = domains.of_model(c.domain)
         self.physics = spec.load("prior")(c.state_fields) if S and spec.prior else None
-        if c.dynamics == "prior" and self.physics is None:
-            raise ValueError(f"dynamics 'prior': the {c.domain} domain has no physics prior (DomainSpec.prior)")
+        if c.dynamics != "delta" and self.physics is None:
+            raise ValueError(f"dynamics {c.dynamics!r}: the {c.domain} domain has no physics prior (DomainSpec.prior)")
+        # Where the learned correction acts on the state code: 0 on the slots of the prior's exact
+        # fields under "kinematic" (an angle's cosine and its appended sine), 1 elsewhere.
+        free = torch.ones(c.state_code_dim)
+        if c.dynamics == "kinematic":
+            exact = getattr(self.physics, "KINEMATIC", ())
+            if not set(exact) & set(c.state_fields):
+                raise ValueError(f"dynamics 'kinematic': the {c.domain} prior names no kinematic fields of this state")
+            angles = [f for f in c.state_fields if f in c.angle_fields]
+            for name in set(exact) & set(c.state_fields):
+                free[c.state_fields.index(name)] = 0.0
+                if name in angles and c.angle_coding == "cos_sin":
+                    free[c.state_dim + angles.index(name)] = 0.0
+        self.register_buffer("correctable", free, persistent=False)
         self._crash_rule = None  # (key, rule), built on first use: see crash_signal
         self.register_buffer("state_mean", torch.zeros(c.state_dim))
         self.register_buffer("state_std", torch.ones(c.state_dim))
@@ -243,7 +257,8 @@ class WorldModel(nn.Module):
             return torch.cat([h, z], -1)
         delta = self.state_delta(torch.cat([h, z, s, action], -1))
         pure = isinstance(alpha, (int, float)) and alpha == 1.0
-        if self.config.dynamics == "prior":
+        if self.config.dynamics != "delta":
+            delta = delta * self.correctable
             # α · (prior + Δ) + (1 − α) · prior: the blend scales the learned correction.
             learned = self.prior_step(s, action) + (delta if pure else self._alpha(alpha, s) * delta)
         elif self.physics is not None and not pure:
@@ -268,8 +283,10 @@ class WorldModel(nn.Module):
         s = self.split(previous)[0].detach()
         _, h, z = self.split(latent.detach())
         inputs = torch.cat([h, z, s, action.detach()], -1)
-        base = self.prior_step(s, action.detach()) if self.config.dynamics == "prior" else s
-        return torch.stack([base + head(inputs) for head in self.dynamics_ensemble])
+        if self.config.dynamics == "delta":
+            return torch.stack([s + head(inputs) for head in self.dynamics_ensemble])
+        base = self.prior_step(s, action.detach())
+        return torch.stack([base + head(inputs) * self.correctable for head in self.dynamics_ensemble])
 
     def uncertainty(self, previous: torch.Tensor, latent: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """(B,): the ensemble's disagreement on this step, the standard deviation across heads of the

@@ -31,6 +31,10 @@ FRAME_S, FRAMES = 0.02, 2
 
 
 class CarPrior(nn.Module):
+    # Fields this prior steps exactly from the others (the car's speed and yaw rate): under
+    # `"dynamics": "kinematic"` the learned correction leaves them alone.
+    KINEMATIC = ("x", "y", "heading", "grass_x_phase", "grass_y_phase")
+
     def __init__(self, state_fields: list[str]):
         super().__init__()
         if state_fields[:5] != ["x", "y", "speed", "heading", "angular_velocity"]:
