@@ -7,7 +7,7 @@ prints, for the fields asked, the mean over starts at a few steps: a heading tha
 while the yaw rate does is a dynamics that does not integrate its own state.
 
 Usage: python scripts/program_fields.py CHECKPOINT [CHECKPOINT ...] [--programs "steer left" "steer right"]
-           [--fields speed steering angular_velocity heading] [--starts 5] [--json]
+           [--fields speed steering angular_velocity heading] [--starts 5] [--physics-blend 1] [--json]
 """
 
 from __future__ import annotations
@@ -33,6 +33,9 @@ def main() -> None:
     parser.add_argument("--programs", nargs="+", default=["steer left", "steer right"])
     parser.add_argument("--fields", nargs="+", default=["speed", "steering", "angular_velocity", "heading"])
     parser.add_argument("--starts", type=int, default=5)
+    parser.add_argument(
+        "--physics-blend", type=float, default=1.0, help="the dream's blend with the physics prior (0: the prior alone)"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -59,7 +62,7 @@ def main() -> None:
         for path, model in zip(args.checkpoints, models, strict=True):
             latent = model.encode(frames, past)
             actions = torch.from_numpy(np.stack([np.asarray(program.actions(s.state), dtype=np.float32) for s in starts]))
-            rollout = model.imagine(latent, actions, generator=torch.Generator().manual_seed(0))
+            rollout = model.imagine(latent, actions, generator=torch.Generator().manual_seed(0), physics_blend=args.physics_blend)
             states = torch.cat([model.physical_state(latent)[:, None], rollout.states], 1).numpy()
             fields = list(model.config.state_fields)
             entry[path] = {f: states[:, :, fields.index(f)].mean(0).tolist() for f in args.fields}
