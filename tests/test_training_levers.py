@@ -348,6 +348,24 @@ def test_state_forcing_draws_posterior_frames_from_the_true_state(pusht):
         LossWeights(state_forcing=1.5)
 
 
+def test_true_start_dreams_from_the_simulators_state(pusht, monkeypatch):
+    sampler = WindowSampler(pusht, 3 + 4 - 1, "all")
+    batch = to_tensors(sampler.sample(3, np.random.default_rng(0)))
+    model = tiny_model(sampler)
+    S, starts = model.config.state_code_dim, []
+    imagine = model.imagine
+    monkeypatch.setattr(model, "imagine", lambda latent, *a, **k: starts.append(latent.detach()) or imagine(latent, *a, **k))
+    truth = model.normalise_state(batch["states"][:, 2])  # the last context frame's state
+    for share in (0.0, 1.0):
+        world_model_loss(model, batch, 3, LossWeights(true_start=share), torch.Generator().manual_seed(0), torch.ones(3))
+    filtered, forced = starts
+    torch.testing.assert_close(forced[:, :S], truth)
+    assert not torch.allclose(filtered[:, :S], truth, atol=1e-2)  # an untrained filter's state is not the truth
+    torch.testing.assert_close(forced[:, S:], filtered[:, S:])  # the rest of the latent as filtered
+    with pytest.raises(ValueError, match="true_start"):
+        LossWeights(true_start=-0.1)
+
+
 def test_format_3_models_load_with_wrapped_angles(pusht, tmp_path):
     out = tmp_path / "v3"
     train(config(pusht, out, steps=2, model={**TINY, "angle_coding": "wrapped"}), progress=False)

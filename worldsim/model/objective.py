@@ -74,9 +74,15 @@ class LossWeights:
     # from what the encoder gives; scored through it, the encoder bent its block angle to suit the
     # step (encoded angle error 0.99 -> 1.49 rad in 4,500 steps; BENCHMARKS.md).
     first_step: float = 0.0
+    # Share of windows whose dream starts from the simulator's true state in the latent's state slot
+    # (the rest of the latent as filtered). From a filtered state that misses part of the truth, the
+    # dynamics learn to read the actions as evidence of the truth: CarRacing's drivers steer towards
+    # the road, so a dream trained only from filtered starts moves the road towards the steering's
+    # side, where steering turns the car and the road the other way (scripts/action_evidence.py).
+    true_start: float = 0.0
 
     def __post_init__(self):
-        for name in ("reference_dropout", "state_forcing"):
+        for name in ("reference_dropout", "state_forcing", "true_start"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"loss weight {name} is a share of frames in [0, 1], got {getattr(self, name)}")
 
@@ -232,6 +238,9 @@ def world_model_loss(
     # Each imagined frame is drawn with the one before it as reference: the last real frame, then
     # the model's own output, exactly as in a rollout of the environment.
     start, previous = posts[:, context - 1], references[:, context - 1]
+    if S and weights.true_start > 0:
+        truth = torch.rand(B, 1, generator=generator, device=generator.device).to(model.device) < weights.true_start
+        start = torch.cat([torch.where(truth, target_states[:, context - 1], start[..., :S]), start[..., S:]], -1)
     first_maps = None if weights.conditioning_noise > 0 else [m.view(B, T, *m.shape[1:])[:, context - 1] for m in maps[:3]]
     if burn_in:
         # A decoder that draws from the latent alone needs no burned-in frames: only latents carry on.
