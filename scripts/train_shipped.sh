@@ -119,9 +119,9 @@ for domain in $domains; do
         --loss '{"motion": 10, "consistency": 10, "foreground": 10, "state_forcing": 1.0, "imagined_pixels": 0}' --quiet
       ;;
     games-prior)
-      # The games candidate with its dynamics correcting the car prior (BENCHMARKS.md, "Games: the
-      # grass drawn, and wandering data"): games-wander with "dynamics": "prior", so the heading
-      # integrates the yaw rate and the road turns with the car by construction.
+      # The games candidate with its dynamics correcting the car prior (BENCHMARKS.md, "Games: why
+      # the dream does not turn"): games-wander with "dynamics": "prior", so the heading integrates
+      # the yaw rate and the road turns with the car before the learned correction.
       worldsim train --domain games --data data/games-wander --out runs/games-prior --steps 4000 --threads 2 --seed 0 \
         --burn-in 16 --fresh-starts 0.3 --decoder-lr 2e-3 \
         --model '{"draws_on_previous": false, "encoder_coordinates": true, "ensemble": 4, "decoder": "field", "decoder_input": "state", "decoder_view": "camera", "dynamics": "prior"}' \
