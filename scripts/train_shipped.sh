@@ -3,6 +3,14 @@
 # The three are world models v2 (a field decoder drawing the state).
 # Usage: scripts/train_shipped.sh [robotics|driving|games|games-v1|games-view|games-wander|games-prior|games-kinematic|games-true-start|robotics-v2|robotics-latent|robotics-angles|robotics-field ...]   (default: the three shipped)
 set -euo pipefail
+# The shipped games recipe ("games" below) on DATA into OUT, with extra entries for the --model and
+# --loss JSON objects (each "" or starting with a comma); the candidates differ from it only there.
+games_v2() {  # data, out, extra model entries, extra loss entries
+  worldsim train --domain games --data "$1" --out "$2" --steps 4000 --threads 2 --seed 0 \
+    --burn-in 16 --fresh-starts 0.3 --decoder-lr 2e-3 \
+    --model "{\"draws_on_previous\": false, \"encoder_coordinates\": true, \"ensemble\": 4, \"decoder\": \"field\", \"decoder_input\": \"state\"$3}" \
+    --loss "{\"motion\": 10, \"consistency\": 10, \"foreground\": 10, \"state_forcing\": 1.0, \"imagined_pixels\": 0$4}" --quiet
+}
 domains=${*:-robotics driving games}
 for domain in $domains; do
   case $domain in
@@ -103,53 +111,35 @@ for domain in $domains; do
       # so that the field decoder, reading the state alone, can draw the road where the track goes.
       # No event share: CarRacing ends an episode only when the car leaves the playfield.
       # Data: scripts/collect_datasets.sh (data/games).
-      worldsim train --domain games --data data/games --out runs/games --steps 4000 --threads 2 --seed 0 \
-        --burn-in 16 --fresh-starts 0.3 --decoder-lr 2e-3 \
-        --model '{"draws_on_previous": false, "encoder_coordinates": true, "ensemble": 4, "decoder": "field", "decoder_input": "state"}' \
-        --loss '{"motion": 10, "consistency": 10, "foreground": 10, "state_forcing": 1.0, "imagined_pixels": 0}' --quiet
+      games_v2 data/games runs/games '' ''
       ;;
     games-wander)
       # A candidate (BENCHMARKS.md, "Games: the grass drawn, and wandering data"; not shipped): the
       # shipped recipe with the decoder's cells given what CarRacing's camera puts under them
       # ("decoder_view": "camera", worldsim.model.ego_view: the grass pattern's phase, the distance
       # to the road), on data with a fifth of the episodes driven off the track (data/games-wander).
-      worldsim train --domain games --data data/games-wander --out runs/games-wander --steps 4000 --threads 2 --seed 0 \
-        --burn-in 16 --fresh-starts 0.3 --decoder-lr 2e-3 \
-        --model '{"draws_on_previous": false, "encoder_coordinates": true, "ensemble": 4, "decoder": "field", "decoder_input": "state", "decoder_view": "camera"}' \
-        --loss '{"motion": 10, "consistency": 10, "foreground": 10, "state_forcing": 1.0, "imagined_pixels": 0}' --quiet
+      games_v2 data/games-wander runs/games-wander ', "decoder_view": "camera"' ''
       ;;
     games-prior)
       # The games candidate with its dynamics correcting the car prior (BENCHMARKS.md, "Games: why
       # the dream does not turn"): games-wander with "dynamics": "prior", so the heading integrates
       # the yaw rate and the road turns with the car before the learned correction.
-      worldsim train --domain games --data data/games-wander --out runs/games-prior --steps 4000 --threads 2 --seed 0 \
-        --burn-in 16 --fresh-starts 0.3 --decoder-lr 2e-3 \
-        --model '{"draws_on_previous": false, "encoder_coordinates": true, "ensemble": 4, "decoder": "field", "decoder_input": "state", "decoder_view": "camera", "dynamics": "prior"}' \
-        --loss '{"motion": 10, "consistency": 10, "foreground": 10, "state_forcing": 1.0, "imagined_pixels": 0}' --quiet
+      games_v2 data/games-wander runs/games-prior ', "decoder_view": "camera", "dynamics": "prior"' ''
       ;;
     games-kinematic)
       # games-prior with "dynamics": "kinematic": the car's position, heading and grass phases are
       # the prior's alone (the heading is the yaw rate integrated); the learned step corrects the rest.
-      worldsim train --domain games --data data/games-wander --out runs/games-kinematic --steps 4000 --threads 2 --seed 0 \
-        --burn-in 16 --fresh-starts 0.3 --decoder-lr 2e-3 \
-        --model '{"draws_on_previous": false, "encoder_coordinates": true, "ensemble": 4, "decoder": "field", "decoder_input": "state", "decoder_view": "camera", "dynamics": "kinematic"}' \
-        --loss '{"motion": 10, "consistency": 10, "foreground": 10, "state_forcing": 1.0, "imagined_pixels": 0}' --quiet
+      games_v2 data/games-wander runs/games-kinematic ', "decoder_view": "camera", "dynamics": "kinematic"' ''
       ;;
     games-true-start)
       # games-kinematic with every training dream started from the simulator's true state
       # ("true_start": 1.0), so that no action is evidence of what a filtered state missed.
-      worldsim train --domain games --data data/games-wander --out runs/games-true-start --steps 4000 --threads 2 --seed 0 \
-        --burn-in 16 --fresh-starts 0.3 --decoder-lr 2e-3 \
-        --model '{"draws_on_previous": false, "encoder_coordinates": true, "ensemble": 4, "decoder": "field", "decoder_input": "state", "decoder_view": "camera", "dynamics": "kinematic"}' \
-        --loss '{"motion": 10, "consistency": 10, "foreground": 10, "state_forcing": 1.0, "imagined_pixels": 0, "true_start": 1.0}' --quiet
+      games_v2 data/games-wander runs/games-true-start ', "decoder_view": "camera", "dynamics": "kinematic"' ', "true_start": 1.0'
       ;;
     games-view)
       # The games candidate's first lever alone (BENCHMARKS.md, "Games: the grass drawn, and
       # wandering data"): the shipped recipe and data with the camera's view in the decoder.
-      worldsim train --domain games --data data/games --out runs/games-view --steps 4000 --threads 2 --seed 0 \
-        --burn-in 16 --fresh-starts 0.3 --decoder-lr 2e-3 \
-        --model '{"draws_on_previous": false, "encoder_coordinates": true, "ensemble": 4, "decoder": "field", "decoder_input": "state", "decoder_view": "camera"}' \
-        --loss '{"motion": 10, "consistency": 10, "foreground": 10, "state_forcing": 1.0, "imagined_pixels": 0}' --quiet
+      games_v2 data/games runs/games-view ', "decoder_view": "camera"' ''
       ;;
     games-v1)
       # The first release's games recipe (format 2), for comparison; on today's data its state holds

@@ -84,7 +84,7 @@ class LossWeights:
     def __post_init__(self):
         for name in ("reference_dropout", "state_forcing", "true_start"):
             if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"loss weight {name} is a share of frames in [0, 1], got {getattr(self, name)}")
+                raise ValueError(f"loss weight {name} is a share in [0, 1], got {getattr(self, name)}")
 
 
 def to_tensors(batch: Windows, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:

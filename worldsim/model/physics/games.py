@@ -39,8 +39,8 @@ class CarPrior(nn.Module):
         super().__init__()
         if state_fields[:5] != ["x", "y", "speed", "heading", "angular_velocity"]:
             raise ValueError(f"car prior needs x, y, speed, heading, angular_velocity first, got {state_fields[:5]}")
-        # The grass squares' phases (worldsim.sources.games) follow x and y exactly.
         # Fields are picked by index_select and put back by index_copy: ONNX export takes those.
+        # The grass squares' phases (worldsim.sources.games) follow x and y exactly.
         phases = [state_fields.index(f) for f in ("grass_x_phase", "grass_y_phase") if f in state_fields]
         self.grass = len(phases) == 2
         self.steering = state_fields.index("steering") if "steering" in state_fields else None
