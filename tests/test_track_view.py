@@ -140,3 +140,27 @@ def test_car_prior_predicts_carracings_road_view_better_than_holding_it():
     held = np.sqrt(np.mean((states[:-1, road] - states[1:, road]) ** 2))
     predicted = np.sqrt(np.mean((stepped[:, road] - states[1:, road]) ** 2))
     assert predicted < 0.5 * held, (predicted, held)
+
+
+def test_car_prior_slides_a_bend_towards_the_car_along_the_line():
+    torch = pytest.importorskip("torch")
+    from worldsim.model.physics.games import CarPrior
+
+    # a straight line along +y that turns left into a bend of radius 30 at y = 0; the car on the
+    # straight 10 u before the bend, nose along the line (heading 0), at 60 u/s
+    straight = np.stack([np.zeros(18), np.arange(-17, 1) * 3.5], 1)
+    angles = np.arange(1, 28) * 3.5 / 30
+    bend = np.stack([30 * np.cos(angles) - 30, 30 * np.sin(angles)], 1)
+    points = np.concatenate([straight, bend])
+    fields = ["x", "y", "speed", "heading", "angular_velocity"] + track_view.field_names()
+    view = track_view.centre_line_view(points, np.array([0.0, -10.0]), 0.0)
+    state = torch.tensor([[0.0, -10.0, 60.0, 0.0, 0.0, *view]], dtype=torch.float64)
+    out = CarPrior(fields)(state, torch.zeros(1, 3, dtype=torch.float64))[0].numpy()
+    # the view from wherever the prior put the car equals the prior's slid samples (but the last,
+    # which only continues the line straight), within what the samples' 7 u chords cut off the bend
+    # (7^2 / (8 * 30) = 0.2 u); a prior that does not slide them is off by the bend's approach
+    truth = track_view.centre_line_view(points, out[:2], out[3]).reshape(-1, 2)
+    stepped = out[5:].reshape(-1, 2)
+    error = np.abs(stepped[:-1] - truth[:-1]).max()
+    held = np.abs(view.reshape(-1, 2)[:-1] - truth[:-1]).max()
+    assert error < 0.25 and error < held / 5, (error, held)

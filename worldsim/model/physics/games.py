@@ -11,9 +11,11 @@ any speed reached in an episode, full brake decelerates at ~220 u/s^2 to a stop,
 < 0.2 % per second, the yaw rate settles in ~0.15 s.
 The grass squares' phases move with x and y. The track's centre line around the car
 (`worldsim.sources.track_view`: samples anchored to the car's place on the line, in the car's frame)
-turns with the car, and moves with the part of the car's motion across the line (the anchor follows
-the part along it); what a curve brings into view ahead is left to the learned dynamics, as are
-wheels-off-track and progress (kept unchanged here). On the grass (friction 0.6 of the road's) the
+turns with the car and moves against its motion, while the anchor slides along the line by the part
+of the motion along it: each sample moves along the polyline the samples draw, towards its neighbour,
+so a bend ahead comes towards the car as it drives. Only the farthest sample ahead has no neighbour
+to slide towards (it continues the last segment straight): what a curve brings into view is left to
+the learned dynamics, as are wheels-off-track and progress (kept unchanged here). On the grass (friction 0.6 of the road's) the
 car slides: there the prior's yaw rate is further off than holding the last one (one-step error
 `scripts/prior_step_error.py`), and the learned correction must make up the difference.
 """
@@ -31,9 +33,12 @@ FRAME_S, FRAMES = 0.02, 2
 
 
 class CarPrior(nn.Module):
-    # Fields this prior steps exactly from the others (the car's speed and yaw rate): under
-    # `"dynamics": "kinematic"` the learned correction leaves them alone.
-    KINEMATIC = ("x", "y", "heading", "grass_x_phase", "grass_y_phase")
+    # Fields this prior steps exactly from the others (the car's speed and yaw rate, the road samples
+    # it slides along): under `"dynamics": "kinematic"` the learned correction leaves them alone. The
+    # road samples are among them because a learned step that may move the road reads the steering
+    # as evidence of where the road lies (drivers steer towards it), and a dream's road then swings
+    # towards the wheel; only the farthest sample, which has nothing to slide along, stays learned.
+    KINEMATIC = ("x", "y", "heading", "grass_x_phase", "grass_y_phase", *field_names(OFFSETS[:-1]))
 
     def __init__(self, state_fields: list[str]):
         super().__init__()
@@ -97,9 +102,23 @@ class CarPrior(nn.Module):
         behind, ahead = self.tangent
         tangent = road[:, ahead] - road[:, behind]
         tangent = tangent / tangent.norm(dim=-1, keepdim=True).clamp(min=1e-6)
-        across = step - (step * tangent).sum(-1, keepdim=True) * tangent
-        shifted = road - across[:, None]
+        along = (step * tangent).sum(-1, keepdim=True)  # (B, 1): how far the anchor slides
+        relative = self._slide(road, along) - step[:, None]  # the slid samples from where the car is now
         # Seen from a car turned by `turned` (left positive), a fixed point turns the other way.
         c, s = torch.cos(turned)[:, None], torch.sin(turned)[:, None]
-        right, ahead_ = shifted.unbind(-1)
+        right, ahead_ = relative.unbind(-1)
         return torch.stack([right * c + ahead_ * s, -right * s + ahead_ * c], -1)
+
+    @staticmethod
+    def _slide(road: torch.Tensor, along: torch.Tensor) -> torch.Tensor:
+        """Each sample of road (B, K, 2) moved `along` (B, 1) track units along the polyline the
+        samples draw: towards the next sample when positive, the previous one when negative. The
+        ends continue their segment straight. A step moves a sample less than one segment (~7 u
+        apart, a step drives < 5 u), so it stops at its neighbour rather than turning past it."""
+        first, last = road[:, :1], road[:, -1:]
+        previous = torch.cat([2 * first - road[:, 1:2], road[:, :-1]], 1)
+        following = torch.cat([road[:, 1:], 2 * last - road[:, -2:-1]], 1)
+        towards = torch.where(along[:, :, None] >= 0, following, previous) - road
+        length = towards.norm(dim=-1).clamp(min=1e-6)
+        share = (along.abs() / length).clamp(max=1.0)
+        return road + towards * share[:, :, None]
