@@ -127,8 +127,9 @@ for domain in $domains; do
       games_v2 data/games-wander runs/games-prior ', "decoder_view": "camera", "dynamics": "prior"' ''
       ;;
     games-kinematic)
-      # games-prior with "dynamics": "kinematic": the car's position, heading and grass phases are
-      # the prior's alone (the heading is the yaw rate integrated); the learned step corrects the rest.
+      # games-prior with "dynamics": "kinematic": the car's position, heading, grass phases and the
+      # road samples near it are the prior's alone (the heading is the yaw rate integrated, the road
+      # turns and slides with the car); the learned step corrects the rest.
       games_v2 data/games-wander runs/games-kinematic ', "decoder_view": "camera", "dynamics": "kinematic"' ''
       ;;
     games-true-start)
