@@ -43,10 +43,10 @@ def main() -> None:
     domain = models[0].config.domain
     if any(m.config.domain != domain for m in models):
         raise SystemExit("the checkpoints model different domains")
-    programs = control._chosen(domains.of_model(domain).load("programs"), args.programs)
+    programs = control.select_programs(domains.of_model(domain).load("programs"), args.programs)
     source = make_source(domain, models[0].config.frame_size)
     try:
-        starts, runs, _, _ = control._simulate(source, programs, args.starts, control.ControllabilityConfig())
+        starts, runs, _, _ = control.simulate_programs(source, programs, args.starts, control.ControllabilityConfig())
         names = [f.name for f in source.state_fields]
     finally:
         source.close()

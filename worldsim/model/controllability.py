@@ -83,12 +83,12 @@ def controllability(
         raise ValueError(f"controllability needs starts >= 1 and context >= 1, got {starts} and {config.context}")
     if programs is None:
         programs = domains.of_model(model.config.domain).load("programs")
-    programs = _chosen(programs, config.programs)
+    programs = select_programs(programs, config.programs)
     if not model.config.state_dim and probe is None:
         raise ValueError("the model has no physical state to read responses off; pass a frame probe")
     sim = source() if source is not None else make_source(model.config.domain, model.config.frame_size)
     try:
-        chosen, runs, branching, mismatch = _simulate(sim, programs, starts, config)
+        chosen, runs, branching, mismatch = simulate_programs(sim, programs, starts, config)
     finally:
         sim.close()
     dreams = _dream(model, chosen, programs, config, probe, palette)
@@ -141,7 +141,8 @@ def controllability(
     }
 
 
-def _chosen(programs: Sequence[Program], names: Sequence[str]) -> list[Program]:
+def select_programs(programs: Sequence[Program], names: Sequence[str]) -> list[Program]:
+    """The programs named, in that order (all of them for no names); an unknown name is an error."""
     if not names:
         return list(programs)
     known = {p.name: p for p in programs}
@@ -151,7 +152,7 @@ def _chosen(programs: Sequence[Program], names: Sequence[str]) -> list[Program]:
     return [known[n] for n in names]
 
 
-def _simulate(source: Source, programs: list[Program], starts: int, config: ControllabilityConfig):
+def simulate_programs(source: Source, programs: list[Program], starts: int, config: ControllabilityConfig):
     """The starts and, per program, every start's run in the simulator: states (B, K+1, S), frames
     (B, K+1, H, W, 3) and ended (B,). Also how the start was branched and the replays' mismatch."""
     names = [f.name for f in source.state_fields]
