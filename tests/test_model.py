@@ -178,6 +178,12 @@ def test_prior_dynamics_correct_the_prior_by_the_learned_step():
     torch.nn.init.zeros_(model.state_delta[-1].weight)
     torch.nn.init.zeros_(model.state_delta[-1].bias)
     torch.testing.assert_close(step(1.0), expected, atol=1e-4, rtol=1e-5)
+    # the uncertainty is the heads' spread around the prior's step, which it need not take
+    nxt = model.step(latent, action, torch.Generator().manual_seed(0))
+    heads = model.ensemble_states(latent, nxt, model.action_features(action))
+    spread = (heads - heads[:1]).std(0).mean(-1)
+    assert (spread > 0).all()
+    torch.testing.assert_close(model.uncertainty(latent, nxt, model.action_features(action)), spread, atol=1e-5, rtol=1e-5)
     # the ensemble's heads correct the prior too
     for head in model.dynamics_ensemble:
         torch.nn.init.zeros_(head[-1].weight)
@@ -209,8 +215,11 @@ def test_kinematic_dynamics_leave_the_priors_exact_fields_to_it():
     action = torch.tensor([[-1.0, 0.3, 0.0], [1.0, 0.0, 0.5]])
     prior = domains.get("games").load("prior")(fields)(state, action)
     after = model.physical_state(model.step(latent, action, torch.Generator().manual_seed(0)))
-    exact = [fields.index(f) for f in ("x", "y", "heading", "grass_x_phase", "grass_y_phase")]
+    names = ("x", "y", "heading", "grass_x_phase", "grass_y_phase", "road-4_right", "road+0_right", "road+10_ahead")
+    exact = [fields.index(f) for f in names]
     torch.testing.assert_close(after[:, exact], prior[:, exact], atol=1e-4, rtol=1e-4)
+    # the farthest road sample is what a bend brings into view: learned
+    assert not torch.allclose(after[:, fields.index("road+12_right")], prior[:, fields.index("road+12_right")], atol=1e-3)
     # the rest is the prior corrected by the (untrained) learned step
     assert not torch.allclose(after[:, fields.index("speed")], prior[:, fields.index("speed")], atol=1e-2)
     # a prior that names no exact fields cannot serve "kinematic"

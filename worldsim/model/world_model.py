@@ -281,19 +281,26 @@ class WorldModel(nn.Module):
         """(E, B, S): each ensemble head's next normalised physical state for the step from
         `previous` (B, L) to `latent` (B, L) under action features (B, A); inputs are detached."""
         s = self.split(previous)[0].detach()
+        base = s if self.config.dynamics == "delta" else self.prior_step(s, action.detach())
+        return base + self._ensemble_changes(previous, latent, action)
+
+    def _ensemble_changes(self, previous: torch.Tensor, latent: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """(E, B, S): what each head adds to the state the step starts from (its prior's step under
+        non-"delta" dynamics), detached inputs as in `ensemble_states`."""
+        s = self.split(previous)[0].detach()
         _, h, z = self.split(latent.detach())
         inputs = torch.cat([h, z, s, action.detach()], -1)
-        if self.config.dynamics == "delta":
-            return torch.stack([s + head(inputs) for head in self.dynamics_ensemble])
-        base = self.prior_step(s, action.detach())
-        return torch.stack([base + head(inputs) * self.correctable for head in self.dynamics_ensemble])
+        changes = torch.stack([head(inputs) for head in self.dynamics_ensemble])
+        return changes if self.config.dynamics == "delta" else changes * self.correctable
 
     def uncertainty(self, previous: torch.Tensor, latent: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """(B,): the ensemble's disagreement on this step, the standard deviation across heads of the
         next physical state averaged over its fields, in units of the data's standard deviation."""
         if not self.config.ensemble:
             raise ValueError("this model has no dynamics ensemble (ModelConfig.ensemble = 0)")
-        heads = self.ensemble_states(previous, latent, action)
+        # The heads share the state they add to (and the prior's step of it), which cancels in their
+        # spread: an env step with uncertainty on does not pay for the prior twice.
+        heads = self._ensemble_changes(previous, latent, action)
         # spread around the first head (the same spread); angles differ around the circle, so heads
         # at +179 and -179 degrees agree
         apart = heads - heads[:1]
