@@ -220,6 +220,17 @@ def test_kinematic_dynamics_leave_the_priors_exact_fields_to_it():
     torch.testing.assert_close(after[:, exact], prior[:, exact], atol=1e-4, rtol=1e-4)
     # the farthest road sample is what a bend brings into view: learned
     assert not torch.allclose(after[:, fields.index("road+12_right")], prior[:, fields.index("road+12_right")], atol=1e-3)
+    # kinematic_fields hand more fields to the prior alone
+    more = WorldModel(ModelConfig.from_json({**config.to_json(), "kinematic_fields": ["steering", "angular_velocity"]})).eval()
+    more.load_state_dict(model.state_dict())
+    held = [fields.index(f) for f in ("steering", "angular_velocity")]
+    stepped = more.physical_state(more.step(latent, action, torch.Generator().manual_seed(0)))
+    torch.testing.assert_close(stepped[:, held], prior[:, held], atol=1e-4, rtol=1e-4)
+    assert not torch.allclose(after[:, held], prior[:, held], atol=1e-3)
+    with pytest.raises(ValueError, match="kinematic_fields need dynamics 'kinematic'"):
+        ModelConfig.from_json({**config.to_json(), "dynamics": "prior", "kinematic_fields": ["steering"]})
+    with pytest.raises(ValueError, match=r"kinematic_fields \['wheel'\] are not state fields"):
+        ModelConfig.from_json({**config.to_json(), "kinematic_fields": ["wheel"]})
     # the rest is the prior corrected by the (untrained) learned step
     assert not torch.allclose(after[:, fields.index("speed")], prior[:, fields.index("speed")], atol=1e-2)
     # a prior that names no exact fields cannot serve "kinematic"

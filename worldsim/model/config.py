@@ -87,6 +87,9 @@ class ModelConfig:
     # position, heading and grass phases) are the prior's alone; trained on "prior", the learned
     # correction cancelled most of the prior's turn of the heading.
     dynamics: str = "delta"
+    # Under "kinematic", more fields the prior's step holds alone, beside its KINEMATIC ones (say
+    # CarRacing's steering, the joint's exact rate, and yaw rate, which a free correction overshot).
+    kinematic_fields: list[str] = field(default_factory=list)
     ensemble: int = 0  # extra physical-dynamics heads whose disagreement is the dream's uncertainty
     # The termination head fires above this logit: 0 (probability 1/2) until `worldsim calibrate`
     # sets it on held-out episodes for a wanted recall (terminations are rare; see calibration.py).
@@ -121,6 +124,11 @@ class ModelConfig:
             raise ValueError(f"dynamics is one of {', '.join(DYNAMICS)}, got {self.dynamics!r}")
         if self.dynamics != "delta" and not self.state_fields:
             raise ValueError(f"dynamics {self.dynamics!r} corrects the physics prior's next state: it needs a physical state")
+        if self.kinematic_fields and self.dynamics != "kinematic":
+            raise ValueError(f"kinematic_fields need dynamics 'kinematic', got {self.dynamics!r}")
+        unknown = sorted(set(self.kinematic_fields) - set(self.state_fields))
+        if unknown:
+            raise ValueError(f"kinematic_fields {unknown} are not state fields")
         if self.angle_coding not in ANGLE_CODINGS:
             raise ValueError(f"angle_coding is one of {', '.join(ANGLE_CODINGS)}, got {self.angle_coding!r}")
         if not set(self.angle_fields) <= set(self.state_fields):

@@ -83,7 +83,7 @@ class WorldModel(nn.Module):
         # fields under "kinematic" (an angle's cosine and its appended sine), 1 elsewhere.
         free = torch.ones(c.state_code_dim)
         if c.dynamics == "kinematic":
-            exact = getattr(self.physics, "KINEMATIC", ())
+            exact = (*getattr(self.physics, "KINEMATIC", ()), *c.kinematic_fields)
             if not set(exact) & set(c.state_fields):
                 raise ValueError(f"dynamics 'kinematic': the {c.domain} prior names no kinematic fields of this state")
             angles = [f for f in c.state_fields if f in c.angle_fields]
