@@ -84,8 +84,8 @@ class ModelConfig:
     # construction and the network learns only what the prior gets wrong. Trained on "delta", the
     # games model's yaw rate answered the steering while its heading barely followed. "kinematic":
     # as "prior", but the fields the prior steps exactly from the others (its KINEMATIC: CarRacing's
-    # position, heading and grass phases) are the prior's alone; trained on "prior", the learned
-    # correction cancelled most of the prior's turn of the heading.
+    # position, heading, grass phases and road samples but the farthest) are the prior's alone;
+    # trained on "prior", the learned correction cancelled most of the prior's turn of the heading.
     dynamics: str = "delta"
     # Under "kinematic", more fields the prior's step holds alone, beside its KINEMATIC ones (say
     # CarRacing's steering, the joint's exact rate, and yaw rate, which a free correction overshot).

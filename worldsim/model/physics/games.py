@@ -15,9 +15,10 @@ turns with the car and moves against its motion, while the anchor slides along t
 of the motion along it: each sample moves along the polyline the samples draw, towards its neighbour,
 so a bend ahead comes towards the car as it drives. Only the farthest sample ahead has no neighbour
 to slide towards (it continues the last segment straight): what a curve brings into view is left to
-the learned dynamics, as are wheels-off-track and progress (kept unchanged here). On the grass (friction 0.6 of the road's) the
-car slides: there the prior's yaw rate is further off than holding the last one (one-step error
-`scripts/prior_step_error.py`), and the learned correction must make up the difference.
+the learned dynamics, as are wheels-off-track and progress (kept unchanged here). On the grass
+(friction 0.6 of the road's) the car slides: there the prior's yaw rate is further off than holding
+the last one (one-step error `scripts/prior_step_error.py`), and the learned correction must make
+up the difference.
 """
 
 from __future__ import annotations
@@ -33,11 +34,12 @@ FRAME_S, FRAMES = 0.02, 2
 
 
 class CarPrior(nn.Module):
-    # Fields this prior steps exactly from the others (the car's speed and yaw rate, the road samples
-    # it slides along): under `"dynamics": "kinematic"` the learned correction leaves them alone. The
-    # road samples are among them because a learned step that may move the road reads the steering
-    # as evidence of where the road lies (drivers steer towards it), and a dream's road then swings
-    # towards the wheel; only the farthest sample, which has nothing to slide along, stays learned.
+    # Fields this prior steps exactly from the others (position and heading from the speed and yaw
+    # rate, the road samples from themselves and the car's motion): under `"dynamics": "kinematic"`
+    # the learned correction leaves them alone. The road samples are among them because a learned
+    # step that may move the road reads the steering as evidence of where the road lies (drivers
+    # steer towards it), and a dream's road then swings towards the wheel; only the farthest sample,
+    # which has nothing to slide along, stays learned.
     KINEMATIC = ("x", "y", "heading", "grass_x_phase", "grass_y_phase", *field_names(OFFSETS[:-1]))
 
     def __init__(self, state_fields: list[str]):
