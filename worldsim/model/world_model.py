@@ -282,12 +282,11 @@ class WorldModel(nn.Module):
         `previous` (B, L) to `latent` (B, L) under action features (B, A); inputs are detached."""
         s = self.split(previous)[0].detach()
         base = s if self.config.dynamics == "delta" else self.prior_step(s, action.detach())
-        return base + self._ensemble_changes(previous, latent, action)
+        return base + self._ensemble_changes(s, latent, action)
 
-    def _ensemble_changes(self, previous: torch.Tensor, latent: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        """(E, B, S): what each head adds to the state the step starts from (its prior's step under
-        non-"delta" dynamics), detached inputs as in `ensemble_states`."""
-        s = self.split(previous)[0].detach()
+    def _ensemble_changes(self, s: torch.Tensor, latent: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """(E, B, S): what each head adds to the state code `s` (B, S, detached) the step starts from
+        (to its prior's step under non-"delta" dynamics), for the step to `latent` under `action`."""
         _, h, z = self.split(latent.detach())
         inputs = torch.cat([h, z, s, action.detach()], -1)
         changes = torch.stack([head(inputs) for head in self.dynamics_ensemble])
@@ -300,7 +299,7 @@ class WorldModel(nn.Module):
             raise ValueError("this model has no dynamics ensemble (ModelConfig.ensemble = 0)")
         # The heads share the state they add to (and the prior's step of it), which cancels in their
         # spread: an env step with uncertainty on does not pay for the prior twice.
-        heads = self._ensemble_changes(previous, latent, action)
+        heads = self._ensemble_changes(self.split(previous)[0].detach(), latent, action)
         # spread around the first head (the same spread); angles differ around the circle, so heads
         # at +179 and -179 degrees agree
         apart = heads - heads[:1]
