@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Train the shipped world models from scratch (after scripts/collect_datasets.sh data 2).
 # The three are world models v2 (a field decoder drawing the state).
-# Usage: scripts/train_shipped.sh [robotics|driving|games|games-v1|games-view|games-wander|games-prior|games-kinematic|games-true-start|games-held-turn|robotics-v2|robotics-latent|robotics-angles|robotics-field ...]   (default: the three shipped)
+# Usage: scripts/train_shipped.sh [robotics|driving|games|games-v1|games-view|games-wander|games-prior|games-kinematic|games-true-start|games-held-turn|games-grip|robotics-v2|robotics-latent|robotics-angles|robotics-field ...]   (default: the three shipped)
 set -euo pipefail
 # The shipped games recipe ("games" below) on DATA into OUT, with extra entries for the --model and
 # --loss JSON objects (each "" or starting with a comma); the candidates differ from it only there.
@@ -141,6 +141,13 @@ for domain in $domains; do
       # games-true-start with the wheels' angle and the yaw rate the prior's too: with them free,
       # the learned step overshot the turn (BENCHMARKS.md, "Games: the road slides along its line").
       games_v2 data/games-wander runs/games-held-turn \
+        ', "decoder_view": "camera", "dynamics": "kinematic", "kinematic_fields": ["steering", "angular_velocity"]' ', "true_start": 1.0'
+      ;;
+    games-grip)
+      # games-held-turn under the refitted car prior: the yaw rate's faster lag and grip limit, the
+      # road samples kept evenly spaced, the farthest one kept on the line (BENCHMARKS.md, "Games:
+      # a refitted car prior").
+      games_v2 data/games-wander runs/games-grip \
         ', "decoder_view": "camera", "dynamics": "kinematic", "kinematic_fields": ["steering", "angular_velocity"]' ', "true_start": 1.0'
       ;;
     games-view)

@@ -231,8 +231,17 @@ def test_kinematic_dynamics_leave_the_priors_exact_fields_to_it():
         ModelConfig.from_json({**config.to_json(), "dynamics": "prior", "kinematic_fields": ["steering"]})
     with pytest.raises(ValueError, match=r"kinematic_fields \['wheel'\] are not state fields"):
         ModelConfig.from_json({**config.to_json(), "kinematic_fields": ["wheel"]})
-    # the rest is the prior corrected by the (untrained) learned step
+    # the rest is the prior corrected by the (untrained) learned step, within the prior's bounds
     assert not torch.allclose(after[:, fields.index("speed")], prior[:, fields.index("speed")], atol=1e-2)
+    stopped = state.clone()
+    stopped[:, 2] = 0.0  # standing, braking: any learned push below 0 is bounded
+    latent[:, : config.state_code_dim] = model.normalise_state(stopped)
+    braking = torch.tensor([[0.0, 0.0, 1.0]] * 2)
+    for seed in range(4):
+        bounded = model.physical_state(model.step(latent, braking, torch.Generator().manual_seed(seed)))
+        assert (bounded[:, 2] >= -1e-4).all() and (bounded[:, 5] >= -1e-4).all() and (bounded[:, 5] <= 4 + 1e-4).all()
+        road = bounded[:, fields.index("road-4_right") :].reshape(2, -1, 2)
+        torch.testing.assert_close((road[:, -1] - road[:, -2]).norm(dim=-1), torch.full((2,), 7.0), atol=1e-3, rtol=0)
     # a prior that names no exact fields cannot serve "kinematic"
     driving = [f.name for f in driving_state_fields(4)]
     bad = ModelConfig(

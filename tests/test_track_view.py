@@ -164,3 +164,50 @@ def test_car_prior_slides_a_bend_towards_the_car_along_the_line():
     error = np.abs(stepped[:-1] - truth[:-1]).max()
     held = np.abs(view.reshape(-1, 2)[:-1] - truth[:-1]).max()
     assert error < 0.25 and error < held / 5, (error, held)
+
+
+def test_car_prior_keeps_the_road_samples_evenly_spaced():
+    # samples of a straight road bunched to 3 u apart around the car's place (road+0 at the car):
+    # one step later they lie the simulator's 7 u apart again, the car's place on the line kept
+    offsets = np.asarray(track_view.OFFSETS, dtype=float)
+    bunched = np.stack([np.zeros_like(offsets), offsets * 1.5], 1).reshape(-1)
+    moved, _ = car_prior_step(bunched, speed=0.0, yaw_rate=0.0)
+    np.testing.assert_allclose(moved[:, 1], offsets * 3.5, atol=1e-6)
+    np.testing.assert_allclose(moved[:, 0], 0.0, atol=1e-6)
+
+
+def test_car_prior_yaw_rate_is_bounded_by_the_grip():
+    torch = pytest.importorskip("torch")
+    from worldsim.model.physics.games import GRASS_GRIP, LATERAL_GRIP, CarPrior
+
+    fields = ["x", "y", "speed", "heading", "angular_velocity", "wheels_off_track", "steering"]
+    # 60 u/s at full left lock: the wheels ask for 60 tan(0.4) / 3.24 = 7.8 rad/s
+    state = torch.tensor([[0.0, 0.0, 60.0, 0.0, 0.0, 0.0, 0.4], [0.0, 0.0, 60.0, 0.0, 0.0, 4.0, 0.4]], dtype=torch.float64)
+    prior = CarPrior(fields)
+    for _ in range(20):
+        state = prior(state, torch.tensor([[-1.0, 0.0, 0.0]] * 2, dtype=torch.float64))
+        state[:, 2] = 60.0
+    np.testing.assert_allclose(state[:, 4].numpy(), [LATERAL_GRIP / 60, GRASS_GRIP * LATERAL_GRIP / 60], rtol=1e-3)
+
+
+def test_car_prior_constrain_keeps_a_dream_state_feasible():
+    torch = pytest.importorskip("torch")
+    from worldsim.model.physics.games import MAX_TRACK_TURN, CarPrior
+
+    fields = ["x", "y", "speed", "heading", "angular_velocity", "wheels_off_track", "progress"] + track_view.field_names()
+    road = straight_road(right=2.0).reshape(-1, 2)
+    wild = road.copy()
+    wild[-1] = [60.0, 10.0]  # the learned farthest sample thrown far to the right
+    state = torch.tensor(
+        [[0.0, 0.0, -3.0, 0.0, 0.0, 5.0, 1.2, *road.reshape(-1)], [0.0, 0.0, 20.0, 0.0, 0.0, 2.0, 0.5, *wild.reshape(-1)]]
+    )
+    out = CarPrior(fields).constrain(state).numpy()
+    np.testing.assert_allclose(out[:, 2], [0.0, 20.0])
+    np.testing.assert_allclose(out[:, 5:7], [[4.0, 1.0], [2.0, 0.5]])
+    np.testing.assert_allclose(out[0, 7:], road.reshape(-1), atol=1e-5)  # a sample on the line stays
+    samples = out[1, 7:].reshape(-1, 2)
+    np.testing.assert_allclose(samples[:-1], wild[:-1], atol=1e-6)
+    last = samples[-1] - samples[-2]
+    assert abs(np.linalg.norm(last) - 7.0) < 1e-4
+    turn = np.arctan2(last[0], last[1])  # to the right of the straight road ahead (+ahead)
+    assert abs(turn - MAX_TRACK_TURN) < 1e-4

@@ -77,6 +77,7 @@ class WorldModel(nn.Module):
         self.termination_head = mlp(c.latent_dim, H, 1)
         spec = domains.of_model(c.domain)
         self.physics = spec.load("prior")(c.state_fields) if S and spec.prior else None
+        self.constrain = getattr(self.physics, "constrain", None) if c.dynamics != "delta" else None
         if c.dynamics != "delta" and self.physics is None:
             raise ValueError(f"dynamics {c.dynamics!r}: the {c.domain} domain has no physics prior (DomainSpec.prior)")
         # Where the learned correction acts on the state code: 0 on the slots of the prior's exact
@@ -261,6 +262,8 @@ class WorldModel(nn.Module):
             delta = delta * self.correctable
             # α · (prior + Δ) + (1 − α) · prior: the blend scales the learned correction.
             learned = self.prior_step(s, action) + (delta if pure else self._alpha(alpha, s) * delta)
+            if self.constrain is not None:
+                learned = self._constrained(learned)
         elif self.physics is not None and not pure:
             # α = 1 (a plain number) is pure learned dynamics: skip the prior, a third of a latent step.
             alpha = self._alpha(alpha, s)
@@ -268,6 +271,15 @@ class WorldModel(nn.Module):
         else:
             learned = s + delta
         return torch.cat([self.on_circle(self.wrap_state(learned)), h, z], -1)
+
+    def _constrained(self, code: torch.Tensor) -> torch.Tensor:
+        """A state code after the learned correction, within the prior's bounds (its `constrain`,
+        which reads and writes no angle field: the angles' slots, a cosine under "cos_sin", pass
+        through the affine round trip unchanged, and no atan2 of a short (cos, sin) pair lends
+        its steep gradient to training)."""
+        S = self.config.state_dim
+        physical = self.constrain(code[..., :S] * self.state_std + self.state_mean)
+        return torch.cat([(physical - self.state_mean) / self.state_std, code[..., S:]], -1)
 
     def prior_step(self, s: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """The physics prior's next state code from state code `s` under action features."""

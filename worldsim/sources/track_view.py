@@ -20,6 +20,9 @@ import numpy as np
 # by), not the car's absolute place; held as phases, a dream can keep the squares where frames had them.
 GRASS_PERIOD = 2 * 2000 / 6 / 20
 
+# CarRacing lays its centre line's points TRACK_DETAIL_STEP = 21 / SCALE = 3.5 u apart along the track.
+POINT_SPACING = 21 / 6
+
 # Track points behind (-) and ahead (+) of the car's place on the centre line; the 96x96 view shows
 # ~12 u behind the car, ~37 u ahead and ~31 u to each side.
 OFFSETS = (-4, -2, 0, 2, 4, 6, 8, 10, 12)

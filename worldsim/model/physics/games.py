@@ -4,11 +4,14 @@ Structure from CarRacing's `car_dynamics.py`: the hull's nose points along its l
 position moves by speed * (-sin psi, cos psi); the front wheels turn towards -steer rad at up to
 3 rad/s and stop at the steering joint's limit, 0.4 rad (the state's `steering` field is their
 angle), giving a kinematic yaw-rate target speed * tan(wheels) / L with wheelbase L = 3.24
-(WHEELPOS y = +80 and -82, times SIZE = 0.02), which the yaw rate reaches with a lag. Engine and
-brake limits are grip-limited in CarRacing, so they enter as constant rates. Constants measured on
-CarRacing-v3 (state units are Box2D world units per second): full gas accelerates at ~44 u/s^2 at
-any speed reached in an episode, full brake decelerates at ~220 u/s^2 to a stop, coasting loses
-< 0.2 % per second, the yaw rate settles in ~0.15 s.
+(WHEELPOS y = +80 and -82, times SIZE = 0.02), which the yaw rate reaches with a lag; the tyres'
+grip bounds the sideways acceleration (speed * yaw rate) the target asks for, less on the grass.
+Engine and brake limits are grip-limited in CarRacing, so they enter as constant rates. Constants
+measured on CarRacing-v3 (state units are Box2D world units per second): full gas accelerates at
+~44 u/s^2 at any speed reached in an episode, full brake decelerates at ~220 u/s^2 to a stop,
+coasting loses < 0.2 % per second. The yaw rate's time constant (0.08 s) and grip (180 u/s^2 on
+the road, CarRacing's 0.6 of it on the grass, mixed by the wheels on grass) were fitted to the
+recorded steps of `data/games-wander` (`scripts/prior_step_error.py`; BENCHMARKS.md).
 The grass squares' phases move with x and y. The track's centre line around the car
 (`worldsim.sources.track_view`: samples anchored to the car's place on the line, in the car's frame)
 turns with the car and moves against its motion, while the anchor slides along the line by the part
@@ -26,10 +29,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from worldsim.sources.track_view import GRASS_PERIOD, OFFSETS, field_names
+from worldsim.sources.track_view import GRASS_PERIOD, OFFSETS, POINT_SPACING, field_names
 
 WHEELBASE, MAX_WHEEL_ANGLE, STEER_RATE = 3.24, 0.4, 3.0
-GAS_ACCEL, BRAKE_DECEL, YAW_LAG_S = 44.0, 220.0, 0.15
+GAS_ACCEL, BRAKE_DECEL, YAW_LAG_S = 44.0, 220.0, 0.08
+LATERAL_GRIP, GRASS_GRIP = 180.0, 0.6  # u/s^2 on the road; the grass's share of it
+# CarRacing's track turns by at most 0.62 rad from one 7 u chord of the view's samples to the next
+# (all of data/games-wander); the farthest sample, the learned one, is kept within that.
+MAX_TRACK_TURN = 0.62
 FRAME_S, FRAMES = 0.02, 2
 
 
@@ -51,6 +58,13 @@ class CarPrior(nn.Module):
         phases = [state_fields.index(f) for f in ("grass_x_phase", "grass_y_phase") if f in state_fields]
         self.grass = len(phases) == 2
         self.steering = state_fields.index("steering") if "steering" in state_fields else None
+        self.off_track = state_fields.index("wheels_off_track") if "wheels_off_track" in state_fields else None
+        # Fields with a range the learned correction could push a dream out of (constrain).
+        bounds = {"speed": (0.0, None), "wheels_off_track": (0.0, 4.0), "progress": (0.0, 1.0)}
+        bounded = [(state_fields.index(n), lo, hi) for n, (lo, hi) in bounds.items() if n in state_fields]
+        self.register_buffer("bounded_index", torch.tensor([i for i, _, _ in bounded], dtype=torch.long), persistent=False)
+        self.register_buffer("lower", torch.tensor([lo for _, lo, _ in bounded]), persistent=False)
+        self.register_buffer("upper", torch.tensor([torch.inf if hi is None else hi for _, _, hi in bounded]), persistent=False)
         self.register_buffer("steering_index", torch.tensor([self.steering or 0], dtype=torch.long), persistent=False)
         self.register_buffer("grass_index", torch.tensor(phases if self.grass else [], dtype=torch.long), persistent=False)
         # The centre-line samples, (right, ahead) per offset, and the two samples the line's
@@ -60,6 +74,9 @@ class CarPrior(nn.Module):
         road = [state_fields.index(n) for n in names] if self.road else []
         self.register_buffer("road_index", torch.tensor(road, dtype=torch.long), persistent=False)
         self.tangent = (OFFSETS.index(max(o for o in OFFSETS if o < 0)), OFFSETS.index(min(o for o in OFFSETS if o > 0)))
+        # Where each sample lies along the line from the car's place on it (track units).
+        self.anchor = OFFSETS.index(0)
+        self.register_buffer("spacing", torch.tensor(OFFSETS, dtype=torch.float32) * POINT_SPACING, persistent=False)
 
     def forward(self, state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """state (B, S), the car fields first; action (B, 3) = steer [-1, 1], gas [0, 1], brake [0, 1]."""
@@ -72,10 +89,13 @@ class CarPrior(nn.Module):
         # limit; without the wheels' angle in the state, they are taken to be where they aim.
         aim = -steer.clamp(-1, 1)
         wheel = state[:, self.steering] if self.steering is not None else aim.clamp(-MAX_WHEEL_ANGLE, MAX_WHEEL_ANGLE)
+        on_grass = state[:, self.off_track].clamp(0, 4) / 4 if self.off_track is not None else torch.zeros_like(speed)
+        grip = LATERAL_GRIP * (1 - (1 - GRASS_GRIP) * on_grass)
         for _ in range(FRAMES):
             turn = (aim - wheel).clamp(-STEER_RATE * FRAME_S, STEER_RATE * FRAME_S)
             wheel = (wheel + turn).clamp(-MAX_WHEEL_ANGLE, MAX_WHEEL_ANGLE)
-            target_rate = speed * torch.tan(wheel) / WHEELBASE
+            limit = grip / speed.clamp(min=1.0)  # the yaw rate the grip allows at this speed
+            target_rate = torch.maximum(torch.minimum(speed * torch.tan(wheel) / WHEELBASE, limit), -limit)
             yaw_rate = yaw_rate + (target_rate - yaw_rate) * (FRAME_S / YAW_LAG_S)
             x = x - speed * torch.sin(psi) * FRAME_S
             y = y + speed * torch.cos(psi) * FRAME_S
@@ -95,6 +115,26 @@ class CarPrior(nn.Module):
             out = out.index_copy(1, self.grass_index, torch.atan2(torch.sin(phase), torch.cos(phase)))
         return out
 
+    def constrain(self, state: torch.Tensor) -> torch.Tensor:
+        """A state (B, S) after the learned correction, put back where the simulator's states can
+        be: speed not below 0, wheels on grass within 0..4, progress within 0..1, and the farthest
+        road sample on the line, 7 u from its neighbour and turned from the line's direction there
+        by at most CarRacing's sharpest turn. A correction that broke these would have the decoder
+        draw what it never saw: over a long dream a learned farthest sample that wanders off folds
+        the road the other samples slide along."""
+        bounded = state.index_select(1, self.bounded_index)
+        state = state.index_copy(1, self.bounded_index, torch.minimum(torch.maximum(bounded, self.lower), self.upper))
+        if not self.road:
+            return state
+        road = state.index_select(1, self.road_index).unflatten(1, (-1, 2))
+        before, last = road[:, -2] - road[:, -3], road[:, -1] - road[:, -2]
+        heading = torch.atan2(before[:, 1], before[:, 0])
+        turn = torch.atan2(before[:, 0] * last[:, 1] - before[:, 1] * last[:, 0], (before * last).sum(-1))
+        angle = heading + turn.clamp(-MAX_TRACK_TURN, MAX_TRACK_TURN)
+        gap = self.spacing[-1] - self.spacing[-2]
+        farthest = road[:, -2] + gap * torch.stack([torch.cos(angle), torch.sin(angle)], -1)
+        return state.index_copy(1, self.road_index[-2:], farthest)
+
     def _road(self, road: torch.Tensor, moved: torch.Tensor, psi: torch.Tensor, turned: torch.Tensor) -> torch.Tensor:
         """road (B, K, 2) samples as (right, ahead) before the step; moved (B, 2) the car's world
         displacement, psi (B,) its heading before the step and turned (B,) the heading's change."""
@@ -105,22 +145,24 @@ class CarPrior(nn.Module):
         tangent = road[:, ahead] - road[:, behind]
         tangent = tangent / tangent.norm(dim=-1, keepdim=True).clamp(min=1e-6)
         along = (step * tangent).sum(-1, keepdim=True)  # (B, 1): how far the anchor slides
-        relative = self._slide(road, along) - step[:, None]  # the slid samples from where the car is now
+        relative = self._resample(road, along) - step[:, None]  # the slid samples from where the car is now
         # Seen from a car turned by `turned` (left positive), a fixed point turns the other way.
         c, s = torch.cos(turned)[:, None], torch.sin(turned)[:, None]
         right, ahead_ = relative.unbind(-1)
         return torch.stack([right * c + ahead_ * s, -right * s + ahead_ * c], -1)
 
-    @staticmethod
-    def _slide(road: torch.Tensor, along: torch.Tensor) -> torch.Tensor:
-        """Each sample of road (B, K, 2) moved `along` (B, 1) track units along the polyline the
-        samples draw: towards the next sample when positive, the previous one when negative. The
-        ends continue their segment straight. A step moves a sample less than one segment (~7 u
-        apart, a step drives < 5 u), so it stops at its neighbour rather than turning past it."""
-        first, last = road[:, :1], road[:, -1:]
-        previous = torch.cat([2 * first - road[:, 1:2], road[:, :-1]], 1)
-        following = torch.cat([road[:, 1:], 2 * last - road[:, -2:-1]], 1)
-        towards = torch.where(along[:, :, None] >= 0, following, previous) - road
-        length = towards.norm(dim=-1).clamp(min=1e-6)
-        share = (along.abs() / length).clamp(max=1.0)
-        return road + towards * share[:, :, None]
+    def _resample(self, road: torch.Tensor, along: torch.Tensor) -> torch.Tensor:
+        """The samples of road (B, K, 2) after the car's place on the line moved `along` (B, 1) track
+        units along it: read off the polyline the samples draw at the data's spacing from the moved
+        anchor, so they stay evenly spaced, as the simulator's are; the ends continue their segment
+        straight. Moving each sample towards its neighbour instead lets the spacing drift, and over a
+        long dream the samples bunch up where the learned farthest one lags, folding the road."""
+        segments = road[:, 1:] - road[:, :-1]
+        length = segments.norm(dim=-1).clamp(min=1e-6)  # (B, K - 1)
+        arc = torch.cat([torch.zeros_like(length[:, :1]), length.cumsum(1)], 1)  # (B, K) from the first sample
+        target = arc[:, self.anchor : self.anchor + 1] + along + self.spacing  # (B, K)
+        # The segment each target lies on: the inner samples at or before it (0 .. K - 2).
+        segment = (arc[:, None, 1:-1] <= target[:, :, None]).sum(-1)
+        pick = segment[:, :, None].expand(-1, -1, 2)
+        start, direction = road.gather(1, pick), (segments / length[:, :, None]).gather(1, pick)
+        return start + direction * (target - arc.gather(1, segment))[:, :, None]
