@@ -25,7 +25,10 @@ class DomainSpec:
     fps: int  # viewing rate: videos, play and `render_fps`
     source: str  # the simulator adapter, `worldsim.sources.base.Source`
     behaviour: str  # the data-collection policy, `worldsim.behaviour.base.BehaviourPolicy`
-    prior: str | None = None  # explicit physics prior, a torch module over the physical state
+    # explicit physics prior, a torch module over the physical state; optionally with `KINEMATIC`
+    # (fields it steps exactly) and `constrain(state)` (the state put back into its feasible set,
+    # reading and writing no angle field), both used by the "prior"/"kinematic" dynamics
+    prior: str | None = None
     crash_rule: str | None = None  # a rule that reads an imagined crash off the latent's state
     # scripted action programs for the controllability evaluation, `worldsim.behaviour.programs.Program`s
     programs: str | None = None
