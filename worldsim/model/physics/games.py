@@ -17,13 +17,15 @@ measures them; BENCHMARKS.md).
 The grass squares' phases move with x and y. The track's centre line around the car
 (`worldsim.sources.track_view`: samples anchored to the car's place on the line, in the car's frame)
 turns with the car and moves against its motion, while the anchor slides along the line by the part
-of the motion along it: each sample moves along the polyline the samples draw, towards its neighbour,
-so a bend ahead comes towards the car as it drives. Only the farthest sample ahead has no neighbour
-to slide towards (it continues the last segment straight): what a curve brings into view is left to
-the learned dynamics, as are wheels-off-track and progress (kept unchanged here). On the grass
-(friction 0.6 of the road's) the car slides: there the prior's yaw rate is further off than holding
-the last one (one-step error `scripts/prior_step_error.py`), and the learned correction must make
-up the difference.
+of the motion along it: the samples are read anew off the polyline they draw, at the simulator's
+7 u spacing from the anchor's new place, so a bend ahead comes towards the car as it drives. Beyond
+the farthest sample the line continues its last segment straight: what a curve brings into view is
+left to the learned dynamics (`constrain` keeps it on a line CarRacing could lay), as are
+wheels-off-track and progress (kept unchanged here). On the grass the car often spins on (its yaw
+rate follows the wheels over seconds): there the prior's yaw rate is further off than holding the
+last one, and the learned correction must make up the difference. A prior whose yaw rate followed
+the wheels that slowly on the grass predicted one step better but rolled the heading further off
+over 50 to 200 steps, where a dream lives.
 """
 
 from __future__ import annotations
