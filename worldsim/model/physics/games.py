@@ -6,12 +6,14 @@ position moves by speed * (-sin psi, cos psi); the front wheels turn towards -st
 angle), giving a kinematic yaw-rate target speed * tan(wheels) / L with wheelbase L = 3.24
 (WHEELPOS y = +80 and -82, times SIZE = 0.02), which the yaw rate reaches with a lag; the tyres'
 grip bounds the sideways acceleration (speed * yaw rate) the target asks for, less on the grass.
-Engine and brake limits are grip-limited in CarRacing, so they enter as constant rates. Constants
-measured on CarRacing-v3 (state units are Box2D world units per second): full gas accelerates at
-~44 u/s^2 at any speed reached in an episode, full brake decelerates at ~220 u/s^2 to a stop,
-coasting loses < 0.2 % per second. The yaw rate's time constant (0.08 s) and grip (180 u/s^2 on
-the road, CarRacing's 0.6 of it on the grass, mixed by the wheels on grass) were fitted to the
-recorded steps of `data/games-wander` (`scripts/prior_step_error.py`; BENCHMARKS.md).
+The speed follows the gas, brake and drag, on the road and on the grass (mixed by the wheels on
+grass): on the road full gas pushes at 52 (1 - v / 70) u/s^2 (the engine's power fades towards its
+top speed), the brake at 241 u/s^2 and drag takes 0.04 v; on the grass the driven wheels spin, so
+gas pushes at 13.2 - 0.49 v (nothing above ~27 u/s, a brake on faster cars), the brake at 51 and
+drag takes 0.16 v. The yaw rate's time constant (0.08 s) and grip (180 u/s^2 on the road,
+CarRacing's 0.6 of it on the grass) likewise. All were fitted to the recorded steps of
+`data/games-wander` (state units are Box2D world units per second; `scripts/prior_step_error.py`
+measures them; BENCHMARKS.md).
 The grass squares' phases move with x and y. The track's centre line around the car
 (`worldsim.sources.track_view`: samples anchored to the car's place on the line, in the car's frame)
 turns with the car and moves against its motion, while the anchor slides along the line by the part
@@ -34,7 +36,9 @@ from torch import nn
 from worldsim.sources.track_view import GRASS_PERIOD, OFFSETS, POINT_SPACING, field_names
 
 WHEELBASE, MAX_WHEEL_ANGLE, STEER_RATE = 3.24, 0.4, 3.0
-GAS_ACCEL, BRAKE_DECEL, YAW_LAG_S = 44.0, 220.0, 0.08
+ROAD_GAS, TOP_SPEED, ROAD_BRAKE, ROAD_DRAG = 52.0, 70.0, 241.0, 0.04  # u/s^2, u/s, u/s^2, 1/s
+GRASS_GAS, GRASS_GAS_FADE, GRASS_BRAKE, GRASS_DRAG = 13.2, 0.49, 51.0, 0.16
+YAW_LAG_S = 0.08
 LATERAL_GRIP, GRASS_GRIP = 180.0, 0.6  # u/s^2 on the road; the grass's share of it
 # CarRacing's track turns by at most 0.62 rad from one 7 u chord of the view's samples to the next
 # (all of data/games-wander); the farthest sample, the learned one, is kept within that.
@@ -85,8 +89,8 @@ class CarPrior(nn.Module):
         x, y, speed, psi, yaw_rate = state[:, :5].unbind(-1)
         start_psi = psi
         steer, gas, brake = action.unbind(-1)
-        # CarRacing ramps gas by 0.1 per frame, so any gas above ~0.1 gives the full grip-limited push.
-        push = GAS_ACCEL * (10 * gas).clamp(0, 1) - BRAKE_DECEL * brake.clamp(0, 1)
+        # CarRacing ramps gas by 0.1 per frame, so any gas above ~0.1 gives the full push.
+        gas, brake = (10 * gas).clamp(0, 1), brake.clamp(0, 1)
         # The steering joint aims at -steer rad, turns at min(50 |error|, 3) rad/s and stops at its
         # limit; without the wheels' angle in the state, they are taken to be where they aim.
         aim = -steer.clamp(-1, 1)
@@ -102,7 +106,9 @@ class CarPrior(nn.Module):
             x = x - speed * torch.sin(psi) * FRAME_S
             y = y + speed * torch.cos(psi) * FRAME_S
             psi = psi + yaw_rate * FRAME_S
-            speed = (speed + push * FRAME_S).clamp(min=0.0)
+            road = ROAD_GAS * gas * (1 - speed / TOP_SPEED).clamp(min=0) - ROAD_BRAKE * brake - ROAD_DRAG * speed
+            grass = gas * (GRASS_GAS - GRASS_GAS_FADE * speed) - GRASS_BRAKE * brake - GRASS_DRAG * speed
+            speed = (speed + (road + (grass - road) * on_grass) * FRAME_S).clamp(min=0.0)
         turned = psi - start_psi
         psi = torch.atan2(torch.sin(psi), torch.cos(psi))  # the state keeps headings in (-pi, pi]
         out = torch.cat([torch.stack([x, y, speed, psi, yaw_rate], -1), state[:, 5:]], -1)
