@@ -21,6 +21,7 @@ import torch
 
 from worldsim.data import Dataset
 from worldsim.model.checkpoint import load_model
+from worldsim.model.critics import absolute_difference
 from worldsim.model.long_horizon import LongEvalConfig, model_columns, replay_episodes
 
 HORIZONS = (10, 50, 100, 200)
@@ -55,16 +56,14 @@ def main() -> None:
         raise SystemExit(f"the episodes of {args.data} give {length} imagined steps, fewer than {HORIZONS[0]}")
     dream = np.stack([s[:length] for s in replay.head_states])
     truth = np.stack([s[:length] for s in replay.true_states])
-    angles = [i for i, name in enumerate(fields) if name in model.config.angle_fields]
-    error = dream - truth
-    error[..., angles] = np.arctan2(np.sin(error[..., angles]), np.cos(error[..., angles]))
+    error = absolute_difference(dream, truth, data.angles[columns])  # angles around the circle, as `eval --long`
     report = {"checkpoint": args.checkpoint, "data": args.data, "episodes": len(indices), "horizons": horizons, "fields": {}}
+    window = [slice(h - BUCKET, h) for h in horizons]
     for i, name in enumerate(fields):
-        window = [slice(h - BUCKET, h) for h in horizons]
         outside = (dream[..., i] < low[i]) | (dream[..., i] > high[i])
         report["fields"][name] = {
             "outside": [float(outside[:, w].mean()) for w in window],
-            "median_error": [float(np.median(np.abs(error[:, w, i]))) for w in window],
+            "median_error": [float(np.median(error[:, w, i])) for w in window],
             "range": [float(low[i]), float(high[i])],
         }
     road = [i for i, name in enumerate(fields) if name.startswith("road")]

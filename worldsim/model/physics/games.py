@@ -41,7 +41,7 @@ GRASS_GAS, GRASS_GAS_FADE, GRASS_BRAKE, GRASS_DRAG = 13.2, 0.49, 51.0, 0.16
 YAW_LAG_S = 0.08
 LATERAL_GRIP, GRASS_GRIP = 180.0, 0.6  # u/s^2 on the road; the grass's share of it
 # CarRacing's track turns by at most 0.62 rad from one 7 u chord of the view's samples to the next
-# (all of data/games-wander); the farthest sample, the learned one, is kept within that.
+# (the first 100 episodes of data/games-wander); the farthest sample, the learned one, is kept within that.
 MAX_TRACK_TURN = 0.62
 FRAME_S, FRAMES = 0.02, 2
 
@@ -106,9 +106,9 @@ class CarPrior(nn.Module):
             x = x - speed * torch.sin(psi) * FRAME_S
             y = y + speed * torch.cos(psi) * FRAME_S
             psi = psi + yaw_rate * FRAME_S
-            road = ROAD_GAS * gas * (1 - speed / TOP_SPEED).clamp(min=0) - ROAD_BRAKE * brake - ROAD_DRAG * speed
-            grass = gas * (GRASS_GAS - GRASS_GAS_FADE * speed) - GRASS_BRAKE * brake - GRASS_DRAG * speed
-            speed = (speed + (road + (grass - road) * on_grass) * FRAME_S).clamp(min=0.0)
+            on_road_push = ROAD_GAS * gas * (1 - speed / TOP_SPEED).clamp(min=0) - ROAD_BRAKE * brake - ROAD_DRAG * speed
+            on_grass_push = gas * (GRASS_GAS - GRASS_GAS_FADE * speed) - GRASS_BRAKE * brake - GRASS_DRAG * speed
+            speed = (speed + (on_road_push + (on_grass_push - on_road_push) * on_grass) * FRAME_S).clamp(min=0.0)
         turned = psi - start_psi
         psi = torch.atan2(torch.sin(psi), torch.cos(psi))  # the state keeps headings in (-pi, pi]
         out = torch.cat([torch.stack([x, y, speed, psi, yaw_rate], -1), state[:, 5:]], -1)
