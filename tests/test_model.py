@@ -256,6 +256,68 @@ def test_kinematic_dynamics_leave_the_priors_exact_fields_to_it():
         WorldModel(bad)
 
 
+def test_prior_noise_lays_what_no_action_causes():
+    from worldsim.model.physics.games import chord_turns
+    from worldsim.sources.games import STATE_FIELDS
+
+    fields = [f.name for f in STATE_FIELDS]
+    space = {"type": "box", "shape": [3], "low": [-1.0, 0.0, 0.0], "high": [1.0, 1.0, 1.0], "dtype": "float32"}
+    angles = ["heading", "steering", "grass_x_phase", "grass_y_phase"]
+    config = ModelConfig(
+        domain="games", frame_size=64, action_space=space, state_fields=fields, angle_fields=angles, dynamics="kinematic", **TINY
+    )
+    torch.manual_seed(0)
+    learned = WorldModel(config).eval()
+    laid = WorldModel(ModelConfig.from_json({**config.to_json(), "prior_noise": True})).eval()
+    laid.load_state_dict(learned.state_dict())
+    # one more standard normal draw per step, after the stochastic latent's
+    assert laid.noise(3).shape == (3, learned.noise(3).shape[1] + 1)
+    draws = laid.noise(2, [torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)])
+    torch.testing.assert_close(draws[0], draws[1])
+    latent = learned.encode(torch.randint(0, 255, (1, 64, 64, 3), dtype=torch.uint8)).expand(2, -1).clone()
+    state = learned.physical_state(latent)
+    state[:, 2] = 40.0
+    start = bend = torch.tensor([[0.0, -14.0]])
+    for k in range(8):  # a straight road ahead of the car
+        bend = torch.cat([bend, start + torch.tensor([[0.0, 7.0 * (k + 1)]])])
+    state[:, fields.index("road-4_right") :] = bend.flatten()
+    latent[:, : config.state_code_dim] = learned.normalise_state(state)
+    left_right = torch.tensor([[-1.0, 0.5, 0.0], [1.0, 0.5, 0.0]])
+
+    class ReadsTheWheel(torch.nn.Module):
+        """A learned correction that moves the farthest sample to the right as the wheel turns right."""
+
+        def forward(self, inputs):
+            out = torch.zeros(len(inputs), config.state_code_dim)
+            out[:, fields.index("road+12_right")] = inputs[:, -3]  # the steering feature
+            return out
+
+    def farthest_turns(model):
+        model.state_delta = ReadsTheWheel()
+        same_draws = [torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)]
+        after = model.physical_state(model.step(latent, left_right, same_draws))
+        return chord_turns(after[:, fields.index("road-4_right") :].reshape(2, -1, 2))[:, -1]
+
+    # learned, the farthest sample reads the wheel; laid by the prior, left and right see one road
+    learned_turns, laid_turns = farthest_turns(learned), farthest_turns(laid)
+    assert learned_turns[0] - learned_turns[1] > 0.05, learned_turns
+    assert (laid_turns[0] - laid_turns[1]).abs() < 1e-3, laid_turns
+    with pytest.raises(ValueError, match="prior_noise draws the physics prior's random part"):
+        ModelConfig.from_json({**config.to_json(), "prior_noise": True, "dynamics": "delta"})
+    driving = [f.name for f in driving_state_fields(4)]
+    no_noise = ModelConfig(
+        domain="driving",
+        frame_size=64,
+        action_space={"type": "discrete", "n": 5},
+        state_fields=driving,
+        dynamics="prior",
+        prior_noise=True,
+        **TINY,
+    )
+    with pytest.raises(ValueError, match="draws no random part"):
+        WorldModel(no_noise)
+
+
 def test_long_rollouts_stay_finite(trained):
     model, _ = load_model(trained)
     generator = torch.Generator().manual_seed(0)

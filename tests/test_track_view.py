@@ -94,8 +94,10 @@ def test_car_prior_keeps_a_straight_road_under_a_car_driving_along_it():
     road = straight_road(right=1.5)
     moved, turned = car_prior_step(road, speed=40.0, yaw_rate=0.0)
     assert turned == 0.0
-    # the samples ride along with the car's place on the line
-    np.testing.assert_allclose(moved, road.reshape(-1, 2), atol=1e-9)
+    # the samples ride along with the car's place on the line; the track coming into view beyond
+    # the farthest bends by the track process's drift alone (CarRacing's loops turn left)
+    np.testing.assert_allclose(moved[:-1], road.reshape(-1, 2)[:-1], atol=1e-9)
+    np.testing.assert_allclose(moved[-1], road.reshape(-1, 2)[-1], atol=0.05)
 
 
 def test_car_prior_turns_the_road_against_the_car_and_moves_it_across():
@@ -110,8 +112,9 @@ def test_car_prior_turns_the_road_against_the_car_and_moves_it_across():
     moved, _ = car_prior_step(angled, speed=40.0, yaw_rate=0.0)
     shift = moved - angled.reshape(-1, 2)
     across = np.array([np.cos(0.5), np.sin(0.5)])  # the road's normal, to its right
-    # 1.6 u driven at 0.5 rad, less what the drag takes off the coasting car's speed (0.1 %)
-    np.testing.assert_allclose(shift @ across, -1.6 * np.sin(0.5), rtol=2e-3)
+    # 1.6 u driven at 0.5 rad, less what the drag takes off the coasting car's speed (0.1 %); the
+    # farthest sample is the track coming into view, bent by the track process's drift
+    np.testing.assert_allclose((shift @ across)[:-1], -1.6 * np.sin(0.5), rtol=2e-3)
 
 
 def test_car_prior_predicts_carracings_road_view_better_than_holding_it():
@@ -236,3 +239,52 @@ def test_car_prior_speed_on_the_road_and_on_the_grass():
     assert 39 < after(40.0, 0, [0.0, 0.0, 0.0], steps=10) < 40
     assert after(40.0, 0, [0.0, 0.0, 1.0], steps=3) < after(40.0, 4, [0.0, 0.0, 1.0], steps=3)
     assert after(40.0, 0, [0.0, 0.0, 1.0], steps=10) == 0.0
+
+
+def bend_ahead(turn: float) -> np.ndarray:
+    """(K, 2) road samples 7 u apart, straight ahead through the car, each chord after the car's
+    turning `turn` rad left of the one before: a bend of constant curvature."""
+    points, angle = [np.array([0.0, -14.0])], np.pi / 2
+    for k in range(len(track_view.OFFSETS) - 1):
+        angle += turn if k >= 2 else 0.0
+        points.append(points[-1] + 7.0 * np.array([np.cos(angle), np.sin(angle)]))
+    return np.stack(points)
+
+
+def test_car_prior_lays_the_track_coming_into_view_whatever_the_wheel():
+    torch = pytest.importorskip("torch")
+    from worldsim.model.physics.games import TRACK_SPREAD, CarPrior, chord_turns
+
+    fields = ["x", "y", "speed", "heading", "angular_velocity", "steering"] + track_view.field_names()
+    road = bend_ahead(0.2)
+    state = torch.tensor([[5.0, 7.0, 40.0, 0.3, 0.0, 0.0, *road.reshape(-1)]], dtype=torch.float64).expand(3, -1)
+    steer = torch.tensor([[-1.0, 0.5, 0.0], [0.0, 0.5, 0.0], [1.0, 0.5, 0.0]], dtype=torch.float64)
+    prior = CarPrior(fields)
+    assert prior.NOISY == ("road+12_right", "road+12_ahead")
+
+    def farthest_turn(noise):
+        out = prior(state, steer, noise)
+        return chord_turns(out[:, 6:].reshape(3, -1, 2))[:, -1].numpy()
+
+    mean = farthest_turn(None)
+    # the wheel does not bend the road: left, straight and right lay the same track
+    np.testing.assert_allclose(mean, mean[1], atol=2e-3)
+    # the bend goes on as it came (continuing the last chord straight would ease it to ~0.15)
+    assert abs(mean[1] - 0.2) < 0.02, mean
+    # the random part: a draw of +2 turns the new track further left, by sqrt(chords driven) * spread
+    drawn = farthest_turn(torch.full((3, 1), 2.0, dtype=torch.float64))
+    driven = 40.0 * 0.04 / 7.0
+    np.testing.assert_allclose(drawn - mean, 2 * TRACK_SPREAD * np.sqrt(driven), rtol=0.1)
+    # a standing car brings no track into view: its road is left as it was
+    state_still = state.clone()
+    state_still[:, 2] = 0.0
+    still = prior(state_still, torch.zeros(3, 3, dtype=torch.float64), torch.full((3, 1), 2.0, dtype=torch.float64))
+    np.testing.assert_allclose(still[:, 6:].numpy(), state_still[:, 6:].numpy(), atol=1e-6)
+
+
+def test_chord_turns_measure_left_turns_positive():
+    torch = pytest.importorskip("torch")
+    from worldsim.model.physics.games import chord_turns
+
+    turns = chord_turns(torch.tensor(bend_ahead(0.3))[None])[0].numpy()
+    np.testing.assert_allclose(turns, [0.0, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3], atol=1e-9)

@@ -9,12 +9,17 @@ from worldsim.model.ego_view import check_view
 
 # 2: the decoder has a keep-mask channel; 3: a frame reader (see WorldModel); 4: angles as (cos, sin);
 # 5: a decoder reading the state may see fields as phases (decoder_periods); 6: an ego camera's view
-# of the state (decoder_view); 7: the learned dynamics may correct the physics prior (dynamics)
-FORMAT_VERSION = 7
+# of the state (decoder_view); 7: the learned dynamics may correct the physics prior (dynamics);
+# 8: the prior may draw its own random part (prior_noise), and the step's noise is wider for it
+FORMAT_VERSION = 8
 # Older versions this release still reads, and the config fields they lack (with the value that
 # reproduces them): a version-2 model simply has no frame reader; before version 4, angles were
 # held wrapped.
-READABLE = {2: {"frame_reader": False, "angle_coding": "wrapped"}, 3: {"angle_coding": "wrapped"}, 4: {}, 5: {}, 6: {}, 7: {}}
+READABLE = {
+    2: {"frame_reader": False, "angle_coding": "wrapped"},
+    3: {"angle_coding": "wrapped"},
+    **{version: {} for version in range(4, FORMAT_VERSION + 1)},
+}
 ANGLE_CODINGS = ("cos_sin", "wrapped")
 DECODERS = ("upsample", "broadcast", "field")
 DECODER_INPUTS = ("latent", "state")
@@ -90,6 +95,12 @@ class ModelConfig:
     # Under "kinematic", more fields the prior's step holds alone, beside its KINEMATIC ones (say
     # CarRacing's steering, the joint's exact rate, and yaw rate, which a free correction overshot).
     kinematic_fields: list[str] = field(default_factory=list)
+    # The physics prior's own random part (a prior with NOISE_DIM > 0; CarRacing: the track coming
+    # into view) is drawn from the dream's noise, and the fields it lays (the prior's NOISY ones)
+    # are the prior's alone. What no action causes is then not learned from actions: a learned
+    # farthest road sample read the wheel into the track (drivers steer along the bends they see),
+    # so the dream's road bent the way an agent steered. Needs "prior" or "kinematic" dynamics.
+    prior_noise: bool = False
     ensemble: int = 0  # extra physical-dynamics heads whose disagreement is the dream's uncertainty
     # The termination head fires above this logit: 0 (probability 1/2) until `worldsim calibrate`
     # sets it on held-out episodes for a wanted recall (terminations are rare; see calibration.py).
@@ -124,6 +135,8 @@ class ModelConfig:
             raise ValueError(f"dynamics is one of {', '.join(DYNAMICS)}, got {self.dynamics!r}")
         if self.dynamics != "delta" and not self.state_fields:
             raise ValueError(f"dynamics {self.dynamics!r} corrects the physics prior's next state: it needs a physical state")
+        if self.prior_noise and self.dynamics == "delta":
+            raise ValueError("prior_noise draws the physics prior's random part: it needs dynamics 'prior' or 'kinematic'")
         if self.kinematic_fields and self.dynamics != "kinematic":
             raise ValueError(f"kinematic_fields need dynamics 'kinematic', got {self.dynamics!r}")
         unknown = sorted(set(self.kinematic_fields) - set(self.state_fields))

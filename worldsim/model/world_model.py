@@ -80,13 +80,20 @@ class WorldModel(nn.Module):
         self.constrain = getattr(self.physics, "constrain", None) if c.dynamics != "delta" else None
         if c.dynamics != "delta" and self.physics is None:
             raise ValueError(f"dynamics {c.dynamics!r}: the {c.domain} domain has no physics prior (DomainSpec.prior)")
+        # standard normal draws per step for the prior's random part (ModelConfig.prior_noise)
+        self.prior_noise_dim = int(getattr(self.physics, "NOISE_DIM", 0)) if c.prior_noise else 0
+        if c.prior_noise and not (self.prior_noise_dim and set(self.physics.NOISY) & set(c.state_fields)):
+            raise ValueError(f"prior_noise: the {c.domain} prior draws no random part of this state (its NOISE_DIM, NOISY)")
         # Where the learned correction acts on the state code: 0 on the slots of the prior's exact
         # fields under "kinematic" (an angle's cosine and its appended sine), 1 elsewhere.
         free = torch.ones(c.state_code_dim)
+        exact = self.physics.NOISY if c.prior_noise else ()
         if c.dynamics == "kinematic":
-            exact = (*getattr(self.physics, "KINEMATIC", ()), *c.kinematic_fields)
-            if not set(exact) & set(c.state_fields):
+            kinematic = (*getattr(self.physics, "KINEMATIC", ()), *c.kinematic_fields)
+            if not set(kinematic) & set(c.state_fields):
                 raise ValueError(f"dynamics 'kinematic': the {c.domain} prior names no kinematic fields of this state")
+            exact = (*exact, *kinematic)
+        if exact:
             angles = [f for f in c.state_fields if f in c.angle_fields]
             for name in set(exact) & set(c.state_fields):
                 free[c.state_fields.index(name)] = 0.0
@@ -131,15 +138,20 @@ class WorldModel(nn.Module):
         return self.state_mean.device
 
     def noise(self, batch: int, generator: Generators = None) -> torch.Tensor:
-        """(batch, noise_dim) noise for one step's stochastic latent (standard normal for Gaussians,
-        uniform for categorical variables) on the model's device, drawn from `generator`."""
-        Z, draw = self.stochastic.noise_dim, self.stochastic.draw_noise
+        """(batch, noise width) noise for one step: the stochastic latent's (standard normal for
+        Gaussians, uniform for categorical variables), then the physics prior's standard normal
+        draws under `prior_noise`, on the model's device, drawn from `generator`."""
+        Z, P, draw = self.stochastic.noise_dim, self.prior_noise_dim, self.stochastic.draw_noise
+
+        def one(shape: tuple[int, ...], g: torch.Generator | None, device) -> torch.Tensor:
+            latent = draw((*shape, Z), g, device)
+            return torch.cat([latent, torch.randn((*shape, P), generator=g, device=device)], -1) if P else latent
+
         if generator is None or isinstance(generator, torch.Generator):
-            device = self.device if generator is None else generator.device
-            return draw((batch, Z), generator, device).to(self.device)
+            return one((batch,), generator, self.device if generator is None else generator.device).to(self.device)
         if len(generator) != batch:
             raise ValueError(f"{len(generator)} generators for a batch of {batch}")
-        return torch.stack([draw((Z,), g, g.device) for g in generator]).to(self.device)
+        return torch.stack([one((), g, g.device) for g in generator]).to(self.device)
 
     # ---- inputs ---------------------------------------------------------------------------------
     def frames_in(self, frames: torch.Tensor) -> torch.Tensor:
@@ -245,7 +257,7 @@ class WorldModel(nn.Module):
         h = self._advance(latent, action)
         prior = self.stochastic.params(self.prior_net(h))
         posterior = self.stochastic.params(self.posterior_net(torch.cat([h, embed], -1)))
-        z = self.stochastic.sample(posterior, noise)
+        z = self.stochastic.sample(posterior, self._split_noise(noise)[0])
         parts = [self.wrap_state(self.state_net(torch.cat([h, embed], -1)))] if self.state_net else []
         return torch.cat(parts + [h, z], -1), prior, posterior
 
@@ -253,6 +265,7 @@ class WorldModel(nn.Module):
         """One step of imagination from features `action`; `alpha` is a float or a (B,) tensor."""
         s, _, _ = self.split(latent)
         h = self._advance(latent, action)
+        noise, prior_noise = self._split_noise(noise)
         z = self.stochastic.sample(self.stochastic.params(self.prior_net(h)), noise)
         if self.state_delta is None:
             return torch.cat([h, z], -1)
@@ -261,7 +274,7 @@ class WorldModel(nn.Module):
         if self.config.dynamics != "delta":
             delta = delta * self.correctable
             # α · (prior + Δ) + (1 − α) · prior: the blend scales the learned correction.
-            learned = self.prior_step(s, action) + (delta if pure else self._alpha(alpha, s) * delta)
+            learned = self.prior_step(s, action, prior_noise) + (delta if pure else self._alpha(alpha, s) * delta)
             if self.constrain is not None:
                 learned = self._constrained(learned)
         elif self.physics is not None and not pure:
@@ -281,9 +294,17 @@ class WorldModel(nn.Module):
         physical = self.constrain(code[..., :S] * self.state_std + self.state_mean)
         return torch.cat([(physical - self.state_mean) / self.state_std, code[..., S:]], -1)
 
-    def prior_step(self, s: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        """The physics prior's next state code from state code `s` under action features."""
-        return self.normalise_state(self.physics(self.denormalise_state(s), self.action_physical(action)))
+    def _split_noise(self, noise: torch.Tensor | None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """A step's noise (`noise`) as the stochastic latent's and the prior's (None: the mode, mean)."""
+        if noise is None or not self.prior_noise_dim:
+            return noise, None
+        return noise[..., : -self.prior_noise_dim], noise[..., -self.prior_noise_dim :]
+
+    def prior_step(self, s: torch.Tensor, action: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """The physics prior's next state code from state code `s` under action features; `noise`,
+        the prior's own draws under `prior_noise` (None: its random part's mean)."""
+        physical, state = self.action_physical(action), self.denormalise_state(s)
+        return self.normalise_state(self.physics(state, physical) if noise is None else self.physics(state, physical, noise))
 
     @staticmethod
     def _alpha(alpha, s: torch.Tensor) -> torch.Tensor:

@@ -18,10 +18,15 @@ The grass squares' phases move with x and y. The track's centre line around the 
 (`worldsim.sources.track_view`: samples anchored to the car's place on the line, in the car's frame)
 turns with the car and moves against its motion, while the anchor slides along the line by the part
 of the motion along it: the samples are read anew off the polyline they draw, at the simulator's
-7 u spacing from the anchor's new place, so a bend ahead comes towards the car as it drives. Beyond
-the farthest sample the line continues its last segment straight: what a curve brings into view is
-left to the learned dynamics (`constrain` keeps it on a line CarRacing could lay), as are
-wheels-off-track and progress (kept unchanged here). On the grass the car often spins on (its yaw
+7 u spacing from the anchor's new place, so a bend ahead comes towards the car as it drives. What
+comes into view beyond the farthest sample is the track's own process, which no action steers: per
+7 u chord of new track, the chord's turn follows the turns behind it (a bend goes on, tightens or
+straightens as CarRacing's do) plus, where the dream passes noise, a random part that grows with the
+square root of the distance driven (fitted by `scripts/fit_track_process.py`). A learned farthest
+sample read the wheel into the road (drivers steer along bends they see coming): the dream's track
+bent the way the car steered, and agents trained in it were paid for steering anywhere
+(`ModelConfig.prior_noise` makes the farthest sample the prior's alone). Wheels-off-track and
+progress are kept unchanged here. On the grass the car often spins on (its yaw
 rate follows the wheels over seconds): there the prior's yaw rate is further off than holding the
 last one, and the learned correction must make up the difference. A prior whose yaw rate followed
 the wheels that slowly on the grass predicted one step better but rolled the heading further off
@@ -43,6 +48,15 @@ LATERAL_GRIP, GRASS_GRIP = 180.0, 0.6  # u/s^2 on the road; the grass's share of
 # CarRacing's track turns by at most 0.62 rad from one 7 u chord of the view's samples to the next
 # (the first 100 episodes of data/games-wander); the farthest sample, the learned one, is kept within that.
 MAX_TRACK_TURN = 0.62
+# The track coming into view, per chord (7 u) driven along the line: the farthest chord's turn moves
+# towards TRACK_TREND . (its turn, the two before it) + TRACK_DRIFT (a bend goes on and tightens or
+# eases as it began to), with a random part of TRACK_SPREAD rad per square root of a chord. Least
+# squares on the 41,909 moving steps of data/games-wander's first 120 episodes
+# (`python scripts/fit_track_process.py data/games-wander`): 76 % of the variance the straight
+# continuation leaves. Laid alone it winds more evenly than CarRacing's tracks, which run straight
+# between sharp bends: turns of standard deviation 0.15-0.16 rad (the data 0.17) but mean size 0.14
+# (0.07), 26 % sharper than 0.2 rad (13 %).
+TRACK_TREND, TRACK_DRIFT, TRACK_SPREAD = (1.74, -1.08, 0.33), 0.008, 0.056
 FRAME_S, FRAMES = 0.02, 2
 
 
@@ -54,6 +68,10 @@ class CarPrior(nn.Module):
     # steer towards it), and a dream's road then swings towards the wheel; only the farthest sample,
     # which has nothing to slide along, stays learned.
     KINEMATIC = ("x", "y", "heading", "grass_x_phase", "grass_y_phase", *field_names(OFFSETS[:-1]))
+    # The prior's random part (ModelConfig.prior_noise): one standard normal draw per step lays the
+    # track coming into view, and the fields it lays are then the prior's alone.
+    NOISE_DIM = 1
+    NOISY = tuple(field_names(OFFSETS[-1:]))
 
     def __init__(self, state_fields: list[str]):
         super().__init__()
@@ -83,9 +101,13 @@ class CarPrior(nn.Module):
         # Where each sample lies along the line from the car's place on it (track units).
         self.anchor = OFFSETS.index(0)
         self.register_buffer("spacing", torch.tensor(OFFSETS, dtype=torch.float32) * POINT_SPACING, persistent=False)
+        self.chord = float(self.spacing[-1] - self.spacing[-2])  # 7 u
+        self.register_buffer("trend", torch.tensor(TRACK_TREND), persistent=False)
+        self.drift, self.spread = TRACK_DRIFT, TRACK_SPREAD
 
-    def forward(self, state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        """state (B, S), the car fields first; action (B, 3) = steer [-1, 1], gas [0, 1], brake [0, 1]."""
+    def forward(self, state: torch.Tensor, action: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """state (B, S), the car fields first; action (B, 3) = steer [-1, 1], gas [0, 1], brake [0, 1];
+        noise (B, NOISE_DIM) standard normal draws for the track coming into view (None: its mean)."""
         x, y, speed, psi, yaw_rate = state[:, :5].unbind(-1)
         start_psi = psi
         steer, gas, brake = action.unbind(-1)
@@ -117,7 +139,7 @@ class CarPrior(nn.Module):
         moved = torch.stack([x, y], -1) - state[:, :2]
         if self.road:
             road = state.index_select(1, self.road_index).unflatten(1, (-1, 2))
-            out = out.index_copy(1, self.road_index, self._road(road, moved, start_psi, turned).flatten(1))
+            out = out.index_copy(1, self.road_index, self._road(road, moved, start_psi, turned, noise).flatten(1))
         if self.grass:
             phase = state.index_select(1, self.grass_index) + 2 * torch.pi * moved / GRASS_PERIOD
             out = out.index_copy(1, self.grass_index, torch.atan2(torch.sin(phase), torch.cos(phase)))
@@ -135,29 +157,49 @@ class CarPrior(nn.Module):
         if not self.road:
             return state
         road = state.index_select(1, self.road_index).unflatten(1, (-1, 2))
-        before, last = road[:, -2] - road[:, -3], road[:, -1] - road[:, -2]
-        heading = torch.atan2(before[:, 1], before[:, 0])
-        turn = torch.atan2(before[:, 0] * last[:, 1] - before[:, 1] * last[:, 0], (before * last).sum(-1))
-        angle = heading + turn.clamp(-MAX_TRACK_TURN, MAX_TRACK_TURN)
-        gap = self.spacing[-1] - self.spacing[-2]
-        farthest = road[:, -2] + gap * torch.stack([torch.cos(angle), torch.sin(angle)], -1)
+        farthest = self._lay_farthest(road, chord_turns(road)[:, -1])
         return state.index_copy(1, self.road_index[-2:], farthest)
 
-    def _road(self, road: torch.Tensor, moved: torch.Tensor, psi: torch.Tensor, turned: torch.Tensor) -> torch.Tensor:
+    def _lay_farthest(self, road: torch.Tensor, turn: torch.Tensor) -> torch.Tensor:
+        """(B, 2): the farthest sample one chord from its neighbour, turned by `turn` (B,) rad (left
+        positive, at most CarRacing's sharpest turn) from the chord before it."""
+        before = road[:, -2] - road[:, -3]
+        angle = torch.atan2(before[:, 1], before[:, 0]) + turn.clamp(-MAX_TRACK_TURN, MAX_TRACK_TURN)
+        return road[:, -2] + self.chord * torch.stack([torch.cos(angle), torch.sin(angle)], -1)
+
+    def _road(
+        self, road: torch.Tensor, moved: torch.Tensor, psi: torch.Tensor, turned: torch.Tensor, noise: torch.Tensor | None
+    ) -> torch.Tensor:
         """road (B, K, 2) samples as (right, ahead) before the step; moved (B, 2) the car's world
-        displacement, psi (B,) its heading before the step and turned (B,) the heading's change."""
-        cos, sin = torch.cos(psi), torch.sin(psi)
-        # The displacement in the car's frame before the step: right is (cos, sin), ahead (-sin, cos).
-        step = torch.stack([moved[:, 0] * cos + moved[:, 1] * sin, -moved[:, 0] * sin + moved[:, 1] * cos], -1)
-        behind, ahead = self.tangent
-        tangent = road[:, ahead] - road[:, behind]
-        tangent = tangent / tangent.norm(dim=-1, keepdim=True).clamp(min=1e-6)
-        along = (step * tangent).sum(-1, keepdim=True)  # (B, 1): how far the anchor slides
-        relative = self._resample(road, along) - step[:, None]  # the slid samples from where the car is now
+        displacement, psi (B,) its heading before the step and turned (B,) the heading's change;
+        noise (B, 1) or None, the track process's draw."""
+        step, along = self.slide(road, moved, psi)
+        slid = self._resample(road, along)
+        # Beyond the old farthest sample the resampled line runs straight on; the track's process
+        # turns what came into view (`driven` chords of it; none when the car backs up).
+        driven = (along[:, 0] / self.chord).clamp(min=0.0)
+        before = chord_turns(road)[:, -3:].flip(-1)  # the farthest chord's turn, then the two before it
+        trend = (before * self.trend).sum(-1) + self.drift
+        turn = chord_turns(slid)[:, -1] + driven * trend
+        if noise is not None:
+            turn = turn + driven.sqrt() * self.spread * noise[:, 0]
+        slid = torch.cat([slid[:, :-1], self._lay_farthest(slid, turn)[:, None]], 1)
+        relative = slid - step[:, None]  # the slid samples from where the car is now
         # Seen from a car turned by `turned` (left positive), a fixed point turns the other way.
         c, s = torch.cos(turned)[:, None], torch.sin(turned)[:, None]
         right, ahead_ = relative.unbind(-1)
         return torch.stack([right * c + ahead_ * s, -right * s + ahead_ * c], -1)
+
+    def slide(self, road: torch.Tensor, moved: torch.Tensor, psi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The car's displacement moved (B, 2) in its frame before the step (B, 2; right is
+        (cos psi, sin psi), ahead (-sin psi, cos psi)), and how far its place on the line slides
+        along it (B, 1), for road (B, K, 2) samples before the step."""
+        cos, sin = torch.cos(psi), torch.sin(psi)
+        step = torch.stack([moved[:, 0] * cos + moved[:, 1] * sin, -moved[:, 0] * sin + moved[:, 1] * cos], -1)
+        behind, ahead = self.tangent
+        tangent = road[:, ahead] - road[:, behind]
+        tangent = tangent / tangent.norm(dim=-1, keepdim=True).clamp(min=1e-6)
+        return step, (step * tangent).sum(-1, keepdim=True)
 
     def _resample(self, road: torch.Tensor, along: torch.Tensor) -> torch.Tensor:
         """The samples of road (B, K, 2) after the car's place on the line moved `along` (B, 1) track
@@ -174,3 +216,11 @@ class CarPrior(nn.Module):
         pick = segment[:, :, None].expand(-1, -1, 2)
         start, direction = road.gather(1, pick), (segments / length[:, :, None]).gather(1, pick)
         return start + direction * (target - arc.gather(1, segment))[:, :, None]
+
+
+def chord_turns(road: torch.Tensor) -> torch.Tensor:
+    """(B, K - 2): how far each chord of the samples road (B, K, 2) turns from the one before it,
+    rad, left positive; the farthest chord's turn is last."""
+    chords = road[:, 1:] - road[:, :-1]
+    a, b = chords[:, :-1], chords[:, 1:]
+    return torch.atan2(a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0], (a * b).sum(-1))
