@@ -318,6 +318,46 @@ def test_prior_noise_lays_what_no_action_causes():
         WorldModel(no_noise)
 
 
+def test_prior_reward_pays_what_the_prior_reads_off_each_step():
+    from worldsim.sources.games import STATE_FIELDS
+
+    fields = [f.name for f in STATE_FIELDS]
+    space = {"type": "box", "shape": [3], "low": [-1.0, 0.0, 0.0], "high": [1.0, 1.0, 1.0], "dtype": "float32"}
+    angles = ["heading", "steering", "grass_x_phase", "grass_y_phase"]
+    config = ModelConfig(
+        domain="games",
+        frame_size=64,
+        action_space=space,
+        state_fields=fields,
+        angle_fields=angles,
+        dynamics="kinematic",
+        prior_reward=True,
+        **TINY,
+    )
+    torch.manual_seed(0)
+    model = WorldModel(config).eval()
+    start = model.encode(torch.randint(0, 255, (2, 64, 64, 3), dtype=torch.uint8))
+    actions = torch.tensor([[[0.0, 1.0, 0.0]] * 4, [[0.5, 0.0, 1.0]] * 4])
+    rollout = model.imagine(start, actions, generator=torch.Generator().manual_seed(0))
+    states = model.physical_state(torch.cat([start[:, None], rollout.latents], 1))
+    expected = torch.stack([model.physics.reward(states[:, k], states[:, k + 1]) for k in range(4)], 1)
+    torch.testing.assert_close(rollout.rewards, expected)
+    assert not torch.allclose(rollout.rewards, model.reward(rollout.latents))  # not the head's
+    with pytest.raises(ValueError, match="reads no reward off a step"):
+        robotics = ModelConfig(
+            domain="robotics",
+            frame_size=64,
+            action_space={"type": "box", "shape": [2], "low": [0, 0], "high": [512, 512]},
+            state_fields=["agent_x", "agent_y", "agent_vx", "agent_vy"],
+            dynamics="prior",
+            prior_reward=True,
+            **TINY,
+        )
+        WorldModel(robotics)
+    with pytest.raises(ValueError, match="prior_reward reads the reward off the physical state"):
+        ModelConfig(domain="driving", frame_size=64, action_space={"type": "discrete", "n": 5}, prior_reward=True)
+
+
 def test_long_rollouts_stay_finite(trained):
     model, _ = load_model(trained)
     generator = torch.Generator().manual_seed(0)

@@ -27,14 +27,13 @@ def graph_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("WORLDSIM_CACHE", str(tmp_path_factory.getbasetemp() / "worldsim-cache"))
 
 
-def drawing_from_state(
-    model: WorldModel, view: dict | None = None, dynamics: str = "delta", prior_noise: bool = False
-) -> WorldModel:
+def drawing_from_state(model: WorldModel, view: dict | None = None, dynamics: str = "delta", **prior) -> WorldModel:
     """The same tiny model with the v2 decoder: a field drawing the physical state alone (through an
-    ego camera's `view`, where given), and `dynamics` stepping the state (the prior drawing its own
-    random part with `prior_noise`)."""
+    ego camera's `view`, where given), and `dynamics` stepping the state (`prior`: the prior's own
+    parts, prior_noise and prior_reward)."""
     v2 = {"draws_on_previous": False, "decoder": "field", "decoder_input": "state", "decoder_view": view or {}}
-    v2["dynamics"], v2["prior_noise"] = dynamics, prior_noise
+    v2["dynamics"] = dynamics
+    v2.update(prior)
     config = ModelConfig.from_json({**model.config.to_json(), **v2})
     torch.manual_seed(0)
     return WorldModel(config).eval()
@@ -55,9 +54,11 @@ def inputs(model: WorldModel, batch: int = 3):
 @pytest.mark.parametrize("kind", [GraphKind(False, False), GraphKind(True, True), GraphKind(True, False)], ids=lambda k: k.name)
 def test_the_graph_computes_the_eager_step(tiny_run, decoder, kind):
     if decoder == "ego view":  # CarRacing's camera (the grass and the road under each cell), the car prior
-        from worldsim.sources.games import CAMERA  # corrected, laying the track coming into view itself
+        from worldsim.sources.games import CAMERA  # corrected, laying the track ahead and reading the reward
 
-        model = drawing_from_state(load_model(tiny_run("games"))[0], CAMERA, dynamics="prior", prior_noise=True)
+        model = drawing_from_state(
+            load_model(tiny_run("games"))[0], CAMERA, dynamics="prior", prior_noise=True, prior_reward=True
+        )
     else:
         model, _ = load_model(tiny_run("robotics"))
         model = model.eval() if decoder == "previous frame" else drawing_from_state(model)

@@ -288,3 +288,26 @@ def test_chord_turns_measure_left_turns_positive():
 
     turns = chord_turns(torch.tensor(bend_ahead(0.3))[None])[0].numpy()
     np.testing.assert_allclose(turns, [0.0, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3], atol=1e-9)
+
+
+def test_car_prior_reads_carracings_reward_off_the_step():
+    torch = pytest.importorskip("torch")
+    from worldsim.model.physics.games import REWARD_PER_UNIT, STEP_COST, CarPrior
+
+    fields = ["x", "y", "speed", "heading", "angular_velocity"] + track_view.field_names()
+    prior = CarPrior(fields)
+    gas = torch.tensor([[0.0, 1.0, 0.0]], dtype=torch.float64)
+
+    def paid(road, speed, action=gas):
+        before = torch.tensor([[0.0, 0.0, speed, 0.0, 0.0, *road]], dtype=torch.float64)
+        return float(prior.reward(before, prior(before, action)))
+
+    # along the road at 40 u/s: the 1.6 u of track driven over (and a little gas), less the time
+    assert abs(paid(straight_road(right=1.0), 40.0) - (REWARD_PER_UNIT * 1.61 - STEP_COST)) < 0.02
+    assert paid(straight_road(right=1.0), 0.0, torch.zeros(1, 3, dtype=torch.float64)) == -STEP_COST  # standing: the time
+    assert paid(straight_road(right=20.0), 40.0) == pytest.approx(-STEP_COST)  # on the grass
+    backwards = straight_road(right=1.0, heading_to_road=np.pi)
+    assert paid(backwards, 40.0) == pytest.approx(-STEP_COST)  # against the track's direction
+    # driving across the road pays only what the car advances along it
+    across = paid(straight_road(right=1.0, heading_to_road=np.pi / 3), 40.0)
+    assert abs(across - (REWARD_PER_UNIT * 1.61 * np.cos(np.pi / 3) - STEP_COST)) < 0.02

@@ -86,7 +86,7 @@ def head_and_model_errors(
         actions = torch.as_tensor(ep.actions, device=model.device)
         latents = model.filter_episode(frames, actions)
         after = latents[1:]  # the reward and crash of action t are read off the latent after it
-        predicted = model.reward(after).cpu().numpy()
+        predicted = model.step_reward(latents[:-1], after).cpu().numpy()  # as the dream pays
         reward_err.append(np.abs(predicted - ep.rewards))
         return_pred.append(predicted.sum())
         return_true.append(ep.rewards.sum())

@@ -10,7 +10,8 @@ from worldsim.model.ego_view import check_view
 # 2: the decoder has a keep-mask channel; 3: a frame reader (see WorldModel); 4: angles as (cos, sin);
 # 5: a decoder reading the state may see fields as phases (decoder_periods); 6: an ego camera's view
 # of the state (decoder_view); 7: the learned dynamics may correct the physics prior (dynamics);
-# 8: the prior may draw its own random part (prior_noise), and the step's noise is wider for it
+# 8: the prior may draw its own random part (prior_noise; the step's noise is wider for it) and
+# read the reward off the step (prior_reward)
 FORMAT_VERSION = 8
 # Older versions this release still reads, and the config fields they lack (with the value that
 # reproduces them): a version-2 model simply has no frame reader; before version 4, angles were
@@ -101,6 +102,11 @@ class ModelConfig:
     # farthest road sample read the wheel into the track (drivers steer along the bends they see),
     # so the dream's road bent the way an agent steered. Needs "prior" or "kinematic" dynamics.
     prior_noise: bool = False
+    # The dream's reward is the physics prior's reading of each step (its `reward(before, after)`;
+    # CarRacing: the distance driven forward along the track while on it, less the time), not the
+    # reward head's. The head, trained on what the simulator paid, read "car on the track" and paid
+    # a car standing on it, and agents trained in the dream learned to stand still.
+    prior_reward: bool = False
     ensemble: int = 0  # extra physical-dynamics heads whose disagreement is the dream's uncertainty
     # The termination head fires above this logit: 0 (probability 1/2) until `worldsim calibrate`
     # sets it on held-out episodes for a wanted recall (terminations are rare; see calibration.py).
@@ -137,6 +143,8 @@ class ModelConfig:
             raise ValueError(f"dynamics {self.dynamics!r} corrects the physics prior's next state: it needs a physical state")
         if self.prior_noise and self.dynamics == "delta":
             raise ValueError("prior_noise draws the physics prior's random part: it needs dynamics 'prior' or 'kinematic'")
+        if self.prior_reward and not self.state_fields:
+            raise ValueError("prior_reward reads the reward off the physical state: it needs one")
         if self.kinematic_fields and self.dynamics != "kinematic":
             raise ValueError(f"kinematic_fields need dynamics 'kinematic', got {self.dynamics!r}")
         unknown = sorted(set(self.kinematic_fields) - set(self.state_fields))

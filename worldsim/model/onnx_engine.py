@@ -76,10 +76,10 @@ class StepGraph(nn.Module):
         latent, features, noise = given["latent"], given["features"], given["noise"]
         previous, palette = given.get("previous"), given.get("palette")
         model = self.model
-        latent = model.imagine_step(latent, features, noise, 1.0)
-        outputs = [latent, model.reward(latent), model.termination_logit(latent)]
+        after = model.imagine_step(latent, features, noise, 1.0)
+        outputs = [after, model.step_reward(latent, after), model.termination_logit(after)]
         if self.kind.draw:
-            frame = model.draw(latent, previous)
+            frame = model.draw(after, previous)
             outputs.append(snap(frame, palette, chunk=None) if self.kind.snap else frame)  # no loop in a graph
         return tuple(outputs)
 

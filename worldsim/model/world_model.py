@@ -80,6 +80,8 @@ class WorldModel(nn.Module):
         self.constrain = getattr(self.physics, "constrain", None) if c.dynamics != "delta" else None
         if c.dynamics != "delta" and self.physics is None:
             raise ValueError(f"dynamics {c.dynamics!r}: the {c.domain} domain has no physics prior (DomainSpec.prior)")
+        if c.prior_reward and not callable(getattr(self.physics, "reward", None)):
+            raise ValueError(f"prior_reward: the {c.domain} domain's physics prior reads no reward off a step")
         # standard normal draws per step for the prior's random part (ModelConfig.prior_noise)
         self.prior_noise_dim = int(getattr(self.physics, "NOISE_DIM", 0)) if c.prior_noise else 0
         if c.prior_noise and not (self.prior_noise_dim and set(self.physics.NOISY) & set(c.state_fields)):
@@ -442,7 +444,17 @@ class WorldModel(nn.Module):
         return self.wrap_state(torch.func.functional_call(self.frame_reader, _prefixed(params, "frame_reader."), (embed,)))
 
     def reward(self, latent: torch.Tensor) -> torch.Tensor:
+        """The reward head's reading of the latent after a step (what it was trained to predict)."""
         return self.reward_head(latent).squeeze(-1)
+
+    def step_reward(self, previous: torch.Tensor, latent: torch.Tensor) -> torch.Tensor:
+        """(...,): the dream's reward for the step from latent `previous` to `latent` (..., L): the
+        physics prior's reading of the two states under `prior_reward`, the reward head's otherwise."""
+        if not self.config.prior_reward:
+            return self.reward(latent)
+        before, after = self.physical_state(previous), self.physical_state(latent)
+        shape = after.shape[:-1]
+        return self.physics.reward(before.reshape(-1, before.shape[-1]), after.reshape(-1, after.shape[-1])).reshape(shape)
 
     def termination_logit(self, latent: torch.Tensor) -> torch.Tensor:
         return self.termination_head(latent).squeeze(-1)
@@ -531,8 +543,12 @@ class Rollout:
 
     @cached_property
     def rewards(self) -> torch.Tensor:
-        """(B, K): the reward of each action."""
-        return self.model.reward(self.latents)
+        """(B, K): the reward of each action (`WorldModel.step_reward`)."""
+        if not self.model.config.prior_reward:
+            return self.model.reward(self.latents)
+        if self.start is None:
+            raise ValueError("a reward read off each step needs the latent before the first (Rollout.start)")
+        return self.model.step_reward(torch.cat([self.start[:, None], self.latents[:, :-1]], 1), self.latents)
 
     @cached_property
     def terminations(self) -> torch.Tensor:
