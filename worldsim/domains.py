@@ -27,7 +27,9 @@ class DomainSpec:
     behaviour: str  # the data-collection policy, `worldsim.behaviour.base.BehaviourPolicy`
     # explicit physics prior, a torch module over the physical state; optionally with `KINEMATIC`
     # (fields it steps exactly) and `constrain(state)` (the state put back into its feasible set,
-    # reading and writing no angle field), both used by the "prior"/"kinematic" dynamics
+    # reading and writing no angle field), both used by the "prior"/"kinematic" dynamics; with
+    # `NOISE_DIM` and `NOISY` (a random part drawn from noise passed as forward's third argument,
+    # and the fields it lays) for `prior_noise`, and `reward(before, after)` for `prior_reward`
     prior: str | None = None
     crash_rule: str | None = None  # a rule that reads an imagined crash off the latent's state
     # scripted action programs for the controllability evaluation, `worldsim.behaviour.programs.Program`s
