@@ -158,11 +158,11 @@ for domain in $domains; do
       ;;
     games-laid)
       # games-speed with the track coming into view laid by the car prior's fitted process, which no
-      # action steers (prior_noise), and the dream paying what the prior reads off each step, the
-      # distance driven forward along the track (prior_reward; BENCHMARKS.md, "Games: a track no
-      # wheel bends, and a reward read off the step").
+      # action steers (prior_noise), the dream paying what the prior reads off each step, the
+      # distance driven forward along the track (prior_reward), and the car drawn by a static layer
+      # (decoder_static; BENCHMARKS.md, "Games: a track no wheel bends, and a reward read off the step").
       games_v2 data/games-wander runs/games-laid \
-        ', "decoder_view": "camera", "dynamics": "kinematic", "kinematic_fields": ["steering", "angular_velocity", "speed"], "prior_noise": true, "prior_reward": true' \
+        ', "decoder_view": "camera", "decoder_static": true, "dynamics": "kinematic", "kinematic_fields": ["steering", "angular_velocity", "speed"], "prior_noise": true, "prior_reward": true' \
         ', "true_start": 1.0'
       ;;
     games-view)

@@ -27,13 +27,13 @@ def graph_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("WORLDSIM_CACHE", str(tmp_path_factory.getbasetemp() / "worldsim-cache"))
 
 
-def drawing_from_state(model: WorldModel, view: dict | None = None, dynamics: str = "delta", **prior) -> WorldModel:
+def drawing_from_state(model: WorldModel, view: dict | None = None, dynamics: str = "delta", **options) -> WorldModel:
     """The same tiny model with the v2 decoder: a field drawing the physical state alone (through an
-    ego camera's `view`, where given), and `dynamics` stepping the state (`prior`: the prior's own
-    parts, prior_noise and prior_reward)."""
+    ego camera's `view`, where given), and `dynamics` stepping the state (`options`: more config,
+    such as the prior's own parts, prior_noise and prior_reward)."""
     v2 = {"draws_on_previous": False, "decoder": "field", "decoder_input": "state", "decoder_view": view or {}}
     v2["dynamics"] = dynamics
-    v2.update(prior)
+    v2.update(options)
     config = ModelConfig.from_json({**model.config.to_json(), **v2})
     torch.manual_seed(0)
     return WorldModel(config).eval()
@@ -57,7 +57,7 @@ def test_the_graph_computes_the_eager_step(tiny_run, decoder, kind):
         from worldsim.sources.games import CAMERA  # corrected, laying the track ahead and reading the reward
 
         model = drawing_from_state(
-            load_model(tiny_run("games"))[0], CAMERA, dynamics="prior", prior_noise=True, prior_reward=True
+            load_model(tiny_run("games"))[0], CAMERA, dynamics="prior", prior_noise=True, prior_reward=True, decoder_static=True
         )
     else:
         model, _ = load_model(tiny_run("robotics"))

@@ -116,3 +116,27 @@ def test_bad_periods_are_named(pusht):
         model_config_for(data, {**STATE, "decoder_periods": {"agent_x": 0}})
     with pytest.raises(ValueError, match="an angle field is already read"):
         model_config_for(data, {**STATE, "decoder_periods": {"block_angle": 3.0}})
+
+
+def test_a_static_layer_draws_what_every_frame_shows_in_one_place(pusht):
+    """A pixel that shows the same colour in every frame is learned by the static layer: fitted to
+    frames whose corner is one red, that corner comes out red whatever the state says."""
+    model = WorldModel(model_config_for(Dataset(pusht), {**STATE, "decoder_static": True}))
+    optimiser = torch.optim.Adam(model.decoder.parameters(), lr=0.05)
+    red = torch.tensor([0.8, 0.0, 0.0])[:, None, None]
+    for _ in range(60):
+        states = torch.randn(8, model.config.state_code_dim)
+        target = torch.rand(8, 3, 64, 64)
+        target[:, :, :8, :8] = red
+        loss = ((model.draw_state(states) - target)[:, :, :8, :8] ** 2).mean()
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    with torch.no_grad():
+        corner = model.draw_state(torch.randn(4, model.config.state_code_dim))[:, :, :8, :8]
+        opacity = torch.sigmoid(model.decoder.static_opacity)
+    assert (corner - red).abs().max() < 0.1
+    # the layer grew opaque there (from 2 %), and stayed untouched elsewhere
+    assert opacity[..., :8, :8].min() > 0.1 and opacity[..., 32:, 32:].max() < 0.02
+    with pytest.raises(ValueError, match="decoder_static is a layer of the field decoder"):
+        model_config_for(Dataset(pusht), {**TINY, "decoder": "broadcast", "decoder_static": True})

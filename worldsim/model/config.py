@@ -11,7 +11,7 @@ from worldsim.model.ego_view import check_view
 # 5: a decoder reading the state may see fields as phases (decoder_periods); 6: an ego camera's view
 # of the state (decoder_view); 7: the learned dynamics may correct the physics prior (dynamics);
 # 8: the prior may draw its own random part (prior_noise; the step's noise is wider for it) and
-# read the reward off the step (prior_reward)
+# read the reward off the step (prior_reward); the field decoder may lay a static image (decoder_static)
 FORMAT_VERSION = 8
 # Older versions this release still reads, and the config fields they lack (with the value that
 # reproduces them): a version-2 model simply has no frame reader; before version 4, angles were
@@ -72,6 +72,10 @@ class ModelConfig:
     # the ground pattern and the path under them, computed from the state, which a FiLM layer
     # cannot make when the camera turns with the body. {} for none.
     decoder_view: dict[str, Any] = field(default_factory=dict)
+    # The field decoder lays a learned image over every frame where a learned opacity says: what an
+    # ego camera shows in the same place in every frame (CarRacing's car) is drawn once, crisply,
+    # not by the field from the state (worldsim.model.networks.FieldDecoder).
+    decoder_static: bool = False
     encoder_coordinates: bool = False  # pixel x, y as input channels of the encoder (CoordConv)
     # State fields that are angles (unit "rad" in the data): held as set by angle_coding, and their
     # errors measured around the circle, so that an upside-down block at +179 degrees is not a
@@ -129,6 +133,8 @@ class ModelConfig:
             raise ValueError("decoder_periods need a decoder reading the state (decoder_input 'state')")
         if not set(self.decoder_periods) <= set(self.state_fields):
             raise ValueError(f"decoder_periods {sorted(set(self.decoder_periods) - set(self.state_fields))} are not state fields")
+        if self.decoder_static and self.decoder != "field":
+            raise ValueError(f"decoder_static is a layer of the field decoder, not the {self.decoder} decoder")
         if self.decoder_view and (self.decoder_input != "state" or self.decoder != "field"):
             raise ValueError("decoder_view needs the field decoder reading the state (decoder 'field', decoder_input 'state')")
         check_view(self.decoder_view, self.state_fields, self.angle_fields)

@@ -157,7 +157,9 @@ class FieldDecoder(nn.Module):
 
     FREQUENCIES = 4  # sin and cos of pi * k * coordinate, k = 1..4, for each of x and y
 
-    def __init__(self, channels: int, latent_dim: int, frame_size: int, cell_layers: int = 3, view_channels: int = 0):
+    def __init__(
+        self, channels: int, latent_dim: int, frame_size: int, cell_layers: int = 3, view_channels: int = 0, static: bool = False
+    ):
         super().__init__()
         width = 4 * channels
         self.grid = frame_size // 4
@@ -173,6 +175,15 @@ class FieldDecoder(nn.Module):
         )
         self.act = nn.ELU()
         self.register_buffer("places", self._places(), persistent=False)
+        # A learned image laid over every frame where its opacity says (ModelConfig.decoder_static):
+        # what an ego camera shows in the same place in every frame (CarRacing's car, the HUD's
+        # black bar). Drawn by the field, the car came out a dull, state-dependent smudge: a
+        # loss weighted by distance from the mean frame gives a thing that never moves no weight.
+        # Starts nearly transparent (opacity sigmoid(-4) = 2 %).
+        if static:
+            self.static_colour = nn.Parameter(torch.zeros(1, 3, frame_size, frame_size))
+            self.static_opacity = nn.Parameter(torch.full((1, 1, frame_size, frame_size), -4.0))
+        self.static = static
 
     def _places(self) -> torch.Tensor:
         """(1, 2 + 4F, g, g): each cell's x, y and their sines and cosines at F frequencies."""
@@ -188,4 +199,8 @@ class FieldDecoder(nn.Module):
         film = self.film(latent)[:, :, None, None].chunk(2 * (len(self.cells) + 1), 1)
         for i, layer in enumerate([*self.cells, self.mix]):
             x = self.act(layer(x) * (1 + film[2 * i]) + film[2 * i + 1])
-        return torch.sigmoid(self.up(x))
+        drawn = torch.sigmoid(self.up(x))
+        if not self.static:
+            return drawn
+        opacity = torch.sigmoid(self.static_opacity)
+        return drawn + opacity * (torch.sigmoid(self.static_colour) - drawn)

@@ -58,8 +58,10 @@ class WorldModel(nn.Module):
         self.stochastic = stochastic_latent(c.stoch_dim, c.stoch_classes, c.min_std)
         self.encoder = Encoder(c.channels, c.embed_dim, c.frame_size, c.encoder_coordinates)
         decoder = {"upsample": Decoder, "broadcast": BroadcastDecoder, "field": FieldDecoder}[c.decoder]
-        view = {"view_channels": ego_view.channels(c.decoder_view)} if c.decoder_view else {}
-        self.decoder = decoder(c.channels, c.decoder_input_dim, c.frame_size, **view)
+        options = {"view_channels": ego_view.channels(c.decoder_view)} if c.decoder_view else {}
+        if c.decoder_static:
+            options["static"] = True
+        self.decoder = decoder(c.channels, c.decoder_input_dim, c.frame_size, **options)
         self.ego_view = ego_view.EgoView(c.decoder_view, c.state_fields, c.frame_size // 4) if c.decoder_view else None
         self.gru_in = nn.Sequential(nn.Linear(Z + S + A, H), nn.LayerNorm(H), nn.ELU())
         self.gru = nn.GRUCell(H, D)
