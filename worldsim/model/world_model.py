@@ -86,10 +86,11 @@ class WorldModel(nn.Module):
             raise ValueError(f"prior_reward: the {c.domain} domain's physics prior reads no reward off a step")
         # standard normal draws per step for the prior's random part (ModelConfig.prior_noise)
         self.prior_noise_dim = int(getattr(self.physics, "NOISE_DIM", 0)) if c.prior_noise else 0
-        if c.prior_noise and not (self.prior_noise_dim and set(self.physics.NOISY) & set(c.state_fields)):
+        if c.prior_noise and not (self.prior_noise_dim and set(getattr(self.physics, "NOISY", ())) & set(c.state_fields)):
             raise ValueError(f"prior_noise: the {c.domain} prior draws no random part of this state (its NOISE_DIM, NOISY)")
         # Where the learned correction acts on the state code: 0 on the slots of the prior's exact
-        # fields under "kinematic" (an angle's cosine and its appended sine), 1 elsewhere.
+        # fields under "kinematic" and of those its random part lays under `prior_noise` (an angle's
+        # cosine and its appended sine), 1 elsewhere.
         free = torch.ones(c.state_code_dim)
         exact = self.physics.NOISY if c.prior_noise else ()
         if c.dynamics == "kinematic":
