@@ -41,3 +41,17 @@ python agents/transfer.py --domain driving --steps 10000 --seeds 0,1,2 $T --agen
 python agents/transfer.py --domain games --steps 20000 --seeds 0,1,2 $T --agents dream,random --out runs/transfer-v2/games-20k
 python agents/transfer.py --domain games --steps 20000 --seeds 0 $T --agents real --out runs/transfer-v2/games-20k
 python agents/transfer.py --domain robotics --steps 20000 --seeds 0,1,2 $T --out runs/transfer-v2/robotics-20k
+# Games candidates (BENCHMARKS.md, "Games: a track no wheel bends, and a reward read off the step"):
+# games-speed's weights (scripts/train_shipped.sh games-speed) dreaming with the track laid by the
+# prior, then also paid what the prior reads off each step; dream agents at 20k and 200k steps.
+python scripts/derive_checkpoint.py runs/games-speed runs/games-speed-track '{"prior_noise": true}' || true
+python scripts/derive_checkpoint.py runs/games-speed runs/games-speed-laid '{"prior_noise": true, "prior_reward": true}' || true
+for run in games-speed games-speed-track games-speed-laid; do
+  for n in 20000 200000; do
+    python agents/transfer.py --domain games --checkpoint runs/$run --steps $n --seeds 0,1,2 $T --agents dream \
+      --out runs/transfer-cand/$run-$((n / 1000))k
+  done
+done
+python agents/transfer.py --domain games --steps 200000 --seeds 0,1,2 $T --agents dream --out runs/transfer-cand/shipped-200k
+python agents/transfer.py --domain games --checkpoint runs/games-speed-laid --steps 20000 --seeds 0,1,2 $T --agents real \
+  --out runs/transfer-cand/games-speed-laid-20k
