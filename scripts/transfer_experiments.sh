@@ -44,8 +44,9 @@ python agents/transfer.py --domain robotics --steps 20000 --seeds 0,1,2 $T --out
 # Games candidates (BENCHMARKS.md, "Games: a track no wheel bends, and a reward read off the step"):
 # games-speed's weights (scripts/train_shipped.sh games-speed) dreaming with the track laid by the
 # prior, then also paid what the prior reads off each step; dream agents at 20k and 200k steps.
-python scripts/derive_checkpoint.py runs/games-speed runs/games-speed-track '{"prior_noise": true}' || true
-python scripts/derive_checkpoint.py runs/games-speed runs/games-speed-laid '{"prior_noise": true, "prior_reward": true}' || true
+[[ -d runs/games-speed-track ]] || python scripts/derive_checkpoint.py runs/games-speed runs/games-speed-track '{"prior_noise": true}'
+[[ -d runs/games-speed-laid ]] ||
+  python scripts/derive_checkpoint.py runs/games-speed runs/games-speed-laid '{"prior_noise": true, "prior_reward": true}'
 for run in games-speed games-speed-track games-speed-laid; do
   for n in 20000 200000; do
     python agents/transfer.py --domain games --checkpoint runs/$run --steps $n --seeds 0,1,2 $T --agents dream \
