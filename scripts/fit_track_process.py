@@ -6,9 +6,15 @@ beyond the old farthest sample the slid line runs straight on. What the simulato
 there instead is the track coming into view: the farthest chord's turn less the straight line's,
 over `driven` chords of new track. The process says that residual is driven * (trend . turns + drift)
 plus a random part of spread * sqrt(driven) * N(0, 1), the turns being the farthest chord's and the
-two before it; least squares on residual / sqrt(driven) gives trend and drift, the remaining spread
-per square root of a chord gives spread. Then the prior lays track alone with the fitted process
-(roads slid 0.1 and 0.2 chords a step, ~30 and ~60 u/s), and its turns are set beside the data's.
+two before it.
+
+Two fits. One step ahead, least squares on residual / sqrt(driven) gives trend and drift, and the
+remaining spread per square root of a chord gives spread; but laid alone, that trend (a bend
+tightens as it began to) winds the track into bends no driver follows. So the constants the prior
+uses are fitted to what the track does over many steps: the trend keeps the farthest turn alone
+(persistence rho), and rho and the spread are the grid point whose laid track (the prior itself,
+sliding roads along their line at the data's mean pace) has the data's spread of turns and their
+autocorrelation 5, 10, 20 and 40 steps on; the drift is the one-step fit's.
 
 Usage: python scripts/fit_track_process.py data/games-wander [--episodes 120]
 """
@@ -70,12 +76,33 @@ def describe(turns: np.ndarray) -> str:
     return f"std {turns.std():.3f} rad, mean size {np.abs(turns).mean():.3f}, {sharp:.0%} sharper than 0.2 rad"
 
 
+LAGS = (5, 10, 20, 40)  # steps
+
+
+def moments(series: list[np.ndarray]) -> np.ndarray:
+    """The turns' standard deviation and autocorrelation at LAGS steps, pooled over series."""
+    pooled = np.concatenate(series)
+    lagged = [np.corrcoef(np.concatenate([x[:-k] for x in series]), np.concatenate([x[k:] for x in series]))[0, 1] for k in LAGS]
+    return np.array([pooled.std(), *lagged])
+
+
+def recorded_turns(data: Dataset, episodes: int) -> list[np.ndarray]:
+    """The farthest chord's turn at every recorded step, one series per episode."""
+    prior = CarPrior([f["name"] for f in data.source["state_fields"]])
+    series = []
+    for index in sorted(data.episode_paths)[:episodes]:
+        states = torch.from_numpy(np.asarray(data.episode(index).states, dtype=np.float64))
+        series.append(chord_turns(states.index_select(1, prior.road_index).unflatten(1, (-1, 2)))[:, -1].numpy())
+    return series
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data")
     parser.add_argument("--episodes", type=int, default=120, help="episodes read (default 120)")
     args = parser.parse_args()
-    driven, before, residual, seen = residuals(Dataset(args.data), args.episodes)
+    data = Dataset(args.data)
+    driven, before, residual, seen = residuals(data, args.episodes)
     moving = driven > 0.02  # a standing car brings no new track into view
     u, b, r = driven[moving], before[moving], residual[moving]
     root = np.sqrt(u)
@@ -84,16 +111,31 @@ def main() -> None:
     left = r - u * (np.column_stack([b, np.ones(len(u))]) @ coefficients)
     spread = float(np.sqrt(np.mean(left**2 / u)))
     trend, drift = coefficients[:3], float(coefficients[3])
-    print(f"{moving.sum()} moving steps of {len(driven)} ({args.data}, {args.episodes} episodes)")
-    print(f"TRACK_TREND = ({', '.join(f'{c:.2f}' for c in trend)}), TRACK_DRIFT = {drift:.3f}, TRACK_SPREAD = {spread:.3f}")
-    print(f"variance of the residual explained by the trend: {1 - left.var() / r.var():.0%}")
+    pace = float(u.mean())
+    print(f"{moving.sum()} moving steps of {len(driven)} ({args.data}, {args.episodes} episodes), {pace:.2f} chords a step")
     print(f"the data's farthest turns: {describe(seen)}")
-    data = Dataset(args.data)
     prior = CarPrior([f["name"] for f in data.source["state_fields"]])
-    prior.trend = torch.tensor(trend, dtype=torch.float64)
-    prior.drift, prior.spread = drift, spread  # the fitted process, laid by the prior itself
-    for step in (0.1, 0.2):
-        print(f"rolled alone at {step} chords a step: {describe(roll(prior, step))}")
+    target = moments(recorded_turns(data, args.episodes))
+    print(f"  their std and autocorrelation at {', '.join(map(str, LAGS))} steps: {np.round(target, 2).tolist()}")
+    prior.trend, prior.drift, prior.spread = torch.tensor(trend, dtype=torch.float64), drift, spread
+    laid = roll(prior, pace)
+    print(
+        f"one step ahead: trend ({', '.join(f'{c:.2f}' for c in trend)}), drift {drift:.3f}, spread {spread:.3f} "
+        f"({1 - left.var() / r.var():.0%} of the residual's variance)"
+    )
+    print(f"  laid alone: {describe(laid)}; {np.round(moments(list(laid.T)), 2).tolist()}")
+    best = None
+    for persistence in (0.8, 0.85, 0.9, 0.95):
+        for spread in (0.04, 0.05, 0.06, 0.07, 0.08):
+            prior.trend, prior.spread = torch.tensor([persistence, 0.0, 0.0], dtype=torch.float64), spread
+            laid = roll(prior, pace, steps=2000, tracks=32)
+            got = moments(list(laid.T))
+            miss = ((got[0] - target[0]) / target[0]) ** 2 + ((got[1:] - target[1:]) ** 2).sum()
+            if best is None or miss < best[0]:
+                best = (miss, persistence, spread, laid, got)
+    _, persistence, spread, laid, got = best
+    print(f"over many steps: TRACK_TREND = ({persistence:.2f}, 0.0, 0.0), TRACK_DRIFT = {drift:.3f}, TRACK_SPREAD = {spread:.3f}")
+    print(f"  laid alone: {describe(laid)}; {np.round(got, 2).tolist()}")
 
 
 if __name__ == "__main__":
