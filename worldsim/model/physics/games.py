@@ -55,8 +55,8 @@ MAX_TRACK_TURN = 0.62
 # the persistence and spread are those whose laid track has the recorded turns' spread and
 # autocorrelation 5 to 40 steps on (std 0.13 rad against 0.17; 14 % of turns sharper than 0.2 rad,
 # the data 13 %). The one-step least-squares fit (1.74, -1.08, 0.33: a bend tightens as it began
-# to) wound the track into bends a pure-pursuit driver left the road on in 46 % of steps
-# (scripts/closed_loop_drive.py; 1 % on the simulator, 6 % with these constants).
+# to) wound the track into bends a pure-pursuit driver left the road on in 44 % of steps
+# (scripts/closed_loop_drive.py, 5 episodes; 1 % on the simulator, 10 % with these constants).
 TRACK_TREND, TRACK_DRIFT, TRACK_SPREAD = (0.85, 0.0, 0.0), 0.008, 0.080
 FRAME_S, FRAMES = 0.02, 2
 # CarRacing pays 1000 / N for each of the track's N tiles the car first touches (tiles are the
