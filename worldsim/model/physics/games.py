@@ -20,9 +20,9 @@ turns with the car and moves against its motion, while the anchor slides along t
 of the motion along it: the samples are read anew off the polyline they draw, at the simulator's
 7 u spacing from the anchor's new place, so a bend ahead comes towards the car as it drives. What
 comes into view beyond the farthest sample is the track's own process, which no action steers: per
-7 u chord of new track, the chord's turn follows the turns behind it (a bend goes on, tightens or
-straightens as CarRacing's do) plus, where the dream passes noise, a random part that grows with the
-square root of the distance driven (fitted by `scripts/fit_track_process.py`). A learned farthest
+7 u chord of new track, the chord's turn keeps most of the last one's (a bend goes on, and eases)
+plus, where the dream passes noise, a random part that grows with the square root of the distance
+driven (fitted by `scripts/fit_track_process.py`). A learned farthest
 sample read the wheel into the road (drivers steer along bends they see coming): the dream's track
 bent the way the car steered, and agents trained in it were paid for steering anywhere
 (`ModelConfig.prior_noise` makes the farthest sample the prior's alone). Wheels-off-track and
