@@ -278,8 +278,12 @@ def test_car_prior_lays_the_track_coming_into_view_whatever_the_wheel():
     # a standing car brings no track into view: its road is left as it was
     state_still = state.clone()
     state_still[:, 2] = 0.0
+    state_still.requires_grad_(True)
     still = prior(state_still, torch.zeros(3, 3, dtype=torch.float64), torch.full((3, 1), 2.0, dtype=torch.float64))
-    np.testing.assert_allclose(still[:, 6:].numpy(), state_still[:, 6:].numpy(), atol=1e-6)
+    np.testing.assert_allclose(still[:, 6:].detach().numpy(), state_still[:, 6:].detach().numpy(), atol=1e-6)
+    # and trains through: the random part's square root of the distance has no infinite slope there
+    still.sum().backward()
+    assert torch.isfinite(state_still.grad).all()
 
 
 def test_chord_turns_measure_left_turns_positive():

@@ -142,6 +142,24 @@ def test_bad_training_options_are_named(pusht, tmp_path):
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
+def test_a_non_finite_gradient_stops_the_run_before_it_reaches_the_weights(pusht, tmp_path, monkeypatch):
+    from worldsim.model import distributed
+
+    real = distributed.world_model_loss
+    calls = []
+
+    def poisoned(model, *args, **kwargs):  # finite for two steps, then a NaN in the loss
+        loss, parts = real(model, *args, **kwargs)
+        calls.append(1)
+        return (loss * float("nan") if len(calls) > 2 else loss), parts
+
+    monkeypatch.setattr(distributed, "world_model_loss", poisoned)
+    with pytest.raises(FloatingPointError, match="step 3: the gradient is not finite"):
+        train(config(pusht, tmp_path / "run"), progress=False)
+    saved, _ = load_model(tmp_path / "run" / "checkpoint")  # the step-2 checkpoint, untouched by the NaN
+    assert all(torch.isfinite(p).all() for p in saved.parameters())
+
+
 def test_a_decoder_that_draws_from_the_latent_alone_ignores_the_previous_frame(pusht):
     sampler = WindowSampler(pusht, 3 + 2 + 4 - 1, "all")
     model = WorldModel(model_config_for(sampler.dataset, {**TINY, "draws_on_previous": False}))

@@ -19,6 +19,7 @@ processes train one model together (`worldsim.model.distributed`); rank 0 writes
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -253,6 +254,11 @@ def _train(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         parts["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip))
+        if not math.isfinite(parts["grad_norm"]):
+            # Stop before the step spreads it into every weight: a run that went on trained NaNs
+            # for hours and saved them. The last checkpoint holds the weights before this step.
+            bad = ", ".join(f"{k} {v:.4g}" for k, v in parts.items() if k != "grad_norm")
+            raise FloatingPointError(f"step {step + 1}: the gradient is not finite (loss parts: {bad}); no weights were changed")
         optimizer.step()
         step += 1
         for k, v in parts.items():

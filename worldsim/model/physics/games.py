@@ -204,7 +204,9 @@ class CarPrior(nn.Module):
         trend = (before * self.trend).sum(-1) + self.drift
         turn = chord_turns(slid)[:, -1] + driven * trend
         if noise is not None:
-            turn = turn + driven.sqrt() * self.spread * noise[:, 0]
+            # sqrt's slope is infinite at 0 (a standing car): trained through, it made gradients NaN
+            root = torch.where(driven > 1e-6, driven.clamp(min=1e-6).sqrt(), torch.zeros_like(driven))
+            turn = turn + root * self.spread * noise[:, 0]
         slid = torch.cat([slid[:, :-1], self._lay_farthest(slid, turn)[:, None]], 1)
         relative = slid - step[:, None]  # the slid samples from where the car is now
         # Seen from a car turned by `turned` (left positive), a fixed point turns the other way.
