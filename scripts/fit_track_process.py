@@ -8,13 +8,14 @@ over `driven` chords of new track. The process says that residual is driven * (t
 plus a random part of spread * sqrt(driven) * N(0, 1), the turns being the farthest chord's and the
 two before it.
 
-Two fits. One step ahead, least squares on residual / sqrt(driven) gives trend and drift, and the
-remaining spread per square root of a chord gives spread; but laid alone, that trend (a bend
-tightens as it began to) winds the track into bends no driver follows. So the constants the prior
-uses are fitted to what the track does over many steps: the trend keeps the farthest turn alone
-(persistence rho), and rho and the spread are the grid point whose laid track (the prior itself,
-sliding roads along their line at the data's mean pace) has the data's spread of turns and their
-autocorrelation 5, 10, 20 and 40 steps on; the drift is the one-step fit's.
+Two fits. One step ahead (the constants the prior uses), least squares on residual / sqrt(driven)
+gives trend and drift, and the remaining spread per square root of a chord gives spread; laid
+alone, that trend (a bend tightens as it began to) winds the track more than CarRacing's. Over
+many steps, the trend keeps the farthest turn alone (persistence rho), and rho and the spread are
+the grid point whose laid track (the prior itself, sliding roads along their line at the data's
+mean pace) has the data's spread of turns and their autocorrelation 5, 10, 20 and 40 steps on; the
+drift is the one-step fit's. The second is the more faithful track, the first trained agents that
+drive the real one better (worldsim/model/physics/games.py says which is used and why).
 
 Usage: python scripts/fit_track_process.py data/games-wander [--episodes 120]
 """
