@@ -108,8 +108,9 @@ class ModelConfig:
     prior_noise: bool = False
     # The dream's reward is the physics prior's reading of each step (its `reward(before, after)`;
     # CarRacing: the distance driven forward along the track while on it, less the time), not the
-    # reward head's. The head, trained on what the simulator paid, read "car on the track" and paid
-    # a car standing on it, and agents trained in the dream learned to stand still.
+    # reward head's. The shipped games model's head, trained on what the simulator paid, read "car on
+    # the track" and paid a car standing on it; in the dreams measured since, it bought no better
+    # drivers than the head (BENCHMARKS.md, "Games: a track no wheel bends"), so it is off by default.
     prior_reward: bool = False
     ensemble: int = 0  # extra physical-dynamics heads whose disagreement is the dream's uncertainty
     # The termination head fires above this logit: 0 (probability 1/2) until `worldsim calibrate`
