@@ -277,10 +277,8 @@ def test_prior_noise_lays_what_no_action_causes():
     latent = learned.encode(torch.randint(0, 255, (1, 64, 64, 3), dtype=torch.uint8)).expand(2, -1).clone()
     state = learned.physical_state(latent)
     state[:, 2] = 40.0
-    start = bend = torch.tensor([[0.0, -14.0]])
-    for k in range(8):  # a straight road ahead of the car
-        bend = torch.cat([bend, start + torch.tensor([[0.0, 7.0 * (k + 1)]])])
-    state[:, fields.index("road-4_right") :] = bend.flatten()
+    straight = torch.stack([torch.zeros(9), 7.0 * torch.arange(9) - 14.0], -1)  # the road ahead, 7 u apart
+    state[:, fields.index("road-4_right") :] = straight.flatten()
     latent[:, : config.state_code_dim] = learned.normalise_state(state)
     left_right = torch.tensor([[-1.0, 0.5, 0.0], [1.0, 0.5, 0.0]])
 
