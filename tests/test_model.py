@@ -197,15 +197,22 @@ def test_prior_dynamics_correct_the_prior_by_the_learned_step():
         ModelConfig(domain="driving", frame_size=64, action_space={"type": "discrete", "n": 5}, dynamics="prior")
 
 
-def test_kinematic_dynamics_leave_the_priors_exact_fields_to_it():
+def games_kinematic(**options) -> tuple[ModelConfig, list[str]]:
+    """A tiny CarRacing model config with "kinematic" dynamics (and `options`), and its state fields."""
     from worldsim.sources.games import STATE_FIELDS
 
     fields = [f.name for f in STATE_FIELDS]
     space = {"type": "box", "shape": [3], "low": [-1.0, 0.0, 0.0], "high": [1.0, 1.0, 1.0], "dtype": "float32"}
     angles = ["heading", "steering", "grass_x_phase", "grass_y_phase"]
     config = ModelConfig(
-        domain="games", frame_size=64, action_space=space, state_fields=fields, angle_fields=angles, dynamics="kinematic", **TINY
-    )
+        domain="games", frame_size=64, action_space=space, state_fields=fields, angle_fields=angles, dynamics="kinematic",
+        **TINY, **options,
+    )  # fmt: skip
+    return config, fields
+
+
+def test_kinematic_dynamics_leave_the_priors_exact_fields_to_it():
+    config, fields = games_kinematic()
     torch.manual_seed(0)
     model = WorldModel(config).eval()
     latent = model.encode(torch.randint(0, 255, (2, 64, 64, 3), dtype=torch.uint8))
@@ -258,14 +265,8 @@ def test_kinematic_dynamics_leave_the_priors_exact_fields_to_it():
 
 def test_prior_noise_lays_what_no_action_causes():
     from worldsim.model.physics.games import chord_turns
-    from worldsim.sources.games import STATE_FIELDS
 
-    fields = [f.name for f in STATE_FIELDS]
-    space = {"type": "box", "shape": [3], "low": [-1.0, 0.0, 0.0], "high": [1.0, 1.0, 1.0], "dtype": "float32"}
-    angles = ["heading", "steering", "grass_x_phase", "grass_y_phase"]
-    config = ModelConfig(
-        domain="games", frame_size=64, action_space=space, state_fields=fields, angle_fields=angles, dynamics="kinematic", **TINY
-    )
+    config, fields = games_kinematic()
     torch.manual_seed(0)
     learned = WorldModel(config).eval()
     laid = WorldModel(ModelConfig.from_json({**config.to_json(), "prior_noise": True})).eval()
@@ -317,21 +318,7 @@ def test_prior_noise_lays_what_no_action_causes():
 
 
 def test_prior_reward_pays_what_the_prior_reads_off_each_step():
-    from worldsim.sources.games import STATE_FIELDS
-
-    fields = [f.name for f in STATE_FIELDS]
-    space = {"type": "box", "shape": [3], "low": [-1.0, 0.0, 0.0], "high": [1.0, 1.0, 1.0], "dtype": "float32"}
-    angles = ["heading", "steering", "grass_x_phase", "grass_y_phase"]
-    config = ModelConfig(
-        domain="games",
-        frame_size=64,
-        action_space=space,
-        state_fields=fields,
-        angle_fields=angles,
-        dynamics="kinematic",
-        prior_reward=True,
-        **TINY,
-    )
+    config, _ = games_kinematic(prior_reward=True)
     torch.manual_seed(0)
     model = WorldModel(config).eval()
     start = model.encode(torch.randint(0, 255, (2, 64, 64, 3), dtype=torch.uint8))
