@@ -35,8 +35,8 @@ for domain in $domains; do
       ;;
     games)
       ship games "$runs/games" \
-        "--data data/eval/games-long --split all --episodes 10 --probe-data data/games" \
-        --data data/games
+        "--data data/eval/games-long-wander --split all --episodes 10 --probe-data data/games-wander" \
+        --data data/games-wander
       ;;
   esac
 done

@@ -194,3 +194,16 @@ def test_a_fine_tuned_models_card_lists_every_stage_that_retrains_it(tmp_path):
     assert earlier_stages({"recipe": {"train": {"init": str(tmp_path / "looped")}}}) == [looped]
     gone = {"recipe": {"train": {"init": str(tmp_path / "gone")}}}
     assert earlier_stages(gone) == [{"missing": str(tmp_path / "gone")}]
+
+
+def test_a_derived_models_card_names_the_step_that_set_its_dreaming_options():
+    from worldsim.model.card import _derive_command
+
+    recipe = {
+        "command": "worldsim train --out runs/games-speed",
+        "derived": {"from": "runs/games-speed", "options": {"prior_noise": True}},
+    }
+    assert _derive_command(recipe, "games") == [
+        """python scripts/derive_checkpoint.py runs/games-speed runs/games '{"prior_noise": true}'"""
+    ]
+    assert _derive_command({"command": "worldsim train --out runs/games"}, "games") == []

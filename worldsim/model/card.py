@@ -94,6 +94,16 @@ def _command(recipe: dict[str, Any], domain: str) -> str:
     )
 
 
+def _derive_command(recipe: dict[str, Any], domain: str) -> list[str]:
+    """The step that set dreaming options on the trained weights (scripts/derive_checkpoint.py), if
+    one did: without it the retrained run would dream otherwise than the shipped model."""
+    derived = recipe.get("derived")
+    if not derived:
+        return []
+    options = json.dumps(derived["options"])
+    return [f"python scripts/derive_checkpoint.py {derived['from']} runs/{domain} '{options}'"]
+
+
 def _read_report(path: str | Path, domain: str, long: bool) -> dict[str, Any]:
     try:
         report = json.loads(Path(path).read_text())
@@ -123,10 +133,14 @@ def model_card(
     train, data = recipe.get("train", {}), recipe.get("dataset", {})
     domain = model["domain"]
     earlier = earlier or []
-    commands = [
-        f"# starts from {stage['missing']}, not found at export" if "missing" in stage else _command(stage, domain)
-        for stage in earlier
-    ] + [_command(recipe, domain)]
+    commands = (
+        [
+            f"# starts from {stage['missing']}, not found at export" if "missing" in stage else _command(stage, domain)
+            for stage in earlier
+        ]
+        + [_command(recipe, domain)]
+        + _derive_command(recipe, domain)
+    )
     stages = [stage for stage in earlier if "missing" not in stage] + [recipe]
     minutes = sum(stage.get("wall_clock_s", 0) for stage in stages) / 60
     wall_clock = (
