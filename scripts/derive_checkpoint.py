@@ -7,7 +7,12 @@ start-frame bank) into OUT with those options set in its config, after checking 
 still load under them, so that one set of weights can be measured under each way of dreaming.
 The derived config records where it came from and what was set (`recipe.derived`).
 
-Usage: python scripts/derive_checkpoint.py SOURCE OUT '{"prior_noise": true}'
+With `--decoder-from RUN`, the frames are drawn by RUN's decoder instead. A decoder that reads the
+physical state alone (`decoder_input="state"`) is a renderer of that state, whichever dynamics
+produced it; two runs that standardise the same fields alike (trained on the same data) can swap
+renderers. Nothing the dynamics, the reward or an agent on latent observations sees changes.
+
+Usage: python scripts/derive_checkpoint.py SOURCE OUT '{"prior_noise": true}' [--decoder-from RUN]
 """
 
 from __future__ import annotations
@@ -18,23 +23,51 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from worldsim.model.checkpoint import CONFIG, WEIGHTS, load_model, read_config, write_json
+from safetensors.torch import load_file
+
+from worldsim.model.checkpoint import CONFIG, FORMAT, WEIGHTS, load_model, read_config, write_json, write_tensors
 from worldsim.model.config import FORMAT_VERSION
 from worldsim.model.start_bank import START_BANK
 
 # Options that leave every weight's name and shape alone and change only how the model dreams.
 DREAMING = {"prior_noise", "prior_reward", "kinematic_fields", "termination_threshold"}
+# Options of the decoder itself, taken with its weights (--decoder-from).
+DECODER_OWN = {"decoder_static"}
+# What must agree for one run's decoder to draw another's states.
+DECODER_INPUT = (
+    *("domain", "frame_size", "channels", "state_fields"),
+    *("decoder", "decoder_input", "decoder_view", "decoder_periods"),
+)
+
+
+def graft_decoder(weights: dict, model: dict, donor: Path) -> tuple[dict, dict]:
+    """`weights` and `model` options with the decoder of the run `donor`; a ValueError names what
+    keeps the two from sharing one (the decoder must read the state, standardised alike)."""
+    other = read_config(donor)["model"]
+    if model.get("decoder_input") != "state":
+        raise ValueError('only a decoder that reads the physical state alone (decoder_input "state") can be swapped')
+    differing = [key for key in DECODER_INPUT if model.get(key) != other.get(key)]
+    if differing:
+        raise ValueError(f"{donor} draws from other inputs: {', '.join(differing)} differ")
+    theirs = load_file(str(donor / WEIGHTS))
+    for key in ("state_mean", "state_std"):
+        if not weights[key].equal(theirs[key]):
+            raise ValueError(f"{donor} standardises the state otherwise ({key} differs): trained on other data")
+    weights = {k: v for k, v in weights.items() if not k.startswith("decoder.")}
+    weights.update({k: v for k, v in theirs.items() if k.startswith("decoder.")})
+    return weights, {**model, **{k: other[k] for k in DECODER_OWN if k in other}}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("source", help="a checkpoint directory")
     parser.add_argument("out", help="the derived checkpoint's directory (must not exist)")
-    parser.add_argument("options", help="JSON object of model options to set")
+    parser.add_argument("options", help="JSON object of model options to set ({} for none)")
+    parser.add_argument("--decoder-from", type=Path, help="a run whose decoder draws the frames instead")
     args = parser.parse_args()
     options = json.loads(args.options)
-    if not isinstance(options, dict) or not options:
-        parser.error(f"options must be a non-empty JSON object, got {args.options!r}")
+    if not isinstance(options, dict) or not (options or args.decoder_from):
+        parser.error(f"options must be a JSON object, non-empty unless --decoder-from is given; got {args.options!r}")
     if set(options) - DREAMING:
         parser.error(f"{sorted(set(options) - DREAMING)} change the weights; only {', '.join(sorted(DREAMING))} can be set here")
     source, out = Path(args.source), Path(args.out)
@@ -44,17 +77,28 @@ def main() -> None:
     data["format_version"] = FORMAT_VERSION
     data["model"] = {**data["model"], **options}
     data.setdefault("recipe", {})["derived"] = {"from": str(source), "options": options}
+    weights = None
+    if args.decoder_from:
+        try:
+            weights, data["model"] = graft_decoder(load_file(str(source / WEIGHTS)), data["model"], args.decoder_from)
+        except ValueError as exc:
+            parser.error(str(exc))
+        data["recipe"]["derived"]["decoder_from"] = str(args.decoder_from)
     with tempfile.TemporaryDirectory(dir=out.parent if out.parent.exists() else None) as staging:
         staged = Path(staging) / "checkpoint"
         staged.mkdir()
-        shutil.copy2(source / WEIGHTS, staged / WEIGHTS)
+        if weights is None:
+            shutil.copy2(source / WEIGHTS, staged / WEIGHTS)
+        else:
+            write_tensors(staged / WEIGHTS, weights, metadata={"format": FORMAT})
         if (source / START_BANK).is_file():
             shutil.copy2(source / START_BANK, staged / START_BANK)
         write_json(staged / CONFIG, data)
         load_model(staged)  # the weights load under the new options, or a clear error
         out.parent.mkdir(parents=True, exist_ok=True)
         staged.rename(out)
-    print(f"{out}: {source} with {json.dumps(options)}")
+    grafted = f", frames drawn by {args.decoder_from}'s decoder" if args.decoder_from else ""
+    print(f"{out}: {source} with {json.dumps(options)}{grafted}")
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ python agents/transfer.py --domain driving --steps 10000 --seeds 0,1,2 $T --agen
 python agents/transfer.py --domain games --steps 20000 --seeds 0,1,2 $T --agents dream,random --out runs/transfer-v2/games-20k
 python agents/transfer.py --domain games --steps 20000 --seeds 0 $T --agents real --out runs/transfer-v2/games-20k
 python agents/transfer.py --domain robotics --steps 20000 --seeds 0,1,2 $T --out runs/transfer-v2/robotics-20k
-# Games candidates (BENCHMARKS.md, "Games: a track no wheel bends, and a reward read off the step"):
+# Games candidates (BENCHMARKS.md, "Games: a track no wheel bends"):
 # games-speed's weights (scripts/train_shipped.sh games-speed) dreaming with the track laid by the
 # prior, then also paid what the prior reads off each step; dream agents at 20k and 200k steps.
 [[ -d runs/games-speed-track ]] || python scripts/derive_checkpoint.py runs/games-speed runs/games-speed-track '{"prior_noise": true}'
@@ -53,6 +53,14 @@ for run in games-speed games-speed-track games-speed-laid; do
       --out runs/transfer-cand/$run-$((n / 1000))k
   done
 done
-python agents/transfer.py --domain games --steps 200000 --seeds 0,1,2 $T --agents dream --out runs/transfer-cand/shipped-200k
+# The games model shipped before (scripts/train_shipped.sh games-v2).
+python agents/transfer.py --domain games --checkpoint runs/games-v2 --steps 200000 --seeds 0,1,2 $T --agents dream \
+  --out runs/transfer-cand/shipped-200k
+# games-track (scripts/train_shipped.sh games-track), trained with the track laid; then also paid what the prior reads.
+[[ -d runs/games-track-laid ]] || python scripts/derive_checkpoint.py runs/games-track runs/games-track-laid '{"prior_reward": true}'
+for run in games-track games-track-laid; do
+  python agents/transfer.py --domain games --checkpoint runs/$run --steps 200000 --seeds 0,1,2 $T --agents dream \
+    --out runs/transfer-cand/$run-200k
+done
 python agents/transfer.py --domain games --checkpoint runs/games-speed-laid --steps 20000 --seeds 0,1,2 $T --agents real \
   --out runs/transfer-cand/games-speed-laid-20k

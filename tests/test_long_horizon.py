@@ -196,14 +196,31 @@ def test_a_fine_tuned_models_card_lists_every_stage_that_retrains_it(tmp_path):
     assert earlier_stages(gone) == [{"missing": str(tmp_path / "gone")}]
 
 
-def test_a_derived_models_card_names_the_step_that_set_its_dreaming_options():
+def test_a_derived_models_card_names_the_steps_that_set_its_dreaming_options_and_decoder(tmp_path):
+    import json
+
     from worldsim.model.card import _derive_command
+    from worldsim.model.config import FORMAT_VERSION
 
     recipe = {
         "command": "worldsim train --out runs/games-speed",
         "derived": {"from": "runs/games-speed", "options": {"prior_noise": True}},
     }
-    assert _derive_command(recipe, "games") == [
-        """python scripts/derive_checkpoint.py runs/games-speed runs/games '{"prior_noise": true}'"""
-    ]
+    derive = """python scripts/derive_checkpoint.py runs/games-speed runs/games '{"prior_noise": true}'"""
+    assert _derive_command(recipe, "games") == [derive]
     assert _derive_command({"command": "worldsim train --out runs/games"}, "games") == []
+    # The decoder's own run is retrained first; a run gone since is named as such.
+    donor = tmp_path / "games-track"
+    recipe["derived"]["decoder_from"] = str(donor)
+    assert _derive_command(recipe, "games") == [
+        f"# the decoder's run {donor}, not found at export",
+        f"{derive} --decoder-from {donor}",
+    ]
+    donor.mkdir()
+    donor_recipe = {"command": f"worldsim train --out {donor}", "train": {"threads": 2}}
+    config = {"format": "worldsim-model", "format_version": FORMAT_VERSION, "recipe": donor_recipe}
+    (donor / "config.json").write_text(json.dumps(config))
+    assert _derive_command(recipe, "games") == [
+        f"worldsim train --domain games --out {donor} --threads 2",
+        f"{derive} --decoder-from {donor}",
+    ]

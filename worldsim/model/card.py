@@ -96,12 +96,20 @@ def _command(recipe: dict[str, Any], domain: str) -> str:
 
 def _derive_command(recipe: dict[str, Any], domain: str) -> list[str]:
     """The step that set dreaming options on the trained weights (scripts/derive_checkpoint.py), if
-    one did: without it the retrained run would dream otherwise than the shipped model."""
+    one did, after the run whose decoder it took: without them the retrained run would dream and
+    draw otherwise than the shipped model."""
     derived = recipe.get("derived")
     if not derived:
         return []
-    options = json.dumps(derived["options"])
-    return [f"python scripts/derive_checkpoint.py {derived['from']} runs/{domain} '{options}'"]
+    lines, donor = [], derived.get("decoder_from")
+    command = f"python scripts/derive_checkpoint.py {derived['from']} runs/{domain} '{json.dumps(derived['options'])}'"
+    if donor:
+        try:
+            lines.append(_command(read_config(Path(donor)).get("recipe", {}), domain))
+        except CheckpointError:
+            lines.append(f"# the decoder's run {donor}, not found at export")
+        command += f" --decoder-from {donor}"
+    return [*lines, command]
 
 
 def _read_report(path: str | Path, domain: str, long: bool) -> dict[str, Any]:

@@ -1,0 +1,68 @@
+"""scripts/derive_checkpoint.py: one run's weights under other dreaming options, and with the decoder of
+another run that draws the same state."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from test_model import games_kinematic
+
+from worldsim.model.checkpoint import load_model, save_model
+from worldsim.model.world_model import WorldModel
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "derive_checkpoint.py"
+DRAWS_STATE = {"draws_on_previous": False, "decoder": "field", "decoder_input": "state"}
+
+
+def derive(monkeypatch, *args: str) -> None:
+    spec = importlib.util.spec_from_file_location("derive_checkpoint", SCRIPT)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    monkeypatch.setattr(sys, "argv", ["derive_checkpoint.py", *map(str, args)])
+    script.main()
+
+
+def saved(tmp_path, name: str, seed: int, **options) -> Path:
+    torch.manual_seed(seed)
+    config, _ = games_kinematic(**DRAWS_STATE, **options)
+    return save_model(WorldModel(config), tmp_path / name)
+
+
+def test_a_derived_run_dreams_with_the_options_set_and_draws_with_the_decoder_it_took(tmp_path, monkeypatch):
+    source = saved(tmp_path, "speed", seed=0)
+    donor = saved(tmp_path, "track", seed=1, decoder_static=True)
+    out = tmp_path / "games"
+    derive(monkeypatch, source, out, '{"prior_noise": true}', "--decoder-from", donor)
+    model, meta = load_model(out)
+    theirs, _ = load_model(donor)
+    ours, _ = load_model(source)
+    assert meta["model"]["prior_noise"] and meta["model"]["decoder_static"]
+    assert meta["recipe"]["derived"] == {"from": str(source), "options": {"prior_noise": True}, "decoder_from": str(donor)}
+    for name, tensor in model.state_dict().items():
+        origin = theirs if name.startswith("decoder.") else ours
+        assert torch.equal(tensor, origin.state_dict()[name]), name
+    code = torch.randn(2, model.config.state_code_dim)
+    with torch.no_grad():
+        assert torch.equal(model.draw_state(code), theirs.draw_state(code))
+    with pytest.raises(SystemExit):  # the directory is never overwritten
+        derive(monkeypatch, source, out, '{"prior_noise": true}')
+
+
+def test_a_decoder_that_draws_another_standardised_state_is_refused(tmp_path, monkeypatch, capsys):
+    source = saved(tmp_path, "speed", seed=0)
+    donor = saved(tmp_path, "other-data", seed=1)
+    config = json.loads((donor / "config.json").read_text())
+    model, _ = load_model(donor)
+    with torch.no_grad():
+        model.state_mean += 1.0  # as trained on other data
+    save_model(model, donor, recipe=config.get("recipe"))
+    with pytest.raises(SystemExit):
+        derive(monkeypatch, source, tmp_path / "games", "{}", "--decoder-from", donor)
+    assert "standardises the state otherwise (state_mean differs)" in capsys.readouterr().err
+    assert not (tmp_path / "games").exists()
+    with pytest.raises(SystemExit):  # neither options nor a decoder: nothing to derive
+        derive(monkeypatch, source, tmp_path / "games", "{}")
+    assert "non-empty unless --decoder-from" in capsys.readouterr().err
