@@ -226,3 +226,84 @@ def test_teleports_are_steps_no_real_step_makes():
     assert teleport_steps(turn, real, angles).tolist() == [[True]]
     # and which field jumped, step by step
     assert teleport_fields(leap, real, angles).tolist() == [[[True, False, False], [False, False, True]]]
+
+
+PROMPT = "the T block upside down near the top-left corner"
+
+
+def test_best_of_n_keeps_the_verifiers_best_and_one_sample_is_the_plain_start(prompted_run):
+    env = WorldSimEnv(checkpoint=prompted_run / "run")
+    plain, plain_info = env.reset(seed=0, options={"prompt": PROMPT})
+    one, info = env.reset(seed=0, options={"prompt": PROMPT, "search": {"method": "best_of_n", "samples": 1}})
+    assert np.array_equal(plain, one) and info["prompt_match"]["search"]["chosen"] == 0
+    obs, info = env.reset(seed=0, options={"prompt": PROMPT, "search": {"samples": 8}})
+    search = info["prompt_match"]["search"]
+    shares = search["scores"]["attributes"]
+    assert search["method"] == "best_of_n" and search["samples"] == 8 and len(shares) == 8
+    held = [e["holds"] for e in plain_info["prompt_match"]["attributes"].values()]
+    assert shares[0] == np.mean(held)  # candidate 0 is the start the seed gives without search
+    assert shares[search["chosen"]] == max(shares) and search["chosen"] == shares.index(max(shares))
+    chosen_held = [e["holds"] for e in info["prompt_match"]["attributes"].values()]
+    assert np.mean(chosen_held) == max(shares) and info["prompt_match"]["all_hold"] == (max(shares) == 1)
+    again, _ = env.reset(seed=0, options={"prompt": PROMPT, "search": {"samples": 8}})
+    assert np.array_equal(obs, again)  # seeded
+
+
+def test_best_of_n_breaks_ties_by_the_ensembles_disagreement(prompted_run, monkeypatch):
+    import worldsim.model.search as search
+    from worldsim.model.text import load_shared_space
+
+    model = load_model(prompted_run / "run")[0]
+    space = load_shared_space(prompted_run / "run", world_model=model)[0]
+    scores = {"attributes": np.array([0.5, 1.0, 1.0, 1.0]), "uncertainty": np.array([0.1, 0.3, 0.2, 0.2])}
+    monkeypatch.setattr(search, "verifier_scores", lambda model, scenes: scores)
+    scene, seen = search.best_of_n(model, space, PROMPT, 0, search.Search(samples=4))
+    assert seen["chosen"] == 2 and scene.frames.shape == (1, 64, 64, 3) and len(scene.matches) == 1
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"search": {"samples": 2}}, 'give "prompt" with it'),
+        ({"prompt": PROMPT, "search": {"samples": 0}}, "from 1 to 1024"),
+        ({"prompt": PROMPT, "search": {"samples": 2.5}}, "whole number"),
+        ({"prompt": PROMPT, "search": {"method": "reflect"}}, "unknown search method 'reflect'"),
+        ({"prompt": PROMPT, "search": {"sample": 2}}, 'unknown "search" key(s) sample'),
+        ({"prompt": PROMPT, "search": 4}, "must be a dict"),
+    ],
+)
+def test_a_bad_search_option_is_refused_by_name(prompted_run, options, named):
+    env = WorldSimEnv(checkpoint=prompted_run / "run")
+    with pytest.raises(ValueError, match=named.replace("(", r"\(").replace(")", r"\)")):
+        env.reset(seed=0, options=options)
+    vector = WorldSimVectorEnv(num_envs=2, checkpoint=prompted_run / "run", obs_type="latent")
+    with pytest.raises(ValueError, match=named.replace("(", r"\(").replace(")", r"\)")):
+        vector.reset(seed=0, options=options)
+
+
+def test_the_vector_env_searches_for_its_prompted_envs(prompted_run):
+    env = WorldSimVectorEnv(num_envs=3, checkpoint=prompted_run / "run", obs_type="latent")
+    _, infos = env.reset(seed=0, options={"prompt": [PROMPT, None, "the block on the goal"], "search": {"samples": 3}})
+    assert infos["_prompt_match"].tolist() == [True, False, True]
+    assert [infos["prompt_match"][i]["search"]["samples"] for i in (0, 2)] == [3, 3]
+    _, infos = env.reset(seed=0, options={"prompt": PROMPT})
+    assert "search" not in infos["prompt_match"][0]
+
+
+def test_generate_and_eval_prompts_take_best_of_n(prompted_run, tmp_path, capsys):
+    import json
+
+    from worldsim.cli import main
+    from worldsim.model.text import load_shared_space
+    from worldsim.prompt_eval import _generate
+
+    out = tmp_path / "scenes"
+    args = ["generate", PROMPT, "--checkpoint", str(prompted_run / "run"), "--seeds", "2", "--steps", "0"]
+    assert main(args + ["--search", "best_of_n", "--samples", "3", "--out", str(out)]) == 0
+    assert "best of 3" in capsys.readouterr().out
+    report = json.loads((out / "scenes.json").read_text())
+    assert [len(s["search"]["scores"]["attributes"]) for s in report["scenes"]] == [3, 3]
+    model = load_model(prompted_run / "run")[0]
+    space = load_shared_space(prompted_run / "run", world_model=model)[0]
+    scenes = _generate(model, space, PROMPT, [0, 1], samples=3)
+    assert scenes.frames.shape == (2, 64, 64, 3) and len(scenes.matches) == 2 and scenes.latents.shape[0] == 2

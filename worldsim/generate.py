@@ -4,6 +4,7 @@ For each seed: the generated start frame (PNG), a short rollout of the dream fro
 no-op action (the scene left to itself: MP4; PushT has no no-op key, so its agent is held at its
 own position), and in one JSON the prompt as parsed, what the text
 model understood, each seed's generated physical state and whether every asked attribute holds.
+With `--search best_of_n --samples K` each seed's scene is the verifier's best of K.
 Goes through the env's own `reset(options={"prompt": ...})`, so it shows what an agent would get.
 """
 
@@ -17,7 +18,15 @@ from typing import Any
 import numpy as np
 
 
-def generate(prompt: str, out: str | Path, domain: str | None, checkpoint: str | None, seeds: int, steps: int) -> dict[str, Any]:
+def generate(
+    prompt: str,
+    out: str | Path,
+    domain: str | None,
+    checkpoint: str | None,
+    seeds: int,
+    steps: int,
+    search: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     import imageio.v3 as iio
 
     from worldsim.envs.keys import calm_action
@@ -31,7 +40,7 @@ def generate(prompt: str, out: str | Path, domain: str | None, checkpoint: str |
     out.mkdir(parents=True, exist_ok=True)
     scenes = []
     for seed in range(seeds):
-        frame, info = env.reset(seed=seed, options={"prompt": prompt})
+        frame, info = env.reset(seed=seed, options={"prompt": prompt, **({"search": search} if search else {})})
         calm, frames = calm_action(env.domain, env.model.config.state_fields, info["state"])[0], [frame]
         for _ in range(steps):
             frame, _, terminated, truncated, _ = env.step(calm)
@@ -52,6 +61,7 @@ def generate(prompt: str, out: str | Path, domain: str | None, checkpoint: str |
                 "state": dict(zip(env.model.config.state_fields, map(float, info["state"]), strict=True)),
                 "attributes": match["attributes"],
                 "all_hold": match["all_hold"],
+                **({"search": match["search"]} if search else {}),
             }
         )
     report = {
@@ -77,13 +87,16 @@ def add_generate(commands) -> None:
     p.add_argument("--checkpoint", help="a model directory holding a text model (`worldsim train-text --out` into it)")
     p.add_argument("--seeds", type=int, default=4, help="scenes to generate, seeds 0..N-1 (default 4)")
     p.add_argument("--steps", type=int, default=30, help="steps of the no-op rollout in each video (default 30; 0: none)")
+    p.add_argument("--search", choices=["best_of_n"], help="keep the verifier's best of --samples scenes per seed")
+    p.add_argument("--samples", type=int, default=8, help="--search: candidate scenes per seed (default 8)")
     p.add_argument("--out", required=True, help="directory for seedK.png, seedK.mp4 and scenes.json")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(run=run_generate)
 
 
 def run_generate(args):
-    report = generate(args.prompt, args.out, args.domain, args.checkpoint, args.seeds, args.steps)
+    search = {"method": args.search, "samples": args.samples} if args.search else None
+    report = generate(args.prompt, args.out, args.domain, args.checkpoint, args.seeds, args.steps, search)
     if args.json:
         return report
     lines = [f"{len(report['scenes'])} scenes of {report['domain']!r} from {report['prompt']!r} in {args.out}"]
@@ -94,5 +107,7 @@ def run_generate(args):
         )
     if report["ignored"]:
         lines.append(f"  ignored words: {', '.join(report['ignored'])}")
+    if search:
+        lines.append(f"each scene the verifier's best of {args.samples} ({args.search})")
     lines.append(f"every asked attribute holds in {report['all_hold']:.0%} of the scenes")
     return "\n".join(lines)

@@ -2,7 +2,8 @@
 
 For a prompt set (`scenarios/prompts/<domain>-<split>.yaml`) and a world model with its text model:
 
-- attribute accuracy: each prompt generates `seeds` scenes; every asked attribute is checked on the
+- attribute accuracy: each prompt generates `seeds` scenes (each the verifier's best of `samples`
+  under Best-of-N search, worldsim.model.search); every asked attribute is checked on the
   generated physical state, and on the generated frame as read by a frozen state probe trained on
   real frames only (`critics.StateProbe`; what the user sees, not what the latent claims). Whole-
   prompt accuracy is the share of scenes where every attribute holds, overall and per kind. The
@@ -33,7 +34,8 @@ from worldsim.envs.keys import calm_action
 from worldsim.language.prompt import PromptError
 from worldsim.language.prompt_sets import PromptSet
 from worldsim.model.critics import ProbeRecipe, RealismRecipe, StateProbe, absolute_difference, realism_accuracy
-from worldsim.model.scene import check_can_draw_from_latent, generate_scenes
+from worldsim.model.scene import GeneratedScenes, check_can_draw_from_latent, generate_scenes
+from worldsim.model.search import Search, best_of_n
 from worldsim.model.text import SharedSpace
 from worldsim.model.world_model import WorldModel
 
@@ -41,6 +43,7 @@ from worldsim.model.world_model import WorldModel
 @dataclass
 class PromptEvalConfig:
     seeds: int = 4  # scenes generated per prompt
+    samples: int = 1  # each scene the verifier's best of this many (worldsim.model.search; 1: no search)
     steps: int = 50  # dream steps after each generated start (consistency)
     probe_frames: int = 20000  # real frames the probe learns from, at most
     context: int = 4
@@ -75,9 +78,9 @@ def evaluate_prompts(
             refusals.append(refused)
             cases.append({"prompt": case.text, "kind": case.kind, "refused": refused, "reason": reason})
             continue
-        generators = [torch.Generator().manual_seed(config.seed * 1000 + s) for s in range(config.seeds)]
+        seeds = [config.seed * 1000 + s for s in range(config.seeds)]
         try:
-            scenes = generate_scenes(model, space, case.text, generators)
+            scenes = _generate(model, space, case.text, seeds, config.samples)
         except PromptError as error:  # a prompt the reading fails on counts as wrong, with the reason
             state_ok += [False] * config.seeds
             frame_ok += [False] * config.seeds
@@ -130,6 +133,21 @@ def evaluate_prompts(
         report["consistency"] = _consistency(model, torch.cat(gen_latents), data, config)
         report["modal_aphasia"] = _aphasia(space, table, starts, fields, draws)
     return report
+
+
+def _generate(model: WorldModel, space: SharedSpace, prompt: str, seeds: list[int], samples: int) -> GeneratedScenes:
+    """One drawn scene per seed: generated in one batch, or each the verifier's best of `samples`."""
+    if samples == 1:
+        return generate_scenes(model, space, prompt, [torch.Generator().manual_seed(s) for s in seeds])
+    chosen = [best_of_n(model, space, prompt, s, Search(samples=samples))[0] for s in seeds]
+    return GeneratedScenes(
+        chosen[0].parsed,
+        torch.cat([c.latents for c in chosen]),
+        np.concatenate([c.states for c in chosen]),
+        np.concatenate([c.frames for c in chosen]),
+        chosen[0].understood,
+        [m for c in chosen for m in c.matches],
+    )
 
 
 def _mean(values: list[bool]) -> float | None:

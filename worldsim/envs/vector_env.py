@@ -17,7 +17,8 @@ matches Gymnasium's `SyncVectorEnv` over single envs step for step in every auto
 `reset_mask` works in every mode. `reset(options={"prompt": ...})` starts envs from scenes generated
 from words (one string for all, or a list with one per env, None for a bank start); an env keeps
 its prompt for its autoresets until a reset without one, and each prompted start reports
-`infos["prompt_match"]` (masked by `infos["_prompt_match"]`).
+`infos["prompt_match"]` (masked by `infos["_prompt_match"]`). `"search": {"method": "best_of_n",
+"samples": K}` beside a prompt keeps the verifier's best of K scenes for each prompted start.
 
 `make_vec` passes constructor arguments as keyword arguments, not
 `vector_kwargs` (Gymnasium refuses those for a vector entry point):
@@ -27,7 +28,7 @@ its prompt for its autoresets until a reset without one, and each prompted start
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
@@ -37,7 +38,10 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
 from worldsim.envs.actions import check_actions
-from worldsim.envs.world import World, reset_options
+from worldsim.envs.world import World, prompt_search, reset_options
+
+if TYPE_CHECKING:
+    from worldsim.model.search import Search
 
 
 def check_autoreset_mode(mode: str | AutoresetMode) -> AutoresetMode:
@@ -88,6 +92,7 @@ class WorldSimVectorEnv(gym.vector.VectorEnv):
         self.dream = world.dream(num_envs, self.physics_blend, render, snap_colours, crash_rule, uncertainty, engine)
         self._rngs = [seeding.np_random()[0] for _ in range(num_envs)]
         self._prompts: list[str | None] = [None] * num_envs  # each env's prompt, kept for its autoresets
+        self._searches: list[Search | None] = [None] * num_envs  # and the search over its scenes
         self._matches: dict[int, dict] = {}  # prompt matches of envs just started, for the next infos
         self._t = np.zeros(num_envs, dtype=np.int64)
         self._ended = np.zeros(num_envs, dtype=bool)
@@ -95,9 +100,10 @@ class WorldSimVectorEnv(gym.vector.VectorEnv):
     def reset(self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None):
         options = reset_options(options)  # a copy: wrappers read `reset_mask` after this call
         mask = options.pop("reset_mask", None)
-        prompt = options.pop("prompt", None)
+        search = prompt_search(options)
+        prompt, _ = options.pop("prompt", None), options.pop("search", None)
         if options:
-            raise ValueError(f"unknown reset option(s) {', '.join(sorted(map(str, options)))}; known: prompt, reset_mask")
+            raise ValueError(f"unknown reset option(s) {', '.join(sorted(map(str, options)))}; known: prompt, reset_mask, search")
         if seed is None:
             seeds = [None] * self.num_envs
         elif isinstance(seed, int):
@@ -113,7 +119,7 @@ class WorldSimVectorEnv(gym.vector.VectorEnv):
         # A prompt holds for the env's later episodes too (autoresets), until a reset without one.
         prompts = self._check_prompts(prompt)
         for i in which:
-            self._prompts[i] = prompts[i]
+            self._prompts[i], self._searches[i] = prompts[i], search
         self._restart(which)
         return self._observations(), self._infos()
 
@@ -194,9 +200,12 @@ class WorldSimVectorEnv(gym.vector.VectorEnv):
             self.dream.reset_from_bank(banked, seeds, choices)
         if len(prompted):
             seeds = np.array([self._rngs[i].integers(2**63 - 1) for i in prompted])
-            latents, matches = self.world.prompt_starts([self._prompts[i] for i in prompted], seeds, self.dream.draw)
-            self.dream.reset_from_latents(prompted, seeds, latents)
-            self._matches.update(zip(prompted.tolist(), matches, strict=True))
+            for search in dict.fromkeys(self._searches[i] for i in prompted):  # envs reset apart may search apart
+                group = np.array([k for k, i in enumerate(prompted) if self._searches[i] == search], dtype=np.int64)
+                envs, texts = prompted[group], [self._prompts[i] for i in prompted[group]]
+                latents, matches = self.world.prompt_starts(texts, seeds[group], self.dream.draw, search)
+                self.dream.reset_from_latents(envs, seeds[group], latents)
+                self._matches.update(zip(envs.tolist(), matches, strict=True))
         self._t[which] = 0
         self._ended[which] = False
 

@@ -13,7 +13,7 @@ import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
@@ -26,6 +26,9 @@ from worldsim.model.device import resolve_device
 from worldsim.model.start_bank import load_start_bank
 from worldsim.model.world_model import WorldModel
 from worldsim.sources.base import space_from_json
+
+if TYPE_CHECKING:
+    from worldsim.model.search import Search
 
 OBS_TYPES = ("pixels", "latent", "state")
 # Finite bounds for vector observations (Gymnasium and SB3 warn on infinite ones). They never bind
@@ -59,6 +62,17 @@ def reset_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
     if not isinstance(options, Mapping):
         raise TypeError(f"reset options must be a dict (or None), got {type(options).__name__}: {options!r:.60}")
     return dict(options)
+
+
+def prompt_search(options: Mapping[str, Any]) -> Search | None:
+    """The "search" reset option read (None without one); it goes with a prompt only."""
+    if "search" not in options:
+        return None
+    if options.get("prompt") is None:
+        raise ValueError('the "search" reset option searches over scenes generated from a prompt: give "prompt" with it')
+    from worldsim.model.search import Search
+
+    return Search.from_options(options["search"])
 
 
 @dataclass
@@ -143,11 +157,16 @@ class World:
             engine=engine,
         )
 
-    def prompt_starts(self, prompts: list[str], seeds: np.ndarray, draw: bool) -> tuple[torch.Tensor, list[dict[str, Any]]]:
+    def prompt_starts(
+        self, prompts: list[str], seeds: np.ndarray, draw: bool, search: Search | None = None
+    ) -> tuple[torch.Tensor, list[dict[str, Any]]]:
         """Start latents generated from `prompts` (one per seed) and, per start, `info["prompt_match"]`:
         each asked attribute with what the text model understood, what the start holds, and whether
-        it holds. The text model (`text.json`, `text.safetensors` beside the weights) loads on first use."""
-        from worldsim.model.scene import check_can_draw_from_latent, generate_scenes
+        it holds. With `search`, each start is the verifier's best of `search.samples` candidates
+        (worldsim.model.search), and the match says what the search saw. The text model
+        (`text.json`, `text.safetensors` beside the weights) loads on first use."""
+        from worldsim.model.scene import check_can_draw_from_latent
+        from worldsim.model.search import Search, best_of_n
 
         if draw:
             check_can_draw_from_latent(self.model, 'reset(options={"prompt": ...}) with frames')
@@ -159,16 +178,15 @@ class World:
         for prompt, seed in zip(prompts, seeds, strict=True):  # one seeded stream per start
             if not isinstance(prompt, str):
                 raise TypeError(f'options["prompt"] must be a string, got {type(prompt).__name__}')
-            scenes = generate_scenes(self.model, self._text, prompt, [torch.Generator().manual_seed(int(seed))], draw=False)
+            scenes, seen = best_of_n(self.model, self._text, prompt, int(seed), search or Search(), draw=False)
             latents.append(scenes.latents)
-            matches.append(
-                {
-                    "prompt": prompt,
-                    "attributes": scenes.matches[0],
-                    "ignored": list(scenes.parsed.ignored),
-                    "all_hold": bool(scenes.all_hold()[0]),
-                }
-            )
+            match = {
+                "prompt": prompt,
+                "attributes": scenes.matches[0],
+                "ignored": list(scenes.parsed.ignored),
+                "all_hold": bool(scenes.all_hold()[0]),
+            }
+            matches.append(match if search is None else {**match, "search": seen})
         return torch.cat(latents), matches
 
     def clip(self, values: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from worldsim.envs.actions import check_action
-from worldsim.envs.world import World, check_physics_blend, reset_options
+from worldsim.envs.world import World, check_physics_blend, prompt_search, reset_options
 
 
 class WorldSimEnv(gym.Env):
@@ -55,19 +55,24 @@ class WorldSimEnv(gym.Env):
         """Start from a real start frame of the model's bank, or with `options`: "context" (real
         frames and the actions between them), "scenario" (a scenario's start, run once on the
         simulator) or "prompt" (a scene generated from words; `info["prompt_match"]` then says
-        what was understood and whether each asked attribute holds)."""
+        what was understood and whether each asked attribute holds). With a prompt, "search":
+        {"method": "best_of_n", "samples": K} keeps the verifier's best of K generated scenes
+        (worldsim.model.search; `info["prompt_match"]["search"]` has each candidate's scores)."""
         options = reset_options(options)
         starts = {"context", "scenario", "prompt"}
-        unknown = set(options) - starts
+        unknown = set(options) - starts - {"search"}
         if unknown:
-            raise ValueError(f"unknown reset option(s) {', '.join(sorted(map(str, unknown)))}; known: context, prompt, scenario")
+            raise ValueError(
+                f"unknown reset option(s) {', '.join(sorted(map(str, unknown)))}; known: context, prompt, scenario, search"
+            )
         if len(starts & set(options)) > 1:
             raise ValueError(f"reset options {', '.join(sorted(starts & set(options)))} are different starts: give one")
+        search = prompt_search(options)
         super().reset(seed=seed)
         match = None
         if "prompt" in options:
             seeds = self.np_random.integers(2**63 - 1, size=1)
-            latents, matches = self.world.prompt_starts([options["prompt"]], seeds, self.dream.draw)
+            latents, matches = self.world.prompt_starts([options["prompt"]], seeds, self.dream.draw, search)
             self.dream.reset_from_latents(np.array([0]), seeds, latents)
             match = matches[0]
         elif "scenario" in options or "context" in options:

@@ -74,6 +74,17 @@ class GeneratedScenes:
     understood: dict[str, Any]  # what the text heads read off the prompt, every attribute
     matches: list[dict[str, dict[str, Any]]]  # per scene, per asked attribute: asked, generated, holds
 
+    def take(self, indices: list[int]) -> GeneratedScenes:
+        """The scenes at `indices`, in that order."""
+        return GeneratedScenes(
+            self.parsed,
+            self.latents[indices],
+            self.states[indices],
+            None if self.frames is None else self.frames[indices],
+            self.understood,
+            [self.matches[i] for i in indices],
+        )
+
     def all_hold(self) -> np.ndarray:
         """(N,) bool: every asked attribute holds on the generated state."""
         return np.array([all(m["holds"] for m in match.values()) for match in self.matches])
@@ -85,6 +96,14 @@ def check_can_draw_from_latent(model: WorldModel, what: str = "a prompt") -> Non
             f"{what} needs a model that draws frames from its latent alone; this {model.config.domain} model draws "
             "each frame on top of the previous one (draws_on_previous), and a generated scene has no previous frame"
         )
+
+
+@torch.no_grad()
+def draw_latents(model: WorldModel, latents: torch.Tensor) -> np.ndarray:
+    """(N, H, W, 3) uint8 frames of generated start latents, drawn from the latent alone."""
+    check_can_draw_from_latent(model)
+    blank = torch.zeros(len(latents), 3, model.config.frame_size, model.config.frame_size)
+    return model.to_uint8(model.draw(latents, blank)).cpu().numpy()
 
 
 def other_tables(domain: str) -> tuple:
@@ -107,12 +126,7 @@ def generate_scenes(
     noise = torch.stack([torch.randn(space.generator.code_dim, generator=g) for g in generators]).to(text.device)
     latents = model.settle(space.generator.sample(text, noise).to(model.device))
     states = model.physical_state(latents).cpu().numpy()
-    frames = None
-    if draw:
-        check_can_draw_from_latent(model)
-        frames = (
-            model.to_uint8(model.draw(latents, torch.zeros(n, 3, model.config.frame_size, model.config.frame_size))).cpu().numpy()
-        )
+    frames = draw_latents(model, latents) if draw else None
     understood = space.attribute_values(text[:1], {a.name: a.values for a in table.attributes})[0]
     readings = table.read(states, model.config.state_fields)
     holds = {name: table[name].holds(value, readings[name]) for name, value in parsed.attributes.items()}
