@@ -165,8 +165,8 @@ class World:
         it holds. With `search`, each start is the verifier's best of `search.samples` candidates
         (worldsim.model.search), and the match says what the search saw. The text model
         (`text.json`, `text.safetensors` beside the weights) loads on first use."""
-        from worldsim.model.scene import check_can_draw_from_latent
-        from worldsim.model.search import Search, best_of_n
+        from worldsim.model.scene import check_can_draw_from_latent, generate_scenes
+        from worldsim.model.search import best_of_n
 
         if draw:
             check_can_draw_from_latent(self.model, 'reset(options={"prompt": ...}) with frames')
@@ -178,7 +178,10 @@ class World:
         for prompt, seed in zip(prompts, seeds, strict=True):  # one seeded stream per start
             if not isinstance(prompt, str):
                 raise TypeError(f'options["prompt"] must be a string, got {type(prompt).__name__}')
-            scenes, seen = best_of_n(self.model, self._text, prompt, int(seed), search or Search(), draw=False)
+            if search is None:
+                scenes = generate_scenes(self.model, self._text, prompt, [torch.Generator().manual_seed(int(seed))], draw=False)
+            else:
+                scenes, seen = best_of_n(self.model, self._text, prompt, int(seed), search, draw=False)
             latents.append(scenes.latents)
             match = {
                 "prompt": prompt,
