@@ -256,7 +256,7 @@ def test_best_of_n_breaks_ties_by_the_ensembles_disagreement(prompted_run, monke
     model = load_model(prompted_run / "run")[0]
     space = load_shared_space(prompted_run / "run", world_model=model)[0]
     scores = {"attributes": np.array([0.5, 1.0, 1.0, 1.0]), "uncertainty": np.array([0.1, 0.3, 0.2, 0.2])}
-    monkeypatch.setattr(search, "verifier_scores", lambda model, scenes: scores)
+    monkeypatch.setattr(search, "verifier_scores", lambda model, scenes, verifier: scores)
     scene, seen = search.best_of_n(model, space, PROMPT, 0, search.Search(samples=4))
     assert seen["chosen"] == 2 and scene.frames.shape == (1, 64, 64, 3) and len(scene.matches) == 1
 
@@ -270,6 +270,7 @@ def test_best_of_n_breaks_ties_by_the_ensembles_disagreement(prompted_run, monke
         ({"prompt": PROMPT, "search": {"method": "reflect"}}, "unknown search method 'reflect'"),
         ({"prompt": PROMPT, "search": {"sample": 2}}, 'unknown "search" key(s) sample'),
         ({"prompt": PROMPT, "search": 4}, "must be a dict"),
+        ({"prompt": PROMPT, "search": {"verifier": "judge"}}, "unknown search verifier 'judge'"),
     ],
 )
 def test_a_bad_search_option_is_refused_by_name(prompted_run, options, named):
@@ -294,6 +295,7 @@ def test_generate_and_eval_prompts_take_best_of_n(prompted_run, tmp_path, capsys
     import json
 
     from worldsim.cli import main
+    from worldsim.model.search import Search
     from worldsim.model.text import load_shared_space
     from worldsim.prompt_eval import _generate
 
@@ -305,5 +307,27 @@ def test_generate_and_eval_prompts_take_best_of_n(prompted_run, tmp_path, capsys
     assert [len(s["search"]["scores"]["attributes"]) for s in report["scenes"]] == [3, 3]
     model = load_model(prompted_run / "run")[0]
     space = load_shared_space(prompted_run / "run", world_model=model)[0]
-    scenes = _generate(model, space, PROMPT, [0, 1], samples=3)
+    scenes = _generate(model, space, PROMPT, [0, 1], Search(samples=3, verifier="frame"))
     assert scenes.frames.shape == (2, 64, 64, 3) and len(scenes.matches) == 2 and scenes.latents.shape[0] == 2
+
+
+def test_the_frame_verifier_grades_what_the_encoder_reads_back_off_each_drawn_candidate(prompted_run):
+    import torch
+
+    from worldsim import domains
+    from worldsim.model.scene import generate_scenes
+    from worldsim.model.search import Search, best_of_n, candidate_seeds, verifier_scores
+    from worldsim.model.text import load_shared_space
+
+    model = load_model(prompted_run / "run")[0]
+    space = load_shared_space(prompted_run / "run", world_model=model)[0]
+    generators = [torch.Generator().manual_seed(s) for s in candidate_seeds(5, 6)]
+    scenes = generate_scenes(model, space, PROMPT, generators)
+    with torch.no_grad():
+        read = model.physical_state(model.encode(torch.as_tensor(scenes.frames))).numpy()
+    holds = domains.get("robotics").load("attributes").check(scenes.parsed.attributes, read, model.config.state_fields)
+    expected = np.mean([holds[name] for name in scenes.parsed.attributes], 0)
+    assert np.allclose(verifier_scores(model, scenes, "frame")["attributes"], expected)
+    chosen, seen = best_of_n(model, space, PROMPT, 5, Search(samples=6, verifier="frame"))
+    assert seen["verifier"] == "frame" and seen["scores"]["attributes"] == expected.tolist()
+    assert np.array_equal(chosen.frames[0], scenes.frames[seen["chosen"]])

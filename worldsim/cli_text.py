@@ -80,6 +80,9 @@ def add_eval_prompts(commands) -> None:
     )
     p.add_argument("--seeds", type=int, default=4, help="scenes generated per prompt (default 4)")
     p.add_argument("--samples", type=int, default=1, help="each scene the verifier's best of this many (Best-of-N; default 1)")
+    p.add_argument(
+        "--verifier", choices=["state", "frame"], default="state", help="--samples: grade the generated state or the drawn frame"
+    )
     p.add_argument("--steps", type=int, default=50, help="dream steps after each generated start, for consistency (default 50)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -101,8 +104,8 @@ def run_eval_prompts(args):
     path = resolve_checkpoint(args.checkpoint or args.domain)
     model, _ = load_model(path, domain=args.domain)
     space, _ = load_shared_space(path, world_model=model)
-    Search.from_options({"samples": args.samples})  # a clear error for a bad --samples before any work
-    config = PromptEvalConfig(seeds=args.seeds, samples=args.samples, steps=args.steps, seed=args.seed)
+    Search.from_options({"samples": args.samples, "verifier": args.verifier})  # a clear error before any work
+    config = PromptEvalConfig(seeds=args.seeds, samples=args.samples, verifier=args.verifier, steps=args.steps, seed=args.seed)
     report = evaluate_prompts(model, space, load_prompt_set(args.prompts), Dataset(args.data), config)
     return report if args.json else format_prompt_report(report)
 
@@ -114,7 +117,11 @@ def format_prompt_report(report: dict) -> str:
     whole = report["whole_prompt"]
     lines = [
         f"{report['domain']} prompts ({report['split']}, {report['prompt_set']})"
-        + (f", each scene the verifier's best of {report['config']['samples']}" if report["config"].get("samples", 1) > 1 else "")
+        + (
+            f", each scene the best of {report['config']['samples']} by its {report['config']['verifier']}"
+            if report["config"].get("samples", 1) > 1
+            else ""
+        )
         + ":",
         f"  whole-prompt accuracy: on the generated state {num(whole['on_state'])}, read off the frame {num(whole['on_frame'])}",
         "  by kind (frame): " + ", ".join(f"{k} {num(v)}" for k, v in whole["by_kind_on_frame"].items()),

@@ -89,13 +89,16 @@ def add_generate(commands) -> None:
     p.add_argument("--steps", type=int, default=30, help="steps of the no-op rollout in each video (default 30; 0: none)")
     p.add_argument("--search", choices=["best_of_n"], help="keep the verifier's best of --samples scenes per seed")
     p.add_argument("--samples", type=int, default=8, help="--search: candidate scenes per seed (default 8)")
+    p.add_argument(
+        "--verifier", choices=["state", "frame"], default="state", help="--search: grade the generated state or the drawn frame"
+    )
     p.add_argument("--out", required=True, help="directory for seedK.png, seedK.mp4 and scenes.json")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(run=run_generate)
 
 
 def run_generate(args):
-    search = {"method": args.search, "samples": args.samples} if args.search else None
+    search = {"method": args.search, "samples": args.samples, "verifier": args.verifier} if args.search else None
     report = generate(args.prompt, args.out, args.domain, args.checkpoint, args.seeds, args.steps, search)
     if args.json:
         return report

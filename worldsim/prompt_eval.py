@@ -44,6 +44,7 @@ from worldsim.model.world_model import WorldModel
 class PromptEvalConfig:
     seeds: int = 4  # scenes generated per prompt
     samples: int = 1  # each scene the verifier's best of this many (worldsim.model.search; 1: no search)
+    verifier: str = "state"  # what the search grades: the generated state, or the drawn frame read back
     steps: int = 50  # dream steps after each generated start (consistency)
     probe_frames: int = 20000  # real frames the probe learns from, at most
     context: int = 4
@@ -80,7 +81,7 @@ def evaluate_prompts(
             continue
         seeds = [config.seed * 1000 + s for s in range(config.seeds)]
         try:
-            scenes = _generate(model, space, case.text, seeds, config.samples)
+            scenes = _generate(model, space, case.text, seeds, Search(samples=config.samples, verifier=config.verifier))
         except PromptError as error:  # a prompt the reading fails on counts as wrong, with the reason
             state_ok += [False] * config.seeds
             frame_ok += [False] * config.seeds
@@ -135,11 +136,11 @@ def evaluate_prompts(
     return report
 
 
-def _generate(model: WorldModel, space: SharedSpace, prompt: str, seeds: list[int], samples: int) -> GeneratedScenes:
-    """One drawn scene per seed: generated in one batch, or each the verifier's best of `samples`."""
-    if samples == 1:
+def _generate(model: WorldModel, space: SharedSpace, prompt: str, seeds: list[int], search: Search) -> GeneratedScenes:
+    """One drawn scene per seed: generated in one batch, or each the verifier's best of `search.samples`."""
+    if search.samples == 1:
         return generate_scenes(model, space, prompt, [torch.Generator().manual_seed(s) for s in seeds])
-    chosen = [best_of_n(model, space, prompt, s, Search(samples=samples))[0] for s in seeds]
+    chosen = [best_of_n(model, space, prompt, s, search)[0] for s in seeds]
     return GeneratedScenes(
         chosen[0].parsed,
         torch.cat([c.latents for c in chosen]),

@@ -3,14 +3,19 @@
 Best-of-N draws N candidate scenes for a prompt in one batch and keeps the best by the verifier:
 
 1. the share of the prompt's attributes that hold on the candidate's generated physical state
-   (what the scene claims), and among the candidates that tie on it
+   (what the scene claims; verifier "state"), or on the state the model's own encoder reads back
+   off the candidate's drawn frame (what the scene shows; verifier "frame", which draws every
+   candidate), and among the candidates that tie on it
 2. the lowest disagreement of the model's dynamics ensemble on the scene's first calm step (a scene
    the model knows how to go on from), where the model has an ensemble.
 
-The verifier reads the state; the frame the user sees is judged apart (`worldsim eval-prompts`
-reads it with a probe trained on real frames only), so what search buys is measured by a judge that
-did not choose. Candidate 0 is the scene the same seed gives without search, so one sample is the
-plain prompt start and more samples never lose a scene that fewer would have kept.
+Either verifier is the model's own reading; `worldsim eval-prompts` judges the frame apart with a
+probe trained on real frames only, so what search buys is measured by a judge that did not choose.
+Graded on the state alone, search found states that hold the words and frames that show them no
+more often than one sample does (BENCHMARKS.md, "Best-of-N over prompted scenes").
+
+Candidate 0 is the scene the same seed gives without search, so one sample is the plain prompt
+start and more samples never lose a scene that fewer would have kept.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ if TYPE_CHECKING:
     from worldsim.model.world_model import WorldModel
 
 METHODS = ("best_of_n",)
+VERIFIERS = ("state", "frame")
 MAX_SAMPLES = 1024  # one batch of candidates; more is a typo, not a budget
 
 
@@ -35,24 +41,28 @@ MAX_SAMPLES = 1024  # one batch of candidates; more is a typo, not a budget
 class Search:
     method: str = "best_of_n"
     samples: int = 1
+    verifier: str = "state"
 
     @classmethod
     def from_options(cls, options: Any) -> Search:
-        """`reset(options={"search": {...}})` or the command line's: a dict with "method" and
-        "samples"; a ValueError names what is wrong."""
+        """`reset(options={"search": {...}})` or the command line's: a dict with "method",
+        "samples" and "verifier"; a ValueError names what is wrong."""
         if isinstance(options, Search):
             return options
         if not isinstance(options, dict):
             raise ValueError(f'the "search" option must be a dict with "method" and "samples", got {options!r}')
-        unknown = set(options) - {"method", "samples"}
+        unknown = set(options) - {"method", "samples", "verifier"}
         if unknown:
-            raise ValueError(f'unknown "search" key(s) {", ".join(sorted(map(str, unknown)))}; known: method, samples')
+            raise ValueError(f'unknown "search" key(s) {", ".join(sorted(map(str, unknown)))}; known: method, samples, verifier')
         method, samples = options.get("method", "best_of_n"), options.get("samples", 1)
+        verifier = options.get("verifier", "state")
         if method not in METHODS:
             raise ValueError(f"unknown search method {method!r}; known: {', '.join(METHODS)}")
+        if verifier not in VERIFIERS:
+            raise ValueError(f"unknown search verifier {verifier!r}; known: {', '.join(VERIFIERS)}")
         if isinstance(samples, bool) or not isinstance(samples, int | np.integer) or not 1 <= samples <= MAX_SAMPLES:
             raise ValueError(f'"samples" must be a whole number from 1 to {MAX_SAMPLES}, got {samples!r}')
-        return cls(method, int(samples))
+        return cls(method, int(samples), verifier)
 
 
 def candidate_seeds(seed: int, samples: int) -> list[int]:
@@ -62,12 +72,21 @@ def candidate_seeds(seed: int, samples: int) -> list[int]:
 
 
 @torch.no_grad()
-def verifier_scores(model: WorldModel, scenes: GeneratedScenes) -> dict[str, np.ndarray]:
-    """Per candidate: "attributes", the share of asked attributes holding on its state, and, with a
-    dynamics ensemble, "uncertainty", the heads' disagreement on a first calm step from it."""
+def verifier_scores(model: WorldModel, scenes: GeneratedScenes, verifier: str = "state") -> dict[str, np.ndarray]:
+    """Per candidate: "attributes", the share of asked attributes holding on its state (verifier
+    "state") or on the state read back off its drawn frame (verifier "frame": `scenes.frames`
+    drawn), and, with a dynamics ensemble, "uncertainty", the heads' disagreement on a first calm
+    step from it."""
+    from worldsim import domains
     from worldsim.envs.keys import calm_action  # here: worldsim.envs imports this module
 
-    scores = {"attributes": np.array([np.mean([m["holds"] for m in match.values()]) for match in scenes.matches])}
+    if verifier == "frame":
+        read = model.physical_state(model.encode(torch.as_tensor(scenes.frames, device=model.device))).cpu().numpy()
+        table = domains.get(model.config.domain).load("attributes")
+        holds = table.check(scenes.parsed.attributes, read, model.config.state_fields)
+        scores = {"attributes": np.mean([holds[name] for name in scenes.parsed.attributes], 0)}
+    else:
+        scores = {"attributes": np.array([np.mean([m["holds"] for m in match.values()]) for match in scenes.matches])}
     if model.config.ensemble:
         action = calm_action(model.config.domain, model.config.state_fields, scenes.states)
         features = model.action_features(torch.as_tensor(action, device=model.device))
@@ -83,18 +102,19 @@ def best_of_n(
     """The verifier's best of `search.samples` scenes generated for `prompt` from `seed`, and what
     the search saw: each candidate's scores and the index of the one kept."""
     generators = [torch.Generator().manual_seed(s) for s in candidate_seeds(seed, search.samples)]
-    scenes = generate_scenes(model, space, prompt, generators, draw=False)
-    scores = verifier_scores(model, scenes)
+    scenes = generate_scenes(model, space, prompt, generators, draw=search.verifier == "frame")
+    scores = verifier_scores(model, scenes, search.verifier)
     # lexsort sorts by its last key first: most attributes holding, then least disagreement, then
     # the earliest candidate
     keys = [np.arange(search.samples)] + ([scores["uncertainty"]] if "uncertainty" in scores else []) + [-scores["attributes"]]
     best = int(np.lexsort(keys)[0])
     chosen = scenes.take([best])
-    if draw:
+    if draw and chosen.frames is None:
         chosen.frames = draw_latents(model, chosen.latents)
     report = {
         "method": search.method,
         "samples": search.samples,
+        "verifier": search.verifier,
         "chosen": best,
         "scores": {name: [float(v) for v in values] for name, values in scores.items()},
     }
