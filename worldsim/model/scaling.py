@@ -1,0 +1,69 @@
+"""What another sample buys: the curve Q(K) = Q_inf - A * K^-gamma fitted to quality at K samples.
+
+Quality against test-time samples rises with diminishing returns; the fitted curve says where it
+levels off (Q_inf), how fast it gets there (gamma), and the knee K*, the number of samples after
+which one more adds less than a stated marginal gain (dQ/dK = A * gamma * K^-(gamma+1)). Fitted by
+least squares: for each gamma on a grid, Q_inf and A are a linear fit; the gamma with the least
+squared error wins (numpy alone, no optimiser to diverge). Confidence intervals come from
+resampling the prompts: each draw refits the curve to the mean over a resampled set of prompts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+GAMMAS = np.linspace(0.02, 3.0, 300)
+
+
+def fit_power_law(ks: np.ndarray, quality: np.ndarray) -> dict[str, float]:
+    """Q_inf, A, gamma and the residual sum of squares of Q(K) = Q_inf - A * K^-gamma through the
+    points (ks, quality); needs three distinct K at least."""
+    ks, quality = np.asarray(ks, dtype=np.float64), np.asarray(quality, dtype=np.float64)
+    if ks.shape != quality.shape or len(np.unique(ks)) < 3 or (ks < 1).any():
+        raise ValueError(f"a scaling fit needs quality at three distinct K >= 1 at least, got K = {ks.tolist()}")
+    best = None
+    for gamma in GAMMAS:
+        design = np.stack([np.ones_like(ks), -(ks**-gamma)], 1)
+        (q_inf, a), *_ = np.linalg.lstsq(design, quality, rcond=None)
+        rss = float(((design @ np.array([q_inf, a]) - quality) ** 2).sum())
+        if best is None or rss < best["rss"]:
+            best = {"q_inf": float(q_inf), "a": float(a), "gamma": float(gamma), "rss": rss}
+    return best
+
+
+def knee(fit: dict[str, float], marginal: float) -> float:
+    """K*: the number of samples after which one more adds less than `marginal` to Q (inf where
+    the curve never rises that slowly; 1 where even the first extra sample adds less)."""
+    slope = fit["a"] * fit["gamma"]
+    if slope <= 0:
+        return 1.0
+    return max(1.0, (slope / marginal) ** (1 / (fit["gamma"] + 1)))
+
+
+def scaling_fit(
+    ks: list[int], per_prompt: np.ndarray, marginal: float = 0.005, draws: int = 1000, seed: int = 0
+) -> dict[str, Any]:
+    """The curve fitted to the mean over prompts of `per_prompt` (P, len(ks)) quality, with 90 %
+    intervals from `draws` resamplings of the prompts, and the knee at `marginal` gain per sample."""
+    per_prompt = np.asarray(per_prompt, dtype=np.float64)
+    if per_prompt.ndim != 2 or per_prompt.shape[1] != len(ks):
+        raise ValueError(f"per-prompt quality must be (prompts, {len(ks)}), got {per_prompt.shape}")
+    fit = fit_power_law(np.array(ks), per_prompt.mean(0))
+    rng = np.random.default_rng(seed)
+    resampled = []
+    for _ in range(draws):
+        rows = rng.integers(len(per_prompt), size=len(per_prompt))
+        f = fit_power_law(np.array(ks), per_prompt[rows].mean(0))
+        resampled.append([f["q_inf"], f["a"], f["gamma"], knee(f, marginal)])
+    low, high = np.percentile(np.array(resampled), [5, 95], axis=0)
+    names = ("q_inf", "a", "gamma", "k_star")
+    return {
+        "ks": list(ks),
+        "quality": per_prompt.mean(0).tolist(),
+        **fit,
+        "k_star": knee(fit, marginal),
+        "marginal": marginal,
+        "interval_90": {name: [float(lo), float(hi)] for name, lo, hi in zip(names, low, high, strict=True)},
+    }
