@@ -331,3 +331,30 @@ def test_the_frame_verifier_grades_what_the_encoder_reads_back_off_each_drawn_ca
     chosen, seen = best_of_n(model, space, PROMPT, 5, Search(samples=6, verifier="frame"))
     assert seen["verifier"] == "frame" and seen["scores"]["attributes"] == expected.tolist()
     assert np.array_equal(chosen.frames[0], scenes.frames[seen["chosen"]])
+
+
+def test_scaling_measures_each_k_and_fits_the_judges_and_the_states_curves(prompted_run, monkeypatch, capsys):
+    import json
+
+    import worldsim.prompt_eval as prompt_eval
+    from worldsim.cli import main
+
+    seen = []
+
+    def evaluate(model, space, prompts, data, config):  # quality that rises with K, per prompt
+        seen.append((config.samples, config.verifier, config.seeds))
+        rising = 0.9 - 0.4 * config.samples**-0.7
+        cases = [{"kind": "simple", "state_holds": rising + d, "frame_holds": 0.5 + d} for d in (0, 0.1)]
+        return {"cases": [*cases, {"kind": "out_of_range", "refused": True}]}
+
+    monkeypatch.setattr(prompt_eval, "evaluate_prompts", evaluate)
+    args = ["scaling", "--checkpoint", str(prompted_run / "run"), "--prompts", "scenarios/prompts/robotics-dev.yaml"]
+    args += ["--data", str(prompted_run / "data"), "--seeds", "3", "--verifier", "frame", "--json"]
+    assert main(args + ["--ks", "4,1,2,8"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert seen == [(1, "frame", 3), (2, "frame", 3), (4, "frame", 3), (8, "frame", 3)]
+    assert report["on_state"]["ks"] == [1, 2, 4, 8] and report["on_state"]["gamma"] == pytest.approx(0.7, abs=0.02)
+    assert report["judge"]["quality"] == pytest.approx([0.55] * 4) and report["judge"]["k_star"] == 1.0  # flat: no sample pays
+    assert set(report["judge"]["interval_90"]) == {"q_inf", "a", "gamma", "k_star"} and len(report["seconds"]) == 4
+    assert main(args + ["--ks", "1,2"]) == 2 and "three distinct K" in capsys.readouterr().err
+    assert len(seen) == 4  # refused before any evaluation

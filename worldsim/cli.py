@@ -9,7 +9,7 @@ import sys
 from worldsim.bench import add_bench
 from worldsim.cli_data import add_collect, add_dataset
 from worldsim.cli_model import add_calibrate, add_eval, add_export, add_train
-from worldsim.cli_text import add_eval_prompts, add_train_text
+from worldsim.cli_text import add_eval_prompts, add_scaling, add_train_text
 from worldsim.counterfactual.cli import add_counterfactual
 from worldsim.dream_demo import add_dream
 from worldsim.generate import add_generate
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_text(commands)
     add_generate(commands)
     add_eval_prompts(commands)
+    add_scaling(commands)
     add_dream(commands)
     add_rollout(commands)
     add_play(commands)

@@ -110,6 +110,88 @@ def run_eval_prompts(args):
     return report if args.json else format_prompt_report(report)
 
 
+def add_scaling(commands) -> None:
+    p = commands.add_parser(
+        "scaling", help="prompt accuracy against test-time samples: eval-prompts at each K and the fitted curve Q(K)"
+    )
+    p.add_argument("--domain", help="a built-in domain (its shipped weights and text model)")
+    p.add_argument("--checkpoint", help="a model directory holding a text model")
+    p.add_argument("--prompts", required=True, help="a prompt set, e.g. scenarios/prompts/games-heldout.yaml")
+    p.add_argument("--data", required=True, help="real episodes of the domain, as for eval-prompts")
+    p.add_argument("--method", choices=["best_of_n"], default="best_of_n")
+    p.add_argument("--verifier", choices=["state", "frame"], default="state", help="what the search grades")
+    p.add_argument("--ks", default="1,2,4,8,16", help="samples per scene to measure (default 1,2,4,8,16)")
+    p.add_argument("--seeds", type=int, default=16, help="scenes per prompt at each K (default 16)")
+    p.add_argument("--marginal", type=float, default=0.005, help="K*: where one more sample adds less than this")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(run=run_scaling)
+
+
+def run_scaling(args):
+    import time
+
+    import numpy as np
+
+    from worldsim.data import Dataset
+    from worldsim.language.prompt_sets import load_prompt_set
+    from worldsim.model.checkpoint import load_model, resolve_checkpoint
+    from worldsim.model.scaling import scaling_fit
+    from worldsim.model.search import Search
+    from worldsim.model.text import load_shared_space
+    from worldsim.prompt_eval import PromptEvalConfig, evaluate_prompts
+
+    try:
+        ks = sorted({int(k) for k in args.ks.split(",")})
+    except ValueError:
+        raise ValueError(f"--ks must be whole numbers separated by commas, got {args.ks!r}") from None
+    if len(ks) < 3:
+        raise ValueError(f"a scaling fit needs quality at three distinct K at least, got --ks {args.ks}")
+    for k in ks:
+        Search.from_options({"method": args.method, "samples": k, "verifier": args.verifier})
+    if not args.domain and not args.checkpoint:
+        raise ValueError("give --domain or --checkpoint")
+    path = resolve_checkpoint(args.checkpoint or args.domain)
+    model, _ = load_model(path, domain=args.domain)
+    space, _ = load_shared_space(path, world_model=model)
+    prompts, data = load_prompt_set(args.prompts), Dataset(args.data)
+    judged, graded, seconds = [], [], []
+    for k in ks:
+        config = PromptEvalConfig(seeds=args.seeds, samples=k, verifier=args.verifier, seed=args.seed)
+        start = time.perf_counter()
+        report = evaluate_prompts(model, space, prompts, data, config)
+        seconds.append(time.perf_counter() - start)
+        cases = [c for c in report["cases"] if c["kind"] != "out_of_range"]
+        judged.append([c.get("frame_holds", 0.0) for c in cases])  # a prompt the reading fails on: 0
+        graded.append([c.get("state_holds", 0.0) for c in cases])
+    result = {
+        "domain": model.config.domain,
+        "prompt_set": str(prompts.path),
+        "method": args.method,
+        "verifier": args.verifier,
+        "seeds": args.seeds,
+        "seconds": seconds,
+        # the frame as the probe trained on real frames reads it: the judge that did not choose
+        "judge": scaling_fit(ks, np.array(judged).T, args.marginal, seed=args.seed),
+        "on_state": scaling_fit(ks, np.array(graded).T, args.marginal, seed=args.seed),
+    }
+    return result if args.json else format_scaling_report(result)
+
+
+def format_scaling_report(result: dict) -> str:
+    lines = [f"{result['domain']} {result['method']} ({result['verifier']} verifier), {result['prompt_set']}:"]
+    for name in ("judge", "on_state"):
+        f = result[name]
+        ci = f["interval_90"]
+        lines += [
+            f"  {name}: quality " + ", ".join(f"K={k} {q:.2f}" for k, q in zip(f["ks"], f["quality"], strict=True)),
+            f"    Q_inf {f['q_inf']:.2f} [{ci['q_inf'][0]:.2f}, {ci['q_inf'][1]:.2f}], gamma {f['gamma']:.2f} "
+            f"[{ci['gamma'][0]:.2f}, {ci['gamma'][1]:.2f}], K* {f['k_star']:.1f} [{ci['k_star'][0]:.1f}, {ci['k_star'][1]:.1f}] "
+            f"at {f['marginal']} per sample",
+        ]
+    return "\n".join(lines)
+
+
 def format_prompt_report(report: dict) -> str:
     def num(v):
         return "-" if v is None else f"{v:.2f}"
