@@ -333,8 +333,10 @@ def test_the_frame_verifier_grades_what_the_encoder_reads_back_off_each_drawn_ca
     assert np.array_equal(chosen.frames[0], scenes.frames[seen["chosen"]])
 
 
-def test_scaling_measures_each_k_and_fits_the_judges_and_the_states_curves(prompted_run, monkeypatch, capsys):
+def test_scaling_measures_each_k_and_fits_the_judges_and_the_states_curves(prompted_run, monkeypatch, capsys, tmp_path):
     import json
+
+    import imageio.v3 as imageio
 
     import worldsim.prompt_eval as prompt_eval
     from worldsim.cli import main
@@ -350,8 +352,9 @@ def test_scaling_measures_each_k_and_fits_the_judges_and_the_states_curves(promp
     monkeypatch.setattr(prompt_eval, "evaluate_prompts", evaluate)
     args = ["scaling", "--checkpoint", str(prompted_run / "run"), "--prompts", "scenarios/prompts/robotics-dev.yaml"]
     args += ["--data", str(prompted_run / "data"), "--seeds", "3", "--verifier", "frame", "--json"]
-    assert main(args + ["--ks", "4,1,2,8"]) == 0
+    assert main(args + ["--ks", "4,1,2,8", "--plot", str(tmp_path / "curve.png")]) == 0
     report = json.loads(capsys.readouterr().out)
+    assert imageio.imread(tmp_path / "curve.png").shape == (420, 640, 3) and report["plot"] == str(tmp_path / "curve.png")
     assert seen == [(1, "frame", 3), (2, "frame", 3), (4, "frame", 3), (8, "frame", 3)]
     assert report["on_state"]["ks"] == [1, 2, 4, 8] and report["on_state"]["gamma"] == pytest.approx(0.7, abs=0.02)
     assert report["judge"]["quality"] == pytest.approx([0.55] * 4) and report["judge"]["k_star"] == 1.0  # flat: no sample pays

@@ -124,6 +124,7 @@ def add_scaling(commands) -> None:
     p.add_argument("--seeds", type=int, default=16, help="scenes per prompt at each K (default 16)")
     p.add_argument("--marginal", type=float, default=0.005, help="K*: where one more sample adds less than this")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--plot", help="write a PNG of the measured and fitted curves here")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(run=run_scaling)
 
@@ -136,7 +137,7 @@ def run_scaling(args):
     from worldsim.data import Dataset
     from worldsim.language.prompt_sets import load_prompt_set
     from worldsim.model.checkpoint import load_model, resolve_checkpoint
-    from worldsim.model.scaling import scaling_fit
+    from worldsim.model.scaling import plot_scaling, scaling_fit
     from worldsim.model.search import Search
     from worldsim.model.text import load_shared_space
     from worldsim.prompt_eval import PromptEvalConfig, evaluate_prompts
@@ -175,6 +176,10 @@ def run_scaling(args):
         "judge": scaling_fit(ks, np.array(judged).T, args.marginal, seed=args.seed),
         "on_state": scaling_fit(ks, np.array(graded).T, args.marginal, seed=args.seed),
     }
+    if args.plot:
+        title = f"{result['domain']} {args.method}, {args.verifier} verifier: whole-prompt accuracy"
+        plot_scaling({"judge (frame probe)": result["judge"], "generated state": result["on_state"]}, args.plot, title)
+        result["plot"] = args.plot
     return result if args.json else format_scaling_report(result)
 
 

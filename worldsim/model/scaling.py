@@ -67,3 +67,45 @@ def scaling_fit(
         "marginal": marginal,
         "interval_90": {name: [float(lo), float(hi)] for name, lo, hi in zip(names, low, high, strict=True)},
     }
+
+
+def plot_scaling(curves: dict[str, dict[str, Any]], path, title: str) -> None:
+    """A PNG of each named curve's measured quality (dots) and fit (line) against K (log scale),
+    written to a temporary name and renamed. Drawn with Pillow, a dependency already."""
+    import os
+    from pathlib import Path
+
+    from PIL import Image, ImageDraw
+
+    width, height, margin = 640, 420, 56
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    ks = sorted({k for curve in curves.values() for k in curve["ks"]})
+    span = max(np.log2(ks[-1]), 1.0)
+
+    def at(k: float, q: float) -> tuple[float, float]:
+        x = margin + (width - 2 * margin) * np.log2(k) / span
+        return x, height - margin - (height - 2 * margin) * float(np.clip(q, 0, 1))
+
+    for q in np.linspace(0, 1, 6):  # the quality axis, 0 to 1
+        draw.line([at(1, q), at(2**span, q)], fill=(225, 225, 225))
+        draw.text((8, at(1, q)[1] - 6), f"{q:.1f}", fill="black")
+    for k in ks:
+        draw.text((at(k, 0)[0] - 6, height - margin + 8), str(k), fill="black")
+    draw.text((width // 2 - 70, height - 24), "samples K (log scale)", fill="black")
+    draw.text((margin, 12), title, fill="black")
+    colours = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189)]
+    for i, (name, curve) in enumerate(curves.items()):
+        colour = colours[i % len(colours)]
+        grid = 2 ** np.linspace(0, span, 100)
+        fitted = curve["q_inf"] - curve["a"] * grid ** -curve["gamma"]
+        draw.line([at(k, q) for k, q in zip(grid, fitted, strict=True)], fill=colour, width=2)
+        for k, q in zip(curve["ks"], curve["quality"], strict=True):
+            x, y = at(k, q)
+            draw.ellipse([x - 4, y - 4, x + 4, y + 4], fill=colour)
+        label = f"{name}: Q_inf {curve['q_inf']:.2f}, gamma {curve['gamma']:.2f}, K* {curve['k_star']:.1f}"
+        draw.text((margin, 30 + 14 * i), label, fill=colour)
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    image.save(tmp)
+    os.replace(tmp, path)
