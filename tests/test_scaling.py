@@ -15,7 +15,9 @@ def curve(ks, q_inf=0.9, a=0.4, gamma=0.7):
 def test_the_fit_recovers_a_known_curve():
     fit = fit_power_law(KS, curve(KS))
     assert fit["q_inf"] == pytest.approx(0.9, abs=1e-3) and fit["a"] == pytest.approx(0.4, abs=1e-3)
-    assert fit["gamma"] == pytest.approx(0.7, abs=0.01) and fit["rss"] < 1e-6
+    assert fit["gamma"] == pytest.approx(0.7, abs=0.01) and fit["rss"] < 1e-6 and not fit["gamma_at_bound"]
+    # still accelerating over these K (convex in log K): no diminishing-returns curve fits, and it says so
+    assert fit_power_law(KS, 0.5 + 0.01 * KS)["gamma_at_bound"]
 
 
 def test_the_knee_is_where_one_more_sample_adds_less_than_the_margin():

@@ -194,6 +194,8 @@ def format_scaling_report(result: dict) -> str:
             f"[{ci['gamma'][0]:.2f}, {ci['gamma'][1]:.2f}], K* {f['k_star']:.1f} [{ci['k_star'][0]:.1f}, {ci['k_star'][1]:.1f}] "
             f"at {f['marginal']} per sample",
         ]
+        if f["gamma_at_bound"]:
+            lines.append("    (gamma at the edge of its grid: over these K the curve has not begun to level off; try larger K)")
     return "\n".join(lines)
 
 

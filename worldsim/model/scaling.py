@@ -30,6 +30,9 @@ def fit_power_law(ks: np.ndarray, quality: np.ndarray) -> dict[str, float]:
         rss = float(((design @ np.array([q_inf, a]) - quality) ** 2).sum())
         if best is None or rss < best["rss"]:
             best = {"q_inf": float(q_inf), "a": float(a), "gamma": float(gamma), "rss": rss}
+    # A gamma at the grid's edge means no power law with diminishing returns fits these points:
+    # over these K the curve has not begun to level off (or never rose), and Q_inf is no limit.
+    best["gamma_at_bound"] = best["gamma"] in (GAMMAS[0], GAMMAS[-1])
     return best
 
 
