@@ -250,13 +250,13 @@ def test_best_of_n_keeps_the_verifiers_best_and_one_sample_is_the_plain_start(pr
 
 
 def test_best_of_n_breaks_ties_by_the_ensembles_disagreement(prompted_run, monkeypatch):
-    import worldsim.model.search as search
+    import worldsim.search.best_of_n as search
     from worldsim.model.text import load_shared_space
 
     model = load_model(prompted_run / "run")[0]
     space = load_shared_space(prompted_run / "run", world_model=model)[0]
     scores = {"attributes": np.array([0.5, 1.0, 1.0, 1.0]), "uncertainty": np.array([0.1, 0.3, 0.2, 0.2])}
-    monkeypatch.setattr(search, "verifier_scores", lambda model, scenes, verifier: scores)
+    monkeypatch.setattr(search, "verifier_scores", lambda model, scenes, verifier, calm: scores)
     scene, seen = search.best_of_n(model, space, PROMPT, 0, search.Search(samples=4))
     assert seen["chosen"] == 2 and scene.frames.shape == (1, 64, 64, 3) and len(scene.matches) == 1
 
@@ -295,9 +295,9 @@ def test_generate_and_eval_prompts_take_best_of_n(prompted_run, tmp_path, capsys
     import json
 
     from worldsim.cli import main
-    from worldsim.model.search import Search
     from worldsim.model.text import load_shared_space
     from worldsim.prompt_eval import _generate
+    from worldsim.search.best_of_n import Search
 
     out = tmp_path / "scenes"
     args = ["generate", PROMPT, "--checkpoint", str(prompted_run / "run"), "--seeds", "2", "--steps", "0"]
@@ -316,8 +316,8 @@ def test_the_frame_verifier_grades_what_the_encoder_reads_back_off_each_drawn_ca
 
     from worldsim import domains
     from worldsim.model.scene import generate_scenes
-    from worldsim.model.search import Search, best_of_n, candidate_seeds, verifier_scores
     from worldsim.model.text import load_shared_space
+    from worldsim.search.best_of_n import Search, best_of_n, candidate_seeds, verifier_scores
 
     model = load_model(prompted_run / "run")[0]
     space = load_shared_space(prompted_run / "run", world_model=model)[0]

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from worldsim.model.scaling import fit_power_law, knee, scaling_fit
+from worldsim.search.scaling import fit_power_law, knee, scaling_fit
 
 KS = np.array([1, 2, 4, 8, 16, 32])
 

@@ -93,9 +93,9 @@ def run_eval_prompts(args):
     from worldsim.data import Dataset
     from worldsim.language.prompt_sets import load_prompt_set
     from worldsim.model.checkpoint import load_model, resolve_checkpoint
-    from worldsim.model.search import Search
     from worldsim.model.text import load_shared_space
     from worldsim.prompt_eval import PromptEvalConfig, evaluate_prompts
+    from worldsim.search.best_of_n import Search
 
     if args.seeds < 1 or args.steps < 1:
         raise ValueError(f"--seeds and --steps must be at least 1, got {args.seeds} and {args.steps}")
@@ -137,10 +137,10 @@ def run_scaling(args):
     from worldsim.data import Dataset
     from worldsim.language.prompt_sets import load_prompt_set
     from worldsim.model.checkpoint import load_model, resolve_checkpoint
-    from worldsim.model.scaling import plot_scaling, scaling_fit
-    from worldsim.model.search import Search
     from worldsim.model.text import load_shared_space
     from worldsim.prompt_eval import PromptEvalConfig, evaluate_prompts
+    from worldsim.search.best_of_n import Search
+    from worldsim.search.scaling import plot_scaling, scaling_fit
 
     try:
         ks = sorted({int(k) for k in args.ks.split(",")})

@@ -3,7 +3,7 @@
 For a prompt set (`scenarios/prompts/<domain>-<split>.yaml`) and a world model with its text model:
 
 - attribute accuracy: each prompt generates `seeds` scenes (each the verifier's best of `samples`
-  under Best-of-N search, worldsim.model.search); every asked attribute is checked on the
+  under Best-of-N search, worldsim.search.best_of_n); every asked attribute is checked on the
   generated physical state, and on the generated frame as read by a frozen state probe trained on
   real frames only (`critics.StateProbe`; what the user sees, not what the latent claims). Whole-
   prompt accuracy is the share of scenes where every attribute holds, overall and per kind. The
@@ -35,15 +35,15 @@ from worldsim.language.prompt import PromptError
 from worldsim.language.prompt_sets import PromptSet
 from worldsim.model.critics import ProbeRecipe, RealismRecipe, StateProbe, absolute_difference, realism_accuracy
 from worldsim.model.scene import GeneratedScenes, check_can_draw_from_latent, generate_scenes
-from worldsim.model.search import Search, best_of_n
 from worldsim.model.text import SharedSpace
 from worldsim.model.world_model import WorldModel
+from worldsim.search.best_of_n import Search, best_of_n
 
 
 @dataclass
 class PromptEvalConfig:
     seeds: int = 4  # scenes generated per prompt
-    samples: int = 1  # each scene the verifier's best of this many (worldsim.model.search; 1: no search)
+    samples: int = 1  # each scene the verifier's best of this many (worldsim.search.best_of_n; 1: no search)
     verifier: str = "state"  # what the search grades: the generated state, or the drawn frame read back
     steps: int = 50  # dream steps after each generated start (consistency)
     probe_frames: int = 20000  # real frames the probe learns from, at most
@@ -140,7 +140,8 @@ def _generate(model: WorldModel, space: SharedSpace, prompt: str, seeds: list[in
     """One drawn scene per seed: generated in one batch, or each the verifier's best of `search.samples`."""
     if search.samples == 1:
         return generate_scenes(model, space, prompt, [torch.Generator().manual_seed(s) for s in seeds])
-    chosen = [best_of_n(model, space, prompt, s, search)[0] for s in seeds]
+    calm = lambda states: calm_action(model.config.domain, model.config.state_fields, states)  # noqa: E731
+    chosen = [best_of_n(model, space, prompt, s, search, calm=calm)[0] for s in seeds]
     return GeneratedScenes(
         chosen[0].parsed,
         torch.cat([c.latents for c in chosen]),

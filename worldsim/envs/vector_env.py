@@ -41,7 +41,7 @@ from worldsim.envs.actions import check_actions
 from worldsim.envs.world import World, prompt_search, reset_options
 
 if TYPE_CHECKING:
-    from worldsim.model.search import Search
+    from worldsim.search.best_of_n import Search
 
 
 def check_autoreset_mode(mode: str | AutoresetMode) -> AutoresetMode:

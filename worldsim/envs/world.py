@@ -28,7 +28,7 @@ from worldsim.model.world_model import WorldModel
 from worldsim.sources.base import space_from_json
 
 if TYPE_CHECKING:
-    from worldsim.model.search import Search
+    from worldsim.search.best_of_n import Search
 
 OBS_TYPES = ("pixels", "latent", "state")
 # Finite bounds for vector observations (Gymnasium and SB3 warn on infinite ones). They never bind
@@ -70,7 +70,7 @@ def prompt_search(options: Mapping[str, Any]) -> Search | None:
         return None
     if options.get("prompt") is None:
         raise ValueError('the "search" reset option searches over scenes generated from a prompt: give "prompt" with it')
-    from worldsim.model.search import Search
+    from worldsim.search.best_of_n import Search
 
     return Search.from_options(options["search"])
 
@@ -163,10 +163,10 @@ class World:
         """Start latents generated from `prompts` (one per seed) and, per start, `info["prompt_match"]`:
         each asked attribute with what the text model understood, what the start holds, and whether
         it holds. With `search`, each start is the verifier's best of `search.samples` candidates
-        (worldsim.model.search), and the match says what the search saw. The text model
+        (worldsim.search.best_of_n), and the match says what the search saw. The text model
         (`text.json`, `text.safetensors` beside the weights) loads on first use."""
         from worldsim.model.scene import check_can_draw_from_latent, generate_scenes
-        from worldsim.model.search import best_of_n
+        from worldsim.search.best_of_n import best_of_n
 
         if draw:
             check_can_draw_from_latent(self.model, 'reset(options={"prompt": ...}) with frames')
@@ -181,7 +181,7 @@ class World:
             if search is None:
                 scenes = generate_scenes(self.model, self._text, prompt, [torch.Generator().manual_seed(int(seed))], draw=False)
             else:
-                scenes, seen = best_of_n(self.model, self._text, prompt, int(seed), search, draw=False)
+                scenes, seen = best_of_n(self.model, self._text, prompt, int(seed), search, draw=False, calm=self.calm)
             latents.append(scenes.latents)
             match = {
                 "prompt": prompt,
@@ -191,6 +191,12 @@ class World:
             }
             matches.append(match if search is None else {**match, "search": seen})
         return torch.cat(latents), matches
+
+    def calm(self, states: np.ndarray) -> np.ndarray:
+        """Actions that leave scenes in `states` (N, S) to themselves (a search's calm first step)."""
+        from worldsim.envs.keys import calm_action
+
+        return calm_action(self.model.config.domain, self.model.config.state_fields, states)
 
     def clip(self, values: np.ndarray) -> np.ndarray:
         """Vector observations clipped to the observation space's bounds, as float32."""

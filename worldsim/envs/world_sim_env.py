@@ -57,7 +57,7 @@ class WorldSimEnv(gym.Env):
         simulator) or "prompt" (a scene generated from words; `info["prompt_match"]` then says
         what was understood and whether each asked attribute holds). With a prompt, "search":
         {"method": "best_of_n", "samples": K} keeps the verifier's best of K generated scenes
-        (worldsim.model.search; `info["prompt_match"]["search"]` has each candidate's scores)."""
+        (worldsim.search.best_of_n; `info["prompt_match"]["search"]` has each candidate's scores)."""
         options = reset_options(options)
         starts = {"context", "scenario", "prompt"}
         unknown = set(options) - starts - {"search"}

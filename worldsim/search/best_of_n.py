@@ -7,7 +7,8 @@ Best-of-N draws N candidate scenes for a prompt in one batch and keeps the best 
    off the candidate's drawn frame (what the scene shows; verifier "frame", which draws every
    candidate), and among the candidates that tie on it
 2. the lowest disagreement of the model's dynamics ensemble on the scene's first calm step (a scene
-   the model knows how to go on from), where the model has an ensemble.
+   the model knows how to go on from), where the model has an ensemble and the caller says what a
+   calm step is (the envs' `calm_action`; this package never imports the envs).
 
 Either verifier is the model's own reading; `worldsim eval-prompts` judges the frame apart with a
 probe trained on real frames only, so what search buys is measured by a judge that did not choose.
@@ -20,6 +21,7 @@ start and more samples never lose a scene that fewer would have kept.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from worldsim.model.text import SharedSpace
     from worldsim.model.world_model import WorldModel
 
+Calm = Callable[[np.ndarray], np.ndarray]  # states (N, S) -> actions that leave the scenes to themselves
 METHODS = ("best_of_n",)
 VERIFIERS = ("state", "frame")
 MAX_SAMPLES = 1024  # one batch of candidates; more is a typo, not a budget
@@ -72,13 +75,15 @@ def candidate_seeds(seed: int, samples: int) -> list[int]:
 
 
 @torch.no_grad()
-def verifier_scores(model: WorldModel, scenes: GeneratedScenes, verifier: str = "state") -> dict[str, np.ndarray]:
+def verifier_scores(
+    model: WorldModel, scenes: GeneratedScenes, verifier: str = "state", calm: Calm | None = None
+) -> dict[str, np.ndarray]:
     """Per candidate: "attributes", the share of asked attributes holding on its state (verifier
     "state") or on the state read back off its drawn frame (verifier "frame": `scenes.frames`
-    drawn), and, with a dynamics ensemble, "uncertainty", the heads' disagreement on a first calm
-    step from it."""
+    drawn), and, given a model with a dynamics ensemble and `calm` (states (N, S) -> the actions
+    that leave those scenes to themselves; the envs' `calm_action`), "uncertainty", the heads'
+    disagreement on a first calm step from it."""
     from worldsim import domains
-    from worldsim.envs.keys import calm_action  # here: worldsim.envs imports this module
 
     if verifier == "frame":
         read = model.physical_state(model.encode(torch.as_tensor(scenes.frames, device=model.device))).cpu().numpy()
@@ -87,8 +92,8 @@ def verifier_scores(model: WorldModel, scenes: GeneratedScenes, verifier: str = 
         scores = {"attributes": np.mean([holds[name] for name in scenes.parsed.attributes], 0)}
     else:
         scores = {"attributes": np.array([np.mean([m["holds"] for m in match.values()]) for match in scenes.matches])}
-    if model.config.ensemble:
-        action = calm_action(model.config.domain, model.config.state_fields, scenes.states)
+    if model.config.ensemble and calm is not None:
+        action = calm(scenes.states)
         features = model.action_features(torch.as_tensor(action, device=model.device))
         noise = model.noise(len(scenes.states), torch.Generator(device=model.device).manual_seed(0))
         after = model.imagine_step(scenes.latents, features, noise, 1.0)
@@ -97,13 +102,13 @@ def verifier_scores(model: WorldModel, scenes: GeneratedScenes, verifier: str = 
 
 
 def best_of_n(
-    model: WorldModel, space: SharedSpace, prompt: str, seed: int, search: Search, draw: bool = True
+    model: WorldModel, space: SharedSpace, prompt: str, seed: int, search: Search, draw: bool = True, calm: Calm | None = None
 ) -> tuple[GeneratedScenes, dict[str, Any]]:
     """The verifier's best of `search.samples` scenes generated for `prompt` from `seed`, and what
     the search saw: each candidate's scores and the index of the one kept."""
     generators = [torch.Generator().manual_seed(s) for s in candidate_seeds(seed, search.samples)]
     scenes = generate_scenes(model, space, prompt, generators, draw=search.verifier == "frame")
-    scores = verifier_scores(model, scenes, search.verifier)
+    scores = verifier_scores(model, scenes, search.verifier, calm)
     # lexsort sorts by its last key first: most attributes holding, then least disagreement, then
     # the earliest candidate
     keys = [np.arange(search.samples)] + ([scores["uncertainty"]] if "uncertainty" in scores else []) + [-scores["attributes"]]
