@@ -12,11 +12,12 @@ Best-of-N draws N candidate scenes for a prompt in one batch and keeps the best 
 
 Either verifier is the model's own reading; `worldsim eval-prompts` judges the frame apart with a
 probe trained on real frames only, so what search buys is measured by a judge that did not choose.
-Graded on the state alone, search found states that hold the words and frames that show them no
-more often than one sample does (BENCHMARKS.md, "Best-of-N over prompted scenes").
+On CarRacing, graded on the state alone, search found states that hold the words and frames that
+show them hardly more often than one sample does (BENCHMARKS.md, "Best-of-N over prompted scenes").
 
-Candidate 0 is the scene the same seed gives without search, so one sample is the plain prompt
-start and more samples never lose a scene that fewer would have kept.
+Candidate 0 is the scene the same seed gives without search, and the candidates of fewer samples
+are among those of more: one sample is the plain prompt start, and the kept scene's score never
+falls as samples grow.
 """
 
 from __future__ import annotations
