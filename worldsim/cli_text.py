@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import fields
 
+from worldsim.search import METHODS, VERIFIERS
+
 
 def add_train_text(commands) -> None:
     from worldsim.model.text_training import TextTrainConfig
@@ -81,7 +83,7 @@ def add_eval_prompts(commands) -> None:
     p.add_argument("--seeds", type=int, default=4, help="scenes generated per prompt (default 4)")
     p.add_argument("--samples", type=int, default=1, help="each scene the verifier's best of this many (Best-of-N; default 1)")
     p.add_argument(
-        "--verifier", choices=["state", "frame"], default="state", help="--samples: grade the generated state or the drawn frame"
+        "--verifier", choices=VERIFIERS, default="state", help="--samples: grade the generated state or the drawn frame"
     )
     p.add_argument("--steps", type=int, default=50, help="dream steps after each generated start, for consistency (default 50)")
     p.add_argument("--seed", type=int, default=0)
@@ -118,8 +120,8 @@ def add_scaling(commands) -> None:
     p.add_argument("--checkpoint", help="a model directory holding a text model")
     p.add_argument("--prompts", required=True, help="a prompt set, e.g. scenarios/prompts/games-heldout.yaml")
     p.add_argument("--data", required=True, help="real episodes of the domain, as for eval-prompts")
-    p.add_argument("--method", choices=["best_of_n"], default="best_of_n")
-    p.add_argument("--verifier", choices=["state", "frame"], default="state", help="what the search grades")
+    p.add_argument("--method", choices=METHODS, default="best_of_n")
+    p.add_argument("--verifier", choices=VERIFIERS, default="state", help="what the search grades")
     p.add_argument("--ks", default="1,2,4,8,16", help="samples per scene to measure (default 1,2,4,8,16)")
     p.add_argument("--seeds", type=int, default=16, help="scenes per prompt at each K (default 16)")
     p.add_argument("--marginal", type=float, default=0.005, help="K*: where one more sample adds less than this")

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from worldsim.search import METHODS, VERIFIERS
+
 
 def generate(
     prompt: str,
@@ -87,10 +89,10 @@ def add_generate(commands) -> None:
     p.add_argument("--checkpoint", help="a model directory holding a text model (`worldsim train-text --out` into it)")
     p.add_argument("--seeds", type=int, default=4, help="scenes to generate, seeds 0..N-1 (default 4)")
     p.add_argument("--steps", type=int, default=30, help="steps of the no-op rollout in each video (default 30; 0: none)")
-    p.add_argument("--search", choices=["best_of_n"], help="keep the verifier's best of --samples scenes per seed")
+    p.add_argument("--search", choices=METHODS, help="keep the verifier's best of --samples scenes per seed")
     p.add_argument("--samples", type=int, default=8, help="--search: candidate scenes per seed (default 8)")
     p.add_argument(
-        "--verifier", choices=["state", "frame"], default="state", help="--search: grade the generated state or the drawn frame"
+        "--verifier", choices=VERIFIERS, default="state", help="--search: grade the generated state or the drawn frame"
     )
     p.add_argument("--out", required=True, help="directory for seedK.png, seedK.mp4 and scenes.json")
     p.add_argument("--json", action="store_true", help="print the report as JSON")

@@ -30,15 +30,13 @@ import numpy as np
 import torch
 
 from worldsim.model.scene import GeneratedScenes, draw_latents, generate_scenes
+from worldsim.search import MAX_SAMPLES, METHODS, VERIFIERS
 
 if TYPE_CHECKING:
     from worldsim.model.text import SharedSpace
     from worldsim.model.world_model import WorldModel
 
 Calm = Callable[[np.ndarray], np.ndarray]  # states (N, S) -> actions that leave the scenes to themselves
-METHODS = ("best_of_n",)
-VERIFIERS = ("state", "frame")
-MAX_SAMPLES = 1024  # one batch of candidates; more is a typo, not a budget
 
 
 @dataclass(frozen=True)
@@ -54,7 +52,7 @@ class Search:
         if isinstance(options, Search):
             return options
         if not isinstance(options, dict):
-            raise ValueError(f'the "search" option must be a dict with "method" and "samples", got {options!r}')
+            raise ValueError(f'the "search" option must be a dict with "method", "samples" and "verifier", got {options!r}')
         unknown = set(options) - {"method", "samples", "verifier"}
         if unknown:
             raise ValueError(f'unknown "search" key(s) {", ".join(sorted(map(str, unknown)))}; known: method, samples, verifier')

@@ -37,8 +37,8 @@ def fit_power_law(ks: np.ndarray, quality: np.ndarray) -> dict[str, float]:
 
 
 def knee(fit: dict[str, float], marginal: float) -> float:
-    """K*: the number of samples after which one more adds less than `marginal` to Q (inf where
-    the curve never rises that slowly; 1 where even the first extra sample adds less)."""
+    """K*: the number of samples after which one more adds less than `marginal` to Q (1 where the
+    curve is flat or falls, or where even the first extra sample adds less)."""
     slope = fit["a"] * fit["gamma"]
     if slope <= 0:
         return 1.0
