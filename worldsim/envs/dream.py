@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from worldsim.model.adapt import AdaptConfig, SceneAdapter, adapt, filter_trust
 from worldsim.model.onnx_engine import OnnxStep, check_engine
 from worldsim.model.palette import palette_from_frames, snap
 from worldsim.model.world_model import WorldModel
@@ -54,6 +55,12 @@ class Dream:
         # CPU generators on every device: the same seed gives the same dream on CPU and GPU.
         self.generators = [torch.Generator() for _ in range(num)]
         self._bank_latents: torch.Tensor | None = None
+        # Test-time training: each dream's own correction of the dynamics (row i is dream i's), and
+        # the start it was fitted on, which an autoreset returns to; none until a reset adapts.
+        self.adapter: SceneAdapter | None = None
+        self.adapted = np.zeros(num, dtype=bool)
+        self.held: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._trust: torch.Tensor | None = None
         self.graph = OnnxStep(model, draw, snap_colours) if check_engine(engine) == "onnx" else None
 
     @property
@@ -61,13 +68,67 @@ class Dream:
         return len(self.bank["frames"])
 
     @torch.no_grad()
-    def reset(self, which: np.ndarray, seeds: np.ndarray, frames: torch.Tensor, actions: torch.Tensor) -> None:
-        """Start dreams `which` from real context `frames` (k, T, H, W, 3) with `actions` between them."""
+    def reset(
+        self,
+        which: np.ndarray,
+        seeds: np.ndarray,
+        frames: torch.Tensor,
+        actions: torch.Tensor | None,
+        adapt_to: AdaptConfig | None = None,
+        hold: bool = False,
+    ) -> dict | None:
+        """Start dreams `which` from real context `frames` (k, T, H, W, 3) with `actions` between
+        them. With `adapt_to`, each dream first fits its own correction of the dynamics to its
+        context (worldsim.model.adapt); the report is returned. With `hold`, `restart` returns
+        these dreams to this start (and keeps their correction)."""
         for i, seed in zip(which, seeds, strict=True):
             self.generators[i].manual_seed(int(seed))
+        self.forget(which)
         self.latent[which] = self.model.encode(frames, actions)
         self.frame[which] = self.model.frames_in(frames[:, -1])
         self.disagreement[which] = 0.0
+        report = None
+        if adapt_to is not None:
+            with torch.enable_grad():
+                rows, report = adapt(self.model, frames, actions, adapt_to, self.trust())
+            self._adapter(adapt_to.weights).put(which, rows)
+            self.adapted[which] = np.array(report["kept"], dtype=bool)
+        if hold:
+            for i in which:
+                self.held[int(i)] = (self.latent[i].clone(), self.frame[i].clone())
+        return report
+
+    def restart(self, which: np.ndarray, seeds: np.ndarray) -> None:
+        """Dreams `which` back at the start they hold (`reset(..., hold=True)`), correction kept."""
+        for i, seed in zip(which, seeds, strict=True):
+            self.generators[i].manual_seed(int(seed))
+            self.latent[i], self.frame[i] = self.held[int(i)]
+        self.disagreement[which] = 0.0
+
+    def trust(self) -> torch.Tensor | None:
+        """How well the filter reads each state field, measured once on the start bank's real frames
+        (adapt.filter_trust); None where the bank holds no states of the model's width."""
+        states = self.bank.get("states")
+        if self._trust is None and states is not None and states.shape[-1] == self.model.config.state_dim:
+            self._trust = filter_trust(self.model, self.bank["frames"], self.bank["actions"], states)
+        return self._trust
+
+    def _adapter(self, weights: str) -> SceneAdapter:
+        """The dreams' corrections, with room for `weights`' kind (a bias-only adapter grows a weight)."""
+        fresh = SceneAdapter.zeros(self.model, self.num, weights)
+        if self.adapter is None:
+            self.adapter = fresh
+        elif self.adapter.weight is None and fresh.weight is not None:
+            self.adapter.weight = fresh.weight
+        return self.adapter
+
+    def forget(self, which: np.ndarray) -> None:
+        """Dreams `which` start afresh: no correction, no held start."""
+        if self.adapter is not None and self.adapted[which].any():
+            self.adapter.put(which, None)
+        self.adapted[which] = False
+        for i in which:
+            self.held.pop(int(i), None)
 
     @torch.no_grad()
     def reset_from_bank(self, which: np.ndarray, seeds: np.ndarray, indices: np.ndarray) -> None:
@@ -81,6 +142,7 @@ class Dream:
             )
         for i, seed in zip(which, seeds, strict=True):
             self.generators[i].manual_seed(int(seed))
+        self.forget(which)
         self.latent[which] = self._bank_latents[indices]
         self.frame[which] = self.model.frames_in(self.bank["frames"][indices, -1])
         self.disagreement[which] = 0.0
@@ -91,6 +153,7 @@ class Dream:
         drawn from the latent alone (snapped like every other frame)."""
         for i, seed in zip(which, seeds, strict=True):
             self.generators[i].manual_seed(int(seed))
+        self.forget(which)
         latents = latents.to(self.latent.device)
         self.latent[which] = latents
         if self.draw:
@@ -101,7 +164,9 @@ class Dream:
     @torch.no_grad()
     def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Advance every dream; returns (rewards (N,), terminated (N,) bool)."""
-        if self.graph is not None and self.physics_blend == 1.0:  # a blend with the physics prior runs in torch
+        adapter = self.adapter if self.adapted.any() else None
+        # a blend with the physics prior, or a test-time correction, runs in torch (the graph has neither)
+        if self.graph is not None and self.physics_blend == 1.0 and adapter is None:
             return self._step_graph(actions)
         rollout = self.model.imagine(
             self.latent,
@@ -111,6 +176,7 @@ class Dream:
             physics_blend=self.physics_blend,
             palette=self.palette,
             crash_rule=self.crash_rule,  # see worldsim.model.crash: the head misses crashes into slower traffic
+            adapter=adapter,
         )
         self.latent = rollout.latents[:, 0]
         if self.draw:

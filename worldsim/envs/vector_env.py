@@ -19,6 +19,10 @@ from words (one string for all, or a list with one per env, None for a bank star
 its prompt for its autoresets until a reset without one, and each prompted start reports
 `infos["prompt_match"]` (masked by `infos["_prompt_match"]`). `"search": {"method": "best_of_n",
 "samples": K}` beside a prompt keeps the verifier's best of K scenes for each prompted start.
+`reset(options={"context": {"frames": ..., "actions": ...}})` starts the (masked) envs from real
+frames, one context for all or one per env, and with `"adapt": True` each env first fits its own
+test-time correction of the dynamics (worldsim.model.adapt; `infos["adapt"]`); those envs return to
+that start, correction kept, at their autoresets until a reset without a context.
 
 `make_vec` passes constructor arguments as keyword arguments, not
 `vector_kwargs` (Gymnasium refuses those for a vector entry point):
@@ -38,7 +42,7 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
 from worldsim.envs.actions import check_actions
-from worldsim.envs.world import World, prompt_search, reset_options
+from worldsim.envs.world import World, adapt_options, prompt_search, reset_options
 
 if TYPE_CHECKING:
     from worldsim.search.best_of_n import Search
@@ -94,16 +98,21 @@ class WorldSimVectorEnv(gym.vector.VectorEnv):
         self._prompts: list[str | None] = [None] * num_envs  # each env's prompt, kept for its autoresets
         self._searches: list[Search | None] = [None] * num_envs  # and the search over its scenes
         self._matches: dict[int, dict] = {}  # prompt matches of envs just started, for the next infos
+        self._adapted: dict[int, dict] = {}  # test-time training reports of envs just started, likewise
         self._t = np.zeros(num_envs, dtype=np.int64)
         self._ended = np.zeros(num_envs, dtype=bool)
 
     def reset(self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None):
         options = reset_options(options)  # a copy: wrappers read `reset_mask` after this call
         mask = options.pop("reset_mask", None)
-        search = prompt_search(options)
-        prompt, _ = options.pop("prompt", None), options.pop("search", None)
+        search, adapting = prompt_search(options), adapt_options(options, self.physics_blend)
+        if "context" in options and "prompt" in options:
+            raise ValueError("reset options context, prompt are different starts: give one")
+        prompt, context = options.pop("prompt", None), options.pop("context", None)
+        options.pop("search", None), options.pop("adapt", None)
         if options:
-            raise ValueError(f"unknown reset option(s) {', '.join(sorted(map(str, options)))}; known: prompt, reset_mask, search")
+            known = "adapt, context, prompt, reset_mask, search"
+            raise ValueError(f"unknown reset option(s) {', '.join(sorted(map(str, options)))}; known: {known}")
         if seed is None:
             seeds = [None] * self.num_envs
         elif isinstance(seed, int):
@@ -113,9 +122,23 @@ class WorldSimVectorEnv(gym.vector.VectorEnv):
             if len(seeds) != self.num_envs:
                 raise ValueError(f"reset: {len(seeds)} seeds for {self.num_envs} envs")
         which = np.arange(self.num_envs) if mask is None else np.flatnonzero(self._check_mask(mask))
+        if context is not None:
+            frames, actions = self.world.context(context, scenes=len(which))
         for i in which:
             if seeds[i] is not None:
                 self._rngs[i] = seeding.np_random(seeds[i])[0]
+        self.dream.forget(which)  # a reset lets go of a held context and its correction
+        if context is not None:
+            # Each env starts from its context (adapted to it, with "adapt") and returns there at its
+            # autoresets, until a reset without one; its correction is its own row (model.adapt).
+            for i in which:
+                self._prompts[i], self._searches[i] = None, None
+            starts = np.array([self._rngs[i].integers(2**63 - 1) for i in which])
+            report = self.dream.reset(which, starts, frames, actions, adapting, hold=True)
+            if report is not None:
+                self._adapted.update({int(i): _scene_report(report, j) for j, i in enumerate(which)})
+            self._t[which], self._ended[which] = 0, False
+            return self._observations(), self._infos()
         # A prompt holds for the env's later episodes too (autoresets), until a reset without one.
         prompts = self._check_prompts(prompt)
         for i in which:
@@ -192,6 +215,11 @@ class WorldSimVectorEnv(gym.vector.VectorEnv):
         return list(prompt)
 
     def _restart(self, which: np.ndarray) -> None:
+        held = np.array([i for i in which if int(i) in self.dream.held], dtype=np.int64)
+        which = np.array([i for i in which if int(i) not in self.dream.held], dtype=np.int64)
+        if len(held):
+            self.dream.restart(held, np.array([self._rngs[i].integers(2**63 - 1) for i in held]))
+            self._t[held], self._ended[held] = 0, False
         prompted = np.array([i for i in which if self._prompts[i] is not None], dtype=np.int64)
         banked = np.array([i for i in which if self._prompts[i] is None], dtype=np.int64)
         if len(banked):
@@ -220,4 +248,15 @@ class WorldSimVectorEnv(gym.vector.VectorEnv):
                 matches[i], present[i] = match, True
             infos.update(prompt_match=matches, _prompt_match=present)
             self._matches = {}
+        if self._adapted:  # envs that just adapted to their context
+            reports, present = np.full(self.num_envs, None, dtype=object), np.zeros(self.num_envs, dtype=bool)
+            for i, report in self._adapted.items():
+                reports[i], present[i] = report, True
+            infos.update(adapt=reports, _adapt=present)
+            self._adapted = {}
         return infos
+
+
+def _scene_report(report: dict[str, Any], j: int) -> dict[str, Any]:
+    """Scene j's part of an adaptation's report (per-scene lists become that scene's value)."""
+    return {k: v[j] if isinstance(v, list) else v for k, v in report.items()}

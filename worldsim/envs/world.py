@@ -20,7 +20,9 @@ import numpy as np
 import torch
 
 from worldsim import domains
+from worldsim.envs.actions import check_action
 from worldsim.envs.dream import Dream
+from worldsim.model.adapt import AdaptConfig
 from worldsim.model.checkpoint import load_model, resolve_checkpoint
 from worldsim.model.device import resolve_device
 from worldsim.model.start_bank import load_start_bank
@@ -62,6 +64,16 @@ def reset_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
     if not isinstance(options, Mapping):
         raise TypeError(f"reset options must be a dict (or None), got {type(options).__name__}: {options!r:.60}")
     return dict(options)
+
+
+def adapt_options(options: Mapping[str, Any], physics_blend: float) -> AdaptConfig | None:
+    """`options["adapt"]` as the test-time training it asks for (None: none); it needs real frames
+    to adapt on, so a start from the bank or a prompt cannot take it."""
+    if options.get("adapt") in (None, False):
+        return None
+    if "context" not in options and "scenario" not in options:
+        raise ValueError('options["adapt"] adapts to real frames: give them as "context" (or a "scenario")')
+    return AdaptConfig.from_options(options["adapt"], physics_blend)
 
 
 def prompt_search(options: Mapping[str, Any]) -> Search | None:
@@ -191,6 +203,36 @@ class World:
             }
             matches.append(match if search is None else {**match, "search": seen})
         return torch.cat(latents), matches
+
+    def context(self, context: Any, scenes: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """`options["context"]` checked: {"frames": (T, H, W, 3) uint8, "actions": the T-1 raw
+        actions between them}, as (1, T, ...) tensors. With `scenes` (a vector's envs), frames
+        (scenes, T, H, W, 3) with actions (scenes, T-1, ...) give each env its own context, and
+        one (T, ...) context serves them all."""
+        if not isinstance(context, Mapping) or "frames" not in context:
+            raise ValueError('options["context"] must be a dict with "frames" (and "actions" between them)')
+        size = self.model.config.frame_size
+        frames = np.asarray(context["frames"])
+        shared = frames.ndim == 4
+        if frames.dtype != np.uint8 or frames.shape[-3:] != (size, size, 3) or not (shared or scenes and frames.ndim == 5):
+            shape = f"(T, {size}, {size}, 3)" + ("" if scenes is None else f" or ({scenes}, T, {size}, {size}, 3)")
+            raise ValueError(f'options["context"]["frames"] must be {shape} uint8, got {frames.shape} {frames.dtype}')
+        batch = scenes or 1
+        if not shared and len(frames) != batch:
+            raise ValueError(f'options["context"]["frames"] holds {len(frames)} contexts for {batch} envs')
+        n = frames.shape[-4]
+        if n == 0:
+            raise ValueError('options["context"]["frames"] is empty')
+        frames = torch.from_numpy(np.array(np.broadcast_to(frames, (batch, n, size, size, 3))))
+        if n == 1:
+            return frames, None
+        actions = context.get("actions")
+        per_scene = [actions] * batch if shared or actions is None else list(actions)
+        if any(a is None or len(a) != n - 1 for a in per_scene) or len(per_scene) != batch:
+            given = "" if shared else f" for each of the {batch} envs"
+            raise ValueError(f'options["context"] has {n} frames: give the {n - 1} "actions" between them{given}')
+        checked = np.stack([np.stack([check_action(self.action_space, a) for a in scene]) for scene in per_scene])
+        return frames, torch.from_numpy(checked)
 
     def calm(self, states: np.ndarray) -> np.ndarray:
         """Actions that leave scenes in `states` (N, S) to themselves (a search's calm first step)."""

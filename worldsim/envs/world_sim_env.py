@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from worldsim.envs.actions import check_action
-from worldsim.envs.world import World, check_physics_blend, prompt_search, reset_options
+from worldsim.envs.world import World, adapt_options, check_physics_blend, prompt_search, reset_options
 
 
 class WorldSimEnv(gym.Env):
@@ -57,19 +57,23 @@ class WorldSimEnv(gym.Env):
         simulator) or "prompt" (a scene generated from words; `info["prompt_match"]` then says
         what was understood and whether each asked attribute holds). With a prompt, "search":
         {"method": "best_of_n", "samples": K} keeps the verifier's best of K generated scenes
-        (worldsim.search.best_of_n; `info["prompt_match"]["search"]` has each candidate's scores)."""
+        (worldsim.search.best_of_n; `info["prompt_match"]["search"]` has each candidate's scores).
+        With a context or a scenario, "adapt": True (or a dict of `worldsim.model.adapt.AdaptConfig`
+        settings) first fits this episode's own correction of the dynamics to the real frames
+        (test-time training; `info["adapt"]` says what it did); the model's weights are untouched."""
         options = reset_options(options)
         starts = {"context", "scenario", "prompt"}
-        unknown = set(options) - starts - {"search"}
+        unknown = set(options) - starts - {"search", "adapt"}
         if unknown:
             raise ValueError(
-                f"unknown reset option(s) {', '.join(sorted(map(str, unknown)))}; known: context, prompt, scenario, search"
+                f"unknown reset option(s) {', '.join(sorted(map(str, unknown)))}; known: adapt, context, prompt, scenario, search"
             )
         if len(starts & set(options)) > 1:
             raise ValueError(f"reset options {', '.join(sorted(starts & set(options)))} are different starts: give one")
         search = prompt_search(options)
+        adapting = adapt_options(options, self.physics_blend)
         super().reset(seed=seed)
-        match = None
+        match = adapted = None
         if "prompt" in options:
             seeds = self.np_random.integers(2**63 - 1, size=1)
             latents, matches = self.world.prompt_starts([options["prompt"]], seeds, self.dream.draw, search)
@@ -79,8 +83,9 @@ class WorldSimEnv(gym.Env):
             if "scenario" in options:
                 frames, actions = self._scenario(options["scenario"])
             else:
-                frames, actions = self._context(options["context"])
-            self.dream.reset(np.array([0]), self.np_random.integers(2**63 - 1, size=1), frames, actions)
+                frames, actions = self.world.context(options["context"])
+            seeds = self.np_random.integers(2**63 - 1, size=1)
+            adapted = self.dream.reset(np.array([0]), seeds, frames, actions, adapting)
         else:
             choice = self.np_random.integers(self.dream.bank_size, size=1)
             self.dream.reset_from_bank(np.array([0]), self.np_random.integers(2**63 - 1, size=1), choice)
@@ -90,6 +95,8 @@ class WorldSimEnv(gym.Env):
         info = self._info()
         if match is not None:
             info["prompt_match"] = match
+        if adapted is not None:
+            info["adapt"] = {k: v[0] if isinstance(v, list) else v for k, v in adapted.items()}
         return self._observation(), info
 
     def step(self, action):
@@ -154,24 +161,3 @@ class WorldSimEnv(gym.Env):
             raise TypeError(f'options["scenario"] must be a scenario name or a path, got {type(ref).__name__}')
         frames, actions = scenario_context(ref, self.domain, self.model.config.frame_size, self.context_frames)
         return torch.from_numpy(frames)[None], torch.from_numpy(actions)[None]
-
-    def _context(self, context) -> tuple[torch.Tensor, torch.Tensor]:
-        """Validate `options["context"]`: {"frames": (T, H, W, 3) uint8, "actions": (T-1, ...)}."""
-        if not isinstance(context, dict) or "frames" not in context:
-            raise ValueError('options["context"] must be a dict with "frames" (and "actions" between them)')
-        size = self.model.config.frame_size
-        frames = np.asarray(context["frames"])
-        if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[1:] != (size, size, 3):
-            raise ValueError(
-                f'options["context"]["frames"] must be (T, {size}, {size}, 3) uint8, got {frames.shape} {frames.dtype}'
-            )
-        n = len(frames)
-        if n == 0:
-            raise ValueError('options["context"]["frames"] is empty')
-        if n == 1:
-            return torch.from_numpy(frames)[None], None
-        actions = context.get("actions")
-        if actions is None or len(actions) != n - 1:
-            raise ValueError(f'options["context"] has {n} frames: give the {n - 1} "actions" between them')
-        checked = np.stack([check_action(self.action_space, a) for a in actions])
-        return torch.from_numpy(frames)[None], torch.from_numpy(checked)[None]

@@ -29,7 +29,7 @@ device (a CPU generator, by default) is moved too, so a seed gives the same nois
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -43,6 +43,10 @@ from worldsim.model.config import ModelConfig
 from worldsim.model.networks import BroadcastDecoder, Decoder, Encoder, FieldDecoder, mlp
 from worldsim.model.palette import snap
 from worldsim.model.stochastic import stochastic_latent
+
+# A scene's test-time correction of the learned dynamics: features of their last layer -> a change
+# of the state code (worldsim.model.adapt.SceneAdapter).
+Adapter = Callable[[torch.Tensor], torch.Tensor]
 
 # One generator for the whole batch, one per batch row (each dream its own stream), or None: the
 # global RNG.
@@ -223,14 +227,18 @@ class WorldModel(nn.Module):
         return torch.where(self.angles, (wrapped - self.state_mean) / self.state_std, state)
 
     def state_error(self, predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Squared error of state codes summed over fields (...); wrapped angles are measured around
-        the circle (a (cos, sin) pair's plain error already is)."""
+        """Squared error of state codes summed over fields (...)."""
+        return self.state_errors(predicted, target).sum(-1)
+
+    def state_errors(self, predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Squared error of state codes per slot (..., state_code_dim); wrapped angles are measured
+        around the circle (a (cos, sin) pair's plain error already is)."""
         error = predicted - target
         if self.config.angle_fields and not self.sines:
             turn = error * self.state_std
             around = torch.atan2(torch.sin(turn), torch.cos(turn)) / self.state_std
             error = torch.where(self.angles, around, error)
-        return (error**2).sum(-1)
+        return error**2
 
     def drawn_state(self, code: torch.Tensor) -> torch.Tensor:
         """What a decoder reading the state sees of a state code: the code, with each of
@@ -266,15 +274,19 @@ class WorldModel(nn.Module):
         parts = [self.wrap_state(self.state_net(torch.cat([h, embed], -1)))] if self.state_net else []
         return torch.cat(parts + [h, z], -1), prior, posterior
 
-    def imagine_step(self, latent: torch.Tensor, action: torch.Tensor, noise: torch.Tensor, alpha) -> torch.Tensor:
-        """One step of imagination from features `action`; `alpha` is a float or a (B,) tensor."""
+    def imagine_step(
+        self, latent: torch.Tensor, action: torch.Tensor, noise: torch.Tensor | None, alpha, adapter: Adapter | None = None
+    ) -> torch.Tensor:
+        """One step of imagination from features `action`; `alpha` is a float or a (B,) tensor;
+        `noise` None takes the mean (or mode) of every random part. `adapter` adds a scene's
+        test-time correction to the learned dynamics' last layer (worldsim.model.adapt)."""
         s, _, _ = self.split(latent)
         h = self._advance(latent, action)
         noise, prior_noise = self._split_noise(noise)
         z = self.stochastic.sample(self.stochastic.params(self.prior_net(h)), noise)
         if self.state_delta is None:
             return torch.cat([h, z], -1)
-        delta = self.state_delta(torch.cat([h, z, s, action], -1))
+        delta = self.state_change(torch.cat([h, z, s, action], -1), adapter)
         pure = isinstance(alpha, (int, float)) and alpha == 1.0
         if self.config.dynamics != "delta":
             delta = delta * self.correctable
@@ -289,6 +301,14 @@ class WorldModel(nn.Module):
         else:
             learned = s + delta
         return torch.cat([self.on_circle(self.wrap_state(learned)), h, z], -1)
+
+    def state_change(self, inputs: torch.Tensor, adapter: Adapter | None = None) -> torch.Tensor:
+        """The learned dynamics' change of the state code for `inputs` [h, z, s, action]; an
+        `adapter` adds its correction, read off the features the last layer reads."""
+        if adapter is None:
+            return self.state_delta(inputs)
+        features = self.state_delta[:-1](inputs)
+        return self.state_delta[-1](features) + adapter(features)
 
     def _constrained(self, code: torch.Tensor) -> torch.Tensor:
         """A state code after the learned correction, within the prior's bounds (its `constrain`,
@@ -495,6 +515,7 @@ class WorldModel(nn.Module):
         crash_rule: bool = False,
         keep: torch.Tensor | None = None,
         reference: list[torch.Tensor] | None = None,
+        adapter: Adapter | None = None,
     ) -> Rollout:
         """Roll the dream forward from `latent` (B, L) through raw `actions` (B, K, ...).
 
@@ -504,13 +525,14 @@ class WorldModel(nn.Module):
         latents, rewards and crashes are the same, at a fraction of the cost. Gradients flow unless
         the caller turns them off, through the latents and each frame, not from one frame into the
         next (the decoder's reference is detached, as at inference). `keep` and `reference` are the
-        training-time arguments of `draw`, `reference` for the first step only.
+        training-time arguments of `draw`, `reference` for the first step only. `adapter` holds
+        each dream's test-time correction of the dynamics (worldsim.model.adapt), or None.
         """
         start, latents, frames, features = latent, [], [], []
         for k in range(actions.shape[1]):
             noise = self.noise(len(latent), generator)
             features.append(self.action_features(actions[:, k]))
-            latent = self.imagine_step(latent, features[-1], noise, physics_blend)
+            latent = self.imagine_step(latent, features[-1], noise, physics_blend, adapter)
             latents.append(latent)
             if previous is not None:
                 frame = self.draw(latent, previous, keep, reference if k == 0 else None)
