@@ -1,5 +1,7 @@
 """Test-time training: only the named correction changes, each scene its own, and the envs use it."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -153,3 +155,16 @@ def test_adapt_eval_report(run, tiny_run):
     assert "steps" in format_adapt_report(report)
     with pytest.raises(ValueError, match="no episode"):
         evaluate_adaptation(model, data, AdaptEvalConfig(context=3, horizon=500))
+
+
+def test_adapt_command(run, capsys):
+    from worldsim.cli import main
+
+    data = str(run.parent / "data")
+    argv = ["adapt", "--checkpoint", str(run), "--data", data, "--context", "3", "--horizon", "3", "--steps", "0,1,2,3"]
+    assert main([*argv, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report["steps"]) == {"0", "1", "2", "3"} and report["fit"]["ks"] == [1, 2, 3]
+    assert report["trust"] is not None  # weighed by the filter's accuracy on the start bank
+    assert main([*argv, "--no-trust"]) == 0 and "ms/reset" in capsys.readouterr().out
+    assert main([*argv[:-1], "0,x"]) == 2 and "--steps" in capsys.readouterr().err

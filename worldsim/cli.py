@@ -7,6 +7,7 @@ import json
 import sys
 
 from worldsim.bench import add_bench
+from worldsim.cli_adapt import add_adapt
 from worldsim.cli_data import add_collect, add_dataset
 from worldsim.cli_model import add_calibrate, add_eval, add_export, add_train
 from worldsim.cli_text import add_eval_prompts, add_scaling, add_train_text
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_generate(commands)
     add_eval_prompts(commands)
     add_scaling(commands)
+    add_adapt(commands)
     add_dream(commands)
     add_rollout(commands)
     add_play(commands)
