@@ -39,6 +39,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "worldsim.cli_data",
         "worldsim.cli_model",
         "worldsim.cli_text",
+        "worldsim.cli_adapt",
         "worldsim.counterfactual",
         "worldsim.dream_demo",
         "worldsim.generate",

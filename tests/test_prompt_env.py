@@ -267,7 +267,7 @@ def test_best_of_n_breaks_ties_by_the_ensembles_disagreement(prompted_run, monke
         ({"search": {"samples": 2}}, 'give "prompt" with it'),
         ({"prompt": PROMPT, "search": {"samples": 0}}, "from 1 to 1024"),
         ({"prompt": PROMPT, "search": {"samples": 2.5}}, "whole number"),
-        ({"prompt": PROMPT, "search": {"method": "reflect"}}, "unknown search method 'reflect'"),
+        ({"prompt": PROMPT, "search": {"method": "beam"}}, "unknown search method 'beam'"),
         ({"prompt": PROMPT, "search": {"sample": 2}}, 'unknown "search" key(s) sample'),
         ({"prompt": PROMPT, "search": 4}, "must be a dict"),
         ({"prompt": PROMPT, "search": {"verifier": "judge"}}, "unknown search verifier 'judge'"),
@@ -343,7 +343,7 @@ def test_scaling_measures_each_k_and_fits_the_judges_and_the_states_curves(promp
 
     seen = []
 
-    def evaluate(model, space, prompts, data, config):  # quality that rises with K, per prompt
+    def evaluate(model, space, prompts, data, config, reflector=None):  # quality that rises with K, per prompt
         seen.append((config.samples, config.verifier, config.seeds))
         rising = 0.9 - 0.4 * config.samples**-0.7
         cases = [{"kind": "simple", "state_holds": rising + d, "frame_holds": 0.5 + d} for d in (0, 0.1)]

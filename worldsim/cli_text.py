@@ -81,7 +81,10 @@ def add_eval_prompts(commands) -> None:
         "--data", required=True, help="real episodes of the domain: the probe learns from them, realism compares to them"
     )
     p.add_argument("--seeds", type=int, default=4, help="scenes generated per prompt (default 4)")
-    p.add_argument("--samples", type=int, default=1, help="each scene the verifier's best of this many (Best-of-N; default 1)")
+    p.add_argument("--samples", type=int, default=1, help="each scene the verifier's best of this many (default 1)")
+    p.add_argument(
+        "--method", choices=METHODS, default="best_of_n", help="--samples: fresh draws, or reflecting on the best so far"
+    )
     p.add_argument(
         "--verifier", choices=VERIFIERS, default="state", help="--samples: grade the generated state or the drawn frame"
     )
@@ -106,9 +109,10 @@ def run_eval_prompts(args):
     path = resolve_checkpoint(args.checkpoint or args.domain)
     model, _ = load_model(path, domain=args.domain)
     space, _ = load_shared_space(path, world_model=model)
-    Search.from_options({"samples": args.samples, "verifier": args.verifier})  # a clear error before any work
-    config = PromptEvalConfig(seeds=args.seeds, samples=args.samples, verifier=args.verifier, steps=args.steps, seed=args.seed)
-    report = evaluate_prompts(model, space, load_prompt_set(args.prompts), Dataset(args.data), config)
+    search = Search.from_options({"method": args.method, "samples": args.samples, "verifier": args.verifier})
+    reflector = _reflector(path, space, search)  # a clear error before any work
+    config = PromptEvalConfig(args.seeds, args.samples, args.method, args.verifier, args.steps, seed=args.seed)
+    report = evaluate_prompts(model, space, load_prompt_set(args.prompts), Dataset(args.data), config, reflector)
     return report if args.json else format_prompt_report(report)
 
 
@@ -158,11 +162,12 @@ def run_scaling(args):
     model, _ = load_model(path, domain=args.domain)
     space, _ = load_shared_space(path, world_model=model)
     prompts, data = load_prompt_set(args.prompts), Dataset(args.data)
+    reflector = _reflector(path, space, Search(args.method, ks[-1], args.verifier))
     judged, graded, seconds = [], [], []
     for k in ks:
-        config = PromptEvalConfig(seeds=args.seeds, samples=k, verifier=args.verifier, seed=args.seed)
+        config = PromptEvalConfig(seeds=args.seeds, samples=k, method=args.method, verifier=args.verifier, seed=args.seed)
         start = time.perf_counter()
-        report = evaluate_prompts(model, space, prompts, data, config)
+        report = evaluate_prompts(model, space, prompts, data, config, reflector)
         seconds.append(time.perf_counter() - start)
         cases = [c for c in report["cases"] if c["kind"] != "out_of_range"]
         judged.append([c.get("frame_holds", 0.0) for c in cases])  # a prompt the reading fails on: 0
@@ -234,3 +239,42 @@ def format_prompt_report(report: dict) -> str:
         a = report["modal_aphasia"]
         lines.append(f"  draw {num(a['draw'])} vs describe {num(a['describe'])}: gap {num(a['gap'])}")
     return "\n".join(lines)
+
+
+def _reflector(path, space, search):
+    """The reflector beside the text model when the search reflects (a clear error if none)."""
+    if search.method != "reflect":
+        return None
+    from worldsim.model.reflect import load_reflector
+
+    return load_reflector(path, space)
+
+
+def add_train_reflect(commands) -> None:
+    from worldsim.model.reflect import ReflectTrainConfig
+
+    defaults = {f.name: f.default for f in fields(ReflectTrainConfig)}
+    p = commands.add_parser(
+        "train-reflect", help="train reflection's conditioning path beside a text model (search method 'reflect')"
+    )
+    p.add_argument("--checkpoint", required=True, help="a model directory (or built-in domain) holding its text model")
+    p.add_argument("--data", required=True, help="episodes of its domain; the text model's training split is used")
+    p.add_argument("--steps", type=int, default=defaults["steps"], help=f"optimizer steps (default {defaults['steps']})")
+    p.add_argument("--seed", type=int, default=defaults["seed"])
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(run=run_train_reflect)
+
+
+def run_train_reflect(args):
+    from worldsim.model.reflect import ReflectTrainConfig, train_reflector_for
+
+    if args.steps < 1:
+        raise ValueError(f"--steps must be at least 1, got {args.steps}")
+    report = train_reflector_for(args.checkpoint, args.data, ReflectTrainConfig(steps=args.steps, seed=args.seed), not args.quiet)
+    if args.json:
+        return report
+    return (
+        f"reflector written beside the text model of {args.checkpoint}: {report['scenes']} scenes, "
+        f"loss {report['loss']['first']:.3f} -> {report['loss']['last']:.3f}"
+    )

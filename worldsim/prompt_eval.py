@@ -34,16 +34,19 @@ from worldsim.envs.keys import calm_action
 from worldsim.language.prompt import PromptError
 from worldsim.language.prompt_sets import PromptSet
 from worldsim.model.critics import ProbeRecipe, RealismRecipe, StateProbe, absolute_difference, realism_accuracy
+from worldsim.model.reflect import Reflector
 from worldsim.model.scene import GeneratedScenes, check_can_draw_from_latent, generate_scenes
 from worldsim.model.text import SharedSpace
 from worldsim.model.world_model import WorldModel
-from worldsim.search.best_of_n import Search, best_of_n
+from worldsim.search.best_of_n import Search
+from worldsim.search.run import search_scenes
 
 
 @dataclass
 class PromptEvalConfig:
     seeds: int = 4  # scenes generated per prompt
-    samples: int = 1  # each scene the verifier's best of this many (worldsim.search.best_of_n; 1: no search)
+    samples: int = 1  # each scene the verifier's best of this many (worldsim.search; 1: no search)
+    method: str = "best_of_n"  # how the candidates are made: fresh draws, or reflecting on the best so far
     verifier: str = "state"  # what the search grades: the generated state, or the drawn frame read back
     steps: int = 50  # dream steps after each generated start (consistency)
     probe_frames: int = 20000  # real frames the probe learns from, at most
@@ -54,7 +57,12 @@ class PromptEvalConfig:
 
 
 def evaluate_prompts(
-    model: WorldModel, space: SharedSpace, prompts: PromptSet, data: Dataset, config: PromptEvalConfig
+    model: WorldModel,
+    space: SharedSpace,
+    prompts: PromptSet,
+    data: Dataset,
+    config: PromptEvalConfig,
+    reflector: Reflector | None = None,
 ) -> dict[str, Any]:
     domain = model.config.domain
     if prompts.domain != domain or data.domain != domain:
@@ -81,7 +89,8 @@ def evaluate_prompts(
             continue
         seeds = [config.seed * 1000 + s for s in range(config.seeds)]
         try:
-            scenes = _generate(model, space, case.text, seeds, Search(samples=config.samples, verifier=config.verifier))
+            search = Search(config.method, config.samples, config.verifier)
+            scenes = _generate(model, space, case.text, seeds, search, reflector)
         except PromptError as error:  # a prompt the reading fails on counts as wrong, with the reason
             state_ok += [False] * config.seeds
             frame_ok += [False] * config.seeds
@@ -136,12 +145,14 @@ def evaluate_prompts(
     return report
 
 
-def _generate(model: WorldModel, space: SharedSpace, prompt: str, seeds: list[int], search: Search) -> GeneratedScenes:
+def _generate(
+    model: WorldModel, space: SharedSpace, prompt: str, seeds: list[int], search: Search, reflector: Reflector | None
+) -> GeneratedScenes:
     """One drawn scene per seed: generated in one batch, or each the verifier's best of `search.samples`."""
     if search.samples == 1:
         return generate_scenes(model, space, prompt, [torch.Generator().manual_seed(s) for s in seeds])
     calm = lambda states: calm_action(model.config.domain, model.config.state_fields, states)  # noqa: E731
-    chosen = [best_of_n(model, space, prompt, s, search, calm=calm)[0] for s in seeds]
+    chosen = [search_scenes(model, space, prompt, s, search, calm=calm, reflector=reflector)[0] for s in seeds]
     return GeneratedScenes(
         chosen[0].parsed,
         torch.cat([c.latents for c in chosen]),

@@ -98,6 +98,7 @@ class World:
     action_space: gym.Space
     observation_space: gym.Space
     _text: Any = None  # the shared text + scene space, loaded on the first prompt
+    _reflector: Any = None  # reflection's conditioning path, loaded on the first search that reflects
 
     @classmethod
     def open(
@@ -178,7 +179,7 @@ class World:
         (worldsim.search.best_of_n), and the match says what the search saw. The text model
         (`text.json`, `text.safetensors` beside the weights) loads on first use."""
         from worldsim.model.scene import check_can_draw_from_latent, generate_scenes
-        from worldsim.search.best_of_n import best_of_n
+        from worldsim.search.run import search_scenes
 
         if draw:
             check_can_draw_from_latent(self.model, 'reset(options={"prompt": ...}) with frames')
@@ -186,6 +187,10 @@ class World:
             from worldsim.model.text import load_shared_space
 
             self._text = load_shared_space(self.checkpoint, self.model.device, self.model)[0]
+        if search is not None and search.method == "reflect" and self._reflector is None:
+            from worldsim.model.reflect import load_reflector
+
+            self._reflector = load_reflector(self.checkpoint, self._text, self.model.device)
         latents, matches = [], []
         for prompt, seed in zip(prompts, seeds, strict=True):  # one seeded stream per start
             if not isinstance(prompt, str):
@@ -193,7 +198,9 @@ class World:
             if search is None:
                 scenes = generate_scenes(self.model, self._text, prompt, [torch.Generator().manual_seed(int(seed))], draw=False)
             else:
-                scenes, seen = best_of_n(self.model, self._text, prompt, int(seed), search, draw=False, calm=self.calm)
+                scenes, seen = search_scenes(
+                    self.model, self._text, prompt, int(seed), search, draw=False, calm=self.calm, reflector=self._reflector
+                )
             latents.append(scenes.latents)
             match = {
                 "prompt": prompt,

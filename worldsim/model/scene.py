@@ -116,15 +116,23 @@ def generate_scenes(
 ) -> GeneratedScenes:
     """One scene per generator (each its own seeded stream): parsed, generated, drawn and checked.
     Raises PromptError for a prompt the domain cannot ground."""
+    codes = torch.stack([torch.randn(space.generator.code_dim, generator=g) for g in generators])
+    return scenes_from_codes(model, space, prompt, codes, draw)
+
+
+@torch.no_grad()
+def scenes_from_codes(
+    model: WorldModel, space: SharedSpace, prompt: str, codes: torch.Tensor, draw: bool = True
+) -> GeneratedScenes:
+    """`generate_scenes` from given generator codes (N, code_dim): a search that picks its codes."""
     domain = model.config.domain
     if space.config.domain != domain:
         raise ValueError(f"the text model is a {space.config.domain!r} model; the world model is a {domain!r} model")
     table = domains.get(domain).load("attributes")
     parsed = parse_prompt(prompt, table, other_tables(domain))
-    n = len(generators)
+    n = len(codes)
     text = space.embed_texts([prompt]).expand(n, -1)
-    noise = torch.stack([torch.randn(space.generator.code_dim, generator=g) for g in generators]).to(text.device)
-    latents = model.settle(space.generator.sample(text, noise).to(model.device))
+    latents = model.settle(space.generator.sample(text, codes.to(text.device)).to(model.device))
     states = model.physical_state(latents).cpu().numpy()
     frames = draw_latents(model, latents) if draw else None
     understood = space.attribute_values(text[:1], {a.name: a.values for a in table.attributes})[0]

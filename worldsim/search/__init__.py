@@ -4,6 +4,6 @@ envs expose it as a `reset` option that delegates here, and nothing here builds 
 
 The names below are what the command lines offer; they import nothing, so a parser can read them."""
 
-METHODS = ("best_of_n",)
+METHODS = ("best_of_n", "reflect")
 VERIFIERS = ("state", "frame")
 MAX_SAMPLES = 1024  # one batch of candidates; more is a typo, not a budget

@@ -74,6 +74,15 @@ def candidate_seeds(seed: int, samples: int) -> list[int]:
 
 
 @torch.no_grad()
+def verified_states(model: WorldModel, scenes: GeneratedScenes, verifier: str) -> np.ndarray:
+    """(N, S): the physical states a verifier judges: each candidate's generated state ("state"),
+    or the state the model's encoder reads back off its drawn frame ("frame")."""
+    if verifier == "frame":
+        return model.physical_state(model.encode(torch.as_tensor(scenes.frames, device=model.device))).cpu().numpy()
+    return scenes.states
+
+
+@torch.no_grad()
 def verifier_scores(
     model: WorldModel, scenes: GeneratedScenes, verifier: str = "state", calm: Calm | None = None
 ) -> dict[str, np.ndarray]:
@@ -85,9 +94,8 @@ def verifier_scores(
     from worldsim import domains
 
     if verifier == "frame":
-        read = model.physical_state(model.encode(torch.as_tensor(scenes.frames, device=model.device))).cpu().numpy()
         table = domains.get(model.config.domain).load("attributes")
-        holds = table.check(scenes.parsed.attributes, read, model.config.state_fields)
+        holds = table.check(scenes.parsed.attributes, verified_states(model, scenes, verifier), model.config.state_fields)
         scores = {"attributes": np.mean([holds[name] for name in scenes.parsed.attributes], 0)}
     else:
         scores = {"attributes": np.array([np.mean([m["holds"] for m in match.values()]) for match in scenes.matches])}
@@ -100,6 +108,13 @@ def verifier_scores(
     return scores
 
 
+def best_candidate(scores: dict[str, np.ndarray]) -> int:
+    """The verifier's best candidate: most attributes holding, then least disagreement, then the
+    earliest (lexsort sorts by its last key first)."""
+    keys = [np.arange(len(scores["attributes"]))] + ([scores["uncertainty"]] if "uncertainty" in scores else [])
+    return int(np.lexsort([*keys, -scores["attributes"]])[0])
+
+
 def best_of_n(
     model: WorldModel, space: SharedSpace, prompt: str, seed: int, search: Search, draw: bool = True, calm: Calm | None = None
 ) -> tuple[GeneratedScenes, dict[str, Any]]:
@@ -110,8 +125,7 @@ def best_of_n(
     scores = verifier_scores(model, scenes, search.verifier, calm)
     # lexsort sorts by its last key first: most attributes holding, then least disagreement, then
     # the earliest candidate
-    keys = [np.arange(search.samples)] + ([scores["uncertainty"]] if "uncertainty" in scores else []) + [-scores["attributes"]]
-    best = int(np.lexsort(keys)[0])
+    best = best_candidate(scores)
     chosen = scenes.take([best])
     if draw and chosen.frames is None:
         chosen.frames = draw_latents(model, chosen.latents)
