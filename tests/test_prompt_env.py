@@ -307,7 +307,7 @@ def test_generate_and_eval_prompts_take_best_of_n(prompted_run, tmp_path, capsys
     assert [len(s["search"]["scores"]["attributes"]) for s in report["scenes"]] == [3, 3]
     model = load_model(prompted_run / "run")[0]
     space = load_shared_space(prompted_run / "run", world_model=model)[0]
-    scenes = _generate(model, space, PROMPT, [0, 1], Search(samples=3, verifier="frame"))
+    scenes = _generate(model, space, PROMPT, [0, 1], Search(samples=3, verifier="frame"), None)
     assert scenes.frames.shape == (2, 64, 64, 3) and len(scenes.matches) == 2 and scenes.latents.shape[0] == 2
 
 
