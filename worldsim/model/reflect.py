@@ -14,7 +14,8 @@ state) or on what it shows (its frame read back).
 Training (`train_reflector`) needs no new data: the captions and real scenes the text model learnt
 from. For a caption of a real scene, the generator's encoder gives the code that rebuilds that scene
 (a code whose scene holds the caption); a candidate code (a fresh draw, or that code shaken) is
-decoded, read and critiqued, and the reflector learns to move it to the rebuilding code. The text
+decoded, read and critiqued, and the reflector learns to move it to the rebuilding code and, as
+the text model's attribute heads read the moved scene, to where the asked attributes hold. The text
 model stays frozen; the reflector ships beside it (`reflect.safetensors`, `reflect.json`) with the
 text model's fingerprint, and is refused beside any other.
 """
@@ -95,13 +96,19 @@ class ReflectTrainConfig:
     lr: float = 1e-3
     shaken: float = 0.5  # share of candidates drawn near the rebuilding code (the rest: fresh draws)
     shake: tuple[float, float] = (0.3, 1.5)  # the noise scale those are shaken by, uniform in this range
+    # weight of the second term: the text model's attribute heads reading the moved scene, against
+    # what the caption asked (a differentiable stand-in for the verifier)
+    heads: float = 1.0
     seed: int = 0
 
 
 def train_reflector(
     model: WorldModel, space: SharedSpace, table: AttributeTable, scenes: Scenes, config: ReflectTrainConfig, progress: bool
 ) -> tuple[Reflector, list[float]]:
+    from worldsim.model.text_training import _labels, attribute_loss
+
     generator = space.generator
+    space.requires_grad_(False)  # the text model stays as it shipped; only the reflector learns
     reflector = Reflector(space.config.shared_dim, generator.code_dim, critique_width(table)).to(model.device)
     optimizer = torch.optim.AdamW(reflector.parameters(), lr=config.lr, weight_decay=1e-4)
     rng = np.random.default_rng(config.seed)
@@ -125,6 +132,10 @@ def train_reflector(
             critiques = np.concatenate([critique(table, stated, r) for (_, stated), r in zip(captions, rows_read, strict=True)])
         moved = reflector(texts, codes, torch.from_numpy(critiques).to(texts.device))
         loss = ((moved - target) ** 2).mean()
+        if config.heads:
+            scenes_moved = space.embed_scenes(model.settle(generator.sample(texts, moved).to(model.device)))
+            asked = _labels(table, [stated for _, stated in captions], space.config)
+            loss = loss + config.heads * attribute_loss(space, scenes_moved, asked)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

@@ -46,10 +46,12 @@ def reflect(
     search: Search,
     draw: bool = True,
     calm: Calm | None = None,
-    temperature: float = TEMPERATURE,
+    temperature: float | None = None,
 ) -> tuple[GeneratedScenes, dict[str, Any]]:
     """The verifier's best of `search.samples` scenes for `prompt`, each after the first made by
-    reflecting on the best before it, and what the search saw (as `best_of_n` reports it)."""
+    reflecting on the best before it, and what the search saw (as `best_of_n` reports it).
+    `temperature`: how far each new code strays from the reflector's move (None: TEMPERATURE)."""
+    temperature = TEMPERATURE if temperature is None else temperature
     table = domains.get(model.config.domain).load("attributes")
     fields = model.config.state_fields
     seeds = candidate_seeds(seed, search.samples)
