@@ -260,6 +260,13 @@ def add_train_reflect(commands) -> None:
     p.add_argument("--checkpoint", required=True, help="a model directory (or built-in domain) holding its text model")
     p.add_argument("--data", required=True, help="episodes of its domain; the text model's training split is used")
     p.add_argument("--steps", type=int, default=defaults["steps"], help=f"optimizer steps (default {defaults['steps']})")
+    p.add_argument(
+        "--heads",
+        type=float,
+        default=defaults["heads"],
+        help="weight of the attribute heads' reading of the moved scene against the caption "
+        f"(0: only move towards the caption's own scene; default {defaults['heads']})",
+    )
     p.add_argument("--seed", type=int, default=defaults["seed"])
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -269,9 +276,10 @@ def add_train_reflect(commands) -> None:
 def run_train_reflect(args):
     from worldsim.model.reflect import ReflectTrainConfig, train_reflector_for
 
-    if args.steps < 1:
-        raise ValueError(f"--steps must be at least 1, got {args.steps}")
-    report = train_reflector_for(args.checkpoint, args.data, ReflectTrainConfig(steps=args.steps, seed=args.seed), not args.quiet)
+    if args.steps < 1 or not args.heads >= 0:
+        raise ValueError(f"--steps must be at least 1 and --heads at least 0, got {args.steps} and {args.heads}")
+    config = ReflectTrainConfig(steps=args.steps, heads=args.heads, seed=args.seed)
+    report = train_reflector_for(args.checkpoint, args.data, config, not args.quiet)
     if args.json:
         return report
     return (

@@ -115,11 +115,11 @@ class Dream:
 
     def _adapter(self, weights: str) -> SceneAdapter:
         """The dreams' corrections, with room for `weights`' kind (a bias-only adapter grows a weight)."""
-        fresh = SceneAdapter.zeros(self.model, self.num, weights)
-        if self.adapter is None:
+        if self.adapter is None or (self.adapter.weight is None and weights == "last_layer"):
+            fresh = SceneAdapter.zeros(self.model, self.num, weights)
+            if self.adapter is not None:
+                fresh.bias = self.adapter.bias
             self.adapter = fresh
-        elif self.adapter.weight is None and fresh.weight is not None:
-            self.adapter.weight = fresh.weight
         return self.adapter
 
     def forget(self, which: np.ndarray) -> None:

@@ -43,6 +43,7 @@ from gymnasium.vector.utils import batch_space
 
 from worldsim.envs.actions import check_actions
 from worldsim.envs.world import World, adapt_options, prompt_search, reset_options
+from worldsim.model.adapt import scene_report
 
 if TYPE_CHECKING:
     from worldsim.search.best_of_n import Search
@@ -136,7 +137,7 @@ class WorldSimVectorEnv(gym.vector.VectorEnv):
             starts = np.array([self._rngs[i].integers(2**63 - 1) for i in which])
             report = self.dream.reset(which, starts, frames, actions, adapting, hold=True)
             if report is not None:
-                self._adapted.update({int(i): _scene_report(report, j) for j, i in enumerate(which)})
+                self._adapted.update({int(i): scene_report(report, j) for j, i in enumerate(which)})
             self._t[which], self._ended[which] = 0, False
             return self._observations(), self._infos()
         # A prompt holds for the env's later episodes too (autoresets), until a reset without one.
@@ -255,8 +256,3 @@ class WorldSimVectorEnv(gym.vector.VectorEnv):
             infos.update(adapt=reports, _adapt=present)
             self._adapted = {}
         return infos
-
-
-def _scene_report(report: dict[str, Any], j: int) -> dict[str, Any]:
-    """Scene j's part of an adaptation's report (per-scene lists become that scene's value)."""
-    return {k: v[j] if isinstance(v, list) else v for k, v in report.items()}

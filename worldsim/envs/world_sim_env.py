@@ -17,6 +17,7 @@ import torch
 
 from worldsim.envs.actions import check_action
 from worldsim.envs.world import World, adapt_options, check_physics_blend, prompt_search, reset_options
+from worldsim.model.adapt import scene_report
 
 
 class WorldSimEnv(gym.Env):
@@ -96,7 +97,7 @@ class WorldSimEnv(gym.Env):
         if match is not None:
             info["prompt_match"] = match
         if adapted is not None:
-            info["adapt"] = {k: v[0] if isinstance(v, list) else v for k, v in adapted.items()}
+            info["adapt"] = scene_report(adapted, 0)
         return self._observation(), info
 
     def step(self, action):

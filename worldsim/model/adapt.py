@@ -210,6 +210,11 @@ def adapt(
     return adapter, report
 
 
+def scene_report(report: dict[str, Any], j: int) -> dict[str, Any]:
+    """Scene j's part of `adapt`'s report (its per-scene lists become that scene's value)."""
+    return {k: v[j] if isinstance(v, list) else v for k, v in report.items()}
+
+
 @torch.no_grad()
 def _filtered(model: WorldModel, frames: torch.Tensor, actions: torch.Tensor):
     """The context as the filter reads it: latents (B, T, L) (the posterior mean), their state
