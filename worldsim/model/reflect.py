@@ -98,7 +98,7 @@ class ReflectTrainConfig:
     shake: tuple[float, float] = (0.3, 1.5)  # the noise scale those are shaken by, uniform in this range
     # weight of the second term: the text model's attribute heads reading the moved scene, against
     # what the caption asked (a differentiable stand-in for the verifier)
-    heads: float = 1.0
+    heads: float = 5.0
     seed: int = 0
 
 
