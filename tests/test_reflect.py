@@ -92,6 +92,32 @@ def test_reflection_keeps_the_verifiers_best_and_one_sample_is_the_plain_start(r
     assert sorted(search["critiques"][0]) == sorted(name for name, entry in plain_match.items() if not entry["holds"])
 
 
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"method": "best_of_n", "temperature": 0.5}, "setting of search method"),
+        ({"method": "reflect", "temperature": -1}, "from 0"),
+        ({"method": "reflect", "temperature": "warm"}, "must be a number"),
+    ],
+)
+def test_a_bad_temperature_is_refused_by_name(options, named):
+    with pytest.raises(ValueError, match=named):
+        Search.from_options(options)
+
+
+def test_the_temperature_reaches_the_search(reflecting):
+    run, model, space, reflector = reflecting
+    env = WorldSimEnv(checkpoint=run)
+    search = {"method": "reflect", "samples": 4}
+    _, default = env.reset(seed=0, options={"prompt": PROMPT, "search": search})
+    _, same = env.reset(seed=0, options={"prompt": PROMPT, "search": {**search, "temperature": 0.5}})
+    _, other = env.reset(seed=0, options={"prompt": PROMPT, "search": {**search, "temperature": 3.0}})
+    scores = lambda info: info["prompt_match"]["search"]["scores"]  # noqa: E731
+    assert scores(default) == scores(same)
+    _, direct = reflect(model, space, reflector, PROMPT, 0, Search("reflect", 4), temperature=3.0)
+    assert direct["scores"] == scores(other)
+
+
 def test_reflect_needs_its_reflector(prompted_run, tmp_path):  # noqa: F811
     import shutil
 

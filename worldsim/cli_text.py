@@ -85,6 +85,7 @@ def add_eval_prompts(commands) -> None:
     p.add_argument(
         "--method", choices=METHODS, default="best_of_n", help="--samples: fresh draws, or reflecting on the best so far"
     )
+    p.add_argument("--temperature", type=float, help="--method reflect: how far new candidates stray (default 0.5)")
     p.add_argument(
         "--verifier", choices=VERIFIERS, default="state", help="--samples: grade the generated state or the drawn frame"
     )
@@ -109,9 +110,18 @@ def run_eval_prompts(args):
     path = resolve_checkpoint(args.checkpoint or args.domain)
     model, _ = load_model(path, domain=args.domain)
     space, _ = load_shared_space(path, world_model=model)
-    search = Search.from_options({"method": args.method, "samples": args.samples, "verifier": args.verifier})
+    options = {"method": args.method, "samples": args.samples, "verifier": args.verifier}
+    search = Search.from_options({**options, **({"temperature": args.temperature} if args.temperature is not None else {})})
     reflector = _reflector(path, space, search)  # a clear error before any work
-    config = PromptEvalConfig(args.seeds, args.samples, args.method, args.verifier, args.steps, seed=args.seed)
+    config = PromptEvalConfig(
+        seeds=args.seeds,
+        samples=args.samples,
+        method=args.method,
+        temperature=search.temperature,
+        verifier=args.verifier,
+        steps=args.steps,
+        seed=args.seed,
+    )
     report = evaluate_prompts(model, space, load_prompt_set(args.prompts), Dataset(args.data), config, reflector)
     return report if args.json else format_prompt_report(report)
 

@@ -47,6 +47,7 @@ class PromptEvalConfig:
     seeds: int = 4  # scenes generated per prompt
     samples: int = 1  # each scene the verifier's best of this many (worldsim.search; 1: no search)
     method: str = "best_of_n"  # how the candidates are made: fresh draws, or reflecting on the best so far
+    temperature: float | None = None  # reflect: how far new candidates stray (None: the default)
     verifier: str = "state"  # what the search grades: the generated state, or the drawn frame read back
     steps: int = 50  # dream steps after each generated start (consistency)
     probe_frames: int = 20000  # real frames the probe learns from, at most
@@ -89,7 +90,7 @@ def evaluate_prompts(
             continue
         seeds = [config.seed * 1000 + s for s in range(config.seeds)]
         try:
-            search = Search(config.method, config.samples, config.verifier)
+            search = Search(config.method, config.samples, config.verifier, config.temperature)
             scenes = _generate(model, space, case.text, seeds, search, reflector)
         except PromptError as error:  # a prompt the reading fails on counts as wrong, with the reason
             state_ok += [False] * config.seeds

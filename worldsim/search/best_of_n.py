@@ -44,6 +44,7 @@ class Search:
     method: str = "best_of_n"
     samples: int = 1
     verifier: str = "state"
+    temperature: float | None = None  # reflect: how far new candidates stray (None: reflect.TEMPERATURE)
 
     @classmethod
     def from_options(cls, options: Any) -> Search:
@@ -53,9 +54,10 @@ class Search:
             return options
         if not isinstance(options, dict):
             raise ValueError(f'the "search" option must be a dict with "method", "samples" and "verifier", got {options!r}')
-        unknown = set(options) - {"method", "samples", "verifier"}
+        unknown = set(options) - {"method", "samples", "verifier", "temperature"}
         if unknown:
-            raise ValueError(f'unknown "search" key(s) {", ".join(sorted(map(str, unknown)))}; known: method, samples, verifier')
+            known = "method, samples, temperature, verifier"
+            raise ValueError(f'unknown "search" key(s) {", ".join(sorted(map(str, unknown)))}; known: {known}')
         method, samples = options.get("method", "best_of_n"), options.get("samples", 1)
         verifier = options.get("verifier", "state")
         if method not in METHODS:
@@ -64,7 +66,13 @@ class Search:
             raise ValueError(f"unknown search verifier {verifier!r}; known: {', '.join(VERIFIERS)}")
         if isinstance(samples, bool) or not isinstance(samples, int | np.integer) or not 1 <= samples <= MAX_SAMPLES:
             raise ValueError(f'"samples" must be a whole number from 1 to {MAX_SAMPLES}, got {samples!r}')
-        return cls(method, int(samples), verifier)
+        temperature = options.get("temperature")
+        if temperature is not None:
+            if method != "reflect":
+                raise ValueError('"temperature" is a setting of search method "reflect"')
+            if isinstance(temperature, bool) or not isinstance(temperature, int | float) or not 0 <= temperature < 100:
+                raise ValueError(f'"temperature" must be a number from 0 (below 100), got {temperature!r}')
+        return cls(method, int(samples), verifier, None if temperature is None else float(temperature))
 
 
 def candidate_seeds(seed: int, samples: int) -> list[int]:

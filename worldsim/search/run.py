@@ -28,5 +28,5 @@ def search_scenes(
     if search.method == "reflect":
         if reflector is None:
             raise ValueError("search method 'reflect' needs the reflector trained beside the text model: worldsim train-reflect")
-        return reflect(model, space, reflector, prompt, seed, search, draw, calm)
+        return reflect(model, space, reflector, prompt, seed, search, draw, calm, search.temperature)
     return best_of_n(model, space, prompt, seed, search, draw, calm)
