@@ -108,8 +108,9 @@ for domain in $domains; do
       # The shipped driving recipe with categorical latents (32 variables of 16 classes, free nats
       # and KL balancing as in every run) feeding the state dynamics, so that a dream may pick one
       # lane where the Gaussian latent averages two (BENCHMARKS.md, "Driving: a decoder that draws
-      # the state"). A candidate, not shipped; rerun the same command to resume.
+      # the state"). A candidate, not shipped; the same command resumes a stopped run.
       worldsim train --domain driving --data data/driving --out runs/driving-cat --steps 4000 --threads 2 --seed 0 \
+        $([ -e runs/driving-cat/checkpoint ] && echo --resume) \
         --burn-in 16 --fresh-starts 0.3 --event-share 0.25 --decoder-lr 2e-3 \
         --model '{"draws_on_previous": false, "encoder_coordinates": true, "ensemble": 4, "decoder": "field", "decoder_input": "state", "decoder_periods": {"ego_x": 4.33}, "stoch_dim": 32, "stoch_classes": 16}' \
         --loss '{"motion": 10, "consistency": 10, "foreground": 10, "state_forcing": 1.0, "imagined_pixels": 0}' --quiet
