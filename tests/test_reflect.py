@@ -147,3 +147,21 @@ def test_train_reflect_and_eval_prompts_commands(prompted_run, reflecting, capsy
     assert main([*args, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["config"]["method"] == "reflect" and report["config"]["samples"] == 3
+
+
+def test_export_ships_the_reflector_and_its_recipe(prompted_run, reflecting, tmp_path, capsys):  # noqa: F811
+    from worldsim.cli import main
+
+    run, data = prompted_run / "run", prompted_run / "data"
+    assert main(["eval", "--checkpoint", str(run), "--data", str(data), "--ks", "1", "--windows", "2", "--json"]) == 0
+    report = tmp_path / "eval.json"
+    report.write_text(capsys.readouterr().out)
+    out = tmp_path / "weights"
+    assert main(["export", "--checkpoint", str(run), "--eval", str(report), "--out", str(out)]) == 0
+    assert {"reflect.json", "reflect.safetensors"} <= {p.name for p in out.iterdir()}
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "## Reflection (prompt search)" in card and "worldsim train-reflect --checkpoint RUN --data" in card
+    _, info = WorldSimEnv(checkpoint=out, obs_type="latent").reset(
+        seed=0, options={"prompt": PROMPT, "search": {"method": "reflect", "samples": 2}}
+    )
+    assert info["prompt_match"]["search"]["method"] == "reflect"

@@ -23,6 +23,7 @@ EVAL = "eval.json"
 LONG_EVAL = "long_eval.json"
 CARD = "MODEL_CARD.md"
 TEXT_FILES = ("text.json", "text.safetensors")
+REFLECT_FILES = ("reflect.json", "reflect.safetensors")
 COLLECT = "scripts/collect_datasets.sh data 2"
 
 
@@ -40,14 +41,16 @@ def export(
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     text_report = _text_model(source, model)
-    for name in (WEIGHTS, CONFIG, START_BANK, *(TEXT_FILES if text_report is not None else ())):
+    reflect_report = _reflector(source, model) if text_report is not None else None
+    extra = (*TEXT_FILES, *(REFLECT_FILES if reflect_report is not None else ())) if text_report is not None else ()
+    for name in (WEIGHTS, CONFIG, START_BANK, *extra):
         shutil.copyfile(source / name, tmp / name)
     (tmp / EVAL).write_text(json.dumps(report, indent=2) + "\n")
     if long_report is not None:
         (tmp / LONG_EVAL).write_text(json.dumps(long_report, indent=2) + "\n")
     size_mb = sum((tmp / n).stat().st_size for n in (WEIGHTS, CONFIG, START_BANK)) / 1e6
     params = sum(p.numel() for p in model.parameters())
-    card = model_card(meta, report, params, size_mb, notes, long_report, earlier_stages(meta), text_report)
+    card = model_card(meta, report, params, size_mb, notes, long_report, earlier_stages(meta), text_report, reflect_report)
     (tmp / CARD).write_text(card)
     if out.exists():
         os.replace(out, old)
@@ -64,6 +67,18 @@ def _text_model(source: Path, model) -> dict[str, Any] | None:
     from worldsim.model.text import load_shared_space
 
     return load_shared_space(source, world_model=model)[1]
+
+
+def _reflector(source: Path, model) -> dict[str, Any] | None:
+    """The training report of reflection's conditioning path beside the text model (None without
+    one); one trained beside another text model is refused here."""
+    if not all((source / name).is_file() for name in REFLECT_FILES):
+        return None
+    from worldsim.model.reflect import load_reflector
+    from worldsim.model.text import load_shared_space
+
+    load_reflector(source, load_shared_space(source, world_model=model)[0])
+    return json.loads((source / "reflect.json").read_text()).get("report", {})
 
 
 def earlier_stages(meta: dict[str, Any], limit: int = 10) -> list[dict[str, Any]]:
@@ -136,6 +151,7 @@ def model_card(
     long_report: dict[str, Any] | None = None,
     earlier: list[dict[str, Any]] | None = None,
     text_report: dict[str, Any] | None = None,
+    reflect_report: dict[str, Any] | None = None,
 ) -> str:
     model, recipe = meta["model"], meta.get("recipe", {})
     train, data = recipe.get("train", {}), recipe.get("dataset", {})
@@ -204,9 +220,28 @@ def model_card(
         lines += long_section(long_report)
     if text_report is not None:
         lines += text_section(text_report)
+    if reflect_report is not None:
+        lines += reflect_section(reflect_report)
     if notes:
         lines += ["", "## Notes", "", notes.strip()]
     return "\n".join(lines) + "\n"
+
+
+def reflect_section(report: dict[str, Any]) -> list[str]:
+    """Reflection's conditioning path (search method "reflect"): how it was trained."""
+    config = report.get("config", {})
+    flags = "".join(f" --{k} {config[k]}" for k in ("steps", "heads", "seed") if k in config)
+    return [
+        "",
+        "## Reflection (prompt search)",
+        "",
+        'The network behind `"search": {"method": "reflect"}` (worldsim/model/reflect.py), trained beside the '
+        f"text model on {report.get('scenes')} scenes:",
+        "",
+        "```bash",
+        f"worldsim train-reflect --checkpoint RUN --data {report.get('data') or 'DATA'}{flags}",
+        "```",
+    ]
 
 
 def text_section(report: dict[str, Any]) -> list[str]:
