@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from worldsim.model.world_model import WorldModel
 
 # How far each new candidate strays from the reflector's move, in the generator's code units (its
-# prior is a standard normal); chosen on the development prompts (BENCHMARKS.md, "Reflection").
+# prior is a standard normal); chosen on the development prompts (BENCHMARKS.md, "Reflection against
+# Best-of-N").
 TEMPERATURE = 0.5
 
 
