@@ -47,8 +47,19 @@ if TYPE_CHECKING:
 REFLECT_FORMAT_VERSION = 1
 
 
+def _width(attribute) -> int:
+    """An attribute's part of a critique: asked, failed, then a number's miss or a category's value."""
+    return 3 if attribute.numeric else 2 + len(attribute.values)
+
+
 def critique_width(table: AttributeTable) -> int:
-    return sum(3 if a.numeric else 2 + len(a.values) for a in table.attributes)
+    return sum(_width(a) for a in table.attributes)
+
+
+def failed_attributes(table: AttributeTable, row: np.ndarray) -> list[str]:
+    """The names of the attributes one critique row marks as asked and failed."""
+    starts = np.cumsum([0] + [_width(a) for a in table.attributes])
+    return [a.name for a, at in zip(table.attributes, starts, strict=False) if row[at] and row[at + 1]]
 
 
 def critique(table: AttributeTable, asked: Mapping[str, str | float], readings: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -58,8 +69,7 @@ def critique(table: AttributeTable, asked: Mapping[str, str | float], readings: 
     parts = []
     for a in table.attributes:
         read = np.asarray(readings[a.name], dtype=np.float64)
-        width = 3 if a.numeric else 2 + len(a.values)
-        block = np.zeros((n, width), np.float32)
+        block = np.zeros((n, _width(a)), np.float32)
         if a.name in asked:
             value = asked[a.name]
             block[:, 0] = 1.0

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from worldsim import domains
-from worldsim.model.reflect import critique
+from worldsim.model.reflect import critique, failed_attributes
 from worldsim.model.scene import GeneratedScenes, draw_latents, scenes_from_codes
 from worldsim.search.best_of_n import Calm, Search, best_candidate, candidate_seeds, verified_states, verifier_scores
 
@@ -68,7 +68,7 @@ def reflect(
     for k in range(1, search.samples):
         best = best_candidate(scores)
         said = critique(table, scenes.parsed.attributes, table.read(read[best : best + 1], fields))
-        critiques.append(_failed(table, said))
+        critiques.append(failed_attributes(table, said[0]))
         code = reflector(text, codes[best : best + 1].to(text.device), torch.from_numpy(said).to(text.device)).cpu()
         code = code + temperature * torch.randn(1, dim, generator=torch.Generator().manual_seed(seeds[k]))
         candidate = scenes_from_codes(model, space, prompt, code, draw=framed)
@@ -90,13 +90,3 @@ def reflect(
         "critiques": critiques,  # the attributes each reflection was asked to fix
     }
     return chosen, report
-
-
-def _failed(table, said: np.ndarray) -> list[str]:
-    """The attribute names a critique row marks as asked and failed."""
-    names, at = [], 0
-    for a in table.attributes:
-        if said[0, at] and said[0, at + 1]:
-            names.append(a.name)
-        at += 3 if a.numeric else 2 + len(a.values)
-    return names
