@@ -17,6 +17,11 @@ they are and a vector of dreams adapts each env apart (row i belongs to env i al
 correction keeps a few frames from rewriting the dynamics. Rows are independent: Adam's update is
 elementwise and each row's loss reads only its own scene, so adapting a batch of scenes gives each
 the correction it would get alone.
+
+Measured on the shipped models (BENCHMARKS.md, "Test-time training at reset"), it does not yet cut
+the error over the next 50 steps: it lowers the first step's, but the filter's reading it fits is
+noisier than the dream's own open-loop state for most fields, so what agrees with the filter for a
+few steps strays from the simulator over many. `worldsim adapt` measures it on any model.
 """
 
 from __future__ import annotations
