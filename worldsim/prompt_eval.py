@@ -78,6 +78,7 @@ def evaluate_prompts(
     per_kind: dict[str, list[bool]] = {}
     state_ok, frame_ok, draws, refusals, cases = [], [], {}, [], []
     gen_frames, gen_groups, gen_latents = [], [], []
+    search = Search(config.method, config.samples, config.verifier, config.temperature)
     for p, case in enumerate(prompts.cases):
         if case.kind == "out_of_range":
             try:
@@ -90,7 +91,6 @@ def evaluate_prompts(
             continue
         seeds = [config.seed * 1000 + s for s in range(config.seeds)]
         try:
-            search = Search(config.method, config.samples, config.verifier, config.temperature)
             scenes = _generate(model, space, case.text, seeds, search, reflector)
         except PromptError as error:  # a prompt the reading fails on counts as wrong, with the reason
             state_ok += [False] * config.seeds

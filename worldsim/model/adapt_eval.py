@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from worldsim.data import Dataset
 from worldsim.model.adapt import AdaptConfig, SceneAdapter, adapt
+from worldsim.model.critics import absolute_difference
 from worldsim.model.long_horizon import model_columns
 from worldsim.model.world_model import WorldModel
 
@@ -96,10 +97,8 @@ def _replay_errors(model, latent, actions, truth, adapter: SceneAdapter | None, 
     """(E, horizon, S): each episode's absolute state error per step and field, in data stds."""
     generators = [torch.Generator().manual_seed(config.seed + i) for i in range(len(latent))]
     rollout = model.imagine(latent, actions, generator=generators, physics_blend=config.adapt.physics_blend, adapter=adapter)
-    error = rollout.states - truth
-    if model.config.angle_fields:
-        error = torch.where(model.angles, torch.atan2(torch.sin(error), torch.cos(error)), error)
-    return (error.abs() / model.state_std).cpu()
+    error = absolute_difference(rollout.states.cpu().numpy(), truth.cpu().numpy(), model.angles.cpu().numpy())
+    return torch.from_numpy(error) / model.state_std.cpu()
 
 
 def _stacked(adapters: list[SceneAdapter]) -> SceneAdapter:

@@ -42,8 +42,10 @@ def export(
     tmp.mkdir(parents=True)
     text_report = _text_model(source, model)
     reflect_report = _reflector(source, model) if text_report is not None else None
-    extra = (*TEXT_FILES, *(REFLECT_FILES if reflect_report is not None else ())) if text_report is not None else ()
-    for name in (WEIGHTS, CONFIG, START_BANK, *extra):
+    files = [WEIGHTS, CONFIG, START_BANK]
+    files += TEXT_FILES if text_report is not None else ()
+    files += REFLECT_FILES if reflect_report is not None else ()
+    for name in files:
         shutil.copyfile(source / name, tmp / name)
     (tmp / EVAL).write_text(json.dumps(report, indent=2) + "\n")
     if long_report is not None:

@@ -22,7 +22,6 @@ text model's fingerprint, and is refused beside any other.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -37,6 +36,7 @@ from tqdm import tqdm
 
 from worldsim.language.attributes import AttributeTable
 from worldsim.language.captions import caption
+from worldsim.model.checkpoint import weights_fingerprint
 from worldsim.model.networks import mlp
 
 if TYPE_CHECKING:
@@ -153,15 +153,6 @@ def train_reflector(
     return reflector.eval(), losses
 
 
-def space_fingerprint(space: SharedSpace) -> str:
-    """A short hash of a text model's weights: the reflector trained beside it records it."""
-    digest = hashlib.sha256()
-    for name, tensor in space.state_dict().items():
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()[:24]
-
-
 def save_reflector(reflector: Reflector, space: SharedSpace, out: str | Path, report: dict[str, Any]) -> None:
     """`reflect.safetensors` and `reflect.json` in `out`, each written to a temporary name and renamed."""
     out = Path(out)
@@ -172,7 +163,7 @@ def save_reflector(reflector: Reflector, space: SharedSpace, out: str | Path, re
         "format": "worldsim-reflect",
         "format_version": REFLECT_FORMAT_VERSION,
         "config": reflector.to_json(),
-        "text_model": space_fingerprint(space),
+        "text_model": weights_fingerprint(space),
         "report": report,
     }
     tmp = out / "reflect.json.tmp"
@@ -195,7 +186,7 @@ def load_reflector(directory: str | Path, space: SharedSpace, device: str | torc
         raise ValueError(f"{meta_path}: not valid JSON ({error})") from None
     if meta.get("format") != "worldsim-reflect" or meta.get("format_version") != REFLECT_FORMAT_VERSION:
         raise ValueError(f"{meta_path}: not a worldsim-reflect file of version {REFLECT_FORMAT_VERSION}")
-    if meta.get("text_model") != space_fingerprint(space):
+    if meta.get("text_model") != weights_fingerprint(space):
         raise ValueError(
             f"{meta_path}: trained beside another text model than the one in {directory}; "
             "train it again with `worldsim train-reflect`"

@@ -131,10 +131,15 @@ def best_of_n(
     generators = [torch.Generator().manual_seed(s) for s in candidate_seeds(seed, search.samples)]
     scenes = generate_scenes(model, space, prompt, generators, draw=search.verifier == "frame")
     scores = verifier_scores(model, scenes, search.verifier, calm)
-    # lexsort sorts by its last key first: most attributes holding, then least disagreement, then
-    # the earliest candidate
     best = best_candidate(scores)
-    chosen = scenes.take([best])
+    return kept_scene(model, scenes.take([best]), best, scores, search, draw)
+
+
+def kept_scene(
+    model: WorldModel, chosen: GeneratedScenes, best: int, scores: dict[str, np.ndarray], search: Search, draw: bool, **seen
+) -> tuple[GeneratedScenes, dict[str, Any]]:
+    """A search's kept scene (drawn if asked and not yet drawn) and its report: each candidate's
+    scores, the index kept, and what else the search saw (`seen`)."""
     if draw and chosen.frames is None:
         chosen.frames = draw_latents(model, chosen.latents)
     report = {
@@ -143,5 +148,6 @@ def best_of_n(
         "verifier": search.verifier,
         "chosen": best,
         "scores": {name: [float(v) for v in values] for name, values in scores.items()},
+        **seen,
     }
     return chosen, report

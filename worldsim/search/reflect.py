@@ -23,8 +23,16 @@ import torch
 
 from worldsim import domains
 from worldsim.model.reflect import critique, failed_attributes
-from worldsim.model.scene import GeneratedScenes, draw_latents, scenes_from_codes
-from worldsim.search.best_of_n import Calm, Search, best_candidate, candidate_seeds, verified_states, verifier_scores
+from worldsim.model.scene import GeneratedScenes, scenes_from_codes
+from worldsim.search.best_of_n import (
+    Calm,
+    Search,
+    best_candidate,
+    candidate_seeds,
+    kept_scene,
+    verified_states,
+    verifier_scores,
+)
 
 if TYPE_CHECKING:
     from worldsim.model.reflect import Reflector
@@ -78,15 +86,5 @@ def reflect(
         scores = {name: np.concatenate([scores[name], new[name]]) for name in scores}
         read = np.concatenate([read, verified_states(model, candidate, search.verifier)])
     best = best_candidate(scores)
-    chosen = seen[best]
-    if draw and chosen.frames is None:
-        chosen.frames = draw_latents(model, chosen.latents)
-    report = {
-        "method": search.method,
-        "samples": search.samples,
-        "verifier": search.verifier,
-        "chosen": best,
-        "scores": {name: [float(v) for v in values] for name, values in scores.items()},
-        "critiques": critiques,  # the attributes each reflection was asked to fix
-    }
-    return chosen, report
+    # critiques: the attributes each reflection was asked to fix
+    return kept_scene(model, seen[best], best, scores, search, draw, critiques=critiques)
