@@ -40,6 +40,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "worldsim.cli_model",
         "worldsim.cli_text",
         "worldsim.cli_adapt",
+        "worldsim.cli_distill",
         "worldsim.counterfactual",
         "worldsim.dream_demo",
         "worldsim.generate",

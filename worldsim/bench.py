@@ -85,23 +85,38 @@ def add_bench(commands) -> None:
         choices=ENGINES,
         help='engines to time the dreams on (default torch; "onnx" needs worldsim[onnx])',
     )
+    p.add_argument(
+        "--decoders",
+        nargs="+",
+        default=["exact"],
+        choices=("exact", "distilled"),
+        help='decoders to draw pixel dreams with (default exact; "distilled" is the approximate one of `worldsim distill`)',
+    )
     p.add_argument("--dataset", help="also time WindowSampler batches (32 x 16 steps) from this dataset")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=run_bench)
 
 
 def dream_rows(
-    domain: str, checkpoint: str | None, simulator: dict, num_envs: int, steps: int, engines: tuple[str, ...] = ("torch",)
+    domain: str,
+    checkpoint: str | None,
+    simulator: dict,
+    num_envs: int,
+    steps: int,
+    engines: tuple[str, ...] = ("torch",),
+    decoders: tuple[str, ...] = ("exact",),
 ) -> list[dict]:
-    """single env pixels, vector env pixels, vector env latent, on each engine (alternating, so that
-    a machine's slow minute falls on both): each with its ratio to `simulator`."""
+    """single env pixels, vector env pixels, vector env latent, on each engine and, for pixels, each
+    decoder (alternating, so that a machine's slow minute falls on all): each with its ratio to
+    `simulator`. A latent dream draws nothing, so it is timed with the exact decoder only."""
     from worldsim.envs.bench import dream_steps_per_second, ratio
 
     rows = []
     for n, obs_type in ((1, "pixels"), (num_envs, "pixels"), (num_envs, "latent")):
-        for engine in engines:
-            row = dream_steps_per_second(domain, checkpoint, n, obs_type, steps, engine=engine)
-            rows.append({**row, "ratio_to_simulator": ratio(row, simulator)})
+        for decoder in decoders if obs_type == "pixels" else ("exact",):
+            for engine in engines:
+                row = dream_steps_per_second(domain, checkpoint, n, obs_type, steps, engine=engine, decoder=decoder)
+                rows.append({**row, "ratio_to_simulator": ratio(row, simulator)})
     return rows
 
 
@@ -112,7 +127,9 @@ def run_bench(args):
     dreams, missing = [], {}
     for row in rows if not args.no_dream else []:
         try:
-            dreams += dream_rows(row["domain"], args.checkpoint, row, args.num_envs, args.dream_steps, tuple(args.engines))
+            dreams += dream_rows(
+                row["domain"], args.checkpoint, row, args.num_envs, args.dream_steps, tuple(args.engines), tuple(args.decoders)
+            )
         except CheckpointError as exc:  # no weights for this domain: say so, time the others
             missing[row["domain"]] = str(exc)
     windows = window_batches_per_second(args.dataset) if args.dataset else None
@@ -122,13 +139,14 @@ def run_bench(args):
     lines += [f"{r['domain']:<10} {r['env_id']:<20} {r['steps_per_s']:>8.1f}" for r in rows]
     if dreams:
         lines.append(
-            f"\n{'domain':<10} {'WorldSim env':<20} {'steps/s':>8} {'x simulator':>12}  "
+            f"\n{'domain':<10} {'WorldSim env':<32} {'steps/s':>8} {'x simulator':>12}  "
             f"(torch threads: {dreams[0]['torch_threads']})"
         )
         for d in dreams:
             kind = "single" if d["num_envs"] == 1 else f"vector x{d['num_envs']}"
             kind += f" {d['obs_type']}" + (f" ({d['engine']})" if len(args.engines) > 1 else "")
-            lines.append(f"{d['domain']:<10} {kind:<20} {d['steps_per_s']:>8.0f} {d['ratio_to_simulator']:>11.1f}x")
+            kind += f" [{d['decoder']}]" if len(args.decoders) > 1 and d["obs_type"] == "pixels" else ""
+            lines.append(f"{d['domain']:<10} {kind:<32} {d['steps_per_s']:>8.0f} {d['ratio_to_simulator']:>11.1f}x")
     lines += [f"{domain}: no WorldSim timing ({why})" for domain, why in missing.items()]
     if windows:
         lines.append(

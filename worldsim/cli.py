@@ -9,6 +9,7 @@ import sys
 from worldsim.bench import add_bench
 from worldsim.cli_adapt import add_adapt
 from worldsim.cli_data import add_collect, add_dataset
+from worldsim.cli_distill import add_distill
 from worldsim.cli_model import add_calibrate, add_eval, add_export, add_train
 from worldsim.cli_text import add_eval_prompts, add_scaling, add_train_reflect, add_train_text
 from worldsim.counterfactual.cli import add_counterfactual
@@ -28,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval(commands)
     add_calibrate(commands)
     add_export(commands)
+    add_distill(commands)
     add_train_text(commands)
     add_train_reflect(commands)
     add_generate(commands)

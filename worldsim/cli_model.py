@@ -151,6 +151,12 @@ def add_eval(commands) -> None:
         default=20,
         help="--long: fresh simulator starts for the scripted action programs (default 20; 0 skips them)",
     )
+    p.add_argument(
+        "--decoder",
+        choices=("exact", "distilled"),
+        default="exact",
+        help="draw with the model's own decoder (default) or the narrower one distilled from it (`worldsim distill`)",
+    )
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
     p.set_defaults(run=run_eval)
 
@@ -159,10 +165,12 @@ def run_eval(args):
     import torch
 
     from worldsim.model.checkpoint import load_model, resolve_checkpoint
+    from worldsim.model.distill import with_decoder
     from worldsim.model.evaluate import EvalConfig, evaluate
 
     path = resolve_checkpoint(args.checkpoint)
     model, meta = load_model(path)
+    model = with_decoder(model, path, args.decoder)
     palette = None
     if not args.no_snap:
         from worldsim.model.palette import palette_from_frames
@@ -189,6 +197,7 @@ def run_eval(args):
     torch.manual_seed(args.seed)
     report = {
         "checkpoint": str(path),
+        "decoder": args.decoder,
         "domain": model.config.domain,
         "context": config.context,
         "ks": list(config.ks),
@@ -224,6 +233,7 @@ def _run_long_eval(args, path, model, palette, val_fraction: float):
     )
     report = {
         "checkpoint": str(path),
+        "decoder": args.decoder,
         "domain": model.config.domain,
         "long": True,
         "snapped_to_palette": palette is not None,

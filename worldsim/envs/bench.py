@@ -21,12 +21,20 @@ WARMUP_STEPS = 3
 
 
 def dream_steps_per_second(
-    domain: str, checkpoint: str | Path | None, num_envs: int, obs_type: str, steps: int, seed: int = 0, engine: str = "torch"
+    domain: str,
+    checkpoint: str | Path | None,
+    num_envs: int,
+    obs_type: str,
+    steps: int,
+    seed: int = 0,
+    engine: str = "torch",
+    decoder: str = "exact",
 ) -> dict:
     """Time `steps` calls of step() on one env (num_envs=1) or a vector env of `num_envs`, its
-    dream run by `engine` (an ONNX graph is exported, or read from its cache, before the clock starts)."""
+    dream run by `engine` (an ONNX graph is exported, or read from its cache, before the clock
+    starts) and drawn by `decoder` ("exact" or "distilled")."""
     single = num_envs == 1
-    kwargs = {"domain": domain, "checkpoint": checkpoint, "obs_type": obs_type, "engine": engine}
+    kwargs = {"domain": domain, "checkpoint": checkpoint, "obs_type": obs_type, "engine": engine, "decoder": decoder}
     env = WorldSimEnv(**kwargs) if single else WorldSimVectorEnv(num_envs=num_envs, **kwargs)
     env.reset(seed=seed)
     env.action_space.seed(seed)
@@ -43,6 +51,7 @@ def dream_steps_per_second(
         "num_envs": num_envs,
         "obs_type": obs_type,
         "engine": engine,
+        "decoder": decoder,
         "calls": steps,
         "seconds": elapsed,
         "steps_per_s": num_envs * steps / elapsed,

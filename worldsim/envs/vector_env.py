@@ -77,6 +77,7 @@ class WorldSimVectorEnv(gym.vector.VectorEnv):
         device: str | torch.device = "cpu",
         uncertainty: bool = False,
         engine: str = "torch",
+        decoder: str = "exact",
         autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP,
     ):
         if not isinstance(num_envs, int) or num_envs < 1:
@@ -84,7 +85,7 @@ class WorldSimVectorEnv(gym.vector.VectorEnv):
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"the vector env renders 'rgb_array' only, got {render_mode!r}")
         self.autoreset_mode = check_autoreset_mode(autoreset_mode)
-        self.world = world = World.open(domain, checkpoint, obs_type, physics_blend, episode_steps, device)
+        self.world = world = World.open(domain, checkpoint, obs_type, physics_blend, episode_steps, device, decoder)
         self.model, self.checkpoint, self.domain = world.model, world.checkpoint, world.domain
         self.num_envs, self.obs_type, self.render_mode = num_envs, obs_type, render_mode
         self.physics_blend, self.episode_steps = float(physics_blend), world.episode_steps

@@ -25,6 +25,7 @@ from worldsim.envs.dream import Dream
 from worldsim.model.adapt import AdaptConfig
 from worldsim.model.checkpoint import load_model, resolve_checkpoint
 from worldsim.model.device import resolve_device
+from worldsim.model.distill import with_decoder
 from worldsim.model.start_bank import load_start_bank
 from worldsim.model.world_model import WorldModel
 from worldsim.sources.base import space_from_json
@@ -109,9 +110,11 @@ class World:
         physics_blend: float = 1.0,
         episode_steps: int | None = None,
         device: str | torch.device = "cpu",
+        decoder: str = "exact",
     ) -> World:
         """A domain's shipped weights or a checkpoint (with both, the checkpoint must be of that
-        domain), on `device`."""
+        domain), on `device`; `decoder="distilled"` draws with the narrower, approximate decoder
+        distilled from the model's own (worldsim.model.distill), only where asked."""
         if obs_type not in OBS_TYPES:
             raise ValueError(f"obs_type must be one of {', '.join(OBS_TYPES)}, got {obs_type!r}")
         check_physics_blend(physics_blend)
@@ -120,7 +123,7 @@ class World:
         episode_steps = check_episode_steps(episode_steps)
         path = resolve_checkpoint(checkpoint if checkpoint is not None else (domain or domains.DEFAULT))
         model, _ = load_model(path, domain=domain)
-        model.to(resolve_device(device))
+        model = with_decoder(model, path, decoder).to(resolve_device(device))
         config = model.config
         if obs_type == "state" and not config.state_dim:
             raise ValueError(f"obs_type 'state': the {config.domain!r} model has no physical state")

@@ -38,10 +38,11 @@ class WorldSimEnv(gym.Env):
         device: str | torch.device = "cpu",
         uncertainty: bool = False,
         engine: str = "torch",
+        decoder: str = "exact",
     ):
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
-        self.world = world = World.open(domain, checkpoint, obs_type, physics_blend, episode_steps, device)
+        self.world = world = World.open(domain, checkpoint, obs_type, physics_blend, episode_steps, device, decoder)
         self.model, self.checkpoint, self.domain = world.model, world.checkpoint, world.domain
         self.obs_type, self.physics_blend, self.episode_steps = obs_type, float(physics_blend), world.episode_steps
         self.render_mode = render_mode

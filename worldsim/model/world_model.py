@@ -53,6 +53,16 @@ Adapter = Callable[[torch.Tensor], torch.Tensor]
 Generators = torch.Generator | Sequence[torch.Generator] | None
 
 
+def build_decoder(c: ModelConfig, channels: int | None = None) -> nn.Module:
+    """The decoder `c` describes, `channels` wide (default the config's): a distilled decoder
+    (worldsim.model.distill) is the same network, narrower."""
+    decoder = {"upsample": Decoder, "broadcast": BroadcastDecoder, "field": FieldDecoder}[c.decoder]
+    options = {"view_channels": ego_view.channels(c.decoder_view)} if c.decoder_view else {}
+    if c.decoder_static:
+        options["static"] = True
+    return decoder(c.channels if channels is None else channels, c.decoder_input_dim, c.frame_size, **options)
+
+
 class WorldModel(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -61,11 +71,7 @@ class WorldModel(nn.Module):
         S, D, Z, A, H = c.state_code_dim, c.deter_dim, c.stoch_width, c.action_dim, c.hidden_dim
         self.stochastic = stochastic_latent(c.stoch_dim, c.stoch_classes, c.min_std)
         self.encoder = Encoder(c.channels, c.embed_dim, c.frame_size, c.encoder_coordinates)
-        decoder = {"upsample": Decoder, "broadcast": BroadcastDecoder, "field": FieldDecoder}[c.decoder]
-        options = {"view_channels": ego_view.channels(c.decoder_view)} if c.decoder_view else {}
-        if c.decoder_static:
-            options["static"] = True
-        self.decoder = decoder(c.channels, c.decoder_input_dim, c.frame_size, **options)
+        self.decoder = build_decoder(c)
         self.ego_view = ego_view.EgoView(c.decoder_view, c.state_fields, c.frame_size // 4) if c.decoder_view else None
         self.gru_in = nn.Sequential(nn.Linear(Z + S + A, H), nn.LayerNorm(H), nn.ELU())
         self.gru = nn.GRUCell(H, D)
