@@ -9,16 +9,22 @@ def add_distill(commands) -> None:
     d = DistillConfig()
     p = commands.add_parser(
         "distill",
-        help="learn a narrower decoder from a model's own (an approximate, faster path: decoder=\"distilled\")",
+        help='learn a narrower decoder from a model\'s own (an approximate, faster path: decoder="distilled")',
     )
     p.add_argument("--checkpoint", required=True, help="a model directory or a built-in domain; the student is written beside it")
     p.add_argument("--data", required=True, help="a dataset of the model's domain: its training split's states are drawn")
-    p.add_argument("--channels", type=int, default=d.channels, help=f"the student's width (default {d.channels}; the models' own: 16)")
+    p.add_argument(
+        "--channels", type=int, default=d.channels, help=f"the student's width (default {d.channels}; the models' own: 16)"
+    )
     p.add_argument("--steps", type=int, default=d.steps, help=f"optimiser steps (default {d.steps})")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"states per step (default {d.batch_size})")
     p.add_argument("--lr", type=float, default=d.lr, help=f"Adam's step size, decayed to a tenth (default {d.lr})")
-    p.add_argument("--jitter", type=float, default=d.jitter, help=f"largest noise on a state code, in field stds (default {d.jitter})")
-    p.add_argument("--foreground", type=float, default=d.foreground, help=f"weight of pixels off the mean frame (default {d.foreground})")
+    p.add_argument(
+        "--jitter", type=float, default=d.jitter, help=f"largest noise on a state code, in field stds (default {d.jitter})"
+    )
+    p.add_argument(
+        "--foreground", type=float, default=d.foreground, help=f"weight of pixels off the mean frame (default {d.foreground})"
+    )
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")

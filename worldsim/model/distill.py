@@ -61,7 +61,9 @@ class DistillConfig:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"distill {name} must be a positive whole number, got {value!r}")
         if not self.lr > 0 or not self.jitter >= 0 or not self.foreground >= 0:
-            raise ValueError(f"distill lr must be > 0 and jitter, foreground >= 0; got {self.lr}, {self.jitter}, {self.foreground}")
+            raise ValueError(
+                f"distill lr must be > 0 and jitter, foreground >= 0; got {self.lr}, {self.jitter}, {self.foreground}"
+            )
 
 
 def check_can_distill(model: WorldModel) -> None:
@@ -139,10 +141,14 @@ def distill(
     partial = resume_from / PARTIAL if resume_from is not None else None
     if partial is not None and partial.is_file():
         start, losses = _load_partial(partial, student, optimizer, generator, config)
-    for step in tqdm(range(start, config.steps), initial=start, total=config.steps, desc="distil decoder", unit="step", disable=not progress):
+    for step in tqdm(
+        range(start, config.steps), initial=start, total=config.steps, desc="distil decoder", unit="step", disable=not progress
+    ):
         pick = torch.randint(len(train_codes), (config.batch_size,), generator=generator)
         scale = config.jitter * torch.rand(config.batch_size, 1, generator=generator)
-        codes = train_codes[pick] + scale.to(train_codes.device) * torch.randn(train_codes[pick].shape, generator=generator).to(train_codes.device)
+        codes = train_codes[pick] + scale.to(train_codes.device) * torch.randn(train_codes[pick].shape, generator=generator).to(
+            train_codes.device
+        )
         codes = model.on_circle(codes)  # a nudged (cos, sin) pair is put back on the circle, as the dream's are
         with torch.no_grad():
             target = model.draw_state(codes)
@@ -263,7 +269,9 @@ def distill_for(checkpoint: str, data: str, config: DistillConfig, progress: boo
     val_fraction = meta.get("recipe", {}).get("train", {}).get("val_fraction", 0.1)
     train_codes = state_codes(model, dataset, dataset.indices("train", val_fraction), progress)
     val_codes = state_codes(model, dataset, dataset.indices("val", val_fraction) or dataset.indices("all")[-1:])
-    val_codes = val_codes[torch.randperm(len(val_codes), generator=torch.Generator().manual_seed(config.seed))[: config.val_states]]
+    val_codes = val_codes[
+        torch.randperm(len(val_codes), generator=torch.Generator().manual_seed(config.seed))[: config.val_states]
+    ]
     student, losses = distill(model, train_codes, config, progress, resume_from=path)
     palette = palette_from_frames(load_start_bank(path)["frames"])
     n = max(1, len(losses) // 10)
