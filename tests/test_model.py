@@ -466,7 +466,7 @@ def test_metrics_identity_and_order():
 
 
 def test_palette_snapping():
-    from worldsim.model.palette import palette_from_frames, snap
+    from worldsim.model.palette import UNKNOWN, colour_table, palette_from_frames, snap
 
     frames = np.zeros((2, 8, 8, 3), np.uint8)
     frames[..., :] = (100, 100, 100)  # road
@@ -482,3 +482,17 @@ def test_palette_snapping():
     batch = torch.rand(5, 3, 8, 8, generator=torch.Generator().manual_seed(1))
     many = palette_from_frames((np.random.default_rng(0).random((4, 8, 8, 3)) * 255).astype(np.uint8), min_share=0)
     assert torch.equal(snap(batch, many, chunk=7), snap(batch, many, chunk=None))
+    # the colour table: a second pass answers from it, to the same colours as scoring every pixel
+    assert torch.equal(snap(batch, many), snap(batch, many, chunk=None))
+    table = colour_table(many)
+    assert (table != UNKNOWN).sum() == len(
+        torch.unique((batch * 255).round().reshape(5, 3, -1).movedim(1, -1).reshape(-1, 3), dim=0)
+    )
+    assert torch.equal(snap(batch, many), snap(batch, many, chunk=None))
+    # a pixel is snapped as its 8-bit colour: values that round alike snap alike
+    levels = (batch * 255).round() / 255
+    assert torch.equal(snap(levels + 0.4 / 255 * (torch.rand(batch.shape) - 0.5), many), snap(levels, many))
+    # too many colours for a byte's index: every pixel is scored
+    wide = torch.rand(300, 3, generator=torch.Generator().manual_seed(2))
+    assert colour_table(wide) is None
+    assert torch.equal(snap(batch, wide), snap(batch, wide, chunk=None))

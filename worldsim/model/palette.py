@@ -11,6 +11,8 @@ that covers at least `min_share` of their pixels, the most frequent `max_colours
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import numpy as np
 import torch
 
@@ -28,21 +30,64 @@ def palette_from_frames(frames: np.ndarray, min_share: float = 1e-4, max_colours
 
 
 SNAP_CHUNK = 4096  # pixels scored against the palette at once
+UNKNOWN = 255  # a colour the table has not met yet (a palette has at most 254 colours to use one)
+TABLES_KEPT = 8  # palettes whose tables are kept (16 MB each)
+_tables: OrderedDict[tuple[bytes, str], torch.Tensor] = OrderedDict()
 
 
-def snap(frames: torch.Tensor, palette: torch.Tensor, chunk: int | None = SNAP_CHUNK) -> torch.Tensor:
-    """(B, 3, H, W) in [0, 1] -> the same frames with every pixel replaced by its nearest palette colour.
+def nearest_colours(pixels: torch.Tensor, palette: torch.Tensor, chunk: int | None = SNAP_CHUNK) -> torch.Tensor:
+    """(P, 3) pixels -> (P,) index of each one's nearest palette colour, by scoring every colour.
 
     `chunk` pixels are scored at a time (None: all at once, as an exported graph with a dynamic batch
     needs); the scores of 64 frames at once (262,144 x K floats, 134 MB for CarRacing's 128 colours)
     go out to memory and back, and took 3-4x longer than one 64x64 frame's worth at a time."""
-    pixels = frames.movedim(1, -1).reshape(-1, 3)
     # ||x - p||^2 = ||x||^2 - 2 x.p + ||p||^2; ||x||^2 is the same for every p, so it is left out.
     norms = (palette * palette).sum(-1)
     if chunk is None or len(pixels) <= chunk:
-        nearest = (norms - 2 * pixels @ palette.T).argmin(-1)
+        return (norms - 2 * pixels @ palette.T).argmin(-1)
+    nearest = torch.empty(len(pixels), dtype=torch.long, device=pixels.device)
+    for lo in range(0, len(pixels), chunk):
+        nearest[lo : lo + chunk] = (norms - 2 * pixels[lo : lo + chunk] @ palette.T).argmin(-1)
+    return nearest
+
+
+def colour_table(palette: torch.Tensor) -> torch.Tensor | None:
+    """(2^24,) uint8: the nearest palette colour of each 8-bit colour, filled in as colours are met
+    (UNKNOWN until then); None for a palette too large for a byte's index. Kept per palette."""
+    if len(palette) >= UNKNOWN:
+        return None
+    key = (palette.detach().cpu().numpy().tobytes(), str(palette.device))
+    if key in _tables:
+        _tables.move_to_end(key)
     else:
-        nearest = torch.empty(len(pixels), dtype=torch.long, device=pixels.device)
-        for lo in range(0, len(pixels), chunk):
-            nearest[lo : lo + chunk] = (norms - 2 * pixels[lo : lo + chunk] @ palette.T).argmin(-1)
+        _tables[key] = torch.full((1 << 24,), UNKNOWN, dtype=torch.uint8, device=palette.device)
+        if len(_tables) > TABLES_KEPT:
+            _tables.popitem(last=False)
+    return _tables[key]
+
+
+def snap(frames: torch.Tensor, palette: torch.Tensor, chunk: int | None = SNAP_CHUNK) -> torch.Tensor:
+    """(B, 3, H, W) in [0, 1] -> the same frames with every pixel replaced by the palette colour
+    nearest to its 8-bit colour (the colour an observation would show it in).
+
+    Where the pixel's 8-bit colour has been met before, a table answers (`colour_table`); only
+    colours new to the table are scored against every colour, `chunk` pixels at a time. A dream's
+    frames hold few distinct colours, so after its first steps a frame costs one lookup per pixel:
+    64 CarRacing frames snap in TODO ms against TODO ms scoring every pixel (`python
+    scripts/bench_snap.py`). With `chunk=None` (an exported graph: no loops, no state) every pixel
+    is scored, to the same colours."""
+    levels = (frames.movedim(1, -1).reshape(-1, 3).clamp(0, 1) * 255).round()
+    table = colour_table(palette) if chunk is not None else None
+    if table is None:
+        nearest = nearest_colours(levels / 255, palette, chunk)
+    else:
+        codes = levels.to(torch.int32)
+        codes = (codes[:, 0] << 16) | (codes[:, 1] << 8) | codes[:, 2]
+        nearest = table[codes]
+        new = (nearest == UNKNOWN).nonzero().squeeze(1)
+        if len(new):
+            found = nearest_colours(levels[new] / 255, palette, chunk).to(torch.uint8)
+            table[codes[new]] = found
+            nearest[new] = found
+        nearest = nearest.long()
     return palette[nearest].view(*frames.shape[:1], *frames.shape[2:], 3).movedim(-1, 1)
