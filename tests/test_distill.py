@@ -12,7 +12,18 @@ from worldsim.envs.vector_env import WorldSimVectorEnv
 from worldsim.envs.world_sim_env import WorldSimEnv
 from worldsim.model.checkpoint import load_model, save_model
 from worldsim.model.config import ModelConfig
-from worldsim.model.distill import META, PARTIAL, WEIGHTS, DistillConfig, distill, distill_for, with_decoder
+from worldsim.model.distill import (
+    META,
+    PARTIAL,
+    WEIGHTS,
+    DistillConfig,
+    distill,
+    distill_for,
+    draw_with,
+    pruned_student,
+    student_for,
+    with_decoder,
+)
 from worldsim.model.start_bank import START_BANK
 from worldsim.model.world_model import WorldModel
 
@@ -53,6 +64,21 @@ def test_the_student_learns_the_teachers_frames(model_dir, drawing_run):
     assert teacher.decoder.cells[0].out_channels == 4 * teacher.config.channels  # the teacher keeps its own
     assert fast.decoder.cells[0].out_channels == 4 * 2
     assert with_decoder(teacher, model_dir, "exact") is teacher
+
+
+def test_pruning_keeps_the_strongest_channels_with_their_weights(drawing_run):
+    model, _ = load_model(drawing_run[0])
+    codes = model.normalise_state(torch.randn(16, model.config.state_dim))
+    with torch.no_grad():
+        whole = pruned_student(model, model.config.channels, codes)  # every channel kept: the teacher itself
+        torch.testing.assert_close(draw_with(model, whole, codes), model.draw_state(codes), rtol=0, atol=1e-6)
+        half = pruned_student(model, model.config.channels // 2, codes)
+        assert half.cells[0].out_channels == 2 * model.config.channels
+        torch.manual_seed(0)
+        fresh = student_for(model, model.config.channels // 2)
+        fresh_error = ((draw_with(model, fresh, codes) - model.draw_state(codes)) ** 2).mean()
+        pruned_error = ((draw_with(model, half, codes) - model.draw_state(codes)) ** 2).mean()
+    assert pruned_error < fresh_error
 
 
 def test_a_stopped_run_resumes_where_it_stood(drawing_run, tmp_path):

@@ -25,6 +25,12 @@ def add_distill(commands) -> None:
     p.add_argument(
         "--foreground", type=float, default=d.foreground, help=f"weight of pixels off the mean frame (default {d.foreground})"
     )
+    p.add_argument(
+        "--init",
+        choices=("pruned", "fresh"),
+        default=d.init,
+        help="start from the teacher's strongest channels (default) or from new weights",
+    )
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -48,6 +54,7 @@ def run_distill(args):
         lr=args.lr,
         jitter=args.jitter,
         foreground=args.foreground,
+        init=args.init,
         seed=args.seed,
     )
     report = distill_for(args.checkpoint, args.data, config, progress=not args.quiet)

@@ -39,6 +39,8 @@ from worldsim.model.palette import palette_from_frames, snap
 from worldsim.model.world_model import WorldModel, build_decoder
 
 DECODERS = ("exact", "distilled")
+INITS = ("pruned", "fresh")
+PRUNE_STATES = 1024  # states whose frames rank the teacher's channels
 FORMAT, FORMAT_VERSION = "worldsim-distilled-decoder", 1
 META, WEIGHTS, PARTIAL = "decoder-distilled.json", "decoder-distilled.safetensors", "decoder-distilled.partial.safetensors"
 
@@ -46,6 +48,7 @@ META, WEIGHTS, PARTIAL = "decoder-distilled.json", "decoder-distilled.safetensor
 @dataclass
 class DistillConfig:
     channels: int = 8  # the student's width (the field decoder's cells are 4 x channels wide)
+    init: str = "pruned"  # "pruned": the teacher's strongest channels (pruned_student); "fresh": new weights
     steps: int = 4000
     batch_size: int = 64
     lr: float = 2e-3  # Adam, decayed to a tenth over the run (cosine)
@@ -60,6 +63,8 @@ class DistillConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"distill {name} must be a positive whole number, got {value!r}")
+        if self.init not in INITS:
+            raise ValueError(f"distill init must be one of {', '.join(INITS)}, got {self.init!r}")
         if not self.lr > 0 or not self.jitter >= 0 or not self.foreground >= 0:
             raise ValueError(
                 f"distill lr must be > 0 and jitter, foreground >= 0; got {self.lr}, {self.jitter}, {self.foreground}"
@@ -91,6 +96,45 @@ def draw_with(model: WorldModel, decoder: torch.nn.Module, codes: torch.Tensor) 
     """`WorldModel.draw_state` with another decoder: (B, state code) -> (B, 3, H, W) in [0, 1]."""
     view = model.ego_view(model.denormalise_state(codes)) if model.ego_view is not None else None
     return decoder(model.drawn_state(codes), view=view)
+
+
+@torch.no_grad()
+def pruned_student(model: WorldModel, channels: int, codes: torch.Tensor) -> torch.nn.Module:
+    """The teacher cut down to `channels`: in every layer the channels that carry the most (mean
+    |activation| over `codes`' frames) are kept, with the weights between them and the FiLM rows
+    that scale and shift them. A fresh student of half the width drew PushT's T as a blob after
+    4,000 steps; one cut from the teacher starts from its shapes (BENCHMARKS.md, "A distilled
+    decoder")."""
+    teacher, student = model.decoder, student_for(model, channels)
+    width, up = 4 * channels, 2 * channels
+    view = model.ego_view(model.denormalise_state(codes)) if model.ego_view is not None else None
+    drawn = model.drawn_state(codes)
+    # the teacher's forward pass (networks.FieldDecoder.forward), noting each layer's activations
+    x = teacher.places.expand(len(codes), -1, -1, -1)
+    x = torch.cat([x, view], 1) if view is not None else x
+    layers = [*teacher.cells, teacher.mix]
+    film = teacher.film(drawn)[:, :, None, None].chunk(2 * len(layers), 1)
+    kept = []
+    for i, layer in enumerate(layers):
+        x = teacher.act(layer(x) * (1 + film[2 * i]) + film[2 * i + 1])
+        kept.append(x.abs().mean((0, 2, 3)).topk(width).indices.sort().values)
+    lifted = teacher.up[1](teacher.up[0](x))
+    kept_up = lifted.abs().mean((0, 2, 3)).topk(up).indices.sort().values
+    inputs = None  # the first cell layer reads every place feature
+    for i, (mine, theirs) in enumerate(zip([*student.cells, student.mix], layers, strict=True)):
+        weight = theirs.weight[kept[i]]
+        mine.weight.copy_(weight if inputs is None else weight[:, inputs])
+        mine.bias.copy_(theirs.bias[kept[i]])
+        inputs = kept[i]
+    chunk = teacher.film.out_features // (2 * len(layers))  # the teacher's width
+    rows = torch.cat([j * chunk + kept[j // 2] for j in range(2 * len(layers))])
+    student.film.weight.copy_(teacher.film.weight[rows])
+    student.film.bias.copy_(teacher.film.bias[rows])
+    student.up[0].weight.copy_(teacher.up[0].weight[inputs][:, kept_up])  # (in, out, k, k)
+    student.up[0].bias.copy_(teacher.up[0].bias[kept_up])
+    student.up[2].weight.copy_(teacher.up[2].weight[kept_up])
+    student.up[2].bias.copy_(teacher.up[2].bias)
+    return student
 
 
 def state_codes(model: WorldModel, dataset, indices: list[int], progress: bool = False) -> torch.Tensor:
@@ -134,9 +178,13 @@ def distill(
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
-    student = student_for(model, config.channels).train()
-    optimizer = torch.optim.Adam(student.parameters(), lr=config.lr)
     generator = torch.Generator().manual_seed(config.seed)
+    if config.init == "pruned":
+        ranked = train_codes[torch.randperm(len(train_codes), generator=generator)[:PRUNE_STATES].to(train_codes.device)]
+        student = pruned_student(model, config.channels, ranked).train()
+    else:
+        student = student_for(model, config.channels).train()
+    optimizer = torch.optim.Adam(student.parameters(), lr=config.lr)
     start, losses = 0, []
     partial = resume_from / PARTIAL if resume_from is not None else None
     if partial is not None and partial.is_file():
