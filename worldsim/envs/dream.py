@@ -85,7 +85,8 @@ class Dream:
             self.generators[i].manual_seed(int(seed))
         self.forget(which)
         self.latent[which] = self.model.encode(frames, actions)
-        self.frame[which] = self.model.frames_in(frames[:, -1])
+        if self.draw:
+            self.frame[which] = self.model.frames_in(frames[:, -1])
         self.disagreement[which] = 0.0
         report = None
         if adapt_to is not None:
@@ -144,7 +145,8 @@ class Dream:
             self.generators[i].manual_seed(int(seed))
         self.forget(which)
         self.latent[which] = self._bank_latents[indices]
-        self.frame[which] = self.model.frames_in(self.bank["frames"][indices, -1])
+        if self.draw:  # a dream nobody looks at keeps no frame (converting one costs as much as a latent step)
+            self.frame[which] = self.model.frames_in(self.bank["frames"][indices, -1])
         self.disagreement[which] = 0.0
 
     @torch.no_grad()
