@@ -132,3 +132,40 @@ def test_envs_draw_with_the_student_only_where_asked(model_dir, drawing_run):
     assert obs.shape == (2, *vector.single_observation_space.shape) and obs.dtype == np.uint8
     with pytest.raises(ValueError, match="decoder must be one of"):
         WorldSimEnv(checkpoint=model_dir, decoder="fast")
+
+
+def test_eval_and_export_carry_the_student(model_dir, drawing_run, tmp_path, capsys):
+    import json
+
+    from worldsim.cli import main
+
+    data = str(drawing_run[1])
+    assert main(["distill", "--checkpoint", str(model_dir), "--data", data, "--channels", "2", "--steps", "2", "--quiet"]) == 0
+    assert "held-out states" in capsys.readouterr().out
+    evaluated = [
+        "eval",
+        "--checkpoint",
+        str(model_dir),
+        "--data",
+        data,
+        "--split",
+        "all",
+        "--ks",
+        "1",
+        "--windows",
+        "2",
+        "--context",
+        "2",
+    ]
+    evaluated.append("--json")
+    assert main([*evaluated, "--decoder", "distilled"]) == 0
+    assert json.loads(capsys.readouterr().out)["decoder"] == "distilled"
+    assert main(evaluated) == 0
+    report = tmp_path / "eval.json"
+    report.write_text(capsys.readouterr().out)
+    out = tmp_path / "weights"
+    assert main(["export", "--checkpoint", str(model_dir), "--eval", str(report), "--out", str(out)]) == 0
+    assert {META, WEIGHTS} <= {p.name for p in out.iterdir()}
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "## Distilled decoder" in card and f"worldsim distill --checkpoint RUN --data {data} --channels 2" in card
+    assert with_decoder(load_model(out)[0], out, "distilled").decoder.cells[0].out_channels == 8

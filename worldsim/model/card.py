@@ -24,6 +24,7 @@ LONG_EVAL = "long_eval.json"
 CARD = "MODEL_CARD.md"
 TEXT_FILES = ("text.json", "text.safetensors")
 REFLECT_FILES = ("reflect.json", "reflect.safetensors")
+DISTILLED_FILES = ("decoder-distilled.json", "decoder-distilled.safetensors")
 COLLECT = "scripts/collect_datasets.sh data 2"
 
 
@@ -45,6 +46,8 @@ def export(
     files = [WEIGHTS, CONFIG, START_BANK]
     files += TEXT_FILES if text_report is not None else ()
     files += REFLECT_FILES if reflect_report is not None else ()
+    distilled_report = _distilled(source, model)
+    files += DISTILLED_FILES if distilled_report is not None else ()
     for name in files:
         shutil.copyfile(source / name, tmp / name)
     (tmp / EVAL).write_text(json.dumps(report, indent=2) + "\n")
@@ -52,7 +55,9 @@ def export(
         (tmp / LONG_EVAL).write_text(json.dumps(long_report, indent=2) + "\n")
     size_mb = sum((tmp / n).stat().st_size for n in (WEIGHTS, CONFIG, START_BANK)) / 1e6
     params = sum(p.numel() for p in model.parameters())
-    card = model_card(meta, report, params, size_mb, notes, long_report, earlier_stages(meta), text_report, reflect_report)
+    card = model_card(
+        meta, report, params, size_mb, notes, long_report, earlier_stages(meta), text_report, reflect_report, distilled_report
+    )
     (tmp / CARD).write_text(card)
     if out.exists():
         os.replace(out, old)
@@ -81,6 +86,17 @@ def _reflector(source: Path, model) -> dict[str, Any] | None:
 
     load_reflector(source, load_shared_space(source, world_model=model)[0])
     return json.loads((source / "reflect.json").read_text()).get("report", {})
+
+
+def _distilled(source: Path, model) -> dict[str, Any] | None:
+    """The report of the decoder distilled from these weights (None without one); one distilled
+    from other weights is refused here."""
+    if not all((source / name).is_file() for name in DISTILLED_FILES):
+        return None
+    from worldsim.model.distill import with_decoder
+
+    with_decoder(model, source, "distilled")
+    return json.loads((source / DISTILLED_FILES[0]).read_text()).get("report", {})
 
 
 def earlier_stages(meta: dict[str, Any], limit: int = 10) -> list[dict[str, Any]]:
@@ -154,6 +170,7 @@ def model_card(
     earlier: list[dict[str, Any]] | None = None,
     text_report: dict[str, Any] | None = None,
     reflect_report: dict[str, Any] | None = None,
+    distilled_report: dict[str, Any] | None = None,
 ) -> str:
     model, recipe = meta["model"], meta.get("recipe", {})
     train, data = recipe.get("train", {}), recipe.get("dataset", {})
@@ -224,6 +241,8 @@ def model_card(
         lines += text_section(text_report)
     if reflect_report is not None:
         lines += reflect_section(reflect_report)
+    if distilled_report is not None:
+        lines += distilled_section(distilled_report)
     if notes:
         lines += ["", "## Notes", "", notes.strip()]
     return "\n".join(lines) + "\n"
@@ -242,6 +261,27 @@ def reflect_section(report: dict[str, Any]) -> list[str]:
         "",
         "```bash",
         f"worldsim train-reflect --checkpoint RUN --data {report.get('data') or 'DATA'}{flags}",
+        "```",
+    ]
+
+
+def distilled_section(report: dict[str, Any]) -> list[str]:
+    """The narrower decoder behind `decoder="distilled"`: how it was made and how close it draws."""
+    config, held = report.get("config", {}), report.get("held_out", {})
+    flags = "".join(f" --{k.replace('_', '-')} {config[k]}" for k in ("channels", "steps", "init", "seed") if k in config)
+    params = report.get("parameters", {})
+    return [
+        "",
+        "## Distilled decoder (an approximate, faster path)",
+        "",
+        f'`decoder="distilled"` draws with a decoder of {params.get("student", 0):,} parameters (this model\'s: '
+        f"{params.get('teacher', 0):,}), distilled from this model's own on {report.get('train_states', 0):,} "
+        f"recorded states (worldsim/model/distill.py). On {held.get('states')} held-out states it draws "
+        f"{held.get('psnr_db', float('nan')):.1f} dB from this model's frames, "
+        f"{100 * held.get('pixels_differing', float('nan')):.1f} % of pixels snapped to another colour. Remake with:",
+        "",
+        "```bash",
+        f"worldsim distill --checkpoint RUN --data {report.get('data') or 'DATA'}{flags}",
         "```",
     ]
 
