@@ -142,22 +142,7 @@ def test_eval_and_export_carry_the_student(model_dir, drawing_run, tmp_path, cap
     data = str(drawing_run[1])
     assert main(["distill", "--checkpoint", str(model_dir), "--data", data, "--channels", "2", "--steps", "2", "--quiet"]) == 0
     assert "held-out states" in capsys.readouterr().out
-    evaluated = [
-        "eval",
-        "--checkpoint",
-        str(model_dir),
-        "--data",
-        data,
-        "--split",
-        "all",
-        "--ks",
-        "1",
-        "--windows",
-        "2",
-        "--context",
-        "2",
-    ]
-    evaluated.append("--json")
+    evaluated = f"eval --checkpoint {model_dir} --data {data} --split all --ks 1 --windows 2 --context 2 --json".split()
     assert main([*evaluated, "--decoder", "distilled"]) == 0
     assert json.loads(capsys.readouterr().out)["decoder"] == "distilled"
     assert main(evaluated) == 0
