@@ -25,6 +25,7 @@ def add_distill(commands) -> None:
     p.add_argument(
         "--foreground", type=float, default=d.foreground, help=f"weight of pixels off the mean frame (default {d.foreground})"
     )
+    p.add_argument("--edges", type=float, default=d.edges, help=f"weight of pixels unlike their neighbours (default {d.edges})")
     p.add_argument(
         "--init",
         choices=("pruned", "fresh"),
@@ -54,6 +55,7 @@ def run_distill(args):
         lr=args.lr,
         jitter=args.jitter,
         foreground=args.foreground,
+        edges=args.edges,
         init=args.init,
         seed=args.seed,
     )

@@ -268,7 +268,9 @@ def reflect_section(report: dict[str, Any]) -> list[str]:
 def distilled_section(report: dict[str, Any]) -> list[str]:
     """The narrower decoder behind `decoder="distilled"`: how it was made and how close it draws."""
     config, held = report.get("config", {}), report.get("held_out", {})
-    flags = "".join(f" --{k.replace('_', '-')} {config[k]}" for k in ("channels", "steps", "init", "seed") if k in config)
+    flags = "".join(
+        f" --{k.replace('_', '-')} {config[k]}" for k in ("channels", "steps", "edges", "init", "seed") if config.get(k)
+    )
     params = report.get("parameters", {})
     return [
         "",

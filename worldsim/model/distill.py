@@ -54,6 +54,9 @@ class DistillConfig:
     lr: float = 2e-3  # Adam, decayed to a tenth over the run (cosine)
     jitter: float = 0.1  # each state code is nudged by N(0, s^2), s drawn from U(0, jitter), in units of a field's std
     foreground: float = 10.0  # pixel weight 1 + foreground x |teacher - mean frame| (summed over colours)
+    # + edges x |teacher - its 3x3 local mean|: a thing drawn in the same place in every frame
+    # (CarRacing's car) is no foreground, and without it the student let the car fade
+    edges: float = 0.0
     val_states: int = 512  # held-out states (from the dataset's validation split) the report is measured on
     seed: int = 0
     save_every: int = 250
@@ -65,7 +68,7 @@ class DistillConfig:
                 raise ValueError(f"distill {name} must be a positive whole number, got {value!r}")
         if self.init not in INITS:
             raise ValueError(f"distill init must be one of {', '.join(INITS)}, got {self.init!r}")
-        if not self.lr > 0 or not self.jitter >= 0 or not self.foreground >= 0:
+        if not self.lr > 0 or not self.jitter >= 0 or not self.foreground >= 0 or not self.edges >= 0:
             raise ValueError(
                 f"distill lr must be > 0 and jitter, foreground >= 0; got {self.lr}, {self.jitter}, {self.foreground}"
             )
@@ -201,6 +204,9 @@ def distill(
         with torch.no_grad():
             target = model.draw_state(codes)
             weight = 1 + config.foreground * (target - target.mean(0)).abs().sum(1, keepdim=True)
+            if config.edges:
+                local = torch.nn.functional.avg_pool2d(target, 3, 1, 1, count_include_pad=False)
+                weight = weight + config.edges * (target - local).abs().sum(1, keepdim=True)
         loss = (weight * (draw_with(model, student, codes) - target) ** 2).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
