@@ -11,7 +11,9 @@ of 1 and of 64, with and without a frame, on each path:
 - compile: `torch.compile` (inductor, C++ on the CPU), compiled before the clock starts;
 - onnx: the exported graph in ONNX Runtime, as `engine="onnx"` runs it;
 - int8: dynamic int8 quantization of the linear layers (`torch.ao.quantization.quantize_dynamic`),
-  an approximate path: its largest difference from eager is reported beside its speed.
+  an approximate path: its largest difference from eager is reported beside its speed;
+- distilled, onnx_distilled: eager and ONNX with the decoder distilled from the model's own
+  (`worldsim distill`; an approximate path for frames only: the latent is the exact one's).
 
 Paths are timed in turns (path A, B, C, then again), the median of `--rounds` rounds each, so that a
 busy minute on a shared machine falls on all of them. Each row gives ms per call and the speed-up
@@ -32,11 +34,12 @@ import warnings
 import torch
 
 from worldsim.model.checkpoint import load_model, resolve_checkpoint
+from worldsim.model.distill import with_decoder
 from worldsim.model.onnx_engine import GraphKind, OnnxStep, StepGraph
 from worldsim.model.palette import palette_from_frames
 from worldsim.model.start_bank import load_start_bank
 
-PATHS = ("eager", "channels_last", "compile", "onnx", "int8")
+PATHS = ("eager", "channels_last", "compile", "onnx", "int8", "distilled", "onnx_distilled")
 
 
 def inputs(model, batch: int, draw: bool, palette: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -53,8 +56,10 @@ def inputs(model, batch: int, draw: bool, palette: torch.Tensor) -> dict[str, to
     return feeds
 
 
-def make_path(name: str, model, kind: GraphKind):
+def make_path(name: str, model, kind: GraphKind, checkpoint=None):
     """A callable taking the feeds dict, returning the step's outputs."""
+    if name in ("distilled", "onnx_distilled"):
+        model, name = with_decoder(model, checkpoint, "distilled"), name.removesuffix("distilled").rstrip("_") or "eager"
     graph = StepGraph(model, kind).eval()
     names = graph.names
 
@@ -115,7 +120,7 @@ def main() -> None:
     rows = []
     for draw in (True, False):
         kind = GraphKind(draw, draw)
-        paths = {name: make_path(name, model, kind) for name in args.paths.split(",")}
+        paths = {name: make_path(name, model, kind, path) for name in args.paths.split(",")}
         for batch in (int(b) for b in args.batches.split(",")):
             feeds = inputs(model, batch, draw, palette)
             with torch.no_grad():

@@ -27,6 +27,11 @@ def add_distill(commands) -> None:
     )
     p.add_argument("--edges", type=float, default=d.edges, help=f"weight of pixels unlike their neighbours (default {d.edges})")
     p.add_argument(
+        "--dreams",
+        action="store_true",
+        help="also draw the states of the model's own dreams of the training episodes (open-loop, recorded actions)",
+    )
+    p.add_argument(
         "--init",
         choices=("pruned", "fresh"),
         default=d.init,
@@ -56,6 +61,7 @@ def run_distill(args):
         jitter=args.jitter,
         foreground=args.foreground,
         edges=args.edges,
+        dreams=args.dreams,
         init=args.init,
         seed=args.seed,
     )

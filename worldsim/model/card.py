@@ -271,6 +271,7 @@ def distilled_section(report: dict[str, Any]) -> list[str]:
     flags = "".join(
         f" --{k.replace('_', '-')} {config[k]}" for k in ("channels", "steps", "edges", "init", "seed") if config.get(k)
     )
+    flags += " --dreams" if config.get("dreams") else ""
     params = report.get("parameters", {})
     return [
         "",

@@ -41,6 +41,7 @@ from worldsim.model.world_model import WorldModel, build_decoder
 DECODERS = ("exact", "distilled")
 INITS = ("pruned", "fresh")
 PRUNE_STATES = 1024  # states whose frames rank the teacher's channels
+DREAM_CONTEXT = 4  # real frames a dream of `DistillConfig.dreams` starts from (the long evaluation's)
 FORMAT, FORMAT_VERSION = "worldsim-distilled-decoder", 1
 META, WEIGHTS, PARTIAL = "decoder-distilled.json", "decoder-distilled.safetensors", "decoder-distilled.partial.safetensors"
 
@@ -57,6 +58,10 @@ class DistillConfig:
     # + edges x |teacher - its 3x3 local mean|: a thing drawn in the same place in every frame
     # (CarRacing's car) is no foreground, and without it the student let the car fade
     edges: float = 0.0
+    # Also draw the states of the model's own dreams (each training episode replayed open-loop with
+    # its recorded actions from its first `DREAM_CONTEXT` frames): far into a dream the states leave
+    # the recorded ones, and a student that never saw them there lost CarRacing's car
+    dreams: bool = False
     val_states: int = 512  # held-out states (from the dataset's validation split) the report is measured on
     seed: int = 0
     save_every: int = 250
@@ -152,6 +157,24 @@ def state_codes(model: WorldModel, dataset, indices: list[int], progress: bool =
 
 
 @torch.no_grad()
+def dream_codes(model: WorldModel, dataset, indices: list[int], seed: int, progress: bool = False) -> torch.Tensor:
+    """The state codes of the model's dreams of episodes `indices`: each replayed open-loop with its
+    recorded actions from its first `DREAM_CONTEXT` frames (no frames drawn)."""
+    codes, generator = [], torch.Generator().manual_seed(seed)
+    for episode in tqdm(dataset.episodes(indices), total=len(indices), desc="dream states", disable=not progress):
+        if len(episode.actions) <= DREAM_CONTEXT:
+            continue
+        frames = torch.from_numpy(episode.frames[None, :DREAM_CONTEXT])
+        actions = torch.from_numpy(np.asarray(episode.actions)[None])
+        latent = model.encode(frames, actions[:, : DREAM_CONTEXT - 1])
+        rollout = model.imagine(latent.to(model.device), actions[:, DREAM_CONTEXT - 1 :], generator=generator)
+        codes.append(model.split(rollout.latents[0])[0])
+    if not codes:
+        raise ValueError(f"{dataset.root}: no episode longer than {DREAM_CONTEXT} steps to dream")
+    return torch.cat(codes)
+
+
+@torch.no_grad()
 def fidelity(model: WorldModel, student: torch.nn.Module, codes: torch.Tensor, palette: torch.Tensor | None) -> dict[str, float]:
     """The student against the teacher on `codes`: PSNR of the raw frames, and the share of pixels
     that the palette snap (what an env shows) turns into another colour."""
@@ -237,7 +260,8 @@ def _load_partial(path: Path, student, optimizer, generator, config: DistillConf
 
     with safe_open(str(path), "pt") as f:
         meta = f.metadata()
-    if json.loads(meta["config"]) != asdict(config):
+    # a setting added since the file was written has the default that reproduces the old behaviour
+    if {**asdict(DistillConfig()), **json.loads(meta["config"])} != asdict(config):
         raise ValueError(f"{path}: a stopped distillation with other settings; delete it to start afresh, or rerun with them")
     tensors = load_file(str(path))
     student.load_state_dict({k[len("student.") :]: v for k, v in tensors.items() if k.startswith("student.")})
@@ -322,6 +346,11 @@ def distill_for(checkpoint: str, data: str, config: DistillConfig, progress: boo
     torch.manual_seed(config.seed)
     val_fraction = meta.get("recipe", {}).get("train", {}).get("val_fraction", 0.1)
     train_codes = state_codes(model, dataset, dataset.indices("train", val_fraction), progress)
+    recorded = len(train_codes)
+    if config.dreams:
+        train_codes = torch.cat(
+            [train_codes, dream_codes(model, dataset, dataset.indices("train", val_fraction), config.seed, progress)]
+        )
     val_codes = state_codes(model, dataset, dataset.indices("val", val_fraction) or dataset.indices("all")[-1:])
     val_codes = val_codes[
         torch.randperm(len(val_codes), generator=torch.Generator().manual_seed(config.seed))[: config.val_states]
@@ -333,6 +362,7 @@ def distill_for(checkpoint: str, data: str, config: DistillConfig, progress: boo
         "config": asdict(config),
         "data": str(data),
         "train_states": len(train_codes),
+        "recorded_states": recorded,
         "loss": {"first": float(np.mean(losses[:n])), "last": float(np.mean(losses[-n:]))},
         "held_out": fidelity(model, student, val_codes, palette),
         "parameters": {"teacher": _count(model.decoder), "student": _count(student)},
