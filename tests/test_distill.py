@@ -154,3 +154,9 @@ def test_eval_and_export_carry_the_student(model_dir, drawing_run, tmp_path, cap
     card = (out / "MODEL_CARD.md").read_text()
     assert "## Distilled decoder" in card and f"worldsim distill --checkpoint RUN --data {data} --channels 2" in card
     assert with_decoder(load_model(out)[0], out, "distilled").decoder.cells[0].out_channels == 8
+
+
+def test_dreams_add_the_models_own_states(model_dir, drawing_run):
+    report = distill_for(str(model_dir), str(drawing_run[1]), DistillConfig(channels=2, steps=2, dreams=True), progress=False)
+    assert report["train_states"] > report["recorded_states"] > 0
+    assert report["config"]["dreams"] is True
