@@ -358,5 +358,5 @@ def _export_onnx(checkpoint: str) -> str:
     from worldsim.model.onnx_engine import OnnxStep
 
     model, _ = load_model(resolve_checkpoint(checkpoint))
-    paths = [OnnxStep(model, draw, snap_colours=True).path for draw in (False, True)]
+    paths = [OnnxStep(model, draw, snap_colours=False).path for draw in (False, True)]  # the envs snap in torch
     return "\n".join(f"step graph ready: {path}" for path in paths)

@@ -11,7 +11,8 @@ decoding altogether. Its latents, rewards and terminations are the same as a dra
 A step is one step of `WorldModel.imagine`, the loop every part of WorldSim imagines with. The
 dream lives on the model's device; numpy arrays are made only when an env asks for observations.
 With `engine="onnx"` the same step runs as one ONNX Runtime graph (`worldsim.model.onnx_engine`)
-wherever the learned dynamics step alone (α = 1); the noise is drawn here either way.
+wherever the learned dynamics step alone (α = 1); the noise is drawn and the frames are snapped
+here either way.
 """
 
 from __future__ import annotations
@@ -61,7 +62,9 @@ class Dream:
         self.adapted = np.zeros(num, dtype=bool)
         self.held: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         self._trust: torch.Tensor | None = None
-        self.graph = OnnxStep(model, draw, snap_colours) if check_engine(engine) == "onnx" else None
+        # The graph draws; the palette snap runs here, through its table of colours met: scoring every
+        # pixel against every colour inside the graph took longer than the rest of a 64-env step.
+        self.graph = OnnxStep(model, draw, snap_colours=False) if check_engine(engine) == "onnx" else None
 
     @property
     def bank_size(self) -> int:
@@ -195,7 +198,7 @@ class Dream:
         out = self.graph(start, features, noise, self.frame, self.palette)
         self.latent, rewards, logits = out[:3]
         if self.draw:
-            self.frame = out[3]
+            self.frame = out[3] if self.palette is None else snap(out[3], self.palette)
         terminated = logits > model.config.termination_threshold
         if self.crash_rule:
             terminated = terminated | model.crash_signals(self.latent, rule=True)["state_overlap"]
