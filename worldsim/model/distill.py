@@ -7,7 +7,10 @@ architecture at a fraction of the width can learn the function from the teacher 
 from a dataset's training split (what the dream's states look like), each nudged by a little noise
 in the state code (the dream's states wander off the recorded ones), the teacher's frame as the
 target, pixels weighted by their distance from the mean frame so that small objects (PushT's agent,
-a car) are not averaged away. No frames are read and no simulator runs.
+a car) are not averaged away. No frames are read and no simulator runs. The student starts as the
+teacher cut to its strongest channels (`pruned_student`); `edges` also weighs pixels unlike their
+neighbours, and `dreams` adds the states of the model's own open-loop dreams (both measured in
+BENCHMARKS.md, neither in the shipped student's recipe).
 
 The student is approximate, never silent: an env uses it only when asked (`decoder="distilled"`),
 its file records the teacher's weights fingerprint (a retrained model refuses a stale student), and
