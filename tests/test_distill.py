@@ -79,6 +79,8 @@ def test_pruning_keeps_the_strongest_channels_with_their_weights(drawing_run):
         fresh_error = ((draw_with(model, fresh, codes) - model.draw_state(codes)) ** 2).mean()
         pruned_error = ((draw_with(model, half, codes) - model.draw_state(codes)) ** 2).mean()
     assert pruned_error < fresh_error
+    with pytest.raises(ValueError, match="at most the teacher's width"):
+        pruned_student(model, model.config.channels + 1, codes)
 
 
 def test_a_stopped_run_resumes_where_it_stood(drawing_run, tmp_path):

@@ -59,11 +59,11 @@ class DistillConfig:
     jitter: float = 0.1  # each state code is nudged by N(0, s^2), s drawn from U(0, jitter), in units of a field's std
     foreground: float = 10.0  # pixel weight 1 + foreground x |teacher - mean frame| (summed over colours)
     # + edges x |teacher - its 3x3 local mean|: a thing drawn in the same place in every frame
-    # (CarRacing's car) is no foreground, and without it the student let the car fade
+    # (CarRacing's car) is no foreground; what it bought is in BENCHMARKS.md
     edges: float = 0.0
     # Also draw the states of the model's own dreams (each training episode replayed open-loop with
-    # its recorded actions from its first `DREAM_CONTEXT` frames): far into a dream the states leave
-    # the recorded ones, and a student that never saw them there lost CarRacing's car
+    # its recorded actions from its first `DREAM_CONTEXT` frames), which leave the recorded ones far
+    # into a dream; on CarRacing at 8 channels it fit them poorly and drew worse (BENCHMARKS.md)
     dreams: bool = False
     val_states: int = 512  # held-out states (from the dataset's validation split) the report is measured on
     seed: int = 0
@@ -78,7 +78,8 @@ class DistillConfig:
             raise ValueError(f"distill init must be one of {', '.join(INITS)}, got {self.init!r}")
         if not self.lr > 0 or not self.jitter >= 0 or not self.foreground >= 0 or not self.edges >= 0:
             raise ValueError(
-                f"distill lr must be > 0 and jitter, foreground >= 0; got {self.lr}, {self.jitter}, {self.foreground}"
+                f"distill lr must be > 0 and jitter, foreground, edges >= 0; "
+                f"got {self.lr}, {self.jitter}, {self.foreground}, {self.edges}"
             )
 
 
@@ -116,6 +117,8 @@ def pruned_student(model: WorldModel, channels: int, codes: torch.Tensor) -> tor
     that scale and shift them. A fresh student of half the width drew PushT's T as a blob after
     4,000 steps; one cut from the teacher starts from its shapes (BENCHMARKS.md, "A distilled
     decoder")."""
+    if channels > model.config.channels:
+        raise ValueError(f"a pruned student is at most the teacher's width ({model.config.channels} channels), got {channels}")
     teacher, student = model.decoder, student_for(model, channels)
     width, up = 4 * channels, 2 * channels
     view = model.ego_view(model.denormalise_state(codes)) if model.ego_view is not None else None
