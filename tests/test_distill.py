@@ -19,7 +19,6 @@ from worldsim.model.distill import (
     DistillConfig,
     distill,
     distill_for,
-    draw_with,
     pruned_student,
     student_for,
     with_decoder,
@@ -71,13 +70,13 @@ def test_pruning_keeps_the_strongest_channels_with_their_weights(drawing_run):
     codes = model.normalise_state(torch.randn(16, model.config.state_dim))
     with torch.no_grad():
         whole = pruned_student(model, model.config.channels, codes)  # every channel kept: the teacher itself
-        torch.testing.assert_close(draw_with(model, whole, codes), model.draw_state(codes), rtol=0, atol=1e-6)
+        torch.testing.assert_close(model.draw_state(codes, whole), model.draw_state(codes), rtol=0, atol=1e-6)
         half = pruned_student(model, model.config.channels // 2, codes)
         assert half.cells[0].out_channels == 2 * model.config.channels
         torch.manual_seed(0)
         fresh = student_for(model, model.config.channels // 2)
-        fresh_error = ((draw_with(model, fresh, codes) - model.draw_state(codes)) ** 2).mean()
-        pruned_error = ((draw_with(model, half, codes) - model.draw_state(codes)) ** 2).mean()
+        fresh_error = ((model.draw_state(codes, fresh) - model.draw_state(codes)) ** 2).mean()
+        pruned_error = ((model.draw_state(codes, half) - model.draw_state(codes)) ** 2).mean()
     assert pruned_error < fresh_error
     with pytest.raises(ValueError, match="at most the teacher's width"):
         pruned_student(model, model.config.channels + 1, codes)

@@ -52,6 +52,24 @@ def write_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[s
     os.replace(tmp, path)
 
 
+def optimizer_tensors(optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    """An optimiser's per-parameter state as flat tensors ("opt.<index>.<name>"), for a safetensors
+    file beside a resumable run (its param_groups are plain numbers: they go to JSON)."""
+    state = optimizer.state_dict()["state"]
+    return {f"opt.{i}.{k}": v for i, s in state.items() for k, v in s.items() if torch.is_tensor(v)}
+
+
+def load_optimizer_tensors(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], groups: list) -> None:
+    """The inverse of `optimizer_tensors`: the state read back from `tensors` (other keys are
+    ignored), with `groups` as the optimiser's param_groups."""
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith("opt."):
+            _, index, name = key.split(".", 2)
+            state.setdefault(int(index), {})[name] = value
+    optimizer.load_state_dict({"state": state, "param_groups": groups})
+
+
 def save_model(model: WorldModel, directory: str | Path, recipe: dict | None = None, metrics: dict | None = None) -> Path:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)

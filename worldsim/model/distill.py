@@ -27,7 +27,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -35,9 +34,16 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from tqdm import tqdm
 
+from worldsim.model.checkpoint import (
+    load_optimizer_tensors,
+    optimizer_tensors,
+    weights_fingerprint,
+    write_json,
+    write_tensors,
+)
 from worldsim.model.palette import palette_from_frames, snap
 from worldsim.model.world_model import WorldModel, build_decoder
 
@@ -104,12 +110,6 @@ def student_for(model: WorldModel, channels: int) -> torch.nn.Module:
     return student
 
 
-def draw_with(model: WorldModel, decoder: torch.nn.Module, codes: torch.Tensor) -> torch.Tensor:
-    """`WorldModel.draw_state` with another decoder: (B, state code) -> (B, 3, H, W) in [0, 1]."""
-    view = model.ego_view(model.denormalise_state(codes)) if model.ego_view is not None else None
-    return decoder(model.drawn_state(codes), view=view)
-
-
 @torch.no_grad()
 def pruned_student(model: WorldModel, channels: int, codes: torch.Tensor) -> torch.nn.Module:
     """The teacher cut down to `channels`: in every layer the channels that carry the most (mean
@@ -122,18 +122,11 @@ def pruned_student(model: WorldModel, channels: int, codes: torch.Tensor) -> tor
     teacher, student = model.decoder, student_for(model, channels)
     width, up = 4 * channels, 2 * channels
     view = model.ego_view(model.denormalise_state(codes)) if model.ego_view is not None else None
-    drawn = model.drawn_state(codes)
-    # the teacher's forward pass (networks.FieldDecoder.forward), noting each layer's activations
-    x = teacher.places.expand(len(codes), -1, -1, -1)
-    x = torch.cat([x, view], 1) if view is not None else x
-    layers = [*teacher.cells, teacher.mix]
-    film = teacher.film(drawn)[:, :, None, None].chunk(2 * len(layers), 1)
-    kept = []
-    for i, layer in enumerate(layers):
-        x = teacher.act(layer(x) * (1 + film[2 * i]) + film[2 * i + 1])
-        kept.append(x.abs().mean((0, 2, 3)).topk(width).indices.sort().values)
-    lifted = teacher.up[1](teacher.up[0](x))
+    outs = teacher.grid_layers(model.drawn_state(codes), view)
+    kept = [x.abs().mean((0, 2, 3)).topk(width).indices.sort().values for x in outs]
+    lifted = teacher.up[1](teacher.up[0](outs[-1]))
     kept_up = lifted.abs().mean((0, 2, 3)).topk(up).indices.sort().values
+    layers = [*teacher.cells, teacher.mix]
     inputs = None  # the first cell layer reads every place feature
     for i, (mine, theirs) in enumerate(zip([*student.cells, student.mix], layers, strict=True)):
         weight = theirs.weight[kept[i]]
@@ -151,33 +144,31 @@ def pruned_student(model: WorldModel, channels: int, codes: torch.Tensor) -> tor
     return student
 
 
-def state_codes(model: WorldModel, dataset, indices: list[int], progress: bool = False) -> torch.Tensor:
-    """Every recorded state of episodes `indices`, as the model's state codes."""
-    states = [ep.states for ep in tqdm(dataset.episodes(indices), total=len(indices), desc="read states", disable=not progress)]
-    if not states:
-        raise ValueError(f"{dataset.root}: no episodes to read states from")
-    width = states[0].shape[-1]
-    if width != model.config.state_dim:
-        raise ValueError(f"{dataset.root} holds states of {width} fields; the model's state has {model.config.state_dim}")
-    return model.normalise_state(torch.from_numpy(np.concatenate(states)).float().to(model.device))
-
-
 @torch.no_grad()
-def dream_codes(model: WorldModel, dataset, indices: list[int], seed: int, progress: bool = False) -> torch.Tensor:
-    """The state codes of the model's dreams of episodes `indices`: each replayed open-loop with its
-    recorded actions from its first `DREAM_CONTEXT` frames (no frames drawn)."""
-    codes, generator = [], torch.Generator().manual_seed(seed)
-    for episode in tqdm(dataset.episodes(indices), total=len(indices), desc="dream states", disable=not progress):
-        if len(episode.actions) <= DREAM_CONTEXT:
-            continue
-        frames = torch.from_numpy(episode.frames[None, :DREAM_CONTEXT])
-        actions = torch.from_numpy(np.asarray(episode.actions)[None])
-        latent = model.encode(frames, actions[:, : DREAM_CONTEXT - 1])
-        rollout = model.imagine(latent.to(model.device), actions[:, DREAM_CONTEXT - 1 :], generator=generator)
-        codes.append(model.split(rollout.latents[0])[0])
-    if not codes:
+def state_codes(
+    model: WorldModel, dataset, indices: list[int], dreams: bool = False, seed: int = 0, progress: bool = False
+) -> tuple[torch.Tensor, int]:
+    """Every recorded state of episodes `indices` as the model's state codes, and how many there are.
+    With `dreams`, the states of the model's own dreams of the same episodes follow them (each read
+    once): each replayed open-loop with its recorded actions from its first `DREAM_CONTEXT` frames."""
+    recorded, dreamt, generator = [], [], torch.Generator().manual_seed(seed)
+    for episode in tqdm(dataset.episodes(indices), total=len(indices), desc="read states", disable=not progress):
+        width = episode.states.shape[-1]
+        if width != model.config.state_dim:
+            raise ValueError(f"{dataset.root} holds states of {width} fields; the model's state has {model.config.state_dim}")
+        recorded.append(episode.states)
+        if dreams and len(episode.actions) > DREAM_CONTEXT:
+            frames = torch.from_numpy(episode.frames[None, :DREAM_CONTEXT])
+            actions = torch.from_numpy(np.asarray(episode.actions)[None])
+            latent = model.encode(frames, actions[:, : DREAM_CONTEXT - 1])
+            rollout = model.imagine(latent, actions[:, DREAM_CONTEXT - 1 :], generator=generator)
+            dreamt.append(model.split(rollout.latents[0])[0])
+    if not recorded:
+        raise ValueError(f"{dataset.root}: no episodes to read states from")
+    if dreams and not dreamt:
         raise ValueError(f"{dataset.root}: no episode longer than {DREAM_CONTEXT} steps to dream")
-    return torch.cat(codes)
+    codes = model.normalise_state(torch.from_numpy(np.concatenate(recorded)).float().to(model.device))
+    return torch.cat([codes, *dreamt]), len(codes)
 
 
 @torch.no_grad()
@@ -187,7 +178,7 @@ def fidelity(model: WorldModel, student: torch.nn.Module, codes: torch.Tensor, p
     teacher, drawn = [], []
     for lo in range(0, len(codes), 64):
         teacher.append(model.draw_state(codes[lo : lo + 64]))
-        drawn.append(draw_with(model, student, codes[lo : lo + 64]))
+        drawn.append(model.draw_state(codes[lo : lo + 64], student))
     teacher, drawn = torch.cat(teacher), torch.cat(drawn)
     mse = float(((teacher - drawn) ** 2).mean())
     report = {"psnr_db": float(10 * np.log10(1 / max(mse, 1e-12))), "states": len(codes)}
@@ -208,8 +199,6 @@ def distill(
     (jittered). With `resume_from` (a directory), its partial file is read if present and written
     every `config.save_every` steps. Returns the student (eval mode) and the loss of every step."""
     model.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
     generator = torch.Generator().manual_seed(config.seed)
     if config.init == "pruned":
         ranked = train_codes[torch.randperm(len(train_codes), generator=generator)[:PRUNE_STATES].to(train_codes.device)]
@@ -226,9 +215,8 @@ def distill(
     ):
         pick = torch.randint(len(train_codes), (config.batch_size,), generator=generator)
         scale = config.jitter * torch.rand(config.batch_size, 1, generator=generator)
-        codes = train_codes[pick] + scale.to(train_codes.device) * torch.randn(train_codes[pick].shape, generator=generator).to(
-            train_codes.device
-        )
+        codes = train_codes[pick]
+        codes = codes + scale.to(codes.device) * torch.randn(codes.shape, generator=generator).to(codes.device)
         codes = model.on_circle(codes)  # a nudged (cos, sin) pair is put back on the circle, as the dream's are
         with torch.no_grad():
             target = model.draw_state(codes)
@@ -236,7 +224,7 @@ def distill(
             if config.edges:
                 local = torch.nn.functional.avg_pool2d(target, 3, 1, 1, count_include_pad=False)
                 weight = weight + config.edges * (target - local).abs().sum(1, keepdim=True)
-        loss = (weight * (draw_with(model, student, codes) - target) ** 2).mean()
+        loss = (weight * (model.draw_state(codes, student) - target) ** 2).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         for group in optimizer.param_groups:  # cosine from lr to a tenth of it: a function of the step, so a resumed run agrees
@@ -249,15 +237,10 @@ def distill(
 
 
 def _save_partial(path: Path, student, optimizer, generator, config: DistillConfig, step: int, losses: list[float]) -> None:
-    tensors = {f"student.{k}": v for k, v in student.state_dict().items()}
-    opt = optimizer.state_dict()["state"]
-    tensors |= {f"opt.{i}.{k}": v for i, s in opt.items() for k, v in s.items() if torch.is_tensor(v)}
+    tensors = {f"student.{k}": v for k, v in student.state_dict().items()} | optimizer_tensors(optimizer)
     tensors["generator"] = generator.get_state()
     tensors["losses"] = torch.tensor(losses)
-    meta = {"step": str(step), "config": json.dumps(asdict(config))}
-    tmp = path.with_name(path.name + ".tmp")
-    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp), metadata=meta)
-    os.replace(tmp, path)
+    write_tensors(path, tensors, metadata={"step": str(step), "config": json.dumps(asdict(config))})
 
 
 def _load_partial(path: Path, student, optimizer, generator, config: DistillConfig) -> tuple[int, list[float]]:
@@ -271,23 +254,14 @@ def _load_partial(path: Path, student, optimizer, generator, config: DistillConf
         raise ValueError(f"{path}: a stopped distillation with other settings; delete it to start afresh, or rerun with them")
     tensors = load_file(str(path))
     student.load_state_dict({k[len("student.") :]: v for k, v in tensors.items() if k.startswith("student.")})
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for key, value in tensors.items():
-        if key.startswith("opt."):
-            _, index, name = key.split(".", 2)
-            state.setdefault(int(index), {})[name] = value
-    optimizer.load_state_dict({"state": state, "param_groups": optimizer.state_dict()["param_groups"]})
+    load_optimizer_tensors(optimizer, tensors, optimizer.state_dict()["param_groups"])
     generator.set_state(tensors["generator"])
     return int(meta["step"]), tensors["losses"].tolist()
 
 
 def save_distilled(directory: Path, model: WorldModel, student: torch.nn.Module, report: dict[str, Any]) -> None:
     """The student's weights and its JSON beside the model, each written to a temporary name and renamed."""
-    from worldsim.model.checkpoint import weights_fingerprint
-
-    tmp = directory / (WEIGHTS + ".tmp")
-    save_file({k: v.detach().cpu().contiguous() for k, v in student.state_dict().items()}, str(tmp), metadata={"format": FORMAT})
-    os.replace(tmp, directory / WEIGHTS)
+    write_tensors(directory / WEIGHTS, student.state_dict(), metadata={"format": FORMAT})
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -295,9 +269,7 @@ def save_distilled(directory: Path, model: WorldModel, student: torch.nn.Module,
         "teacher": weights_fingerprint(model),
         "report": report,
     }
-    tmp = directory / (META + ".tmp")
-    tmp.write_text(json.dumps(meta, indent=2) + "\n")
-    os.replace(tmp, directory / META)
+    write_json(directory / META, meta)
     (directory / PARTIAL).unlink(missing_ok=True)
 
 
@@ -308,8 +280,6 @@ def with_decoder(model: WorldModel, directory: str | Path, decoder: str) -> Worl
         raise ValueError(f"decoder must be one of {', '.join(DECODERS)}, got {decoder!r}")
     if decoder == "exact":
         return model
-    from worldsim.model.checkpoint import weights_fingerprint
-
     directory = Path(directory)
     meta_path, weights_path = directory / META, directory / WEIGHTS
     if not meta_path.is_file() or not weights_path.is_file():
@@ -351,13 +321,9 @@ def distill_for(checkpoint: str, data: str, config: DistillConfig, progress: boo
         raise ValueError(f"{dataset.root} holds {dataset.domain!r} data; the model is a {model.config.domain!r} model")
     torch.manual_seed(config.seed)
     val_fraction = meta.get("recipe", {}).get("train", {}).get("val_fraction", 0.1)
-    train_codes = state_codes(model, dataset, dataset.indices("train", val_fraction), progress)
-    recorded = len(train_codes)
-    if config.dreams:
-        train_codes = torch.cat(
-            [train_codes, dream_codes(model, dataset, dataset.indices("train", val_fraction), config.seed, progress)]
-        )
-    val_codes = state_codes(model, dataset, dataset.indices("val", val_fraction) or dataset.indices("all")[-1:])
+    train = dataset.indices("train", val_fraction)
+    train_codes, recorded = state_codes(model, dataset, train, config.dreams, config.seed, progress)
+    val_codes, _ = state_codes(model, dataset, dataset.indices("val", val_fraction) or dataset.indices("all")[-1:])
     val_codes = val_codes[
         torch.randperm(len(val_codes), generator=torch.Generator().manual_seed(config.seed))[: config.val_states]
     ]

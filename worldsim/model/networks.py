@@ -192,14 +192,20 @@ class FieldDecoder(nn.Module):
         phases = torch.pi * grid[:, :, None] * k[None, None, :, None, None]  # (1, 2, F, g, g)
         return torch.cat([grid, torch.cat([phases.sin(), phases.cos()], 2).flatten(1, 2)], 1)
 
-    def forward(self, latent: torch.Tensor, reference=None, base=None, view: torch.Tensor | None = None) -> torch.Tensor:
+    def grid_layers(self, latent: torch.Tensor, view: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """What each modulated layer on the S/4 grid puts out (cells, then mix), before upsampling."""
         x = self.places.expand(latent.shape[0], -1, -1, -1)  # shape, not len(): export keeps the batch dynamic
         if view is not None:
             x = torch.cat([x, view], 1)
         film = self.film(latent)[:, :, None, None].chunk(2 * (len(self.cells) + 1), 1)
+        outs = []
         for i, layer in enumerate([*self.cells, self.mix]):
             x = self.act(layer(x) * (1 + film[2 * i]) + film[2 * i + 1])
-        drawn = torch.sigmoid(self.up(x))
+            outs.append(x)
+        return outs
+
+    def forward(self, latent: torch.Tensor, reference=None, base=None, view: torch.Tensor | None = None) -> torch.Tensor:
+        drawn = torch.sigmoid(self.up(self.grid_layers(latent, view)[-1]))
         if not self.static:
             return drawn
         opacity = torch.sigmoid(self.static_opacity)

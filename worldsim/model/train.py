@@ -33,7 +33,14 @@ from tqdm import tqdm
 from worldsim import domains
 from worldsim.data import Dataset, WindowSampler
 from worldsim.model import distributed
-from worldsim.model.checkpoint import load_model, save_model, write_json, write_tensors
+from worldsim.model.checkpoint import (
+    load_model,
+    load_optimizer_tensors,
+    optimizer_tensors,
+    save_model,
+    write_json,
+    write_tensors,
+)
 from worldsim.model.config import ModelConfig
 from worldsim.model.device import resolve_device
 from worldsim.model.objective import LossWeights, first_frames, sample_alpha, to_tensors, world_model_loss
@@ -378,8 +385,7 @@ def _checkpoint(out, model, optimizer, rng, generator, config, step, elapsed, re
     tmp, old, ckpt = out / ".checkpoint.tmp", out / ".checkpoint.old", out / "checkpoint"
     shutil.rmtree(tmp, ignore_errors=True)
     save_model(model, tmp, recipe=recipe, metrics={"step": step})
-    opt_state = optimizer.state_dict()
-    tensors = {f"opt.{i}.{k}": v for i, s in opt_state["state"].items() for k, v in s.items() if torch.is_tensor(v)}
+    tensors = optimizer_tensors(optimizer)
     tensors["generator"] = generator.get_state()
     write_tensors(tmp / "training_state.safetensors", tensors)
     write_json(
@@ -388,7 +394,7 @@ def _checkpoint(out, model, optimizer, rng, generator, config, step, elapsed, re
             "step": step,
             "elapsed_s": elapsed,
             "config": asdict(config),
-            "optimizer_groups": opt_state["param_groups"],
+            "optimizer_groups": optimizer.state_dict()["param_groups"],
             "numpy_rng": rng.bit_generator.state,
         },
     )
@@ -420,12 +426,7 @@ def _load_training_state(ckpt: Path, optimizer, rng, generator, streams: bool = 
 
     info = json.loads((ckpt / "training.json").read_text())
     tensors = load_file(str(ckpt / "training_state.safetensors"))
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for key, value in tensors.items():
-        if key.startswith("opt."):
-            _, index, name = key.split(".", 2)
-            state.setdefault(int(index), {})[name] = value
-    optimizer.load_state_dict({"state": state, "param_groups": info["optimizer_groups"]})
+    load_optimizer_tensors(optimizer, tensors, info["optimizer_groups"])
     if streams:
         generator.set_state(tensors["generator"])
         rng.bit_generator.state = info["numpy_rng"]
