@@ -37,7 +37,14 @@ def test_bench_times_worldsim_envs_against_the_simulator(tiny_run, capsys):
     rows = {(r["num_envs"], r["obs_type"]): r for r in report["worldsim"]}
     assert set(rows) == {(1, "pixels"), (4, "pixels"), (4, "latent")}
     for row in rows.values():
-        assert row["steps_per_s"] > 0
+        assert row["steps_per_s"] > 0 and row["device"] == "cpu"
         assert abs(row["ratio_to_simulator"] - row["steps_per_s"] / simulator["steps_per_s"]) < 1e-9
     assert main(["bench", "--domains", "robotics", "games", "--checkpoint", str(run)]) == 2
     assert "exactly one domain" in capsys.readouterr().err
+
+
+def test_bench_refuses_a_device_or_batch_it_cannot_time(capsys):
+    assert main(["bench", "--domains", "robotics", "--device", "tpu:9"]) == 2
+    assert "tpu:9" in capsys.readouterr().err
+    assert main(["bench", "--domains", "robotics", "--num-envs", "0"]) == 2
+    assert "--num-envs must be a positive integer" in capsys.readouterr().err

@@ -18,6 +18,7 @@ from worldsim import domains
 from worldsim.behaviour import default_policy
 from worldsim.data import WindowSampler
 from worldsim.model.checkpoint import CheckpointError
+from worldsim.model.device import resolve_device
 from worldsim.model.onnx_engine import ENGINES
 from worldsim.sources import make_source
 
@@ -92,6 +93,11 @@ def add_bench(commands) -> None:
         choices=("exact", "distilled"),
         help='decoders to draw pixel dreams with (default exact; "distilled" is the approximate one of `worldsim distill`)',
     )
+    p.add_argument(
+        "--device",
+        default="cpu",
+        help="device the dreams' latents and frames live on (default cpu; e.g. cuda, with --num-envs 1024)",
+    )
     p.add_argument("--dataset", help="also time WindowSampler batches (32 x 16 steps) from this dataset")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=run_bench)
@@ -105,6 +111,7 @@ def dream_rows(
     steps: int,
     engines: tuple[str, ...] = ("torch",),
     decoders: tuple[str, ...] = ("exact",),
+    device: str = "cpu",
 ) -> list[dict]:
     """single env pixels, vector env pixels, vector env latent, on each engine and, for pixels, each
     decoder (alternating, so that a machine's slow minute falls on all): each with its ratio to
@@ -115,7 +122,9 @@ def dream_rows(
     for n, obs_type in ((1, "pixels"), (num_envs, "pixels"), (num_envs, "latent")):
         for decoder in decoders if obs_type == "pixels" else ("exact",):
             for engine in engines:
-                row = dream_steps_per_second(domain, checkpoint, n, obs_type, steps, engine=engine, decoder=decoder)
+                row = dream_steps_per_second(
+                    domain, checkpoint, n, obs_type, steps, engine=engine, decoder=decoder, device=device
+                )
                 rows.append({**row, "ratio_to_simulator": ratio(row, simulator)})
     return rows
 
@@ -123,12 +132,22 @@ def dream_rows(
 def run_bench(args):
     if args.checkpoint and len(args.domains) != 1:
         raise ValueError("--checkpoint times one world model: give exactly one domain with --domains")
+    if args.num_envs < 1:
+        raise ValueError(f"--num-envs must be a positive integer, got {args.num_envs}")
+    resolve_device(args.device)  # a device this machine lacks is refused before the simulators run
     rows = [source_steps_per_second(d, args.steps, args.frame_size) for d in args.domains]
     dreams, missing = [], {}
     for row in rows if not args.no_dream else []:
         try:
             dreams += dream_rows(
-                row["domain"], args.checkpoint, row, args.num_envs, args.dream_steps, tuple(args.engines), tuple(args.decoders)
+                row["domain"],
+                args.checkpoint,
+                row,
+                args.num_envs,
+                args.dream_steps,
+                tuple(args.engines),
+                tuple(args.decoders),
+                args.device,
             )
         except CheckpointError as exc:  # no weights for this domain: say so, time the others
             missing[row["domain"]] = str(exc)
@@ -140,7 +159,7 @@ def run_bench(args):
     if dreams:
         lines.append(
             f"\n{'domain':<10} {'WorldSim env':<32} {'steps/s':>8} {'x simulator':>12}  "
-            f"(torch threads: {dreams[0]['torch_threads']})"
+            f"(torch threads: {dreams[0]['torch_threads']}, device: {dreams[0]['device']})"
         )
         for d in dreams:
             kind = "single" if d["num_envs"] == 1 else f"vector x{d['num_envs']}"

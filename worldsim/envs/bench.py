@@ -29,12 +29,15 @@ def dream_steps_per_second(
     seed: int = 0,
     engine: str = "torch",
     decoder: str = "exact",
+    device: str = "cpu",
 ) -> dict:
     """Time `steps` calls of step() on one env (num_envs=1) or a vector env of `num_envs`, its
     dream run by `engine` (an ONNX graph is exported, or read from its cache, before the clock
-    starts) and drawn by `decoder` ("exact" or "distilled")."""
+    starts), drawn by `decoder` ("exact" or "distilled"), its latents and frames kept on `device`
+    (each step's observations are copied out as numpy arrays, as Gymnasium's API returns them)."""
     single = num_envs == 1
     kwargs = {"domain": domain, "checkpoint": checkpoint, "obs_type": obs_type, "engine": engine, "decoder": decoder}
+    kwargs["device"] = device
     env = WorldSimEnv(**kwargs) if single else WorldSimVectorEnv(num_envs=num_envs, **kwargs)
     env.reset(seed=seed)
     env.action_space.seed(seed)
@@ -52,6 +55,7 @@ def dream_steps_per_second(
         "obs_type": obs_type,
         "engine": engine,
         "decoder": decoder,
+        "device": str(device),
         "calls": steps,
         "seconds": elapsed,
         "steps_per_s": num_envs * steps / elapsed,

@@ -1,8 +1,9 @@
 """N dreams stepped as one torch batch: the engine under both the single and the vector env.
 
 Each dream keeps its latent, the last frame it showed (the decoder draws the next frame on top of
-it) and its own torch.Generator, so dream i produces the same rollout whether it runs alone or in a
-batch. Everything here is batched tensor work; no simulator is imported.
+it) and its own seeded noise stream (worldsim.model.noise_streams: every dream's draw in one batched
+call), so dream i produces the same rollout whether it runs alone or in a batch. Everything here
+is batched tensor work; no simulator is imported.
 
 Frames cost most of a step (the decoder), and the latent never reads them back: a dream that
 nobody looks at (latent or state observations, no rendering) is built with `draw=False` and skips
@@ -21,6 +22,7 @@ import numpy as np
 import torch
 
 from worldsim.model.adapt import AdaptConfig, SceneAdapter, adapt, filter_trust
+from worldsim.model.noise_streams import NoiseStreams
 from worldsim.model.onnx_engine import OnnxStep, check_engine
 from worldsim.model.palette import palette_from_frames, snap
 from worldsim.model.world_model import WorldModel
@@ -53,8 +55,8 @@ class Dream:
         self.latent = torch.zeros(num, c.latent_dim, device=device)
         self.disagreement = torch.zeros(num, device=device)
         self.frame = torch.zeros(num, 3, c.frame_size, c.frame_size, device=device)
-        # CPU generators on every device: the same seed gives the same dream on CPU and GPU.
-        self.generators = [torch.Generator() for _ in range(num)]
+        # One seeded noise stream per dream, all drawn in one batched call (NoiseStreams).
+        self.noise = NoiseStreams(num)
         self._bank_latents: torch.Tensor | None = None
         # Test-time training: each dream's own correction of the dynamics (row i is dream i's), and
         # the start it was fitted on, which an autoreset returns to; none until a reset adapts.
@@ -84,8 +86,7 @@ class Dream:
         them. With `adapt_to`, each dream first fits its own correction of the dynamics to its
         context (worldsim.model.adapt); the report is returned. With `hold`, `restart` returns
         these dreams to this start (and keeps their correction)."""
-        for i, seed in zip(which, seeds, strict=True):
-            self.generators[i].manual_seed(int(seed))
+        self.noise.seed(which, seeds)
         self.forget(which)
         self.latent[which] = self.model.encode(frames, actions)
         if self.draw:
@@ -104,8 +105,8 @@ class Dream:
 
     def restart(self, which: np.ndarray, seeds: np.ndarray) -> None:
         """Dreams `which` back at the start they hold (`reset(..., hold=True)`), correction kept."""
-        for i, seed in zip(which, seeds, strict=True):
-            self.generators[i].manual_seed(int(seed))
+        self.noise.seed(which, seeds)
+        for i in which:
             self.latent[i], self.frame[i] = self.held[int(i)]
         self.disagreement[which] = 0.0
 
@@ -144,8 +145,7 @@ class Dream:
             self._bank_latents = torch.cat(
                 [self.model.encode(frames[i : i + 64], actions[i : i + 64]) for i in range(0, len(frames), 64)]
             )
-        for i, seed in zip(which, seeds, strict=True):
-            self.generators[i].manual_seed(int(seed))
+        self.noise.seed(which, seeds)
         self.forget(which)
         self.latent[which] = self._bank_latents[indices]
         if self.draw:  # a dream nobody looks at keeps no frame (converting one costs as much as a latent step)
@@ -156,8 +156,7 @@ class Dream:
     def reset_from_latents(self, which: np.ndarray, seeds: np.ndarray, latents: torch.Tensor) -> None:
         """Start dreams `which` from given latents (generated from a prompt); their first frame is
         drawn from the latent alone (snapped like every other frame)."""
-        for i, seed in zip(which, seeds, strict=True):
-            self.generators[i].manual_seed(int(seed))
+        self.noise.seed(which, seeds)
         self.forget(which)
         latents = latents.to(self.latent.device)
         self.latent[which] = latents
@@ -177,7 +176,7 @@ class Dream:
             self.latent,
             actions[:, None],
             previous=self.frame if self.draw else None,
-            generator=self.generators,
+            generator=self.noise,
             physics_blend=self.physics_blend,
             palette=self.palette,
             crash_rule=self.crash_rule,  # see worldsim.model.crash: the head misses crashes into slower traffic
@@ -194,7 +193,7 @@ class Dream:
         """`step` through the ONNX graph: the same noise draws, heads and crash rule as `imagine`."""
         model, start = self.model, self.latent
         features = model.action_features(actions)
-        noise = model.noise(self.num, self.generators)
+        noise = model.noise(self.num, self.noise)
         out = self.graph(start, features, noise, self.frame, self.palette)
         self.latent, rewards, logits = out[:3]
         if self.draw:

@@ -27,6 +27,7 @@ class GaussianLatent:
         self.width = size  # entries in the latent
         self.stats_dim = 2 * size  # network outputs per distribution
         self.noise_dim = size
+        self.noise_uniform = False  # its noise is standard normal
         self.min_std = min_std
 
     @staticmethod
@@ -64,6 +65,7 @@ class CategoricalLatent:
     def __init__(self, variables: int, classes: int):
         self.variables, self.classes = variables, classes
         self.width = self.stats_dim = self.noise_dim = variables * classes
+        self.noise_uniform = True  # its noise is uniform in [0, 1) (Gumbel-max)
 
     @staticmethod
     def draw_noise(shape: tuple[int, ...], generator: torch.Generator | None, device) -> torch.Tensor:

@@ -18,7 +18,8 @@ prior (α = 0) is what the decoded frame shows; in between, states are blended b
 The decoder also sees the previous frame (real, or its own last output) through skip connections,
 so that the static scene is carried forward in pixels while the latent says what moves; a model
 configured with `draws_on_previous=False` instead draws every frame from its latent alone.
-Stochastic steps draw their noise from a caller's torch.Generator, so rollouts are reproducible.
+Stochastic steps draw their noise from a caller's torch.Generator (or per-row generators, or the
+counter-based `NoiseStreams` the environments use), so rollouts are reproducible.
 
 `imagine` is the one imagination loop (step -> draw -> snap, with rewards and the crash signal read
 off the result): training, evaluation, the environments, counterfactuals and diagnostics all call
@@ -41,6 +42,7 @@ from worldsim import domains
 from worldsim.model import ego_view
 from worldsim.model.config import ModelConfig
 from worldsim.model.networks import BroadcastDecoder, Decoder, Encoder, FieldDecoder, mlp
+from worldsim.model.noise_streams import NoiseStreams
 from worldsim.model.palette import snap
 from worldsim.model.stochastic import stochastic_latent
 
@@ -48,9 +50,9 @@ from worldsim.model.stochastic import stochastic_latent
 # of the state code (worldsim.model.adapt.SceneAdapter).
 Adapter = Callable[[torch.Tensor], torch.Tensor]
 
-# One generator for the whole batch, one per batch row (each dream its own stream), or None: the
-# global RNG.
-Generators = torch.Generator | Sequence[torch.Generator] | None
+# One generator for the whole batch, one per batch row (each dream its own stream; NoiseStreams
+# draws them a block of steps at a time), or None: the global RNG.
+Generators = torch.Generator | Sequence[torch.Generator] | NoiseStreams | None
 
 
 def build_decoder(c: ModelConfig, channels: int | None = None) -> nn.Module:
@@ -155,7 +157,8 @@ class WorldModel(nn.Module):
     def noise(self, batch: int, generator: Generators = None) -> torch.Tensor:
         """(batch, noise width) noise for one step: the stochastic latent's (standard normal for
         Gaussians, uniform for categorical variables), then the physics prior's standard normal
-        draws under `prior_noise`, on the model's device, drawn from `generator`."""
+        draws under `prior_noise`, on the model's device, drawn from `generator` (NoiseStreams: each
+        row its stream's next step)."""
         Z, P, draw = self.stochastic.noise_dim, self.prior_noise_dim, self.stochastic.draw_noise
 
         def one(shape: tuple[int, ...], g: torch.Generator | None, device) -> torch.Tensor:
@@ -164,6 +167,11 @@ class WorldModel(nn.Module):
 
         if generator is None or isinstance(generator, torch.Generator):
             return one((batch,), generator, self.device if generator is None else generator.device).to(self.device)
+        if isinstance(generator, NoiseStreams):
+            if generator.num != batch:
+                raise ValueError(f"{generator.num} noise streams for a batch of {batch}")
+            uniform = Z if self.stochastic.noise_uniform else 0
+            return generator.next(uniform, Z + P - uniform).to(self.device)
         if len(generator) != batch:
             raise ValueError(f"{len(generator)} generators for a batch of {batch}")
         return torch.stack([one((), g, g.device) for g in generator]).to(self.device)
