@@ -376,6 +376,27 @@ def test_rollout_video_round_trip(checkpoint, tmp_path, side_by_side):
         rollout(RolloutRequest(checkpoint=str(checkpoint), steps=2), tmp_path / "clip.avi")
 
 
+def test_side_by_side_refuses_a_real_episode_that_ends_before_the_dream_starts(tiny_run, tmp_path, monkeypatch):
+    import dataclasses
+
+    import worldsim.sources
+    from worldsim.rollout import RolloutRequest, rollout
+
+    run, real_source = tiny_run("robotics"), worldsim.sources.make_source
+
+    def crashing_source(*args, **kwargs):  # the simulator ends its episode on the first step
+        source = real_source(*args, **kwargs)
+        step = source.step
+        source.step = lambda action: dataclasses.replace(step(action), terminated=True)
+        return source
+
+    monkeypatch.setattr(worldsim.sources, "make_source", crashing_source)
+    request = RolloutRequest(checkpoint=str(run), steps=4, seed=5, side_by_side=True)
+    with pytest.raises(ValueError, match="episode of seed 5 ended after 1 step.*try another --seed"):
+        rollout(request, tmp_path / "clip.mp4")
+    assert not (tmp_path / "clip.mp4").exists()
+
+
 def test_headless_play_with_scripted_keys_records_a_video(checkpoint, tmp_path, monkeypatch):
     import imageio.v3 as iio
     import pygame

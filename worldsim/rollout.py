@@ -147,6 +147,11 @@ def _side_by_side(env: WorldSimEnv, act, request: RolloutRequest) -> tuple[np.nd
             actions.append(policy(real))
             real = source.step(actions[-1])
             frames.append(real.frame)
+            if real.terminated or real.truncated:  # nothing would be left to compare
+                raise ValueError(
+                    f"the real {env.domain} episode of seed {request.seed} ended after {len(actions)} step(s), "
+                    f"within the {env.context_frames} real frames the dream starts from: try another --seed"
+                )
         env.reset(seed=request.seed, options={"context": {"frames": np.stack(frames), "actions": actions}})
         shown = [_pair(real.frame, env.render())]
         totals, n, dream_ended = [0.0, 0.0], 0, None
