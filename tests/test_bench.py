@@ -29,13 +29,16 @@ def test_bench_times_worldsim_envs_against_the_simulator(tiny_run, capsys):
         "4",
         "--dream-steps",
         "5",
+        "--threads",
+        "1",
+        "2",
         "--json",
     ]
     assert main(args) == 0
     report = json.loads(capsys.readouterr().out)
     (simulator,) = report["sources"]
-    rows = {(r["num_envs"], r["obs_type"]): r for r in report["worldsim"]}
-    assert set(rows) == {(1, "pixels"), (4, "pixels"), (4, "latent")}
+    rows = {(r["num_envs"], r["obs_type"], r["torch_threads"]): r for r in report["worldsim"]}
+    assert set(rows) == {(n, kind, t) for n, kind in ((1, "pixels"), (4, "pixels"), (4, "latent")) for t in (1, 2)}
     for row in rows.values():
         assert row["steps_per_s"] > 0 and row["device"] == "cpu"
         assert abs(row["ratio_to_simulator"] - row["steps_per_s"] / simulator["steps_per_s"]) < 1e-9
@@ -48,3 +51,5 @@ def test_bench_refuses_a_device_or_batch_it_cannot_time(capsys):
     assert "tpu:9" in capsys.readouterr().err
     assert main(["bench", "--domains", "robotics", "--num-envs", "0"]) == 2
     assert "--num-envs must be a positive integer" in capsys.readouterr().err
+    assert main(["bench", "--domains", "robotics", "--threads", "0"]) == 2
+    assert "--threads must be positive" in capsys.readouterr().err

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import torch
 
 from worldsim import domains
 from worldsim.behaviour import default_policy
@@ -98,6 +99,12 @@ def add_bench(commands) -> None:
         default="cpu",
         help="device the dreams' latents and frames live on (default cpu; e.g. cuda, with --num-envs 1024)",
     )
+    p.add_argument(
+        "--threads",
+        nargs="+",
+        type=int,
+        help="torch thread counts to time the dreams at, in turn (default: torch's own, usually one per core)",
+    )
     p.add_argument("--dataset", help="also time WindowSampler batches (32 x 16 steps) from this dataset")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=run_bench)
@@ -112,20 +119,27 @@ def dream_rows(
     engines: tuple[str, ...] = ("torch",),
     decoders: tuple[str, ...] = ("exact",),
     device: str = "cpu",
+    threads: tuple[int | None, ...] = (None,),
 ) -> list[dict]:
-    """single env pixels, vector env pixels, vector env latent, on each engine and, for pixels, each
-    decoder (alternating, so that a machine's slow minute falls on all): each with its ratio to
-    `simulator`. A latent dream draws nothing, so it is timed with the exact decoder only."""
+    """single env pixels, vector env pixels, vector env latent, on each engine, at each torch thread
+    count (None: as it is) and, for pixels, with each decoder (alternating, so that a machine's slow
+    minute falls on all): each with its ratio to `simulator`. A latent dream draws nothing, so it is
+    timed with the exact decoder only."""
     from worldsim.envs.bench import dream_steps_per_second, ratio
 
-    rows = []
-    for n, obs_type in ((1, "pixels"), (num_envs, "pixels"), (num_envs, "latent")):
-        for decoder in decoders if obs_type == "pixels" else ("exact",):
-            for engine in engines:
-                row = dream_steps_per_second(
-                    domain, checkpoint, n, obs_type, steps, engine=engine, decoder=decoder, device=device
-                )
-                rows.append({**row, "ratio_to_simulator": ratio(row, simulator)})
+    rows, before = [], torch.get_num_threads()
+    try:
+        for n, obs_type in ((1, "pixels"), (num_envs, "pixels"), (num_envs, "latent")):
+            for decoder in decoders if obs_type == "pixels" else ("exact",):
+                for engine in engines:
+                    for count in threads:
+                        torch.set_num_threads(count or before)
+                        row = dream_steps_per_second(
+                            domain, checkpoint, n, obs_type, steps, engine=engine, decoder=decoder, device=device
+                        )
+                        rows.append({**row, "ratio_to_simulator": ratio(row, simulator)})
+    finally:
+        torch.set_num_threads(before)
     return rows
 
 
@@ -135,6 +149,8 @@ def run_bench(args):
     if args.num_envs < 1:
         raise ValueError(f"--num-envs must be a positive integer, got {args.num_envs}")
     resolve_device(args.device)  # a device this machine lacks is refused before the simulators run
+    if args.threads and min(args.threads) < 1:
+        raise ValueError(f"--threads must be positive thread counts, got {args.threads}")
     rows = [source_steps_per_second(d, args.steps, args.frame_size) for d in args.domains]
     dreams, missing = [], {}
     for row in rows if not args.no_dream else []:
@@ -148,6 +164,7 @@ def run_bench(args):
                 tuple(args.engines),
                 tuple(args.decoders),
                 args.device,
+                tuple(args.threads or (None,)),
             )
         except CheckpointError as exc:  # no weights for this domain: say so, time the others
             missing[row["domain"]] = str(exc)
@@ -159,12 +176,13 @@ def run_bench(args):
     if dreams:
         lines.append(
             f"\n{'domain':<10} {'WorldSim env':<32} {'steps/s':>8} {'x simulator':>12}  "
-            f"(torch threads: {dreams[0]['torch_threads']}, device: {dreams[0]['device']})"
+            f"(torch threads: {sorted({d['torch_threads'] for d in dreams})}, device: {dreams[0]['device']})"
         )
         for d in dreams:
             kind = "single" if d["num_envs"] == 1 else f"vector x{d['num_envs']}"
             kind += f" {d['obs_type']}" + (f" ({d['engine']})" if len(args.engines) > 1 else "")
             kind += f" [{d['decoder']}]" if len(args.decoders) > 1 and d["obs_type"] == "pixels" else ""
+            kind += f" {d['torch_threads']}t" if args.threads and len(args.threads) > 1 else ""
             lines.append(f"{d['domain']:<10} {kind:<32} {d['steps_per_s']:>8.0f} {d['ratio_to_simulator']:>11.1f}x")
     lines += [f"{domain}: no WorldSim timing ({why})" for domain, why in missing.items()]
     if windows:
