@@ -22,6 +22,20 @@ def test_a_stream_alone_draws_what_it_draws_in_a_batch_whatever_its_neighbours_d
         np.testing.assert_array_equal(alone.next(3, 8)[0], batch.next(3, 8)[2])
 
 
+def test_computing_steps_ahead_changes_no_draw():
+    streams = [NoiseStreams(3, block=b) for b in (1, 5, 16)]
+    for s in streams:
+        s.seed(np.arange(3), [7, 8, 9])
+    for step in range(23):
+        if step == 7:
+            for s in streams:
+                s.seed([1], [70])  # a reseed mid-block
+        width = (4, 6) if step < 15 else (0, 3)  # another layout drops what was computed ahead
+        first, *others = (s.next(*width) for s in streams)
+        for other in others:
+            torch.testing.assert_close(other, first, rtol=0, atol=0)
+
+
 def test_a_seed_restarts_its_stream_and_other_seeds_give_other_noise():
     streams = NoiseStreams(3)
     streams.seed(np.arange(3), [5, 6, 5 + 2**32])  # the third differs from the first in the high word only
