@@ -51,6 +51,15 @@ def nearest_colours(pixels: torch.Tensor, palette: torch.Tensor, chunk: int | No
     return nearest
 
 
+_weights: dict[torch.device, torch.Tensor] = {}
+
+
+def _code_weights(device: torch.device) -> torch.Tensor:
+    if device not in _weights:
+        _weights[device] = torch.tensor([65536.0, 256.0, 1.0], device=device)
+    return _weights[device]
+
+
 def colour_table(palette: torch.Tensor) -> torch.Tensor | None:
     """(2^24,) uint8: the nearest palette colour of each 8-bit colour, filled in as colours are met
     (UNKNOWN until then); None for a palette too large for a byte's index. Kept per palette."""
@@ -81,8 +90,9 @@ def snap(frames: torch.Tensor, palette: torch.Tensor, chunk: int | None = SNAP_C
     if table is None:
         nearest = nearest_colours(levels / 255, palette, chunk)
     else:
-        codes = levels.to(torch.int32)
-        codes = (codes[:, 0] << 16) | (codes[:, 1] << 8) | codes[:, 2]
+        # r * 2^16 + g * 2^8 + b as one small product: every partial sum is an integer below 2^24,
+        # exact in float32, and one call where shifts and ors of three columns were seven.
+        codes = (levels @ _code_weights(levels.device)).long()
         nearest = table[codes]
         new = (nearest == UNKNOWN).nonzero().squeeze(1)
         if len(new):
