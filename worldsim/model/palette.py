@@ -90,9 +90,10 @@ def snap(frames: torch.Tensor, palette: torch.Tensor, chunk: int | None = SNAP_C
     if table is None:
         nearest = nearest_colours(levels / 255, palette, chunk)
     else:
-        # r * 2^16 + g * 2^8 + b as one small product: every partial sum is an integer below 2^24,
-        # exact in float32, and one call where shifts and ors of three columns were seven.
-        codes = (levels @ _code_weights(levels.device)).long()
+        # r * 2^16 + g * 2^8 + b in float32: every partial sum is an integer below 2^24, so exact,
+        # in three calls where shifts and ors of three columns took seven. Multiplied and summed,
+        # not a matrix product, which TF32 or autocast may round.
+        codes = (levels * _code_weights(levels.device)).sum(-1).long()
         nearest = table[codes]
         new = (nearest == UNKNOWN).nonzero().squeeze(1)
         if len(new):
