@@ -31,7 +31,7 @@ def run_adapt(args):
     import torch
 
     from worldsim.data import Dataset
-    from worldsim.model.adapt import AdaptConfig, filter_trust
+    from worldsim.model.adapt import AdaptConfig, bank_trust
     from worldsim.model.adapt_eval import AdaptEvalConfig, evaluate_adaptation, format_adapt_report
     from worldsim.model.checkpoint import load_model, resolve_checkpoint
     from worldsim.model.start_bank import load_start_bank
@@ -48,9 +48,7 @@ def run_adapt(args):
     model, _ = load_model(path, domain=args.domain)
     trust = None
     if not args.no_trust:  # as the envs weigh it: the filter's accuracy on the model's start bank
-        bank = {k: torch.from_numpy(v) for k, v in load_start_bank(path).items()}
-        if bank.get("states") is not None and bank["states"].shape[-1] == model.config.state_dim:
-            trust = filter_trust(model, bank["frames"], bank["actions"], bank["states"])
+        trust = bank_trust(model, {k: torch.from_numpy(v) for k, v in load_start_bank(path).items()})
     report = evaluate_adaptation(model, Dataset(args.data), config, trust, progress=not args.json)
     report["checkpoint"] = str(path)
     adapted = [s for s in steps if s > 0]

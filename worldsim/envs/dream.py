@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from worldsim.model.adapt import AdaptConfig, SceneAdapter, adapt, filter_trust
+from worldsim.model.adapt import AdaptConfig, SceneAdapter, adapt, bank_trust
 from worldsim.model.noise_streams import NoiseStreams
 from worldsim.model.onnx_engine import OnnxStep, check_engine
 from worldsim.model.palette import palette_from_frames, snap
@@ -112,10 +112,9 @@ class Dream:
 
     def trust(self) -> torch.Tensor | None:
         """How well the filter reads each state field, measured once on the start bank's real frames
-        (adapt.filter_trust); None where the bank holds no states of the model's width."""
-        states = self.bank.get("states")
-        if self._trust is None and states is not None and states.shape[-1] == self.model.config.state_dim:
-            self._trust = filter_trust(self.model, self.bank["frames"], self.bank["actions"], states)
+        (adapt.bank_trust); None where the bank holds no states of the model's width."""
+        if self._trust is None:
+            self._trust = bank_trust(self.model, self.bank)
         return self._trust
 
     def _adapter(self, weights: str) -> SceneAdapter:

@@ -150,6 +150,15 @@ def filter_trust(model: WorldModel, frames: torch.Tensor, actions: torch.Tensor,
         return weights / weights.mean()
 
 
+def bank_trust(model: WorldModel, bank: dict[str, torch.Tensor]) -> torch.Tensor | None:
+    """`filter_trust` measured on a start bank (tensors "frames", "actions", "states"), as the
+    envs and `worldsim adapt` weigh the loss; None where the bank holds no states of the model's width."""
+    states = bank.get("states")
+    if states is None or states.shape[-1] != model.config.state_dim:
+        return None
+    return filter_trust(model, bank["frames"], bank["actions"], states)
+
+
 def adapt(
     model: WorldModel,
     frames: torch.Tensor,
