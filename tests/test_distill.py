@@ -19,6 +19,7 @@ from worldsim.model.distill import (
     DistillConfig,
     distill,
     distill_for,
+    pixel_weights,
     pruned_student,
     student_for,
     with_decoder,
@@ -161,3 +162,16 @@ def test_dreams_add_the_models_own_states(model_dir, drawing_run):
     report = distill_for(str(model_dir), str(drawing_run[1]), DistillConfig(channels=2, steps=2, dreams=True), progress=False)
     assert report["train_states"] > report["recorded_states"] > 0
     assert report["config"]["dreams"] is True
+
+
+def test_edges_weigh_outlines_that_stand_still_where_foreground_weighs_what_moves():
+    frames = torch.zeros(2, 3, 8, 8)
+    frames[:, :, :, 4:] = 1.0  # a still edge between columns 3 and 4, in both frames
+    frames[1, :, 0, 0] = 1.0  # a dot in one frame only
+    plain = pixel_weights(frames, foreground=0.0, edges=0.0)
+    assert torch.equal(plain, torch.ones(2, 1, 8, 8))
+    moving = pixel_weights(frames, foreground=1.0, edges=0.0)
+    assert moving[1, 0, 0, 0] > 1 and moving[0, 0, 5, 3] == 1 and moving[0, 0, 5, 4] == 1  # the still edge: no weight
+    outlined = pixel_weights(frames, foreground=0.0, edges=1.0)
+    assert outlined[0, 0, 5, 3] > 1 and outlined[0, 0, 5, 4] > 1  # both sides of the edge
+    assert outlined[0, 0, 5, 0] == 1 and outlined[0, 0, 5, 7] == 1  # flat colour away from it

@@ -220,10 +220,7 @@ def distill(
         codes = model.on_circle(codes)  # a nudged (cos, sin) pair is put back on the circle, as the dream's are
         with torch.no_grad():
             target = model.draw_state(codes)
-            weight = 1 + config.foreground * (target - target.mean(0)).abs().sum(1, keepdim=True)
-            if config.edges:
-                local = torch.nn.functional.avg_pool2d(target, 3, 1, 1, count_include_pad=False)
-                weight = weight + config.edges * (target - local).abs().sum(1, keepdim=True)
+            weight = pixel_weights(target, config.foreground, config.edges)
         loss = (weight * (model.draw_state(codes, student) - target) ** 2).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -234,6 +231,18 @@ def distill(
         if partial is not None and ((step + 1) % config.save_every == 0) and step + 1 < config.steps:
             _save_partial(partial, student, optimizer, generator, config, step + 1, losses)
     return student.eval(), losses
+
+
+def pixel_weights(target: torch.Tensor, foreground: float, edges: float) -> torch.Tensor:
+    """(B, 1, H, W) weights of the student's squared error on a batch of teacher frames (B, 3, H, W):
+    1, plus `foreground` x a pixel's distance from the batch's mean frame (what moves between
+    frames), plus `edges` x its distance from its 3x3 neighbourhood's mean (outlines, also of a
+    thing drawn in the same place in every frame, which the foreground term cannot see)."""
+    weight = 1 + foreground * (target - target.mean(0)).abs().sum(1, keepdim=True)
+    if edges:
+        local = torch.nn.functional.avg_pool2d(target, 3, 1, 1, count_include_pad=False)
+        weight = weight + edges * (target - local).abs().sum(1, keepdim=True)
+    return weight
 
 
 def _save_partial(path: Path, student, optimizer, generator, config: DistillConfig, step: int, losses: list[float]) -> None:
