@@ -1,0 +1,67 @@
+"""Where the PushT dream's first-step jump comes from: the state error at each of the first 8 steps.
+
+    python scripts/first_steps_curve.py [CHECKPOINT] [--prior-steps 0 1 2 4]
+
+The same 40 windows as scripts/first_step_error.py (data/eval/robotics-long, episodes 0-9, starts
+0, 40, 100, 200): each encoded from 4 real frames, then stepped 8 times with the recorded actions,
+no noise (each random part at its mean). The first P steps are taken by the physics prior alone
+(physics_blend 0), the rest by the learned dynamics (physics_blend 1). Prints, per step, the mean
+absolute error of the agent's and the block's position (simulator units) for each P, and of the
+last context frame's state held still (copy-last).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+
+from worldsim.data import Dataset
+from worldsim.model.checkpoint import load_model, resolve_checkpoint
+
+STEPS = 8
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoint", nargs="?", default="robotics", help="a run directory or robotics (shipped)")
+    parser.add_argument("--prior-steps", nargs="+", type=int, default=[0, 1, 2, 4])
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    model, _ = load_model(resolve_checkpoint(args.checkpoint))
+    model.eval()
+    data = Dataset("data/eval/robotics-long")
+    errors = {p: [] for p in args.prior_steps}
+    still = []
+    with torch.no_grad():
+        for e in range(10):
+            episode = data.episode(e)
+            for t0 in (0, 40, 100, 200):
+                frames = torch.from_numpy(episode.frames[t0 : t0 + 4])[None]
+                start = model.encode(frames, torch.from_numpy(episode.actions[t0 : t0 + 3]).float()[None])
+                actions = torch.from_numpy(episode.actions[t0 + 3 : t0 + 3 + STEPS]).float()[None]
+                truth = episode.states[t0 + 4 : t0 + 4 + STEPS]
+                for p in args.prior_steps:
+                    latent, states = start, []
+                    for k in range(STEPS):
+                        latent = model.imagine_step(latent, model.action_features(actions[:, k]), None, 0.0 if k < p else 1.0)
+                        states.append(model.physical_state(latent)[0].numpy())
+                    errors[p].append(np.abs(np.array(states) - truth))
+                still.append(np.abs(episode.states[t0 + 3] - truth))
+    fields = model.config.state_fields
+    agent = [fields.index("agent_x"), fields.index("agent_y")]
+    block = [fields.index("block_x"), fields.index("block_y")]
+
+    def cell(e: np.ndarray, k: int) -> str:
+        return f"{e[:, k, agent].mean():5.1f} / {e[:, k, block].mean():5.1f}"
+
+    print("agent / block position error; P: steps taken by the physics prior before the learned dynamics")
+    print("step  " + "  ".join(f"{'P=' + str(p):>13}" for p in args.prior_steps) + f"  {'copy-last':>13}")
+    for k in range(STEPS):
+        row = "  ".join(f"{cell(np.array(errors[p]), k):>13}" for p in args.prior_steps)
+        print(f"k={k + 1:<3} {row}  {cell(np.array(still), k):>13}")
+
+
+if __name__ == "__main__":
+    main()
