@@ -123,7 +123,7 @@ def test_prompt_evaluation_reports_accuracy_refusals_realism_consistency_and_aph
     from worldsim.language.prompt_sets import load_prompt_set
     from worldsim.model.critics import ProbeRecipe, RealismRecipe
     from worldsim.model.text import load_shared_space
-    from worldsim.prompt_eval import PromptEvalConfig, evaluate_prompts
+    from worldsim.prompt_eval import PromptEvalConfig, evaluate_prompts, real_side
 
     path = tmp_path / "set.yaml"
     path.write_text(
@@ -148,6 +148,9 @@ def test_prompt_evaluation_reports_accuracy_refusals_realism_consistency_and_aph
     aphasia = report["modal_aphasia"]
     assert set(aphasia["per_attribute"]) == {"block_goal", "agent_side"}
     assert aphasia["gap"] == pytest.approx(aphasia["describe"] - aphasia["draw"])
+    real = real_side(model, Dataset(prompted_run / "data"), config)  # made once, as `worldsim scaling` does
+    again = evaluate_prompts(model, space, load_prompt_set(path), Dataset(prompted_run / "data"), config, real=real)
+    assert again["whole_prompt"] == report["whole_prompt"] and again["cases"] == report["cases"]
     with pytest.raises(ValueError, match="draws frames from its latent alone"):
         evaluate_prompts(
             load_model(prompted_run / "drawing")[0], space, load_prompt_set(path), Dataset(prompted_run / "data"), config
@@ -343,19 +346,22 @@ def test_scaling_measures_each_k_and_fits_the_judges_and_the_states_curves(promp
 
     seen = []
 
-    def evaluate(model, space, prompts, data, config, reflector=None):  # quality that rises with K, per prompt
+    def evaluate(model, space, prompts, data, config, reflector=None, real=None):  # quality that rises with K, per prompt
+        assert real == "the real side"  # made once, handed to every K
         seen.append((config.samples, config.verifier, config.seeds))
         rising = 0.9 - 0.4 * config.samples**-0.7
         cases = [{"kind": "simple", "state_holds": rising + d, "frame_holds": 0.5 + d} for d in (0, 0.1)]
         return {"cases": [*cases, {"kind": "out_of_range", "refused": True}]}
 
+    made = []
     monkeypatch.setattr(prompt_eval, "evaluate_prompts", evaluate)
+    monkeypatch.setattr(prompt_eval, "real_side", lambda model, data, config: made.append(config.seed) or "the real side")
     args = ["scaling", "--checkpoint", str(prompted_run / "run"), "--prompts", "scenarios/prompts/robotics-dev.yaml"]
     args += ["--data", str(prompted_run / "data"), "--seeds", "3", "--verifier", "frame", "--json"]
     assert main(args + ["--ks", "4,1,2,8", "--plot", str(tmp_path / "curve.png")]) == 0
     report = json.loads(capsys.readouterr().out)
     assert imageio.imread(tmp_path / "curve.png").shape == (420, 640, 3) and report["plot"] == str(tmp_path / "curve.png")
-    assert seen == [(1, "frame", 3), (2, "frame", 3), (4, "frame", 3), (8, "frame", 3)]
+    assert seen == [(1, "frame", 3), (2, "frame", 3), (4, "frame", 3), (8, "frame", 3)] and made == [0]
     assert report["on_state"]["ks"] == [1, 2, 4, 8] and report["on_state"]["gamma"] == pytest.approx(0.7, abs=0.02)
     assert report["judge"]["quality"] == pytest.approx([0.55] * 4) and report["judge"]["k_star"] == 1.0  # flat: no sample pays
     assert set(report["judge"]["interval_90"]) == {"q_inf", "a", "gamma", "k_star"} and len(report["seconds"]) == 4

@@ -154,7 +154,7 @@ def run_scaling(args):
     from worldsim.language.prompt_sets import load_prompt_set
     from worldsim.model.checkpoint import load_model, resolve_checkpoint
     from worldsim.model.text import load_shared_space
-    from worldsim.prompt_eval import PromptEvalConfig, evaluate_prompts
+    from worldsim.prompt_eval import PromptEvalConfig, evaluate_prompts, real_side
     from worldsim.search.best_of_n import Search
     from worldsim.search.scaling import plot_scaling, scaling_fit
 
@@ -174,10 +174,12 @@ def run_scaling(args):
     prompts, data = load_prompt_set(args.prompts), Dataset(args.data)
     reflector = _reflector(path, space, Search(args.method, ks[-1], args.verifier))
     judged, graded, seconds = [], [], []
+    real = None  # the real frames and the probe trained on them: the same at every K, made once
     for k in ks:
         config = PromptEvalConfig(seeds=args.seeds, samples=k, method=args.method, verifier=args.verifier, seed=args.seed)
         start = time.perf_counter()
-        report = evaluate_prompts(model, space, prompts, data, config, reflector)
+        real = real_side(model, data, config) if real is None else real
+        report = evaluate_prompts(model, space, prompts, data, config, reflector, real)
         seconds.append(time.perf_counter() - start)
         cases = [c for c in report["cases"] if c["kind"] != "out_of_range"]
         judged.append([c.get("frame_holds", 0.0) for c in cases])  # a prompt the reading fails on: 0

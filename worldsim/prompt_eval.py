@@ -57,6 +57,28 @@ class PromptEvalConfig:
     realism: RealismRecipe = RealismRecipe()
 
 
+@dataclass
+class RealSide:
+    """What the evaluation holds generated scenes against, the same whatever the search: real frames
+    with their states and episodes (the probe's training data and realism's real side), each
+    episode's start (latent and state, for "describe"), and the frame probe trained on them."""
+
+    frames: np.ndarray
+    states: np.ndarray
+    groups: np.ndarray
+    starts: tuple[torch.Tensor, np.ndarray]
+    probe: StateProbe
+
+
+def real_side(model: WorldModel, data: Dataset, config: PromptEvalConfig) -> RealSide:
+    """The real side of `evaluate_prompts` for `config` (its seed, context, probe recipe and frame
+    count; not its search): made once, it serves every number of samples of a scaling study."""
+    rng = np.random.default_rng(config.seed)
+    frames, states, groups, starts = _real_scenes(model, data, config, rng)
+    probe = StateProbe.fit(frames, states, config.probe, seed=config.seed, device=model.device, angles=data.angles)
+    return RealSide(frames, states, groups, starts, probe)
+
+
 def evaluate_prompts(
     model: WorldModel,
     space: SharedSpace,
@@ -64,16 +86,18 @@ def evaluate_prompts(
     data: Dataset,
     config: PromptEvalConfig,
     reflector: Reflector | None = None,
+    real: RealSide | None = None,
 ) -> dict[str, Any]:
+    """The report of `worldsim eval-prompts`; `real` (from `real_side` with the same seed, context
+    and probe settings) saves refitting the probe when several searches are evaluated."""
     domain = model.config.domain
     if prompts.domain != domain or data.domain != domain:
         raise ValueError(f"the prompt set is {prompts.domain!r}, the data {data.domain!r}, the model {domain!r}: they must agree")
     check_can_draw_from_latent(model, "judging generated frames")
     table = domains.get(domain).load("attributes")
     fields = model.config.state_fields
-    rng = np.random.default_rng(config.seed)
-    real_frames, real_states, real_groups, starts = _real_scenes(model, data, config, rng)
-    probe = StateProbe.fit(real_frames, real_states, config.probe, seed=config.seed, device=model.device, angles=data.angles)
+    real = real_side(model, data, config) if real is None else real
+    real_frames, real_states, real_groups, starts, probe = real.frames, real.states, real.groups, real.starts, real.probe
 
     per_kind: dict[str, list[bool]] = {}
     state_ok, frame_ok, draws, refusals, cases = [], [], {}, [], []
