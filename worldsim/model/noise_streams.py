@@ -1,7 +1,7 @@
 """Per-dream noise streams, counter-based: every dream's step noise drawn in one batched call.
 
 Dream i must dream the same whether it runs alone or in a batch of 64, so each dream owns a seeded
-stream. With a torch.Generator per dream, one step of 64 dreams was 64 small draws (7-14 % of a
+stream. With a torch.Generator per dream, one step of 64 dreams was 64 small draws (7-12 % of a
 64-env latent step, in a Python loop that grows with the batch, on a GPU too). Here a stream is a
 key (its seed) and a counter (steps since the seed); entry j of step t is a hash of (key, t, j), in
 the manner of counter-based generators (Philox, JAX's threefry keys): all dreams' noise is a
