@@ -8,7 +8,8 @@ no noise (each random part at its mean). The first P steps are taken by the phys
 (physics_blend 0), the rest by the learned dynamics (physics_blend 1). Prints, per step, the mean
 absolute error of the agent's and the block's position (simulator units) for each P, and of the
 last context frame's state held still (copy-last); then the signed mean error of the first learned
-step (for the first P given): an offset, where noise would average out.
+step (for the first P given): an offset, where noise would average out; and, for a model holding
+angles as (cos, sin), the filter's pairs' length and step 1 taken from them put on the unit circle.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ def main() -> None:
     model.eval()
     data = Dataset("data/eval/robotics-long")
     errors = {p: [] for p in args.prior_steps}
-    still = []
+    still, circled, norms = [], [], []
+    S, sines = model.config.state_dim, model.config.state_code_dim > model.config.state_dim
     with torch.no_grad():
         for e in range(10):
             episode = data.episode(e)
@@ -50,6 +52,12 @@ def main() -> None:
                         states.append(model.physical_state(latent)[0].numpy())
                     errors[p].append(np.array(states) - truth)
                 still.append(np.abs(episode.states[t0 + 3] - truth))
+                if sines:  # the filter's (cos, sin) pairs, and the first step from them put on the circle
+                    code = start[:, : model.config.state_code_dim]
+                    norms.append(float(torch.sqrt(code[0, model.angle_index] ** 2 + code[0, S:] ** 2).mean()))
+                    on_circle = torch.cat([model.on_circle(code), start[:, code.shape[1] :]], -1)
+                    after = model.imagine_step(on_circle, model.action_features(actions[:, 0]), None, 1.0)
+                    circled.append(model.physical_state(after)[0].numpy() - truth[0])
     fields = model.config.state_fields
     agent = [fields.index("agent_x"), fields.index("agent_y")]
     block = [fields.index("block_x"), fields.index("block_y")]
@@ -66,6 +74,12 @@ def main() -> None:
     first = np.array(errors[args.prior_steps[0]])[:, args.prior_steps[0]]  # the first learned step
     signed = ", ".join(f"{fields[i]} {first[:, i].mean():+.1f}" for i in agent + block)
     print(f"signed mean error of the first learned step (P={args.prior_steps[0]}): {signed}")
+    if norms:
+        e = np.abs(np.array(circled))
+        print(
+            f"the filter's (cos, sin) pairs: length {np.mean(norms):.2f} on average ({min(norms):.2f}-{max(norms):.2f}); "
+            f"step 1 from them put on the unit circle: agent / block {e[:, agent].mean():.1f} / {e[:, block].mean():.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -36,8 +36,7 @@ def dream_steps_per_second(
     starts), drawn by `decoder` ("exact" or "distilled"), its latents and frames kept on `device`
     (each step's observations are copied out as numpy arrays, as Gymnasium's API returns them)."""
     single = num_envs == 1
-    kwargs = {"domain": domain, "checkpoint": checkpoint, "obs_type": obs_type, "engine": engine, "decoder": decoder}
-    kwargs["device"] = device
+    kwargs = dict(domain=domain, checkpoint=checkpoint, obs_type=obs_type, engine=engine, decoder=decoder, device=device)
     env = WorldSimEnv(**kwargs) if single else WorldSimVectorEnv(num_envs=num_envs, **kwargs)
     env.reset(seed=seed)
     env.action_space.seed(seed)

@@ -56,7 +56,7 @@ class Dream:
         self.disagreement = torch.zeros(num, device=device)
         self.frame = torch.zeros(num, 3, c.frame_size, c.frame_size, device=device)
         # One seeded noise stream per dream, all drawn in one batched call (NoiseStreams).
-        self.noise = NoiseStreams(num)
+        self.streams = NoiseStreams(num)
         self._bank_latents: torch.Tensor | None = None
         # Test-time training: each dream's own correction of the dynamics (row i is dream i's), and
         # the start it was fitted on, which an autoreset returns to; none until a reset adapts.
@@ -86,7 +86,7 @@ class Dream:
         them. With `adapt_to`, each dream first fits its own correction of the dynamics to its
         context (worldsim.model.adapt); the report is returned. With `hold`, `restart` returns
         these dreams to this start (and keeps their correction)."""
-        self.noise.seed(which, seeds)
+        self.streams.seed(which, seeds)
         self.forget(which)
         self.latent[which] = self.model.encode(frames, actions)
         if self.draw:
@@ -105,7 +105,7 @@ class Dream:
 
     def restart(self, which: np.ndarray, seeds: np.ndarray) -> None:
         """Dreams `which` back at the start they hold (`reset(..., hold=True)`), correction kept."""
-        self.noise.seed(which, seeds)
+        self.streams.seed(which, seeds)
         for i in which:
             self.latent[i], self.frame[i] = self.held[int(i)]
         self.disagreement[which] = 0.0
@@ -144,7 +144,7 @@ class Dream:
             self._bank_latents = torch.cat(
                 [self.model.encode(frames[i : i + 64], actions[i : i + 64]) for i in range(0, len(frames), 64)]
             )
-        self.noise.seed(which, seeds)
+        self.streams.seed(which, seeds)
         self.forget(which)
         self.latent[which] = self._bank_latents[indices]
         if self.draw:  # a dream nobody looks at keeps no frame (converting one costs as much as a latent step)
@@ -155,7 +155,7 @@ class Dream:
     def reset_from_latents(self, which: np.ndarray, seeds: np.ndarray, latents: torch.Tensor) -> None:
         """Start dreams `which` from given latents (generated from a prompt); their first frame is
         drawn from the latent alone (snapped like every other frame)."""
-        self.noise.seed(which, seeds)
+        self.streams.seed(which, seeds)
         self.forget(which)
         latents = latents.to(self.latent.device)
         self.latent[which] = latents
@@ -175,7 +175,7 @@ class Dream:
             self.latent,
             actions[:, None],
             previous=self.frame if self.draw else None,
-            generator=self.noise,
+            generator=self.streams,
             physics_blend=self.physics_blend,
             palette=self.palette,
             crash_rule=self.crash_rule,  # see worldsim.model.crash: the head misses crashes into slower traffic
@@ -192,7 +192,7 @@ class Dream:
         """`step` through the ONNX graph: the same noise draws, heads and crash rule as `imagine`."""
         model, start = self.model, self.latent
         features = model.action_features(actions)
-        noise = model.noise(self.num, self.noise)
+        noise = model.noise(self.num, self.streams)
         out = self.graph(start, features, noise, self.frame, self.palette)
         self.latent, rewards, logits = out[:3]
         if self.draw:

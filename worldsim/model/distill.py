@@ -121,8 +121,7 @@ def pruned_student(model: WorldModel, channels: int, codes: torch.Tensor) -> tor
         raise ValueError(f"a pruned student is at most the teacher's width ({model.config.channels} channels), got {channels}")
     teacher, student = model.decoder, student_for(model, channels)
     width, up = 4 * channels, 2 * channels
-    view = model.ego_view(model.denormalise_state(codes)) if model.ego_view is not None else None
-    outs = teacher.grid_layers(model.drawn_state(codes), view)
+    outs = teacher.grid_layers(*model.decoder_inputs(codes))
     kept = [x.abs().mean((0, 2, 3)).topk(width).indices.sort().values for x in outs]
     lifted = teacher.up[1](teacher.up[0](outs[-1]))
     kept_up = lifted.abs().mean((0, 2, 3)).topk(up).indices.sort().values

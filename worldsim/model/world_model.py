@@ -263,11 +263,17 @@ class WorldModel(nn.Module):
         phase = 2 * torch.pi * (code[..., i] * self.state_std[i] + self.state_mean[i]) / self.periods
         return torch.cat([code.index_copy(-1, i, phase.cos()), phase.sin()], -1)
 
+    def decoder_inputs(self, code: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """What a decoder reading the state is given for state codes (B, state_code_dim): the drawn
+        state (`drawn_state`) and, with an ego view, the view's channels (else None)."""
+        view = self.ego_view(self.denormalise_state(code)) if self.ego_view is not None else None
+        return self.drawn_state(code), view
+
     def draw_state(self, code: torch.Tensor, decoder: nn.Module | None = None) -> torch.Tensor:
         """(B, state_code_dim) state codes -> (B, 3, H, W) frames, by a decoder reading the state:
         the model's own, or `decoder` of the same kind (a distilled one, worldsim.model.distill)."""
-        view = self.ego_view(self.denormalise_state(code)) if self.ego_view is not None else None
-        return (self.decoder if decoder is None else decoder)(self.drawn_state(code), view=view)
+        drawn, view = self.decoder_inputs(code)
+        return (self.decoder if decoder is None else decoder)(drawn, view=view)
 
     def physical_state(self, latent: torch.Tensor) -> torch.Tensor:
         """The latent's physical state in the domain's units, (B, S)."""
