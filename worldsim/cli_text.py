@@ -34,6 +34,31 @@ def add_train_text(commands) -> None:
     p.add_argument(
         "--pool", type=int, default=defaults["pool"], help=f"retrieval candidates per query (default {defaults['pool']})"
     )
+    p.add_argument(
+        "--generator-steps",
+        type=int,
+        default=defaults["generator_steps"],
+        help=f"the scene generator's optimizer steps (default {defaults['generator_steps']})",
+    )
+    p.add_argument(
+        "--guidance",
+        type=float,
+        default=defaults["guidance"],
+        help="weight of the attribute reader's verdict on scenes generated from fresh codes; 0: a plain "
+        f"conditional VAE (default {defaults['guidance']:g})",
+    )
+    p.add_argument(
+        "--frame-guidance",
+        type=float,
+        default=defaults["frame_guidance"],
+        help="weight of the same verdict on the state read back off the frame drawn of each generated scene "
+        f"(default {defaults['frame_guidance']:g})",
+    )
+    p.add_argument(
+        "--generator-only",
+        action="store_true",
+        help="keep the checkpoint's text model (encoder, scene side, heads) and train a fresh scene generator beside it",
+    )
     p.add_argument("--seed", type=int, default=defaults["seed"])
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -44,15 +69,28 @@ def add_train_text(commands) -> None:
 def run_train_text(args):
     import torch
 
-    from worldsim.model.text_training import TextTrainConfig, train_text_model
+    from worldsim.model.text_training import TextTrainConfig, retrain_scene_generator, train_text_model
 
-    for name in ("steps", "batch_size", "every", "pool"):
+    for name in ("steps", "batch_size", "every", "pool", "generator_steps"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    for name in ("guidance", "frame_guidance"):
+        if not getattr(args, name) >= 0:
+            raise ValueError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(args, name)}")
     if args.threads:
         torch.set_num_threads(args.threads)
-    config = TextTrainConfig(steps=args.steps, batch_size=args.batch_size, every=args.every, pool=args.pool, seed=args.seed)
-    report = train_text_model(args.checkpoint, args.data, args.out, config, progress=not args.quiet)
+    config = TextTrainConfig(
+        steps=args.steps,
+        batch_size=args.batch_size,
+        every=args.every,
+        pool=args.pool,
+        generator_steps=args.generator_steps,
+        guidance=args.guidance,
+        frame_guidance=args.frame_guidance,
+        seed=args.seed,
+    )
+    train = retrain_scene_generator if args.generator_only else train_text_model
+    report = train(args.checkpoint, args.data, args.out, config, progress=not args.quiet)
     return report if args.json else format_text_report(report, args.out)
 
 
@@ -69,6 +107,16 @@ def format_text_report(report: dict, out: str) -> str:
     lines.append("attribute heads (describe = read off a real scene, understand = read off a caption; most common value):")
     for name, a in r["attributes"].items():
         lines.append(f"  {name:<20} describe {a['describe']:.2f}  understand {a['understand']:.2f}  ({a['most_common']:.2f})")
+    g = report.get("generation")
+    if g:
+        held = ", ".join(f"{name} {share:.2f}" for name, share in g["attribute_holds"].items())
+        lines.append(
+            f"generated from {g['captions']} held-out captions: the whole caption holds {g['whole_caption_holds']:.2f} ({held})"
+        )
+    reader = report.get("generator_training", {}).get("reader")
+    if reader:
+        agree = ", ".join(f"{name} {share:.2f}" for name, share in reader["agreement_held_out"].items() if share is not None)
+        lines.append(f"attribute reader guiding the generator, agreement with the rules on held-out states: {agree}")
     return "\n".join(lines)
 
 

@@ -22,14 +22,15 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
 from worldsim import domains
 from worldsim.data import Dataset
 from worldsim.language.attributes import AttributeTable
 from worldsim.language.captions import caption
-from worldsim.model.text import SharedSpace, TextConfig, Tokenizer, save_shared_space
+from worldsim.model.scene import SceneGenerator
+from worldsim.model.scene_guide import guidance_loss, reading_loss, train_attribute_reader
+from worldsim.model.text import SharedSpace, TextConfig, Tokenizer, load_shared_space, save_shared_space
 from worldsim.model.world_model import WorldModel
 
 
@@ -46,6 +47,14 @@ class TextTrainConfig:
     vocab_size: int = 400  # the most subwords it keeps
     attribute_weight: float = 1.0
     generator_steps: int = 1500  # the scene generator's, after the shared space's (on its frozen text side)
+    # Weight of the attribute reader's verdict on scenes generated from fresh codes
+    # (worldsim.model.scene_guide); 0 trains the generator as a plain conditional VAE.
+    guidance: float = 0.0
+    # Weight of the same verdict on the state the model's frame reader reads back off the frame
+    # drawn of each generated scene: holds the words where the frame shows them.
+    frame_guidance: float = 0.0
+    reader_steps: int = 1500  # the attribute reader's, before the generator's
+    reader_jitter: float = 1.0  # how far around real state codes the reader learns the rules (their stds)
     seed: int = 0
 
 
@@ -113,16 +122,7 @@ def _labels(table: AttributeTable, rows: list[dict[str, Any]], config: TextConfi
 
 
 def attribute_loss(space: SharedSpace, embedded: torch.Tensor, labels: dict[str, torch.Tensor]) -> torch.Tensor:
-    total = embedded.new_zeros(())
-    for name, out in space.read_attributes(embedded).items():
-        y = labels[name].to(out.device)
-        if space.config.attributes[name] == 0:
-            known = ~torch.isnan(y)
-            if known.any():
-                total = total + F.mse_loss(out[known], y[known])
-        elif (y >= 0).any():
-            total = total + F.cross_entropy(out, y, ignore_index=-1)
-    return total
+    return reading_loss(space.read_attributes(embedded), space.config.attributes, labels)
 
 
 def multi_positive_nce(similarity: torch.Tensor, positive: torch.Tensor) -> torch.Tensor:
@@ -170,13 +170,14 @@ def train_shared_space(
         optimizer.step()
         losses.append(loss.item())
     space.eval()
-    generator_losses = train_scene_generator(space, table, train_scenes, config, rng, progress)
+    generator_report = train_scene_generator(model, space, table, train_scenes, val_scenes, config, rng, progress)
     report = {
         "config": asdict(config),
         "scenes": {"train": len(train_scenes), "held_out": len(val_scenes)},
         "loss": {"first": _tenth(losses, 0), "last": _tenth(losses, -1)},
         "retrieval": retrieval_report(space, table, val_scenes, config.pool, np.random.default_rng(config.seed + 1)),
-        "generator_loss": {"first": _tenth(generator_losses, 0), "last": _tenth(generator_losses, -1)},
+        "generator_loss": generator_report.pop("loss"),
+        "generator_training": generator_report,
         "generation": generation_report(model, space, table, train_scenes, val_scenes, np.random.default_rng(config.seed + 2)),
     }
     return space, report
@@ -189,27 +190,71 @@ def _tenth(values: list[float], which: int) -> float:
 
 
 def train_scene_generator(
-    space: SharedSpace, table: AttributeTable, scenes: Scenes, config: TextTrainConfig, rng, progress: bool
-) -> list[float]:
-    """The conditional VAE from caption embeddings (the trained text side, frozen) to scene latents."""
+    model: WorldModel,
+    space: SharedSpace,
+    table: AttributeTable,
+    scenes: Scenes,
+    held_out: Scenes,
+    config: TextTrainConfig,
+    rng,
+    progress: bool,
+) -> dict[str, Any]:
+    """The conditional VAE from caption embeddings (the trained text side, frozen) to scene latents,
+    with `config.guidance` > 0 also scored on what an attribute reader (fitted first, on `scenes`;
+    its agreement with the table's rules measured on `held_out`) finds in scenes generated from
+    fresh codes. Returns the losses' report."""
     generator = space.generator
     generator.fit_normalisation(scenes.latents)
+    reader, report = None, {}
+    if config.guidance > 0 or config.frame_guidance > 0:
+        reader, report["reader"] = train_attribute_reader(
+            model,
+            table,
+            space.config.ranges,
+            model.split(scenes.latents.to(model.device))[0],
+            model.split(held_out.latents.to(model.device))[0],
+            steps=config.reader_steps,
+            jitter=config.reader_jitter,
+            seed=config.seed,
+            progress=progress,
+        )
     generator.train()
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    for p in trainable:  # the frame path runs through the model's decoder and reader; they only judge
+        p.requires_grad_(False)
     optimizer = torch.optim.AdamW(generator.parameters(), lr=config.lr, weight_decay=1e-4)
     noise_source = torch.Generator().manual_seed(config.seed)
-    losses = []
+    losses, guided = [], []
     for _ in tqdm(range(config.generator_steps), desc="train scene generator", unit="step", disable=not progress):
         rows = rng.choice(len(scenes), size=min(config.batch_size, len(scenes)), replace=False)
+        captions = [caption(table, scenes.values(table, int(i)), rng) for i in rows]
         with torch.no_grad():
-            texts = space.embed_texts([caption(table, scenes.values(table, int(i)), rng)[0] for i in rows])
+            texts = space.embed_texts([text for text, _ in captions])
         noise = torch.randn(len(rows), generator.code_dim, generator=noise_source).to(texts.device)
         loss, _ = generator.loss(scenes.latents[rows].to(texts.device), texts, noise)
+        losses.append(loss.item())
+        if reader is not None:
+            fresh = torch.randn(len(rows), generator.code_dim, generator=noise_source).to(texts.device)
+            stated = _labels(table, [values for _, values in captions], space.config)
+            generated = generator.sample(texts, fresh)
+            guide = torch.zeros((), device=texts.device)
+            if config.guidance > 0:
+                guide = guide + config.guidance * guidance_loss(model, reader, generated, stated).to(texts.device)
+            if config.frame_guidance > 0:
+                seen = guidance_loss(model, reader, generated, stated, frame=True).to(texts.device)
+                guide = guide + config.frame_guidance * seen
+            loss = loss + guide
+            guided.append(guide.item())
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        losses.append(loss.item())
     generator.eval()
-    return losses
+    for p in trainable:
+        p.requires_grad_(True)
+    report["loss"] = {"first": _tenth(losses, 0), "last": _tenth(losses, -1)}
+    if guided:
+        report["guidance_loss"] = {"first": _tenth(guided, 0), "last": _tenth(guided, -1)}
+    return report
 
 
 @torch.no_grad()
@@ -316,5 +361,56 @@ def train_text_model(checkpoint: str, data: str, out: str, config: TextTrainConf
     model, _ = load_model(resolve_checkpoint(checkpoint))
     space, report = train_shared_space(model, Dataset(data), config, progress)
     report["checkpoint"], report["data"] = str(checkpoint), str(data)
+    save_shared_space(space, out, report, world_model=model)
+    return report
+
+
+GENERATOR_SETTINGS = (
+    "generator_steps",
+    "guidance",
+    "frame_guidance",
+    "reader_steps",
+    "reader_jitter",
+    "batch_size",
+    "lr",
+    "seed",
+)
+
+
+def retrain_scene_generator(
+    checkpoint: str, data: str, out: str, config: TextTrainConfig, progress: bool = True
+) -> dict[str, Any]:
+    """A fresh scene generator beside the text model of `checkpoint`, whose text encoder, scene side
+    and attribute heads are kept (so its retrieval stands); written with them to `out`. The scenes
+    come from `data` as `config` says (context, every, val_fraction: those the text model was
+    trained with, for its held-out split to stay held out)."""
+    from worldsim.model.checkpoint import load_model, resolve_checkpoint
+
+    directory = resolve_checkpoint(checkpoint)
+    model, _ = load_model(directory)
+    space, report = load_shared_space(directory, world_model=model)
+    dataset = Dataset(data)
+    if dataset.domain != model.config.domain:
+        raise ValueError(f"{dataset.root} holds {dataset.domain!r} data; the model is a {model.config.domain!r} model")
+    table = domains.of_model(model.config.domain).load("attributes")
+    rng = np.random.default_rng(config.seed)
+    torch.manual_seed(config.seed)
+    model.eval()
+    train_scenes = collect_scenes(
+        model, dataset, dataset.indices("train", config.val_fraction), config.context, config.every, progress
+    )
+    val_scenes = collect_scenes(
+        model, dataset, dataset.indices("val", config.val_fraction), config.context, config.every, progress
+    )
+    c = space.config
+    space.generator = SceneGenerator(c.latent_dim, c.shared_dim, c.code_dim).to(space.log_scale.device)
+    generator_report = train_scene_generator(model, space, table, train_scenes, val_scenes, config, rng, progress)
+    report = dict(report)
+    report["config"] = {**report.get("config", {}), **{k: getattr(config, k) for k in GENERATOR_SETTINGS}}
+    report["generator_loss"] = generator_report.pop("loss")
+    report["generator_training"] = {**generator_report, "retrained_alone": True, "data": str(data)}
+    report["generation"] = generation_report(
+        model, space, table, train_scenes, val_scenes, np.random.default_rng(config.seed + 2)
+    )
     save_shared_space(space, out, report, world_model=model)
     return report

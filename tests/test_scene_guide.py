@@ -1,0 +1,109 @@
+"""The attribute reader that guides the scene generator: it learns the attribute table's rules on
+state codes, its verdict trains the generator so that fresh codes give scenes their captions hold on,
+and `worldsim train-text --generator-only` retrains the generator beside a kept text model."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from worldsim.cli import main
+from worldsim.data import Dataset
+from worldsim.language.captions import caption
+from worldsim.language.robotics import ATTRIBUTES
+from worldsim.model.checkpoint import load_model
+from worldsim.model.scene_guide import guidance_loss, train_attribute_reader
+from worldsim.model.text import load_shared_space, save_shared_space
+from worldsim.model.text_training import (
+    TextTrainConfig,
+    _labels,
+    collect_scenes,
+    train_scene_generator,
+    train_shared_space,
+)
+
+CONFIG = TextTrainConfig(steps=20, batch_size=16, every=1, context=3, val_fraction=0.3, pool=5, corpus=300, vocab_size=150)
+
+
+@pytest.fixture(scope="module")
+def guided(tiny_run, tmp_path_factory):
+    run = tiny_run("robotics")
+    model, _ = load_model(run)
+    data = Dataset(run.parent / "data")
+    space, report = train_shared_space(model, data, CONFIG, progress=False)
+    out = tmp_path_factory.mktemp("guided-text")
+    save_shared_space(space, out, report, world_model=model)
+    return run, model, data, space, report
+
+
+def _codes(model, n, seed):
+    """State codes drawn around the data's mean, a standard deviation apart: the positions spread over
+    several regions of the table, whatever the tiny model's filter makes."""
+    return torch.randn(
+        n, model.split(torch.zeros(1, model.config.latent_dim))[0].shape[1], generator=torch.Generator().manual_seed(seed)
+    )
+
+
+def test_the_reader_learns_the_tables_rules_better_than_the_most_common_value(guided):
+    _, model, _, space, _ = guided
+    held_out = _codes(model, 500, 1)
+    reader, report = train_attribute_reader(
+        model, ATTRIBUTES, space.config.ranges, _codes(model, 2000, 0), held_out, steps=300, progress=False
+    )
+    agreement = report["agreement_held_out"]
+    assert set(agreement) == set(ATTRIBUTES.names)
+    readings = ATTRIBUTES.read(model.denormalise_state(held_out).numpy(), model.config.state_fields)
+    for name in ("block_region", "agent_region", "block_orientation"):
+        known = readings[name][readings[name] >= 0].astype(int)
+        most_common = np.bincount(known).max() / len(known)
+        assert agreement[name] > max(0.8, most_common + 0.2), (name, agreement[name], most_common)
+    assert report["loss"]["last"] < report["loss"]["first"]
+    assert not any(p.requires_grad for p in reader.parameters())  # frozen: it only judges
+
+
+def test_guidance_makes_fresh_codes_give_scenes_the_caption_holds_on(guided):
+    _, model, data, space, _ = guided
+    scenes = collect_scenes(model, data, data.indices("train", 0.3), 3, 1, progress=False)
+    codes = model.split(scenes.latents)[0]
+    reader, _ = train_attribute_reader(model, ATTRIBUTES, space.config.ranges, codes, codes, steps=200, progress=False)
+    rng = np.random.default_rng(5)
+    captions = [caption(ATTRIBUTES, scenes.values(ATTRIBUTES, int(i)), rng) for i in rng.integers(len(scenes), size=64)]
+    labels = _labels(ATTRIBUTES, [stated for _, stated in captions], space.config)
+    losses = {}
+    for weight in (0.0, 5.0):
+        config = TextTrainConfig(**{**CONFIG.__dict__, "generator_steps": 150, "guidance": weight, "reader_steps": 200})
+        report = train_scene_generator(model, space, ATTRIBUTES, scenes, scenes, config, np.random.default_rng(0), False)
+        assert ("reader" in report) == (weight > 0) and ("guidance_loss" in report) == (weight > 0)
+        with torch.no_grad():
+            texts = space.embed_texts([text for text, _ in captions])
+            fresh = torch.randn(len(captions), space.generator.code_dim, generator=torch.Generator().manual_seed(9))
+            losses[weight] = guidance_loss(model, reader, space.generator.sample(texts, fresh), labels).item()
+    assert losses[5.0] < 0.8 * losses[0.0]
+
+
+def test_generator_only_keeps_the_text_model_and_replaces_the_generator(guided, tmp_path, capsys):
+    run, model, _, space, trained = guided
+    directory = tmp_path / "run"
+    directory.mkdir()
+    for f in run.iterdir():
+        if f.is_file():
+            (directory / f.name).write_bytes(f.read_bytes())
+    save_shared_space(space, directory, trained, world_model=model)
+    data = str(run.parent / "data")
+    args = ["train-text", "--checkpoint", str(directory), "--data", data, "--out", str(directory), "--every", "1"]
+    args += ["--generator-only", "--generator-steps", "5", "--quiet"]
+    assert main(args + ["--guidance", "-1"]) == 2 and "--guidance must be 0 or more" in capsys.readouterr().err
+    assert main(args + ["--guidance", "1"]) == 0
+    capsys.readouterr()
+    again, report = load_shared_space(directory, world_model=model)
+    with torch.no_grad():
+        texts = ["the block upside down", "the agent at the top"]
+        assert torch.equal(space.embed_texts(texts), again.embed_texts(texts))
+        noise = torch.zeros(2, space.generator.code_dim)
+        assert not torch.equal(
+            space.generator.sample(space.embed_texts(texts), noise), again.generator.sample(again.embed_texts(texts), noise)
+        )
+    assert report["generator_training"]["retrained_alone"] and report["config"]["guidance"] == 1.0
+    assert 0.0 <= report["generation"]["whole_caption_holds"] <= 1.0
+    assert "agreement_held_out" in json.loads((directory / "text.json").read_text())["report"]["generator_training"]["reader"]

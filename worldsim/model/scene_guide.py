@@ -1,0 +1,181 @@
+"""A differentiable reading of a scene's attributes off its physical state, to guide the scene generator.
+
+The attribute table reads attributes off a physical state with rules (a lane from a lateral
+position, a region from a grid, the gap to the nearest car ahead) that have no gradient. Trained
+only to rebuild real latents from their captions, the conditional VAE of `SceneGenerator` lets its
+code carry much of what the caption says, so a scene sampled with a fresh code often contradicts
+its prompt: before guidance, the shipped generators' states held the whole of a held-out caption in
+0.41 (driving), 0.48 (robotics) and 0.70 (games) of cases (`text.json`, "generation").
+
+`AttributeReader` learns the table's rules on the model's own state codes, jittered so that it
+reads the rules around the data too, where a generator in training goes. The generator is then
+also scored on what the reader finds in scenes it makes from fresh codes (`guidance_loss`): any
+code must give a scene its caption holds on. Read in the generated state alone, that verdict can be
+met by states no real scene has (driving: cars listed out of their distance order, which the
+decoder does not draw); read in the state the model's frame reader finds on the frame drawn of the
+scene (`frame=True`), it can only be met by what the frame shows. The reader serves training only
+and is not saved.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from worldsim.model.networks import mlp
+
+if TYPE_CHECKING:
+    from worldsim.language.attributes import AttributeTable
+    from worldsim.model.world_model import WorldModel
+
+
+def reading_loss(read: dict[str, torch.Tensor], kinds: dict[str, int], labels: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Cross-entropy on categories (label -1: unknown) and squared error on numbers scaled to [0, 1]
+    (NaN: unknown), summed over the attributes in `labels`. `kinds`: name -> classes, 0 for a number."""
+    total = next(iter(read.values())).new_zeros(())
+    for name, y in labels.items():
+        out, y = read[name], y.to(read[name].device)
+        if kinds[name] == 0:
+            known = ~torch.isnan(y)
+            if known.any():
+                total = total + F.mse_loss(out[known], y[known])
+        elif (y >= 0).any():
+            total = total + F.cross_entropy(out, y, ignore_index=-1)
+    return total
+
+
+def scaled_labels(
+    table: AttributeTable, readings: dict[str, np.ndarray], ranges: dict[str, list[float]]
+) -> dict[str, torch.Tensor]:
+    """The table's readings (category index or -1; number or NaN) as training labels: categories as
+    they are, numbers scaled by `ranges` to [0, 1]."""
+    labels = {}
+    for a in table.attributes:
+        r = np.asarray(readings[a.name])
+        if a.numeric:
+            low, high = ranges[a.name]
+            labels[a.name] = torch.from_numpy(((r - low) / (high - low)).astype(np.float32))
+        else:
+            labels[a.name] = torch.from_numpy(r.astype(np.int64))
+    return labels
+
+
+class AttributeReader(nn.Module):
+    """State code (the latent's state slot) -> every attribute: category logits or a number in [0, 1]."""
+
+    def __init__(self, code_dim: int, kinds: dict[str, int], width: int = 256):
+        super().__init__()
+        self.kinds = dict(kinds)
+        self.body = mlp(code_dim, width, width, layers=3)
+        self.heads = nn.ModuleDict({name: nn.Linear(width, max(n, 1)) for name, n in kinds.items()})
+
+    def forward(self, code: torch.Tensor) -> dict[str, torch.Tensor]:
+        x = F.elu(self.body(code))
+        return {name: head(x).squeeze(-1) if self.kinds[name] == 0 else head(x) for name, head in self.heads.items()}
+
+
+def _jittered(codes: torch.Tensor, jitter: float, generator: torch.Generator) -> torch.Tensor:
+    """Each code moved by Gaussian noise of a scale drawn in [0, jitter] per row (units of the
+    codes' own spread), half the rows mixed with another row first: readings around and between
+    real states, not only on them."""
+    n = len(codes)
+    partner = codes[torch.randint(n, (n,), generator=generator)]
+    mix = torch.rand(n, 1, generator=generator) * (torch.rand(n, 1, generator=generator) < 0.5)
+    x = codes + mix * (partner - codes)
+    scale = torch.rand(n, 1, generator=generator) * jitter
+    return x + scale * codes.std(0, keepdim=True) * torch.randn(x.shape, generator=generator)
+
+
+def train_attribute_reader(
+    model: WorldModel,
+    table: AttributeTable,
+    ranges: dict[str, list[float]],
+    codes: torch.Tensor,
+    held_out: torch.Tensor,
+    steps: int = 1500,
+    batch_size: int = 512,
+    jitter: float = 1.0,
+    lr: float = 1e-3,
+    seed: int = 0,
+    progress: bool = True,
+) -> tuple[AttributeReader, dict[str, Any]]:
+    """An `AttributeReader` fitted to the table's rules on jittered state codes of real scenes
+    (`codes`, (N, state_code_dim)); its agreement with the rules on `held_out` codes, jittered the
+    same way, is reported per attribute (numbers: within the attribute's tolerance)."""
+    kinds = {a.name: 0 if a.numeric else len(a.values) for a in table.attributes}
+    reader = AttributeReader(codes.shape[1], kinds)
+    optimizer = torch.optim.AdamW(reader.parameters(), lr=lr, weight_decay=1e-4)
+    generator = torch.Generator().manual_seed(seed)
+    fields = model.config.state_fields
+
+    def batch(source: torch.Tensor, n: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        rows = source[torch.randint(len(source), (n,), generator=generator)]
+        x = _jittered(rows, jitter, generator)
+        with torch.no_grad():
+            states = model.denormalise_state(x.to(model.device)).cpu().numpy()
+        return x, scaled_labels(table, table.read(states, fields), ranges)
+
+    codes = codes.detach().cpu()
+    losses = []
+    for _ in tqdm(range(steps), desc="train attribute reader", unit="step", disable=not progress):
+        x, labels = batch(codes, batch_size)
+        loss = reading_loss(reader(x), kinds, labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    reader.eval()
+    for p in reader.parameters():
+        p.requires_grad_(False)
+    x, labels = batch(held_out.detach().cpu(), 4096)
+    with torch.no_grad():
+        read = reader(x)
+    agreement = {}
+    for a in table.attributes:
+        y = labels[a.name]
+        if a.numeric:
+            low, high = ranges[a.name]
+            known = ~torch.isnan(y)
+            right = (read[a.name][known] - y[known]).abs() * (high - low) <= a.tolerance
+        else:
+            known = y >= 0
+            right = read[a.name][known].argmax(-1) == y[known]
+        agreement[a.name] = float(right.float().mean()) if known.any() else None
+    n = max(1, len(losses) // 10)
+    report = {
+        "steps": steps,
+        "jitter": jitter,
+        "loss": {"first": float(np.mean(losses[:n])), "last": float(np.mean(losses[-n:]))},
+        "agreement_held_out": agreement,
+    }
+    return reader, report
+
+
+def drawn_code(model: WorldModel, latents: torch.Tensor) -> torch.Tensor:
+    """The state code the model's frame reader reads back off the frames it draws of `latents`
+    (N, L): what a scene shows, with gradients to the latents (the model's weights are not trained)."""
+    if model.config.decoder_input == "state":
+        frames = model.draw_state(model.split(latents)[0])
+    else:
+        frames = model.decoder(latents)
+    return model.read_frames(frames.clamp(0, 1))
+
+
+def guidance_loss(
+    model: WorldModel,
+    reader: AttributeReader,
+    latents: torch.Tensor,
+    labels: dict[str, torch.Tensor],
+    frame: bool = False,
+) -> torch.Tensor:
+    """How far the reader finds generated `latents` (N, L) from their captions' stated attributes
+    (`labels`, as `scaled_labels`; unstated: -1 or NaN): in the latent's state slot, or with `frame`
+    in the state read back off the frame drawn of it (`drawn_code`)."""
+    latents = latents.to(model.device)
+    code = drawn_code(model, latents) if frame else model.split(latents)[0]
+    return reading_loss(reader(code.to(next(reader.parameters()).device)), reader.kinds, labels)
