@@ -13,7 +13,7 @@ from worldsim.data import Dataset
 from worldsim.language.captions import caption
 from worldsim.language.robotics import ATTRIBUTES
 from worldsim.model.checkpoint import load_model
-from worldsim.model.scene_guide import guidance_loss, train_attribute_reader
+from worldsim.model.scene_guide import StateBank, guidance_loss, train_attribute_reader
 from worldsim.model.text import load_shared_space, save_shared_space
 from worldsim.model.text_training import (
     TextTrainConfig,
@@ -60,6 +60,20 @@ def test_the_reader_learns_the_tables_rules_better_than_the_most_common_value(gu
         assert agreement[name] > max(0.8, most_common + 0.2), (name, agreement[name], most_common)
     assert report["loss"]["last"] < report["loss"]["first"]
     assert not any(p.requires_grad for p in reader.parameters())  # frozen: it only judges
+
+
+def test_the_state_bank_charges_only_states_unlike_every_real_one():
+    generator = torch.Generator().manual_seed(0)
+    real = torch.randn(2000, 6, generator=generator)
+    bank = StateBank(real, torch.randn(200, 6, generator=generator))
+    assert bank.radius > 0
+    assert bank.loss(real[:50]) == 0  # the real states themselves
+    far = real[:50].clone()
+    far[:, 0] += 10  # ten standard deviations off in one field
+    far.requires_grad_(True)
+    loss = bank.loss(far)
+    loss.backward()
+    assert loss > 5 and far.grad[:, 0].gt(0).all()  # the gradient leads back towards the real states
 
 
 def test_guidance_makes_fresh_codes_give_scenes_the_caption_holds_on(guided):

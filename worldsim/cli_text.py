@@ -41,6 +41,13 @@ def add_train_text(commands) -> None:
         help=f"the scene generator's optimizer steps (default {defaults['generator_steps']})",
     )
     p.add_argument(
+        "--generator-kl",
+        type=float,
+        default=defaults["generator_kl"],
+        help="weight of the scene generator's KL term: how much its code may carry that a caption does not say "
+        f"(default {defaults['generator_kl']:g})",
+    )
+    p.add_argument(
         "--guidance",
         type=float,
         default=defaults["guidance"],
@@ -53,6 +60,13 @@ def add_train_text(commands) -> None:
         default=defaults["frame_guidance"],
         help="weight of the same verdict on the state read back off the frame drawn of each generated scene "
         f"(default {defaults['frame_guidance']:g})",
+    )
+    p.add_argument(
+        "--manifold",
+        type=float,
+        default=defaults["manifold"],
+        help="weight of a generated state's distance past real scenes' own to its nearest real state "
+        f"(default {defaults['manifold']:g})",
     )
     p.add_argument(
         "--generator-only",
@@ -74,7 +88,7 @@ def run_train_text(args):
     for name in ("steps", "batch_size", "every", "pool", "generator_steps"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
-    for name in ("guidance", "frame_guidance"):
+    for name in ("generator_kl", "guidance", "frame_guidance", "manifold"):
         if not getattr(args, name) >= 0:
             raise ValueError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(args, name)}")
     if args.threads:
@@ -85,8 +99,10 @@ def run_train_text(args):
         every=args.every,
         pool=args.pool,
         generator_steps=args.generator_steps,
+        generator_kl=args.generator_kl,
         guidance=args.guidance,
         frame_guidance=args.frame_guidance,
+        manifold=args.manifold,
         seed=args.seed,
     )
     train = retrain_scene_generator if args.generator_only else train_text_model

@@ -156,6 +156,30 @@ def train_attribute_reader(
     return reader, report
 
 
+class StateBank:
+    """The state codes of real scenes, each dimension scaled by its spread there: how far a generated
+    code lies from the nearest real one says whether any real scene is like it. A guided generator
+    otherwise meets the reader with states no scene has (driving: the car ahead listed after cars
+    further away, where highway-env lists vehicles by distance and the decoder draws none of them).
+    The penalty starts at `radius`, the `quantile` of held-out real codes' own nearest distances, so
+    that new combinations near real scenes stay free."""
+
+    def __init__(self, codes: torch.Tensor, held_out: torch.Tensor, quantile: float = 0.9):
+        codes = codes.detach().float()
+        self.scale = codes.std(0).clamp(min=1e-3)
+        self.codes = codes / self.scale
+        with torch.no_grad():
+            self.radius = float(torch.quantile(self.distance(held_out.detach().float()), quantile))
+
+    def distance(self, code: torch.Tensor) -> torch.Tensor:
+        """(N,) distance of each (N, C) code to its nearest real code, in scaled units."""
+        bank = self.codes.to(code.device)
+        return torch.cat([torch.cdist(chunk / self.scale.to(code.device), bank).min(1).values for chunk in code.split(1024)])
+
+    def loss(self, code: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.distance(code) - self.radius).mean()
+
+
 def drawn_code(model: WorldModel, latents: torch.Tensor) -> torch.Tensor:
     """The state code the model's frame reader reads back off the frames it draws of `latents`
     (N, L): what a scene shows, with gradients to the latents (the model's weights are not trained)."""

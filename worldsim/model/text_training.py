@@ -29,7 +29,7 @@ from worldsim.data import Dataset
 from worldsim.language.attributes import AttributeTable
 from worldsim.language.captions import caption
 from worldsim.model.scene import SceneGenerator
-from worldsim.model.scene_guide import guidance_loss, reading_loss, train_attribute_reader
+from worldsim.model.scene_guide import StateBank, guidance_loss, reading_loss, train_attribute_reader
 from worldsim.model.text import SharedSpace, TextConfig, Tokenizer, load_shared_space, save_shared_space
 from worldsim.model.world_model import WorldModel
 
@@ -49,10 +49,16 @@ class TextTrainConfig:
     generator_steps: int = 1500  # the scene generator's, after the shared space's (on its frozen text side)
     # Weight of the attribute reader's verdict on scenes generated from fresh codes
     # (worldsim.model.scene_guide); 0 trains the generator as a plain conditional VAE.
+    # Weight of the generator's KL term: how much of a scene its code may carry that the caption
+    # does not say. Low, the code carries the stated attributes too, and a fresh code contradicts them.
+    generator_kl: float = 0.05
     guidance: float = 0.0
     # Weight of the same verdict on the state the model's frame reader reads back off the frame
     # drawn of each generated scene: holds the words where the frame shows them.
     frame_guidance: float = 0.0
+    # Weight of a generated state's distance past the real scenes' own to its nearest real state
+    # (worldsim.model.scene_guide.StateBank): guided scenes stay like real ones.
+    manifold: float = 0.0
     reader_steps: int = 1500  # the attribute reader's, before the generator's
     reader_jitter: float = 1.0  # how far around real state codes the reader learns the rules (their stds)
     seed: int = 0
@@ -205,14 +211,18 @@ def train_scene_generator(
     fresh codes. Returns the losses' report."""
     generator = space.generator
     generator.fit_normalisation(scenes.latents)
-    reader, report = None, {}
+    reader, bank, report = None, None, {}
+    codes, held_out_codes = (model.split(x.latents.to(model.device))[0] for x in (scenes, held_out))
+    if config.manifold > 0:
+        bank = StateBank(codes, held_out_codes)
+        report["manifold_radius"] = bank.radius
     if config.guidance > 0 or config.frame_guidance > 0:
         reader, report["reader"] = train_attribute_reader(
             model,
             table,
             space.config.ranges,
-            model.split(scenes.latents.to(model.device))[0],
-            model.split(held_out.latents.to(model.device))[0],
+            codes,
+            held_out_codes,
             steps=config.reader_steps,
             jitter=config.reader_jitter,
             seed=config.seed,
@@ -231,19 +241,22 @@ def train_scene_generator(
         with torch.no_grad():
             texts = space.embed_texts([text for text, _ in captions])
         noise = torch.randn(len(rows), generator.code_dim, generator=noise_source).to(texts.device)
-        loss, _ = generator.loss(scenes.latents[rows].to(texts.device), texts, noise)
+        loss, _ = generator.loss(scenes.latents[rows].to(texts.device), texts, noise, config.generator_kl)
         losses.append(loss.item())
-        if reader is not None:
+        if reader is not None or bank is not None:
+            # Scenes from fresh codes, as a prompt gets them: judged on the words and on realness.
             fresh = torch.randn(len(rows), generator.code_dim, generator=noise_source).to(texts.device)
-            stated = _labels(table, [values for _, values in captions], space.config)
-            generated = generator.sample(texts, fresh)
-            guide = torch.zeros((), device=texts.device)
-            if config.guidance > 0:
-                guide = guide + config.guidance * guidance_loss(model, reader, generated, stated).to(texts.device)
-            if config.frame_guidance > 0:
-                seen = guidance_loss(model, reader, generated, stated, frame=True).to(texts.device)
-                guide = guide + config.frame_guidance * seen
-            loss = loss + guide
+            generated = generator.sample(texts, fresh).to(model.device)
+            guide = torch.zeros((), device=model.device)
+            if reader is not None:
+                stated = _labels(table, [values for _, values in captions], space.config)
+                if config.guidance > 0:
+                    guide = guide + config.guidance * guidance_loss(model, reader, generated, stated)
+                if config.frame_guidance > 0:
+                    guide = guide + config.frame_guidance * guidance_loss(model, reader, generated, stated, frame=True)
+            if bank is not None:
+                guide = guide + config.manifold * bank.loss(model.split(generated)[0])
+            loss = loss + guide.to(texts.device)
             guided.append(guide.item())
         optimizer.zero_grad()
         loss.backward()
