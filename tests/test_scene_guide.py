@@ -121,3 +121,24 @@ def test_generator_only_keeps_the_text_model_and_replaces_the_generator(guided, 
     assert report["generator_training"]["retrained_alone"] and report["config"]["guidance"] == 1.0
     assert 0.0 <= report["generation"]["whole_caption_holds"] <= 1.0
     assert "agreement_held_out" in json.loads((directory / "text.json").read_text())["report"]["generator_training"]["reader"]
+
+
+def test_generated_driving_states_list_their_vehicles_nearest_first_as_highway_env_does():
+    from worldsim import domains
+    from worldsim.sources.driving import driving_state_fields
+
+    fields = [f.name for f in driving_state_fields(3)]
+    state = np.zeros((1, len(fields)), dtype=np.float32)
+    cars = {"car0": (1, 30.0, 0.0, 25.0), "car1": (0, 0.0, 0.0, 0.0), "car2": (1, -6.0, 4.0, 20.0)}
+    for slot, (present, dx, dy, vx) in cars.items():
+        for name, value in zip(("present", "dx", "dy", "vx"), (present, dx, dy, vx), strict=True):
+            state[0, fields.index(f"{slot}_{name}")] = value
+    state[0, fields.index("ego_vx")] = 22.0
+    order = domains.get("driving").load("state_order")
+    listed = order(state, fields)
+    read = lambda slot, name: listed[0, fields.index(f"{slot}_{name}")]  # noqa: E731
+    assert (read("car0", "dx"), read("car0", "vx")) == (-6.0, 20.0)  # 7.2 m away: the nearest
+    assert (read("car1", "dx"), read("car1", "vx")) == (30.0, 25.0)
+    assert read("car2", "present") == 0  # the absent slot last
+    assert listed[0, fields.index("ego_vx")] == 22.0 and state[0, fields.index("car0_dx")] == 30.0  # input kept
+    assert domains.get("robotics").state_order is None

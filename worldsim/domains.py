@@ -38,6 +38,9 @@ class DomainSpec:
     objects: str | None = None
     # what a prompt may ask of its scenes, `worldsim.language.attributes.AttributeTable`
     attributes: str | None = None
+    # `f(states, fields)`: states made outside the simulator (a prompt's generated scene) put in the
+    # order the simulator lists their parts (highway-env: vehicles nearest first)
+    state_order: str | None = None
     # an ego-centred camera's geometry, `worldsim.model.ego_view` (what `"decoder_view": "camera"` names)
     camera: str | None = None
     # "unit": agents act in [-1, 1], mapped to the action space's bounds (PushT's 0..512 targets,
@@ -46,7 +49,7 @@ class DomainSpec:
 
     def load(self, part: str) -> Any:
         """The object a part names (`"source"`, `"behaviour"`, `"prior"`, `"crash_rule"`, `"programs"`,
-        `"objects"`, `"attributes"`, `"camera"`), imported now."""
+        `"objects"`, `"attributes"`, `"state_order"`, `"camera"`), imported now."""
         ref = getattr(self, part)
         if ref is None:
             raise ValueError(f"the {self.name!r} domain has no {part.replace('_', ' ')}")
@@ -75,6 +78,7 @@ DOMAINS: dict[str, DomainSpec] = {
         programs="worldsim.behaviour.driving:PROGRAMS",
         objects="worldsim.sources.objects:DRIVING",
         attributes="worldsim.language.driving:ATTRIBUTES",
+        state_order="worldsim.sources.driving:nearest_first",
         prior="worldsim.model.physics.driving:DrivingPrior",
         crash_rule="worldsim.model.crash:LatentOverlap",
     ),

@@ -106,6 +106,21 @@ def draw_latents(model: WorldModel, latents: torch.Tensor) -> np.ndarray:
     return model.to_uint8(model.draw(latents, blank)).cpu().numpy()
 
 
+@torch.no_grad()
+def in_listed_order(model: WorldModel, latents: torch.Tensor) -> torch.Tensor:
+    """Generated latents with their state's parts in the order the simulator lists them (the
+    domain's `state_order`: highway-env's vehicles nearest first), the rest of each latent as it
+    is. The generator may put the car ahead in any slot; the decoder and the dynamics learnt
+    from the simulator's order."""
+    spec = domains.of_model(model.config.domain)
+    if spec.state_order is None:
+        return latents
+    states = model.physical_state(latents).cpu().numpy()
+    listed = torch.from_numpy(spec.load("state_order")(states, model.config.state_fields)).to(latents)
+    _, h, z = model.split(latents)
+    return torch.cat([model.normalise_state(listed), h, z], -1)
+
+
 def other_tables(domain: str) -> tuple:
     return tuple(domains.get(n).load("attributes") for n in domains.names() if n != domain and domains.get(n).attributes)
 
@@ -132,7 +147,7 @@ def scenes_from_codes(
     parsed = parse_prompt(prompt, table, other_tables(domain))
     n = len(codes)
     text = space.embed_texts([prompt]).expand(n, -1)
-    latents = model.settle(space.generator.sample(text, codes.to(text.device)).to(model.device))
+    latents = in_listed_order(model, model.settle(space.generator.sample(text, codes.to(text.device)).to(model.device)))
     states = model.physical_state(latents).cpu().numpy()
     frames = draw_latents(model, latents) if draw else None
     understood = space.attribute_values(text[:1], {a.name: a.values for a in table.attributes})[0]

@@ -40,6 +40,24 @@ def driving_state_fields(neighbours: int) -> tuple[StateField, ...]:
     return tuple(fields)
 
 
+def nearest_first(states: np.ndarray, fields: list[str] | tuple[str, ...]) -> np.ndarray:
+    """(N, S) states with their vehicle slots listed as highway-env lists them: present vehicles
+    nearest first (distance from the ego), absent slots last. A state made elsewhere (a prompt's
+    generated scene) may list them in any order; the models learnt from this one, and a decoder
+    reading car0 as the nearest draws an out-of-order list as an empty road."""
+    states = np.array(states, dtype=np.float32, copy=True)
+    slots = sorted({f.split("_")[0] for f in fields if f.startswith("car") and f.endswith("_present")}, key=lambda s: int(s[3:]))
+    if not slots:
+        return states
+    names = ("present", "dx", "dy", "vx", "vy", "heading")
+    columns = np.array([[list(fields).index(f"{slot}_{n}") for n in names] for slot in slots])  # (K, 6)
+    cars = states[:, columns]  # (N, K, 6)
+    distance = np.hypot(cars[..., 1], cars[..., 2])
+    order = np.argsort(np.where(cars[..., 0] > 0.5, distance, np.inf), axis=1, kind="stable")
+    states[:, columns] = np.take_along_axis(cars, order[..., None], axis=1)
+    return states
+
+
 class DrivingSource(Source):
     domain = "driving"
 
