@@ -15,7 +15,16 @@ from worldsim.model.text_training import TextTrainConfig, train_shared_space
 from worldsim.model.train import TrainConfig, train
 
 TEXT = TextTrainConfig(
-    steps=20, generator_steps=20, batch_size=16, every=1, context=3, val_fraction=0.3, pool=5, corpus=300, vocab_size=150
+    steps=20,
+    generator_steps=20,
+    reader_steps=20,
+    batch_size=16,
+    every=1,
+    context=3,
+    val_fraction=0.3,
+    pool=5,
+    corpus=300,
+    vocab_size=150,
 )
 
 

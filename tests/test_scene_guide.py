@@ -23,7 +23,9 @@ from worldsim.model.text_training import (
     train_shared_space,
 )
 
-CONFIG = TextTrainConfig(steps=20, batch_size=16, every=1, context=3, val_fraction=0.3, pool=5, corpus=300, vocab_size=150)
+CONFIG = TextTrainConfig(
+    steps=20, reader_steps=20, batch_size=16, every=1, context=3, val_fraction=0.3, pool=5, corpus=300, vocab_size=150
+)
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +108,7 @@ def test_generator_only_keeps_the_text_model_and_replaces_the_generator(guided, 
     save_shared_space(space, directory, trained, world_model=model)
     data = str(run.parent / "data")
     args = ["train-text", "--checkpoint", str(directory), "--data", data, "--out", str(directory), "--every", "1"]
-    args += ["--generator-only", "--generator-steps", "5", "--quiet"]
+    args += ["--generator-only", "--generator-steps", "5", "--reader-steps", "5", "--quiet"]
     assert main(args + ["--guidance", "-1"]) == 2 and "--guidance must be 0 or more" in capsys.readouterr().err
     assert main(args + ["--guidance", "1"]) == 0
     capsys.readouterr()

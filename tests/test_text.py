@@ -53,7 +53,9 @@ def test_multi_positive_nce_rewards_mass_on_every_positive():
 def text_run(tiny_run, tmp_path_factory):
     run = tiny_run("robotics")
     model, _ = load_model(run)
-    config = TextTrainConfig(steps=40, batch_size=16, every=1, context=3, val_fraction=0.3, pool=5, corpus=300, vocab_size=150)
+    config = TextTrainConfig(
+        steps=40, reader_steps=20, batch_size=16, every=1, context=3, val_fraction=0.3, pool=5, corpus=300, vocab_size=150
+    )
     space, report = train_shared_space(model, Dataset(run.parent / "data"), config, progress=False)
     out = tmp_path_factory.mktemp("text")
     save_shared_space(space, out, report)
@@ -103,6 +105,7 @@ def test_train_text_command(text_run, tmp_path, capsys):
     run, _, _, _ = text_run
     data = str(run.parent / "data")
     args = ["train-text", "--checkpoint", str(run), "--data", data, "--out", str(tmp_path), "--steps", "3", "--every", "1"]
+    args += ["--generator-steps", "5", "--reader-steps", "5"]
     assert main(args + ["--pool", "5", "--quiet"]) == 0
     assert "text to scene" in capsys.readouterr().out and (tmp_path / "text.safetensors").is_file()
     assert main(args + ["--pool", "0"]) == 2 and "--pool must be at least 1" in capsys.readouterr().err

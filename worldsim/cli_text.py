@@ -55,6 +55,12 @@ def add_train_text(commands) -> None:
         f"conditional VAE (default {defaults['guidance']:g})",
     )
     p.add_argument(
+        "--reader-steps",
+        type=int,
+        default=defaults["reader_steps"],
+        help=f"optimizer steps of the attribute reader that guides the generator (default {defaults['reader_steps']})",
+    )
+    p.add_argument(
         "--frame-guidance",
         type=float,
         default=defaults["frame_guidance"],
@@ -85,7 +91,7 @@ def run_train_text(args):
 
     from worldsim.model.text_training import TextTrainConfig, retrain_scene_generator, train_text_model
 
-    for name in ("steps", "batch_size", "every", "pool", "generator_steps"):
+    for name in ("steps", "batch_size", "every", "pool", "generator_steps", "reader_steps"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     for name in ("generator_kl", "guidance", "frame_guidance", "manifold"):
@@ -100,6 +106,7 @@ def run_train_text(args):
         pool=args.pool,
         generator_steps=args.generator_steps,
         generator_kl=args.generator_kl,
+        reader_steps=args.reader_steps,
         guidance=args.guidance,
         frame_guidance=args.frame_guidance,
         manifold=args.manifold,

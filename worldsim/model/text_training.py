@@ -47,12 +47,12 @@ class TextTrainConfig:
     vocab_size: int = 400  # the most subwords it keeps
     attribute_weight: float = 1.0
     generator_steps: int = 1500  # the scene generator's, after the shared space's (on its frozen text side)
-    # Weight of the attribute reader's verdict on scenes generated from fresh codes
-    # (worldsim.model.scene_guide); 0 trains the generator as a plain conditional VAE.
     # Weight of the generator's KL term: how much of a scene its code may carry that the caption
     # does not say. Low, the code carries the stated attributes too, and a fresh code contradicts them.
     generator_kl: float = 0.05
-    guidance: float = 0.0
+    # Weight of the attribute reader's verdict on scenes generated from fresh codes
+    # (worldsim.model.scene_guide); 0 trains the generator as a plain conditional VAE.
+    guidance: float = 1.0
     # Weight of the same verdict on the state the model's frame reader reads back off the frame
     # drawn of each generated scene: holds the words where the frame shows them.
     frame_guidance: float = 0.0
