@@ -62,6 +62,9 @@ def test_the_reader_learns_the_tables_rules_better_than_the_most_common_value(gu
         assert agreement[name] > max(0.8, most_common + 0.2), (name, agreement[name], most_common)
     assert report["loss"]["last"] < report["loss"]["first"]
     assert not any(p.requires_grad for p in reader.parameters())  # frozen: it only judges
+    # Beyond the span of the codes it learnt from, its verdict is replaced by the way back.
+    inside, beyond = held_out[:1].clamp(-1, 1), held_out[:1].clamp(-1, 1) + 100.0
+    assert reader.outside(inside) == 0 and reader.outside(beyond) > 1000
 
 
 def test_the_state_bank_charges_only_states_unlike_every_real_one():
