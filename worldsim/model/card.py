@@ -304,9 +304,26 @@ def text_section(report: dict[str, Any]) -> list[str]:
         "",
         "```bash",
         f"worldsim train-text --checkpoint RUN --data {report.get('data') or 'DATA'} --out RUN{flags}",
-        "```",
-        "",
     ]
+    trained = report.get("generator_training", {})
+    if trained.get("retrained_alone"):
+        generator_flags = "".join(
+            f" --{k.replace('_', '-')} {config[k]:g}"
+            for k in ("generator_kl", "guidance", "frame_guidance", "manifold")
+            if config.get(k)
+        )
+        lines.append(
+            f"worldsim train-text --checkpoint RUN --data {trained.get('data') or 'DATA'} --out RUN "
+            f"--generator-only{generator_flags}   # the scene generator, retrained beside the text model above"
+        )
+    lines += ["```", ""]
+    generation = report.get("generation")
+    if generation:
+        lines += [
+            f"Scenes generated from {generation['captions']} held-out captions, one fresh draw each, hold the whole "
+            f"caption on their state in {generation['whole_caption_holds']:.2f} of cases.",
+            "",
+        ]
     pools = config.get("pool")
     if retrieval:
         lines += [

@@ -65,11 +65,14 @@ def scaled_labels(
     return labels
 
 
+SPAN_QUANTILE = 0.005  # each side of a dimension's span of real codes left out
+
+
 class AttributeReader(nn.Module):
     """State code (the latent's state slot) -> every attribute: category logits or a number in [0, 1].
 
-    It knows the rules only over the span of real state codes (`low`, `high`: each dimension's
-    range in the scenes it learnt from); `outside` measures how far a code lies beyond that span.
+    It knows the rules only over the span of real state codes (`low`, `high`: the middle 99 % of
+    each dimension in the scenes it learnt from); `outside` measures how far a code lies beyond that span.
     Rules that clip (a region of the table) are otherwise best met far off it: a guided PushT
     generator put the block 120 units above the table for "the top-left corner", where no frame
     shows it."""
@@ -121,8 +124,10 @@ def train_attribute_reader(
     same way, is reported per attribute (numbers: within the attribute's tolerance)."""
     kinds = {a.name: 0 if a.numeric else len(a.values) for a in table.attributes}
     reader = AttributeReader(codes.shape[1], kinds)
-    reader.low.copy_(codes.detach().min(0).values.cpu())
-    reader.high.copy_(codes.detach().max(0).values.cpu())
+    # The span: the middle 99 % of each dimension, as the filter's rare misreadings widen the extremes
+    # (PushT: a block 100 units above the table).
+    reader.low.copy_(torch.quantile(codes.detach().float().cpu(), SPAN_QUANTILE, dim=0))
+    reader.high.copy_(torch.quantile(codes.detach().float().cpu(), 1 - SPAN_QUANTILE, dim=0))
     optimizer = torch.optim.AdamW(reader.parameters(), lr=lr, weight_decay=1e-4)
     generator = torch.Generator().manual_seed(seed)
     fields = model.config.state_fields
