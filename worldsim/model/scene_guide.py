@@ -19,7 +19,6 @@ and is not saved.
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -35,14 +34,9 @@ if TYPE_CHECKING:
     from worldsim.model.world_model import WorldModel
 
 
-def reading_loss(
-    read: dict[str, torch.Tensor], kinds: dict[str, int], labels: dict[str, torch.Tensor], sure: float | None = None
-) -> torch.Tensor:
+def reading_loss(read: dict[str, torch.Tensor], kinds: dict[str, int], labels: dict[str, torch.Tensor]) -> torch.Tensor:
     """Cross-entropy on categories (label -1: unknown) and squared error on numbers scaled to [0, 1]
-    (NaN: unknown), summed over the attributes in `labels`. `kinds`: name -> classes, 0 for a number.
-    With `sure`, a category read with at least that probability costs nothing: a verdict that is
-    met is not pushed further (cross-entropy alone keeps paying for a block ever deeper in its
-    corner, until it leaves the table)."""
+    (NaN: unknown), summed over the attributes in `labels`. `kinds`: name -> classes, 0 for a number."""
     total = next(iter(read.values())).new_zeros(())
     for name, y in labels.items():
         out, y = read[name], y.to(read[name].device)
@@ -51,12 +45,7 @@ def reading_loss(
             if known.any():
                 total = total + F.mse_loss(out[known], y[known])
         elif (y >= 0).any():
-            if sure is None:
-                total = total + F.cross_entropy(out, y, ignore_index=-1)
-            else:
-                known = y >= 0
-                missing = F.cross_entropy(out[known], y[known], reduction="none") + math.log(sure)
-                total = total + F.relu(missing).mean()
+            total = total + F.cross_entropy(out, y, ignore_index=-1)
     return total
 
 
@@ -77,7 +66,6 @@ def scaled_labels(
 
 
 SPAN_QUANTILE = 0.005  # each side of a dimension's span of real codes left out
-SURE = 0.9  # a category the reader finds with this probability holds; guidance stops pushing there
 
 
 class AttributeReader(nn.Module):
@@ -235,4 +223,4 @@ def guidance_loss(
     latents = latents.to(model.device)
     state = model.split(latents)[0].to(reader.low.device)
     code = drawn_code(model, latents).to(reader.low.device) if frame else state
-    return reading_loss(reader(code), reader.kinds, labels, sure=SURE) + reader.outside(state).mean()
+    return reading_loss(reader(code), reader.kinds, labels) + reader.outside(state).mean()
