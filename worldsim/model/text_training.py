@@ -380,8 +380,10 @@ def train_text_model(checkpoint: str, data: str, out: str, config: TextTrainConf
 
 GENERATOR_SETTINGS = (
     "generator_steps",
+    "generator_kl",
     "guidance",
     "frame_guidance",
+    "manifold",
     "reader_steps",
     "reader_jitter",
     "batch_size",
