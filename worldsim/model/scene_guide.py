@@ -4,17 +4,20 @@ The attribute table reads attributes off a physical state with rules (a lane fro
 position, a region from a grid, the gap to the nearest car ahead) that have no gradient. Trained
 only to rebuild real latents from their captions, the conditional VAE of `SceneGenerator` lets its
 code carry much of what the caption says, so a scene sampled with a fresh code often contradicts
-its prompt: before guidance, the shipped generators' states held the whole of a held-out caption in
-0.41 (driving), 0.48 (robotics) and 0.70 (games) of cases (`text.json`, "generation").
+its prompt: unguided, generated states held the whole of a held-out caption in 0.41 (driving),
+0.48 (robotics) and 0.70 (games) of fresh draws; guided, in 0.77-0.87 and 1.00 (BENCHMARKS.md, "A
+scene generator guided by what its scenes hold").
 
 `AttributeReader` learns the table's rules on the model's own state codes, jittered so that it
 reads the rules around the data too, where a generator in training goes. The generator is then
 also scored on what the reader finds in scenes it makes from fresh codes (`guidance_loss`): any
-code must give a scene its caption holds on. Read in the generated state alone, that verdict can be
-met by states no real scene has (driving: cars listed out of their distance order, which the
-decoder does not draw); read in the state the model's frame reader finds on the frame drawn of the
-scene (`frame=True`), it can only be met by what the frame shows. The reader serves training only
-and is not saved.
+code must give a scene its caption holds on. That verdict can be met by states no real scene has;
+what keeps them real: the reader judges only within the span of real codes (`AttributeReader.
+outside`), `StateBank` charges a state unlike every real one, and generated scenes are put in the
+order the simulator lists their parts (`worldsim.model.scene.in_listed_order`). Read instead in
+the state the model's frame reader finds on the frame drawn of the scene (`frame=True`), the
+verdict is met by what the frame shows, but the states drift far from real ones. The reader
+serves training only and is not saved.
 """
 
 from __future__ import annotations

@@ -205,10 +205,11 @@ def train_scene_generator(
     rng,
     progress: bool,
 ) -> dict[str, Any]:
-    """The conditional VAE from caption embeddings (the trained text side, frozen) to scene latents,
-    with `config.guidance` > 0 also scored on what an attribute reader (fitted first, on `scenes`;
-    its agreement with the table's rules measured on `held_out`) finds in scenes generated from
-    fresh codes. Returns the losses' report."""
+    """The conditional VAE from caption embeddings (the trained text side, frozen) to scene latents.
+    With `config.guidance` (or `frame_guidance`) > 0 it is also scored on what an attribute reader
+    (fitted first, on `scenes`; its agreement with the table's rules measured on `held_out`) finds
+    in scenes generated from fresh codes, and with `config.manifold` > 0 on how far those scenes'
+    states lie from every real one. Returns the losses' report."""
     generator = space.generator
     generator.fit_normalisation(scenes.latents)
     reader, bank, report = None, None, {}
