@@ -127,8 +127,9 @@ def train_attribute_reader(
     same way, is reported per attribute (numbers: within the attribute's tolerance)."""
     kinds = {a.name: 0 if a.numeric else len(a.values) for a in table.attributes}
     reader = AttributeReader(codes.shape[1], kinds)
-    # The span: the middle 99 % of each dimension, as the filter's rare misreadings widen the extremes
-    # (PushT: a block 100 units above the table).
+    # The span: the middle 99 % of each dimension; the extremes are rare states (a PushT block pushed
+    # partly off the table) and the filter's misreadings, and the min-max span let a guided block
+    # leave the table (BENCHMARKS.md).
     reader.low.copy_(torch.quantile(codes.detach().float().cpu(), SPAN_QUANTILE, dim=0))
     reader.high.copy_(torch.quantile(codes.detach().float().cpu(), 1 - SPAN_QUANTILE, dim=0))
     optimizer = torch.optim.AdamW(reader.parameters(), lr=lr, weight_decay=1e-4)
