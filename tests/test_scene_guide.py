@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from tiny_models import TINY
 
 from worldsim.cli import main
 from worldsim.data import Dataset
@@ -110,7 +111,8 @@ def test_generator_only_keeps_the_text_model_and_replaces_the_generator(guided, 
             (directory / f.name).write_bytes(f.read_bytes())
     save_shared_space(space, directory, trained, world_model=model)
     data = str(run.parent / "data")
-    args = ["train-text", "--checkpoint", str(directory), "--data", data, "--out", str(directory), "--every", "1"]
+    # --every 3 is not the text model's cut (1): the generator's scenes are cut as the text model's were.
+    args = ["train-text", "--checkpoint", str(directory), "--data", data, "--out", str(directory), "--every", "3"]
     args += ["--generator-only", "--generator-steps", "5", "--reader-steps", "5", "--quiet"]
     assert main(args + ["--guidance", "-1"]) == 2 and "--guidance must be 0 or more" in capsys.readouterr().err
     assert main(args + ["--guidance", "1"]) == 0
@@ -124,6 +126,7 @@ def test_generator_only_keeps_the_text_model_and_replaces_the_generator(guided, 
             space.generator.sample(space.embed_texts(texts), noise), again.generator.sample(again.embed_texts(texts), noise)
         )
     assert report["generator_training"]["retrained_alone"] and report["config"]["guidance"] == 1.0
+    assert report["config"]["every"] == 1
     assert 0.0 <= report["generation"]["whole_caption_holds"] <= 1.0
     assert "agreement_held_out" in json.loads((directory / "text.json").read_text())["report"]["generator_training"]["reader"]
 
@@ -147,3 +150,44 @@ def test_generated_driving_states_list_their_vehicles_nearest_first_as_highway_e
     assert read("car2", "present") == 0  # the absent slot last
     assert listed[0, fields.index("ego_vx")] == 22.0 and state[0, fields.index("car0_dx")] == 30.0  # input kept
     assert domains.get("robotics").state_order is None
+
+
+def test_frame_guidance_reaches_the_scene_through_the_drawn_frame_and_trains_no_model_weight(guided):
+    from worldsim.model.train import model_config_for
+    from worldsim.model.world_model import WorldModel
+
+    run, model, data, space, _ = guided
+    with pytest.raises(ValueError, match="--frame-guidance needs a model that draws frames from its latent alone"):
+        config = TextTrainConfig(**{**CONFIG.__dict__, "guidance": 0.0, "frame_guidance": 1.0})
+        scenes = collect_scenes(model, data, data.indices("train", 0.3), 3, 1, progress=False)
+        train_scene_generator(model, space, ATTRIBUTES, scenes, scenes, config, np.random.default_rng(0), False)
+    state_model = WorldModel(
+        model_config_for(data, {**TINY, "draws_on_previous": False, "decoder": "field", "decoder_input": "state"})
+    )
+    state_model.requires_grad_(False)
+    S = state_model.config.state_code_dim
+    codes = _codes(state_model, 64, 3)
+    reader, _ = train_attribute_reader(state_model, ATTRIBUTES, space.config.ranges, codes, codes, steps=20, progress=False)
+    latents = torch.randn(8, state_model.config.latent_dim, requires_grad=True)
+    labels = {name: torch.zeros(8, dtype=torch.long) for name in ("block_region", "agent_region")}
+    guidance_loss(state_model, reader, latents, labels, frame=True).backward()
+    assert latents.grad[:, :S].abs().sum() > 0  # the state slot the decoder draws from
+    assert latents.grad[:, S:].abs().sum() == 0  # the rest of the latent is not drawn
+    assert all(p.grad is None for p in state_model.parameters())
+
+
+def test_generated_driving_latents_are_put_in_listed_order_and_keep_the_rest(tiny_run):
+    from worldsim.model.scene import in_listed_order
+
+    model = load_model(tiny_run("driving"))[0]
+    fields = model.config.state_fields
+    state = torch.zeros(1, len(fields))
+    for slot, (dx, dy) in {"car0": (40.0, 0.0), "car1": (-8.0, 4.0), "car2": (15.0, -4.0), "car3": (90.0, 0.0)}.items():
+        state[0, fields.index(f"{slot}_present")] = 1.0
+        state[0, fields.index(f"{slot}_dx")], state[0, fields.index(f"{slot}_dy")] = dx, dy
+    _, h, z = model.split(torch.randn(1, model.config.latent_dim))
+    latent = torch.cat([model.normalise_state(state), h, z], -1)
+    listed = in_listed_order(model, latent)
+    dx = model.physical_state(listed)[0, [fields.index(f"car{k}_dx") for k in range(4)]]
+    assert torch.allclose(dx, torch.tensor([-8.0, 15.0, 40.0, 90.0]), atol=1e-3)
+    assert torch.equal(model.split(listed)[1], h) and torch.equal(model.split(listed)[2], z)

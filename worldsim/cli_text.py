@@ -6,6 +6,20 @@ from dataclasses import fields
 
 from worldsim.search import METHODS, VERIFIERS
 
+# The scene generator's options: name, type, what it sets (worldsim/model/scene_guide.py).
+GENERATOR_OPTIONS = (
+    ("generator_steps", int, "the scene generator's optimizer steps"),
+    ("generator_kl", float, "weight of the scene generator's KL term: how much its code may carry that a caption does not say"),
+    (
+        "guidance",
+        float,
+        "weight of the attribute reader's verdict on scenes generated from fresh codes; 0: a plain conditional VAE",
+    ),
+    ("reader_steps", int, "optimizer steps of the attribute reader that guides the generator"),
+    ("frame_guidance", float, "weight of the same verdict on the state read back off the frame drawn of each generated scene"),
+    ("manifold", float, "weight of a generated state's distance past real scenes' own to its nearest real state"),
+)
+
 
 def add_train_text(commands) -> None:
     from worldsim.model.text_training import TextTrainConfig
@@ -34,50 +48,14 @@ def add_train_text(commands) -> None:
     p.add_argument(
         "--pool", type=int, default=defaults["pool"], help=f"retrieval candidates per query (default {defaults['pool']})"
     )
-    p.add_argument(
-        "--generator-steps",
-        type=int,
-        default=defaults["generator_steps"],
-        help=f"the scene generator's optimizer steps (default {defaults['generator_steps']})",
-    )
-    p.add_argument(
-        "--generator-kl",
-        type=float,
-        default=defaults["generator_kl"],
-        help="weight of the scene generator's KL term: how much its code may carry that a caption does not say "
-        f"(default {defaults['generator_kl']:g})",
-    )
-    p.add_argument(
-        "--guidance",
-        type=float,
-        default=defaults["guidance"],
-        help="weight of the attribute reader's verdict on scenes generated from fresh codes; 0: a plain "
-        f"conditional VAE (default {defaults['guidance']:g})",
-    )
-    p.add_argument(
-        "--reader-steps",
-        type=int,
-        default=defaults["reader_steps"],
-        help=f"optimizer steps of the attribute reader that guides the generator (default {defaults['reader_steps']})",
-    )
-    p.add_argument(
-        "--frame-guidance",
-        type=float,
-        default=defaults["frame_guidance"],
-        help="weight of the same verdict on the state read back off the frame drawn of each generated scene "
-        f"(default {defaults['frame_guidance']:g})",
-    )
-    p.add_argument(
-        "--manifold",
-        type=float,
-        default=defaults["manifold"],
-        help="weight of a generated state's distance past real scenes' own to its nearest real state "
-        f"(default {defaults['manifold']:g})",
-    )
+    for name, kind, what in GENERATOR_OPTIONS:
+        flag = name.replace("_", "-")
+        p.add_argument(f"--{flag}", type=kind, default=defaults[name], help=f"{what} (default {defaults[name]:g})")
     p.add_argument(
         "--generator-only",
         action="store_true",
-        help="keep the checkpoint's text model (encoder, scene side, heads) and train a fresh scene generator beside it",
+        help="keep the checkpoint's text model (encoder, scene side, heads) and train a fresh scene generator beside it, "
+        "on scenes cut as the text model's were (--every and the other text options are not used)",
     )
     p.add_argument("--seed", type=int, default=defaults["seed"])
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
@@ -91,27 +69,17 @@ def run_train_text(args):
 
     from worldsim.model.text_training import TextTrainConfig, retrain_scene_generator, train_text_model
 
-    for name in ("steps", "batch_size", "every", "pool", "generator_steps", "reader_steps"):
+    counts = ("steps", "batch_size", "every", "pool") + tuple(n for n, kind, _ in GENERATOR_OPTIONS if kind is int)
+    for name in counts:
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
-    for name in ("generator_kl", "guidance", "frame_guidance", "manifold"):
+    for name in (n for n, kind, _ in GENERATOR_OPTIONS if kind is float):  # weights
         if not getattr(args, name) >= 0:
             raise ValueError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(args, name)}")
     if args.threads:
         torch.set_num_threads(args.threads)
-    config = TextTrainConfig(
-        steps=args.steps,
-        batch_size=args.batch_size,
-        every=args.every,
-        pool=args.pool,
-        generator_steps=args.generator_steps,
-        generator_kl=args.generator_kl,
-        reader_steps=args.reader_steps,
-        guidance=args.guidance,
-        frame_guidance=args.frame_guidance,
-        manifold=args.manifold,
-        seed=args.seed,
-    )
+    options = ("steps", "batch_size", "every", "pool", "seed") + tuple(name for name, _, _ in GENERATOR_OPTIONS)
+    config = TextTrainConfig(**{name: getattr(args, name) for name in options})
     train = retrain_scene_generator if args.generator_only else train_text_model
     report = train(args.checkpoint, args.data, args.out, config, progress=not args.quiet)
     return report if args.json else format_text_report(report, args.out)

@@ -206,7 +206,7 @@ def train_reflector_for(checkpoint: str, data: str, config: ReflectTrainConfig, 
     from worldsim.data import Dataset
     from worldsim.model.checkpoint import load_model, resolve_checkpoint
     from worldsim.model.text import load_shared_space
-    from worldsim.model.text_training import TextTrainConfig, collect_scenes
+    from worldsim.model.text_training import collect_scenes, trained_config
 
     path = resolve_checkpoint(checkpoint)
     model, _ = load_model(path)
@@ -214,8 +214,7 @@ def train_reflector_for(checkpoint: str, data: str, config: ReflectTrainConfig, 
     dataset = Dataset(data)
     if dataset.domain != model.config.domain:
         raise ValueError(f"{dataset.root} holds {dataset.domain!r} data; the model is a {model.config.domain!r} model")
-    known = TextTrainConfig.__dataclass_fields__
-    text = TextTrainConfig(**{k: v for k, v in text_report.get("config", {}).items() if k in known})
+    text = trained_config(text_report)
     table = domains.of_model(model.config.domain).load("attributes")
     torch.manual_seed(config.seed)
     scenes = collect_scenes(model, dataset, dataset.indices("train", text.val_fraction), text.context, text.every, progress)

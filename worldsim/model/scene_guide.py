@@ -5,8 +5,8 @@ position, a region from a grid, the gap to the nearest car ahead) that have no g
 only to rebuild real latents from their captions, the conditional VAE of `SceneGenerator` lets its
 code carry much of what the caption says, so a scene sampled with a fresh code often contradicts
 its prompt: unguided, generated states held the whole of a held-out caption in 0.41 (driving),
-0.48 (robotics) and 0.70 (games) of fresh draws; guided, in 0.77-0.87 and 1.00 (BENCHMARKS.md, "A
-scene generator guided by what its scenes hold").
+0.48 (robotics) and 0.70 (games) of fresh draws; guided, in 0.78, 0.87 and 1.00 (BENCHMARKS.md,
+"A scene generator guided by what its scenes hold").
 
 `AttributeReader` learns the table's rules on the model's own state codes, jittered so that it
 reads the rules around the data too, where a generator in training goes. The generator is then

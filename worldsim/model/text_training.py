@@ -17,7 +17,7 @@ and by match (a retrieved scene its caption holds on), each beside its chance le
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -28,7 +28,7 @@ from worldsim import domains
 from worldsim.data import Dataset
 from worldsim.language.attributes import AttributeTable
 from worldsim.language.captions import caption
-from worldsim.model.scene import SceneGenerator
+from worldsim.model.scene import SceneGenerator, check_can_draw_from_latent
 from worldsim.model.scene_guide import StateBank, guidance_loss, reading_loss, train_attribute_reader
 from worldsim.model.text import SharedSpace, TextConfig, Tokenizer, load_shared_space, save_shared_space
 from worldsim.model.world_model import WorldModel
@@ -104,6 +104,24 @@ def collect_scenes(model: WorldModel, data: Dataset, indices: list[int], context
     return Scenes(torch.cat(latents), readings, np.concatenate(episodes))
 
 
+def split_scenes(model: WorldModel, data: Dataset, config: TextTrainConfig, progress: bool) -> tuple[Scenes, Scenes]:
+    """The training and held-out scenes of `data`, cut as `config` says (context, every, val_fraction)."""
+    if data.domain != model.config.domain:
+        raise ValueError(f"{data.root} holds {data.domain!r} data; the model is a {model.config.domain!r} model")
+    model.eval()
+    cut = [
+        collect_scenes(model, data, data.indices(split, config.val_fraction), config.context, config.every, progress)
+        for split in ("train", "val")
+    ]
+    return cut[0], cut[1]
+
+
+def trained_config(report: dict[str, Any]) -> TextTrainConfig:
+    """The settings a text model was trained with, read back from its report (defaults where it has none)."""
+    known = TextTrainConfig.__dataclass_fields__
+    return TextTrainConfig(**{k: v for k, v in report.get("config", {}).items() if k in known})
+
+
 def text_config_for(model: WorldModel, table: AttributeTable, vocab_size: int) -> TextConfig:
     return TextConfig(
         domain=model.config.domain,
@@ -144,13 +162,9 @@ def train_shared_space(
     model: WorldModel, data: Dataset, config: TextTrainConfig, progress: bool = True
 ) -> tuple[SharedSpace, dict[str, Any]]:
     table = domains.of_model(model.config.domain).load("attributes")
-    if data.domain != model.config.domain:
-        raise ValueError(f"{data.root} holds {data.domain!r} data; the model is a {model.config.domain!r} model")
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)
-    model.eval()
-    train_scenes = collect_scenes(model, data, data.indices("train", config.val_fraction), config.context, config.every, progress)
-    val_scenes = collect_scenes(model, data, data.indices("val", config.val_fraction), config.context, config.every, progress)
+    train_scenes, val_scenes = split_scenes(model, data, config, progress)
     corpus = [
         caption(table, train_scenes.values(table, int(i)), rng)[0] for i in rng.integers(len(train_scenes), size=config.corpus)
     ]
@@ -210,6 +224,10 @@ def train_scene_generator(
     (fitted first, on `scenes`; its agreement with the table's rules measured on `held_out`) finds
     in scenes generated from fresh codes, and with `config.manifold` > 0 on how far those scenes'
     states lie from every real one. Returns the losses' report."""
+    if config.frame_guidance > 0:
+        check_can_draw_from_latent(model, "--frame-guidance")
+        if model.frame_reader is None:
+            raise ValueError("--frame-guidance reads the drawn frame back with the model's frame reader; this model has none")
     generator = space.generator
     generator.fit_normalisation(scenes.latents)
     reader, bank, report = None, None, {}
@@ -397,27 +415,19 @@ def retrain_scene_generator(
     checkpoint: str, data: str, out: str, config: TextTrainConfig, progress: bool = True
 ) -> dict[str, Any]:
     """A fresh scene generator beside the text model of `checkpoint`, whose text encoder, scene side
-    and attribute heads are kept (so its retrieval stands); written with them to `out`. The scenes
-    come from `data` as `config` says (context, every, val_fraction: those the text model was
-    trained with, for its held-out split to stay held out)."""
+    and attribute heads are kept (so its retrieval stands); written with them to `out`. Of `config`
+    only the generator's settings (`GENERATOR_SETTINGS`) count: the scenes are cut from `data` as
+    the text model's were (context, every, val_fraction), so its held-out split stays held out."""
     from worldsim.model.checkpoint import load_model, resolve_checkpoint
 
     directory = resolve_checkpoint(checkpoint)
     model, _ = load_model(directory)
     space, report = load_shared_space(directory, world_model=model)
-    dataset = Dataset(data)
-    if dataset.domain != model.config.domain:
-        raise ValueError(f"{dataset.root} holds {dataset.domain!r} data; the model is a {model.config.domain!r} model")
+    config = replace(trained_config(report), **{k: getattr(config, k) for k in GENERATOR_SETTINGS})
     table = domains.of_model(model.config.domain).load("attributes")
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)
-    model.eval()
-    train_scenes = collect_scenes(
-        model, dataset, dataset.indices("train", config.val_fraction), config.context, config.every, progress
-    )
-    val_scenes = collect_scenes(
-        model, dataset, dataset.indices("val", config.val_fraction), config.context, config.every, progress
-    )
+    train_scenes, val_scenes = split_scenes(model, Dataset(data), config, progress)
     c = space.config
     space.generator = SceneGenerator(c.latent_dim, c.shared_dim, c.code_dim).to(space.log_scale.device)
     generator_report = train_scene_generator(model, space, table, train_scenes, val_scenes, config, rng, progress)
