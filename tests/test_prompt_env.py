@@ -157,6 +157,12 @@ def test_prompt_evaluation_reports_accuracy_refusals_realism_consistency_and_aph
     aphasia = report["modal_aphasia"]
     assert set(aphasia["per_attribute"]) == {"block_goal", "agent_side"}
     assert aphasia["gap"] == pytest.approx(aphasia["describe"] - aphasia["draw"])
+    attributes = report["attributes"]
+    assert set(attributes) == {"block_goal", "agent_side"}
+    for name, a in attributes.items():
+        assert set(a) == {"on_state", "on_frame", "frame_given_state", "ceiling", "drawn_truth"}
+        assert a["drawn_truth"] is None  # this model draws from its whole latent, not from a state
+        assert report["probe_ceiling"][name] == a["ceiling"]
     real = real_side(model, Dataset(prompted_run / "data"), config)  # made once, as `worldsim scaling` does
     again = evaluate_prompts(model, space, load_prompt_set(path), Dataset(prompted_run / "data"), config, real=real)
     assert again["whole_prompt"] == report["whole_prompt"] and again["cases"] == report["cases"]
@@ -174,6 +180,51 @@ def test_prompt_evaluation_reports_accuracy_refusals_realism_consistency_and_aph
         str(prompted_run / "data"),
     ]
     assert main(args + ["--seeds", "0"]) == 2 and "--seeds and --steps must be at least 1" in capsys.readouterr().err
+
+
+def test_the_probes_ceiling_is_measured_on_episodes_it_never_learnt_from(prompted_run, monkeypatch):
+    from worldsim import prompt_eval
+    from worldsim.model.critics import ProbeRecipe
+
+    data = Dataset(prompted_run / "data")
+    model, _ = load_model(prompted_run / "run")
+    learnt = []
+    fit = prompt_eval.StateProbe.fit
+    monkeypatch.setattr(
+        prompt_eval.StateProbe, "fit", lambda frames, states, *a, **k: learnt.append(states) or fit(frames, states, *a, **k)
+    )
+    config = prompt_eval.PromptEvalConfig(probe_frames=1000, probe_held_out=2, probe=ProbeRecipe(steps=2))
+    real = prompt_eval.real_side(model, data, config)
+    held = np.concatenate([data.episode(i).states for i in (1, 3)])  # every second episode
+    assert np.array_equal(real.held_states, held)
+    seen = {tuple(row) for row in learnt[0]}
+    assert seen and not seen & {tuple(row) for row in held}
+    more = prompt_eval.real_side(model, data, config, probe_data=data)  # more episodes for the probe
+    assert len(learnt[1]) == len(learnt[0]) + sum(len(data.episode(i).frames) for i in range(len(data)))
+    assert np.array_equal(more.held_states, held)
+    with pytest.raises(ValueError, match="probe_held_out must be 2 or more"):
+        prompt_eval.real_side(model, data, prompt_eval.PromptEvalConfig(probe_held_out=1))
+
+
+def test_drawn_truth_reads_a_state_decoders_drawings_of_real_states(prompted_run):
+    from worldsim import prompt_eval
+    from worldsim.language.robotics import ATTRIBUTES
+    from worldsim.model.critics import ProbeRecipe
+    from worldsim.model.train import model_config_for
+    from worldsim.model.world_model import WorldModel
+
+    data = Dataset(prompted_run / "data")
+    state_model = WorldModel(
+        model_config_for(data, {**TINY, "draws_on_previous": False, "decoder": "field", "decoder_input": "state"})
+    )
+    config = prompt_eval.PromptEvalConfig(probe_frames=100, probe_held_out=2, probe=ProbeRecipe(steps=2))
+    real = prompt_eval.real_side(state_model, data, config)
+    fields = state_model.config.state_fields
+    asked = {"block_goal": [True, False], "agent_region": [True, True]}
+    out = prompt_eval._per_attribute(state_model, real, ATTRIBUTES, fields, {n: [True, False] for n in asked}, asked)
+    assert out["block_goal"]["on_state"] == 0.5 and out["block_goal"]["frame_given_state"] == 1.0
+    assert out["agent_region"]["on_frame"] == 1.0
+    assert all(0.0 <= a["drawn_truth"] <= 1.0 and 0.0 <= a["ceiling"] <= 1.0 for a in out.values())
 
 
 def test_calm_actions_leave_each_scene_to_itself():

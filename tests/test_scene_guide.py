@@ -68,6 +68,34 @@ def test_the_reader_learns_the_tables_rules_better_than_the_most_common_value(gu
     assert reader.outside(inside) == 0 and reader.outside(beyond) > 1000
 
 
+def test_the_table_names_the_fields_its_rules_read():
+    fields = ("agent_x", "agent_y", "agent_vx", "agent_vy", "block_x", "block_y", "block_angle", "coverage")
+    rng = np.random.default_rng(0)
+    states = np.column_stack([rng.uniform(0, 512, (400, 2)), rng.normal(0, 100, (400, 2)), rng.uniform(0, 512, (400, 2))])
+    states = np.column_stack([states, rng.uniform(-np.pi, np.pi, 400), rng.uniform(0, 1, 400)])
+    assert ATTRIBUTES.fields_read(states, fields) == ("agent_x", "agent_y", "block_x", "block_y", "block_angle")
+
+
+def test_the_reader_sees_only_the_fields_the_rules_read(guided):
+    """PushT's velocities and coverage are in no rule: a reader that saw them leaned on them, and
+    guidance followed (agents at 5 standard deviations of speed, drawn as a cloud)."""
+    _, model, _, space, _ = guided
+    reader, report = train_attribute_reader(
+        model, ATTRIBUTES, space.config.ranges, _codes(model, 500, 0), _codes(model, 100, 1), steps=20, progress=False
+    )
+    assert report["fields_read"] == ["agent_x", "agent_y", "block_x", "block_y", "block_angle"]
+    fields = list(model.config.state_fields)
+    unread = [fields.index(n) for n in ("agent_vx", "agent_vy", "coverage")]
+    code = _codes(model, 8, 2)
+    moved = code.clone()
+    moved[:, unread] += 5.0
+    for name, read in reader(code).items():
+        assert torch.equal(read, reader(moved)[name]), name
+    angle = fields.index("block_angle")
+    assert reader.reads[angle] == 1 and reader.reads[-1] == 1  # its cosine's slot and its appended sine
+    assert int(reader.reads.sum()) == 6
+
+
 def test_the_state_bank_charges_only_states_unlike_every_real_one():
     generator = torch.Generator().manual_seed(0)
     real = torch.randn(2000, 6, generator=generator)

@@ -7,8 +7,10 @@ For a prompt set (`scenarios/prompts/<domain>-<split>.yaml`) and a world model w
   generated physical state, and on the generated frame as read by a frozen state probe trained on
   real frames only (`critics.StateProbe`; what the user sees, not what the latent claims). Whole-
   prompt accuracy is the share of scenes where every attribute holds, overall and per kind. The
-  probe's own accuracy on real frames (attributes read off real frames against their true state)
-  is the ceiling of the frame check.
+  probe's own accuracy on real frames of episodes it never learnt from (attributes read off them
+  against their true state) is the ceiling of the frame check; with a model that draws from its
+  physical state, the probe also reads the model's drawings of those true states ("drawn truth"):
+  a frame column far below both is lost in the generated states, not in the drawing or the judge.
 - refusals: the out-of-range prompts must be refused with the expected reason.
 - realism of generated starts: a classifier two-sample test, real starts against generated ones
   (0.5: indistinguishable), grouped by episode and by prompt.
@@ -35,11 +37,13 @@ from worldsim.language.prompt import PromptError
 from worldsim.language.prompt_sets import PromptSet
 from worldsim.model.critics import ProbeRecipe, RealismRecipe, StateProbe, absolute_difference, realism_accuracy
 from worldsim.model.reflect import Reflector
-from worldsim.model.scene import GeneratedScenes, check_can_draw_from_latent, generate_scenes
+from worldsim.model.scene import GeneratedScenes, check_can_draw_from_latent, draw_latents, generate_scenes
 from worldsim.model.text import SharedSpace
 from worldsim.model.world_model import WorldModel
 from worldsim.search.best_of_n import Search
 from worldsim.search.run import search_scenes
+
+HELD_FRAMES = 2000  # frames of the held-out episodes the probe's ceiling is measured on, at most
 
 
 @dataclass
@@ -51,6 +55,7 @@ class PromptEvalConfig:
     verifier: str = "state"  # what the search grades: the generated state, or the drawn frame read back
     steps: int = 50  # dream steps after each generated start (consistency)
     probe_frames: int = 20000  # real frames the probe learns from, at most
+    probe_held_out: int = 5  # every this-many-th episode of the data is kept from the probe, for its ceiling
     context: int = 4
     seed: int = 0
     probe: ProbeRecipe = ProbeRecipe()
@@ -68,15 +73,45 @@ class RealSide:
     groups: np.ndarray
     starts: tuple[torch.Tensor, np.ndarray]
     probe: StateProbe
+    held_frames: np.ndarray  # frames of the episodes kept from the probe, and their states: its ceiling
+    held_states: np.ndarray
 
 
-def real_side(model: WorldModel, data: Dataset, config: PromptEvalConfig) -> RealSide:
+def real_side(model: WorldModel, data: Dataset, config: PromptEvalConfig, probe_data: Dataset | None = None) -> RealSide:
     """The real side of `evaluate_prompts` for `config` (its seed, context, probe recipe and frame
-    count; not its search): made once, it serves every number of samples of a scaling study."""
+    count; not its search): made once, it serves every number of samples of a scaling study. The
+    probe learns from `data`'s episodes but every `probe_held_out`-th, and from all of `probe_data`
+    (more episodes of the domain: a probe reads positions far better from many)."""
+    if config.probe_held_out < 2:
+        raise ValueError(f"probe_held_out must be 2 or more (every n-th episode kept from the probe): {config.probe_held_out}")
+    if len(data) < 2:
+        raise ValueError(f"{data.root} holds {len(data)} episode(s): the probe's ceiling needs episodes it did not learn from")
+    if probe_data is not None and probe_data.domain != data.domain:
+        raise ValueError(f"the probe data is {probe_data.domain!r}, the data {data.domain!r}: they must agree")
     rng = np.random.default_rng(config.seed)
+    held = sorted(range(config.probe_held_out - 1, len(data), config.probe_held_out)) or [len(data) - 1]
     frames, states, groups, starts = _real_scenes(model, data, config, rng)
-    probe = StateProbe.fit(frames, states, config.probe, seed=config.seed, device=model.device, angles=data.angles)
-    return RealSide(frames, states, groups, starts, probe)
+    learn = ~np.isin(groups, held)
+    probe_frames, probe_states = frames[learn], states[learn]
+    if probe_data is not None:
+        more_frames, more_states, _ = _episode_frames(probe_data, range(len(probe_data)))
+        probe_frames, probe_states = np.concatenate([probe_frames, more_frames]), np.concatenate([probe_states, more_states])
+        keep = np.sort(rng.choice(len(probe_frames), size=min(config.probe_frames, len(probe_frames)), replace=False))
+        probe_frames, probe_states = probe_frames[keep], probe_states[keep]
+    probe = StateProbe.fit(probe_frames, probe_states, config.probe, seed=config.seed, device=model.device, angles=data.angles)
+    held_frames, held_states, _ = _episode_frames(data, held)
+    every = max(1, -(-len(held_frames) // HELD_FRAMES))
+    return RealSide(frames, states, groups, starts, probe, held_frames[::every], held_states[::every])
+
+
+def _episode_frames(data: Dataset, indices) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The frames, states and episode index of every step of the episodes at `indices`."""
+    episodes = [(i, data.episode(i)) for i in indices]
+    return (
+        np.concatenate([e.frames for _, e in episodes]),
+        np.concatenate([e.states for _, e in episodes]).astype(np.float32),
+        np.concatenate([np.full(len(e.frames), i) for i, e in episodes]),
+    )
 
 
 def evaluate_prompts(
@@ -87,20 +122,22 @@ def evaluate_prompts(
     config: PromptEvalConfig,
     reflector: Reflector | None = None,
     real: RealSide | None = None,
+    probe_data: Dataset | None = None,
 ) -> dict[str, Any]:
     """The report of `worldsim eval-prompts`; `real` (from `real_side` with the same seed, context
-    and probe settings) saves refitting the probe when several searches are evaluated."""
+    and probe settings) saves refitting the probe when several searches are evaluated; otherwise
+    the probe also learns from `probe_data`, where given."""
     domain = model.config.domain
     if prompts.domain != domain or data.domain != domain:
         raise ValueError(f"the prompt set is {prompts.domain!r}, the data {data.domain!r}, the model {domain!r}: they must agree")
     check_can_draw_from_latent(model, "judging generated frames")
     table = domains.get(domain).load("attributes")
     fields = model.config.state_fields
-    real = real_side(model, data, config) if real is None else real
-    real_frames, real_states, real_groups, starts, probe = real.frames, real.states, real.groups, real.starts, real.probe
+    real = real_side(model, data, config, probe_data) if real is None else real
+    real_frames, real_groups, starts, probe = real.frames, real.groups, real.starts, real.probe
 
     per_kind: dict[str, list[bool]] = {}
-    state_ok, frame_ok, draws, refusals, cases = [], [], {}, [], []
+    state_ok, frame_ok, draws, stated, refusals, cases = [], [], {}, {}, [], []
     gen_frames, gen_groups, gen_latents = [], [], []
     search = Search(config.method, config.samples, config.verifier, config.temperature)
     for p, case in enumerate(prompts.cases):
@@ -132,6 +169,7 @@ def evaluate_prompts(
         per_kind.setdefault(case.kind, []).extend(whole_frame.tolist())
         for name in case.attributes:
             draws.setdefault(name, []).extend(on_frame[name].tolist())
+            stated.setdefault(name, []).extend(on_state[name].tolist())
         gen_frames.append(scenes.frames)
         gen_groups += [-1 - p] * len(scenes.frames)  # apart from the episodes (ids from 0)
         gen_latents.append(scenes.latents)
@@ -145,6 +183,7 @@ def evaluate_prompts(
                 "frame_holds": float(whole_frame.mean()),
             }
         )
+    attributes = _per_attribute(model, real, table, fields, stated, draws)
     report: dict[str, Any] = {
         "domain": domain,
         "prompt_set": str(prompts.path),
@@ -155,7 +194,8 @@ def evaluate_prompts(
             "on_frame": _mean(frame_ok),
             "by_kind_on_frame": {k: _mean(v) for k, v in per_kind.items()},
         },
-        "probe_ceiling": _probe_ceiling(probe, table, real_frames, real_states, fields, draws),
+        "probe_ceiling": {name: a["ceiling"] for name, a in attributes.items()},
+        "attributes": attributes,
         "refusals": _mean(refusals),
         "cases": cases,
     }
@@ -196,29 +236,51 @@ def _mean(values: list[bool]) -> float | None:
 def _real_scenes(model: WorldModel, data: Dataset, config: PromptEvalConfig, rng):
     """Real frames with their states and episodes (the probe's training data and realism's real side),
     and each episode's start: its latent after `context` frames and its state then (for "describe")."""
-    frames, states, groups, latents, start_states = [], [], [], [], []
+    latents, start_states = [], []
     for index in range(len(data)):
         episode = data.episode(index)
-        frames.append(episode.frames)
-        states.append(episode.states)
-        groups.append(np.full(len(episode.frames), index))
         c = config.context
         if len(episode.frames) >= c:
             context = torch.from_numpy(episode.frames[None, :c]), torch.from_numpy(episode.actions[None, : c - 1])
             latents.append(model.encode(*context))
             start_states.append(episode.states[c - 1])
-    frames, states, groups = np.concatenate(frames), np.concatenate(states).astype(np.float32), np.concatenate(groups)
+    frames, states, groups = _episode_frames(data, range(len(data)))
     keep = np.sort(rng.choice(len(frames), size=min(config.probe_frames, len(frames)), replace=False))
     return frames[keep], states[keep], groups[keep], (torch.cat(latents), np.stack(start_states))
 
 
-def _probe_ceiling(probe, table, frames, states, fields, draws) -> dict[str, float]:
-    """Per attribute the set asks for: how often the probe's reading of a real frame agrees with the
-    frame's true state (where the attribute is defined)."""
-    read = table.read(probe.predict(frames[:2000]), fields)
-    truth = table.read(states[:2000], fields)
+def _per_attribute(model: WorldModel, real: RealSide, table, fields, stated, draws) -> dict[str, dict[str, float | None]]:
+    """Per attribute the set asks for, where it is lost: on the generated state, off its frame, off
+    the frame of the scenes whose state holds it, the probe on held-out real frames (its ceiling)
+    and, for a model that draws its physical state, on the model's drawings of those real states."""
+    ceiling = _read_accuracy(table, real.probe.predict(real.held_frames), real.held_states, fields, draws)
+    drawn = {}
+    if not model.config.draws_on_previous and model.config.decoder_input == "state":
+        states = real.held_states
+        with torch.no_grad():
+            code = model.normalise_state(torch.from_numpy(states).to(model.device))
+            latents = torch.cat([code, code.new_zeros(len(code), model.config.latent_dim - code.shape[1])], -1)
+        drawn = _read_accuracy(table, real.probe.predict(draw_latents(model, latents)), states, fields, draws)
     out = {}
     for name in draws:
+        on_state, on_frame = np.array(stated[name], bool), np.array(draws[name], bool)
+        out[name] = {
+            "on_state": float(on_state.mean()),
+            "on_frame": float(on_frame.mean()),
+            "frame_given_state": float(on_frame[on_state].mean()) if on_state.any() else None,
+            "ceiling": ceiling.get(name),
+            "drawn_truth": drawn.get(name),
+        }
+    return out
+
+
+def _read_accuracy(table, read_states, true_states, fields, names) -> dict[str, float | None]:
+    """Per attribute in `names`: how often the attribute read off `read_states` (N, S; e.g. what the
+    probe reads off real frames) agrees with it on `true_states` (where the attribute is defined)."""
+    read = table.read(read_states, fields)
+    truth = table.read(true_states, fields)
+    out = {}
+    for name in names:
         attribute = table[name]
         if attribute.numeric:
             known = ~np.isnan(truth[name])

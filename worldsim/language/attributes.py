@@ -94,6 +94,22 @@ class AttributeTable:
         columns = {name: states[:, i] for i, name in enumerate(fields)}
         return {a.name: np.asarray(a.read(columns)) for a in self.attributes}
 
+    def fields_read(self, states: np.ndarray, fields: list[str] | tuple[str, ...], seed: int = 0) -> tuple[str, ...]:
+        """The fields some attribute's rule reads, found on `states` (N, S): a field is read where
+        shuffling its column across the rows changes a reading (rules are plain functions; this is
+        how a learnt reader is kept from leaning on fields no rule looks at)."""
+        states = np.atleast_2d(np.asarray(states, dtype=np.float64))
+        before = self.read(states, fields)
+        rng = np.random.default_rng(seed)
+        used = []
+        for i, name in enumerate(fields):
+            shuffled = states.copy()
+            shuffled[:, i] = states[rng.permutation(len(states)), i]
+            after = self.read(shuffled, fields)
+            if any(not np.array_equal(before[a], after[a], equal_nan=True) for a in before):
+                used.append(name)
+        return tuple(used)
+
     def value_of(self, name: str, reading: float) -> str | float | None:
         """One reading as a value: the category's name, the number, or None where undefined."""
         attribute = self[name]
