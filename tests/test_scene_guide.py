@@ -14,7 +14,7 @@ from worldsim.data import Dataset
 from worldsim.language.captions import caption
 from worldsim.language.robotics import ATTRIBUTES
 from worldsim.model.checkpoint import load_model
-from worldsim.model.scene_guide import StateBank, guidance_loss, train_attribute_reader
+from worldsim.model.scene_guide import StateBank, guidance_loss, reading_loss, train_attribute_reader
 from worldsim.model.text import load_shared_space, save_shared_space
 from worldsim.model.text_training import (
     TextTrainConfig,
@@ -66,6 +66,7 @@ def test_the_reader_learns_the_tables_rules_better_than_the_most_common_value(gu
     # Beyond the span of the codes it learnt from, its verdict is replaced by the way back.
     inside, beyond = held_out[:1].clamp(-1, 1), held_out[:1].clamp(-1, 1) + 100.0
     assert reader.outside(inside) == 0 and reader.outside(beyond) > 1000
+    assert torch.equal(reader.within(inside), inside) and torch.equal(reader.within(beyond), reader.high[None].expand_as(beyond))
 
 
 def test_the_table_names_the_fields_its_rules_read():
@@ -94,6 +95,35 @@ def test_the_reader_sees_only_the_fields_the_rules_read(guided):
     angle = fields.index("block_angle")
     assert reader.reads[angle] == 1 and reader.reads[-1] == 1  # its cosine's slot and its appended sine
     assert int(reader.reads.sum()) == 6
+
+
+def test_guidance_gains_nothing_beyond_the_span_of_real_states(guided):
+    _, model, _, space, _ = guided
+    codes = _codes(model, 500, 0)
+    reader, _ = train_attribute_reader(model, ATTRIBUTES, space.config.ranges, codes, codes, steps=20, progress=False)
+    S = codes.shape[1]
+    latents = torch.zeros(4, model.config.latent_dim)
+    latents[:, :S] = reader.high + 3.0  # past the span in every dimension
+    latents.requires_grad_(True)
+    labels = {"block_region": torch.zeros(4, dtype=torch.long)}
+    loss = guidance_loss(model, reader, latents, labels)
+    loss.backward()
+    pull = reader.outside(latents[:, :S].detach()).mean()  # all that is left: the way back
+    assert loss.item() == pytest.approx(
+        pull.item() + reading_loss(reader(reader.high[None].expand(4, -1)), reader.kinds, labels).item()
+    )
+    assert (latents.grad[:, :S] > 0).all()  # every dimension pulled back towards the span
+
+
+def test_a_generated_pusht_state_gets_the_coverage_its_pose_gives():
+    from worldsim.sources.robotics import with_derived_fields
+
+    fields = ("agent_x", "agent_y", "agent_vx", "agent_vy", "block_x", "block_y", "block_angle", "coverage")
+    on_goal = [100, 100, 0, 0, 256, 256, np.pi / 4, -0.02]  # the goal's own pose, with a coverage no pose gives
+    far = [100, 100, 0, 0, 80, 420, 0.3, 0.4]
+    derived = with_derived_fields(np.array([on_goal, far], np.float32), fields)
+    assert derived[:, 7] == pytest.approx([1.0, 0.0], abs=0.01)
+    assert np.array_equal(derived[:, :7], np.array([on_goal, far], np.float32)[:, :7])
 
 
 def test_the_state_bank_charges_only_states_unlike_every_real_one():

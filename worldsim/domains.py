@@ -41,6 +41,9 @@ class DomainSpec:
     # `f(states, fields)`: states made outside the simulator (a prompt's generated scene) put in the
     # order the simulator lists their parts (highway-env: vehicles nearest first)
     state_order: str | None = None
+    # `f(states, fields)`: states made outside the simulator with the fields the simulator derives
+    # from the rest recomputed (PushT: the block's coverage of the goal, from its pose)
+    state_derived: str | None = None
     # an ego-centred camera's geometry, `worldsim.model.ego_view` (what `"decoder_view": "camera"` names)
     camera: str | None = None
     # "unit": agents act in [-1, 1], mapped to the action space's bounds (PushT's 0..512 targets,
@@ -49,7 +52,7 @@ class DomainSpec:
 
     def load(self, part: str) -> Any:
         """The object a part names (`"source"`, `"behaviour"`, `"prior"`, `"crash_rule"`, `"programs"`,
-        `"objects"`, `"attributes"`, `"state_order"`, `"camera"`), imported now."""
+        `"objects"`, `"attributes"`, `"state_order"`, `"state_derived"`, `"camera"`), imported now."""
         ref = getattr(self, part)
         if ref is None:
             raise ValueError(f"the {self.name!r} domain has no {part.replace('_', ' ')}")
@@ -93,6 +96,7 @@ DOMAINS: dict[str, DomainSpec] = {
         programs="worldsim.behaviour.robotics:PROGRAMS",
         objects="worldsim.sources.objects:ROBOTICS",
         attributes="worldsim.language.robotics:ATTRIBUTES",
+        state_derived="worldsim.sources.robotics:with_derived_fields",
         prior="worldsim.model.physics.robotics:PushTPrior",
         agent_actions="unit",
     ),

@@ -121,6 +121,24 @@ def in_listed_order(model: WorldModel, latents: torch.Tensor) -> torch.Tensor:
     return torch.cat([model.normalise_state(listed), h, z], -1)
 
 
+@torch.no_grad()
+def with_derived_fields(model: WorldModel, latents: torch.Tensor) -> torch.Tensor:
+    """Generated latents with the state fields the simulator derives from the rest recomputed (the
+    domain's `state_derived`: PushT's coverage of the goal), the rest of each latent as it is."""
+    spec = domains.of_model(model.config.domain)
+    if spec.state_derived is None:
+        return latents
+    states = model.physical_state(latents).cpu().numpy()
+    derived = torch.from_numpy(spec.load("state_derived")(states, model.config.state_fields)).to(latents)
+    _, h, z = model.split(latents)
+    return torch.cat([model.normalise_state(derived), h, z], -1)
+
+
+def as_simulated(model: WorldModel, latents: torch.Tensor) -> torch.Tensor:
+    """Generated latents made like the simulator's states: parts in its order, derived fields its own."""
+    return with_derived_fields(model, in_listed_order(model, latents))
+
+
 def other_tables(domain: str) -> tuple:
     return tuple(domains.get(n).load("attributes") for n in domains.names() if n != domain and domains.get(n).attributes)
 
@@ -147,7 +165,7 @@ def scenes_from_codes(
     parsed = parse_prompt(prompt, table, other_tables(domain))
     n = len(codes)
     text = space.embed_texts([prompt]).expand(n, -1)
-    latents = in_listed_order(model, model.settle(space.generator.sample(text, codes.to(text.device)).to(model.device)))
+    latents = as_simulated(model, model.settle(space.generator.sample(text, codes.to(text.device)).to(model.device)))
     states = model.physical_state(latents).cpu().numpy()
     frames = draw_latents(model, latents) if draw else None
     understood = space.attribute_values(text[:1], {a.name: a.values for a in table.attributes})[0]

@@ -96,6 +96,12 @@ class AttributeReader(nn.Module):
         x = F.elu(self.body(code * self.reads))
         return {name: head(x).squeeze(-1) if self.kinds[name] == 0 else head(x) for name, head in self.heads.items()}
 
+    def within(self, code: torch.Tensor) -> torch.Tensor:
+        """`code` clamped to the span of real codes: what the reader judges. Beyond the span its verdict
+        stays the edge's, so a state gains nothing there and only `outside` pulls it back (judged as
+        it was, "the block far from the goal" went 150 units below the table, where no frame shows it)."""
+        return torch.maximum(torch.minimum(code, self.high), self.low)
+
     def outside(self, code: torch.Tensor) -> torch.Tensor:
         """(N,) squared distance of each code beyond the span of real codes (0 within it)."""
         return (F.relu(code - self.high) ** 2 + F.relu(self.low - code) ** 2).sum(-1)
@@ -251,4 +257,4 @@ def guidance_loss(
     latents = latents.to(model.device)
     state = model.split(latents)[0].to(reader.low.device)
     code = drawn_code(model, latents).to(reader.low.device) if frame else state
-    return reading_loss(reader(code), reader.kinds, labels) + reader.outside(state).mean()
+    return reading_loss(reader(reader.within(code)), reader.kinds, labels) + reader.outside(state).mean()

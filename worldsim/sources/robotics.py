@@ -29,6 +29,45 @@ STATE_FIELDS = (
     StateField("coverage", "1", "fraction of the goal area covered by the block"),
 )
 GOAL_XY = np.array([256.0, 256.0])
+GOAL_POSE = np.array([256.0, 256.0, np.pi / 4])  # PushT's fixed goal T: position and angle
+
+
+class _Coverage:
+    """PushT's own coverage (the share of the goal T's area under the block) for any block pose,
+    with gym-pusht's geometry: its T built by `PushTEnv.add_tee` (centre of gravity included) and
+    its shapely intersection, as `PushTEnv._get_coverage` computes it (~70 us a pose)."""
+
+    def __init__(self):
+        import pymunk
+        from gym_pusht.envs.pusht import PushTEnv, pymunk_to_shapely
+
+        self.block, self.shapes = PushTEnv.add_tee(pymunk.Space(), (256, 400), 0)
+        self.to_shapely = pymunk_to_shapely
+        self.goal = pymunk_to_shapely(PushTEnv.get_goal_pose_body(GOAL_POSE), self.shapes)
+
+    def __call__(self, x: float, y: float, angle: float) -> float:
+        # the angle first: pymunk turns a body about its centre of gravity, so setting the position
+        # (the body's origin, what PushT records) first would leave it displaced by the turn
+        self.block.angle = float(angle)
+        self.block.position = (float(x), float(y))
+        return self.goal.intersection(self.to_shapely(self.block, self.shapes)).area / self.goal.area
+
+
+_coverage: _Coverage | None = None
+
+
+def with_derived_fields(states: np.ndarray, fields: list[str] | tuple[str, ...]) -> np.ndarray:
+    """(N, S) states with `coverage` recomputed from the block's pose, as PushT derives it. A state
+    made elsewhere (a prompt's generated scene) carries a coverage of its own, often one no pose
+    gives (a block over the goal covering none of it, or a slightly negative share); the decoder
+    learnt coverage with the pose it belongs to, and drew such a state as a grey cloud."""
+    global _coverage
+    _coverage = _coverage or _Coverage()
+    states = np.array(states, dtype=np.float32, copy=True)
+    fields = list(fields)
+    x, y, angle, coverage = (fields.index(n) for n in ("block_x", "block_y", "block_angle", "coverage"))
+    states[:, coverage] = [_coverage(*row[[x, y, angle]]) for row in states]
+    return states
 
 
 class RoboticsSource(Source):
