@@ -12,9 +12,10 @@ its prompt: unguided, generated states held the whole of a held-out caption in 0
 reads the rules around the data too, where a generator in training goes. The generator is then
 also scored on what the reader finds in scenes it makes from fresh codes (`guidance_loss`): any
 code must give a scene its caption holds on. That verdict can be met by states no real scene has;
-what keeps them real: the reader judges only within the span of real codes (`AttributeReader.
-outside`), `StateBank` charges a state unlike every real one, and generated scenes are put in the
-order the simulator lists their parts (`worldsim.model.scene.in_listed_order`). Read instead in
+what keeps them real: the reader sees only the fields the table's rules read (`AttributeReader.
+reads`) and judges only within the span of real codes (`within`, `outside`), `StateBank` charges a
+state unlike every real one, and generated scenes are made like the simulator's states
+(`worldsim.model.scene.as_simulated`). Read instead in
 the state the model's frame reader finds on the frame drawn of the scene (`frame=True`), the
 verdict is met by what the frame shows, but the states drift far from real ones. The reader
 serves training only and is not saved.
@@ -249,12 +250,17 @@ def guidance_loss(
     latents: torch.Tensor,
     labels: dict[str, torch.Tensor],
     frame: bool = False,
+    noise: float = 0.0,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """How far the reader finds generated `latents` (N, L) from their captions' stated attributes
     (`labels`, as `scaled_labels`; unstated: -1 or NaN): in the latent's state slot, or with `frame`
     in the state read back off the frame drawn of it (`drawn_code`); plus how far the generated
-    state lies beyond the span of real ones, where the reader's verdict means nothing."""
+    state lies beyond the span of real ones, where the reader's verdict means nothing. With `noise`,
+    the reader judges the state moved by Gaussian noise of that size (drawn from `generator`)."""
     latents = latents.to(model.device)
     state = model.split(latents)[0].to(reader.low.device)
     code = drawn_code(model, latents).to(reader.low.device) if frame else state
+    if noise > 0:  # judged around the state, not only at it: away from the attributes' edges
+        code = code + noise * torch.randn(code.shape, generator=generator).to(code)
     return reading_loss(reader(reader.within(code)), reader.kinds, labels) + reader.outside(state).mean()
