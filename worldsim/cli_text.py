@@ -18,7 +18,6 @@ GENERATOR_OPTIONS = (
     ("reader_steps", int, "optimizer steps of the attribute reader that guides the generator"),
     ("frame_guidance", float, "weight of the same verdict on the state read back off the frame drawn of each generated scene"),
     ("manifold", float, "weight of a generated state's distance past real scenes' own to its nearest real state"),
-    ("guidance_noise", float, "the reader judges each generated state moved by noise of this size (state-code stds)"),
 )
 
 

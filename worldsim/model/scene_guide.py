@@ -250,17 +250,12 @@ def guidance_loss(
     latents: torch.Tensor,
     labels: dict[str, torch.Tensor],
     frame: bool = False,
-    noise: float = 0.0,
-    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """How far the reader finds generated `latents` (N, L) from their captions' stated attributes
     (`labels`, as `scaled_labels`; unstated: -1 or NaN): in the latent's state slot, or with `frame`
     in the state read back off the frame drawn of it (`drawn_code`); plus how far the generated
-    state lies beyond the span of real ones, where the reader's verdict means nothing. With `noise`,
-    the reader judges the state moved by Gaussian noise of that size (drawn from `generator`)."""
+    state lies beyond the span of real ones, where the reader's verdict means nothing."""
     latents = latents.to(model.device)
     state = model.split(latents)[0].to(reader.low.device)
     code = drawn_code(model, latents).to(reader.low.device) if frame else state
-    if noise > 0:  # judged around the state, not only at it: away from the attributes' edges
-        code = code + noise * torch.randn(code.shape, generator=generator).to(code)
     return reading_loss(reader(reader.within(code)), reader.kinds, labels) + reader.outside(state).mean()

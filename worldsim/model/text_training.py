@@ -59,10 +59,6 @@ class TextTrainConfig:
     # Weight of a generated state's distance past the real scenes' own to its nearest real state
     # (worldsim.model.scene_guide.StateBank): guided scenes stay like real ones.
     manifold: float = 0.0
-    # The reader judges each generated state moved by noise of this size (state-code units, its
-    # stds): a verdict that holds only at the state itself sits at an attribute's edge, where the
-    # frame's small misdrawings and the judge's reading errors flip it.
-    guidance_noise: float = 0.0
     reader_steps: int = 1500  # the attribute reader's, before the generator's
     reader_jitter: float = 1.0  # how far around real state codes the reader learns the rules (their stds)
     seed: int = 0
@@ -274,9 +270,7 @@ def train_scene_generator(
             if reader is not None:
                 stated = _labels(table, [values for _, values in captions], space.config)
                 if config.guidance > 0:
-                    guide = guide + config.guidance * guidance_loss(
-                        model, reader, generated, stated, noise=config.guidance_noise, generator=noise_source
-                    )
+                    guide = guide + config.guidance * guidance_loss(model, reader, generated, stated)
                 if config.frame_guidance > 0:
                     guide = guide + config.frame_guidance * guidance_loss(model, reader, generated, stated, frame=True)
             if bank is not None:
@@ -409,7 +403,6 @@ GENERATOR_SETTINGS = (
     "guidance",
     "frame_guidance",
     "manifold",
-    "guidance_noise",
     "reader_steps",
     "reader_jitter",
     "batch_size",
