@@ -415,7 +415,9 @@ def test_scaling_measures_each_k_and_fits_the_judges_and_the_states_curves(promp
 
     made = []
     monkeypatch.setattr(prompt_eval, "evaluate_prompts", evaluate)
-    monkeypatch.setattr(prompt_eval, "real_side", lambda model, data, config: made.append(config.seed) or "the real side")
+    monkeypatch.setattr(
+        prompt_eval, "real_side", lambda model, data, config, probe_data=None: made.append(config.seed) or "the real side"
+    )
     args = ["scaling", "--checkpoint", str(prompted_run / "run"), "--prompts", "scenarios/prompts/robotics-dev.yaml"]
     args += ["--data", str(prompted_run / "data"), "--seeds", "3", "--verifier", "frame", "--json"]
     assert main(args + ["--ks", "4,1,2,8", "--plot", str(tmp_path / "curve.png")]) == 0
