@@ -2,6 +2,7 @@
 # A scene generator retrained beside a shipped text model, then scored on the dev and held-out
 # prompt sets (BENCHMARKS.md, "A scene generator guided by what its scenes hold"). The shipped
 # weights directory is copied to runs/generators/DOMAIN-NAME first; the shipped files are untouched.
+# The scoring is scripts/eval_prompt_sets.sh's.
 # Usage: scripts/guided_generators.sh DOMAIN NAME [train-text options, e.g. --guidance 1 --manifold 1]
 # Data: data/driving, data/robotics-v2, data/games-wander and scripts/collect_eval_sets.sh's eval sets.
 set -euo pipefail
@@ -9,9 +10,9 @@ domain=$1
 name=$2
 shift 2
 case $domain in
-  driving) data=data/driving eval_data=data/eval/driving-long ;;
-  robotics) data=data/robotics-v2 eval_data=data/eval/robotics-long ;;
-  games) data=data/games-wander eval_data=data/eval/games-long-wander ;;
+  driving) data=data/driving ;;
+  robotics) data=data/robotics-v2 ;;
+  games) data=data/games-wander ;;
   *) echo "unknown domain $domain (driving, robotics or games)" >&2; exit 2 ;;
 esac
 run=runs/generators/$domain-$name
@@ -23,11 +24,4 @@ if [[ ! -f $run/text.json ]]; then
     > "$run.tmp/generator_report.json"
   mv "$run.tmp" "$run"
 fi
-for split in dev heldout; do
-  [[ -f $run/prompts_$split.json ]] && continue
-  OMP_NUM_THREADS=1 worldsim eval-prompts --checkpoint "$run" --prompts "scenarios/prompts/$domain-$split.yaml" \
-    --data "$eval_data" --seeds 16 --json > "$run/.prompts_$split.json.tmp"
-  mv "$run/.prompts_$split.json.tmp" "$run/prompts_$split.json"
-  python -c "import json, sys; from worldsim.cli_text import format_prompt_report; print(format_prompt_report(json.load(open(sys.argv[1]))))" \
-    "$run/prompts_$split.json"
-done
+scripts/eval_prompt_sets.sh "$domain" "$run"
