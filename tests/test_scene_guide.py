@@ -95,6 +95,17 @@ def test_the_reader_sees_only_the_fields_the_rules_read(guided):
     angle = fields.index("block_angle")
     assert reader.reads[angle] == 1 and reader.reads[-1] == 1  # its cosine's slot and its appended sine
     assert int(reader.reads.sum()) == 6
+    everything, report = train_attribute_reader(  # the safeguard switched off (--reader-all-fields)
+        model,
+        ATTRIBUTES,
+        space.config.ranges,
+        _codes(model, 500, 0),
+        _codes(model, 100, 1),
+        steps=2,
+        progress=False,
+        all_fields=True,
+    )
+    assert report["fields_read"] == fields and bool(everything.reads.all())
 
 
 def test_guidance_gains_nothing_beyond_the_span_of_real_states(guided):
@@ -113,6 +124,9 @@ def test_guidance_gains_nothing_beyond_the_span_of_real_states(guided):
         pull.item() + reading_loss(reader(reader.high[None].expand(4, -1)), reader.kinds, labels).item()
     )
     assert (latents.grad[:, :S] > 0).all()  # every dimension pulled back towards the span
+    unclamped = guidance_loss(model, reader, latents.detach(), labels, clamp=False)  # --reader-unclamped
+    at_code = reading_loss(reader(latents[:, :S].detach()), reader.kinds, labels)
+    assert unclamped.item() == pytest.approx(pull.item() + at_code.item())
 
 
 def test_a_generated_pusht_state_gets_the_coverage_its_pose_gives():

@@ -19,6 +19,11 @@ GENERATOR_OPTIONS = (
     ("frame_guidance", float, "weight of the same verdict on the state read back off the frame drawn of each generated scene"),
     ("manifold", float, "weight of a generated state's distance past real scenes' own to its nearest real state"),
 )
+# The attribute reader's safeguards, each on unless its switch is given.
+GENERATOR_SWITCHES = (
+    ("reader_all_fields", "the attribute reader sees every state field, not only those the table's rules read"),
+    ("reader_unclamped", "the reader judges a state beyond the span of real ones where it lies, not at the span's edge"),
+)
 
 
 def add_train_text(commands) -> None:
@@ -51,6 +56,8 @@ def add_train_text(commands) -> None:
     for name, kind, what in GENERATOR_OPTIONS:
         flag = name.replace("_", "-")
         p.add_argument(f"--{flag}", type=kind, default=defaults[name], help=f"{what} (default {defaults[name]:g})")
+    for name, what in GENERATOR_SWITCHES:
+        p.add_argument(f"--{name.replace('_', '-')}", action="store_true", help=what)
     p.add_argument(
         "--generator-only",
         action="store_true",
@@ -79,6 +86,7 @@ def run_train_text(args):
     if args.threads:
         torch.set_num_threads(args.threads)
     options = ("steps", "batch_size", "every", "pool", "seed") + tuple(name for name, _, _ in GENERATOR_OPTIONS)
+    options += tuple(name for name, _ in GENERATOR_SWITCHES)
     config = TextTrainConfig(**{name: getattr(args, name) for name in options})
     train = retrain_scene_generator if args.generator_only else train_text_model
     report = train(args.checkpoint, args.data, args.out, config, progress=not args.quiet)

@@ -312,6 +312,8 @@ def text_section(report: dict[str, Any]) -> list[str]:
             for k in ("generator_kl", "guidance", "frame_guidance", "manifold")
             if config.get(k)
         )
+        switches = ("reader_all_fields", "reader_unclamped")  # the reader's safeguards, switched off
+        generator_flags += "".join(f" --{k.replace('_', '-')}" for k in switches if config.get(k))
         lines.append(
             f"worldsim train-text --checkpoint RUN --data {trained.get('data') or 'DATA'} --out RUN "
             f"--generator-only{generator_flags}   # the scene generator, retrained beside the text model above"

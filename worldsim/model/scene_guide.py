@@ -147,6 +147,7 @@ def train_attribute_reader(
     lr: float = 1e-3,
     seed: int = 0,
     progress: bool = True,
+    all_fields: bool = False,
 ) -> tuple[AttributeReader, dict[str, Any]]:
     """An `AttributeReader` fitted to the table's rules on jittered state codes of real scenes
     (`codes`, (N, state_code_dim)); its agreement with the rules on `held_out` codes, jittered the
@@ -161,7 +162,7 @@ def train_attribute_reader(
     fields = model.config.state_fields
     with torch.no_grad():
         real_states = model.denormalise_state(codes.detach().to(model.device)).cpu().numpy()
-    read_fields = table.fields_read(real_states, fields, seed=seed)
+    read_fields = tuple(fields) if all_fields else table.fields_read(real_states, fields, seed=seed)
     reader.reads.copy_(code_dims(model, read_fields))
     optimizer = torch.optim.AdamW(reader.parameters(), lr=lr, weight_decay=1e-4)
     generator = torch.Generator().manual_seed(seed)
@@ -250,12 +251,15 @@ def guidance_loss(
     latents: torch.Tensor,
     labels: dict[str, torch.Tensor],
     frame: bool = False,
+    clamp: bool = True,
 ) -> torch.Tensor:
     """How far the reader finds generated `latents` (N, L) from their captions' stated attributes
     (`labels`, as `scaled_labels`; unstated: -1 or NaN): in the latent's state slot, or with `frame`
     in the state read back off the frame drawn of it (`drawn_code`); plus how far the generated
-    state lies beyond the span of real ones, where the reader's verdict means nothing."""
+    state lies beyond the span of real ones, where the reader's verdict means nothing (with `clamp`
+    the reader judges such a state at the span's edge, so that only the pull back acts on it)."""
     latents = latents.to(model.device)
     state = model.split(latents)[0].to(reader.low.device)
     code = drawn_code(model, latents).to(reader.low.device) if frame else state
-    return reading_loss(reader(reader.within(code)), reader.kinds, labels) + reader.outside(state).mean()
+    read = reader(reader.within(code) if clamp else code)
+    return reading_loss(read, reader.kinds, labels) + reader.outside(state).mean()

@@ -59,6 +59,11 @@ class TextTrainConfig:
     # Weight of a generated state's distance past the real scenes' own to its nearest real state
     # (worldsim.model.scene_guide.StateBank): guided scenes stay like real ones.
     manifold: float = 0.0
+    # The reader's safeguards, on unless switched off (the generators shipped for driving and games
+    # were trained without them; PushT's with them): it sees only the fields the table's rules read,
+    # and judges a state beyond the span of real ones at the span's edge.
+    reader_all_fields: bool = False
+    reader_unclamped: bool = False
     reader_steps: int = 1500  # the attribute reader's, before the generator's
     reader_jitter: float = 1.0  # how far around real state codes the reader learns the rules (their stds)
     seed: int = 0
@@ -246,6 +251,7 @@ def train_scene_generator(
             jitter=config.reader_jitter,
             seed=config.seed,
             progress=progress,
+            all_fields=config.reader_all_fields,
         )
     generator.train()
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -270,9 +276,13 @@ def train_scene_generator(
             if reader is not None:
                 stated = _labels(table, [values for _, values in captions], space.config)
                 if config.guidance > 0:
-                    guide = guide + config.guidance * guidance_loss(model, reader, generated, stated)
+                    guide = guide + config.guidance * guidance_loss(
+                        model, reader, generated, stated, clamp=not config.reader_unclamped
+                    )
                 if config.frame_guidance > 0:
-                    guide = guide + config.frame_guidance * guidance_loss(model, reader, generated, stated, frame=True)
+                    guide = guide + config.frame_guidance * guidance_loss(
+                        model, reader, generated, stated, frame=True, clamp=not config.reader_unclamped
+                    )
             if bank is not None:
                 guide = guide + config.manifold * bank.loss(model.split(generated)[0])
             loss = loss + guide.to(texts.device)
@@ -403,6 +413,8 @@ GENERATOR_SETTINGS = (
     "guidance",
     "frame_guidance",
     "manifold",
+    "reader_all_fields",
+    "reader_unclamped",
     "reader_steps",
     "reader_jitter",
     "batch_size",
