@@ -97,7 +97,8 @@ class AttributeTable:
     def fields_read(self, states: np.ndarray, fields: list[str] | tuple[str, ...], seed: int = 0) -> tuple[str, ...]:
         """The fields some attribute's rule reads, found on `states` (N, S): a field is read where
         shuffling its column across the rows changes a reading (rules are plain functions; this is
-        how a learnt reader is kept from leaning on fields no rule looks at)."""
+        how a learnt reader is kept from leaning on fields no rule looks at). A field constant over
+        `states` (highway-env's presence flags, always 1 in its data) changes nothing and is not listed."""
         states = np.atleast_2d(np.asarray(states, dtype=np.float64))
         before = self.read(states, fields)
         rng = np.random.default_rng(seed)

@@ -15,9 +15,9 @@ code must give a scene its caption holds on. That verdict can be met by states n
 what keeps them real: the reader sees only the fields the table's rules read (`AttributeReader.
 reads`) and judges only within the span of real codes (`within`, `outside`), `StateBank` charges a
 state unlike every real one, and generated scenes are made like the simulator's states
-(`worldsim.model.scene.as_simulated`). Read instead in
-the state the model's frame reader finds on the frame drawn of the scene (`frame=True`), the
-verdict is met by what the frame shows, but the states drift far from real ones. The reader
+(`worldsim.model.scene.as_simulated`). Read instead in the state the model's frame reader finds on
+the frame drawn of the scene (`frame=True`), the verdict is met by what the frame shows, but the
+states drift far from real ones. The reader
 serves training only and is not saved.
 """
 

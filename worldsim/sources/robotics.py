@@ -28,8 +28,8 @@ STATE_FIELDS = (
     StateField("block_angle", "rad", "T block orientation, wrapped to (-pi, pi]"),
     StateField("coverage", "1", "fraction of the goal area covered by the block"),
 )
-GOAL_XY = np.array([256.0, 256.0])
 GOAL_POSE = np.array([256.0, 256.0, np.pi / 4])  # PushT's fixed goal T: position and angle
+GOAL_XY = GOAL_POSE[:2]
 
 
 class _Coverage:
