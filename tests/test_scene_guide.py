@@ -140,6 +140,23 @@ def test_a_generated_pusht_state_gets_the_coverage_its_pose_gives():
     assert np.array_equal(derived[:, :7], np.array([on_goal, far], np.float32)[:, :7])
 
 
+def test_a_generated_carracing_state_is_put_back_in_the_simulators_ranges(tiny_run):
+    from worldsim.model.scene import as_simulated
+    from worldsim.sources.games import within_bounds
+
+    fields = ("x", "speed", "wheels_off_track", "progress")
+    states = np.array([[5.0, -8.0, 10.0, 1.5], [6.0, 30.0, 2.0, 0.5]], np.float32)
+    assert within_bounds(states, fields).tolist() == [[5.0, 0.0, 4.0, 1.0], [6.0, 30.0, 2.0, 0.5]]
+    model = load_model(tiny_run("games"))[0]
+    f = list(model.config.state_fields)
+    state = torch.zeros(1, len(f))
+    state[0, f.index("speed")], state[0, f.index("wheels_off_track")] = -8.0, 10.0
+    _, h, z = model.split(torch.randn(1, model.config.latent_dim))
+    made = as_simulated(model, torch.cat([model.normalise_state(state), h, z], -1))
+    speed, wheels = model.physical_state(made)[0, [f.index("speed"), f.index("wheels_off_track")]].tolist()
+    assert speed == pytest.approx(0.0, abs=1e-4) and wheels == pytest.approx(4.0, abs=1e-4)
+
+
 def test_the_state_bank_charges_only_states_unlike_every_real_one():
     generator = torch.Generator().manual_seed(0)
     real = torch.randn(2000, 6, generator=generator)

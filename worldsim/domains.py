@@ -41,8 +41,9 @@ class DomainSpec:
     # `f(states, fields)`: states made outside the simulator (a prompt's generated scene) put in the
     # order the simulator lists their parts (highway-env: vehicles nearest first)
     state_order: str | None = None
-    # `f(states, fields)`: states made outside the simulator with the fields the simulator derives
-    # from the rest recomputed (PushT: the block's coverage of the goal, from its pose)
+    # `f(states, fields)`: states made outside the simulator put where the simulator's can be: the
+    # fields it derives from the rest recomputed (PushT: the block's coverage of the goal, from its
+    # pose), bounded fields within their ranges (CarRacing: speed not below 0, 0-4 wheels on grass)
     state_derived: str | None = None
     # an ego-centred camera's geometry, `worldsim.model.ego_view` (what `"decoder_view": "camera"` names)
     camera: str | None = None
@@ -111,6 +112,7 @@ DOMAINS: dict[str, DomainSpec] = {
         programs="worldsim.behaviour.games:PROGRAMS",
         objects="worldsim.sources.objects:GAMES",
         attributes="worldsim.language.games:ATTRIBUTES",
+        state_derived="worldsim.sources.games:within_bounds",
         prior="worldsim.model.physics.games:CarPrior",
         camera="worldsim.sources.games:CAMERA",
     ),

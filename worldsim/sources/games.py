@@ -44,6 +44,21 @@ STATE_FIELDS = (
     ),
 )
 ZOOM_FRAMES = 50  # CarRacing zooms in over its first second at 50 FPS
+# The ranges CarRacing's states keep to (None: unbounded on that side).
+FIELD_BOUNDS = {"speed": (0.0, None), "wheels_off_track": (0.0, 4.0), "progress": (0.0, 1.0)}
+
+
+def within_bounds(states: np.ndarray, fields: list[str] | tuple[str, ...]) -> np.ndarray:
+    """(N, S) states with the bounded fields put back in CarRacing's ranges. A state made elsewhere
+    (a prompt's generated scene) may hold what the simulator never does: the generator shipped met
+    "the car standing still" with speeds of -7 to -10, a masked one with 10 wheels on the grass."""
+    states = np.array(states, dtype=np.float32, copy=True)
+    for name, (low, high) in FIELD_BOUNDS.items():
+        if name in fields:
+            i = list(fields).index(name)
+            states[:, i] = np.clip(states[:, i], low, high)
+    return states
+
 
 # CarRacing's camera (`worldsim.model.ego_view`): it draws a 1000 x 800 px window at 2.7 * 6 = 16.2 px
 # per unit, so a frame spans 61.7 u across and 49.4 u up (a normalised coordinate: 30.9 u and

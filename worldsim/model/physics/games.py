@@ -38,6 +38,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from worldsim.sources.games import FIELD_BOUNDS
 from worldsim.sources.track_view import GRASS_PERIOD, OFFSETS, POINT_SPACING, field_names
 
 WHEELBASE, MAX_WHEEL_ANGLE, STEER_RATE = 3.24, 0.4, 3.0
@@ -97,8 +98,7 @@ class CarPrior(nn.Module):
         self.steering = state_fields.index("steering") if "steering" in state_fields else None
         self.off_track = state_fields.index("wheels_off_track") if "wheels_off_track" in state_fields else None
         # Fields with a range the learned correction could push a dream out of (constrain).
-        bounds = {"speed": (0.0, None), "wheels_off_track": (0.0, 4.0), "progress": (0.0, 1.0)}
-        bounded = [(state_fields.index(n), lo, hi) for n, (lo, hi) in bounds.items() if n in state_fields]
+        bounded = [(state_fields.index(n), lo, hi) for n, (lo, hi) in FIELD_BOUNDS.items() if n in state_fields]
         self.register_buffer("bounded_index", torch.tensor([i for i, _, _ in bounded], dtype=torch.long), persistent=False)
         self.register_buffer("lower", torch.tensor([lo for _, lo, _ in bounded]), persistent=False)
         self.register_buffer("upper", torch.tensor([torch.inf if hi is None else hi for _, _, hi in bounded]), persistent=False)
