@@ -157,20 +157,6 @@ def test_a_generated_carracing_state_is_put_back_in_the_simulators_ranges(tiny_r
     assert speed == pytest.approx(0.0, abs=1e-4) and wheels == pytest.approx(4.0, abs=1e-4)
 
 
-def test_a_generated_highway_state_has_its_cars_present_or_absent_and_on_the_road():
-    from worldsim.sources.driving import on_the_road
-
-    fields = ["ego_x", "ego_y", "ego_vx", "ego_vy", "ego_heading"]
-    fields += [f"car{k}_{n}" for k in range(2) for n in ("present", "dx", "dy", "vx", "vy", "heading")]
-    state = np.array([[290, 1.5, 29, 0, 0, 0.88, 25, -5.0, 19, 0, 0.01, 0.3, 29, 1, 20, 0, 0]], np.float32)
-    made = on_the_road(state, fields)[0]
-    assert made[5] == 1.0 and made[7] == pytest.approx(-2.0 - 1.5)  # present, moved onto the road's left edge
-    assert made[5:11][[1, 3]].tolist() == [25.0, 19.0]  # the rest of the car as it was
-    assert not made[11:].any()  # presence 0.3: an absent slot, all zero
-    far_right = np.array([[0, 13.0, 20, 0, 0, 1, 10, 0, 20, 0, 0, 1, 5, 0, 20, 0, 0]], np.float32)
-    assert on_the_road(far_right, fields)[0, 1] == 10.0  # the ego too: lanes 0, 4, 8, half a lane either side
-
-
 def test_the_state_bank_charges_only_states_unlike_every_real_one():
     generator = torch.Generator().manual_seed(0)
     real = torch.randn(2000, 6, generator=generator)

@@ -83,7 +83,6 @@ DOMAINS: dict[str, DomainSpec] = {
         objects="worldsim.sources.objects:DRIVING",
         attributes="worldsim.language.driving:ATTRIBUTES",
         state_order="worldsim.sources.driving:nearest_first",
-        state_derived="worldsim.sources.driving:on_the_road",
         prior="worldsim.model.physics.driving:DrivingPrior",
         crash_rule="worldsim.model.crash:LatentOverlap",
     ),

@@ -21,13 +21,12 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from worldsim.language.driving import LANE_WIDTH, LANES
 from worldsim.scenario import Scenario
 from worldsim.sources.base import Observation, Source, StateField, to_square_frame
 from worldsim.sources.driving_script import DrivingScript
 
 ACTIONS = ("LANE_LEFT", "IDLE", "LANE_RIGHT", "FASTER", "SLOWER")
-LANE_WIDTH_M = LANE_WIDTH
+LANE_WIDTH_M = 4.0
 EGO_FIELDS = ("x", "y", "vx", "vy", "heading")
 _UNITS = {"x": "m", "y": "m", "dx": "m", "dy": "m", "vx": "m/s", "vy": "m/s", "heading": "rad", "present": "1"}
 
@@ -56,28 +55,6 @@ def nearest_first(states: np.ndarray, fields: list[str] | tuple[str, ...]) -> np
     distance = np.hypot(cars[..., 1], cars[..., 2])
     order = np.argsort(np.where(cars[..., 0] > 0.5, distance, np.inf), axis=1, kind="stable")
     states[:, columns] = np.take_along_axis(cars, order[..., None], axis=1)
-    return states
-
-
-def on_the_road(states: np.ndarray, fields: list[str] | tuple[str, ...]) -> np.ndarray:
-    """(N, S) states as highway-env's can be: each vehicle slot present (1, as in every recorded
-    step of its data) or absent (all zero), and the ego and every present car across the road's
-    lanes (lane centres 0 to (LANES - 1) x 4 m, half a lane either side). A state made elsewhere (a
-    prompt's generated scene) may hold presences of 0.8 and cars 3 m left of the leftmost lane."""
-    states = np.array(states, dtype=np.float32, copy=True)
-    fields = list(fields)
-    low, high = -LANE_WIDTH_M / 2, (LANES - 1) * LANE_WIDTH_M + LANE_WIDTH_M / 2
-    if "ego_y" not in fields:
-        return states
-    y = fields.index("ego_y")
-    states[:, y] = np.clip(states[:, y], low, high)
-    for slot in sorted({f.split("_")[0] for f in fields if f.startswith("car") and f.endswith("_present")}):
-        columns = [fields.index(f"{slot}_{n}") for n in ("present", "dx", "dy", "vx", "vy", "heading")]
-        present = states[:, columns[0]] >= 0.5
-        states[:, columns] *= present[:, None]  # an absent slot is all zero
-        states[:, columns[0]] = present
-        across = np.clip(states[:, y] + states[:, columns[2]], low, high) - states[:, y]
-        states[:, columns[2]] = np.where(present, across, 0.0)
     return states
 
 
