@@ -140,6 +140,23 @@ def test_a_generated_pusht_state_gets_the_coverage_its_pose_gives():
     assert np.array_equal(derived[:, :7], np.array([on_goal, far], np.float32)[:, :7])
 
 
+def test_the_derived_coverage_is_the_one_pusht_records(tmp_path):
+    from worldsim.data import CollectRequest, collect
+    from worldsim.sources.robotics import with_derived_fields
+
+    out = tmp_path / "near-goal"
+    collect(
+        CollectRequest(domain="robotics", scenario="block_near_goal", out=str(out), episodes=2, max_steps=20, seed=1),
+        progress=False,
+    )
+    data = Dataset(out)
+    fields = [f["name"] for f in data.source["state_fields"]]
+    # after the first step: the coverage recorded at a reset can disagree with the block's pose
+    states = np.concatenate([data.episode(i).states[1:] for i in range(len(data))])
+    assert states[:, fields.index("coverage")].max() > 0.05  # a block over the goal, not only zeros
+    assert np.allclose(with_derived_fields(states, fields), states, atol=1e-5)
+
+
 def test_a_generated_carracing_state_is_put_back_in_the_simulators_ranges(tiny_run):
     from worldsim.model.scene import as_simulated
     from worldsim.sources.games import within_bounds

@@ -90,7 +90,9 @@ def real_side(model: WorldModel, data: Dataset, config: PromptEvalConfig, probe_
         raise ValueError(f"the probe data is {probe_data.domain!r}, the data {data.domain!r}: they must agree")
     rng = np.random.default_rng(config.seed)
     held = sorted(range(config.probe_held_out - 1, len(data), config.probe_held_out)) or [len(data) - 1]
-    frames, states, groups, starts = _real_scenes(model, data, config, rng)
+    every_frame, every_state, every_group, starts = _real_scenes(model, data, config)
+    keep = np.sort(rng.choice(len(every_frame), size=min(config.probe_frames, len(every_frame)), replace=False))
+    frames, states, groups = every_frame[keep], every_state[keep], every_group[keep]
     learn = ~np.isin(groups, held)
     probe_frames, probe_states = frames[learn], states[learn]
     if probe_data is not None:
@@ -99,14 +101,16 @@ def real_side(model: WorldModel, data: Dataset, config: PromptEvalConfig, probe_
         keep = np.sort(rng.choice(len(probe_frames), size=min(config.probe_frames, len(probe_frames)), replace=False))
         probe_frames, probe_states = probe_frames[keep], probe_states[keep]
     probe = StateProbe.fit(probe_frames, probe_states, config.probe, seed=config.seed, device=model.device, angles=data.angles)
-    held_frames, held_states, _ = _episode_frames(data, held)
+    in_held = np.isin(every_group, held)
+    held_frames, held_states = every_frame[in_held], every_state[in_held]
     every = max(1, -(-len(held_frames) // HELD_FRAMES))
     return RealSide(frames, states, groups, starts, probe, held_frames[::every], held_states[::every])
 
 
-def _episode_frames(data: Dataset, indices) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The frames, states and episode index of every step of the episodes at `indices`."""
-    episodes = [(i, data.episode(i)) for i in indices]
+def _episode_frames(data: Dataset, indices, episodes=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The frames, states and episode index of every step of the episodes at `indices` (`episodes`:
+    those episodes, where already read)."""
+    episodes = list(zip(indices, episodes or [data.episode(i) for i in indices], strict=True))
     return (
         np.concatenate([e.frames for _, e in episodes]),
         np.concatenate([e.states for _, e in episodes]).astype(np.float32),
@@ -233,20 +237,20 @@ def _mean(values: list[bool]) -> float | None:
 
 
 @torch.no_grad()
-def _real_scenes(model: WorldModel, data: Dataset, config: PromptEvalConfig, rng):
-    """Real frames with their states and episodes (the probe's training data and realism's real side),
-    and each episode's start: its latent after `context` frames and its state then (for "describe")."""
+def _real_scenes(model: WorldModel, data: Dataset, config: PromptEvalConfig):
+    """Every real frame with its state and episode (the probe's, the ceiling's and realism's real
+    side), and each episode's start: its latent after `context` frames and its state then (for
+    "describe"). Each episode is read once."""
     latents, start_states = [], []
-    for index in range(len(data)):
-        episode = data.episode(index)
+    episodes = [data.episode(index) for index in range(len(data))]
+    for episode in episodes:
         c = config.context
         if len(episode.frames) >= c:
             context = torch.from_numpy(episode.frames[None, :c]), torch.from_numpy(episode.actions[None, : c - 1])
             latents.append(model.encode(*context))
             start_states.append(episode.states[c - 1])
-    frames, states, groups = _episode_frames(data, range(len(data)))
-    keep = np.sort(rng.choice(len(frames), size=min(config.probe_frames, len(frames)), replace=False))
-    return frames[keep], states[keep], groups[keep], (torch.cat(latents), np.stack(start_states))
+    frames, states, groups = _episode_frames(data, range(len(data)), episodes)
+    return frames, states, groups, (torch.cat(latents), np.stack(start_states))
 
 
 def _per_attribute(model: WorldModel, real: RealSide, table, fields, stated, draws) -> dict[str, dict[str, float | None]]:

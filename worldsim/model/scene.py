@@ -107,36 +107,33 @@ def draw_latents(model: WorldModel, latents: torch.Tensor) -> np.ndarray:
 
 
 @torch.no_grad()
+def _through_state(model: WorldModel, latents: torch.Tensor, parts: tuple[str, ...]) -> torch.Tensor:
+    """`latents` with their physical state passed through the domain's state functions named by
+    `parts` (each `f(states, fields)`, those the domain has, in order), the rest of each latent as it is."""
+    spec = domains.of_model(model.config.domain)
+    steps = [spec.load(part) for part in parts if getattr(spec, part) is not None]
+    if not steps:
+        return latents
+    states = model.physical_state(latents).cpu().numpy()
+    for step in steps:
+        states = step(states, model.config.state_fields)
+    _, h, z = model.split(latents)
+    return torch.cat([model.normalise_state(torch.from_numpy(states).to(latents)), h, z], -1)
+
+
 def in_listed_order(model: WorldModel, latents: torch.Tensor) -> torch.Tensor:
     """Generated latents with their state's parts in the order the simulator lists them (the
     domain's `state_order`: highway-env's vehicles nearest first), the rest of each latent as it
     is. The generator may put the car ahead in any slot; the decoder and the dynamics learnt
     from the simulator's order."""
-    spec = domains.of_model(model.config.domain)
-    if spec.state_order is None:
-        return latents
-    states = model.physical_state(latents).cpu().numpy()
-    listed = torch.from_numpy(spec.load("state_order")(states, model.config.state_fields)).to(latents)
-    _, h, z = model.split(latents)
-    return torch.cat([model.normalise_state(listed), h, z], -1)
-
-
-@torch.no_grad()
-def with_derived_fields(model: WorldModel, latents: torch.Tensor) -> torch.Tensor:
-    """Generated latents with the state fields the simulator derives from the rest recomputed (the
-    domain's `state_derived`: PushT's coverage of the goal), the rest of each latent as it is."""
-    spec = domains.of_model(model.config.domain)
-    if spec.state_derived is None:
-        return latents
-    states = model.physical_state(latents).cpu().numpy()
-    derived = torch.from_numpy(spec.load("state_derived")(states, model.config.state_fields)).to(latents)
-    _, h, z = model.split(latents)
-    return torch.cat([model.normalise_state(derived), h, z], -1)
+    return _through_state(model, latents, ("state_order",))
 
 
 def as_simulated(model: WorldModel, latents: torch.Tensor) -> torch.Tensor:
-    """Generated latents made like the simulator's states: parts in its order, derived fields its own."""
-    return with_derived_fields(model, in_listed_order(model, latents))
+    """Generated latents made like the simulator's states: parts in its order (`state_order`), then
+    the fields it derives or bounds its own (`state_derived`: PushT's coverage of the goal from the
+    block's pose, CarRacing's speed and wheels on grass in range)."""
+    return _through_state(model, latents, ("state_order", "state_derived"))
 
 
 def other_tables(domain: str) -> tuple:

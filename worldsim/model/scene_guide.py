@@ -112,8 +112,7 @@ def code_dims(model: WorldModel, fields: tuple[str, ...]) -> torch.Tensor:
     """(state_code_dim,) 1 for the code dimensions that hold `fields` (an angle under "cos_sin":
     its cosine's slot and its appended sine), 0 elsewhere."""
     names = list(model.config.state_fields)
-    S = len(names)
-    width = model.normalise_state(model.state_mean[None]).shape[-1]
+    S, width = len(names), model.config.state_code_dim
     mask = torch.zeros(width)
     angles = [names[i] for i in model.angle_index.tolist()] if width > S else []
     for name in fields:
