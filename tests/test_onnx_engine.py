@@ -74,6 +74,24 @@ def test_the_graph_computes_the_eager_step(tiny_run, decoder, kind):
         torch.testing.assert_close(a, b, atol=TOLERANCE, rtol=0, msg=name)
 
 
+def test_dynamics_that_read_the_dreams_age_take_it_into_the_graph(tiny_run):
+    model = drawing_from_state(load_model(tiny_run("robotics"))[0], dynamics_age=3)
+    with torch.no_grad():
+        model.state_delta[0].weight[:, -3:].normal_()  # a say for the age, as training gives it
+    latent, features, noise, previous, palette = inputs(model)
+    graph = OnnxStep(model, draw=False, snap_colours=False)
+    assert graph.names[-1] == "age"
+    with pytest.raises(ValueError, match="read the dream's age"):
+        graph(latent, features, noise, previous, palette)
+    ages = torch.tensor([0.0, 1.0, 7.0])
+    out = graph(latent, features, noise, previous, palette, ages)
+    with torch.no_grad():
+        eager = model.imagine_step(latent, features, noise, 1.0, age=ages.long())
+        fresh = model.imagine_step(latent, features, noise, 1.0, age=0)
+    torch.testing.assert_close(out[0], eager, atol=TOLERANCE, rtol=0)
+    assert not torch.allclose(out[0][2], fresh[2], atol=TOLERANCE)
+
+
 def step_all(env, actions):
     return [env.step(a) for a in actions]
 

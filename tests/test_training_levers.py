@@ -441,3 +441,61 @@ def test_fresh_starts_put_a_share_of_batches_right_after_the_filtered_latent():
     assert draw_burn_in(rng, 0, 1.0) == 0
     with pytest.raises(ValueError, match="--fresh-starts must lie in"):
         train(TrainConfig(data="unused", out="unused", fresh_starts=1.5), progress=False)
+
+
+def test_fine_tuning_into_dynamics_that_read_the_age_keeps_their_step(pusht, lever_run, tmp_path):
+    """The age's inputs start at zero weight: the grown model steps as its source did, at every age,
+    until training gives the age a say."""
+    source, _ = lever_run
+    out = tmp_path / "aged"
+    train(config(pusht, out, steps=0, init=str(source), model={**TINY, "dynamics_age": 3}), progress=False)
+    before, _ = load_model(source)
+    after, _ = load_model(out)
+    assert after.config.dynamics_age == 3 and after.state_delta[0].weight.shape[1] == before.state_delta[0].weight.shape[1] + 3
+    latent, actions = 0.3 * torch.randn(4, after.config.latent_dim), torch.rand(4, 5, 2) * 512
+
+    def dream(model, age=0):
+        return model.imagine(latent, actions, generator=torch.Generator().manual_seed(0), age=age).latents
+
+    with torch.no_grad():
+        old = dream(before)
+        for age in (0, 1, torch.tensor([0, 2, 7, 40])):
+            torch.testing.assert_close(dream(after, age), old)
+        after.state_delta[0].weight[:, -3:].normal_()
+        fresh, late, later = (dream(after, age) for age in (0, 2, 9))
+    assert not torch.allclose(fresh[:, 0], late[:, 0])  # age 0 against the last bucket
+    torch.testing.assert_close(late, later)  # the last bucket holds every later step
+
+
+def test_the_scored_steps_follow_the_burn_in_at_its_age(pusht, monkeypatch):
+    """Dynamics reading the age are stepped from 0 in the burn-in and from the burn-in's length on
+    the scored horizon, as a dream that has taken those steps; the first-step term from 0."""
+    sampler = WindowSampler(pusht, 3 + 5 + 4 - 1, "all")
+    model = tiny_model(sampler, dynamics_age=4)
+    batch = to_tensors(sampler.sample(2, np.random.default_rng(0)))
+    seen = []
+    step = model.imagine_step
+    monkeypatch.setattr(model, "imagine_step", lambda *a, **k: seen.append(int(a[5] if len(a) > 5 else k["age"])) or step(*a, **k))
+    world_model_loss(model, batch, 3, LossWeights(first_step=1.0), torch.Generator().manual_seed(0), torch.ones(2), burn_in=5)
+    assert seen == [0] + [0, 1, 2, 3, 4] + [5, 6, 7, 8]
+
+
+def test_bad_dynamics_ages_are_named(pusht):
+    sampler = WindowSampler(pusht, 4, "all")
+    with pytest.raises(ValueError, match="dynamics_age is 0 .off. or at least 2 buckets, got 1"):
+        model_config_for(sampler.dataset, {**TINY, "dynamics_age": 1})
+
+
+def test_envs_count_each_dreams_steps_since_its_start(pusht, lever_run, tmp_path):
+    from worldsim.envs.world_sim_env import WorldSimEnv
+
+    out = tmp_path / "aged-env"
+    train(config(pusht, out, steps=0, init=str(lever_run[0]), model={**TINY, "dynamics_age": 3}), progress=False)
+    env = WorldSimEnv(checkpoint=str(out), obs_type="latent")
+    env.reset(seed=0)
+    assert env.dream.age.tolist() == [0]
+    for _ in range(4):
+        env.step(env.action_space.sample())
+    assert env.dream.age.tolist() == [4]
+    env.reset(seed=1)
+    assert env.dream.age.tolist() == [0]

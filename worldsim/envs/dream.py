@@ -54,6 +54,8 @@ class Dream:
         c = model.config
         self.latent = torch.zeros(num, c.latent_dim, device=device)
         self.disagreement = torch.zeros(num, device=device)
+        # steps each dream has taken since its start (filtered or generated): dynamics may read it
+        self.age = torch.zeros(num, dtype=torch.long, device=device)
         self.frame = torch.zeros(num, 3, c.frame_size, c.frame_size, device=device)
         # One seeded noise stream per dream, all drawn in one batched call (NoiseStreams).
         self.streams = NoiseStreams(num)
@@ -92,6 +94,7 @@ class Dream:
         if self.draw:
             self.frame[which] = self.model.frames_in(frames[:, -1])
         self.disagreement[which] = 0.0
+        self.age[which] = 0
         report = None
         if adapt_to is not None:
             with torch.enable_grad():
@@ -109,6 +112,7 @@ class Dream:
         for i in which:
             self.latent[i], self.frame[i] = self.held[int(i)]
         self.disagreement[which] = 0.0
+        self.age[which] = 0
 
     def trust(self) -> torch.Tensor | None:
         """How well the filter reads each state field, measured once on the start bank's real frames
@@ -150,6 +154,7 @@ class Dream:
         if self.draw:  # a dream nobody looks at keeps no frame (converting one costs as much as a latent step)
             self.frame[which] = self.model.frames_in(self.bank["frames"][indices, -1])
         self.disagreement[which] = 0.0
+        self.age[which] = 0
 
     @torch.no_grad()
     def reset_from_latents(self, which: np.ndarray, seeds: np.ndarray, latents: torch.Tensor) -> None:
@@ -163,6 +168,7 @@ class Dream:
             frame = self.model.draw(latents, self.frame[which])
             self.frame[which] = frame if self.palette is None else snap(frame, self.palette)
         self.disagreement[which] = 0.0
+        self.age[which] = 0
 
     @torch.no_grad()
     def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -180,7 +186,9 @@ class Dream:
             palette=self.palette,
             crash_rule=self.crash_rule,  # see worldsim.model.crash: the head misses crashes into slower traffic
             adapter=adapter,
+            age=self.age,
         )
+        self.age += 1
         self.latent = rollout.latents[:, 0]
         if self.draw:
             self.frame = rollout.frames[:, 0]
@@ -193,7 +201,8 @@ class Dream:
         model, start = self.model, self.latent
         features = model.action_features(actions)
         noise = model.noise(self.num, self.streams)
-        out = self.graph(start, features, noise, self.frame, self.palette)
+        out = self.graph(start, features, noise, self.frame, self.palette, self.age.float())
+        self.age += 1
         self.latent, rewards, logits = out[:3]
         if self.draw:
             self.frame = out[3] if self.palette is None else snap(out[3], self.palette)

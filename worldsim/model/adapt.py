@@ -275,7 +275,7 @@ def _scene_losses(model, adapter: SceneAdapter, w: _Windows, weights: torch.Tens
     replaying the recorded actions open-loop with each random part at its mean."""
     latent, errors, rows = w.starts, [], adapter.rows(w.scene)
     for k in range(w.features.shape[1]):
-        latent = model.imagine_step(latent, w.features[:, k], None, config.physics_blend, rows)
+        latent = model.imagine_step(latent, w.features[:, k], None, config.physics_blend, rows, age=k)
         errors.append(model.state_errors(model.split(latent)[0], w.targets[:, k]) @ weights)
     error = (torch.stack(errors, 1) * w.valid).sum(1)
     total = torch.zeros(w.scenes, device=error.device).index_add(0, w.scene, error)

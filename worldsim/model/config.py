@@ -11,8 +11,9 @@ from worldsim.model.ego_view import check_view
 # 5: a decoder reading the state may see fields as phases (decoder_periods); 6: an ego camera's view
 # of the state (decoder_view); 7: the learned dynamics may correct the physics prior (dynamics);
 # 8: the prior may draw its own random part (prior_noise; the step's noise is wider for it) and
-# read the reward off the step (prior_reward); the field decoder may lay a static image (decoder_static)
-FORMAT_VERSION = 8
+# read the reward off the step (prior_reward); the field decoder may lay a static image (decoder_static);
+# 9: the learned dynamics may read how many steps the dream has taken since the filter (dynamics_age)
+FORMAT_VERSION = 9
 # Older versions this release still reads, and the config fields they lack (with the value that
 # reproduces them): a version-2 model simply has no frame reader; before version 4, angles were
 # held wrapped.
@@ -113,6 +114,12 @@ class ModelConfig:
     # drivers than the head (BENCHMARKS.md, "Games: a track no wheel bends"), so it is off by default.
     prior_reward: bool = False
     ensemble: int = 0  # extra physical-dynamics heads whose disagreement is the dream's uncertainty
+    # The learned dynamics also read the steps taken since the latent left the filter, one-hot in
+    # this many buckets (the last holds every later step); 0: they do not. Trained mostly on their
+    # own rollouts (burn-in), the dynamics learn to correct the dream's drift, and applied that
+    # correction to a filtered state that has none: PushT's first imagined step jumped the block
+    # 60 units and walked back over the next five. Knowing the age, one network learns both.
+    dynamics_age: int = 0
     # The termination head fires above this logit: 0 (probability 1/2) until `worldsim calibrate`
     # sets it on held-out episodes for a wanted recall (terminations are rare; see calibration.py).
     termination_threshold: float = 0.0
@@ -120,6 +127,10 @@ class ModelConfig:
     def __post_init__(self):
         if self.stoch_classes < 0 or self.stoch_classes == 1:
             raise ValueError(f"stoch_classes is 0 (Gaussian) or at least 2 classes, got {self.stoch_classes}")
+        if self.dynamics_age < 0 or self.dynamics_age == 1:
+            raise ValueError(f"dynamics_age is 0 (off) or at least 2 buckets, got {self.dynamics_age}")
+        if self.dynamics_age and not self.state_fields:
+            raise ValueError("dynamics_age: only the learned physical dynamics read the age; this model has no physical state")
         if self.ensemble < 0 or self.ensemble == 1:
             raise ValueError(f"ensemble is 0 (none) or at least 2 heads, got {self.ensemble}")
         if self.decoder not in DECODERS:

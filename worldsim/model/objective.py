@@ -265,6 +265,7 @@ def world_model_loss(
         physics_blend=alpha.to(model.device),
         keep=keep,
         reference=first_maps,
+        age=burn_in,  # the dream's steps since the filter, for dynamics that read it
     )
     imagined, frames_imag = rollout.latents, rollout.frames  # predictions of frames first .. T-1
     future = valid[:, first:]

@@ -38,7 +38,8 @@ from worldsim.model.palette import snap
 from worldsim.model.world_model import WorldModel
 
 ENGINES = ("torch", "onnx")
-GRAPH_VERSION = 2  # raise when what `StepGraph` computes changes: cached graphs then miss (2: snap as 8-bit colours)
+# raise when what `StepGraph` computes changes: cached graphs then miss (2: snap as 8-bit colours; 3: the dream's age)
+GRAPH_VERSION = 3
 TOLERANCE = 1e-4  # the largest difference from eager torch the tests accept, in latent and [0, 1] pixel units
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,8 @@ class StepGraph(nn.Module):
         latent, features, noise = given["latent"], given["features"], given["noise"]
         previous, palette = given.get("previous"), given.get("palette")
         model = self.model
-        after = model.imagine_step(latent, features, noise, 1.0)
+        age = given["age"].long() if "age" in given else 0  # fed as float32, like every input
+        after = model.imagine_step(latent, features, noise, 1.0, age=age)
         outputs = [after, model.step_reward(latent, after), model.termination_logit(after)]
         if self.kind.draw:
             frame = model.draw(after, previous)
@@ -86,6 +88,8 @@ class StepGraph(nn.Module):
 
 def input_names(model: WorldModel, kind: GraphKind) -> list[str]:
     names = ["latent", "features", "noise"]
+    if model.config.dynamics_age:  # (B,) steps since the filter, read by the learned dynamics
+        names.append("age")
     if kind.draw and model.config.draws_on_previous:  # a decoder drawing from the latent alone reads no frame
         names.append("previous")
     if kind.draw and kind.snap:
@@ -138,6 +142,7 @@ def _examples(model: WorldModel, kind: GraphKind, batch: int = 2) -> tuple[torch
         "latent": torch.zeros(batch, c.latent_dim),
         "features": torch.zeros(batch, c.action_dim),
         "noise": model.noise(batch, torch.Generator().manual_seed(0)).cpu(),
+        "age": torch.arange(batch, dtype=torch.float32),
         "previous": torch.full((batch, 3, c.frame_size, c.frame_size), 0.5),
         "palette": torch.rand(4, 3, generator=torch.Generator().manual_seed(0)),
     }
@@ -223,9 +228,18 @@ class OnnxStep:
         self.__init__(*args)
 
     def __call__(
-        self, latent: torch.Tensor, features: torch.Tensor, noise: torch.Tensor, previous: torch.Tensor, palette
+        self,
+        latent: torch.Tensor,
+        features: torch.Tensor,
+        noise: torch.Tensor,
+        previous: torch.Tensor,
+        palette,
+        age: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, ...]:
-        """(latent, reward, termination logit[, frame]) after one step, as torch tensors."""
-        given = {"latent": latent, "features": features, "noise": noise, "previous": previous, "palette": palette}
+        """(latent, reward, termination logit[, frame]) after one step, as torch tensors; `age`, (B,)
+        steps since the filter, for a model whose dynamics read it."""
+        if "age" in self.names and age is None:
+            raise ValueError("this model's dynamics read the dream's age (dynamics_age): pass `age`")
+        given = {"latent": latent, "features": features, "noise": noise, "previous": previous, "palette": palette, "age": age}
         feeds = {name: np.ascontiguousarray(given[name].detach().numpy(), dtype=np.float32) for name in self.names}
         return tuple(torch.from_numpy(out) for out in self.session.run(None, feeds))

@@ -103,19 +103,27 @@ def _initial_model(config: TrainConfig, dataset: Dataset) -> WorldModel:
     if wanted != model.config:  # a size or part changed: carry over what still fits
         grown = WorldModel(wanted)
         ours = grown.state_dict()
-        theirs = {k: _carried(ours[k], v) for k, v in model.state_dict().items() if k in ours}
+        theirs = {k: _carried(ours[k], v, k) for k, v in model.state_dict().items() if k in ours}
         grown.load_state_dict({**ours, **{k: v for k, v in theirs.items() if v is not None}})
         model = grown
     model.train()
     return model
 
 
-def _carried(fresh: torch.Tensor, old: torch.Tensor) -> torch.Tensor | None:
+# Linear layers whose new inputs, where a config adds some, come after the old ones
+APPENDED_INPUTS = ("state_delta.0.weight",)  # the learned dynamics given the dream's age (dynamics_age)
+
+
+def _carried(fresh: torch.Tensor, old: torch.Tensor, name: str = "") -> torch.Tensor | None:
     """`old` where it fits `fresh`; a convolution that gained input channels (the encoder given pixel
-    coordinates) keeps its old weights with the new channels at zero, so it computes what it did;
-    None where nothing carries over."""
+    coordinates), or a linear layer of APPENDED_INPUTS that gained inputs, keeps its old weights with
+    the new inputs' at zero, so it computes what it did; None where nothing carries over."""
     if fresh.shape == old.shape:
         return old
+    if name in APPENDED_INPUTS and fresh.shape[0] == old.shape[0] and fresh.shape[1] > old.shape[1]:
+        grown = torch.zeros_like(fresh)
+        grown[:, : old.shape[1]] = old
+        return grown
     if fresh.dim() == 4 and fresh.shape[0] == old.shape[0] and fresh.shape[2:] == old.shape[2:] and fresh.shape[1] > old.shape[1]:
         grown = torch.zeros_like(fresh)
         grown[:, : old.shape[1]] = old

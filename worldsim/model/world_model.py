@@ -80,7 +80,8 @@ class WorldModel(nn.Module):
         self.prior_net = mlp(D, H, self.stochastic.stats_dim)
         self.posterior_net = mlp(D + c.embed_dim, H, self.stochastic.stats_dim)
         self.state_net = mlp(D + c.embed_dim, H, S) if S else None  # physical state seen in a frame
-        self.state_delta = mlp(D + Z + S + A, H, S) if S else None  # learned physical dynamics
+        G = c.dynamics_age  # the age's one-hot width (0: not read)
+        self.state_delta = mlp(D + Z + S + A + G, H, S) if S else None  # learned physical dynamics
         # The physical state read off one frame alone (no memory): trained on real frames, it is
         # the judge of whether a decoded frame shows the state its latent holds.
         self.frame_reader = mlp(c.embed_dim, H, S) if S and c.frame_reader else None
@@ -296,18 +297,26 @@ class WorldModel(nn.Module):
         return torch.cat(parts + [h, z], -1), prior, posterior
 
     def imagine_step(
-        self, latent: torch.Tensor, action: torch.Tensor, noise: torch.Tensor | None, alpha, adapter: Adapter | None = None
+        self,
+        latent: torch.Tensor,
+        action: torch.Tensor,
+        noise: torch.Tensor | None,
+        alpha,
+        adapter: Adapter | None = None,
+        age: int | torch.Tensor = 0,
     ) -> torch.Tensor:
         """One step of imagination from features `action`; `alpha` is a float or a (B,) tensor;
         `noise` None takes the mean (or mode) of every random part. `adapter` adds a scene's
-        test-time correction to the learned dynamics' last layer (worldsim.model.adapt)."""
+        test-time correction to the learned dynamics' last layer (worldsim.model.adapt). `age`, an
+        int or (B,) integers: the steps the dream has taken since `latent` left the filter (0: fresh
+        from it, or a scene generated for a prompt), read by dynamics with `dynamics_age`."""
         s, _, _ = self.split(latent)
         h = self._advance(latent, action)
         noise, prior_noise = self._split_noise(noise)
         z = self.stochastic.sample(self.stochastic.params(self.prior_net(h)), noise)
         if self.state_delta is None:
             return torch.cat([h, z], -1)
-        delta = self.state_change(torch.cat([h, z, s, action], -1), adapter)
+        delta = self.state_change(torch.cat([h, z, s, action, *self.age_features(age, s)], -1), adapter)
         pure = isinstance(alpha, (int, float)) and alpha == 1.0
         if self.config.dynamics != "delta":
             delta = delta * self.correctable
@@ -322,6 +331,16 @@ class WorldModel(nn.Module):
         else:
             learned = s + delta
         return torch.cat([self.on_circle(self.wrap_state(learned)), h, z], -1)
+
+    def age_features(self, age: int | torch.Tensor, like: torch.Tensor) -> list[torch.Tensor]:
+        """[(B, G) one-hot of the age, its last bucket holding every later step], or [] where the
+        dynamics read no age; `like` (B, ...) gives the batch, dtype and device."""
+        G = self.config.dynamics_age
+        if not G:
+            return []
+        age = torch.as_tensor(age, device=like.device).long().expand(like.shape[0]).clamp(0, G - 1)
+        # a comparison, not F.one_hot: it exports to the ONNX step graph as it is
+        return [(age[:, None] == torch.arange(G, device=like.device)).to(like.dtype)]
 
     def state_change(self, inputs: torch.Tensor, adapter: Adapter | None = None) -> torch.Tensor:
         """The learned dynamics' change of the state code for `inputs` [h, z, s, action]; an
@@ -537,6 +556,7 @@ class WorldModel(nn.Module):
         keep: torch.Tensor | None = None,
         reference: list[torch.Tensor] | None = None,
         adapter: Adapter | None = None,
+        age: int | torch.Tensor = 0,
     ) -> Rollout:
         """Roll the dream forward from `latent` (B, L) through raw `actions` (B, K, ...).
 
@@ -547,13 +567,14 @@ class WorldModel(nn.Module):
         the caller turns them off, through the latents and each frame, not from one frame into the
         next (the decoder's reference is detached, as at inference). `keep` and `reference` are the
         training-time arguments of `draw`, `reference` for the first step only. `adapter` holds
-        each dream's test-time correction of the dynamics (worldsim.model.adapt), or None.
+        each dream's test-time correction of the dynamics (worldsim.model.adapt), or None. `age`
+        (an int or (B,)): the steps taken since `latent` left the filter (see `imagine_step`).
         """
         start, latents, frames, features = latent, [], [], []
         for k in range(actions.shape[1]):
             noise = self.noise(len(latent), generator)
             features.append(self.action_features(actions[:, k]))
-            latent = self.imagine_step(latent, features[-1], noise, physics_blend, adapter)
+            latent = self.imagine_step(latent, features[-1], noise, physics_blend, adapter, age + k)
             latents.append(latent)
             if previous is not None:
                 frame = self.draw(latent, previous, keep, reference if k == 0 else None)
