@@ -473,9 +473,13 @@ def test_the_scored_steps_follow_the_burn_in_at_its_age(pusht, monkeypatch):
     sampler = WindowSampler(pusht, 3 + 5 + 4 - 1, "all")
     model = tiny_model(sampler, dynamics_age=4)
     batch = to_tensors(sampler.sample(2, np.random.default_rng(0)))
-    seen = []
-    step = model.imagine_step
-    monkeypatch.setattr(model, "imagine_step", lambda *a, **k: seen.append(int(a[5] if len(a) > 5 else k["age"])) or step(*a, **k))
+    seen, step = [], model.imagine_step
+
+    def recorded(*args, **kw):
+        seen.append(int(args[5] if len(args) > 5 else kw["age"]))
+        return step(*args, **kw)
+
+    monkeypatch.setattr(model, "imagine_step", recorded)
     world_model_loss(model, batch, 3, LossWeights(first_step=1.0), torch.Generator().manual_seed(0), torch.ones(2), burn_in=5)
     assert seen == [0] + [0, 1, 2, 3, 4] + [5, 6, 7, 8]
 
