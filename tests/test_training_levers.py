@@ -503,3 +503,16 @@ def test_envs_count_each_dreams_steps_since_its_start(pusht, lever_run, tmp_path
     assert env.dream.age.tolist() == [4]
     env.reset(seed=1)
     assert env.dream.age.tolist() == [0]
+
+
+def test_train_only_changes_the_named_parts_and_holds_the_rest(pusht, lever_run, tmp_path):
+    source, _ = lever_run
+    out = tmp_path / "dynamics-only"
+    train(config(pusht, out, steps=3, init=str(source), decoder_lr=2e-3, train_only=["state_delta"]), progress=False)
+    before, after = load_model(source)[0].state_dict(), load_model(out)[0].state_dict()
+    moved = {k for k in before if not torch.equal(before[k], after[k])}
+    assert moved and all(k.startswith("state_delta.") for k in moved), sorted(moved)
+    recorded = json.loads((out / "config.json").read_text())
+    assert "--train-only state_delta" in json.dumps(recorded)
+    with pytest.raises(ValueError, match=r"--train-only dynamics: no parameter is named so .*state_delta"):
+        train(config(pusht, tmp_path / "bad", steps=1, init=str(source), train_only=["dynamics"]), progress=False)

@@ -56,6 +56,12 @@ def add_train(commands) -> None:
         "(the fields of worldsim.model.objective.LossWeights)",
     )
     p.add_argument("--init", default="", help="start from this checkpoint (or built-in domain) instead of fresh weights")
+    p.add_argument(
+        "--train-only",
+        default="",
+        help="comma-separated parameter name prefixes that learn, the rest held (e.g. state_delta, the learned "
+        "dynamics; default: all)",
+    )
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -89,6 +95,7 @@ def run_train(args):
         event_share=args.event_share,
         fresh_starts=args.fresh_starts,
         init=args.init,
+        train_only=[p.strip() for p in args.train_only.split(",") if p.strip()],
     )
     result = train(config, progress=not args.quiet, resume=args.resume)
     if "rank" in result:  # a torchrun rank other than 0: rank 0 reports

@@ -86,6 +86,10 @@ class TrainConfig:
     device: str = "cpu"  # where the model trains ("cuda", "cuda:1", "mps"); noise and batches are drawn on the CPU
     model: dict[str, Any] = field(default_factory=dict)  # ModelConfig overrides (sizes)
     init: str = ""  # a checkpoint to start from (fine-tuning) instead of fresh weights
+    # Parameter name prefixes that learn (say "state_delta", the learned dynamics); empty: all. The
+    # rest is held as it is: a fine-tune of the dynamics alone keeps the encoder's reading and the
+    # latents every other part (a prompt's scene generator) was trained on.
+    train_only: list[str] = field(default_factory=list)
     weights: dict[str, float] = field(default_factory=dict)  # LossWeights overrides
 
 
@@ -234,6 +238,7 @@ def _train(
         model.fit_state_normalisation(torch.from_numpy(train_set.states))
         state = {"step": 0, "elapsed_s": 0.0}
     model.to(device)
+    _hold_all_but(model, config.train_only)
     optimizer = torch.optim.AdamW(_parameter_groups(model, config), lr=config.lr, weight_decay=1e-6)
     rng, generator = distributed.random_streams(config.seed, ranks, state["step"])
     if resume:
@@ -328,14 +333,29 @@ def validation_metrics(model: WorldModel, val_set: WindowSampler, config: TrainC
     return totals
 
 
+def _hold_all_but(model: WorldModel, prefixes: list[str]) -> None:
+    """Only parameters named with one of `prefixes` learn (none given: all do)."""
+    if not prefixes:
+        return
+    names = [name for name, _ in model.named_parameters()]
+    unmatched = [p for p in prefixes if not any(name.startswith(p) for name in names)]
+    if unmatched:
+        parts = sorted({name.split(".")[0] for name in names})
+        raise ValueError(f"--train-only {', '.join(unmatched)}: no parameter is named so (the model's parts: {', '.join(parts)})")
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad_(name.startswith(tuple(prefixes)))
+
+
 def _parameter_groups(model: WorldModel, config: TrainConfig) -> list[dict[str, Any]]:
-    """The decoder apart when it has its own learning rate; the optimiser's groups stay in this
-    order, so a resumed run's optimiser state fits them."""
+    """The parameters that learn, the decoder apart when it has its own learning rate; the
+    optimiser's groups stay in this order, so a resumed run's optimiser state fits them."""
+    learning = [p for p in model.parameters() if p.requires_grad]
     if not config.decoder_lr:
-        return [{"params": list(model.parameters())}]
-    drawing = set(model.decoder.parameters())
-    rest = [p for p in model.parameters() if p not in drawing]
-    return [{"params": rest}, {"params": list(model.decoder.parameters()), "lr": config.decoder_lr}]
+        return [{"params": learning}]
+    drawing = {p for p in model.decoder.parameters() if p.requires_grad}
+    rest = [p for p in learning if p not in drawing]
+    groups = [{"params": rest}, {"params": [p for p in learning if p in drawing], "lr": config.decoder_lr}]
+    return [g for g in groups if g["params"]]  # a decoder held by --train-only has no group
 
 
 def _command(config: TrainConfig) -> str:
@@ -351,6 +371,8 @@ def _command(config: TrainConfig) -> str:
         command += f" --burn-in {config.burn_in}"
     if config.fresh_starts:
         command += f" --fresh-starts {config.fresh_starts}"
+    if config.train_only:
+        command += f" --train-only {','.join(config.train_only)}"
     if config.event_share:
         command += f" --event-share {config.event_share}"
     if config.model:
