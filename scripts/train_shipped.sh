@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Train the shipped world models from scratch (after scripts/collect_datasets.sh data 2).
 # The three are world models v2 (a field decoder drawing the state).
-# Usage: scripts/train_shipped.sh [robotics|driving|driving-cat|games|games-v1|games-v2|games-view|games-wander|games-prior|games-kinematic|games-true-start|games-held-turn|games-grip|games-speed|games-track|robotics-v2|robotics-latent|robotics-angles|robotics-field ...]   (default: the three shipped)
+# Usage: scripts/train_shipped.sh [robotics|driving|driving-cat|games|games-v1|games-v2|games-view|games-wander|games-prior|games-kinematic|games-true-start|games-held-turn|games-grip|games-speed|games-track|robotics-v2|robotics-latent|robotics-angles|robotics-field|robotics-age|robotics-dynamics-age ...]   (default: the three shipped)
 set -euo pipefail
 # The games v2 recipe ("games-v2" below) on DATA into OUT, with extra entries for the --model and
 # --loss JSON objects (each "" or starting with a comma); the candidates differ from it only there.
@@ -90,6 +90,23 @@ for domain in $domains; do
       worldsim train --domain robotics --data data/robotics-v2 --out runs/robotics --init runs/robotics-base --steps 4500 \
         --threads 2 --seed 0 --burn-in 24 --decoder-lr 2e-3 --model "$drawing_state" \
         --loss '{"motion": 10, "consistency": 10, "foreground": 10, "state_forcing": 1.0, "imagined_pixels": 0}' --quiet
+      ;;
+    robotics-age | robotics-dynamics-age)
+      # The dream's age as an input of the learned dynamics (BENCHMARKS.md, "The dream's age"): 1,000
+      # steps from the shipped model with first_step 0.1 and --fresh-starts 0.3, with dynamics_age 4
+      # and without it (the control), side by side on one thread each (about an hour). robotics-age
+      # trains the whole model; robotics-dynamics-age the learned dynamics alone (--train-only).
+      drawing_state='"draws_on_previous": false, "encoder_coordinates": true, "ensemble": 4, "angle_coding": "cos_sin", "decoder": "field", "decoder_input": "state"'
+      loss='{"motion": 10, "consistency": 10, "foreground": 10, "state_forcing": 1.0, "imagined_pixels": 0, "first_step": 0.1}'
+      if [ "$domain" = robotics-age ]; then
+        only=(--decoder-lr 2e-3) names=(robotics-fs01c robotics-age4)
+      else
+        only=(--train-only state_delta) names=(robotics-dyn-control robotics-dyn-age4)
+      fi
+      common=(--domain robotics --data data/robotics-v2 --init robotics --steps 1000 --threads 1 --seed 0 --burn-in 24 --fresh-starts 0.3 --quiet)
+      worldsim train "${common[@]}" "${only[@]}" --out "runs/${names[0]}" --model "{$drawing_state}" --loss "$loss" &
+      worldsim train "${common[@]}" "${only[@]}" --out "runs/${names[1]}" --model "{$drawing_state, \"dynamics_age\": 4}" --loss "$loss" &
+      wait
       ;;
     driving)
       # The shipped driving model (world model v2; BENCHMARKS.md, "Driving: a decoder that draws the

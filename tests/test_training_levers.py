@@ -516,3 +516,19 @@ def test_train_only_changes_the_named_parts_and_holds_the_rest(pusht, lever_run,
     assert "--train-only state_delta" in json.dumps(recorded)
     with pytest.raises(ValueError, match=r"--train-only dynamics: no parameter is named so .*state_delta"):
         train(config(pusht, tmp_path / "bad", steps=1, init=str(source), train_only=["dynamics"]), progress=False)
+
+
+def test_dynamics_reading_the_state_alone_step_the_same_state_alike_whatever_the_memory(pusht):
+    sampler = WindowSampler(pusht, 4, "all")
+    model = tiny_model(sampler, dynamics_reads="state").eval()
+    S, latent = model.config.state_code_dim, 0.3 * torch.randn(2, model.config.latent_dim)
+    other = torch.cat([latent[:, :S], torch.randn(2, model.config.latent_dim - S)], -1)  # same state, other memory
+    action = model.action_features(torch.rand(2, 2) * 512)
+    with torch.no_grad():
+        a, b = (model.imagine_step(x, action, None, 1.0)[:, :S] for x in (latent, other))
+        reading = tiny_model(sampler).eval()
+        c, d = (reading.imagine_step(x, action, None, 1.0)[:, :S] for x in (latent, other))
+    torch.testing.assert_close(a, b)
+    assert not torch.allclose(c, d)  # the default dynamics read the memory too
+    with pytest.raises(ValueError, match="dynamics_reads is one of latent, state, got 'frames'"):
+        model_config_for(sampler.dataset, {**TINY, "dynamics_reads": "frames"})

@@ -12,7 +12,8 @@ from worldsim.model.ego_view import check_view
 # of the state (decoder_view); 7: the learned dynamics may correct the physics prior (dynamics);
 # 8: the prior may draw its own random part (prior_noise; the step's noise is wider for it) and
 # read the reward off the step (prior_reward); the field decoder may lay a static image (decoder_static);
-# 9: the learned dynamics may read how many steps the dream has taken since the filter (dynamics_age)
+# 9: the learned dynamics may read how many steps the dream has taken since the filter (dynamics_age),
+# and the physical state alone (dynamics_reads)
 FORMAT_VERSION = 9
 # Older versions this release still reads, and the config fields they lack (with the value that
 # reproduces them): a version-2 model simply has no frame reader; before version 4, angles were
@@ -26,6 +27,7 @@ ANGLE_CODINGS = ("cos_sin", "wrapped")
 DECODERS = ("upsample", "broadcast", "field")
 DECODER_INPUTS = ("latent", "state")
 DYNAMICS = ("delta", "prior", "kinematic")
+DYNAMICS_READS = ("latent", "state")
 
 
 @dataclass
@@ -120,6 +122,11 @@ class ModelConfig:
     # correction to a filtered state that has none: PushT's first imagined step jumped the block
     # 60 units and walked back over the next five. Knowing the age, one network learns both.
     dynamics_age: int = 0
+    # What the learned dynamics read beside the action (and the age): "latent", the memory, the
+    # stochastic part and the physical state; "state", the physical state alone. Reading the memory,
+    # PushT's learned step re-reads the state from it and overwrites the state it starts from:
+    # moving a filtered start to what its frame shows changed no later step (scripts/start_fit.py).
+    dynamics_reads: str = "latent"
     # The termination head fires above this logit: 0 (probability 1/2) until `worldsim calibrate`
     # sets it on held-out episodes for a wanted recall (terminations are rare; see calibration.py).
     termination_threshold: float = 0.0
@@ -131,6 +138,8 @@ class ModelConfig:
             raise ValueError(f"dynamics_age is 0 (off) or at least 2 buckets, got {self.dynamics_age}")
         if self.dynamics_age and not self.state_fields:
             raise ValueError("dynamics_age: only the learned physical dynamics read the age; this model has no physical state")
+        if self.dynamics_reads not in DYNAMICS_READS:
+            raise ValueError(f"dynamics_reads is one of {', '.join(DYNAMICS_READS)}, got {self.dynamics_reads!r}")
         if self.ensemble < 0 or self.ensemble == 1:
             raise ValueError(f"ensemble is 0 (none) or at least 2 heads, got {self.ensemble}")
         if self.decoder not in DECODERS:

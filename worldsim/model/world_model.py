@@ -81,7 +81,8 @@ class WorldModel(nn.Module):
         self.posterior_net = mlp(D + c.embed_dim, H, self.stochastic.stats_dim)
         self.state_net = mlp(D + c.embed_dim, H, S) if S else None  # physical state seen in a frame
         G = c.dynamics_age  # the age's one-hot width (0: not read)
-        self.state_delta = mlp(D + Z + S + A + G, H, S) if S else None  # learned physical dynamics
+        reads = D + Z + S + A + G if c.dynamics_reads == "latent" else S + A + G
+        self.state_delta = mlp(reads, H, S) if S else None  # learned physical dynamics
         # The physical state read off one frame alone (no memory): trained on real frames, it is
         # the judge of whether a decoded frame shows the state its latent holds.
         self.frame_reader = mlp(c.embed_dim, H, S) if S and c.frame_reader else None
@@ -316,7 +317,8 @@ class WorldModel(nn.Module):
         z = self.stochastic.sample(self.stochastic.params(self.prior_net(h)), noise)
         if self.state_delta is None:
             return torch.cat([h, z], -1)
-        delta = self.state_change(torch.cat([h, z, s, action, *self.age_features(age, s)], -1), adapter)
+        memory = [h, z] if self.config.dynamics_reads == "latent" else []
+        delta = self.state_change(torch.cat([*memory, s, action, *self.age_features(age, s)], -1), adapter)
         pure = isinstance(alpha, (int, float)) and alpha == 1.0
         if self.config.dynamics != "delta":
             delta = delta * self.correctable
@@ -343,7 +345,7 @@ class WorldModel(nn.Module):
         return [(age[:, None] == torch.arange(G, device=like.device)).to(like.dtype)]
 
     def state_change(self, inputs: torch.Tensor, adapter: Adapter | None = None) -> torch.Tensor:
-        """The learned dynamics' change of the state code for `inputs` [h, z, s, action]; an
+        """The learned dynamics' change of the state code for `inputs` ([h, z,] s, action[, age]); an
         `adapter` adds its correction, read off the features the last layer reads."""
         if adapter is None:
             return self.state_delta(inputs)
