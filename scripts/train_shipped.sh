@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Train the shipped world models from scratch (after scripts/collect_datasets.sh data 2).
 # The three are world models v2 (a field decoder drawing the state).
-# Usage: scripts/train_shipped.sh [robotics|driving|driving-cat|games|games-v1|games-v2|games-view|games-wander|games-prior|games-kinematic|games-true-start|games-held-turn|games-grip|games-speed|games-track|robotics-v2|robotics-latent|robotics-angles|robotics-field|robotics-age|robotics-dynamics-age ...]   (default: the three shipped)
+# Usage: scripts/train_shipped.sh [robotics|driving|driving-cat|games|games-v1|games-v2|games-view|games-wander|games-prior|games-kinematic|games-true-start|games-held-turn|games-grip|games-speed|games-track|robotics-v2|robotics-latent|robotics-angles|robotics-field|robotics-age|robotics-dynamics-age|robotics-dynamics-state ...]   (default: the three shipped)
 set -euo pipefail
 # The games v2 recipe ("games-v2" below) on DATA into OUT, with extra entries for the --model and
 # --loss JSON objects (each "" or starting with a comma); the candidates differ from it only there.
@@ -106,6 +106,17 @@ for domain in $domains; do
       common=(--domain robotics --data data/robotics-v2 --init robotics --steps 1000 --threads 1 --seed 0 --burn-in 24 --fresh-starts 0.3 --quiet)
       worldsim train "${common[@]}" "${only[@]}" --out "runs/${names[0]}" --model "{$drawing_state}" --loss "$loss" &
       worldsim train "${common[@]}" "${only[@]}" --out "runs/${names[1]}" --model "{$drawing_state, \"dynamics_age\": 4}" --loss "$loss" &
+      wait
+      ;;
+    robotics-dynamics-state)
+      # Learned dynamics reading the physical state alone (BENCHMARKS.md, "The dream's age, and
+      # dynamics that read the state alone"), fine-tuned alone into the shipped model, without and
+      # with the age, side by side on one thread each.
+      drawing_state='"draws_on_previous": false, "encoder_coordinates": true, "ensemble": 4, "angle_coding": "cos_sin", "decoder": "field", "decoder_input": "state", "dynamics_reads": "state"'
+      loss='{"motion": 10, "consistency": 10, "foreground": 10, "state_forcing": 1.0, "imagined_pixels": 0, "first_step": 0.1}'
+      common=(--domain robotics --data data/robotics-v2 --init robotics --steps 1000 --threads 1 --seed 0 --burn-in 24 --fresh-starts 0.3 --train-only state_delta --quiet)
+      worldsim train "${common[@]}" --out runs/robotics-dyn-state --model "{$drawing_state}" --loss "$loss" &
+      worldsim train "${common[@]}" --out runs/robotics-dyn-state-age4 --model "{$drawing_state, \"dynamics_age\": 4}" --loss "$loss" &
       wait
       ;;
     driving)
