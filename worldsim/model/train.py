@@ -107,24 +107,24 @@ def _initial_model(config: TrainConfig, dataset: Dataset) -> WorldModel:
     if wanted != model.config:  # a size or part changed: carry over what still fits
         grown = WorldModel(wanted)
         ours = grown.state_dict()
-        theirs = {k: _carried(ours[k], v, k) for k, v in model.state_dict().items() if k in ours}
+        # the dynamics' first layer gains the age's inputs after its old ones, where it reads as before
+        same_reads = wanted.dynamics_reads == model.config.dynamics_reads
+        appended = {"state_delta.0.weight": wanted.dynamics_age - model.config.dynamics_age} if same_reads else {}
+        theirs = {k: _carried(ours[k], v, appended.get(k, 0)) for k, v in model.state_dict().items() if k in ours}
         grown.load_state_dict({**ours, **{k: v for k, v in theirs.items() if v is not None}})
         model = grown
     model.train()
     return model
 
 
-# Linear layers whose new inputs, where a config adds some, come after the old ones
-APPENDED_INPUTS = ("state_delta.0.weight",)  # the learned dynamics given the dream's age (dynamics_age)
-
-
-def _carried(fresh: torch.Tensor, old: torch.Tensor, name: str = "") -> torch.Tensor | None:
+def _carried(fresh: torch.Tensor, old: torch.Tensor, appended: int = 0) -> torch.Tensor | None:
     """`old` where it fits `fresh`; a convolution that gained input channels (the encoder given pixel
-    coordinates), or a linear layer of APPENDED_INPUTS that gained inputs, keeps its old weights with
-    the new inputs' at zero, so it computes what it did; None where nothing carries over."""
+    coordinates), or a linear layer given `appended` inputs after its old ones (the dynamics given the
+    dream's age), keeps its old weights with the new inputs' at zero, so it computes what it did;
+    None where nothing carries over."""
     if fresh.shape == old.shape:
         return old
-    if name in APPENDED_INPUTS and fresh.shape[0] == old.shape[0] and fresh.shape[1] > old.shape[1]:
+    if appended > 0 and fresh.dim() == 2 and fresh.shape[0] == old.shape[0] and fresh.shape[1] == old.shape[1] + appended:
         grown = torch.zeros_like(fresh)
         grown[:, : old.shape[1]] = old
         return grown
