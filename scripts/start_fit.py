@@ -39,7 +39,7 @@ def fit_start(model, latent: torch.Tensor, frame: torch.Tensor, steps: int, lr: 
     return torch.cat([model.on_circle(code.detach()), rest], -1)
 
 
-def errors(model, states: np.ndarray, truth: np.ndarray, fields: list[str]) -> np.ndarray:
+def errors(states: np.ndarray, truth: np.ndarray, fields: list[str]) -> np.ndarray:
     """(N, 3): agent position, block position (mean of |dx|, |dy|) and block angle error around the circle."""
     f = {name: i for i, name in enumerate(fields)}
     d = np.abs(states - truth)
@@ -83,8 +83,7 @@ def main() -> None:
     print(f"{len(windows)} windows of {args.data}; agent / block position error, block angle (rad)")
     print("fit steps  ms/fit  " + "  ".join(f"{'start' if k == 0 else f'k={k}':>18}" for k in AT))
     for steps in args.steps:
-        times = []
-        starts = []
+        times, starts = [], []
         for i in range(len(windows)):  # one scene at a time, as an env resets
             begin = time.perf_counter()
             starts.append(fit_start(model, latent[i : i + 1], last[i : i + 1], steps, args.lr))
@@ -96,7 +95,7 @@ def main() -> None:
         states.update({k: dream.states[:, k - 1].numpy() for k in AT if k})
         cells = []
         for k in AT:
-            err = errors(model, states[k], truth[k], fields).mean(0)
+            err = errors(states[k], truth[k], fields).mean(0)
             cells.append(f"{err[0]:5.1f} / {err[1]:5.1f} / {err[2]:4.2f}")
         print(f"{steps:>9}  {np.median(times):6.1f}  " + "  ".join(f"{c:>18}" for c in cells))
 

@@ -503,6 +503,10 @@ def test_envs_count_each_dreams_steps_since_its_start(pusht, lever_run, tmp_path
     assert env.dream.age.tolist() == [4]
     env.reset(seed=1)
     assert env.dream.age.tolist() == [0]
+    plain = WorldSimEnv(checkpoint=str(lever_run[0]), obs_type="latent")  # dynamics that read no age count none
+    plain.reset(seed=0)
+    plain.step(plain.action_space.sample())
+    assert plain.dream.age.tolist() == [0]
 
 
 def test_train_only_changes_the_named_parts_and_holds_the_rest(pusht, lever_run, tmp_path):

@@ -54,7 +54,9 @@ class Dream:
         c = model.config
         self.latent = torch.zeros(num, c.latent_dim, device=device)
         self.disagreement = torch.zeros(num, device=device)
-        # steps each dream has taken since its start (filtered or generated): dynamics may read it
+        # steps each dream has taken since its start (filtered or generated), counted only for
+        # dynamics that read it (ModelConfig.dynamics_age): other models' steps pay nothing for it
+        self.counts_age = bool(c.dynamics_age)
         self.age = torch.zeros(num, dtype=torch.long, device=device)
         self.frame = torch.zeros(num, 3, c.frame_size, c.frame_size, device=device)
         # One seeded noise stream per dream, all drawn in one batched call (NoiseStreams).
@@ -186,9 +188,10 @@ class Dream:
             palette=self.palette,
             crash_rule=self.crash_rule,  # see worldsim.model.crash: the head misses crashes into slower traffic
             adapter=adapter,
-            age=self.age,
+            age=self.age if self.counts_age else 0,
         )
-        self.age += 1
+        if self.counts_age:
+            self.age += 1
         self.latent = rollout.latents[:, 0]
         if self.draw:
             self.frame = rollout.frames[:, 0]
@@ -201,8 +204,9 @@ class Dream:
         model, start = self.model, self.latent
         features = model.action_features(actions)
         noise = model.noise(self.num, self.streams)
-        out = self.graph(start, features, noise, self.frame, self.palette, self.age.float())
-        self.age += 1
+        out = self.graph(start, features, noise, self.frame, self.palette, self.age.float() if self.counts_age else None)
+        if self.counts_age:
+            self.age += 1
         self.latent, rewards, logits = out[:3]
         if self.draw:
             self.frame = out[3] if self.palette is None else snap(out[3], self.palette)

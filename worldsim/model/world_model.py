@@ -576,7 +576,9 @@ class WorldModel(nn.Module):
         for k in range(actions.shape[1]):
             noise = self.noise(len(latent), generator)
             features.append(self.action_features(actions[:, k]))
-            latent = self.imagine_step(latent, features[-1], noise, physics_blend, adapter, age + k)
+            # the age is only counted for dynamics that read it: no tensor work per step otherwise
+            step_age = age + k if self.config.dynamics_age else 0
+            latent = self.imagine_step(latent, features[-1], noise, physics_blend, adapter, step_age)
             latents.append(latent)
             if previous is not None:
                 frame = self.draw(latent, previous, keep, reference if k == 0 else None)
