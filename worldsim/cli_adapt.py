@@ -16,6 +16,13 @@ def add_adapt(commands) -> None:
     p.add_argument("--horizon", type=int, default=50, help="steps scored after the context (default 50)")
     p.add_argument("--steps", default="0,5,10,20", help="gradient steps to compare, 0 = none (default 0,5,10,20)")
     p.add_argument("--weights", choices=("bias", "last_layer"), default="bias", help="what adapts (default bias)")
+    p.add_argument(
+        "--target",
+        choices=("filter", "frames"),
+        default="filter",
+        help="what the replayed context is fitted to: the filter's reading of the real frames, or the frames "
+        "themselves, drawn from the dream's state (models whose decoder reads the state; default filter)",
+    )
     p.add_argument("--lr", type=float, default=1e-3, help="Adam's step size (default 0.001)")
     p.add_argument("--holdout", type=int, default=2, help="context frames that judge the fit (default 2)")
     p.add_argument("--no-trust", action="store_true", help="weigh all state fields alike in the loss")
@@ -42,7 +49,7 @@ def run_adapt(args):
         raise ValueError(f"--steps must be whole numbers separated by commas, got {args.steps!r}") from None
     if not args.domain and not args.checkpoint:
         raise ValueError("give --domain or --checkpoint")
-    adapt = AdaptConfig(weights=args.weights, lr=args.lr, holdout=args.holdout)
+    adapt = AdaptConfig(weights=args.weights, lr=args.lr, holdout=args.holdout, target=args.target)
     config = AdaptEvalConfig(args.context, args.horizon, steps, adapt, args.episodes, args.seed)
     path = resolve_checkpoint(args.checkpoint or args.domain)
     model, _ = load_model(path, domain=args.domain)

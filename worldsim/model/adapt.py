@@ -37,6 +37,7 @@ import torch
 from worldsim.model.world_model import WorldModel
 
 WEIGHTS = ("last_layer", "bias")
+TARGETS = ("filter", "frames")
 
 
 @dataclass(frozen=True)
@@ -49,11 +50,17 @@ class AdaptConfig:
     # last context frames the fit never sees (at most all but two): a correction that does not help
     # the dream replayed up to them from the first frame is dropped
     holdout: int = 2
+    # what the replayed dream is pulled towards: "filter", the state the filter reads off the real
+    # frames that followed; "frames", those frames themselves, the dream's state drawn by a decoder
+    # that reads the state alone and compared pixel by pixel (no reading by the filter in between)
+    target: str = "filter"
     physics_blend: float = 1.0  # the α the dream replays the context with (the env's)
 
     def __post_init__(self):
         if self.weights not in WEIGHTS:
             raise ValueError(f"adapt weights must be one of {', '.join(WEIGHTS)}, got {self.weights!r}")
+        if self.target not in TARGETS:
+            raise ValueError(f"adapt target must be one of {', '.join(TARGETS)}, got {self.target!r}")
         for name, least in (("steps", 0), ("horizon", 1), ("holdout", 0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
@@ -175,8 +182,15 @@ def adapt(
     B, T = frames.shape[:2]
     if T < 2 or actions is None:
         raise ValueError(f"test-time training needs at least 2 context frames and the actions between them, got {T} frames")
+    if config.target == "frames" and model.config.decoder_input != "state":
+        raise ValueError(
+            f'adapt target "frames" draws the dream\'s state and compares it with the real frames; this model\'s '
+            f"decoder reads {model.config.decoder_input!r}, not the state alone (use target \"filter\")"
+        )
     started = time.perf_counter()
     latents, codes, features = _filtered(model, frames, actions)
+    if config.target == "frames":
+        codes = model.frames_in(frames)  # the windows' targets: the real frames, (B, T, 3, H, W)
     holdout = min(config.holdout, T - 2)  # a short context keeps at least one step to fit
     last = T - 1 - holdout  # the last frame the fit's windows reach; later ones judge it
     fit = _windows(latents, codes, features, range(last), min(config.horizon, last), 1, last)
@@ -244,7 +258,7 @@ def _filtered(model: WorldModel, frames: torch.Tensor, actions: torch.Tensor):
 class _Windows:
     starts: torch.Tensor  # (B·W, L): the filtered latent each window starts from
     features: torch.Tensor  # (B·W, horizon, A): the recorded actions it replays
-    targets: torch.Tensor  # (B·W, horizon, S): the filtered state codes it should reach
+    targets: torch.Tensor  # (B·W, horizon, S): the filtered state codes it should reach (or frames, (..., 3, H, W))
     valid: torch.Tensor  # (B·W, horizon): which of those steps are scored
     scene: torch.Tensor  # (B·W,): each window's scene
     scenes: int
@@ -271,13 +285,22 @@ def _windows(latents, codes, features, starts, horizon: int, first: int, last: i
 
 
 def _scene_losses(model, adapter: SceneAdapter, w: _Windows, weights: torch.Tensor, config: AdaptConfig) -> torch.Tensor:
-    """(B,): each scene's mean weighted state error over its windows' scored steps, the dream
-    replaying the recorded actions open-loop with each random part at its mean."""
-    latent, errors, rows = w.starts, [], adapter.rows(w.scene)
+    """(B,): each scene's mean error over its windows' scored steps, the dream replaying the
+    recorded actions open-loop with each random part at its mean: the weighted state error against
+    the filter's reading, or the drawn frame's mean squared pixel error (`AdaptConfig.target`)."""
+    latent, codes, rows = w.starts, [], adapter.rows(w.scene)
     for k in range(w.features.shape[1]):
         latent = model.imagine_step(latent, w.features[:, k], None, config.physics_blend, rows, age=k)
-        errors.append(model.state_errors(model.split(latent)[0], w.targets[:, k]) @ weights)
-    error = (torch.stack(errors, 1) * w.valid).sum(1)
+        codes.append(model.split(latent)[0])
+    codes = torch.stack(codes, 1)  # (B·W, horizon, S)
+    if config.target == "frames":
+        scored = w.valid.bool()  # only the steps scored are drawn: the decoder is most of the cost
+        drawn = model.draw_state(codes[scored])
+        pixels = ((drawn - w.targets[scored]) ** 2).flatten(1).mean(1)
+        errors = torch.zeros_like(w.valid).masked_scatter(scored, pixels)
+    else:
+        errors = model.state_errors(codes, w.targets) @ weights
+    error = (errors * w.valid).sum(1)
     total = torch.zeros(w.scenes, device=error.device).index_add(0, w.scene, error)
     count = torch.zeros(w.scenes, device=error.device).index_add(0, w.scene, w.valid.sum(1))
     return total / count
