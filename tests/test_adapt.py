@@ -5,13 +5,17 @@ import json
 import numpy as np
 import pytest
 import torch
+from tiny_models import TINY
 
+from worldsim.data import Dataset
 from worldsim.envs.vector_env import WorldSimVectorEnv
 from worldsim.envs.world_sim_env import WorldSimEnv
 from worldsim.model.adapt import AdaptConfig, SceneAdapter, adapt, filter_trust
 from worldsim.model.adapt_eval import AdaptEvalConfig, evaluate_adaptation, format_adapt_report
 from worldsim.model.checkpoint import load_model
 from worldsim.model.start_bank import load_start_bank
+from worldsim.model.train import model_config_for
+from worldsim.model.world_model import WorldModel
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +79,31 @@ def test_adapter_rows_and_trust(model_and_bank):
     assert not adapter.active()
     trust = filter_trust(model, bank["frames"], bank["actions"], bank["states"])
     assert trust.shape == (model.config.state_code_dim,) and torch.isclose(trust.mean(), torch.tensor(1.0))
+
+
+def test_a_frames_target_fits_the_drawn_dream_to_the_real_frames(run, model_and_bank):
+    _, bank = model_and_bank
+    torch.manual_seed(0)
+    draws_state = {**TINY, "draws_on_previous": False, "decoder": "field", "decoder_input": "state"}
+    model = WorldModel(model_config_for(Dataset(run.parent / "data"), draws_state))
+    before = snapshot(model)
+    config = AdaptConfig(weights="bias", steps=10, lr=0.05, holdout=0, target="frames")
+    adapter, report = adapt(model, bank["frames"][:2], bank["actions"][:2], config)
+    assert_unchanged(model, before)
+    assert adapter.active() and report["target"] == "frames"
+    assert all(a < b for a, b in zip(report["loss_after"], report["loss_before"], strict=True))
+    # the pixel loss is not the state loss: the same fit against the filter's reading ends elsewhere
+    other, _ = adapt(model, bank["frames"][:2], bank["actions"][:2], AdaptConfig(weights="bias", steps=10, lr=0.05, holdout=0))
+    assert not torch.allclose(adapter.bias, other.bias)
+
+
+def test_a_frames_target_needs_a_decoder_that_draws_the_state(model_and_bank):
+    model, bank = model_and_bank
+    assert model.config.decoder_input != "state"
+    with pytest.raises(ValueError, match="decoder reads"):
+        adapt(model, bank["frames"][:1], bank["actions"][:1], AdaptConfig(target="frames"))
+    with pytest.raises(ValueError, match="target"):
+        AdaptConfig(target="pixels")
 
 
 def test_holdout_drops_a_correction_that_does_not_carry(model_and_bank):

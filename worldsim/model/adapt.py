@@ -184,8 +184,8 @@ def adapt(
         raise ValueError(f"test-time training needs at least 2 context frames and the actions between them, got {T} frames")
     if config.target == "frames" and model.config.decoder_input != "state":
         raise ValueError(
-            f'adapt target "frames" draws the dream\'s state and compares it with the real frames; this model\'s '
-            f"decoder reads {model.config.decoder_input!r}, not the state alone (use target \"filter\")"
+            f"adapt target \"frames\" draws the dream's state and compares it with the real frames; this model's "
+            f'decoder reads {model.config.decoder_input!r}, not the state alone (use target "filter")'
         )
     started = time.perf_counter()
     latents, codes, features = _filtered(model, frames, actions)
