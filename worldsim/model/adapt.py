@@ -3,8 +3,10 @@
 A scene unlike the training data (traffic slowing to a jam, a track never driven) is seen for a few
 real frames before the dream takes over. `adapt` spends a few gradient steps on that context: the
 dream replays the context's recorded actions open-loop from each of its frames, and its physical
-state is pulled towards the state the model's own filter reads off the real frames that followed.
-No simulator state is needed; the loss is self-supervised.
+state is pulled towards the state the model's own filter reads off the real frames that followed (`AdaptConfig.target`
+"filter"), or, where the decoder draws the state alone, its state is drawn and compared pixel by
+pixel with those frames ("frames": no reading by the filter in between). No simulator state is
+needed; the loss is self-supervised.
 
 What adapts is a per-scene correction of the learned dynamics' last layer (`AdaptConfig.weights`):
 
@@ -21,7 +23,8 @@ the correction it would get alone.
 Measured on the shipped models (BENCHMARKS.md, "Test-time training at reset"), it does not yet cut
 the error over the next 50 steps: it lowers the first step's, but the filter's reading it fits is
 noisier than the dream's own open-loop state for most fields, so what agrees with the filter for a
-few steps strays from the simulator over many. `worldsim adapt` measures it on any model.
+few steps strays from the simulator over many. Fitted to the frames themselves, the story is the
+same: the first step's error falls and the later ones rise. `worldsim adapt` measures it on any model.
 """
 
 from __future__ import annotations
