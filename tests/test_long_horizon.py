@@ -5,6 +5,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 
 from worldsim.cli import main
 from worldsim.data import CollectRequest, Dataset, collect
@@ -75,6 +76,28 @@ def test_long_horizon_report_layout(pusht):
     assert report["recipes"]["realism"]["steps"] == 8
     assert report["controllability"]["starts"] == 2 and 0.0 <= report["controllability"]["sign_agreement"] <= 1.0
     assert "realism" in format_long_report(report)
+
+
+def test_a_decoder_that_draws_the_state_is_scored_on_the_true_states_too(pusht):
+    from tiny_models import TINY
+
+    from worldsim.model.train import model_config_for
+    from worldsim.model.world_model import WorldModel
+
+    plain, data = pusht
+    assert replay_episodes(plain, data, [0], tiny_config()).drawn_truth is None
+    torch.manual_seed(0)
+    model = WorldModel(model_config_for(data, {**TINY, "draws_on_previous": False, "decoder": "field", "decoder_input": "state"}))
+    replay = replay_episodes(model, data, [0, 1], tiny_config())
+    for i, index in enumerate(replay.episodes):
+        truth = data.episode(index).states[tiny_config().context :]
+        assert replay.drawn_truth[i].shape == replay.dream[i].shape and replay.drawn_truth[i].dtype == np.uint8
+        with torch.no_grad():  # frame k is the k-th true state drawn
+            expected = model.to_uint8(model.draw_state(model.normalise_state(torch.from_numpy(truth[-1:]).float())))
+        np.testing.assert_array_equal(replay.drawn_truth[i][-1], expected[0].numpy())
+    report = evaluate_long(model, data, "all", tiny_config(controllability_starts=0))
+    assert all(0.0 <= b["realism_drawn_truth"] <= 1.0 for b in report["buckets"].values())
+    assert "drawn" in format_long_report(report)
 
 
 def test_a_model_is_scored_on_its_own_fields_of_newer_data(pusht):

@@ -11,7 +11,9 @@ per bucket:
 
 - realism: a small CNN trained to tell real from dream frames, split by episode
   (`worldsim.model.critics.realism_accuracy`); held-out accuracy, 0.5 = indistinguishable. The
-  real-vs-real control on the same real frames is the test's floor.
+  real-vs-real control on the same real frames is the test's floor. For a model whose decoder
+  draws the physical state alone, the same test on frames drawn from the simulator's true state
+  ("drawn truth") is the decoder's ceiling: a dream whose states were exact would score that.
 - state read off the pixels: a probe trained on real frames of the episodes not replayed reads the
   physical state; its error on dream frames against the simulator's true state, beside the probe on
   copy-last frames (the real context frame held still) and on the real frames themselves (its floor).
@@ -44,6 +46,7 @@ from worldsim.data import Dataset
 from worldsim.model.calibration import termination_scores
 from worldsim.model.controllability import ControllabilityConfig, controllability, format_controllability_report
 from worldsim.model.critics import ProbeRecipe, RealismRecipe, StateProbe, absolute_difference, realism_accuracy, realism_control
+from worldsim.model.palette import snap
 from worldsim.model.persistence import persistence
 from worldsim.model.world_model import WorldModel
 
@@ -79,6 +82,9 @@ class Replay:
     last_context: list[np.ndarray]  # per episode (H, W, 3): the copy-last baseline's frame
     true_states: list[np.ndarray]  # per episode (K_i, S)
     head_states: list[np.ndarray]  # per episode (K_i, S): the model's own state head
+    # per episode (K_i, H, W, 3) uint8: the true states drawn by a decoder that reads the state
+    # alone, snapped as the dream's frames are (None for other decoders)
+    drawn_truth: list[np.ndarray] | None = None
 
 
 def evaluate_long(
@@ -146,7 +152,8 @@ def replay_episodes(
     `columns` pick the model's state fields out of the data's (`model_columns`; default all)."""
     c = config.context
     rule = domains.of_model(model.config.domain).resolve_crash_rule(None)
-    replay = Replay([], [], [], [], [], [])
+    draws_state = model.config.decoder_input == "state"
+    replay = Replay([], [], [], [], [], [], [] if draws_state else None)
     generator = torch.Generator().manual_seed(config.seed)
     for lo in range(0, len(indices), config.batch_size):
         batch = [data.episode(i) for i in indices[lo : lo + config.batch_size]]
@@ -170,9 +177,23 @@ def replay_episodes(
             replay.dream.append(pixels[j, :k])
             replay.last_context.append(episode.frames[c - 1])
             truth = episode.states[c : c + k]
-            replay.true_states.append(truth if columns is None else truth[:, columns])
+            truth = truth if columns is None else truth[:, columns]
+            replay.true_states.append(truth)
             replay.head_states.append(states[j, :k])
+            if draws_state:
+                replay.drawn_truth.append(_drawn(model, truth, palette))
     return replay
+
+
+def _drawn(model: WorldModel, states: np.ndarray, palette, chunk: int = 256) -> np.ndarray:
+    """(K, H, W, 3) uint8: physical `states` (K, S) drawn by the model's state decoder, snapped to
+    `palette` as `imagine` snaps the dream's frames."""
+    codes = model.normalise_state(torch.from_numpy(np.asarray(states, dtype=np.float32)).to(model.device))
+    frames = []
+    for lo in range(0, len(codes), chunk):
+        frame = model.draw_state(codes[lo : lo + chunk])
+        frames.append(snap(frame, palette.to(frame.device)) if palette is not None else frame)
+    return model.to_uint8(torch.cat(frames)).cpu().numpy()
 
 
 def _padded(actions: np.ndarray, length: int) -> np.ndarray:
@@ -211,6 +232,10 @@ def _score_bucket(
         controls = [realism_control(real, groups, config.realism, seed=s)["accuracy"] for s in seeds]
         out["realism"], out["realism_std"] = float(np.mean(tests)), float(np.std(tests))
         out["realism_control"], out["realism_control_std"] = float(np.mean(controls)), float(np.std(controls))
+        if replay.drawn_truth is not None:
+            drawn = np.stack([replay.drawn_truth[i][k] for i, k in steps])
+            ceiling = [realism_accuracy(real, drawn, groups, groups, config.realism, seed=s)["accuracy"] for s in seeds]
+            out["realism_drawn_truth"], out["realism_drawn_truth_std"] = float(np.mean(ceiling)), float(np.std(ceiling))
     out["motion"] = {"dream": _motion(replay.dream, steps), "real": _motion(replay.real, steps)}
     if objects:
         copy_last = np.stack([replay.last_context[i] for i, _ in steps])
@@ -289,11 +314,15 @@ def _auprc(score: np.ndarray, truth: np.ndarray) -> float | None:
 
 def format_long_report(report: dict[str, Any]) -> str:
     lines = [f"long-horizon evaluation: {report['episodes']} held-out episodes, {report['steps_imagined']} imagined steps"]
-    header = ("horizon", 8), ("frames", 7), ("realism", 8), ("control", 8), ("motion d/r", 11), ("probe err d / copy / real", 26)
+    drawn = any("realism_drawn_truth" in b for b in report["buckets"].values())
+    header = [("horizon", 8), ("frames", 7), ("realism", 8), ("control", 8)] + ([("drawn", 6)] if drawn else [])
+    header += [("motion d/r", 11), ("probe err d / copy / real", 26)]
     lines.append(" ".join(f"{name:>{width}}" for name, width in header) + f" {'head err':>9}  objects found in the dream")
     for name, b in report["buckets"].items():
         realism = "-" if "realism" not in b else f"{b['realism']:.2f}"
         control = "-" if "realism_control" not in b else f"{b['realism_control']:.2f}"
+        if drawn:  # the drawn-truth column sits beside the control
+            control += " " + (f"{'-':>6}" if "realism_drawn_truth" not in b else f"{b['realism_drawn_truth']:>6.2f}")
         motion = f"{b['motion']['dream']:.1f}/{b['motion']['real']:.1f}"
         probe = head = "-"
         if "state_error" in b:
@@ -305,7 +334,8 @@ def format_long_report(report: dict[str, Any]) -> str:
             for k, v in b.get("persistence", {}).items()
             if v["found_in_dream"] is not None
         )
-        lines.append(f"{name:>8} {b['frames']:>7} {realism:>8} {control:>8} {motion:>11} {probe:>26} {head:>9}  {found}")
+        width = 15 if drawn else 8
+        lines.append(f"{name:>8} {b['frames']:>7} {realism:>8} {control:>{width}} {motion:>11} {probe:>26} {head:>9}  {found}")
     for name, t in report["terminations"].items():
         if isinstance(t, dict):
             fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
@@ -317,6 +347,7 @@ def format_long_report(report: dict[str, Any]) -> str:
         lines.append(format_controllability_report(report["controllability"]))
     lines.append(
         "(realism: held-out accuracy of a real-vs-dream classifier, 0.5 = indistinguishable; control: real vs real;"
-        "\n motion: mean |frame change|; state errors: mean absolute error over fields, in their units)"
+        + ("\n drawn: real vs the true states drawn by the model's decoder, what an exact dream would score;" if drawn else "")
+        + "\n motion: mean |frame change|; state errors: mean absolute error over fields, in their units)"
     )
     return "\n".join(lines)
