@@ -3,10 +3,10 @@
 A scene unlike the training data (traffic slowing to a jam, a track never driven) is seen for a few
 real frames before the dream takes over. `adapt` spends a few gradient steps on that context: the
 dream replays the context's recorded actions open-loop from each of its frames, and its physical
-state is pulled towards the state the model's own filter reads off the real frames that followed (`AdaptConfig.target`
-"filter"), or, where the decoder draws the state alone, its state is drawn and compared pixel by
-pixel with those frames ("frames": no reading by the filter in between). No simulator state is
-needed; the loss is self-supervised.
+state is pulled towards the state the model's own filter reads off the real frames that followed
+(`AdaptConfig.target` "filter"), or, where the decoder draws the state alone, its state is drawn
+and compared pixel by pixel with those frames ("frames": no reading by the filter in between). No
+simulator state is needed; the loss is self-supervised.
 
 What adapts is a per-scene correction of the learned dynamics' last layer (`AdaptConfig.weights`):
 
@@ -192,12 +192,12 @@ def adapt(
         )
     started = time.perf_counter()
     latents, codes, features = _filtered(model, frames, actions)
-    if config.target == "frames":
-        codes = model.frames_in(frames)  # the windows' targets: the real frames, (B, T, 3, H, W)
+    # what each replayed step is scored against: the filter's state codes, or the real frames (B, T, 3, H, W)
+    targets = model.frames_in(frames) if config.target == "frames" else codes
     holdout = min(config.holdout, T - 2)  # a short context keeps at least one step to fit
     last = T - 1 - holdout  # the last frame the fit's windows reach; later ones judge it
-    fit = _windows(latents, codes, features, range(last), min(config.horizon, last), 1, last)
-    judge = _windows(latents, codes, features, [0], T - 1, last + 1, T - 1) if holdout else None
+    fit = _windows(latents, targets, features, range(last), min(config.horizon, last), 1, last)
+    judge = _windows(latents, targets, features, [0], T - 1, last + 1, T - 1) if holdout else None
     adapter = SceneAdapter.zeros(model, B, config.weights)
     tensors = [t for t in (adapter.weight, adapter.bias) if t is not None]
     for t in tensors:
@@ -261,18 +261,18 @@ def _filtered(model: WorldModel, frames: torch.Tensor, actions: torch.Tensor):
 class _Windows:
     starts: torch.Tensor  # (B·W, L): the filtered latent each window starts from
     features: torch.Tensor  # (B·W, horizon, A): the recorded actions it replays
-    targets: torch.Tensor  # (B·W, horizon, S): the filtered state codes it should reach (or frames, (..., 3, H, W))
+    targets: torch.Tensor  # (B·W, horizon, S): the filtered state codes it should reach, or (..., 3, H, W) frames
     valid: torch.Tensor  # (B·W, horizon): which of those steps are scored
     scene: torch.Tensor  # (B·W,): each window's scene
     scenes: int
 
 
-def _windows(latents, codes, features, starts, horizon: int, first: int, last: int) -> _Windows:
-    """Windows from frames `starts`, each replaying `horizon` recorded actions; a step is scored
-    where the frame it reaches lies in [first, last] (steps past the context are clamped, then
-    dropped)."""
-    B, T = codes.shape[:2]
-    device = codes.device
+def _windows(latents, targets, features, starts, horizon: int, first: int, last: int) -> _Windows:
+    """Windows from frames `starts`, each replaying `horizon` recorded actions towards `targets`
+    (B, T, ...) of the frames it reaches; a step is scored where that frame lies in [first, last]
+    (steps past the context are clamped, then dropped)."""
+    B, T = targets.shape[:2]
+    device = targets.device
     t = torch.as_tensor(list(starts), device=device)[:, None]
     k = torch.arange(horizon, device=device)[None]
     reached = t + k + 1  # step k of the window from frame t takes action t + k to frame t + k + 1
@@ -280,7 +280,7 @@ def _windows(latents, codes, features, starts, horizon: int, first: int, last: i
     return _Windows(
         latents[:, t[:, 0]].flatten(0, 1),
         features[:, (t + k).clamp(max=T - 2)].flatten(0, 1),
-        codes[:, reached.clamp(max=T - 1)].flatten(0, 1),
+        targets[:, reached.clamp(max=T - 1)].flatten(0, 1),
         valid.repeat(B, 1),
         torch.arange(B, device=device).repeat_interleave(len(t)),
         B,
