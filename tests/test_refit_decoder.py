@@ -1,0 +1,55 @@
+"""scripts/refit_decoder.py: a state-drawing decoder refitted on true states alone, grafted back
+into its model with every other weight as it was."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from tiny_models import TINY
+
+from worldsim.data import CollectRequest, Dataset, collect
+from worldsim.model.checkpoint import load_model, save_model
+from worldsim.model.train import model_config_for
+from worldsim.model.world_model import WorldModel
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "refit_decoder.py"
+DRAWS_STATE = {**TINY, "draws_on_previous": False, "decoder": "field", "decoder_input": "state"}
+
+
+def refit(monkeypatch, *args) -> None:
+    spec = importlib.util.spec_from_file_location("refit_decoder", SCRIPT)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    monkeypatch.setattr(sys, "argv", ["refit_decoder.py", *map(str, args)])
+    script.main()
+
+
+@pytest.fixture(scope="module")
+def pusht(tmp_path_factory):
+    root = tmp_path_factory.mktemp("refit") / "data"
+    collect(CollectRequest(domain="robotics", out=str(root), episodes=3, max_steps=6, seed=5), progress=False)
+    return root
+
+
+def test_only_the_decoder_changes_and_the_output_is_never_overwritten(pusht, tmp_path, monkeypatch):
+    torch.manual_seed(0)
+    source = save_model(WorldModel(model_config_for(Dataset(pusht), DRAWS_STATE)), tmp_path / "model")
+    out = tmp_path / "refitted"
+    options = ("--data", pusht, "--test", pusht, "--every", 1, "--steps", 3, "--batch", 4, "--threads", 1)
+    refit(monkeypatch, source, "--out", out, *options)
+    before, after = load_model(source)[0].state_dict(), load_model(out)[0].state_dict()
+    changed = {name for name in before if not torch.equal(before[name], after[name])}
+    assert changed and all(name.startswith("decoder.") for name in changed)
+    assert not (tmp_path / "refitted.partial").exists()
+    with pytest.raises(SystemExit):  # an existing directory is refused
+        refit(monkeypatch, source, "--out", out, *options)
+
+
+def test_a_decoder_that_reads_the_latent_is_refused(pusht, tmp_path, monkeypatch, capsys):
+    source = save_model(WorldModel(model_config_for(Dataset(pusht), TINY)), tmp_path / "model")
+    with pytest.raises(SystemExit):
+        refit(monkeypatch, source, "--out", tmp_path / "refitted", "--data", pusht, "--test", pusht, "--steps", 1)
+    assert "not the state alone" in capsys.readouterr().err
+    assert not (tmp_path / "refitted").exists()
