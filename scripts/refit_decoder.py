@@ -11,7 +11,8 @@ Since the decoder reads nothing but the state, it can learn on its own, far fast
 model's decoder (and nothing else) to the real frames of DATA drawn from their true states, with
 the training objective's pixel loss (`foreground` weighting, so the block and the agent disc are
 not the cheapest pixels to blur), then writes the model with the refitted decoder to OUT (the
-encoder, dynamics and heads byte for byte as they were; the start bank copied over).
+encoder, dynamics and heads byte for byte as they were; the start bank, the text model and its
+reflector carried over: `scripts/ship_weights.sh`'s export then ships them together).
 
 Prints, before and after, on held-out frames of TEST drawn from their true states and snapped to
 the palette as the environments show them: PSNR, and the share of frames whose block and agent
@@ -30,10 +31,13 @@ import torch
 from tqdm import tqdm
 
 from worldsim.data import Dataset
+from worldsim.model.card import REFLECT_FILES, TEXT_FILES
 from worldsim.model.checkpoint import load_model, resolve_checkpoint, save_model
 from worldsim.model.long_horizon import model_columns
 from worldsim.model.objective import LossWeights, pixel_error, pixel_weight
 from worldsim.model.palette import palette_from_frames, snap
+from worldsim.model.start_bank import START_BANK
+from worldsim.model.text import load_shared_space, save_shared_space
 from worldsim.sources.objects import ROBOTICS
 
 
@@ -63,6 +67,23 @@ def score(model, frames: torch.Tensor, codes: torch.Tensor, palette: torch.Tenso
         for obj in ROBOTICS:
             cells.append(f"{obj.name} matched {np.mean(obj.overlap(pictures, real) >= 0.5):.0%}")
     return ", ".join(cells)
+
+
+def carry_over(source: Path, out: Path, model) -> None:
+    """What the source model has beside its weights, into OUT: the start bank, the text model (it
+    reads and makes latents, which mean what they meant: bound again to the refitted model's
+    latents) and its reflector (bound to the text model's weights, unchanged). A distilled decoder
+    learnt from the old decoder and is left behind."""
+    if (source / START_BANK).is_file():
+        shutil.copy2(source / START_BANK, out / START_BANK)
+    if not all((source / name).is_file() for name in TEXT_FILES):
+        return
+    original, _ = load_model(source)
+    space, report = load_shared_space(source, world_model=original)  # refused unless trained beside it
+    save_shared_space(space, out, report, world_model=model)
+    if all((source / name).is_file() for name in REFLECT_FILES):
+        for name in REFLECT_FILES:
+            shutil.copy2(source / name, out / name)
 
 
 def main() -> None:
@@ -115,9 +136,7 @@ def main() -> None:
     shutil.rmtree(partial, ignore_errors=True)
     recipe = {"refit_decoder": {**vars(args), "checkpoint": str(source)}}
     save_model(model, partial, recipe=recipe)
-    for extra in ("start_frames.npz",):
-        if (source / extra).is_file():
-            shutil.copy2(source / extra, partial / extra)
+    carry_over(source, partial, model)
     partial.rename(out)
     print(f"wrote {out}")
 

@@ -1,5 +1,5 @@
 """scripts/refit_decoder.py: a state-drawing decoder refitted on true states alone, grafted back
-into its model with every other weight as it was."""
+into its model with every other weight as it was, and the text model carried along."""
 
 import importlib.util
 import sys
@@ -11,6 +11,7 @@ from tiny_models import TINY
 
 from worldsim.data import CollectRequest, Dataset, collect
 from worldsim.model.checkpoint import load_model, save_model
+from worldsim.model.text import SharedSpace, TextConfig, Tokenizer, load_shared_space, save_shared_space
 from worldsim.model.train import model_config_for
 from worldsim.model.world_model import WorldModel
 
@@ -35,7 +36,12 @@ def pusht(tmp_path_factory):
 
 def test_only_the_decoder_changes_and_the_output_is_never_overwritten(pusht, tmp_path, monkeypatch):
     torch.manual_seed(0)
-    source = save_model(WorldModel(model_config_for(Dataset(pusht), DRAWS_STATE)), tmp_path / "model")
+    model = WorldModel(model_config_for(Dataset(pusht), DRAWS_STATE))
+    source = save_model(model, tmp_path / "model")
+    tokenizer = Tokenizer.train(["the block on the goal", "the agent left of the block"] * 4, vocab_size=60)
+    text = TextConfig(domain="robotics", latent_dim=model.config.latent_dim, attributes={"block_region": 9})
+    space = SharedSpace(text, tokenizer)
+    save_shared_space(space, source, {"loss": 1.0}, world_model=model)
     out = tmp_path / "refitted"
     options = ("--data", pusht, "--test", pusht, "--every", 1, "--steps", 3, "--batch", 4, "--threads", 1)
     refit(monkeypatch, source, "--out", out, *options)
@@ -43,6 +49,9 @@ def test_only_the_decoder_changes_and_the_output_is_never_overwritten(pusht, tmp
     changed = {name for name in before if not torch.equal(before[name], after[name])}
     assert changed and all(name.startswith("decoder.") for name in changed)
     assert not (tmp_path / "refitted.partial").exists()
+    refitted, _ = load_model(out)
+    carried, report = load_shared_space(out, world_model=refitted)  # the text model came along, bound again
+    assert report == {"loss": 1.0} and all(torch.equal(v, space.state_dict()[k]) for k, v in carried.state_dict().items())
     with pytest.raises(SystemExit):  # an existing directory is refused
         refit(monkeypatch, source, "--out", out, *options)
 

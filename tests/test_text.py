@@ -101,6 +101,34 @@ def test_a_missing_or_broken_text_model_is_named(text_run, tmp_path):
         load_shared_space(tmp_path)
 
 
+def test_a_text_model_stays_bound_to_its_latents_whatever_draws_them(text_run, tmp_path):
+    run, space, _, _ = text_run
+    model, _ = load_model(run)
+    save_shared_space(space, tmp_path, world_model=model)
+    with torch.no_grad():
+        next(model.decoder.parameters()).add_(1.0)  # a refitted decoder: the latents mean what they meant
+    load_shared_space(tmp_path, world_model=model)
+    with torch.no_grad():
+        next(model.encoder.parameters()).add_(1.0)  # a new encoder: they do not
+    with pytest.raises(TextModelError, match="trained beside another world model"):
+        load_shared_space(tmp_path, world_model=model)
+
+
+def test_a_text_model_saved_before_the_latents_binding_is_checked_on_every_weight(text_run, tmp_path):
+    from worldsim.model.checkpoint import weights_fingerprint
+
+    run, space, _, _ = text_run
+    model, _ = load_model(run)
+    save_shared_space(space, tmp_path)
+    meta = json.loads((tmp_path / "text.json").read_text())
+    (tmp_path / "text.json").write_text(json.dumps({**meta, "world_model": weights_fingerprint(model)}))
+    load_shared_space(tmp_path, world_model=model)
+    with torch.no_grad():
+        next(model.decoder.parameters()).add_(1.0)
+    with pytest.raises(TextModelError, match="trained beside another world model"):
+        load_shared_space(tmp_path, world_model=model)
+
+
 def test_train_text_command(text_run, tmp_path, capsys):
     run, _, _, _ = text_run
     data = str(run.parent / "data")

@@ -33,8 +33,19 @@ class CheckpointError(ValueError):
 def weights_fingerprint(model: WorldModel) -> str:
     """A short hash of a model's weights and buffers: what a file made from the model (a text model
     trained beside it, an exported graph) records, so that it is never used with another model."""
+    return _fingerprint(model.state_dict().items())
+
+
+def latents_fingerprint(model: WorldModel) -> str:
+    """A short hash of what a model's latents mean: its weights and buffers but the decoder's. A
+    text model reads and makes latents and never a drawn frame, so it stays bound to a model whose
+    decoder alone was refitted (scripts/refit_decoder.py); a new encoder or dynamics breaks it."""
+    return _fingerprint((name, t) for name, t in model.state_dict().items() if not name.startswith("decoder."))
+
+
+def _fingerprint(tensors) -> str:
     digest = hashlib.sha256()
-    for name, tensor in model.state_dict().items():
+    for name, tensor in tensors:
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()[:24]

@@ -171,8 +171,9 @@ def save_shared_space(
     space: SharedSpace, out: str | Path, report: dict[str, Any] | None = None, world_model: WorldModel | None = None
 ) -> None:
     """`text.safetensors` and `text.json` in `out`, each written to a temporary name and renamed.
-    `world_model` is the model whose latents the space was trained on: its fingerprint is recorded,
-    and `load_shared_space` refuses the space beside any other model (a retrained one included)."""
+    `world_model` is the model whose latents the space was trained on: the fingerprint of what its
+    latents mean is recorded (`latents_fingerprint`: every weight but the decoder's), and
+    `load_shared_space` refuses the space beside any other model (a retrained one included)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     weights = {k: v.detach().cpu().contiguous() for k, v in space.state_dict().items()}
@@ -187,9 +188,9 @@ def save_shared_space(
         "report": report or {},
     }
     if world_model is not None:
-        from worldsim.model.checkpoint import weights_fingerprint
+        from worldsim.model.checkpoint import latents_fingerprint
 
-        meta["world_model"] = weights_fingerprint(world_model)
+        meta["world_model_latents"] = latents_fingerprint(world_model)
     tmp = out / "text.json.tmp"
     tmp.write_text(json.dumps(meta, indent=1))
     tmp.replace(out / "text.json")
@@ -216,13 +217,17 @@ def load_shared_space(
             f"{meta_path}: format {meta.get('format')!r} version {meta.get('format_version')!r}; "
             f"this release reads worldsim-text version {TEXT_FORMAT_VERSION}"
         )
-    if world_model is not None and meta.get("world_model"):
-        from worldsim.model.checkpoint import weights_fingerprint
+    if world_model is not None:
+        from worldsim.model.checkpoint import latents_fingerprint, weights_fingerprint
 
-        if meta["world_model"] != weights_fingerprint(world_model):
+        # text models saved before the decoder was left out of the binding record every weight
+        recorded, fingerprint = meta.get("world_model_latents"), latents_fingerprint
+        if recorded is None:
+            recorded, fingerprint = meta.get("world_model"), weights_fingerprint
+        if recorded and recorded != fingerprint(world_model):
             raise TextModelError(
                 f"{meta_path}: trained beside another world model than the one in {directory} (weights "
-                f"{meta['world_model']}, not {weights_fingerprint(world_model)}); its latents mean something else "
+                f"{recorded}, not {fingerprint(world_model)}); its latents mean something else "
                 "to this model: train it again with `worldsim train-text`"
             )
     space = SharedSpace(TextConfig(**meta["config"]), Tokenizer.from_json(json.dumps(meta["tokenizer"])))
