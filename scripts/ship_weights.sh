@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Evaluate the trained runs (scripts/train_shipped.sh) and package them as the shipped weights,
 # worldsim/weights/<domain>/: model, config, start-frame bank, eval.json, long_eval.json and
-# MODEL_CARD.md. Needs scripts/collect_eval_sets.sh data.
+# MODEL_CARD.md. Needs scripts/collect_eval_sets.sh data. Robotics ships runs/robotics-redrawn
+# (scripts/train_shipped.sh robotics robotics-redrawn).
 # Usage: scripts/ship_weights.sh [RUNS=runs] [robotics|driving|games ...]   (default: all three)
 set -euo pipefail
 runs=${1:-runs}
@@ -24,7 +25,7 @@ ship() {  # domain, run directory, long-horizon eval arguments ("" for none), op
 for domain in $domains; do
   case $domain in
     robotics)
-      ship robotics "$runs/robotics" \
+      ship robotics "$runs/robotics-redrawn" \
         "--data data/eval/robotics-long --split all --episodes 20 --probe-data data/eval/robotics-probe" \
         --data data/robotics-v2 --ood data/eval/robotics-near-goal
       ;;

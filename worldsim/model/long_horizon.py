@@ -13,7 +13,8 @@ per bucket:
   (`worldsim.model.critics.realism_accuracy`); held-out accuracy, 0.5 = indistinguishable. The
   real-vs-real control on the same real frames is the test's floor. For a model whose decoder
   draws the physical state alone, the same test on frames drawn from the simulator's true state
-  ("drawn truth") is the decoder's ceiling: a dream whose states were exact would score that.
+  ("drawn truth") is what a dream whose states were exact would score: how far the decoder's
+  drawing alone gives a frame away.
 - state read off the pixels: a probe trained on real frames of the episodes not replayed reads the
   physical state; its error on dream frames against the simulator's true state, beside the probe on
   copy-last frames (the real context frame held still) and on the real frames themselves (its floor).
