@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from worldsim.data import Dataset
 from worldsim.model.card import REFLECT_FILES, TEXT_FILES
-from worldsim.model.checkpoint import load_model, resolve_checkpoint, save_model
+from worldsim.model.checkpoint import load_model, read_config, resolve_checkpoint, save_model
 from worldsim.model.long_horizon import model_columns
 from worldsim.model.objective import LossWeights, pixel_error, pixel_weight
 from worldsim.model.palette import palette_from_frames, snap
@@ -131,11 +131,14 @@ def main() -> None:
         schedule.step()
         bar.set_postfix(loss=f"{loss.item():.1f}", refresh=False)
     model.requires_grad_(False)
-    print(f"  after {args.steps} steps ({time.perf_counter() - started:.0f} s): {score(model, test_frames, test_codes, palette)}")
+    seconds = time.perf_counter() - started
+    print(f"  after {args.steps} steps ({seconds:.0f} s): {score(model, test_frames, test_codes, palette)}")
     partial = out.with_name(out.name + ".partial")  # a killed run leaves no half-written model under OUT
     shutil.rmtree(partial, ignore_errors=True)
-    recipe = {"refit_decoder": {**vars(args), "checkpoint": str(source)}}
-    save_model(model, partial, recipe=recipe)
+    # the source's recipe stays (how its weights were trained); the refit is recorded beside it, and
+    # the model card's retraining commands end with it
+    refit = {**vars(args), "checkpoint": str(source), "wall_clock_s": round(seconds, 1)}
+    save_model(model, partial, recipe={**read_config(source).get("recipe", {}), "refit_decoder": refit})
     carry_over(source, partial, model)
     partial.rename(out)
     print(f"wrote {out}")

@@ -145,6 +145,18 @@ def _derive_command(recipe: dict[str, Any], domain: str) -> list[str]:
     return [*lines, command]
 
 
+def _refit_command(recipe: dict[str, Any], domain: str) -> list[str]:
+    """The step that refitted the decoder alone on true states (scripts/refit_decoder.py), if one did."""
+    refit = recipe.get("refit_decoder")
+    if not refit:
+        return []
+    options = " ".join(
+        f"--{name} {refit[name]}" for name in ("data", "test", "every", "steps", "batch", "lr", "foreground", "threads", "seed")
+    )
+    minutes = f"  # {refit['wall_clock_s'] / 60:.0f} min" if "wall_clock_s" in refit else ""
+    return [f"python scripts/refit_decoder.py runs/{domain} --out runs/{domain}-redrawn {options}{minutes}"]
+
+
 def _read_report(path: str | Path, domain: str, long: bool) -> dict[str, Any]:
     try:
         report = json.loads(Path(path).read_text())
@@ -183,6 +195,7 @@ def model_card(
         ]
         + [_command(recipe, domain)]
         + _derive_command(recipe, domain)
+        + _refit_command(recipe, domain)
     )
     stages = [stage for stage in earlier if "missing" not in stage] + [recipe]
     minutes = sum(stage.get("wall_clock_s", 0) for stage in stages) / 60
