@@ -10,7 +10,8 @@ import torch
 from tiny_models import TINY
 
 from worldsim.data import CollectRequest, Dataset, collect
-from worldsim.model.checkpoint import load_model, save_model
+from worldsim.model.card import _refit_command
+from worldsim.model.checkpoint import load_model, read_config, save_model
 from worldsim.model.text import SharedSpace, TextConfig, Tokenizer, load_shared_space, save_shared_space
 from worldsim.model.train import model_config_for
 from worldsim.model.world_model import WorldModel
@@ -52,6 +53,10 @@ def test_only_the_decoder_changes_and_the_output_is_never_overwritten(pusht, tmp
     refitted, _ = load_model(out)
     carried, report = load_shared_space(out, world_model=refitted)  # the text model came along, bound again
     assert report == {"loss": 1.0} and all(torch.equal(v, space.state_dict()[k]) for k, v in carried.state_dict().items())
+    recipe = read_config(out)["recipe"]  # the source's recipe kept, the refit beside it
+    assert recipe["refit_decoder"]["steps"] == 3 and recipe["refit_decoder"]["checkpoint"] == str(source)
+    (line,) = _refit_command(recipe, "robotics")  # and the model card's retraining ends with it
+    assert line.startswith("python scripts/refit_decoder.py runs/robotics --out runs/robotics-redrawn") and "--steps 3" in line
     with pytest.raises(SystemExit):  # an existing directory is refused
         refit(monkeypatch, source, "--out", out, *options)
 
