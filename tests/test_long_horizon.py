@@ -6,6 +6,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from tiny_models import TINY
 
 from worldsim.cli import main
 from worldsim.data import CollectRequest, Dataset, collect
@@ -19,6 +20,8 @@ from worldsim.model.long_horizon import (
     model_columns,
     replay_episodes,
 )
+from worldsim.model.train import model_config_for
+from worldsim.model.world_model import WorldModel
 
 
 def tiny_config(**overrides) -> LongEvalConfig:
@@ -79,11 +82,6 @@ def test_long_horizon_report_layout(pusht):
 
 
 def test_a_decoder_that_draws_the_state_is_scored_on_the_true_states_too(pusht):
-    from tiny_models import TINY
-
-    from worldsim.model.train import model_config_for
-    from worldsim.model.world_model import WorldModel
-
     plain, data = pusht
     assert replay_episodes(plain, data, [0], tiny_config()).drawn_truth is None
     torch.manual_seed(0)

@@ -38,8 +38,9 @@ def weights_fingerprint(model: WorldModel) -> str:
 
 def latents_fingerprint(model: WorldModel) -> str:
     """A short hash of what a model's latents mean: its weights and buffers but the decoder's. A
-    text model reads and makes latents and never a drawn frame, so it stays bound to a model whose
-    decoder alone was refitted (scripts/refit_decoder.py); a new encoder or dynamics breaks it."""
+    text model reads and makes latents; how they are drawn does not change what they mean, so it
+    stays bound to a model whose decoder alone was refitted (scripts/refit_decoder.py), and a new
+    encoder or new dynamics break the binding."""
     return _fingerprint((name, t) for name, t in model.state_dict().items() if not name.startswith("decoder."))
 
 

@@ -235,8 +235,8 @@ def _score_bucket(
         out["realism_control"], out["realism_control_std"] = float(np.mean(controls)), float(np.std(controls))
         if replay.drawn_truth is not None:
             drawn = np.stack([replay.drawn_truth[i][k] for i, k in steps])
-            ceiling = [realism_accuracy(real, drawn, groups, groups, config.realism, seed=s)["accuracy"] for s in seeds]
-            out["realism_drawn_truth"], out["realism_drawn_truth_std"] = float(np.mean(ceiling)), float(np.std(ceiling))
+            exact = [realism_accuracy(real, drawn, groups, groups, config.realism, seed=s)["accuracy"] for s in seeds]
+            out["realism_drawn_truth"], out["realism_drawn_truth_std"] = float(np.mean(exact)), float(np.std(exact))
     out["motion"] = {"dream": _motion(replay.dream, steps), "real": _motion(replay.real, steps)}
     if objects:
         copy_last = np.stack([replay.last_context[i] for i, _ in steps])
