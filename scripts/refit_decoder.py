@@ -33,36 +33,29 @@ from tqdm import tqdm
 from worldsim.data import Dataset
 from worldsim.model.card import REFLECT_FILES, TEXT_FILES
 from worldsim.model.checkpoint import load_model, read_config, resolve_checkpoint, save_model
-from worldsim.model.long_horizon import model_columns
+from worldsim.model.long_horizon import draw_states, model_columns
+from worldsim.model.metrics import psnr
 from worldsim.model.objective import LossWeights, pixel_error, pixel_weight
-from worldsim.model.palette import palette_from_frames, snap
+from worldsim.model.palette import palette_from_frames
 from worldsim.model.start_bank import START_BANK
 from worldsim.model.text import load_shared_space, save_shared_space
 from worldsim.sources.objects import ROBOTICS
 
 
-def pairs(root: str, model, every: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(frames uint8 (N, H, W, 3), the model's state codes of their true states (N, S))."""
+def pairs(root: str, model, every: int) -> tuple[torch.Tensor, np.ndarray]:
+    """(frames uint8 (N, H, W, 3), their true physical states in the model's fields (N, S))."""
     data = Dataset(root)
     columns = model_columns(model, data)
     episodes = [data.episode(i) for i in tqdm(data.indices(), desc=f"loading {root}", leave=False)]
     frames = np.concatenate([e.frames[::every] for e in episodes])
-    states = np.concatenate([e.states[::every][:, columns] for e in episodes]).astype(np.float32)
-    with torch.no_grad():
-        codes = model.normalise_state(torch.from_numpy(states).to(model.device))
-    return torch.from_numpy(frames), codes
+    return torch.from_numpy(frames), np.concatenate([e.states[::every][:, columns] for e in episodes]).astype(np.float32)
 
 
-@torch.no_grad()
-def drawn(model, codes: torch.Tensor, palette: torch.Tensor) -> np.ndarray:
-    out = [snap(model.draw_state(codes[i : i + 256]), palette) for i in range(0, len(codes), 256)]
-    return (torch.cat(out).clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
-
-
-def score(model, frames: torch.Tensor, codes: torch.Tensor, palette: torch.Tensor) -> str:
-    pictures, real = drawn(model, codes, palette), frames.numpy()
-    mse = ((pictures.astype(np.float64) - real) ** 2).mean((1, 2, 3))
-    cells = [f"PSNR {np.mean(10 * np.log10(255.0**2 / np.maximum(mse, 1e-10))):.1f} dB"]
+def score(model, frames: torch.Tensor, states: np.ndarray, palette: torch.Tensor) -> str:
+    """PSNR of the true states drawn and snapped (and on PushT the objects' overlap) against `frames`."""
+    pictures, real = draw_states(model, states, palette), frames.numpy()
+    to_unit = lambda x: torch.from_numpy(x).movedim(-1, -3).float() / 255  # noqa: E731
+    cells = [f"PSNR {psnr(to_unit(pictures), to_unit(real)).mean():.1f} dB"]
     if model.config.domain == "robotics":
         for obj in ROBOTICS:
             cells.append(f"{obj.name} matched {np.mean(obj.overlap(pictures, real) >= 0.5):.0%}")
@@ -111,11 +104,12 @@ def main() -> None:
         parser.error(f"{source}: its decoder reads {model.config.decoder_input!r}, not the state alone; nothing to refit apart")
     model.eval().requires_grad_(False)
     model.decoder.requires_grad_(True)
-    frames, codes = pairs(args.data, model, args.every)
-    test_frames, test_codes = pairs(args.test, model, 10)
+    frames, states = pairs(args.data, model, args.every)
+    codes = model.normalise_state(torch.from_numpy(states).to(model.device))
+    test_frames, test_states = pairs(args.test, model, 10)
     palette = palette_from_frames(frames[:: max(1, len(frames) // 2000)].numpy()).to(model.device)
     print(f"{source}, drawn from the true states of {len(test_frames)} held-out frames of {args.test}")
-    print(f"  before: {score(model, test_frames, test_codes, palette)}", flush=True)
+    print(f"  before: {score(model, test_frames, test_states, palette)}", flush=True)
     optimizer = torch.optim.Adam(model.decoder.parameters(), args.lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, args.steps)
     generator = torch.Generator().manual_seed(args.seed)
@@ -132,7 +126,7 @@ def main() -> None:
         bar.set_postfix(loss=f"{loss.item():.1f}", refresh=False)
     model.requires_grad_(False)
     seconds = time.perf_counter() - started
-    print(f"  after {args.steps} steps ({seconds:.0f} s): {score(model, test_frames, test_codes, palette)}")
+    print(f"  after {args.steps} steps ({seconds:.0f} s): {score(model, test_frames, test_states, palette)}")
     partial = out.with_name(out.name + ".partial")  # a killed run leaves no half-written model under OUT
     shutil.rmtree(partial, ignore_errors=True)
     # the source's recipe stays (how its weights were trained); the refit is recorded beside it, and

@@ -83,10 +83,11 @@ def test_long_horizon_report_layout(pusht):
 
 def test_a_decoder_that_draws_the_state_is_scored_on_the_true_states_too(pusht):
     plain, data = pusht
-    assert replay_episodes(plain, data, [0], tiny_config()).drawn_truth is None
+    assert replay_episodes(plain, data, [0], tiny_config(), draw_truth=True).drawn_truth is None
     torch.manual_seed(0)
     model = WorldModel(model_config_for(data, {**TINY, "draws_on_previous": False, "decoder": "field", "decoder_input": "state"}))
-    replay = replay_episodes(model, data, [0, 1], tiny_config())
+    assert replay_episodes(model, data, [0], tiny_config()).drawn_truth is None  # asked for only
+    replay = replay_episodes(model, data, [0, 1], tiny_config(), draw_truth=True)
     for i, index in enumerate(replay.episodes):
         truth = data.episode(index).states[tiny_config().context :]
         assert replay.drawn_truth[i].shape == replay.dream[i].shape and replay.drawn_truth[i].dtype == np.uint8

@@ -100,7 +100,7 @@ def evaluate_long(
     rng = np.random.default_rng(config.seed)
     chosen = sorted(rng.choice(held_out, size=min(config.episodes, len(held_out)), replace=False).tolist())
     columns = model_columns(model, data)
-    replay = replay_episodes(model, data, chosen, config, palette, columns)
+    replay = replay_episodes(model, data, chosen, config, palette, columns, draw_truth=True)
     probe = None
     if model.config.state_dim:
         if probe_data is not None and probe_data.domain != model.config.domain:
@@ -147,13 +147,20 @@ def model_columns(model: WorldModel, data: Dataset) -> list[int]:
 
 @torch.no_grad()
 def replay_episodes(
-    model: WorldModel, data: Dataset, indices: list[int], config: LongEvalConfig, palette=None, columns: list[int] | None = None
+    model: WorldModel,
+    data: Dataset,
+    indices: list[int],
+    config: LongEvalConfig,
+    palette=None,
+    columns: list[int] | None = None,
+    draw_truth: bool = False,
 ) -> Replay:
     """Each episode's dream: the first `context` real frames, then its recorded actions open-loop.
-    `columns` pick the model's state fields out of the data's (`model_columns`; default all)."""
+    `columns` pick the model's state fields out of the data's (`model_columns`; default all).
+    `draw_truth`: also draw the true states, where the model's decoder reads the state alone."""
     c = config.context
     rule = domains.of_model(model.config.domain).resolve_crash_rule(None)
-    draws_state = model.config.decoder_input == "state"
+    draws_state = draw_truth and model.config.decoder_input == "state"
     replay = Replay([], [], [], [], [], [], [] if draws_state else None)
     generator = torch.Generator().manual_seed(config.seed)
     for lo in range(0, len(indices), config.batch_size):
@@ -182,13 +189,14 @@ def replay_episodes(
             replay.true_states.append(truth)
             replay.head_states.append(states[j, :k])
             if draws_state:
-                replay.drawn_truth.append(_drawn(model, truth, palette))
+                replay.drawn_truth.append(draw_states(model, truth, palette))
     return replay
 
 
-def _drawn(model: WorldModel, states: np.ndarray, palette, chunk: int = 256) -> np.ndarray:
+@torch.no_grad()
+def draw_states(model: WorldModel, states: np.ndarray, palette=None, chunk: int = 256) -> np.ndarray:
     """(K, H, W, 3) uint8: physical `states` (K, S) drawn by the model's state decoder, snapped to
-    `palette` as `imagine` snaps the dream's frames."""
+    `palette` (if given) as `imagine` snaps the dream's frames."""
     codes = model.normalise_state(torch.from_numpy(np.asarray(states, dtype=np.float32)).to(model.device))
     frames = []
     for lo in range(0, len(codes), chunk):
