@@ -2,6 +2,7 @@
 
     python scripts/refit_decoder.py [CHECKPOINT] --out runs/robotics-redrawn [--data data/robotics-v2]
         [--test data/eval/robotics-probe] [--steps 6000] [--batch 64] [--lr 1e-3] [--foreground 10]
+        [--view camera|JSON]
 
 A model whose decoder reads the physical state alone (`decoder_input` "state") learnt to draw
 inside the world model's training, a few thousand steps shared with everything else. Drawn from
@@ -14,6 +15,11 @@ not the cheapest pixels to blur), then writes the model with the refitted decode
 encoder, dynamics and heads byte for byte as they were; the start bank, the text model and its
 reflector carried over: `scripts/ship_weights.sh`'s export then ships them together).
 
+`--view` gives the refitted decoder a camera's per-cell geometry (`worldsim.model.ego_view`;
+"camera": the domain's own, say highway-env's car boxes) that the source model's decoder lacked:
+its first layer grows inputs for the view's channels, starting at zero, so the refit starts from
+the decoder as it was.
+
 Prints, before and after, on held-out frames of TEST drawn from their true states and snapped to
 the palette as the environments show them: PSNR, and the share of frames whose block and agent
 pixels overlap the real ones by half or more.
@@ -22,6 +28,7 @@ pixels overlap the real ones by half or more.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import time
 from pathlib import Path
@@ -30,15 +37,18 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from worldsim import domains
 from worldsim.data import Dataset
 from worldsim.model.card import REFLECT_FILES, TEXT_FILES
 from worldsim.model.checkpoint import load_model, read_config, resolve_checkpoint, save_model
+from worldsim.model.config import ModelConfig
 from worldsim.model.long_horizon import draw_states, model_columns
 from worldsim.model.metrics import psnr
 from worldsim.model.objective import LossWeights, pixel_error, pixel_weight
 from worldsim.model.palette import palette_from_frames
 from worldsim.model.start_bank import START_BANK
 from worldsim.model.text import load_shared_space, save_shared_space
+from worldsim.model.world_model import WorldModel
 from worldsim.sources.objects import ROBOTICS
 
 
@@ -60,6 +70,39 @@ def score(model, frames: torch.Tensor, states: np.ndarray, palette: torch.Tensor
         for obj in ROBOTICS:
             cells.append(f"{obj.name} matched {np.mean(obj.overlap(pictures, real) >= 0.5):.0%}")
     return ", ".join(cells)
+
+
+def with_view(model: WorldModel, view: dict) -> WorldModel:
+    """`model` with its decoder given the camera `view` (`ModelConfig.decoder_view`): every weight
+    as it was, the decoder's first layer widened with zero weights for the view's channels (which
+    come after the ones it had), so it draws as before until it learns to read them."""
+    config = ModelConfig.from_json({**model.config.to_json(), "decoder_view": view})
+    grown = WorldModel(config).to(model.device)
+    old, new = model.state_dict(), grown.state_dict()
+    first = "decoder.cells.0.weight"  # the field decoder's per-cell input layer
+    for name, tensor in old.items():
+        if name == first and tensor.shape != new[name].shape:
+            if new[name].shape[1] < tensor.shape[1]:
+                raise ValueError(f"the view has fewer channels than the decoder reads ({tensor.shape[1]}); refit from a model without it")
+            widened = torch.zeros_like(new[name])
+            widened[:, : tensor.shape[1]] = tensor
+            tensor = widened
+        new[name] = tensor
+    grown.load_state_dict(new)
+    return grown.eval()
+
+
+def parse_view(text: str, domain: str) -> dict:
+    """--view: "camera" (the domain's own, `DomainSpec.camera`) or a view spec as JSON."""
+    if text == "camera":
+        return domains.of_model(domain).load("camera")
+    try:
+        view = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--view is 'camera' or a JSON view spec: {exc}") from None
+    if not isinstance(view, dict):
+        raise ValueError(f"--view is 'camera' or a JSON object, got {text!r}")
+    return view
 
 
 def carry_over(source: Path, out: Path, model) -> None:
@@ -90,6 +133,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--foreground", type=float, default=10.0, help="LossWeights.foreground (the shipped recipe's 10)")
+    parser.add_argument("--view", help="give the decoder a camera's geometry: 'camera' (the domain's own) or a JSON view spec")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -102,6 +146,11 @@ def main() -> None:
     model, _ = load_model(source)
     if model.config.decoder_input != "state":
         parser.error(f"{source}: its decoder reads {model.config.decoder_input!r}, not the state alone; nothing to refit apart")
+    if args.view:
+        try:
+            model = with_view(model, parse_view(args.view, model.config.domain))
+        except ValueError as exc:
+            parser.error(str(exc))
     model.eval().requires_grad_(False)
     model.decoder.requires_grad_(True)
     frames, states = pairs(args.data, model, args.every)

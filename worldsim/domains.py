@@ -85,6 +85,7 @@ DOMAINS: dict[str, DomainSpec] = {
         state_order="worldsim.sources.driving:nearest_first",
         prior="worldsim.model.physics.driving:DrivingPrior",
         crash_rule="worldsim.model.crash:LatentOverlap",
+        camera="worldsim.sources.driving:CAMERA",
     ),
     # PushT's own limit is 300 steps at 10 Hz.
     "robotics": DomainSpec(

@@ -11,17 +11,27 @@ which the FiLM layers approximate as a blur. Both are plain geometry once the ca
 body's place in the frame are known, so they are computed here, exactly, for every cell:
 - ground: sin and cos of k times the phase of the ground pattern under the cell, k = 1..harmonics,
   along world x and y;
-- path: the cell's distance to the polyline through the path's points, in `path_width` units.
+- path: the cell's distance to the polyline through the path's points, in `path_width` units;
+- bodies: for same-sized boxes (cars), whether the cell lies inside one and where in it: a box's
+  edge is a threshold on the cell's offset along the box's own axes, which a FiLM layer draws as a
+  streak when the box may sit anywhere in the frame (highway-env's cars ahead came out as bars).
 
 The view spec (a JSON dict, held in the model's config):
   scale:   [units per normalised coordinate to the right, up the frame] (the frame spans -1..1)
   origin:  [x, y] the body's place in normalised frame coordinates (y down the frame)
-  heading: the angle field; heading 0 points the body along world +y, so its right is world
-           (cos, sin) and ahead is (-sin, cos) (CarRacing's hull angle)
+  heading: the angle field (needed by `ground`); heading 0 points the body along world +y, so its
+           right is world (cos, sin) and ahead is (-sin, cos) (CarRacing's hull angle)
   ground:  optional {"phases": [x field, y field], "period": units, "harmonics": k}; each phase field
            holds 2 pi (world coordinate / period), wrapped
   path:    optional [[right field, ahead field], ...] points in the body's frame, in order
   path_width: optional, units per unit of the distance feature (default 10)
+  bodies:  optional {"length": units, "width": units, "own": angle field or null, "others":
+           [[present field, right field, ahead field, angle field], ...]}: boxes `length` along
+           their axis and `width` across it; an angle of 0 points a box's axis to the view's right,
+           turning towards its ahead axis. "own" is the box at the origin (the body the camera
+           follows); "others" are placed by their fields, and count where present > 0.5.
+           Per cell: the own box's cover and the cell's place in it (along / length, across / width),
+           then the same for the nearest of the others (cover: the union of all of them).
 """
 
 from __future__ import annotations
@@ -29,7 +39,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-KEYS = {"scale", "origin", "heading", "ground", "path", "path_width"}
+KEYS = {"scale", "origin", "heading", "ground", "path", "path_width", "bodies"}
+# how far a cell's offset from a box is read, in box lengths / widths: beyond it a cell is just "far"
+REACH = 3.0
 
 
 def check_view(view: dict, state_fields: list[str], angle_fields: list[str]) -> None:
@@ -42,13 +54,13 @@ def check_view(view: dict, state_fields: list[str], angle_fields: list[str]) -> 
         value = view.get(key)
         if not (isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value)):
             raise ValueError(f"decoder_view: {key} must be two numbers, got {value!r}")
-    if view.get("heading") not in angle_fields:
+    if ("ground" in view or "heading" in view) and view.get("heading") not in angle_fields:
         raise ValueError(
             f"decoder_view: heading must name an angle field ({', '.join(angle_fields) or 'none'}), got {view.get('heading')!r}"
         )
-    if "ground" not in view and "path" not in view:
-        raise ValueError("decoder_view: give a ground pattern, a path, or both")
-    named = []
+    if not {"ground", "path", "bodies"} & set(view):
+        raise ValueError("decoder_view: give a ground pattern, a path, bodies, or some of them")
+    named = _check_bodies(view["bodies"], angle_fields) if "bodies" in view else []
     if "ground" in view:
         ground = view["ground"]
         if not (isinstance(ground, dict) and len(ground.get("phases", ())) == 2 and ground.get("period", 0) > 0):
@@ -68,12 +80,33 @@ def check_view(view: dict, state_fields: list[str], angle_fields: list[str]) -> 
         raise ValueError(f"decoder_view: {unknown} are not state fields")
 
 
+def _check_bodies(bodies, angle_fields: list[str]) -> list[str]:
+    """The fields a bodies spec names, or a clear error for a malformed one."""
+    if not isinstance(bodies, dict) or set(bodies) - {"length", "width", "own", "others"}:
+        raise ValueError(f"decoder_view: bodies is a dict of length, width, own and others, got {bodies!r}")
+    for key in ("length", "width"):
+        if not (isinstance(bodies.get(key), (int, float)) and bodies[key] > 0):
+            raise ValueError(f"decoder_view: bodies {key} must be a positive number, got {bodies.get(key)!r}")
+    others = bodies.get("others", [])
+    if not (isinstance(others, (list, tuple)) and all(isinstance(o, (list, tuple)) and len(o) == 4 for o in others)):
+        raise ValueError("decoder_view: bodies others must be [present, right, ahead, angle] field lists")
+    own = bodies.get("own")
+    if own is None and not others:
+        raise ValueError("decoder_view: bodies needs an own box, others, or both")
+    angles = ([own] if own is not None else []) + [o[3] for o in others]
+    if not set(angles) <= set(angle_fields):
+        raise ValueError(f"decoder_view: bodies angles {sorted(set(angles) - set(angle_fields))} are not angle fields")
+    return [name for o in others for name in o] + ([own] if own is not None else [])
+
+
 def channels(view: dict) -> int:
     """Feature channels a view spec gives each cell."""
     if not view:
         return 0
     ground = 4 * int(view["ground"].get("harmonics", 1)) if "ground" in view else 0
-    return ground + (1 if "path" in view else 0)
+    bodies = view.get("bodies")
+    boxes = (3 if bodies.get("own") is not None else 0) + (3 if bodies.get("others") else 0) if bodies else 0
+    return ground + (1 if "path" in view else 0) + boxes
 
 
 class EgoView(nn.Module):
@@ -88,7 +121,7 @@ class EgoView(nn.Module):
         # each cell's place in the body's frame, in units: (to its right, ahead of it), (cells, 2)
         self.register_buffer("cells", torch.stack([(gx - ox) * sx, -(gy - oy) * sy], -1).flatten(0, 1), persistent=False)
         self.grid = grid
-        self.heading = index(view["heading"])
+        self.heading = index(view["heading"]) if "heading" in view else None
         ground = view.get("ground")
         self.phases = [index(f) for f in ground["phases"]] if ground else []
         self.period = float(ground["period"]) if ground else 1.0
@@ -99,6 +132,10 @@ class EgoView(nn.Module):
         )
         self.path = [(index(r), index(a)) for r, a in view.get("path", [])]
         self.path_width = float(view.get("path_width", 10.0))
+        bodies = view.get("bodies") or {}
+        self.box = (float(bodies.get("length", 1.0)), float(bodies.get("width", 1.0)))
+        self.own = index(bodies["own"]) if bodies.get("own") is not None else None
+        self.register_buffer("others", torch.tensor([[index(f) for f in o] for o in bodies.get("others", [])], dtype=torch.long).view(-1, 4), persistent=False)
 
     @property
     def right(self) -> torch.Tensor:
@@ -114,6 +151,11 @@ class EgoView(nn.Module):
             features.append(self._ground(state))
         if self.path:
             features.append(self._path_distance(state)[:, None] / self.path_width)
+        if self.own is not None:
+            features.append(self._boxes(state.new_zeros(len(state), 1, 2), state[:, self.own, None], state.new_ones(len(state), 1)))
+        if len(self.others):
+            places = torch.stack([state[:, self.others[:, 1]], state[:, self.others[:, 2]]], -1)
+            features.append(self._boxes(places, state[:, self.others[:, 3]], state[:, self.others[:, 0]]))
         return torch.cat(features, 1).unflatten(-1, (self.grid, self.grid))
 
     def _ground(self, state: torch.Tensor) -> torch.Tensor:
@@ -138,3 +180,25 @@ class EgoView(nn.Module):
         t = ((rel * along[:, :, None]).sum(-1) / length).clamp(0.0, 1.0)  # (B, M-1, C)
         gap = rel - t[..., None] * along[:, :, None]
         return (gap**2).sum(-1).min(1).values.clamp(min=1e-9).sqrt()
+
+    def _boxes(self, places: torch.Tensor, angles: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+        """(B, 3, cells): boxes at `places` (B, K, 2) in (right, ahead) units, turned by `angles`
+        (B, K), counted where `present` (B, K) > 0.5: the union of their covers (a cell's share
+        inside a box, softened over a fifth of a cell so a box between cells still shows), and
+        the cell's offset along and across the nearest present box, in box lengths and widths."""
+        rel = self.cells[None, None] - places[:, :, None]  # (B, K, C, 2)
+        cos, sin = angles.cos()[..., None], angles.sin()[..., None]
+        along = (rel[..., 0] * cos + rel[..., 1] * sin) / self.box[0]
+        across = (-rel[..., 0] * sin + rel[..., 1] * cos) / self.box[1]
+        cell = float((self.cells[1] - self.cells[0]).abs().max())  # a cell's width, in units
+        soft = 0.2 * cell
+        here = present[..., None] > 0.5  # (B, K, 1)
+        inside = torch.sigmoid((self.box[0] / 2 - along.abs() * self.box[0]) / soft) * torch.sigmoid(
+            (self.box[1] / 2 - across.abs() * self.box[1]) / soft
+        )
+        cover = (inside * here).amax(1)  # (B, C)
+        reach = torch.where(here, along.square() + across.square(), torch.full_like(along, float("inf")))
+        nearest = reach.argmin(1, keepdim=True)  # (B, 1, C)
+        far = ~torch.isfinite(reach.gather(1, nearest)[:, 0])  # no box present at all
+        offsets = [x.gather(1, nearest)[:, 0].clamp(-REACH, REACH).masked_fill(far, REACH) for x in (along, across)]
+        return torch.stack([cover, *offsets], 1)

@@ -31,6 +31,24 @@ EGO_FIELDS = ("x", "y", "vx", "vy", "heading")
 _UNITS = {"x": "m", "y": "m", "dx": "m", "dy": "m", "vx": "m/s", "vy": "m/s", "heading": "rad", "present": "1"}
 
 
+def camera(neighbours: int = 4, view_m: float = 40.0, centre: tuple[float, float] = (0.3, 0.5)) -> dict:
+    """The source's camera (`worldsim.model.ego_view`): a `view_m`-wide square, the ego at `centre`
+    of it, the road along the frame's x (a normalised coordinate is view_m / 2 metres; world +y,
+    towards the right-hand lanes, is down the frame, so the view's "ahead" axis is world +y), and
+    every vehicle a highway-env box of 5 m by 2 m turned by its heading. Checked against the
+    simulator's frames in tests/test_ego_view.py."""
+    half = view_m / 2
+    others = [[f"car{k}_present", f"car{k}_dx", f"car{k}_dy", f"car{k}_heading"] for k in range(neighbours)]
+    return {
+        "scale": [half, -half],
+        "origin": [2 * centre[0] - 1, 2 * centre[1] - 1],
+        "bodies": {"length": 5.0, "width": 2.0, "own": "ego_heading", "others": others},
+    }
+
+
+CAMERA = camera()
+
+
 def driving_state_fields(neighbours: int) -> tuple[StateField, ...]:
     fields = [StateField(f"ego_{n}", _UNITS[n], f"ego {n} in the road frame") for n in EGO_FIELDS]
     for k in range(neighbours):
@@ -86,7 +104,7 @@ class DrivingSource(Source):
             "screen_width": screen,
             "screen_height": screen,
             "scaling": screen / view_m,
-            "centering_position": [0.3, 0.5],
+            "centering_position": [0.3, 0.5],  # as `camera` places the ego
         }
         merged = {**(scenario.spec.get("config", {}) if scenario else {}), **(config or {}), **render}
         self.env = gym.make(env_id, render_mode="rgb_array", config=merged)
