@@ -83,7 +83,9 @@ def with_view(model: WorldModel, view: dict) -> WorldModel:
     for name, tensor in old.items():
         if name == first and tensor.shape != new[name].shape:
             if new[name].shape[1] < tensor.shape[1]:
-                raise ValueError(f"the view has fewer channels than the decoder reads ({tensor.shape[1]}); refit from a model without it")
+                raise ValueError(
+                    f"the view has fewer channels than the decoder reads ({tensor.shape[1]}); refit from a model without it"
+                )
             widened = torch.zeros_like(new[name])
             widened[:, : tensor.shape[1]] = tensor
             tensor = widened

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from worldsim.model.ego_view import EgoView, channels, check_view
+from worldsim.model.ego_view import REACH, EgoView, channels, check_view
 
 FIELDS = ["heading", "gx", "gy", "p0_right", "p0_ahead", "p1_right", "p1_ahead"]
 VIEW = {
@@ -70,6 +70,82 @@ def test_path_distance_is_the_distance_to_the_polyline():
     assert torch.allclose(distance[beyond], ends, atol=1e-4)
 
 
+BODY_FIELDS = ["own", "c0_on", "c0_r", "c0_a", "c0_h", "c1_on", "c1_r", "c1_a", "c1_h"]
+BODIES = {
+    "scale": [10.0, 10.0],
+    "origin": [0.0, 0.0],
+    "bodies": {
+        "length": 4.0,
+        "width": 2.0,
+        "own": "own",
+        "others": [["c0_on", "c0_r", "c0_a", "c0_h"], ["c1_on", "c1_r", "c1_a", "c1_h"]],
+    },
+}
+
+
+def bodies(own=0.0, c0=(1.0, 5.0, 0.0, 0.0), c1=(0.0, 0.0, 0.0, 0.0)):
+    return torch.tensor([[own, *c0, *c1]])
+
+
+def test_boxes_cover_the_cells_inside_them_and_say_where():
+    view = EgoView(BODIES, BODY_FIELDS, grid=40)  # half a unit per cell
+    out = view(bodies())[0].flatten(1)
+    assert channels(BODIES) == 6 and out.shape[0] == 6
+    inside_own = (view.right.abs() < 1.5) & (view.ahead.abs() < 0.5)
+    outside = (view.right - 5).abs().clamp(min=0).ge(3) & view.right.abs().ge(3)
+    assert (out[0][inside_own] > 0.9).all() and (out[0][outside] < 0.1).all()
+    inside_car = ((view.right - 5).abs() < 1.5) & (view.ahead.abs() < 0.5)
+    assert (out[3][inside_car] > 0.9).all() and (out[3][view.right < 2] < 0.1).all()
+    # offsets along and across the nearest box, in lengths and widths
+    cell = cell_at(view, 6.25, 0.75)
+    assert out[4, cell].item() == pytest.approx((float(view.right[cell]) - 5) / 4, abs=1e-5)
+    assert out[5, cell].item() == pytest.approx(float(view.ahead[cell]) / 2, abs=1e-5)
+
+
+def test_a_box_turns_with_its_angle_and_absent_ones_are_not_drawn():
+    view = EgoView(BODIES, BODY_FIELDS, grid=40)
+    turned = view(bodies(c0=(1.0, 5.0, 0.0, math.pi / 2)))[0].flatten(1)
+    standing = ((view.right - 5).abs() < 0.5) & (view.ahead.abs() < 1.5)  # 4 long, now along "ahead"
+    lying = ((view.right - 5).abs() > 1.25) & ((view.right - 5).abs() < 1.75) & (view.ahead.abs() < 0.5)
+    assert (turned[3][standing] > 0.9).all() and (turned[3][lying] < 0.1).all()
+    empty = view(bodies(c0=(0.0, 5.0, 0.0, 0.0)))[0].flatten(1)
+    assert (empty[3] < 1e-6).all() and (empty[4:] == REACH).all()
+    # the nearest present box is the one described
+    two = view(bodies(c0=(1.0, 5.0, 0.0, 0.0), c1=(1.0, -5.0, 0.0, 0.0)))[0].flatten(1)
+    left = cell_at(view, -5.25, 0.0)
+    assert two[4, left].item() == pytest.approx((float(view.right[left]) + 5) / 4, abs=1e-5)
+
+
+def test_the_driving_camera_puts_the_boxes_on_the_simulators_cars(driving_source):
+    """highway-env's frames: every ego-green pixel lies in the own box, every other car's blue pixel
+    in the others' cover, and the covers hold almost no road."""
+    import numpy as np
+
+    from worldsim.sources.driving import CAMERA, driving_state_fields
+
+    view = EgoView(CAMERA, [f.name for f in driving_state_fields(4)], grid=64)  # a cell per pixel
+    obs = driving_source.reset(seed=3)
+    scores = []
+    for step in range(12):
+        obs = driving_source.step(step % 5 if step % 3 else 1)
+        if obs.terminated or obs.truncated:
+            obs = driving_source.reset(seed=step)
+        cover = view(torch.from_numpy(obs.state)[None].double())[0].numpy()
+        own, others = cover[0] > 0.5, cover[3] > 0.5
+        f = obs.frame.astype(int)
+        green = (f[..., 1] > 150) & (f[..., 0] < 120) & (f[..., 2] < 100)
+        blue = (f[..., 2] > 200) & (f[..., 0] < 180) & (f[..., 1] > 150)
+        road = (np.ptp(f, -1) < 8) & (f[..., 0] > 90) & (f[..., 0] < 115)
+        if blue.any():  # some steps show no other car
+            scores.append(
+                [(green & own).sum() / green.sum(), (blue & others).sum() / blue.sum(), (road & others).sum() / others.sum()]
+            )
+    assert len(scores) >= 6
+    green_in, blue_in, road_in = np.mean(scores, 0)
+    # a camera off by one car length: about half the pixels outside (checked by shifting the origin)
+    assert green_in > 0.98 and blue_in > 0.95 and road_in < 0.1, scores
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -78,6 +154,9 @@ def test_path_distance_is_the_distance_to_the_polyline():
         ({"ground": {"phases": ["gx"], "period": 4}}, "ground needs two phase fields"),
         ({"path": [["p0_right", "nope"], ["p1_right", "p1_ahead"]]}, "not state fields"),
         ({"zoom": 2}, "unknown keys"),
+        ({"bodies": {"length": 0, "width": 1, "own": "heading"}}, "bodies length must be a positive number"),
+        ({"bodies": {"length": 1, "width": 1, "own": "p0_right"}}, "are not angle fields"),
+        ({"bodies": {"length": 1, "width": 1, "others": [["p0_right", "p0_ahead"]]}}, "present, right, ahead, angle"),
     ],
 )
 def test_bad_views_are_named(change, message):

@@ -67,3 +67,46 @@ def test_a_decoder_that_reads_the_latent_is_refused(pusht, tmp_path, monkeypatch
         refit(monkeypatch, source, "--out", tmp_path / "refitted", "--data", pusht, "--test", pusht, "--steps", 1)
     assert "not the state alone" in capsys.readouterr().err
     assert not (tmp_path / "refitted").exists()
+
+
+def test_a_view_grows_the_decoder_and_it_starts_drawing_as_before(tmp_path, monkeypatch):
+    """--view camera: the decoder is given the domain's camera (highway-env's car boxes); its first
+    layer widens with zero weights, so before any step it draws what the source drew."""
+    root = tmp_path / "data"
+    collect(CollectRequest(domain="driving", out=str(root), episodes=2, max_steps=4, seed=1), progress=False)
+    torch.manual_seed(0)
+    model = WorldModel(model_config_for(Dataset(root), DRAWS_STATE))
+    source = save_model(model, tmp_path / "model")
+    spec = importlib.util.spec_from_file_location("refit_decoder", SCRIPT)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    grown = script.with_view(model, script.parse_view("camera", "driving"))
+    codes = model.normalise_state(torch.from_numpy(Dataset(root).episode(0).states))
+    with torch.no_grad():
+        assert torch.allclose(grown.draw_state(codes), model.draw_state(codes), atol=1e-6)
+    assert grown.config.decoder_view["bodies"]["length"] == 5.0
+    out = tmp_path / "refitted"
+    refit(
+        monkeypatch,
+        source,
+        "--out",
+        out,
+        "--data",
+        root,
+        "--test",
+        root,
+        "--every",
+        1,
+        "--steps",
+        2,
+        "--batch",
+        4,
+        "--view",
+        "camera",
+    )
+    refitted, config = load_model(out)
+    assert refitted.config.decoder_view == grown.config.decoder_view
+    (line,) = _refit_command(config["recipe"], "driving")
+    assert "--view camera" in line
+    with pytest.raises(ValueError, match="JSON"):
+        script.parse_view("{not json", "driving")

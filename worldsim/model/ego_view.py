@@ -135,7 +135,11 @@ class EgoView(nn.Module):
         bodies = view.get("bodies") or {}
         self.box = (float(bodies.get("length", 1.0)), float(bodies.get("width", 1.0)))
         self.own = index(bodies["own"]) if bodies.get("own") is not None else None
-        self.register_buffer("others", torch.tensor([[index(f) for f in o] for o in bodies.get("others", [])], dtype=torch.long).view(-1, 4), persistent=False)
+        self.register_buffer(
+            "others",
+            torch.tensor([[index(f) for f in o] for o in bodies.get("others", [])], dtype=torch.long).view(-1, 4),
+            persistent=False,
+        )
 
     @property
     def right(self) -> torch.Tensor:
@@ -152,7 +156,9 @@ class EgoView(nn.Module):
         if self.path:
             features.append(self._path_distance(state)[:, None] / self.path_width)
         if self.own is not None:
-            features.append(self._boxes(state.new_zeros(len(state), 1, 2), state[:, self.own, None], state.new_ones(len(state), 1)))
+            features.append(
+                self._boxes(state.new_zeros(len(state), 1, 2), state[:, self.own, None], state.new_ones(len(state), 1))
+            )
         if len(self.others):
             places = torch.stack([state[:, self.others[:, 1]], state[:, self.others[:, 2]]], -1)
             features.append(self._boxes(places, state[:, self.others[:, 3]], state[:, self.others[:, 0]]))
