@@ -198,6 +198,9 @@ def draw_states(model: WorldModel, states: np.ndarray, palette=None, chunk: int 
     """(K, H, W, 3) uint8: physical `states` (K, S) drawn by the model's state decoder, snapped to
     `palette` (if given) as `imagine` snaps the dream's frames."""
     codes = model.normalise_state(torch.from_numpy(np.asarray(states, dtype=np.float32)).to(model.device))
+    if not len(codes):  # an episode with no imagined step
+        size = model.config.frame_size
+        return np.zeros((0, size, size, 3), np.uint8)
     frames = []
     for lo in range(0, len(codes), chunk):
         frame = model.draw_state(codes[lo : lo + chunk])

@@ -1,0 +1,98 @@
+"""Where does a highway-env dream put the other cars, and what does the decoder then draw?
+
+Each held-out episode is replayed as `worldsim eval --long` replays it (its first real frames, then
+its recorded actions open loop; `worldsim.model.long_horizon.replay_episodes`). A decoder that draws
+the state exactly (the camera's car boxes, `worldsim.sources.driving.CAMERA`) draws whatever the
+dream's state says; this counts what it says that the simulator never does:
+- the share of steps with another car's box on the ego's (centres within a car length along the
+  road and a car width across it), in the dream's state and in the simulator's, by steps imagined;
+- the share of frames the ego is found in (its colour, `worldsim.sources.objects`), where such a
+  car sits on it and elsewhere;
+- per vehicle slot (nearest first): how often the simulator's car is inside the camera's view, and
+  the dream's median position error for cars inside and outside it.
+
+Usage: python scripts/cars_on_the_ego.py CHECKPOINT [--data data/eval/driving-heldout] [--episodes 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+
+from worldsim.data import Dataset
+from worldsim.model.checkpoint import load_model, resolve_checkpoint
+from worldsim.model.long_horizon import LongEvalConfig, model_columns, replay_episodes
+from worldsim.model.palette import palette_from_frames
+from worldsim.model.start_bank import load_start_bank
+from worldsim.sources.driving import CAMERA
+from worldsim.sources.objects import DRIVING
+
+STEPS = ((0, 1), (1, 3), (3, 6), (6, 12), (12, 30))  # steps imagined, [from, to)
+
+
+def on_the_ego(states: np.ndarray, fields: list[str], slots: int) -> np.ndarray:
+    """(N,) whether any present car's centre is within a box length along and a width across the ego's."""
+    length, width = CAMERA["bodies"]["length"], CAMERA["bodies"]["width"]
+    hit = np.zeros(len(states), bool)
+    for k in range(slots):
+        present, dx, dy = (states[:, fields.index(f"car{k}_{n}")] for n in ("present", "dx", "dy"))
+        hit |= (present > 0.5) & (np.abs(dx) < length) & (np.abs(dy) < width)
+    return hit
+
+
+def in_view(dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """Whether a car centred at (dx, dy) from the ego shows in the camera's frame (any part of it)."""
+    (half_x, half_y), (origin_x, origin_y) = np.abs(CAMERA["scale"]), CAMERA["origin"]
+    reach = CAMERA["bodies"]["length"] / 2
+    left, right = (-1 - origin_x) * half_x - reach, (1 - origin_x) * half_x + reach
+    return (dx > left) & (dx < right) & (np.abs(dy - origin_y * half_y) < half_y + reach)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("checkpoint")
+    parser.add_argument("--data", default="data/eval/driving-heldout")
+    parser.add_argument("--episodes", type=int, default=40)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    path = resolve_checkpoint(args.checkpoint)
+    model, _ = load_model(path)
+    if model.config.domain != "driving":
+        parser.error(f"{path}: a {model.config.domain!r} model; this counts highway-env's cars")
+    data = Dataset(args.data)
+    palette = palette_from_frames(load_start_bank(path)["frames"])
+    config = LongEvalConfig()
+    chosen = [i for i in data.indices() if len(data.episode(i)) >= config.context][: args.episodes]
+    replay = replay_episodes(model, data, chosen, config, palette, model_columns(model, data))
+    fields = model.config.state_fields
+    slots = sum(1 for f in fields if f.startswith("car") and f.endswith("_present"))
+    dream, truth = np.concatenate(replay.head_states), np.concatenate(replay.true_states)
+    steps = np.concatenate([np.arange(len(s)) for s in replay.head_states])
+    dreamt, real = on_the_ego(dream, fields, slots), on_the_ego(truth, fields, slots)
+    print(f"{path}: {len(chosen)} episodes of {args.data}, {len(dream)} imagined steps")
+    print("a car's box on the ego's, share of steps (dream / simulator):")
+    for lo, hi in STEPS:
+        now = (steps >= lo) & (steps < hi)
+        if now.any():
+            print(f"  steps {lo + 1:>2}-{hi:<2} {dreamt[now].mean():.3f} / {real[now].mean():.3f}  ({now.sum()} steps)")
+    (ego,) = [o for o in DRIVING if o.name == "ego"]
+    found = ego.found(np.concatenate(replay.dream))
+    with_car = found[dreamt].mean() if dreamt.any() else float("nan")
+    print(
+        f"ego found in the dream's frames: {found.mean():.2f} (with a car on it {with_car:.2f}, "
+        f"elsewhere {found[~dreamt].mean():.2f}); in the simulator's {ego.found(np.concatenate(replay.real)).mean():.2f}"
+    )
+    print("per slot: simulator's car in view, dream's median position error in view / out of view (m)")
+    for k in range(slots):
+        true_dx, true_dy = truth[:, fields.index(f"car{k}_dx")], truth[:, fields.index(f"car{k}_dy")]
+        error = np.hypot(dream[:, fields.index(f"car{k}_dx")] - true_dx, dream[:, fields.index(f"car{k}_dy")] - true_dy)
+        seen = in_view(true_dx, true_dy)
+        median = lambda e: f"{np.median(e):.1f}" if len(e) else "-"  # noqa: E731
+        print(f"  car{k}: {seen.mean():.2f} in view, error {median(error[seen])} / {median(error[~seen])}")
+
+
+if __name__ == "__main__":
+    main()
