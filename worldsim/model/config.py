@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from worldsim.model.ego_view import check_view
+from worldsim.model.slots import check_slots
 
 # 2: the decoder has a keep-mask channel; 3: a frame reader (see WorldModel); 4: angles as (cos, sin);
 # 5: a decoder reading the state may see fields as phases (decoder_periods); 6: an ego camera's view
@@ -13,8 +14,9 @@ from worldsim.model.ego_view import check_view
 # 8: the prior may draw its own random part (prior_noise; the step's noise is wider for it) and
 # read the reward off the step (prior_reward); the field decoder may lay a static image (decoder_static);
 # 9: the learned dynamics may read how many steps the dream has taken since the filter (dynamics_age),
-# and the physical state alone (dynamics_reads)
-FORMAT_VERSION = 9
+# and the physical state alone (dynamics_reads); 10: other bodies' slots scored in their best-matching
+# order and kept nearest first (matched_slots)
+FORMAT_VERSION = 10
 # Older versions this release still reads, and the config fields they lack (with the value that
 # reproduces them): a version-2 model simply has no frame reader; before version 4, angles were
 # held wrapped.
@@ -127,6 +129,12 @@ class ModelConfig:
     # PushT's learned step re-reads the state from it and overwrites the state it starts from:
     # moving a filtered start to what its frame shows changed no later step (scripts/start_fit.py).
     dynamics_reads: str = "latent"
+    # Other bodies held in numbered slots (fields {name}{k}_{part}: highway-env's car0_ .. car3_):
+    # each predicted state is scored against the true one in the order of its slots that fits
+    # best, and every state the model makes is put back nearest first, as the simulator lists them
+    # (worldsim.model.slots). Scored slot by slot, the driving dream averaged the cars it was unsure
+    # would be nearest onto the ego's own place.
+    matched_slots: bool = False
     # The termination head fires above this logit: 0 (probability 1/2) until `worldsim calibrate`
     # sets it on held-out episodes for a wanted recall (terminations are rare; see calibration.py).
     termination_threshold: float = 0.0
@@ -138,6 +146,8 @@ class ModelConfig:
             raise ValueError(f"dynamics_age is 0 (off) or at least 2 buckets, got {self.dynamics_age}")
         if self.dynamics_age and not self.state_fields:
             raise ValueError("dynamics_age: only the learned physical dynamics read the age; this model has no physical state")
+        if self.matched_slots:
+            check_slots(self.state_fields)
         if self.dynamics_reads not in DYNAMICS_READS:
             raise ValueError(f"dynamics_reads is one of {', '.join(DYNAMICS_READS)}, got {self.dynamics_reads!r}")
         if self.ensemble < 0 or self.ensemble == 1:

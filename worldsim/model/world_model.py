@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from worldsim import domains
-from worldsim.model import ego_view
+from worldsim.model import ego_view, slots
 from worldsim.model.config import ModelConfig
 from worldsim.model.networks import BroadcastDecoder, Decoder, Encoder, FieldDecoder, mlp
 from worldsim.model.noise_streams import NoiseStreams
@@ -128,6 +128,12 @@ class WorldModel(nn.Module):
         )
         self.register_buffer("angle_index", self.angles.nonzero().flatten(), persistent=False)
         self.sines = c.angle_coding == "cos_sin" and bool(c.angle_fields)  # the code appends each angle's sine
+        if c.matched_slots:  # worldsim.model.slots: each slot's code columns, and every order of them
+            columns = slots.code_slots(c.state_fields, c.angle_fields, self.sines)
+            self.register_buffer("slot_columns", columns, persistent=False)
+            self.register_buffer("slot_orders", slots.orders(columns, c.state_code_dim), persistent=False)
+            parts = [c.state_fields[i].split("_", 1)[1] for i in slots.slot_fields(c.state_fields)[0]]
+            self.slot_parts = tuple(parts.index(part) for part in slots.PARTS)
         # fields the decoder reads as phases (ModelConfig.decoder_periods), and their periods
         self.register_buffer(
             "phase_index", torch.tensor([c.state_fields.index(f) for f in c.decoder_periods], dtype=torch.long), persistent=False
@@ -235,7 +241,10 @@ class WorldModel(nn.Module):
 
     def wrap_state(self, state: torch.Tensor) -> torch.Tensor:
         """A state code (..., state_code_dim) with its angles where they belong: wrapped to (-pi, pi]
-        (in physical units) under the "wrapped" coding; a (cos, sin) pair needs no wrapping."""
+        (in physical units) under the "wrapped" coding; a (cos, sin) pair needs no wrapping. Under
+        `matched_slots` its slots are put in the simulator's order, nearest first."""
+        if self.config.matched_slots:
+            state = slots.nearest_first(state, self.slot_columns, self.slot_parts, *self.code_units())
         if not self.config.angle_fields or self.sines:
             return state
         physical = state * self.state_std + self.state_mean
@@ -243,8 +252,25 @@ class WorldModel(nn.Module):
         return torch.where(self.angles, (wrapped - self.state_mean) / self.state_std, state)
 
     def state_error(self, predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Squared error of state codes summed over fields (...)."""
-        return self.state_errors(predicted, target).sum(-1)
+        """Squared error of state codes summed over fields (...); under `matched_slots`, the least
+        over the orders of the target's slots (a car is scored against the car it predicts)."""
+        if not self.config.matched_slots:
+            return self.state_errors(predicted, target).sum(-1)
+        scale, shift = self.code_units()  # a car moved to another slot is standardised as that slot
+        reordered = ((target * scale + shift)[..., self.slot_orders] - shift) / scale  # (..., orders, D)
+        return self.state_errors(predicted.unsqueeze(-2), reordered).sum(-1).min(-1).values
+
+    def code_units(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(scale, shift), each (state_code_dim,): code * scale + shift is the state in units, but
+        for angles, which stay as the code holds them (a cosine and a sine, or a wrapped angle
+        standardised)."""
+        scale, shift = self.state_std, self.state_mean
+        if self.sines:  # a cosine in the angle's slot, its sine appended: both as they are
+            scale = torch.where(self.angles, torch.ones_like(scale), scale)
+            shift = torch.where(self.angles, torch.zeros_like(shift), shift)
+            ones = scale.new_ones(len(self.angle_index))
+            scale, shift = torch.cat([scale, ones]), torch.cat([shift, 0 * ones])
+        return scale, shift
 
     def state_errors(self, predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Squared error of state codes per slot (..., state_code_dim); wrapped angles are measured
