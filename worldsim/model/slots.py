@@ -82,7 +82,8 @@ def nearest_first(code: torch.Tensor, columns: torch.Tensor, parts: tuple[int, i
     present, dx, dy = parts
     units = code * scale + shift
     slots = units[..., columns]  # (..., K, P), in units every slot shares
-    key = torch.where(slots[..., present] > 0.5, torch.hypot(slots[..., dx], slots[..., dy]), torch.full_like(slots[..., dx], 1e6))
+    squared = slots[..., dx] ** 2 + slots[..., dy] ** 2  # (not hypot: the ONNX exporter has none)
+    key = torch.where(slots[..., present] > 0.5, squared, torch.full_like(squared, 1e12))
     # ties (absent slots) keep their order; a plain argsort exports to the ONNX step graph
     order = (key + 1e-3 * torch.arange(len(columns), device=key.device)).argsort(-1)
     ordered = slots.gather(-2, order[..., None].expand_as(slots))
