@@ -39,7 +39,8 @@ def states(n: int, seed: int = 0) -> np.ndarray:
     s = np.zeros((n, len(FIELDS)), np.float32)
     s[:, :5] = rng.normal([100, 4, 25, 0, 0], [50, 3, 3, 0.5, 0.05], (n, 5))
     for k in range(3):
-        s[:, 5 + 6 * k : 11 + 6 * k] = np.c_[np.ones(n), rng.normal(0, 20, (n, 2)), rng.normal(22, 2, n), np.zeros(n), rng.normal(0, 0.05, n)]
+        place, speed, heading = rng.normal(0, 20, (n, 2)), rng.normal(22, 2, n), rng.normal(0, 0.05, n)
+        s[:, 5 + 6 * k : 11 + 6 * k] = np.c_[np.ones(n), place, speed, np.zeros(n), heading]
     return nearest_first(s, FIELDS)
 
 
@@ -51,7 +52,8 @@ def test_the_slots_of_highway_envs_state():
     with pytest.raises(ValueError, match="the same parts"):
         check_slots(FIELDS[:-1])
     with pytest.raises(ValueError, match="matched_slots"):
-        ModelConfig(domain="robotics", frame_size=32, action_space={"type": "discrete", "n": 2}, state_fields=["a", "b"], matched_slots=True)
+        space = {"type": "discrete", "n": 2}
+        ModelConfig(domain="robotics", frame_size=32, action_space=space, state_fields=["a", "b"], matched_slots=True)
 
 
 def test_a_state_is_scored_against_the_best_order_of_the_true_slots():
