@@ -2,7 +2,7 @@
 
     python scripts/refit_decoder.py [CHECKPOINT] --out runs/robotics-redrawn [--data data/robotics-v2]
         [--test data/eval/robotics-probe] [--steps 6000] [--batch 64] [--lr 1e-3] [--foreground 10]
-        [--view camera|JSON]
+        [--view camera|JSON] [--decoder-from CHECKPOINT]
 
 A model whose decoder reads the physical state alone (`decoder_input` "state") learnt to draw
 inside the world model's training, a few thousand steps shared with everything else. Drawn from
@@ -19,6 +19,10 @@ reflector carried over: `scripts/ship_weights.sh`'s export then ships them toget
 "camera": the domain's own, say highway-env's car boxes) that the source model's decoder lacked:
 its first layer grows inputs for the view's channels, starting at zero, so the refit starts from
 the decoder as it was.
+
+`--decoder-from` starts from another model's decoder instead (one drawing the same state the same
+way: same decoder config and state normalisation), say a decoder refitted before the rest of the
+model was trained further; with `--steps 0` it is grafted as it is.
 
 Prints, before and after, on held-out frames of TEST drawn from their true states and snapped to
 the palette as the environments show them: PSNR, and the share of frames whose block and agent
@@ -94,6 +98,21 @@ def with_view(model: WorldModel, view: dict) -> WorldModel:
     return grown.eval()
 
 
+def take_decoder(model: WorldModel, donor: WorldModel) -> None:
+    """`donor`'s decoder weights into `model`, which must draw the same codes the same way."""
+    drawing = ("decoder", "decoder_input", "decoder_view", "decoder_periods", "decoder_static", "channels", "frame_size")
+    differ = [
+        name
+        for name in drawing + ("state_fields", "angle_fields", "angle_coding")
+        if getattr(model.config, name) != getattr(donor.config, name)
+    ]
+    if differ:
+        raise ValueError(f"--decoder-from: its {', '.join(differ)} differ from the model's")
+    if not (torch.equal(model.state_mean, donor.state_mean) and torch.equal(model.state_std, donor.state_std)):
+        raise ValueError("--decoder-from: its state normalisation differs: its decoder reads other codes")
+    model.decoder.load_state_dict(donor.decoder.state_dict())
+
+
 def parse_view(text: str, domain: str) -> dict:
     """--view: "camera" (the domain's own, `DomainSpec.camera`) or a view spec as JSON."""
     if text == "camera":
@@ -131,11 +150,14 @@ def main() -> None:
     parser.add_argument("--data", default="data/robotics-v2", help="episodes to fit on (true states and frames)")
     parser.add_argument("--test", default="data/eval/robotics-probe", help="held-out episodes to score on")
     parser.add_argument("--every", type=int, default=2, help="keep every n-th frame of DATA (default 2)")
-    parser.add_argument("--steps", type=int, default=6000)
+    parser.add_argument("--steps", type=int, default=6000, help="0: keep the decoder as it starts (with --decoder-from: a graft)")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--foreground", type=float, default=10.0, help="LossWeights.foreground (the shipped recipe's 10)")
     parser.add_argument("--view", help="give the decoder a camera's geometry: 'camera' (the domain's own) or a JSON view spec")
+    parser.add_argument(
+        "--decoder-from", help="start from this checkpoint's decoder (same decoder config and state normalisation)"
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -153,6 +175,13 @@ def main() -> None:
             model = with_view(model, parse_view(args.view, model.config.domain))
         except ValueError as exc:
             parser.error(str(exc))
+    if args.steps < 0:
+        parser.error(f"--steps must be at least 0, got {args.steps}")
+    if args.decoder_from:
+        try:
+            take_decoder(model, load_model(resolve_checkpoint(args.decoder_from))[0])
+        except ValueError as exc:
+            parser.error(str(exc))
     model.eval().requires_grad_(False)
     model.decoder.requires_grad_(True)
     frames, states = pairs(args.data, model, args.every)
@@ -162,7 +191,7 @@ def main() -> None:
     print(f"{source}, drawn from the true states of {len(test_frames)} held-out frames of {args.test}")
     print(f"  before: {score(model, test_frames, test_states, palette)}", flush=True)
     optimizer = torch.optim.Adam(model.decoder.parameters(), args.lr)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, args.steps)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(args.steps, 1))
     generator = torch.Generator().manual_seed(args.seed)
     weights = LossWeights(foreground=args.foreground)
     started = time.perf_counter()

@@ -153,6 +153,8 @@ def _refit_command(recipe: dict[str, Any], domain: str) -> list[str]:
     options = " ".join(
         f"--{name} {refit[name]}" for name in ("data", "test", "every", "steps", "batch", "lr", "foreground", "threads", "seed")
     )
+    if refit.get("decoder_from"):
+        options += f" --decoder-from {refit['decoder_from']}"
     if refit.get("view"):  # "camera", or a JSON spec (quoted for the shell)
         options += f" --view {refit['view']}" if refit["view"] == "camera" else f" --view '{refit['view']}'"
     minutes = f"  # {refit['wall_clock_s'] / 60:.0f} min" if "wall_clock_s" in refit else ""
