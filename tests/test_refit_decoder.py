@@ -110,3 +110,37 @@ def test_a_view_grows_the_decoder_and_it_starts_drawing_as_before(tmp_path, monk
     assert "--view camera" in line
     with pytest.raises(ValueError, match="JSON"):
         script.parse_view("{not json", "driving")
+
+
+def test_a_decoder_is_grafted_from_a_model_that_draws_the_same_codes(pusht, tmp_path, monkeypatch, capsys):
+    torch.manual_seed(0)
+    model = WorldModel(model_config_for(Dataset(pusht), DRAWS_STATE))
+    source = save_model(model, tmp_path / "model")
+    torch.manual_seed(1)
+    donor = WorldModel(model_config_for(Dataset(pusht), DRAWS_STATE))
+    donor.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("decoder.")}, strict=False)
+    donor_path = save_model(donor, tmp_path / "donor")
+    out = tmp_path / "grafted"
+    refit(monkeypatch, source, "--out", out, "--data", pusht, "--test", pusht, "--steps", 0, "--decoder-from", donor_path)
+    grafted, config = load_model(out)
+    for name, tensor in grafted.state_dict().items():
+        expected = (donor if name.startswith("decoder.") else model).state_dict()[name]
+        assert torch.equal(tensor, expected), name
+    assert "--decoder-from" in _refit_command(config["recipe"], "robotics")[0]
+    other = WorldModel(model_config_for(Dataset(pusht), {**DRAWS_STATE, "channels": 8}))  # draws at another width
+    with pytest.raises(SystemExit):
+        refit(
+            monkeypatch,
+            source,
+            "--out",
+            tmp_path / "no",
+            "--data",
+            pusht,
+            "--test",
+            pusht,
+            "--steps",
+            0,
+            "--decoder-from",
+            save_model(other, tmp_path / "other"),
+        )
+    assert "channels" in capsys.readouterr().err and not (tmp_path / "no").exists()
