@@ -11,7 +11,8 @@ dream's state says; this counts what it says that the simulator never does:
 - per vehicle slot (nearest first): how often the simulator's car is inside the camera's view, and
   the dream's median position error for cars inside and outside it; and, slots aside, the median
   over steps of the mean position error with the dream's cars matched to the simulator's in the
-  order that fits best (what a model with `matched_slots` is scored on).
+  order that fits best (what a model with `matched_slots` is scored on), and how many present cars
+  stand in the camera's view per step.
 
 Usage: python scripts/cars_on_the_ego.py CHECKPOINT [--data data/eval/driving-heldout] [--episodes 40]
 """
@@ -101,6 +102,12 @@ def main() -> None:
         [np.linalg.norm(ours - theirs[:, list(order)], axis=-1).mean(-1) for order in itertools.permutations(range(slots))], 0
     )
     print(f"cars matched in their best order: median mean position error {np.median(matched):.1f} m")
+    seen = lambda s: sum(  # noqa: E731
+        (s[:, fields.index(f"car{k}_present")] > 0.5)
+        & in_view(s[:, fields.index(f"car{k}_dx")], s[:, fields.index(f"car{k}_dy")])
+        for k in range(slots)
+    )
+    print(f"present cars in the camera's view per step: dream {seen(dream).mean():.2f}, simulator {seen(truth).mean():.2f}")
 
 
 if __name__ == "__main__":
