@@ -12,7 +12,9 @@ dream's state says; this counts what it says that the simulator never does:
   the dream's median position error for cars inside and outside it; and, slots aside, the median
   over steps of the mean position error with the dream's cars matched to the simulator's in the
   order that fits best (what a model with `matched_slots` is scored on), and how many present cars
-  stand in the camera's view per step.
+  stand in the camera's view per step;
+- how often the simulator's own slots change cars from one step to the next (each car moved by its
+  relative speed for the 1 s step, then matched to the next step's in the order that fits best).
 
 Usage: python scripts/cars_on_the_ego.py CHECKPOINT [--data data/eval/driving-heldout] [--episodes 40]
 """
@@ -52,6 +54,32 @@ def in_view(dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
     reach = CAMERA["bodies"]["length"] / 2
     left, right = (-1 - origin_x) * half_x - reach, (1 - origin_x) * half_x + reach
     return (dx > left) & (dx < right) & (np.abs(dy - origin_y * half_y) < half_y + reach)
+
+
+def reordered(states: list[np.ndarray], fields: list[str], slots: int) -> tuple[float, float]:
+    """Share of steps whose best match of cars to the next step's is not slot for slot, and share
+    where the nearest two are not."""
+    column = fields.index
+    changed = nearest = total = 0
+    for episode in states:
+        for now, then in zip(episode[:-1], episode[1:], strict=True):
+            moved = np.array(
+                [
+                    (
+                        now[column(f"car{k}_dx")] + now[column(f"car{k}_vx")] - now[column("ego_vx")],
+                        now[column(f"car{k}_dy")] + now[column(f"car{k}_vy")] - now[column("ego_vy")],
+                    )
+                    for k in range(slots)
+                ]
+            )
+            there = np.array([(then[column(f"car{k}_dx")], then[column(f"car{k}_dy")]) for k in range(slots)])
+            distance = np.linalg.norm(moved[:, None] - there[None], axis=-1)  # (K, K): car k now to slot j then
+            orders = list(itertools.permutations(range(slots)))
+            best = orders[int(np.argmin([distance[range(slots), list(order)].sum() for order in orders]))]
+            total += 1
+            changed += best != tuple(range(slots))
+            nearest += best[:2] != (0, 1)
+    return changed / max(total, 1), nearest / max(total, 1)
 
 
 def main() -> None:
@@ -108,6 +136,8 @@ def main() -> None:
         for k in range(slots)
     )
     print(f"present cars in the camera's view per step: dream {seen(dream).mean():.2f}, simulator {seen(truth).mean():.2f}")
+    changed, nearest = reordered(replay.true_states, fields, slots)
+    print(f"the simulator's slots change cars in {changed:.0%} of steps, the nearest two in {nearest:.0%}")
 
 
 if __name__ == "__main__":
