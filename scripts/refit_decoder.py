@@ -32,7 +32,6 @@ pixels overlap the real ones by half or more.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import time
 from pathlib import Path
@@ -42,6 +41,7 @@ import torch
 from tqdm import tqdm
 
 from worldsim import domains
+from worldsim.cli_model import json_flag
 from worldsim.data import Dataset
 from worldsim.model.card import REFLECT_FILES, TEXT_FILES
 from worldsim.model.checkpoint import load_model, read_config, resolve_checkpoint, save_model
@@ -115,15 +115,7 @@ def take_decoder(model: WorldModel, donor: WorldModel) -> None:
 
 def parse_view(text: str, domain: str) -> dict:
     """--view: "camera" (the domain's own, `DomainSpec.camera`) or a view spec as JSON."""
-    if text == "camera":
-        return domains.of_model(domain).load("camera")
-    try:
-        view = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"--view is 'camera' or a JSON view spec: {exc}") from None
-    if not isinstance(view, dict):
-        raise ValueError(f"--view is 'camera' or a JSON object, got {text!r}")
-    return view
+    return domains.of_model(domain).load("camera") if text == "camera" else json_flag("--view", text)
 
 
 def carry_over(source: Path, out: Path, model) -> None:

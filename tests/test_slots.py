@@ -4,6 +4,7 @@ slots, and every state the model makes lists its cars nearest first, as highway-
 import numpy as np
 import pytest
 import torch
+from tiny_models import TINY
 
 from worldsim.model.config import ModelConfig
 from worldsim.model.slots import check_slots, slot_fields
@@ -21,12 +22,8 @@ def model(matched: bool = True) -> WorldModel:
         action_space={"type": "discrete", "n": 5},
         state_fields=FIELDS,
         angle_fields=ANGLES,
-        channels=4,
-        hidden_dim=16,
-        deter_dim=16,
-        stoch_dim=4,
-        embed_dim=16,
         matched_slots=matched,
+        **TINY,
     )
     torch.manual_seed(0)
     net = WorldModel(config)

@@ -74,7 +74,7 @@ def run_train(args):
     dataset = Dataset(args.data)
     if args.domain and args.domain != dataset.domain:
         raise ValueError(f"--domain {args.domain}: {args.data} holds {dataset.domain!r} data")
-    overrides, weights = _json_flag("--model", args.model), _json_flag("--loss", args.loss)
+    overrides, weights = json_flag("--model", args.model), json_flag("--loss", args.loss)
     config = TrainConfig(
         data=args.data,
         out=args.out,
@@ -108,7 +108,8 @@ def run_train(args):
     )
 
 
-def _json_flag(flag: str, text: str) -> dict:
+def json_flag(flag: str, text: str) -> dict:
+    """The JSON object an option's `text` holds, or a clear error naming the option `flag`."""
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:

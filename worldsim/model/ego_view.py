@@ -121,6 +121,7 @@ class EgoView(nn.Module):
         # each cell's place in the body's frame, in units: (to its right, ahead of it), (cells, 2)
         self.register_buffer("cells", torch.stack([(gx - ox) * sx, -(gy - oy) * sy], -1).flatten(0, 1), persistent=False)
         self.grid = grid
+        self.cell_width = 2 * abs(sx) / grid  # in units, across the frame's x
         self.heading = index(view["heading"]) if "heading" in view else None
         ground = view.get("ground")
         self.phases = [index(f) for f in ground["phases"]] if ground else []
@@ -196,8 +197,7 @@ class EgoView(nn.Module):
         cos, sin = angles.cos()[..., None], angles.sin()[..., None]
         along = (rel[..., 0] * cos + rel[..., 1] * sin) / self.box[0]
         across = (-rel[..., 0] * sin + rel[..., 1] * cos) / self.box[1]
-        cell = float((self.cells[1] - self.cells[0]).abs().max())  # a cell's width, in units
-        soft = 0.2 * cell
+        soft = 0.2 * self.cell_width
         here = present[..., None] > 0.5  # (B, K, 1)
         inside = torch.sigmoid((self.box[0] / 2 - along.abs() * self.box[0]) / soft) * torch.sigmoid(
             (self.box[1] / 2 - across.abs() * self.box[1]) / soft
