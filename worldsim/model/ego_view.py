@@ -157,9 +157,9 @@ class EgoView(nn.Module):
         if self.path:
             features.append(self._path_distance(state)[:, None] / self.path_width)
         if self.own is not None:
-            features.append(
-                self._boxes(state.new_zeros(len(state), 1, 2), state[:, self.own, None], state.new_ones(len(state), 1))
-            )
+            # shaped after the state, not len(state): the ONNX export keeps the batch dynamic
+            angle = state[:, self.own, None]
+            features.append(self._boxes(torch.zeros_like(angle)[..., None].expand(-1, -1, 2), angle, torch.ones_like(angle)))
         if len(self.others):
             places = torch.stack([state[:, self.others[:, 1]], state[:, self.others[:, 2]]], -1)
             features.append(self._boxes(places, state[:, self.others[:, 3]], state[:, self.others[:, 0]]))
