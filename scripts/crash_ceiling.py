@@ -28,7 +28,7 @@ from torch import nn
 from worldsim.data import Dataset
 from worldsim.data.dataset import is_validation
 from worldsim.model.calibration import threshold_for_recall
-from worldsim.model.long_horizon import _auprc
+from worldsim.model.long_horizon import auprc
 
 AHEAD = 3  # the longer horizon scored with --model, as `worldsim eval --long` does
 
@@ -72,7 +72,7 @@ def report(scores: np.ndarray, truth: np.ndarray, threshold: float) -> dict:
     return {
         "steps": len(truth),
         "crashes": int(truth.sum()),
-        "auprc": round(_auprc(scores, truth), 3),
+        "auprc": round(auprc(scores, truth), 3),
         "at_validation_threshold": {
             "precision": round(float((fired & truth).sum() / max(fired.sum(), 1)), 3),
             "recall": round(float((fired & truth).sum() / truth.sum()), 3),

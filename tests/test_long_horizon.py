@@ -14,7 +14,7 @@ from worldsim.model.checkpoint import load_model
 from worldsim.model.critics import ProbeRecipe, RealismRecipe
 from worldsim.model.long_horizon import (
     LongEvalConfig,
-    _auprc,
+    auprc,
     evaluate_long,
     format_long_report,
     model_columns,
@@ -111,9 +111,9 @@ def test_a_model_is_scored_on_its_own_fields_of_newer_data(pusht):
 
 def test_auprc():
     truth = np.array([True, False, True, False])
-    assert _auprc(np.array([0.9, 0.1, 0.8, 0.2]), truth) == 1.0  # every crash ranked first
-    assert _auprc(np.array([0.1, 0.9, 0.2, 0.8]), truth) == pytest.approx((1 / 3 + 2 / 4) / 2)
-    assert _auprc(np.zeros(3), np.zeros(3, bool)) is None
+    assert auprc(np.array([0.9, 0.1, 0.8, 0.2]), truth) == 1.0  # every crash ranked first
+    assert auprc(np.array([0.1, 0.9, 0.2, 0.8]), truth) == pytest.approx((1 / 3 + 2 / 4) / 2)
+    assert auprc(np.zeros(3), np.zeros(3, bool)) is None
 
 
 def test_every_episode_replayed_leaves_no_probe_data(pusht):

@@ -10,7 +10,7 @@ import torch
 from tiny_models import TINY
 
 from worldsim.data import CollectRequest, Dataset, collect
-from worldsim.model.card import _refit_command
+from worldsim.model.card import refit_command
 from worldsim.model.checkpoint import load_model, read_config, save_model
 from worldsim.model.text import SharedSpace, TextConfig, Tokenizer, load_shared_space, save_shared_space
 from worldsim.model.train import model_config_for
@@ -55,7 +55,7 @@ def test_only_the_decoder_changes_and_the_output_is_never_overwritten(pusht, tmp
     assert report == {"loss": 1.0} and all(torch.equal(v, space.state_dict()[k]) for k, v in carried.state_dict().items())
     recipe = read_config(out)["recipe"]  # the source's recipe kept, the refit beside it
     assert recipe["refit_decoder"]["steps"] == 3 and recipe["refit_decoder"]["checkpoint"] == str(source)
-    (line,) = _refit_command(recipe, "robotics")  # and the model card's retraining ends with it
+    (line,) = refit_command(recipe, "robotics")  # and the model card's retraining ends with it
     assert line.startswith("python scripts/refit_decoder.py runs/robotics --out runs/robotics-redrawn") and "--steps 3" in line
     with pytest.raises(SystemExit):  # an existing directory is refused
         refit(monkeypatch, source, "--out", out, *options)
@@ -106,7 +106,7 @@ def test_a_view_grows_the_decoder_and_it_starts_drawing_as_before(tmp_path, monk
     )
     refitted, config = load_model(out)
     assert refitted.config.decoder_view == grown.config.decoder_view
-    (line,) = _refit_command(config["recipe"], "driving")
+    (line,) = refit_command(config["recipe"], "driving")
     assert "--view camera" in line
     with pytest.raises(ValueError, match="JSON"):
         script.parse_view("{not json", "driving")
@@ -126,7 +126,7 @@ def test_a_decoder_is_grafted_from_a_model_that_draws_the_same_codes(pusht, tmp_
     for name, tensor in grafted.state_dict().items():
         expected = (donor if name.startswith("decoder.") else model).state_dict()[name]
         assert torch.equal(tensor, expected), name
-    assert "--decoder-from" in _refit_command(config["recipe"], "robotics")[0]
+    assert "--decoder-from" in refit_command(config["recipe"], "robotics")[0]
     other = WorldModel(model_config_for(Dataset(pusht), {**DRAWS_STATE, "channels": 8}))  # draws at another width
     with pytest.raises(SystemExit):
         refit(

@@ -145,7 +145,7 @@ def _derive_command(recipe: dict[str, Any], domain: str) -> list[str]:
     return [*lines, command]
 
 
-def _refit_command(recipe: dict[str, Any], domain: str) -> list[str]:
+def refit_command(recipe: dict[str, Any], domain: str) -> list[str]:
     """The step that refitted the decoder alone on true states (scripts/refit_decoder.py), if one did."""
     refit = recipe.get("refit_decoder")
     if not refit:
@@ -199,7 +199,7 @@ def model_card(
         ]
         + [_command(recipe, domain)]
         + _derive_command(recipe, domain)
-        + _refit_command(recipe, domain)
+        + refit_command(recipe, domain)
     )
     stages = [stage for stage in earlier if "missing" not in stage] + [recipe]
     minutes = sum(stage.get("wall_clock_s", 0) for stage in stages) / 60

@@ -307,14 +307,14 @@ def _terminations(model: WorldModel, data: Dataset, indices: list[int], config: 
         report[f"{ahead}_ahead"] = {
             "positives": int(y.sum()),
             "steps": len(y),
-            "auprc": _auprc(scores.logits, y),  # a ranking: logits rank as probabilities do
+            "auprc": auprc(scores.logits, y),  # a ranking: logits rank as probabilities do
             "precision": tp / int(f.sum()) if f.any() else None,
             "recall": tp / int(y.sum()) if y.any() else None,
         }
     return report
 
 
-def _auprc(score: np.ndarray, truth: np.ndarray) -> float | None:
+def auprc(score: np.ndarray, truth: np.ndarray) -> float | None:
     """Average precision: the area under the precision-recall curve, stepwise (no interpolation)."""
     if not truth.any():
         return None
