@@ -2,7 +2,8 @@
 
 Some options act only at imagination: the physics prior laying its own random part
 (`prior_noise`), the reward read off each step by the prior (`prior_reward`), the fields the prior
-holds alone (`kinematic_fields`), the termination threshold. This copies a checkpoint (weights,
+holds alone (`kinematic_fields`), the termination threshold, the road's lanes the dreamt states
+keep to (`lanes`; "road" is the domain's own, `worldsim.model.lanes`). This copies a checkpoint (weights,
 start-frame bank) into OUT with those options set in its config, after checking that the weights
 still load under them, so that one set of weights can be measured under each way of dreaming.
 The derived config records where it came from and what was set (`recipe.derived`).
@@ -25,12 +26,13 @@ from pathlib import Path
 
 from safetensors.torch import load_file
 
+from worldsim import domains
 from worldsim.model.checkpoint import CONFIG, FORMAT, WEIGHTS, load_model, read_config, write_json, write_tensors
 from worldsim.model.config import FORMAT_VERSION
 from worldsim.model.start_bank import START_BANK
 
 # Options that leave every weight's name and shape alone and change only how the model dreams.
-DREAMING = {"prior_noise", "prior_reward", "kinematic_fields", "termination_threshold"}
+DREAMING = {"prior_noise", "prior_reward", "kinematic_fields", "termination_threshold", "lanes"}
 # Options of the decoder itself, taken with its weights (--decoder-from).
 DECODER_OWN = {"decoder_static"}
 # What must agree for one run's decoder to draw another's states.
@@ -75,6 +77,11 @@ def main() -> None:
         parser.error(f"{out} exists; give a new directory")
     data = read_config(source)
     data["format_version"] = FORMAT_VERSION
+    if options.get("lanes") == "road":
+        try:
+            options["lanes"] = domains.of_model(data["model"]["domain"]).load("lanes")
+        except ValueError as exc:
+            parser.error(str(exc))
     data["model"] = {**data["model"], **options}
     data.setdefault("recipe", {})["derived"] = {"from": str(source), "options": options}
     weights = None

@@ -50,7 +50,7 @@ def inputs(model: WorldModel, batch: int = 3):
     return latent, features, noise, previous, palette
 
 
-@pytest.mark.parametrize("decoder", ["previous frame", "state field", "ego view", "car boxes", "matched slots"])
+@pytest.mark.parametrize("decoder", ["previous frame", "state field", "ego view", "car boxes", "matched slots", "lanes"])
 @pytest.mark.parametrize("kind", [GraphKind(False, False), GraphKind(True, True), GraphKind(True, False)], ids=lambda k: k.name)
 def test_the_graph_computes_the_eager_step(tiny_run, decoder, kind):
     if decoder == "ego view":  # CarRacing's camera (the grass and the road under each cell), the car prior
@@ -59,10 +59,11 @@ def test_the_graph_computes_the_eager_step(tiny_run, decoder, kind):
         model = drawing_from_state(
             load_model(tiny_run("games"))[0], CAMERA, dynamics="prior", prior_noise=True, prior_reward=True, decoder_static=True
         )
-    elif decoder in ("car boxes", "matched slots"):  # highway-env's camera: each cell inside which car, and where
-        from worldsim.sources.driving import CAMERA  # (and the cars of every state put nearest first)
+    elif decoder in ("car boxes", "matched slots", "lanes"):  # highway-env's camera: each cell inside which car, and
+        from worldsim.sources.driving import CAMERA, LANES  # where (the cars of every state put nearest first; on lanes)
 
-        model = drawing_from_state(load_model(tiny_run("driving"))[0], CAMERA, matched_slots=decoder == "matched slots")
+        options = {"matched_slots": decoder != "car boxes", "lanes": LANES if decoder == "lanes" else {}}
+        model = drawing_from_state(load_model(tiny_run("driving"))[0], CAMERA, **options)
     else:
         model, _ = load_model(tiny_run("robotics"))
         model = model.eval() if decoder == "previous frame" else drawing_from_state(model)

@@ -47,13 +47,15 @@ class DomainSpec:
     state_derived: str | None = None
     # an ego-centred camera's geometry, `worldsim.model.ego_view` (what `"decoder_view": "camera"` names)
     camera: str | None = None
+    # the road's lanes, `worldsim.model.lanes` (what `"lanes": "road"` names)
+    lanes: str | None = None
     # "unit": agents act in [-1, 1], mapped to the action space's bounds (PushT's 0..512 targets,
     # where SB3's Gaussian policies start clipped at a corner); "native": the env's own units.
     agent_actions: str = "native"
 
     def load(self, part: str) -> Any:
         """The object a part names (`"source"`, `"behaviour"`, `"prior"`, `"crash_rule"`, `"programs"`,
-        `"objects"`, `"attributes"`, `"state_order"`, `"state_derived"`, `"camera"`), imported now."""
+        `"objects"`, `"attributes"`, `"state_order"`, `"state_derived"`, `"camera"`, `"lanes"`), imported now."""
         ref = getattr(self, part)
         if ref is None:
             raise ValueError(f"the {self.name!r} domain has no {part.replace('_', ' ')}")
@@ -86,6 +88,7 @@ DOMAINS: dict[str, DomainSpec] = {
         prior="worldsim.model.physics.driving:DrivingPrior",
         crash_rule="worldsim.model.crash:LatentOverlap",
         camera="worldsim.sources.driving:CAMERA",
+        lanes="worldsim.sources.driving:LANES",
     ),
     # PushT's own limit is 300 steps at 10 Hz.
     "robotics": DomainSpec(

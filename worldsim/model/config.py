@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from worldsim.model.ego_view import check_view
+from worldsim.model.lanes import check_lanes
 from worldsim.model.slots import check_slots
 
 # 2: the decoder has a keep-mask channel; 3: a frame reader (see WorldModel); 4: angles as (cos, sin);
@@ -15,8 +16,9 @@ from worldsim.model.slots import check_slots
 # read the reward off the step (prior_reward); the field decoder may lay a static image (decoder_static);
 # 9: the learned dynamics may read how many steps the dream has taken since the filter (dynamics_age),
 # and the physical state alone (dynamics_reads); 10: other bodies' slots scored in their best-matching
-# order and kept nearest first (matched_slots)
-FORMAT_VERSION = 10
+# order and kept nearest first (matched_slots); 11: the dream's lateral positions held on the road's
+# lanes (lanes)
+FORMAT_VERSION = 11
 # Older versions this release still reads, and the config fields they lack (with the value that
 # reproduces them): a version-2 model simply has no frame reader; before version 4, angles were
 # held wrapped.
@@ -135,6 +137,10 @@ class ModelConfig:
     # (worldsim.model.slots). Scored slot by slot, the driving dream averaged the cars it was unsure
     # would be nearest onto the ego's own place.
     matched_slots: bool = False
+    # The road's lanes (worldsim.model.lanes; {} for none): every state the dynamics make has its
+    # lateral positions moved to the nearest lane centre, as the simulator keeps its cars. Changes
+    # no weight: `scripts/derive_checkpoint.py RUN OUT '{"lanes": "road"}'` sets the domain's own.
+    lanes: dict[str, Any] = field(default_factory=dict)
     # The termination head fires above this logit: 0 (probability 1/2) until `worldsim calibrate`
     # sets it on held-out episodes for a wanted recall (terminations are rare; see calibration.py).
     termination_threshold: float = 0.0
@@ -148,6 +154,7 @@ class ModelConfig:
             raise ValueError("dynamics_age: only the learned physical dynamics read the age; this model has no physical state")
         if self.matched_slots:
             check_slots(self.state_fields)
+        check_lanes(self.lanes, self.state_fields)
         if self.dynamics_reads not in DYNAMICS_READS:
             raise ValueError(f"dynamics_reads is one of {', '.join(DYNAMICS_READS)}, got {self.dynamics_reads!r}")
         if self.ensemble < 0 or self.ensemble == 1:

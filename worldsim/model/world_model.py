@@ -41,6 +41,7 @@ from torch import nn
 from worldsim import domains
 from worldsim.model import ego_view, slots
 from worldsim.model.config import ModelConfig
+from worldsim.model.lanes import Lanes
 from worldsim.model.networks import BroadcastDecoder, Decoder, Encoder, FieldDecoder, mlp
 from worldsim.model.noise_streams import NoiseStreams
 from worldsim.model.palette import snap
@@ -134,6 +135,8 @@ class WorldModel(nn.Module):
             self.register_buffer("slot_orders", slots.orders(columns, c.state_code_dim), persistent=False)
             parts = [c.state_fields[i].split("_", 1)[1] for i in slots.slot_fields(c.state_fields)[0]]
             self.slot_parts = tuple(parts.index(part) for part in slots.PARTS)
+        # the road's lanes that every dreamt state keeps to (ModelConfig.lanes), or None
+        self.lanes = Lanes(c.lanes, {f: i for i, f in enumerate(c.state_fields)}) if c.lanes else None
         # fields the decoder reads as phases (ModelConfig.decoder_periods), and their periods
         self.register_buffer(
             "phase_index", torch.tensor([c.state_fields.index(f) for f in c.decoder_periods], dtype=torch.long), persistent=False
@@ -358,6 +361,8 @@ class WorldModel(nn.Module):
             learned = alpha * (s + delta) + (1 - alpha) * self.prior_step(s, action)
         else:
             learned = s + delta
+        if self.lanes is not None:
+            learned = self.lanes(learned, *self.code_units())
         return torch.cat([self.on_circle(self.wrap_state(learned)), h, z], -1)
 
     def age_features(self, age: int | torch.Tensor, like: torch.Tensor) -> list[torch.Tensor]:

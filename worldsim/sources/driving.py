@@ -49,6 +49,22 @@ def camera(neighbours: int = 4, view_m: float = 40.0, centre: tuple[float, float
 CAMERA = camera()
 
 
+def lanes(neighbours: int = 4, count: int = 3) -> dict:
+    """The road's lanes (`worldsim.model.lanes`): `count` lanes LANE_WIDTH_M apart, the first's
+    centre at y = 0 (highway-fast-v0's road has 3), the ego's place absolute and the others'
+    relative to it."""
+    return {
+        "absolute": "ego_y",
+        "relative": [f"car{k}_dy" for k in range(neighbours)],
+        "present": [f"car{k}_present" for k in range(neighbours)],
+        "width": LANE_WIDTH_M,
+        "count": count,
+    }
+
+
+LANES = lanes()
+
+
 def driving_state_fields(neighbours: int) -> tuple[StateField, ...]:
     fields = [StateField(f"ego_{n}", _UNITS[n], f"ego {n} in the road frame") for n in EGO_FIELDS]
     for k in range(neighbours):

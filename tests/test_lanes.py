@@ -1,0 +1,127 @@
+"""The road's lanes (worldsim.model.lanes): every state the dynamics make keeps the ego and the
+present cars on lane centres, gradients pass straight through, and an existing run gets the
+domain's lanes without a weight changed (scripts/derive_checkpoint.py)."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from tiny_models import TINY
+
+from worldsim.model.checkpoint import load_model, read_config
+from worldsim.model.config import ModelConfig
+from worldsim.model.lanes import Lanes, check_lanes
+from worldsim.model.world_model import WorldModel
+from worldsim.sources.driving import LANES, driving_state_fields, lanes
+
+FIELDS = [f.name for f in driving_state_fields(2)]
+SPEC = lanes(neighbours=2)
+DERIVE = Path(__file__).resolve().parents[1] / "scripts" / "derive_checkpoint.py"
+
+
+def unit_lanes() -> Lanes:
+    return Lanes(SPEC, {f: i for i, f in enumerate(FIELDS)})
+
+
+def state(**values: float) -> torch.Tensor:
+    row = torch.zeros(len(FIELDS))
+    for name, value in values.items():
+        row[FIELDS.index(name)] = value
+    return row
+
+
+def test_places_move_to_the_nearest_lane_centre_and_absent_cars_stay():
+    ones, zeros = torch.ones(len(FIELDS)), torch.zeros(len(FIELDS))
+    before = torch.stack(
+        [
+            state(ego_y=4.6, car0_present=1, car0_dy=-2.9, car1_present=1, car1_dy=5.1),  # cars at 1.7 and 9.7 m
+            state(ego_y=-1.5, car0_present=1, car0_dy=13.0, car1_present=0, car1_dy=2.0),  # off both road edges; absent
+        ]
+    )
+    after = unit_lanes()(before, ones, zeros)
+    y = lambda row, name: float(after[row, FIELDS.index(name)])  # noqa: E731
+    assert (y(0, "ego_y"), y(0, "car0_dy"), y(0, "car1_dy")) == (4.0, -4.0, 4.0)  # lanes 0 and 2 beside the ego's 1
+    assert (y(1, "ego_y"), y(1, "car0_dy"), y(1, "car1_dy")) == (0.0, 8.0, 2.0)  # held on the road; the absent slot as it was
+    keep = [i for i, f in enumerate(FIELDS) if f not in ("ego_y", "car0_dy", "car1_dy")]
+    assert torch.equal(after[:, keep], before[:, keep])
+
+
+def test_codes_are_snapped_in_their_units_and_gradients_pass_straight_through():
+    scale, shift = torch.rand(len(FIELDS)) + 0.5, torch.randn(len(FIELDS))
+    units = state(ego_y=7.2, car0_present=1, car0_dy=-3.5, car1_present=1, car1_dy=0.4)[None]
+    code = ((units - shift) / scale).requires_grad_()
+    after = unit_lanes()(code, scale, shift)
+    back = after * scale + shift
+    assert back[0, FIELDS.index("ego_y")].item() == pytest.approx(8.0)
+    assert back[0, FIELDS.index("car0_dy")].item() == pytest.approx(-4.0)  # 3.7 m: lane 1
+    assert back[0, FIELDS.index("car1_dy")].item() == pytest.approx(0.0, abs=1e-5)  # 7.6 m: the ego's lane
+    weights = torch.randn_like(after)
+    (after * weights).sum().backward()
+    assert torch.allclose(code.grad, weights)
+
+
+def test_a_lanes_spec_is_checked():
+    check_lanes({}, FIELDS)
+    check_lanes(SPEC, FIELDS)
+    with pytest.raises(ValueError, match="keys"):
+        check_lanes({k: v for k, v in SPEC.items() if k != "width"}, FIELDS)
+    with pytest.raises(ValueError, match=r"\['car2_dy'\] are not state fields"):
+        check_lanes({**SPEC, "relative": ["car0_dy", "car2_dy"]}, FIELDS)
+    with pytest.raises(ValueError, match="one present field"):
+        check_lanes({**SPEC, "present": ["car0_present"]}, FIELDS)
+    with pytest.raises(ValueError, match="width"):
+        check_lanes({**SPEC, "width": 0}, FIELDS)
+    with pytest.raises(ValueError, match="count"):
+        check_lanes({**SPEC, "count": 2.5}, FIELDS)
+    space = {"type": "discrete", "n": 5}
+    with pytest.raises(ValueError, match="not state fields"):  # the model's config checks it
+        ModelConfig(domain="driving", frame_size=32, action_space=space, state_fields=FIELDS[:11], lanes=SPEC)
+
+
+def test_every_dreamt_state_keeps_to_the_lanes():
+    config = ModelConfig(
+        domain="driving", frame_size=32, action_space={"type": "discrete", "n": 5}, state_fields=FIELDS, lanes=SPEC, **TINY
+    )
+    torch.manual_seed(0)
+    net = WorldModel(config).eval()
+    rng = np.random.default_rng(0)
+    fitted = rng.normal(0, 5, (64, len(FIELDS))).astype(np.float32)
+    fitted[:, [FIELDS.index("car0_present"), FIELDS.index("car1_present")]] = 1.0
+    net.fit_state_normalisation(torch.from_numpy(fitted))
+    latent = 0.5 * torch.randn(6, config.latent_dim)
+    with torch.no_grad():
+        rollout = net.imagine(latent, torch.randint(0, 5, (6, 4)))
+    states = rollout.states.flatten(0, 1).numpy()
+    own = states[:, FIELDS.index("ego_y")]
+    assert np.allclose(own, np.clip(np.round(own / 4) * 4, 0, 8), atol=1e-4)
+    for k in range(2):
+        present = states[:, FIELDS.index(f"car{k}_present")] > 0.5
+        place = own + states[:, FIELDS.index(f"car{k}_dy")]
+        assert present.any()
+        assert np.allclose(place[present], np.round(place[present] / 4) * 4, atol=1e-3)
+
+
+def derive(monkeypatch, *args) -> None:
+    spec = importlib.util.spec_from_file_location("derive_checkpoint", DERIVE)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    monkeypatch.setattr(sys, "argv", ["derive_checkpoint.py", *map(str, args)])
+    script.main()
+
+
+def test_a_run_gets_the_domains_lanes_without_a_weight_changed(tiny_run, tmp_path, monkeypatch, capsys):
+    source = tiny_run("driving")
+    out = tmp_path / "lanes"
+    derive(monkeypatch, source, out, json.dumps({"lanes": "road"}))
+    model, _ = load_model(out)
+    assert model.config.lanes == LANES and model.lanes is not None
+    assert read_config(out)["recipe"]["derived"]["options"] == {"lanes": LANES}
+    before = load_model(source)[0].state_dict()
+    assert all(torch.equal(tensor, before[name]) for name, tensor in model.state_dict().items())
+    with pytest.raises(SystemExit):  # PushT has no lanes
+        derive(monkeypatch, tiny_run("robotics"), tmp_path / "no", json.dumps({"lanes": "road"}))
+    assert "no lanes" in capsys.readouterr().err
