@@ -14,7 +14,10 @@ dream's state says; this counts what it says that the simulator never does:
   order that fits best (what a model with `matched_slots` is scored on), and how many present cars
   stand in the camera's view per step;
 - how often the simulator's own slots change cars from one step to the next (each car moved by its
-  relative speed for the 1 s step, then matched to the next step's in the order that fits best).
+  relative speed for the 1 s step, then matched to the next step's in the order that fits best);
+- the share of present cars in the camera's view more than 1 m off every lane centre
+  (`worldsim.sources.driving.LANES`) in the dream's states, in the states the filter reads off
+  every real frame of the episodes, and in the simulator's (a car straddling the lane markings).
 
 Usage: python scripts/cars_on_the_ego.py CHECKPOINT [--data data/eval/driving-heldout] [--episodes 40]
 """
@@ -32,7 +35,7 @@ from worldsim.model.checkpoint import load_model, resolve_checkpoint
 from worldsim.model.long_horizon import LongEvalConfig, model_columns, replay_episodes
 from worldsim.model.palette import palette_from_frames
 from worldsim.model.start_bank import load_start_bank
-from worldsim.sources.driving import CAMERA
+from worldsim.sources.driving import CAMERA, LANES
 from worldsim.sources.objects import DRIVING
 
 STEPS = ((0, 1), (1, 3), (3, 6), (6, 12), (12, 30))  # steps imagined, [from, to)
@@ -54,6 +57,19 @@ def in_view(dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
     reach = CAMERA["bodies"]["length"] / 2
     left, right = (-1 - origin_x) * half_x - reach, (1 - origin_x) * half_x + reach
     return (dx > left) & (dx < right) & (np.abs(dy - origin_y * half_y) < half_y + reach)
+
+
+def off_lane(states: np.ndarray, fields: list[str], slots: int, by: float = 1.0) -> np.ndarray:
+    """Whether each present car in the camera's view lies more than `by` metres off every lane
+    centre (`worldsim.sources.driving.LANES`), one entry per such car."""
+    own = states[:, fields.index(LANES["absolute"])]
+    centres = LANES["width"] * np.arange(LANES["count"])
+    out = []
+    for k in range(slots):
+        present, dx, dy = (states[:, fields.index(f"car{k}_{n}")] for n in ("present", "dx", "dy"))
+        shown = (present > 0.5) & in_view(dx, dy)
+        out.append(np.abs((own + dy)[shown, None] - centres).min(-1) > by)
+    return np.concatenate(out)
 
 
 def reordered(states: list[np.ndarray], fields: list[str], slots: int) -> tuple[float, float]:
@@ -136,6 +152,16 @@ def main() -> None:
         for k in range(slots)
     )
     print(f"present cars in the camera's view per step: dream {seen(dream).mean():.2f}, simulator {seen(truth).mean():.2f}")
+    with torch.no_grad():
+        filtered = []  # the state read off each real frame in turn, as an agent on the simulator is shown it
+        for episode in map(data.episode, chosen):
+            actions = torch.from_numpy(episode.actions[: len(episode.frames) - 1])
+            filtered.append(model.physical_state(model.filter_episode(torch.from_numpy(episode.frames), actions)).numpy())
+    off_dream, off_filter, off_sim = (off_lane(s, fields, slots).mean() for s in (dream, np.concatenate(filtered), truth))
+    print(
+        f"present cars in view more than 1 m off every lane centre: dream {off_dream:.2f}, "
+        f"filtered {off_filter:.2f}, simulator {off_sim:.2f}"
+    )
     changed, nearest = reordered(replay.true_states, fields, slots)
     print(f"the simulator's slots change cars in {changed:.0%} of steps, the nearest two in {nearest:.0%}")
 

@@ -50,6 +50,16 @@ def test_the_view_reaches_as_far_as_the_camera_shows_any_part_of_a_car(script):
     assert script.in_view(dx, dy).tolist() == [True, False, True, False, True, False]
 
 
+def test_cars_between_lanes_are_counted_where_the_camera_shows_them(script):
+    states = np.stack(
+        [
+            state(ego_y=4.0, car0_present=1, car0_dx=10.0, car0_dy=-2.0, car1_present=1, car1_dx=10.0, car1_dy=4.3),
+            state(ego_y=4.0, car0_present=1, car0_dx=60.0, car0_dy=2.0, car1_present=0, car1_dy=2.0),  # out of view; absent
+        ]
+    )
+    assert script.off_lane(states, FIELDS, 2).tolist() == [True, False]  # 2 m between lanes; 0.3 m off one
+
+
 def test_slots_that_swap_cars_are_counted_and_steady_ones_are_not(script):
     # A car 12 m behind closing at 5 m/s passes a car 10 m ahead in distance: listed nearest
     # first, the slots swap, and matching the cars as they moved finds it.
@@ -70,7 +80,8 @@ def test_the_count_runs_on_a_tiny_model_and_refuses_another_domain(script, tiny_
     monkeypatch.setattr(sys, "argv", ["cars_on_the_ego.py", str(run), "--data", str(run.parent / "data"), "--threads", "1"])
     script.main()
     out = capsys.readouterr().out
-    for line in ("a car's box on the ego's", "ego found in the dream's frames", "car0:", "cars matched", "slots change cars"):
+    lines = ("a car's box on the ego's", "ego found in the dream's frames", "car0:", "cars matched", "off every lane centre")
+    for line in (*lines, "slots change cars"):
         assert line in out
     monkeypatch.setattr(sys, "argv", ["cars_on_the_ego.py", str(tiny_run("robotics")), "--threads", "1"])
     with pytest.raises(SystemExit):
