@@ -3,9 +3,10 @@
 Some options act only at imagination: the physics prior laying its own random part
 (`prior_noise`), the reward read off each step by the prior (`prior_reward`), the fields the prior
 holds alone (`kinematic_fields`), the termination threshold, the road's lanes the dreamt states
-keep to (`lanes`; "road" is the domain's own, `worldsim.model.lanes`). This copies a checkpoint (weights,
-start-frame bank) into OUT with those options set in its config, after checking that the weights
-still load under them, so that one set of weights can be measured under each way of dreaming.
+keep to (`lanes`; "road" is the domain's own, `worldsim.model.lanes`). This copies a checkpoint
+(weights, start-frame bank) into OUT with those options set in its config, after checking that the
+weights still load under them, so that one set of weights can be measured under each way of
+dreaming.
 The derived config records where it came from and what was set (`recipe.derived`).
 
 With `--decoder-from RUN`, the frames are drawn by RUN's decoder instead. A decoder that reads the

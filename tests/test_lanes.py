@@ -67,6 +67,8 @@ def test_codes_are_snapped_in_their_units_and_gradients_pass_straight_through():
 def test_a_lanes_spec_is_checked():
     check_lanes({}, FIELDS)
     check_lanes(SPEC, FIELDS)
+    with pytest.raises(ValueError, match="keys"):  # a name is resolved before a model sees it (derive_checkpoint.py)
+        check_lanes("road", FIELDS)
     with pytest.raises(ValueError, match="keys"):
         check_lanes({k: v for k, v in SPEC.items() if k != "width"}, FIELDS)
     with pytest.raises(ValueError, match=r"\['car2_dy'\] are not state fields"):

@@ -1,15 +1,15 @@
 """The road's lanes held in the dream's state (`ModelConfig.lanes`).
 
-highway-env drives every car along a lane's centre line and changes lanes in well under its 1 s
-step: in held-out episodes 98 % of the other cars and 99 % of the ego's steps lie within 0.5 m of
-a lane centre. A state read off 64-pixel frames or stepped by regression does not: the shipped
-driving model put 38 % of the cars it filtered, and about half of those it dreamt, more than 1 m
-off every centre (the average of the lanes it could not tell apart), and its decoder draws them
-straddling the lane markings, a thing the simulator never shows. With `lanes` set, every state the
-dynamics make has its lateral positions moved to the nearest lane centre: the ego's own (an
-absolute field) and each present body's (a field relative to the ego), the centres being
-`width` apart from 0, `count` of them. The move is straight-through: a gradient passes as if
-nothing had moved, so a model can be adapted or trained with it on.
+highway-env drives every car along a lane's centre line and changes lanes within its 1 s step: in
+held-out episodes no car in the camera's view lies more than 1 m off a lane centre. A state read
+off 64-pixel frames or stepped by regression is not so kept: the shipped driving model put 38 % of
+the cars it filtered, and about half of those it dreamt, more than 1 m off every centre (the
+average of the lanes it could not tell apart; `scripts/cars_on_the_ego.py`), and a decoder that
+draws the state draws them straddling the lane markings, a thing the simulator never shows. With
+`lanes` set, every state the dynamics make has its lateral positions moved to the nearest lane
+centre: the ego's own (an absolute field) and each present body's (a field relative to the ego),
+the centres being `width` apart from 0, `count` of them. The move is straight-through: a gradient
+passes as if nothing had moved, so a model can be adapted or trained with it on.
 
 A spec: {"absolute": "ego_y", "relative": ["car0_dy", ...], "present": ["car0_present", ...],
 "width": 4.0, "count": 3} (`worldsim.sources.driving.LANES`).
@@ -28,8 +28,8 @@ def check_lanes(spec: dict[str, Any], fields: list[str] | tuple[str, ...]) -> No
     """A clear error naming what is wrong with a lanes spec ({} is none)."""
     if not spec:
         return
-    if set(spec) != KEYS:
-        raise ValueError(f"lanes needs exactly the keys {sorted(KEYS)}, got {sorted(spec)}")
+    if not isinstance(spec, dict) or set(spec) != KEYS:
+        raise ValueError(f"lanes needs exactly the keys {sorted(KEYS)}, got {spec!r}")
     named = [spec["absolute"], *spec["relative"], *spec["present"]]
     unknown = [name for name in named if name not in fields]
     if unknown:
