@@ -2,14 +2,12 @@
 present cars on lane centres, gradients pass straight through, and an existing run gets the
 domain's lanes without a weight changed (scripts/derive_checkpoint.py)."""
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from test_derive_checkpoint import derive
 from tiny_models import TINY
 
 from worldsim.model.checkpoint import load_model, read_config
@@ -20,7 +18,6 @@ from worldsim.sources.driving import LANES, driving_state_fields, lanes
 
 FIELDS = [f.name for f in driving_state_fields(2)]
 SPEC = lanes(neighbours=2)
-DERIVE = Path(__file__).resolve().parents[1] / "scripts" / "derive_checkpoint.py"
 
 
 def unit_lanes() -> Lanes:
@@ -105,14 +102,6 @@ def test_every_dreamt_state_keeps_to_the_lanes():
         place = own + states[:, FIELDS.index(f"car{k}_dy")]
         assert present.any()
         assert np.allclose(place[present], np.round(place[present] / 4) * 4, atol=1e-3)
-
-
-def derive(monkeypatch, *args) -> None:
-    spec = importlib.util.spec_from_file_location("derive_checkpoint", DERIVE)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    monkeypatch.setattr(sys, "argv", ["derive_checkpoint.py", *map(str, args)])
-    script.main()
 
 
 def test_a_run_gets_the_domains_lanes_without_a_weight_changed(tiny_run, tmp_path, monkeypatch, capsys):
