@@ -7,11 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from worldsim.sources.driving import driving_state_fields
+from driving_states import FIELDS
+from driving_states import driving_state as state
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "cars_on_the_ego.py"
-FIELDS = [f.name for f in driving_state_fields(2)]
 
 
 @pytest.fixture(scope="module")
@@ -20,13 +19,6 @@ def script():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def state(**values: float) -> np.ndarray:
-    row = np.zeros(len(FIELDS), np.float32)
-    for name, value in values.items():
-        row[FIELDS.index(name)] = value
-    return row
 
 
 def test_a_car_is_on_the_ego_only_where_its_box_meets_the_ego(script):

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from driving_states import FIELDS, driving_state
 from test_derive_checkpoint import derive
 from tiny_models import TINY
 
@@ -14,9 +15,8 @@ from worldsim.model.checkpoint import load_model, read_config
 from worldsim.model.config import ModelConfig
 from worldsim.model.lanes import Lanes, check_lanes
 from worldsim.model.world_model import WorldModel
-from worldsim.sources.driving import LANES, driving_state_fields, lanes
+from worldsim.sources.driving import LANES, lanes
 
-FIELDS = [f.name for f in driving_state_fields(2)]
 SPEC = lanes(neighbours=2)
 
 
@@ -25,10 +25,7 @@ def unit_lanes() -> Lanes:
 
 
 def state(**values: float) -> torch.Tensor:
-    row = torch.zeros(len(FIELDS))
-    for name, value in values.items():
-        row[FIELDS.index(name)] = value
-    return row
+    return torch.from_numpy(driving_state(**values))
 
 
 def test_places_move_to_the_nearest_lane_centre_and_absent_cars_stay():
