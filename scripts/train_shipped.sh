@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Train the shipped world models from scratch (after scripts/collect_datasets.sh data 2).
 # The three are world models v2 (a field decoder drawing the state).
-# Usage: scripts/train_shipped.sh [robotics|driving|driving-lanes|driving-cat|games|games-v1|games-v2|games-view|games-wander|games-prior|games-kinematic|games-true-start|games-held-turn|games-grip|games-speed|games-track|robotics-v2|robotics-latent|robotics-angles|robotics-field|robotics-age|robotics-dynamics-age|robotics-dynamics-state|robotics-redrawn ...]   (default: the three shipped)
+# Usage: scripts/train_shipped.sh [robotics|driving|driving-lanes|driving-cat|games|games-v1|games-v2|games-view|games-wander|games-prior|games-kinematic|games-true-start|games-held-turn|games-grip|games-speed|games-track|robotics-v2|robotics-latent|robotics-angles|robotics-field|robotics-age|robotics-dynamics-age|robotics-dynamics-state|robotics-redrawn ...]   (default: the three shipped; driving's weights are driving, then driving-lanes)
 set -euo pipefail
 # The games v2 recipe ("games-v2" below) on DATA into OUT, with extra entries for the --model and
 # --loss JSON objects (each "" or starting with a comma); the candidates differ from it only there.
@@ -11,7 +11,7 @@ games_v2() {  # data, out, extra model entries, extra loss entries
     --model "{\"draws_on_previous\": false, \"encoder_coordinates\": true, \"ensemble\": 4, \"decoder\": \"field\", \"decoder_input\": \"state\"$3}" \
     --loss "{\"motion\": 10, \"consistency\": 10, \"foreground\": 10, \"state_forcing\": 1.0, \"imagined_pixels\": 0$4}" --quiet
 }
-domains=${*:-robotics driving games}
+domains=${*:-robotics driving driving-lanes games}
 for domain in $domains; do
   case $domain in
     robotics-v2)
@@ -141,20 +141,32 @@ for domain in $domains; do
         --loss '{"motion": 10, "consistency": 10, "foreground": 10, "state_forcing": 1.0, "imagined_pixels": 0}' --quiet
       ;;
     driving-lanes)
-      # The driving candidate (BENCHMARKS.md, "Driving: the cars kept on their lanes"; not shipped),
-      # from the shipped model (runs/driving above), about 60 min on 2 cores: its decoder refitted
-      # alone on true states with highway-env's car boxes (24 min), 1,500 steps more with the cars
-      # scored in their best-matching order (35 min), the refitted decoder grafted back (trained
-      # jointly it speckles), and the dream's states kept on the road's lanes.
-      python scripts/refit_decoder.py runs/driving --out runs/driving-boxes --data data/driving \
-        --test data/eval/driving-probe --steps 4000 --view camera
-      worldsim train --domain driving --data data/driving --out runs/driving-matched --init runs/driving-boxes \
-        --steps 1500 --threads 2 --seed 0 --burn-in 16 --fresh-starts 0.3 --event-share 0.25 --decoder-lr 2e-3 \
-        --model '{"matched_slots": true}' \
+      # The shipped driving weights (BENCHMARKS.md, "Driving: the cars kept on their lanes"), from
+      # the model above (runs/driving; REFIT_FROM names another source, such as the weights shipped
+      # before these, worldsim/weights/driving at 210c6cb, which are that model), about 75 min on 2
+      # cores: its decoder refitted alone on true states with highway-env's car boxes (24 min),
+      # 1,500 steps more with the cars scored in their best-matching order (35 min), the refitted
+      # decoder grafted back (trained jointly it speckles), the dream's states kept on the road's
+      # lanes; then the text model, its guided scene generator and the reflector trained beside
+      # the result, and the half-width decoder distilled from its decoder. Each finished step is
+      # kept: rerun after an interruption and it goes on from the first one missing.
+      done_in() { [[ -f "$1/model.safetensors" ]]; }
+      done_in runs/driving-boxes || python scripts/refit_decoder.py "${REFIT_FROM:-runs/driving}" --out runs/driving-boxes \
+        --data data/driving --test data/eval/driving-probe --steps 4000 --view camera
+      done_in runs/driving-matched || worldsim train --domain driving --data data/driving --out runs/driving-matched \
+        --init runs/driving-boxes --steps 1500 --threads 2 --seed 0 --burn-in 16 --fresh-starts 0.3 --event-share 0.25 \
+        --decoder-lr 2e-3 --model '{"matched_slots": true}' \
         --loss '{"motion": 10, "consistency": 10, "foreground": 10, "state_forcing": 1.0, "imagined_pixels": 0}' --quiet
-      python scripts/refit_decoder.py runs/driving-matched --out runs/driving-matched-boxes --steps 0 \
-        --decoder-from runs/driving-boxes --data data/driving --test data/eval/driving-probe
-      python scripts/derive_checkpoint.py runs/driving-matched-boxes runs/driving-matched-lanes '{"lanes": "road"}'
+      done_in runs/driving-matched-boxes || python scripts/refit_decoder.py runs/driving-matched --out runs/driving-matched-boxes \
+        --steps 0 --decoder-from runs/driving-boxes --data data/driving --test data/eval/driving-probe
+      done_in runs/driving-matched-lanes || python scripts/derive_checkpoint.py runs/driving-matched-boxes runs/driving-matched-lanes \
+        '{"lanes": "road"}'
+      run=runs/driving-matched-lanes
+      [[ -f $run/text.json ]] || worldsim train-text --checkpoint $run --data data/driving --out $run --threads 2 --seed 0 \
+        --guidance 1 --generator-kl 0.05 --reader-all-fields --reader-unclamped --quiet
+      [[ -f $run/reflect.json ]] || worldsim train-reflect --checkpoint $run --data data/driving --steps 2000 --heads 5.0 \
+        --seed 0 --quiet
+      [[ -f $run/decoder-distilled.json ]] || worldsim distill --checkpoint $run --data data/driving --quiet
       ;;
     driving-cat)
       # The shipped driving recipe with categorical latents (32 variables of 16 classes, free nats
