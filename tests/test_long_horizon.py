@@ -194,47 +194,100 @@ def test_model_card_carries_the_long_horizon_report(pusht, tiny_run, tmp_path, c
     assert "not an open-loop" in capsys.readouterr().err and (out / "long_eval.json").is_file()
 
 
-def test_a_fine_tuned_models_card_lists_every_stage_that_retrains_it(tmp_path):
+def _stage_run(path, recipe):
+    """A run directory holding only what the retraining walk reads: its config's recipe."""
     import json
 
-    from worldsim.model.card import earlier_stages
     from worldsim.model.config import FORMAT_VERSION
+
+    path.mkdir()
+    config = {"format": "worldsim-model", "format_version": FORMAT_VERSION, "recipe": recipe}
+    (path / "config.json").write_text(json.dumps(config))
+    return recipe
+
+
+def test_a_fine_tuned_models_card_lists_every_stage_that_retrains_it(tmp_path):
+    from worldsim.model.retrain import retrain_stages, wall_clock
 
     def stage(name, init=None):
         train = {"steps": 2, "threads": 1, **({"init": str(tmp_path / init)} if init else {})}
         recipe = {"command": f"worldsim train --out {name}", "train": train, "wall_clock_s": 60}
-        (tmp_path / name).mkdir()
-        config = {"format": "worldsim-model", "format_version": FORMAT_VERSION, "recipe": recipe}
-        (tmp_path / name / "config.json").write_text(json.dumps(config))
-        return recipe
+        return _stage_run(tmp_path / name, recipe)
 
-    first, second = stage("first"), stage("second", init="first")
+    def commands(meta, run=None):
+        return [c for s in retrain_stages(meta, "games", run) for c in s.commands]
+
+    first = stage("first")
+    stage("second", init="first")
     last = {"recipe": {"command": "worldsim train --out last", "train": {"init": str(tmp_path / "second")}}}
-    assert earlier_stages(last) == [first, second]
-    assert earlier_stages({"recipe": {"train": {}}}) == []
-    looped = stage("looped", init="looped")  # a run that names itself: listed once
-    assert earlier_stages({"recipe": {"train": {"init": str(tmp_path / "looped")}}}) == [looped]
-    gone = {"recipe": {"train": {"init": str(tmp_path / "gone")}}}
-    assert earlier_stages(gone) == [{"missing": str(tmp_path / "gone")}]
+    # each stage writes the directory the next one starts from, whatever it was called when trained
+    assert commands(last) == [
+        f"worldsim train --domain games --out {tmp_path / 'first'} --threads 1",
+        f"worldsim train --domain games --out {tmp_path / 'second'} --threads 1",
+        "worldsim train --domain games --out last --threads 0",
+    ]
+    assert wall_clock(retrain_stages(last, "games")).startswith("Wall-clock of the 3 stages: 2 min in all")
+    assert [s.kind for s in retrain_stages({"recipe": first}, "games")] == ["train"]  # from scratch: one stage
+    stage("looped", init="looped")  # a run that names itself: listed once
+    assert len(commands({"recipe": {"train": {"init": str(tmp_path / "looped")}}})) == 2
+    gone = {"recipe": {"command": "worldsim train", "train": {"init": str(tmp_path / "gone")}}}
+    assert commands(gone, run="runs/games") == [
+        f"# starts from {tmp_path / 'gone'}, not found at export",
+        "worldsim train --domain games --threads 0 --out runs/games",
+    ]
+
+
+def test_a_card_retrains_a_refitted_grafted_and_derived_chain_in_order(tmp_path):
+    """train -> refit (a new view) -> train --init -> graft the refitted decoder back -> derive:
+    each stage's recipe carries its source's, and only the last step of each is its own."""
+    from worldsim.model.retrain import retrain_stages, wall_clock
+
+    base, boxes, tuned, grafted, shipped = (str(tmp_path / n) for n in ("base", "boxes", "tuned", "grafted", "shipped"))
+    first = {"command": "worldsim train --out runs/v2", "train": {"steps": 40, "threads": 2}, "wall_clock_s": 120}
+    refit = {"checkpoint": base, "out": boxes, "data": "d", "test": "t", "every": 2, "steps": 30, "batch": 4, "lr": 0.1}
+    refit |= {"foreground": 1.0, "threads": 2, "seed": 0, "view": "camera", "wall_clock_s": 60}
+    _stage_run(tmp_path / "base", first)
+    _stage_run(tmp_path / "boxes", {**first, "refit_decoder": refit})
+    second = {"command": f"worldsim train --out {tuned} --init {boxes}", "train": {"steps": 10, "init": boxes}}
+    second["wall_clock_s"] = 60
+    _stage_run(tmp_path / "tuned", second)
+    graft = {**refit, "checkpoint": tuned, "out": grafted, "steps": 0, "view": None, "decoder_from": boxes, "wall_clock_s": 0}
+    _stage_run(tmp_path / "grafted", {**second, "refit_decoder": graft})
+    meta = {"recipe": {**second, "refit_decoder": graft, "derived": {"from": grafted, "options": {"lanes": "road"}}}}
+    stages = retrain_stages(meta, "driving", shipped)
+    assert [s.kind for s in stages] == ["train", "refit", "train", "refit", "derive"]
+    lines = [c for s in stages for c in s.commands]
+    assert lines[0].startswith(f"worldsim train --domain driving --out {base} ")
+    assert lines[1].startswith(f"python scripts/refit_decoder.py {base} --out {boxes} ") and "--view camera" in lines[1]
+    assert lines[2].startswith(f"worldsim train --domain driving --out {tuned} --init {boxes}")
+    assert lines[3].startswith(f"python scripts/refit_decoder.py {tuned} --out {grafted} ")
+    assert f"--decoder-from {boxes}" in lines[3]
+    assert lines[4] == f"""python scripts/derive_checkpoint.py {grafted} {shipped} '{{"lanes": "road"}}'"""
+    # the graft and the derivation cost nothing; the refit is counted once, not with its source's training
+    assert wall_clock(stages).startswith("Wall-clock of the 3 stages: 4 min in all (2 min for 40 steps")
+    # a run refitted after it was derived: the refit is its last step
+    again = {**meta["recipe"], "refit_decoder": {**refit, "checkpoint": shipped, "out": str(tmp_path / "again")}}
+    _stage_run(tmp_path / "shipped", meta["recipe"])
+    assert [s.kind for s in retrain_stages({"recipe": again}, "driving")][-2:] == ["derive", "refit"]
 
 
 def test_a_derived_models_card_names_the_steps_that_set_its_dreaming_options_and_decoder(tmp_path):
     import json
 
-    from worldsim.model.card import _derive_command
     from worldsim.model.config import FORMAT_VERSION
+    from worldsim.model.retrain import derive_command
 
     recipe = {
         "command": "worldsim train --out runs/games-speed",
         "derived": {"from": "runs/games-speed", "options": {"prior_noise": True}},
     }
     derive = """python scripts/derive_checkpoint.py runs/games-speed runs/games '{"prior_noise": true}'"""
-    assert _derive_command(recipe, "games") == [derive]
-    assert _derive_command({"command": "worldsim train --out runs/games"}, "games") == []
+    assert derive_command(recipe, "games") == [derive]
+    assert derive_command({"command": "worldsim train --out runs/games"}, "games") == []
     # The decoder's own run is retrained first; a run gone since is named as such.
     donor = tmp_path / "games-track"
     recipe["derived"]["decoder_from"] = str(donor)
-    assert _derive_command(recipe, "games") == [
+    assert derive_command(recipe, "games") == [
         f"# the decoder's run {donor}, not found at export",
         f"{derive} --decoder-from {donor}",
     ]
@@ -242,7 +295,7 @@ def test_a_derived_models_card_names_the_steps_that_set_its_dreaming_options_and
     donor_recipe = {"command": f"worldsim train --out {donor}", "train": {"threads": 2}}
     config = {"format": "worldsim-model", "format_version": FORMAT_VERSION, "recipe": donor_recipe}
     (donor / "config.json").write_text(json.dumps(config))
-    assert _derive_command(recipe, "games") == [
+    assert derive_command(recipe, "games") == [
         f"worldsim train --domain games --out {donor} --threads 2",
         f"{derive} --decoder-from {donor}",
     ]

@@ -10,8 +10,8 @@ import torch
 from tiny_models import TINY
 
 from worldsim.data import CollectRequest, Dataset, collect
-from worldsim.model.card import refit_command
 from worldsim.model.checkpoint import load_model, read_config, save_model
+from worldsim.model.retrain import refit_command
 from worldsim.model.text import SharedSpace, TextConfig, Tokenizer, load_shared_space, save_shared_space
 from worldsim.model.train import model_config_for
 from worldsim.model.world_model import WorldModel

@@ -16,7 +16,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from worldsim.model.checkpoint import CONFIG, WEIGHTS, CheckpointError, load_model, read_config, resolve_checkpoint
+from worldsim.model.checkpoint import CONFIG, WEIGHTS, load_model, resolve_checkpoint
+from worldsim.model.retrain import Stage, retrain_stages, wall_clock
 from worldsim.model.start_bank import START_BANK
 
 EVAL = "eval.json"
@@ -55,9 +56,9 @@ def export(
         (tmp / LONG_EVAL).write_text(json.dumps(long_report, indent=2) + "\n")
     size_mb = sum((tmp / n).stat().st_size for n in (WEIGHTS, CONFIG, START_BANK)) / 1e6
     params = sum(p.numel() for p in model.parameters())
-    card = model_card(
-        meta, report, params, size_mb, notes, long_report, earlier_stages(meta), text_report, reflect_report, distilled_report
-    )
+    run = checkpoint if Path(checkpoint).is_dir() else None  # a built-in name: the stages' own directories
+    stages = retrain_stages(meta, model.config.domain, run)
+    card = model_card(meta, report, params, size_mb, notes, long_report, stages, text_report, reflect_report, distilled_report)
     (tmp / CARD).write_text(card)
     if out.exists():
         os.replace(out, old)
@@ -99,68 +100,6 @@ def _distilled(source: Path, model) -> dict[str, Any] | None:
     return json.loads((source / DISTILLED_FILES[0]).read_text()).get("report", {})
 
 
-def earlier_stages(meta: dict[str, Any], limit: int = 10) -> list[dict[str, Any]]:
-    """The recipes of the runs this one was fine-tuned from (`--init`), first stage first, as far as
-    their checkpoints can still be read: a model trained in stages is retrained by all of them."""
-    stages: list[dict[str, Any]] = []
-    seen: set[Path] = set()
-    init = meta.get("recipe", {}).get("train", {}).get("init")
-    while init and len(stages) < limit:
-        try:
-            path = resolve_checkpoint(init).resolve()
-            recipe = read_config(path).get("recipe", {})
-        except (CheckpointError, FileNotFoundError, ValueError):
-            stages.insert(0, {"missing": init})
-            break
-        if path in seen:  # a built-in name ("robotics") now naming weights exported from this chain
-            break
-        seen.add(path)
-        stages.insert(0, recipe)
-        init = recipe.get("train", {}).get("init")
-    return stages
-
-
-def _command(recipe: dict[str, Any], domain: str) -> str:
-    train = recipe.get("train", {})
-    return f"{recipe.get('command', '')} --threads {train.get('threads') or 0}".replace(
-        "worldsim train", f"worldsim train --domain {domain}", 1
-    )
-
-
-def _derive_command(recipe: dict[str, Any], domain: str) -> list[str]:
-    """The step that set dreaming options on the trained weights (scripts/derive_checkpoint.py), if
-    one did, after the run whose decoder it took: without them the retrained run would dream and
-    draw otherwise than the shipped model."""
-    derived = recipe.get("derived")
-    if not derived:
-        return []
-    lines, donor = [], derived.get("decoder_from")
-    command = f"python scripts/derive_checkpoint.py {derived['from']} runs/{domain} '{json.dumps(derived['options'])}'"
-    if donor:
-        try:
-            lines.append(_command(read_config(Path(donor)).get("recipe", {}), domain))
-        except CheckpointError:
-            lines.append(f"# the decoder's run {donor}, not found at export")
-        command += f" --decoder-from {donor}"
-    return [*lines, command]
-
-
-def refit_command(recipe: dict[str, Any], domain: str) -> list[str]:
-    """The step that refitted the decoder alone on true states (scripts/refit_decoder.py), if one did."""
-    refit = recipe.get("refit_decoder")
-    if not refit:
-        return []
-    options = " ".join(
-        f"--{name} {refit[name]}" for name in ("data", "test", "every", "steps", "batch", "lr", "foreground", "threads", "seed")
-    )
-    if refit.get("decoder_from"):
-        options += f" --decoder-from {refit['decoder_from']}"
-    if refit.get("view"):  # "camera", or a JSON spec (quoted for the shell)
-        options += f" --view {refit['view']}" if refit["view"] == "camera" else f" --view '{refit['view']}'"
-    minutes = f"  # {refit['wall_clock_s'] / 60:.0f} min" if "wall_clock_s" in refit else ""
-    return [f"python scripts/refit_decoder.py runs/{domain} --out runs/{domain}-redrawn {options}{minutes}"]
-
-
 def _read_report(path: str | Path, domain: str, long: bool) -> dict[str, Any]:
     try:
         report = json.loads(Path(path).read_text())
@@ -183,38 +122,16 @@ def model_card(
     size_mb: float,
     notes: str,
     long_report: dict[str, Any] | None = None,
-    earlier: list[dict[str, Any]] | None = None,
+    stages: list[Stage] | None = None,
     text_report: dict[str, Any] | None = None,
     reflect_report: dict[str, Any] | None = None,
     distilled_report: dict[str, Any] | None = None,
 ) -> str:
     model, recipe = meta["model"], meta.get("recipe", {})
-    train, data = recipe.get("train", {}), recipe.get("dataset", {})
+    data = recipe.get("dataset", {})
     domain = model["domain"]
-    earlier = earlier or []
-    commands = (
-        [
-            f"# starts from {stage['missing']}, not found at export" if "missing" in stage else _command(stage, domain)
-            for stage in earlier
-        ]
-        + [_command(recipe, domain)]
-        + _derive_command(recipe, domain)
-        + refit_command(recipe, domain)
-    )
-    stages = [stage for stage in earlier if "missing" not in stage] + [recipe]
-    minutes = sum(stage.get("wall_clock_s", 0) for stage in stages) / 60
-    wall_clock = (
-        f"Wall-clock of this run: {minutes:.0f} min for {train.get('steps')} steps on a 2-core CPU with "
-        f"{train.get('threads') or 'default'} torch thread(s)."
-        if len(stages) == 1
-        else f"Wall-clock of the {len(stages)} stages: {minutes:.0f} min in all ("
-        + ", ".join(
-            f"{s.get('wall_clock_s', 0) / 60:.0f} min for {s.get('train', {}).get('steps')} steps with "
-            f"{s.get('train', {}).get('threads') or 'default'} torch thread(s)"
-            for s in stages
-        )
-        + ") on a 2-core CPU."
-    )
+    stages = retrain_stages(meta, domain) if stages is None else stages
+    commands = [command for stage in stages for command in stage.commands]
     styles = ", ".join(f"{k} {v}" for k, v in data.get("behaviour_styles", {}).items())
     lines = [
         f"# WorldSim {domain} world model",
@@ -236,7 +153,7 @@ def model_card(
         *commands,
         "```",
         "",
-        wall_clock,
+        wall_clock(stages),
         "",
         "## Evaluation",
         "",
