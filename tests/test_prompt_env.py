@@ -55,6 +55,7 @@ def test_a_prompt_starts_a_seeded_generated_scene_and_reports_its_match(prompted
     for entry in match["attributes"].values():
         assert set(entry) == {"asked", "understood", "generated", "holds"} and isinstance(entry["holds"], bool)
     assert match["all_hold"] == all(e["holds"] for e in match["attributes"].values())
+    assert match["feasible"] is True  # PushT names no state a scene cannot start in
     again, _ = env.reset(seed=0, options={"prompt": "the T block upside down near the top-left corner, glittering"})
     assert np.array_equal(obs, again)
     states = {tuple(env.reset(seed=s, options={"prompt": "the block on the goal"})[1]["state"].round(3)) for s in range(4)}
@@ -322,6 +323,29 @@ def test_best_of_n_breaks_ties_by_the_ensembles_disagreement(prompted_run, monke
     monkeypatch.setattr(search, "verifier_scores", lambda model, scenes, verifier, calm: scores)
     scene, seen = search.best_of_n(model, space, PROMPT, 0, search.Search(samples=4))
     assert seen["chosen"] == 2 and scene.frames.shape == (1, 64, 64, 3) and len(scene.matches) == 1
+
+
+def test_a_start_that_is_already_a_crash_is_reported_and_searched_last():
+    from driving_states import FIELDS, driving_state
+
+    from worldsim.model.scene import feasible
+    from worldsim.search.best_of_n import best_candidate
+
+    states = np.stack(
+        [
+            driving_state(car0_present=1, car0_dx=2.0, car0_dy=0.5, car1_present=1, car1_dx=30.0),  # a car on the ego
+            driving_state(car0_present=1, car0_dx=8.0, car0_dy=0.5, car1_present=1, car1_dx=-30.0),  # 8 m ahead: clear
+            # car0 absent, car1 a lane over
+            driving_state(car0_present=0, car0_dx=1.0, car0_dy=0.0, car1_present=1, car1_dx=3.0, car1_dy=4.0),
+        ]
+    )
+    assert feasible("driving", states, FIELDS).tolist() == [False, True, True]
+    assert feasible("robotics", states[:, :3], ["agent_x", "agent_y", "block_x"]).all()  # no check there
+    with pytest.raises(ValueError, match="layout"):
+        feasible("driving", states, FIELDS[::-1])
+    # a scene that holds every word but starts in a crash comes after one that holds fewer
+    assert best_candidate({"attributes": np.array([1.0, 0.5, 0.5]), "feasible": np.array([0.0, 1.0, 1.0])}) == 1
+    assert best_candidate({"attributes": np.array([1.0, 0.5, 1.0]), "feasible": np.array([0.0, 1.0, 1.0])}) == 2
 
 
 @pytest.mark.parametrize(

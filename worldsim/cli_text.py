@@ -294,6 +294,8 @@ def format_prompt_report(report: dict) -> str:
         "  probe ceiling on held-out real frames: " + ", ".join(f"{k} {num(v)}" for k, v in report["probe_ceiling"].items()),
         f"  refusals of out-of-range prompts: {num(report['refusals'])}",
     ]
+    if report.get("feasible") is not None:  # reports written before the check have none
+        lines.append(f"  generated starts a scene can start in (not a crash already): {num(report['feasible'])}")
     if "realism" in report:
         lines.append(f"  realism of generated starts: {num(report['realism'])} (0.5 = indistinguishable from real starts)")
     if "consistency" in report:

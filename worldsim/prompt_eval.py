@@ -141,7 +141,7 @@ def evaluate_prompts(
     real_frames, real_groups, starts, probe = real.frames, real.groups, real.starts, real.probe
 
     per_kind: dict[str, list[bool]] = {}
-    state_ok, frame_ok, draws, stated, refusals, cases = [], [], {}, {}, [], []
+    state_ok, frame_ok, draws, stated, refusals, cases, feasible = [], [], {}, {}, [], [], []
     gen_frames, gen_groups, gen_latents = [], [], []
     search = Search(config.method, config.samples, config.verifier, config.temperature)
     for p, case in enumerate(prompts.cases):
@@ -170,6 +170,7 @@ def evaluate_prompts(
         whole_frame = np.all([on_frame[n] for n in case.attributes], 0)
         state_ok += whole_state.tolist()
         frame_ok += whole_frame.tolist()
+        feasible += scenes.feasible.tolist()
         per_kind.setdefault(case.kind, []).extend(whole_frame.tolist())
         for name in case.attributes:
             draws.setdefault(name, []).extend(on_frame[name].tolist())
@@ -185,6 +186,7 @@ def evaluate_prompts(
                 "understood": scenes.understood,
                 "state_holds": float(whole_state.mean()),
                 "frame_holds": float(whole_frame.mean()),
+                "feasible": float(scenes.feasible.mean()),
             }
         )
     attributes = _per_attribute(model, real, table, fields, stated, draws)
@@ -201,6 +203,8 @@ def evaluate_prompts(
         "probe_ceiling": {name: a["ceiling"] for name, a in attributes.items()},
         "attributes": attributes,
         "refusals": _mean(refusals),
+        # generated starts a scene can start in (the domain's `infeasible` check: driving, no car on the ego)
+        "feasible": _mean(feasible),
         "cases": cases,
     }
     if gen_frames:
@@ -229,6 +233,7 @@ def _generate(
         np.concatenate([c.frames for c in chosen]),
         chosen[0].understood,
         [m for c in chosen for m in c.matches],
+        np.concatenate([c.feasible for c in chosen]),
     )
 
 

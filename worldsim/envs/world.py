@@ -210,6 +210,8 @@ class World:
                 "attributes": scenes.matches[0],
                 "ignored": list(scenes.parsed.ignored),
                 "all_hold": bool(scenes.all_hold()[0]),
+                # False: the start is already a crash (driving: a car on the ego); search ranks such starts last
+                "feasible": bool(scenes.feasible[0]),
             }
             matches.append(match if search is None else {**match, "search": seen})
         return torch.cat(latents), matches

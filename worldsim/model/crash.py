@@ -39,6 +39,14 @@ def states_overlap(states: torch.Tensor) -> torch.Tensor:
     return close.any(-1)
 
 
+def cars_on_the_ego(states: np.ndarray, fields: list[str] | tuple[str, ...]) -> np.ndarray:
+    """(N, S) driving states -> (N,) bool: a present vehicle sits on the ego (`states_overlap`),
+    a crash before the first step; no highway-env episode starts so. The domain's `infeasible`."""
+    if list(fields[EGO_FIELDS : EGO_FIELDS + 3]) != ["car0_present", "car0_dx", "car0_dy"]:
+        raise ValueError(f"not the driving source's state layout: {list(fields)[:8]}...")
+    return states_overlap(torch.as_tensor(np.asarray(states, dtype=np.float32))).numpy()
+
+
 class LatentOverlap:
     """`states_overlap` read straight off latents: the bounds are moved into the model's normalised
     state units once, so a dream step compares the state slice against two vectors instead of

@@ -2,6 +2,8 @@
 
 Best-of-N draws N candidate scenes for a prompt in one batch and keeps the best by the verifier:
 
+0. where the domain names states no scene can start in (`DomainSpec.infeasible`: driving, a car on
+   the ego), a candidate that can be a start before one that cannot, then
 1. the share of the prompt's attributes that hold on the candidate's generated physical state
    (what the scene claims; verifier "state"), or on the state the model's own encoder reads back
    off the candidate's drawn frame (what the scene shows; verifier "frame", which draws every
@@ -107,6 +109,8 @@ def verifier_scores(
         scores = {"attributes": np.mean([holds[name] for name in scenes.parsed.attributes], 0)}
     else:
         scores = {"attributes": np.array([np.mean([m["holds"] for m in match.values()]) for match in scenes.matches])}
+    if domains.get(model.config.domain).infeasible is not None:
+        scores["feasible"] = scenes.feasible.astype(float)
     if model.config.ensemble and calm is not None:
         action = calm(scenes.states)
         features = model.action_features(torch.as_tensor(action, device=model.device))
@@ -117,10 +121,14 @@ def verifier_scores(
 
 
 def best_candidate(scores: dict[str, np.ndarray]) -> int:
-    """The verifier's best candidate: most attributes holding, then least disagreement, then the
-    earliest (lexsort sorts by its last key first)."""
+    """The verifier's best candidate: a start a scene can be in (where the domain says), then most
+    attributes holding, then least disagreement, then the earliest (lexsort sorts by its last key
+    first). A scene that holds every word but starts in a crash is no scene to drive."""
     keys = [np.arange(len(scores["attributes"]))] + ([scores["uncertainty"]] if "uncertainty" in scores else [])
-    return int(np.lexsort([*keys, -scores["attributes"]])[0])
+    keys.append(-scores["attributes"])
+    if "feasible" in scores:
+        keys.append(-scores["feasible"])
+    return int(np.lexsort(keys)[0])
 
 
 def best_of_n(
