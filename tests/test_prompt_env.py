@@ -122,7 +122,7 @@ def test_generate_command_writes_frames_videos_and_the_report(prompted_run, tmp_
     assert "holds in" in capsys.readouterr().out
     report = json.loads((out / "scenes.json").read_text())
     assert report["asked"] == {"block_orientation": "upside down", "agent_region": "top"}
-    assert [s["seed"] for s in report["scenes"]] == [0, 1]
+    assert [s["seed"] for s in report["scenes"]] == [0, 1] and all(s["feasible"] for s in report["scenes"])
     assert (out / "seed0.png").is_file() and (out / "seed1.mp4").is_file()
     assert main(["generate", "", "--checkpoint", str(prompted_run / "run"), "--out", str(out)]) == 2
     assert "empty" in capsys.readouterr().err
@@ -147,6 +147,7 @@ def test_prompt_evaluation_reports_accuracy_refusals_realism_consistency_and_aph
     config = PromptEvalConfig(seeds=2, steps=3, probe_frames=30, probe=ProbeRecipe(steps=4), realism=RealismRecipe(steps=4))
     report = evaluate_prompts(model, space, load_prompt_set(path), Dataset(prompted_run / "data"), config)
     assert report["refusals"] == 1.0 and set(report["whole_prompt"]["by_kind_on_frame"]) == {"simple", "relational"}
+    assert report["feasible"] == 1.0  # PushT names no start a scene cannot be in
     assert 0.0 <= report["whole_prompt"]["on_state"] <= 1.0 and 0.0 <= report["realism"] <= 1.0
     assert 0.0 <= report["consistency"]["teleport_share"] <= 1.0 and set(report["consistency"]["objects_found"]) == {
         "agent",

@@ -63,6 +63,7 @@ def generate(
                 "state": dict(zip(env.model.config.state_fields, map(float, info["state"]), strict=True)),
                 "attributes": match["attributes"],
                 "all_hold": match["all_hold"],
+                "feasible": match["feasible"],
                 **({"search": match["search"]} if search else {}),
             }
         )
@@ -115,4 +116,10 @@ def run_generate(args):
     if search:
         lines.append(f"each scene the verifier's best of {args.samples} ({args.search})")
     lines.append(f"every asked attribute holds in {report['all_hold']:.0%} of the scenes")
+    crashed = [s["seed"] for s in report["scenes"] if not s["feasible"]]
+    if crashed:  # the dream ends such a scene at its first step
+        lines.append(
+            f"seeds {crashed} start where no scene can (driving: a car on the ego, a crash already); "
+            "--search best_of_n --samples 8 ranks such starts last"
+        )
     return "\n".join(lines)
