@@ -8,9 +8,8 @@ average of the lanes it could not tell apart; `scripts/cars_on_the_ego.py`), and
 draws the state draws them straddling the lane markings, a thing the simulator never shows. With
 `lanes` set, every state the dynamics make has its lateral positions moved to the nearest lane
 centre: the ego's own (an absolute field) and each present body's (a field relative to the ego),
-the centres being `width` apart from 0, `count` of them; each body's presence flag is held at 0 or 1,
-as the simulator has it. The move is straight-through: a gradient passes as if nothing had moved, so
-a model can be adapted or trained with it on.
+the centres being `width` apart from 0, `count` of them. The move is straight-through: a gradient
+passes as if nothing had moved, so a model can be adapted or trained with it on.
 
 A spec: {"absolute": "ego_y", "relative": ["car0_dy", ...], "present": ["car0_present", ...],
 "width": 4.0, "count": 3} (`worldsim.sources.driving.LANES`).
@@ -68,8 +67,5 @@ class Lanes(torch.nn.Module):
         snapped = units.clone()
         snapped[..., self.absolute] = own_lane
         snapped[..., self.relative] = moved
-        # The simulator lists a body or does not: its flag is 1 or 0, never the 0.8 or 1.1 a
-        # regression steps to (cars that flicker in and out of the state, teleports to a reader).
-        snapped[..., self.present] = present.to(units)
         # straight through: forward the snapped code, backward as if nothing moved
         return code + ((snapped - shift) / scale - code).detach()

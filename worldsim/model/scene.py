@@ -133,7 +133,7 @@ def in_listed_order(model: WorldModel, latents: torch.Tensor) -> torch.Tensor:
 
 def as_simulated(model: WorldModel, latents: torch.Tensor) -> torch.Tensor:
     """Generated latents made like the simulator's states: on the road's lanes where the model keeps
-    them (`ModelConfig.lanes`: the ego and each car on a lane centre, presence 0 or 1, as every
+    them (`ModelConfig.lanes`: the ego and each present car on a lane centre, as every
     dreamt state is), parts in the simulator's order (`state_order`), then the fields it derives or
     bounds its own (`state_derived`: PushT's coverage of the goal from the block's pose,
     CarRacing's speed and wheels on grass in range)."""
