@@ -1,0 +1,68 @@
+"""scripts/constant_actions.py: episodes under one held action, dream against simulator."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "constant_actions.py"
+
+
+@pytest.fixture(scope="module")
+def script():
+    spec = importlib.util.spec_from_file_location("constant_actions", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_an_episode_holds_its_action_until_it_ends_or_is_cut(script):
+    seen, steps = [], {"n": 0}
+
+    def reset(seed):
+        seen.append(seed)
+        steps["n"] = 0
+
+    def step(action):
+        steps["n"] += 1
+        crashed = seen[-1] % 2 == 1 and steps["n"] == 3  # odd seeds crash at their third step
+        return action, crashed, False
+
+    row = script.hold(step, reset, 2, episodes=4, seed=10, limit=5)
+    assert seen == [10, 11, 12, 13]
+    assert row == {"terminated": 0.5, "steps": 4.0, "return": 8.0}  # 5, 3, 5, 3 steps of reward 2
+
+
+def test_the_actions_are_each_discrete_one_or_those_given(script):
+    assert script.actions_of("driving", gym.spaces.Discrete(5), None)[3] == ("FASTER", 3)
+    assert script.actions_of("driving", gym.spaces.Discrete(5), "[1, 4]") == [("1", 1), ("4", 4)]
+    box = gym.spaces.Box(-1, 1, (3,), np.float32)
+    (name, action), _ = script.actions_of("games", box, "[[0, 0.5, 0], [0, 0, 0.8]]")
+    assert name == "[0.0, 0.5, 0.0]" and action.dtype == np.float32
+    with pytest.raises(ValueError, match="continuous"):
+        script.actions_of("games", box, None)
+    with pytest.raises(ValueError, match="not in the action space"):
+        script.actions_of("games", box, "[[0, 2, 0]]")
+    with pytest.raises(ValueError, match="not JSON"):
+        script.actions_of("driving", gym.spaces.Discrete(5), "[1,")
+
+
+def test_a_tiny_driving_model_is_held_against_the_simulator(script, tiny_run, monkeypatch, capsys):
+    monkeypatch.delenv("SDL_VIDEODRIVER", raising=False)  # highway-env draws black frames under the dummy driver
+    run = tiny_run("driving")
+    monkeypatch.setattr(sys, "argv", ["constant_actions.py", "--checkpoint", str(run), "--episodes", "1", "--json"])
+    assert script.main() == 0
+    report = json.loads(capsys.readouterr().out)
+    assert list(report["actions"]) == ["LANE_LEFT", "IDLE", "LANE_RIGHT", "FASTER", "SLOWER"]
+    for row in report["actions"].values():
+        for side in ("simulator", "dream"):
+            assert 0.0 <= row[side]["terminated"] <= 1.0 and 1 <= row[side]["steps"] <= report["episode_steps"]
+    assert "terminated sim / dream" in script.table(report)
+    monkeypatch.setattr(sys, "argv", ["constant_actions.py", "--checkpoint", str(tiny_run("robotics")), "--episodes", "1"])
+    with pytest.raises(SystemExit):
+        script.main()
+    assert "give the actions to hold with --actions" in capsys.readouterr().err
