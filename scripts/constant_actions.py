@@ -7,7 +7,8 @@ recorded driver never holds one action for a whole episode. For each action, `--
 of each side: the simulator from seeds SEED, SEED+1, ..., the dream (`WorldSimEnv`, crash rule as
 shipped) from its start bank with the same seeds; each episode holds the action until it ends or is
 cut at the domain's episode length. Reported per action and side: the share of episodes that
-terminated (a crash, leaving the track), how many steps they lasted, and their return.
+terminated (a crash, leaving the track), how many steps they lasted, their return and, for
+highway-env, what ended them (a car behind or ahead on the ego, or no car there).
 
 Usage: python scripts/constant_actions.py DOMAIN [--checkpoint C] [--episodes 40] [--seed 1000]
        [--actions JSON] [--json]
@@ -28,28 +29,48 @@ import torch
 from tqdm import tqdm
 
 from worldsim.envs import WorldSimEnv
+from worldsim.model.crash import EGO_FIELDS, NEIGHBOUR_FIELDS, OVERLAP_M
 from worldsim.sources import make_source
 from worldsim.sources.driving import ACTIONS
 
 ACTION_NAMES = {"driving": ACTIONS}  # highway-env's meta-actions, in its own order
 
 
-def hold(step, reset, action, episodes: int, seed: int, limit: int) -> dict[str, float]:
+def hold(step, reset, action, episodes: int, seed: int, limit: int, why=None) -> dict:
     """`episodes` episodes of `action` held (`reset(seed)`, then `step(action)` -> (reward,
-    terminated, truncated)): the share that terminated, their mean length and return."""
-    ended, lengths, returns = [], [], []
+    terminated, truncated, state)): the share that terminated, their mean length and return, and
+    with `why` (state -> a word) how many terminated episodes ended with each word."""
+    ended, lengths, returns, causes = [], [], [], {}
     for episode in range(episodes):
         reset(seed + episode)
         total, steps, terminated = 0.0, 0, False
         while steps < limit:
-            reward, terminated, truncated = step(action)
+            reward, terminated, truncated, state = step(action)
             total, steps = total + float(reward), steps + 1
             if terminated or truncated:
                 break
+        if terminated and why is not None:
+            causes[why(state)] = causes.get(why(state), 0) + 1
         ended.append(terminated)
         lengths.append(steps)
         returns.append(total)
-    return {"terminated": float(np.mean(ended)), "steps": float(np.mean(lengths)), "return": float(np.mean(returns))}
+    row = {"terminated": float(np.mean(ended)), "steps": float(np.mean(lengths)), "return": float(np.mean(returns))}
+    return {**row, "ended_by": dict(sorted(causes.items()))} if why is not None else row
+
+
+def car_on_the_ego(state: np.ndarray) -> str:
+    """Where a highway-env episode's last state puts the car on the ego (`worldsim.model.crash`'s
+    window): "a car behind" (its centre behind the ego's), "a car ahead", or "no car on the ego"
+    (the simulator's own crash flag, or the dream's termination head)."""
+    cars = np.asarray(state)[EGO_FIELDS:].reshape(-1, NEIGHBOUR_FIELDS)
+    close = (cars[:, 0] > 0.5) & (np.abs(cars[:, 1]) < OVERLAP_M[0]) & (np.abs(cars[:, 2]) < OVERLAP_M[1])
+    if not close.any():
+        return "no car on the ego"
+    nearest = cars[close][np.argmin(np.abs(cars[close, 1]))]
+    return "a car behind" if nearest[1] < 0 else "a car ahead"
+
+
+WHY = {"driving": car_on_the_ego}  # how a domain's episodes end, read off the last state
 
 
 def actions_of(domain: str, space: gym.Space, given: str | None) -> list[tuple[str, object]]:
@@ -78,19 +99,21 @@ def measure(domain: str | None, checkpoint: str | None, episodes: int, seed: int
     limit = dream.episode_steps
 
     def dream_step(action):
-        _, reward, terminated, truncated, _ = dream.step(action)
-        return reward, terminated, truncated
+        _, reward, terminated, truncated, info = dream.step(action)
+        return reward, terminated, truncated, info["state"]
 
     def real_step(action):
         obs = source.step(action)
-        return obs.reward, obs.terminated, obs.truncated
+        return obs.reward, obs.terminated, obs.truncated, obs.state
+
+    why = WHY.get(dream.domain)
 
     rows = {}
     for name, action in tqdm(actions_of(dream.domain, dream.action_space, given), desc="actions held", unit="action"):
         started = time.perf_counter()
-        real = hold(real_step, lambda s: source.reset(seed=s), action, episodes, seed, limit)
+        real = hold(real_step, lambda s: source.reset(seed=s), action, episodes, seed, limit, why)
         simulator_s = time.perf_counter() - started
-        imagined = hold(dream_step, lambda s: dream.reset(seed=s), action, episodes, seed, limit)
+        imagined = hold(dream_step, lambda s: dream.reset(seed=s), action, episodes, seed, limit, why)
         rows[name] = {"simulator": real, "dream": imagined, "simulator_s": simulator_s}
     return {
         "domain": dream.domain,
@@ -114,7 +137,15 @@ def table(report: dict) -> str:
             f"{name:<16}{s['terminated']:>12.0%} / {d['terminated']:<9.0%}{s['steps']:>9.1f} / {d['steps']:<8.1f}"
             f"{s['return']:>10.1f} / {d['return']:<8.1f}"
         )
+    for name, row in report["actions"].items():
+        if "ended_by" in row["dream"]:
+            sim, dream = (_causes(row[side]["ended_by"]) for side in ("simulator", "dream"))
+            lines.append(f"{name} ended by: simulator {sim}; dream {dream}")
     return "\n".join(lines)
+
+
+def _causes(counts: dict[str, int]) -> str:
+    return ", ".join(f"{cause} {n}" for cause, n in counts.items()) or "-"
 
 
 def main(argv=None) -> int:

@@ -30,11 +30,20 @@ def test_an_episode_holds_its_action_until_it_ends_or_is_cut(script):
     def step(action):
         steps["n"] += 1
         crashed = seen[-1] % 2 == 1 and steps["n"] == 3  # odd seeds crash at their third step
-        return action, crashed, False
+        return action, crashed, False, seen[-1]
 
     row = script.hold(step, reset, 2, episodes=4, seed=10, limit=5)
     assert seen == [10, 11, 12, 13]
     assert row == {"terminated": 0.5, "steps": 4.0, "return": 8.0}  # 5, 3, 5, 3 steps of reward 2
+    assert script.hold(step, reset, 2, 4, 10, 5, why=lambda seed: f"seed {seed}")["ended_by"] == {"seed 11": 1, "seed 13": 1}
+
+
+def test_a_driving_episode_ends_by_the_car_on_the_ego(script):
+    from driving_states import driving_state
+
+    assert script.car_on_the_ego(driving_state(car0_present=1, car0_dx=-3.0, car1_present=1, car1_dx=4.0)) == "a car behind"
+    assert script.car_on_the_ego(driving_state(car0_present=1, car0_dx=2.0, car0_dy=1.0)) == "a car ahead"
+    assert script.car_on_the_ego(driving_state(car0_present=1, car0_dx=2.0, car0_dy=4.0)) == "no car on the ego"
 
 
 def test_the_actions_are_each_discrete_one_or_those_given(script):
@@ -61,6 +70,7 @@ def test_a_tiny_driving_model_is_held_against_the_simulator(script, tiny_run, mo
     for row in report["actions"].values():
         for side in ("simulator", "dream"):
             assert 0.0 <= row[side]["terminated"] <= 1.0 and 1 <= row[side]["steps"] <= report["episode_steps"]
+            assert sum(row[side]["ended_by"].values()) == round(row[side]["terminated"])  # one episode each
     assert "terminated sim / dream" in script.table(report)
     monkeypatch.setattr(sys, "argv", ["constant_actions.py", "--checkpoint", str(tiny_run("robotics")), "--episodes", "1"])
     with pytest.raises(SystemExit):
