@@ -64,6 +64,14 @@ def test_reckless_driving_crashes_sometimes(driving_source):
     assert crashes >= 1
 
 
+def test_a_holding_driver_holds_each_action_for_a_stretch():
+    policy = default_policy("driving")
+    policy.styles, policy.hold_steps = {"holder": 1.0}, (4, 4)
+    policy.reset(np.random.default_rng(0), source=None)  # the holder never reads the road
+    actions = [policy.act(None, None) for _ in range(12)]
+    assert all(len(set(actions[i : i + 4])) == 1 for i in (0, 4, 8))  # three stretches of 4 steps
+
+
 def test_stop_go_racing_coasts_brakes_to_a_stop_and_launches():
     source, policy = make_source("games"), default_policy("games")
     policy.styles = {"stop_go": 1.0}

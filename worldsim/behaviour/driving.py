@@ -8,6 +8,10 @@ Styles (one per episode, weights in `DrivingBehaviour.styles`):
             into traffic.
 - random:   uniform random meta-actions (crashes within seconds, as in highway-env's own demos).
 - reckless: accelerates hard and swerves into occupied lanes; most of these episodes crash.
+- holder:   picks a meta-action and holds it for `hold_steps` steps, then picks again: what an
+            agent does that found one action it likes. Not in the default mix; a dream learnt
+            without it priced holding the speed (90 % crashes on highway-env) below slowing down
+            (none), and its agents rear-ended traffic (`scripts/constant_actions.py`).
 Every style repeats its previous action with probability `stickiness`, as human drivers do (the
 careful styles never repeat one into danger). highway-env's ego cannot go below 20 m/s, so a careful
 driver boxed in behind a slower car can still crash.
@@ -36,14 +40,25 @@ class DrivingBehaviour(BehaviourPolicy):
     safe_gap_m: float = 20.0
     safe_ttc_s: float = 4.0
     speed_range: tuple[float, float] = (18.0, 32.0)
+    hold_steps: tuple[int, int] = (5, 30)  # holder: each action held this many steps (inclusive)
+    # holder: how often each of LANE_LEFT, IDLE, LANE_RIGHT, FASTER, SLOWER is picked
+    hold_weights: tuple[float, ...] = (0.125, 0.3, 0.125, 0.15, 0.3)
 
     def reset(self, rng, source):
         self.rng = rng
         self.style = pick_style(rng, self.styles)
         self.target_speed = float(rng.uniform(*self.speed_range))
         self.previous = IDLE
+        self.held = 0  # holder: steps left on the action held
 
     def act(self, source, obs):
+        if self.style == "holder":
+            if self.held == 0:
+                p = np.asarray(self.hold_weights, dtype=float)
+                self.previous = int(self.rng.choice(5, p=p / p.sum()))
+                self.held = int(self.rng.integers(self.hold_steps[0], self.hold_steps[1] + 1))
+            self.held -= 1
+            return self.previous
         careful = self.style in ("cruise", "weaver")
         if self.rng.random() < self.stickiness and not (careful and self._danger(obs.state)):
             return self.previous
