@@ -34,6 +34,7 @@ LANE_LEFT, IDLE, LANE_RIGHT, FASTER, SLOWER = range(5)
 @dataclass
 class DrivingBehaviour(BehaviourPolicy):
     styles: dict[str, float] = field(default_factory=lambda: {"cruise": 0.45, "weaver": 0.35, "random": 0.1, "reckless": 0.1})
+    known_styles = ("cruise", "weaver", "random", "reckless", "holder")
     stickiness: float = 0.2
     weave_rate: float = 0.25
     care: float = 0.8
