@@ -70,6 +70,9 @@ def test_a_holding_driver_holds_each_action_for_a_stretch():
     policy.reset(np.random.default_rng(0), source=None)  # the holder never reads the road
     actions = [policy.act(None, None) for _ in range(12)]
     assert all(len(set(actions[i : i + 4])) == 1 for i in (0, 4, 8))  # three stretches of 4 steps
+    policy.styles, policy.hold_steps = {"speed_holder": 1.0}, (1, 1)
+    policy.reset(np.random.default_rng(0), source=None)
+    assert {policy.act(None, None) for _ in range(60)} == {1, 3, 4}  # IDLE, FASTER, SLOWER: no lane change
 
 
 def test_stop_go_racing_coasts_brakes_to_a_stop_and_launches():

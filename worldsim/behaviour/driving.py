@@ -12,6 +12,9 @@ Styles (one per episode, weights in `DrivingBehaviour.styles`):
             agent does that found one action it likes. Not in the default mix; a dream learnt
             without it priced holding the speed (90 % crashes on highway-env) below slowing down
             (none), and its agents rear-ended traffic (`scripts/constant_actions.py`).
+- speed_holder: the holder with the speed actions alone (IDLE, FASTER, SLOWER): a lane change held
+            at the road's edge does nothing, and a dream fine-tuned on many such holds learnt to
+            ignore lane changes at times (BENCHMARKS.md, "Driving: held actions priced").
 Every style repeats its previous action with probability `stickiness`, as human drivers do (the
 careful styles never repeat one into danger). highway-env's ego cannot go below 20 m/s, so a careful
 driver boxed in behind a slower car can still crash.
@@ -34,7 +37,7 @@ LANE_LEFT, IDLE, LANE_RIGHT, FASTER, SLOWER = range(5)
 @dataclass
 class DrivingBehaviour(BehaviourPolicy):
     styles: dict[str, float] = field(default_factory=lambda: {"cruise": 0.45, "weaver": 0.35, "random": 0.1, "reckless": 0.1})
-    known_styles = ("cruise", "weaver", "random", "reckless", "holder")
+    known_styles = ("cruise", "weaver", "random", "reckless", "holder", "speed_holder")
     stickiness: float = 0.2
     weave_rate: float = 0.25
     care: float = 0.8
@@ -44,6 +47,7 @@ class DrivingBehaviour(BehaviourPolicy):
     hold_steps: tuple[int, int] = (5, 30)  # holder: each action held this many steps (inclusive)
     # holder: how often each of LANE_LEFT, IDLE, LANE_RIGHT, FASTER, SLOWER is picked
     hold_weights: tuple[float, ...] = (0.125, 0.3, 0.125, 0.15, 0.3)
+    speed_hold_weights: tuple[float, ...] = (0.0, 0.4, 0.0, 0.2, 0.4)  # speed_holder: the same, no lane changes
 
     def reset(self, rng, source):
         self.rng = rng
@@ -53,9 +57,9 @@ class DrivingBehaviour(BehaviourPolicy):
         self.held = 0  # holder: steps left on the action held
 
     def act(self, source, obs):
-        if self.style == "holder":
+        if self.style in ("holder", "speed_holder"):
             if self.held == 0:
-                p = np.asarray(self.hold_weights, dtype=float)
+                p = np.asarray(self.hold_weights if self.style == "holder" else self.speed_hold_weights, dtype=float)
                 self.previous = int(self.rng.choice(5, p=p / p.sum()))
                 self.held = int(self.rng.integers(self.hold_steps[0], self.hold_steps[1] + 1))
             self.held -= 1
