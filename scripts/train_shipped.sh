@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Train the shipped world models from scratch (after scripts/collect_datasets.sh data 2).
 # The three are world models v2 (a field decoder drawing the state).
-# Usage: scripts/train_shipped.sh [robotics|driving|driving-lanes|driving-cat|games|games-v1|games-v2|games-view|games-wander|games-prior|games-kinematic|games-true-start|games-held-turn|games-grip|games-speed|games-track|robotics-v2|robotics-latent|robotics-angles|robotics-field|robotics-age|robotics-dynamics-age|robotics-dynamics-state|robotics-redrawn ...]   (default: the three shipped; driving's weights are driving, then driving-lanes)
+# Usage: scripts/train_shipped.sh [robotics|driving|driving-lanes|driving-held|driving-held-speed|driving-cat|games|games-v1|games-v2|games-view|games-wander|games-prior|games-kinematic|games-true-start|games-held-turn|games-grip|games-speed|games-track|robotics-v2|robotics-latent|robotics-angles|robotics-field|robotics-age|robotics-dynamics-age|robotics-dynamics-state|robotics-redrawn ...]   (default: the three shipped; driving's weights are driving, then driving-lanes)
 set -euo pipefail
 # The games v2 recipe ("games-v2" below) on DATA into OUT, with extra entries for the --model and
 # --loss JSON objects (each "" or starting with a comma); the candidates differ from it only there.
@@ -10,6 +10,16 @@ games_v2() {  # data, out, extra model entries, extra loss entries
     --burn-in 16 --fresh-starts 0.3 --decoder-lr 2e-3 \
     --model "{\"draws_on_previous\": false, \"encoder_coordinates\": true, \"ensemble\": 4, \"decoder\": \"field\", \"decoder_input\": \"state\"$3}" \
     --loss "{\"motion\": 10, \"consistency\": 10, \"foreground\": 10, \"state_forcing\": 1.0, \"imagined_pixels\": 0$4}" --quiet
+}
+# The text model, its guided scene generator and the reflector trained beside a driving run, and
+# the half-width decoder distilled from its decoder; each kept once made.
+driving_text_side() {  # run directory
+  local run=$1
+  [[ -f $run/text.json ]] || worldsim train-text --checkpoint "$run" --data data/driving --out "$run" --threads 2 --seed 0 \
+    --guidance 1 --generator-kl 0.05 --reader-all-fields --reader-unclamped --quiet
+  [[ -f $run/reflect.json ]] || worldsim train-reflect --checkpoint "$run" --data data/driving --steps 2000 --heads 5.0 \
+    --seed 0 --quiet
+  [[ -f $run/decoder-distilled.json ]] || worldsim distill --checkpoint "$run" --data data/driving --quiet
 }
 domains=${*:-robotics driving driving-lanes games}
 for domain in $domains; do
@@ -161,12 +171,20 @@ for domain in $domains; do
         --steps 0 --decoder-from runs/driving-boxes --data data/driving --test data/eval/driving-probe
       done_in runs/driving-matched-lanes || python scripts/derive_checkpoint.py runs/driving-matched-boxes runs/driving-matched-lanes \
         '{"lanes": "road"}'
-      run=runs/driving-matched-lanes
-      [[ -f $run/text.json ]] || worldsim train-text --checkpoint $run --data data/driving --out $run --threads 2 --seed 0 \
-        --guidance 1 --generator-kl 0.05 --reader-all-fields --reader-unclamped --quiet
-      [[ -f $run/reflect.json ]] || worldsim train-reflect --checkpoint $run --data data/driving --steps 2000 --heads 5.0 \
-        --seed 0 --quiet
-      [[ -f $run/decoder-distilled.json ]] || worldsim distill --checkpoint $run --data data/driving --quiet
+      driving_text_side runs/driving-matched-lanes
+      ;;
+    driving-held|driving-held-speed)
+      # Candidates (BENCHMARKS.md, "Driving: held actions priced"; not shipped): the shipped model
+      # (runs/driving-matched-lanes, driving-lanes above) with its dynamics and its reward and
+      # termination heads alone fine-tuned 800 steps on data/$domain, where half the episodes hold
+      # one meta-action for 5-30 steps (driving-held: any, the "holder" style; driving-held-speed:
+      # IDLE, FASTER or SLOWER, "speed_holder"; their collect commands are in BENCHMARKS.md); the
+      # filter and the decoder, and so the latents' meaning, stay as they were. About 14 min on 2 cores.
+      [[ -f runs/$domain/model.safetensors ]] || worldsim train --domain driving --data "data/$domain" \
+        --out "runs/$domain" --init runs/driving-matched-lanes --steps 800 --threads 2 --seed 0 --burn-in 16 \
+        --fresh-starts 0.3 --event-share 0.25 --decoder-lr 2e-3 --model '{"matched_slots": true}' \
+        --loss '{"motion": 10, "consistency": 10, "foreground": 10, "state_forcing": 1.0, "imagined_pixels": 0}' \
+        --train-only state_delta,dynamics_ensemble,reward_head,termination_head --quiet
       ;;
     driving-cat)
       # The shipped driving recipe with categorical latents (32 variables of 16 classes, free nats
