@@ -29,7 +29,7 @@ import torch
 from tqdm import tqdm
 
 from worldsim.envs import WorldSimEnv
-from worldsim.model.crash import EGO_FIELDS, NEIGHBOUR_FIELDS, OVERLAP_M
+from worldsim.model.crash import EGO_FIELDS, NEIGHBOUR_FIELDS, cars_overlapping
 from worldsim.sources import make_source
 from worldsim.sources.driving import ACTIONS
 
@@ -62,12 +62,12 @@ def car_on_the_ego(state: np.ndarray) -> str:
     """Where a highway-env episode's last state puts the car on the ego (`worldsim.model.crash`'s
     window): "a car behind" (its centre behind the ego's), "a car ahead", or "no car on the ego"
     (the simulator's own crash flag, or the dream's termination head)."""
-    cars = np.asarray(state)[EGO_FIELDS:].reshape(-1, NEIGHBOUR_FIELDS)
-    close = (cars[:, 0] > 0.5) & (np.abs(cars[:, 1]) < OVERLAP_M[0]) & (np.abs(cars[:, 2]) < OVERLAP_M[1])
+    row = torch.as_tensor(np.asarray(state, dtype=np.float32))[None]
+    close = cars_overlapping(row)[0].numpy()
     if not close.any():
         return "no car on the ego"
-    nearest = cars[close][np.argmin(np.abs(cars[close, 1]))]
-    return "a car behind" if nearest[1] < 0 else "a car ahead"
+    dx = row[0, EGO_FIELDS:].reshape(-1, NEIGHBOUR_FIELDS)[:, 1].numpy()[close]
+    return "a car behind" if dx[np.argmin(np.abs(dx))] < 0 else "a car ahead"
 
 
 WHY = {"driving": car_on_the_ego}  # how a domain's episodes end, read off the last state

@@ -1,24 +1,18 @@
 """scripts/cars_on_the_ego.py: a car on the ego, the camera's view, the simulator's slots changing
 cars, and the whole count on a tiny highway-env model."""
 
-import importlib.util
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from driving_states import FIELDS
 from driving_states import driving_state as state
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "cars_on_the_ego.py"
+from script_modules import load_script
 
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("cars_on_the_ego", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts/cars_on_the_ego.py")
 
 
 def test_a_car_is_on_the_ego_only_where_its_box_meets_the_ego(script):

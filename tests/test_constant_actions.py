@@ -1,23 +1,17 @@
 """scripts/constant_actions.py: episodes under one held action, dream against simulator."""
 
-import importlib.util
 import json
 import sys
-from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "constant_actions.py"
+from script_modules import load_script
 
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("constant_actions", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts/constant_actions.py")
 
 
 def test_an_episode_holds_its_action_until_it_ends_or_is_cut(script):

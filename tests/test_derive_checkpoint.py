@@ -1,26 +1,23 @@
 """scripts/derive_checkpoint.py: one run's weights under other dreaming options, and with the decoder of
 another run that draws the same state."""
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+from script_modules import load_script
 from test_model import games_kinematic
 
 from worldsim.model.checkpoint import load_model, save_model
 from worldsim.model.world_model import WorldModel
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "derive_checkpoint.py"
 DRAWS_STATE = {"draws_on_previous": False, "decoder": "field", "decoder_input": "state"}
 
 
 def derive(monkeypatch, *args: str) -> None:
-    spec = importlib.util.spec_from_file_location("derive_checkpoint", SCRIPT)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("scripts/derive_checkpoint.py")
     monkeypatch.setattr(sys, "argv", ["derive_checkpoint.py", *map(str, args)])
     script.main()
 

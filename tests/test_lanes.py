@@ -78,7 +78,8 @@ def test_a_lanes_spec_is_checked():
         ModelConfig(domain="driving", frame_size=32, action_space=space, state_fields=FIELDS[:11], lanes=SPEC)
 
 
-def test_every_dreamt_state_keeps_to_the_lanes():
+def lanes_model() -> WorldModel:
+    """A tiny untrained driving model with two neighbours, dreaming on SPEC's lanes."""
     config = ModelConfig(
         domain="driving", frame_size=32, action_space={"type": "discrete", "n": 5}, state_fields=FIELDS, lanes=SPEC, **TINY
     )
@@ -88,7 +89,12 @@ def test_every_dreamt_state_keeps_to_the_lanes():
     fitted = rng.normal(0, 5, (64, len(FIELDS))).astype(np.float32)
     fitted[:, [FIELDS.index("car0_present"), FIELDS.index("car1_present")]] = 1.0
     net.fit_state_normalisation(torch.from_numpy(fitted))
-    latent = 0.5 * torch.randn(6, config.latent_dim)
+    return net
+
+
+def test_every_dreamt_state_keeps_to_the_lanes():
+    net = lanes_model()
+    latent = 0.5 * torch.randn(6, net.config.latent_dim)
     with torch.no_grad():
         rollout = net.imagine(latent, torch.randint(0, 5, (6, 4)))
     states = rollout.states.flatten(0, 1).numpy()
@@ -99,6 +105,22 @@ def test_every_dreamt_state_keeps_to_the_lanes():
         place = own + states[:, FIELDS.index(f"car{k}_dy")]
         assert present.any()
         assert np.allclose(place[present], np.round(place[present] / 4) * 4, atol=1e-3)
+
+
+def test_a_generated_start_is_put_on_the_lanes_then_in_the_simulators_order():
+    from worldsim.model.scene import as_simulated
+
+    net = lanes_model()
+    # the ego between lanes 0 and 1; a car 30 m ahead on its lane, one 8 m ahead between lanes 0 and 1
+    start = state(ego_y=2.6, car0_present=1, car0_dx=30.0, car0_dy=0.7, car1_present=1, car1_dx=8.0, car1_dy=-2.3)
+    _, h, z = net.split(0.1 * torch.randn(1, net.config.latent_dim))
+    latent = torch.cat([net.normalise_state(start[None]), h, z], -1)
+    with torch.no_grad():
+        made = net.physical_state(as_simulated(net, latent))[0]
+    y = lambda name: round(float(made[FIELDS.index(name)]), 3)  # noqa: E731
+    assert y("ego_y") == 4.0  # lane 1
+    assert (y("car0_dx"), y("car0_dy")) == (8.0, -4.0)  # the nearer car listed first, on lane 0
+    assert (y("car1_dx"), y("car1_dy")) == (30.0, 0.0)  # the other on the ego's lane
 
 
 def test_a_run_gets_the_domains_lanes_without_a_weight_changed(tiny_run, tmp_path, monkeypatch, capsys):

@@ -1,12 +1,11 @@
 """scripts/refit_decoder.py: a state-drawing decoder refitted on true states alone, grafted back
 into its model with every other weight as it was, and the text model carried along."""
 
-import importlib.util
 import sys
-from pathlib import Path
 
 import pytest
 import torch
+from script_modules import load_script
 from tiny_models import TINY
 
 from worldsim.data import CollectRequest, Dataset, collect
@@ -16,14 +15,11 @@ from worldsim.model.text import SharedSpace, TextConfig, Tokenizer, load_shared_
 from worldsim.model.train import model_config_for
 from worldsim.model.world_model import WorldModel
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "refit_decoder.py"
 DRAWS_STATE = {**TINY, "draws_on_previous": False, "decoder": "field", "decoder_input": "state"}
 
 
 def refit(monkeypatch, *args) -> None:
-    spec = importlib.util.spec_from_file_location("refit_decoder", SCRIPT)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("scripts/refit_decoder.py")
     monkeypatch.setattr(sys, "argv", ["refit_decoder.py", *map(str, args)])
     script.main()
 
@@ -77,9 +73,7 @@ def test_a_view_grows_the_decoder_and_it_starts_drawing_as_before(tmp_path, monk
     torch.manual_seed(0)
     model = WorldModel(model_config_for(Dataset(root), DRAWS_STATE))
     source = save_model(model, tmp_path / "model")
-    spec = importlib.util.spec_from_file_location("refit_decoder", SCRIPT)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("scripts/refit_decoder.py")
     grown = script.with_view(model, script.parse_view("camera", "driving"))
     codes = model.normalise_state(torch.from_numpy(Dataset(root).episode(0).states))
     with torch.no_grad():

@@ -34,9 +34,13 @@ def state_overlap(state: np.ndarray) -> bool:
 
 def states_overlap(states: torch.Tensor) -> torch.Tensor:
     """(N, D) driving states -> (N,) bool: a present neighbour within OVERLAP_M of the ego."""
+    return cars_overlapping(states).any(-1)
+
+
+def cars_overlapping(states: torch.Tensor) -> torch.Tensor:
+    """(N, D) driving states -> (N, neighbours) bool: which present neighbours sit within OVERLAP_M of the ego."""
     cars = states[:, EGO_FIELDS:].unflatten(-1, (-1, NEIGHBOUR_FIELDS))
-    close = (cars[..., 0] > 0.5) & (cars[..., 1].abs() < OVERLAP_M[0]) & (cars[..., 2].abs() < OVERLAP_M[1])
-    return close.any(-1)
+    return (cars[..., 0] > 0.5) & (cars[..., 1].abs() < OVERLAP_M[0]) & (cars[..., 2].abs() < OVERLAP_M[1])
 
 
 def cars_on_the_ego(states: np.ndarray, fields: list[str] | tuple[str, ...]) -> np.ndarray:

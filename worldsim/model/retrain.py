@@ -77,9 +77,8 @@ def last_stage(recipe: dict[str, Any], domain: str, out: str | None = None) -> t
     command = train_command(recipe, domain)
     if out:
         command = _with_out(command, out)
-    return Stage("train", [command], recipe.get("wall_clock_s", 0.0), train.get("steps"), train.get("threads")), train.get(
-        "init"
-    ) or None
+    stage = Stage("train", [command], recipe.get("wall_clock_s", 0.0), train.get("steps"), train.get("threads"))
+    return stage, train.get("init") or None
 
 
 def train_command(recipe: dict[str, Any], domain: str) -> str:
