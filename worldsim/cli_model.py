@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import json
 
-from worldsim.data import Dataset
+from worldsim.data import Dataset, open_dataset
 
 
 def add_train(commands) -> None:
     p = commands.add_parser("train", help="train a world model on a dataset")
     p.add_argument("--domain", help="the dataset's domain (checked against it)")
-    p.add_argument("--data", required=True, help="dataset directory from `worldsim collect`")
+    p.add_argument(
+        "--data",
+        required=True,
+        help="dataset directory from `worldsim collect`, or several of one domain separated by commas "
+        "(e.g. data/driving,data/driving-held), trained on as one",
+    )
+    p.add_argument(
+        "--data-shares",
+        default="",
+        help="with several --data directories, the share of training windows drawn from each, comma-separated "
+        "(e.g. 3,1; default: in proportion to their windows)",
+    )
     p.add_argument("--out", required=True, help="run directory: checkpoints, TensorBoard logs, videos")
     p.add_argument("--steps", type=int, default=6000, help="optimizer steps in total (default 6000)")
     p.add_argument("--batch-size", type=int, default=16)
@@ -71,7 +82,7 @@ def add_train(commands) -> None:
 def run_train(args):
     from worldsim.model.train import TrainConfig, train
 
-    dataset = Dataset(args.data)
+    dataset = open_dataset(args.data)
     if args.domain and args.domain != dataset.domain:
         raise ValueError(f"--domain {args.domain}: {args.data} holds {dataset.domain!r} data")
     overrides, weights = json_flag("--model", args.model), json_flag("--loss", args.loss)
@@ -96,6 +107,7 @@ def run_train(args):
         fresh_starts=args.fresh_starts,
         init=args.init,
         train_only=[p.strip() for p in args.train_only.split(",") if p.strip()],
+        data_shares=_shares(args.data_shares),
     )
     result = train(config, progress=not args.quiet, resume=args.resume)
     if "rank" in result:  # a torchrun rank other than 0: rank 0 reports
@@ -106,6 +118,13 @@ def run_train(args):
     return f"trained {result['steps']} steps in {result['wall_clock_s'] / 60:.1f} min -> {result['out']}\n" + "\n".join(
         f"  val {k:<12} {v:.4f}" for k, v in metrics.items()
     )
+
+
+def _shares(text: str) -> list[float]:
+    try:
+        return [float(part) for part in text.split(",")] if text.strip() else []
+    except ValueError:
+        raise ValueError(f"--data-shares {text!r}: expected comma-separated numbers, e.g. 3,1") from None
 
 
 def json_flag(flag: str, text: str) -> dict:

@@ -3,6 +3,17 @@
 from worldsim.data.collect import CollectRequest, collect
 from worldsim.data.dataset import Dataset
 from worldsim.data.episode import Episode, EpisodeError
+from worldsim.data.union import DatasetUnion, open_dataset
 from worldsim.data.windows import WindowSampler, Windows
 
-__all__ = ["CollectRequest", "Dataset", "Episode", "EpisodeError", "WindowSampler", "Windows", "collect"]
+__all__ = [
+    "CollectRequest",
+    "Dataset",
+    "DatasetUnion",
+    "Episode",
+    "EpisodeError",
+    "WindowSampler",
+    "Windows",
+    "collect",
+    "open_dataset",
+]

@@ -16,7 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pathlib import Path
+
 from worldsim.data.dataset import Dataset
+from worldsim.data.union import DatasetUnion, open_dataset
 
 
 @dataclass
@@ -34,20 +37,23 @@ class Windows:
 class WindowSampler:
     def __init__(
         self,
-        dataset: Dataset | str,
+        dataset: Dataset | DatasetUnion | str | Path,
         length: int,
         split: str = "train",
         val_fraction: float = 0.1,
         progress: bool = False,
+        shares: list[float] | None = None,
     ):
         if length < 1:
             raise ValueError(f"window length must be >= 1, got {length}")
-        self.dataset = dataset if isinstance(dataset, Dataset) else Dataset(dataset)
+        self.dataset = open_dataset(dataset) if isinstance(dataset, (str, Path)) else dataset
         self.length = length
         indices = self.dataset.indices(split, val_fraction)
         if not indices:
             raise ValueError(f"{self.dataset.root}: the {split!r} split holds no episodes")
         self._index(list(self.dataset.episodes(indices, progress=progress)), np.asarray(indices))
+        if shares:
+            self._share_out(shares)
 
     @classmethod
     def from_episodes(cls, episodes: list, length: int) -> WindowSampler:
@@ -78,6 +84,28 @@ class WindowSampler:
         self.weights = self.starts_per_episode / self.starts_per_episode.sum()
         # Episodes (positions) that end in a termination: what `sample`'s event_share draws from.
         self.terminal_episodes = np.flatnonzero([len(e.terminated) and bool(e.terminated[-1]) for e in episodes])
+        self.terminal_weights = None  # uniform over terminal_episodes
+
+    def _share_out(self, shares: list[float]) -> None:
+        """Draw windows from a union's members in the proportions `shares` (one per member, any
+        positive scale) rather than in proportion to their windows, the event windows included."""
+        members = getattr(self.dataset, "members", None)
+        if members is None or len(shares) != len(members):
+            count = len(members) if members else 1
+            raise ValueError(f"{len(shares)} data shares for {count} dataset(s): give one share per --data directory")
+        if any(not np.isfinite(s) or s <= 0 for s in shares):
+            raise ValueError(f"data shares must be positive numbers, got {shares}")
+        member = np.searchsorted(self.dataset.offsets, self.episode_ids, side="right") - 1
+        share = np.asarray(shares, dtype=np.float64) / sum(shares)
+        for k in range(len(members)):
+            if not (member == k).any():
+                raise ValueError(f"{members[k].root}: no episodes in this split, so it cannot have a share of the windows")
+        self.weights = self.weights * share[member] / np.bincount(member, self.weights, len(members))[member]
+        self.weights /= self.weights.sum()
+        if len(self.terminal_episodes):
+            ends = member[self.terminal_episodes]
+            weights = share[ends] / np.bincount(ends, minlength=len(members))[ends]
+            self.terminal_weights = weights / weights.sum()
 
     @property
     def transitions(self) -> int:
@@ -94,7 +122,7 @@ class WindowSampler:
         which = rng.choice(len(self.lengths), size=batch_size - events, p=self.weights)
         starts = (rng.random(batch_size - events) * self.starts_per_episode[which]).astype(np.int64)
         if events:
-            ends = rng.choice(self.terminal_episodes, size=events)
+            ends = rng.choice(self.terminal_episodes, size=events, p=self.terminal_weights)
             offsets = rng.integers(0, max(1, min(event_span, self.length)), size=events)
             which = np.concatenate([which, ends])
             starts = np.concatenate([starts, np.maximum(self.lengths[ends] - self.length + offsets, 0)])

@@ -14,13 +14,15 @@ from pathlib import Path
 
 import numpy as np
 
-from worldsim.data import Dataset
+from worldsim.data import Dataset, DatasetUnion
 from worldsim.model.checkpoint import CheckpointError
 
 START_BANK = "start_frames.npz"
 
 
-def write_start_bank(dataset: Dataset, indices: list[int], context: int, directory: Path, count: int = 64, seed: int = 0) -> int:
+def write_start_bank(
+    dataset: Dataset | DatasetUnion, indices: list[int], context: int, directory: Path, count: int = 64, seed: int = 0
+) -> int:
     """Save up to `count` episode-start contexts from episodes `indices`; returns how many."""
     rng = np.random.default_rng(seed)
     chosen = rng.permutation(indices)

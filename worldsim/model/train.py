@@ -22,7 +22,7 @@ import json
 import math
 import shutil
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ import torch
 from tqdm import tqdm
 
 from worldsim import domains
-from worldsim.data import Dataset, WindowSampler
+from worldsim.data import Dataset, DatasetUnion, WindowSampler, open_dataset
 from worldsim.model import distributed
 from worldsim.model.checkpoint import (
     load_model,
@@ -52,7 +52,7 @@ from worldsim.video import write_video
 
 @dataclass
 class TrainConfig:
-    data: str
+    data: str  # a dataset directory, or several of one domain separated by commas
     out: str
     steps: int = 6000
     batch_size: int = 16
@@ -91,9 +91,13 @@ class TrainConfig:
     # latents every other part (a prompt's scene generator) was trained on.
     train_only: list[str] = field(default_factory=list)
     weights: dict[str, float] = field(default_factory=dict)  # LossWeights overrides
+    # With several --data directories: the share of training windows drawn from each (any positive
+    # scale; empty: in proportion to their windows). A small recording of a rare behaviour beside
+    # a large main one is otherwise a few windows per batch.
+    data_shares: list[float] = field(default_factory=list)
 
 
-def _initial_model(config: TrainConfig, dataset: Dataset) -> WorldModel:
+def _initial_model(config: TrainConfig, dataset: Dataset | DatasetUnion) -> WorldModel:
     """The model in `config.init`, checked against the dataset, for fine-tuning. It keeps its own
     state normalisation; a format-2 model gains a fresh frame reader."""
     from worldsim.model.checkpoint import CheckpointError, resolve_checkpoint
@@ -139,7 +143,7 @@ def _carried(fresh: torch.Tensor, old: torch.Tensor, appended: int = 0) -> torch
 _FROM_DATA = ("domain", "frame_size", "action_space", "state_fields", "angle_fields", "env_id", "frame_skip")
 
 
-def model_config_for(dataset: Dataset, overrides: dict[str, Any]) -> ModelConfig:
+def model_config_for(dataset: Dataset | DatasetUnion, overrides: dict[str, Any]) -> ModelConfig:
     """The config of a model of `dataset`, with `overrides`; `"decoder_view": "camera"` is the
     domain's own camera (`DomainSpec.camera`), stored in the config in full."""
     source = dataset.source
@@ -211,9 +215,9 @@ def _train(
         raise ValueError(f"{out} already holds a training run; pass --resume to continue it, or use another --out")
     if resume and not ckpt.exists():
         raise ValueError(f"--resume: {out} holds no checkpoint to resume from")
-    dataset = Dataset(config.data)
+    dataset = open_dataset(config.data)
     length = config.context + config.burn_in + config.horizon - 1
-    train_set = WindowSampler(dataset, length, "train", config.val_fraction, progress=progress)
+    train_set = WindowSampler(dataset, length, "train", config.val_fraction, progress=progress, shares=config.data_shares)
     val_set = WindowSampler(dataset, length, "val", config.val_fraction, progress=progress)
 
     torch.manual_seed(config.seed)
@@ -226,7 +230,7 @@ def _train(
         for free in ("steps", "device", "threads"):  # a resumed run may be extended, and move
             before.pop(free, None), now.pop(free)
         # A field the recorded config lacks (an older release's run) had its default then.
-        defaults = {f.name: f.default for f in fields(TrainConfig)}
+        defaults = {f.name: f.default if f.default_factory is MISSING else f.default_factory() for f in fields(TrainConfig)}
         changed = sorted(k for k in now if before.get(k, defaults.get(k)) != now[k])
         if changed:
             raise ValueError(f"--resume: {ckpt / 'training.json'} was trained with other {', '.join(changed)}")
@@ -371,6 +375,8 @@ def _command(config: TrainConfig) -> str:
         command += f" --burn-in {config.burn_in}"
     if config.fresh_starts:
         command += f" --fresh-starts {config.fresh_starts}"
+    if config.data_shares:
+        command += f" --data-shares {','.join(f'{s:g}' for s in config.data_shares)}"
     if config.train_only:
         command += f" --train-only {','.join(config.train_only)}"
     if config.event_share:
@@ -405,7 +411,7 @@ def _log_rollout(model: WorldModel, val_set: WindowSampler, config: TrainConfig,
     write_video(out / "videos" / f"step_{step:06d}.mp4", side, fps=4)
 
 
-def _write_start_bank(dataset: Dataset, config: TrainConfig, out: Path) -> bool:
+def _write_start_bank(dataset: Dataset | DatasetUnion, config: TrainConfig, out: Path) -> bool:
     write_start_bank(dataset, dataset.indices("train", config.val_fraction), config.context, out, seed=config.seed)
     return True
 
