@@ -297,3 +297,65 @@ def test_generated_driving_latents_are_put_in_listed_order_and_keep_the_rest(tin
     dx = model.physical_state(listed)[0, [fields.index(f"car{k}_dx") for k in range(4)]]
     assert torch.allclose(dx, torch.tensor([-8.0, 15.0, 40.0, 90.0]), atol=1e-3)
     assert torch.equal(model.split(listed)[1], h) and torch.equal(model.split(listed)[2], z)
+
+
+def test_the_overlap_penalty_charges_cars_on_the_ego_and_pushes_them_off():
+    from driving_states import FIELDS, driving_state
+
+    from worldsim.model.crash import cars_on_the_ego, overlap_penalty
+
+    states = np.stack(
+        [
+            driving_state(car0_present=1, car0_dx=2.0, car0_dy=0.5),  # on the ego
+            driving_state(car0_present=1, car0_dx=8.0, car0_dy=0.5),  # 8 m ahead
+            driving_state(car0_present=1, car0_dx=1.0, car0_dy=4.0),  # a lane over
+            driving_state(car0_present=0, car0_dx=0.0, car0_dy=0.0),  # an empty slot
+        ]
+    )
+    rows = torch.tensor(states, requires_grad=True)
+    penalty = overlap_penalty(rows, FIELDS)
+    assert penalty[0] > 0 and penalty[1:].tolist() == [0.0, 0.0, 0.0]
+    assert cars_on_the_ego(states, FIELDS).tolist() == [True, False, False, False]  # its verdict
+    penalty.sum().backward()
+    dx, dy = FIELDS.index("car0_dx"), FIELDS.index("car0_dy")
+    assert rows.grad[0, dx] < 0 and rows.grad[0, dy] < 0  # descent moves the car further along and across
+    with pytest.raises(ValueError, match="layout"):
+        overlap_penalty(rows, FIELDS[::-1])
+
+
+def test_feasibility_trains_generated_driving_scenes_off_the_ego(tiny_run, guided):
+    from worldsim.language.driving import ATTRIBUTES as DRIVING
+    from worldsim.model.crash import overlap_penalty
+
+    model = load_model(tiny_run("driving"))[0]
+    data = Dataset(tiny_run("driving").parent / "data")
+    space, _ = train_shared_space(model, data, CONFIG, progress=False)
+    scenes = collect_scenes(model, data, data.indices("train", 0.3), 3, 1, progress=False)
+    # every recorded car put on the ego: the generator learns scenes that are crashes, unless charged
+    fields = list(model.config.state_fields)
+    state = model.physical_state(scenes.latents)
+    spread = torch.Generator().manual_seed(3)
+    for k in range(4):
+        state[:, fields.index(f"car{k}_present")] = 1.0
+        state[:, fields.index(f"car{k}_dx")] = 6 * torch.rand(len(state), generator=spread) - 3
+        state[:, fields.index(f"car{k}_dy")] = 2 * torch.rand(len(state), generator=spread) - 1
+    _, h, z = model.split(scenes.latents)
+    scenes.latents = torch.cat([model.normalise_state(state), h, z], -1)
+    charged = {}
+    for weight in (0.0, 100.0):
+        config = TextTrainConfig(**{**CONFIG.__dict__, "generator_steps": 150, "guidance": 0.0, "feasibility": weight})
+        report = train_scene_generator(model, space, DRIVING, scenes, scenes, config, np.random.default_rng(0), False)
+        assert ("guidance_loss" in report) == (weight > 0)
+        with torch.no_grad():
+            texts = space.embed_texts(["a car ahead"] * 64)
+            fresh = torch.randn(64, space.generator.code_dim, generator=torch.Generator().manual_seed(9))
+            generated = model.physical_state(space.generator.sample(texts, fresh))
+            charged[weight] = overlap_penalty(generated, fields).mean().item()
+    assert charged[0.0] > 1.0 and charged[100.0] < 0.5 * charged[0.0]
+    _, robotics, robotics_data, robotics_space, _ = guided
+    robotics_scenes = collect_scenes(robotics, robotics_data, robotics_data.indices("train", 0.3), 3, 1, progress=False)
+    config = TextTrainConfig(**{**CONFIG.__dict__, "feasibility": 1.0})
+    with pytest.raises(ValueError, match="--feasibility: the 'robotics' domain names no states"):
+        train_scene_generator(
+            robotics, robotics_space, ATTRIBUTES, robotics_scenes, robotics_scenes, config, np.random.default_rng(0), False
+        )

@@ -18,6 +18,12 @@ GENERATOR_OPTIONS = (
     ("reader_steps", int, "optimizer steps of the attribute reader that guides the generator"),
     ("frame_guidance", float, "weight of the same verdict on the state read back off the frame drawn of each generated scene"),
     ("manifold", float, "weight of a generated state's distance past real scenes' own to its nearest real state"),
+    (
+        "feasibility",
+        float,
+        "weight of how far generated states lie into states no scene starts in "
+        "(the domain's infeasibility: driving, a car on the ego)",
+    ),
 )
 # The attribute reader's safeguards, each on unless its switch is given.
 GENERATOR_SWITCHES = (

@@ -48,6 +48,9 @@ class DomainSpec:
     # `f(states, fields) -> (N,) bool`: states no scene can start in (driving: a car on the ego, a
     # crash already); a prompt's generated start says so, and search ranks such candidates last
     infeasible: str | None = None
+    # `f(states, fields) -> (N,)` torch, differentiable: how far states lie into `infeasible` (0
+    # outside it); what `worldsim train-text --feasibility` trains the scene generator away from
+    infeasibility: str | None = None
     # an ego-centred camera's geometry, `worldsim.model.ego_view` (what `"decoder_view": "camera"` names)
     camera: str | None = None
     # the road's lanes, `worldsim.model.lanes` (what `"lanes": "road"` names)
@@ -58,8 +61,8 @@ class DomainSpec:
 
     def load(self, part: str) -> Any:
         """The object a part names (`"source"`, `"behaviour"`, `"prior"`, `"crash_rule"`, `"programs"`,
-        `"objects"`, `"attributes"`, `"state_order"`, `"state_derived"`, `"infeasible"`, `"camera"`, `"lanes"`),
-        imported now."""
+        `"objects"`, `"attributes"`, `"state_order"`, `"state_derived"`, `"infeasible"`, `"infeasibility"`, `"camera"`,
+        `"lanes"`), imported now."""
         ref = getattr(self, part)
         if ref is None:
             raise ValueError(f"the {self.name!r} domain has no {part.replace('_', ' ')}")
@@ -90,6 +93,7 @@ DOMAINS: dict[str, DomainSpec] = {
         attributes="worldsim.language.driving:ATTRIBUTES",
         state_order="worldsim.sources.driving:nearest_first",
         infeasible="worldsim.model.crash:cars_on_the_ego",
+        infeasibility="worldsim.model.crash:overlap_penalty",
         prior="worldsim.model.physics.driving:DrivingPrior",
         crash_rule="worldsim.model.crash:LatentOverlap",
         camera="worldsim.sources.driving:CAMERA",

@@ -51,6 +51,26 @@ def cars_on_the_ego(states: np.ndarray, fields: list[str] | tuple[str, ...]) -> 
     return states_overlap(torch.as_tensor(np.asarray(states, dtype=np.float32))).numpy()
 
 
+# How far past OVERLAP_M a generated car is still charged (`overlap_penalty`): a generated start is
+# put on the lanes after it is made (`scene.as_simulated`), which moves a car up to half a lane (2 m)
+# across and so may bring one just outside the box onto the ego.
+PENALTY_M = (6.0, 4.0)
+
+
+def overlap_penalty(states: torch.Tensor, fields: list[str] | tuple[str, ...]) -> torch.Tensor:
+    """(N, S) driving states -> (N,) how far present vehicles sit into the ego's box, differentiably:
+    per car its presence times the product of how deep it lies within PENALTY_M along and across
+    (0 outside, 1 on the ego), summed. What the scene generator is trained away from
+    (`worldsim train-text --feasibility`); `cars_on_the_ego` is its verdict. The domain's
+    `infeasibility`."""
+    if list(fields[EGO_FIELDS : EGO_FIELDS + 3]) != ["car0_present", "car0_dx", "car0_dy"]:
+        raise ValueError(f"not the driving source's state layout: {list(fields)[:8]}...")
+    cars = states[:, EGO_FIELDS:].unflatten(-1, (-1, NEIGHBOUR_FIELDS))
+    along = torch.relu(1 - cars[..., 1].abs() / PENALTY_M[0])
+    across = torch.relu(1 - cars[..., 2].abs() / PENALTY_M[1])
+    return (cars[..., 0].clamp(0, 1) * along * across).sum(-1)
+
+
 class LatentOverlap:
     """`states_overlap` read straight off latents: the bounds are moved into the model's normalised
     state units once, so a dream step compares the state slice against two vectors instead of

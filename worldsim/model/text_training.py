@@ -59,6 +59,10 @@ class TextTrainConfig:
     # Weight of a generated state's distance past the real scenes' own to its nearest real state
     # (worldsim.model.scene_guide.StateBank): guided scenes stay like real ones.
     manifold: float = 0.0
+    # Weight of how far generated states lie into states no scene can start in (the domain's
+    # `infeasibility`; driving: a car on the ego, which a conditional VAE makes by averaging a car
+    # ahead and one behind).
+    feasibility: float = 0.0
     # The reader's safeguards, on unless switched off (the generators shipped for driving and games
     # were trained without them; PushT's with them): it sees only the fields the table's rules read,
     # and judges a state beyond the span of real ones at the span's edge.
@@ -233,6 +237,12 @@ def train_scene_generator(
         check_can_draw_from_latent(model, "--frame-guidance")
         if model.frame_reader is None:
             raise ValueError("--frame-guidance reads the drawn frame back with the model's frame reader; this model has none")
+    penalty = None
+    if config.feasibility > 0:
+        spec = domains.get(model.config.domain)
+        if spec.infeasibility is None:
+            raise ValueError(f"--feasibility: the {spec.name!r} domain names no states a scene cannot start in")
+        penalty = spec.load("infeasibility")
     generator = space.generator
     generator.fit_normalisation(scenes.latents)
     reader, bank, report = None, None, {}
@@ -268,7 +278,7 @@ def train_scene_generator(
         noise = torch.randn(len(rows), generator.code_dim, generator=noise_source).to(texts.device)
         loss, _ = generator.loss(scenes.latents[rows].to(texts.device), texts, noise, config.generator_kl)
         losses.append(loss.item())
-        if reader is not None or bank is not None:
+        if reader is not None or bank is not None or penalty is not None:
             # Scenes from fresh codes, as a prompt gets them: judged on the words and on realness.
             fresh = torch.randn(len(rows), generator.code_dim, generator=noise_source).to(texts.device)
             generated = generator.sample(texts, fresh).to(model.device)
@@ -285,6 +295,9 @@ def train_scene_generator(
                     )
             if bank is not None:
                 guide = guide + config.manifold * bank.loss(model.split(generated)[0])
+            if penalty is not None:
+                state = model.denormalise_state(model.split(generated)[0])
+                guide = guide + config.feasibility * penalty(state, model.config.state_fields).mean()
             loss = loss + guide.to(texts.device)
             guided.append(guide.item())
         optimizer.zero_grad()
@@ -413,6 +426,7 @@ GENERATOR_SETTINGS = (
     "guidance",
     "frame_guidance",
     "manifold",
+    "feasibility",
     "reader_all_fields",
     "reader_unclamped",
     "reader_steps",
