@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Train the shipped world models from scratch (after scripts/collect_datasets.sh data 2).
 # The three are world models v2 (a field decoder drawing the state).
-# Usage: scripts/train_shipped.sh [robotics|driving|driving-lanes|driving-held|driving-held-speed|driving-mixed|driving-cat|games|games-v1|games-v2|games-view|games-wander|games-prior|games-kinematic|games-true-start|games-held-turn|games-grip|games-speed|games-track|robotics-v2|robotics-latent|robotics-angles|robotics-field|robotics-age|robotics-dynamics-age|robotics-dynamics-state|robotics-redrawn ...]   (default: the three shipped; driving's weights are driving, then driving-lanes)
+# Usage: scripts/train_shipped.sh [robotics|driving|driving-lanes|driving-held|driving-held-speed|driving-mixed|driving-control|driving-cat|games|games-v1|games-v2|games-view|games-wander|games-prior|games-kinematic|games-true-start|games-held-turn|games-grip|games-speed|games-track|robotics-v2|robotics-latent|robotics-angles|robotics-field|robotics-age|robotics-dynamics-age|robotics-dynamics-state|robotics-redrawn ...]   (default: the three shipped; driving's weights are driving, then driving-lanes)
 set -euo pipefail
 # The games v2 recipe ("games-v2" below) on DATA into OUT, with extra entries for the --model and
 # --loss JSON objects (each "" or starting with a comma); the candidates differ from it only there.
@@ -193,6 +193,15 @@ for domain in $domains; do
       # so the lane changes of the main recording stay in every batch.
       [[ -f runs/$domain/model.safetensors ]] || worldsim train --domain driving \
         --data data/driving,data/driving-held,data/driving-held-speed --data-shares 2,1,1 \
+        --out "runs/$domain" --init runs/driving-matched-lanes --steps 800 --threads 2 --seed 0 --burn-in 16 \
+        --fresh-starts 0.3 --event-share 0.25 --decoder-lr 2e-3 --model '{"matched_slots": true}' \
+        --loss '{"motion": 10, "consistency": 10, "foreground": 10, "state_forcing": 1.0, "imagined_pixels": 0}' \
+        --train-only state_delta,dynamics_ensemble,reward_head,termination_head --quiet
+      ;;
+    driving-control)
+      # The control for the three candidates above: the same 800-step fine-tune on data/driving
+      # alone, no held actions; what fine-tuning the dynamics and heads does by itself.
+      [[ -f runs/$domain/model.safetensors ]] || worldsim train --domain driving --data data/driving \
         --out "runs/$domain" --init runs/driving-matched-lanes --steps 800 --threads 2 --seed 0 --burn-in 16 \
         --fresh-starts 0.3 --event-share 0.25 --decoder-lr 2e-3 --model '{"matched_slots": true}' \
         --loss '{"motion": 10, "consistency": 10, "foreground": 10, "state_forcing": 1.0, "imagined_pixels": 0}' \
