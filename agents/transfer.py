@@ -49,6 +49,12 @@ def parse(argv=None) -> argparse.Namespace:
         help="driving dreams end on the termination head alone (the ablation; worldsim/model/crash.py)",
     )
     p.add_argument(
+        "--physics-blend",
+        type=float,
+        default=1.0,
+        help="the dream's physics blend α: 1 the learned dynamics alone (default), lower mixes in the physics prior",
+    )
+    p.add_argument(
         "--correct-rounds",
         type=int,
         default=0,

@@ -255,3 +255,14 @@ def test_finished_reuses_a_run_only_when_it_would_train_the_same_agent(pusht_run
     del recorded["config"]  # a result that records no configuration cannot be compared: trained again
     (tmp_path / "run" / "result.json").write_text(json.dumps(recorded))
     assert finished(config) is None
+
+
+def test_the_dream_agents_train_at_the_physics_blend_asked_for_and_the_real_ones_do_not_dream():
+    from worldsim.agents.transfer import TransferConfig, agent_config
+
+    config = TransferConfig(domain="driving", physics_blend=0.3, out="runs/x")
+    assert agent_config(config, "dream", 0).physics_blend == 0.3
+    real = agent_config(config, "real", 0)
+    assert real.real and real.physics_blend == 1.0  # one real agent serves every blend's comparison
+    parsed = script("transfer").config(script("transfer").parse(["--domain", "driving", "--physics-blend", "0.3", "--out", "x"]))
+    assert parsed.physics_blend == 0.3

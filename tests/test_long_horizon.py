@@ -299,3 +299,15 @@ def test_a_derived_models_card_names_the_steps_that_set_its_dreaming_options_and
         f"worldsim train --domain games --out {donor} --threads 2",
         f"{derive} --decoder-from {donor}",
     ]
+
+
+def test_the_dream_replays_at_the_physics_blend_asked_for(pusht, tiny_run, capsys):
+    model, data = pusht
+    learned = replay_episodes(model, data, [0, 1], tiny_config())
+    prior = replay_episodes(model, data, [0, 1], tiny_config(physics_blend=0.0))
+    again = replay_episodes(model, data, [0, 1], tiny_config(physics_blend=0.0))
+    assert not np.allclose(learned.head_states[0], prior.head_states[0])  # the prior stepped the state
+    np.testing.assert_array_equal(prior.head_states[0], again.head_states[0])
+    run = tiny_run("robotics")
+    args = ["eval", "--checkpoint", str(run), "--data", str(run.parent / "data"), "--long", "--physics-blend", "1.5"]
+    assert main(args) == 2 and "--physics-blend must lie in [0, 1], got 1.5" in capsys.readouterr().err

@@ -179,6 +179,12 @@ def add_eval(commands) -> None:
         help="--long: fresh simulator starts for the scripted action programs (default 20; 0 skips them)",
     )
     p.add_argument(
+        "--physics-blend",
+        type=float,
+        default=1.0,
+        help="--long: the dream's physics blend α (default 1: the learned dynamics alone; lower mixes in the physics prior)",
+    )
+    p.add_argument(
         "--decoder",
         choices=("exact", "distilled"),
         default="exact",
@@ -250,6 +256,8 @@ def _run_long_eval(args, path, model, palette, val_fraction: float):
         raise ValueError(f"--horizons and --episodes must be at least 1, got {args.horizons!r} and {args.episodes}")
     if args.controllability_starts < 0:
         raise ValueError(f"--controllability-starts must be at least 0, got {args.controllability_starts}")
+    if not 0.0 <= args.physics_blend <= 1.0:
+        raise ValueError(f"--physics-blend must lie in [0, 1], got {args.physics_blend}")
     config = LongEvalConfig(
         horizons=horizons,
         episodes=args.episodes,
@@ -257,6 +265,7 @@ def _run_long_eval(args, path, model, palette, val_fraction: float):
         seed=args.seed,
         val_fraction=val_fraction,
         controllability_starts=args.controllability_starts,
+        physics_blend=args.physics_blend,
     )
     report = {
         "checkpoint": str(path),

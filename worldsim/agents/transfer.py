@@ -45,6 +45,9 @@ class TransferConfig:
     eval_episodes: int = 10
     agents: tuple[str, ...] = AGENTS  # which of dream, real, random to run
     crash_rule: bool | None = None  # False: driving dreams end on the termination head alone (the ablation)
+    # The dream's α (`WorldSimEnv(physics_blend=...)`): 1 steps the learned dynamics alone, lower
+    # values mix in the domain's physics prior. The real-simulator agents do not dream.
+    physics_blend: float = 1.0
     correct_rounds: int = 0  # rounds of head correction for each dream agent
     correct_episodes: int = 10  # real episodes the agent plays per round
     correct_steps: int = 300  # head-fitting steps per round
@@ -77,6 +80,7 @@ def agent_config(config: TransferConfig, where: str, seed: int) -> AgentConfig:
         num_envs=config.num_envs,
         episode_steps=config.episode_steps,
         crash_rule=config.crash_rule,
+        physics_blend=config.physics_blend,
         eval_every=0,  # scored once, at the end, on eval_episodes episodes
         eval_episodes=config.eval_episodes,
         seed=seed,
@@ -86,7 +90,7 @@ def agent_config(config: TransferConfig, where: str, seed: int) -> AgentConfig:
     )
     if where == "dream":
         return dream
-    return replace(dream, real=True, crash_rule=None, out=str(Path(config.out) / f"real-seed{seed}"))
+    return replace(dream, real=True, crash_rule=None, physics_blend=1.0, out=str(Path(config.out) / f"real-seed{seed}"))
 
 
 def run_transfer(config: TransferConfig) -> dict:

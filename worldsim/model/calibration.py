@@ -34,7 +34,13 @@ class TerminationScores:
 
 @torch.no_grad()
 def termination_scores(
-    model: WorldModel, data: Dataset, indices: list[int], ahead: int, generator: torch.Generator, crash_rule: bool = False
+    model: WorldModel,
+    data: Dataset,
+    indices: list[int],
+    ahead: int,
+    generator: torch.Generator,
+    crash_rule: bool = False,
+    physics_blend: float = 1.0,
 ) -> TerminationScores:
     logits, fired, truth = [], [], []
     for index in indices:
@@ -45,7 +51,7 @@ def termination_scores(
         if not len(starts):
             continue
         windows = torch.stack([actions[starts + i] for i in range(ahead)], 1)
-        rollout = model.imagine(latents[starts], windows, generator=generator, crash_rule=crash_rule)
+        rollout = model.imagine(latents[starts], windows, generator=generator, crash_rule=crash_rule, physics_blend=physics_blend)
         logits.append(model.termination_logit(rollout.latents[:, -1]).cpu().numpy())
         fired.append(rollout.terminations[:, -1].cpu().numpy())
         truth.append(episode.terminated[starts + ahead - 1].astype(bool))

@@ -66,6 +66,9 @@ class LongEvalConfig:
     # The realism test is repeated over this many random splits of the episodes (seeds seed, seed+1,
     # ...): with tens of episodes one split's accuracy moves by +-0.15, the mean of three by less.
     realism_repeats: int = 3
+    # The dream's α, as `WorldSimEnv(physics_blend=...)` steps it: 1 the learned dynamics alone,
+    # lower values mix in the domain's physics prior (replays, terminations and action programs alike).
+    physics_blend: float = 1.0
     val_fraction: float = 0.1
     seed: int = 0
     realism: RealismRecipe = field(default_factory=RealismRecipe)
@@ -128,7 +131,7 @@ def evaluate_long(
         report["controllability"] = controllability(
             model,
             config.controllability_starts,
-            ControllabilityConfig(context=config.context, seed=config.seed),
+            ControllabilityConfig(context=config.context, seed=config.seed, physics_blend=config.physics_blend),
             probe=probe.predict if probe is not None else None,
             palette=palette,
         )
@@ -176,6 +179,7 @@ def replay_episodes(
             generator=generator,
             palette=palette,
             crash_rule=rule,
+            physics_blend=config.physics_blend,
         )
         pixels, states = rollout.pixels().cpu().numpy(), rollout.states.cpu().numpy()
         for j, (index, episode) in enumerate(zip(indices[lo : lo + config.batch_size], batch, strict=True)):
@@ -299,7 +303,7 @@ def _terminations(model: WorldModel, data: Dataset, indices: list[int], config: 
     generator = torch.Generator().manual_seed(config.seed)
     report = {"crash_rule": rule}
     for ahead in config.aheads:
-        scores = termination_scores(model, data, indices, ahead, generator, crash_rule=rule)
+        scores = termination_scores(model, data, indices, ahead, generator, crash_rule=rule, physics_blend=config.physics_blend)
         if not len(scores.truth):
             continue
         y, f = scores.truth, scores.fired
