@@ -11,7 +11,7 @@ terminated (a crash, leaving the track), how many steps they lasted, their retur
 highway-env, what ended them (a car behind or ahead on the ego, or no car there).
 
 Usage: python scripts/constant_actions.py DOMAIN [--checkpoint C] [--episodes 40] [--seed 1000]
-       [--actions JSON] [--json]
+       [--actions JSON] [--physics-blend 1] [--json]
 A discrete action space holds each of its actions in turn (highway-env's meta-actions by name);
 a continuous one needs --actions, a JSON list of actions (CarRacing: '[[0, 0.5, 0], [0, 0, 0.8]]').
 """
@@ -93,8 +93,10 @@ def actions_of(domain: str, space: gym.Space, given: str | None) -> list[tuple[s
     return [(names[a], a) for a in range(space.n)]
 
 
-def measure(domain: str | None, checkpoint: str | None, episodes: int, seed: int, given: str | None) -> dict:
-    dream = WorldSimEnv(domain=domain, checkpoint=checkpoint, obs_type="latent")
+def measure(
+    domain: str | None, checkpoint: str | None, episodes: int, seed: int, given: str | None, physics_blend: float = 1.0
+) -> dict:
+    dream = WorldSimEnv(domain=domain, checkpoint=checkpoint, obs_type="latent", physics_blend=physics_blend)
     source = make_source(dream.domain, dream.model.config.frame_size)
     limit = dream.episode_steps
 
@@ -118,6 +120,7 @@ def measure(domain: str | None, checkpoint: str | None, episodes: int, seed: int
     return {
         "domain": dream.domain,
         "checkpoint": str(dream.checkpoint),
+        "physics_blend": physics_blend,
         "episodes": episodes,
         "seed": seed,
         "episode_steps": limit,
@@ -127,7 +130,8 @@ def measure(domain: str | None, checkpoint: str | None, episodes: int, seed: int
 
 def table(report: dict) -> str:
     lines = [
-        f"{report['domain']} ({report['checkpoint']}), {report['episodes']} episodes per action and side, "
+        f"{report['domain']} ({report['checkpoint']}, physics blend {report.get('physics_blend', 1.0):g}), "
+        f"{report['episodes']} episodes per action and side, "
         f"cut at {report['episode_steps']} steps:",
         f"{'action held':<16}{'terminated sim / dream':>24}{'steps sim / dream':>20}{'return sim / dream':>22}",
     ]
@@ -155,6 +159,7 @@ def main(argv=None) -> int:
     parser.add_argument("--episodes", type=int, default=40, help="episodes per action and side (default 40)")
     parser.add_argument("--seed", type=int, default=1000, help="the first episode's seed (default 1000)")
     parser.add_argument("--actions", help="a JSON list of the actions to hold (needed for a continuous action space)")
+    parser.add_argument("--physics-blend", type=float, default=1.0, help="the dream's α (default 1: the learned dynamics alone)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
@@ -164,7 +169,7 @@ def main(argv=None) -> int:
         parser.error(f"--episodes must be at least 1, got {args.episodes}")
     torch.set_num_threads(args.threads)
     try:
-        report = measure(args.domain, args.checkpoint, args.episodes, args.seed, args.actions)
+        report = measure(args.domain, args.checkpoint, args.episodes, args.seed, args.actions, args.physics_blend)
     except ValueError as exc:
         parser.error(str(exc))
     print(json.dumps(report, indent=1) if args.json else table(report))

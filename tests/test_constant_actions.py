@@ -57,9 +57,11 @@ def test_the_actions_are_each_discrete_one_or_those_given(script):
 def test_a_tiny_driving_model_is_held_against_the_simulator(script, tiny_run, monkeypatch, capsys):
     monkeypatch.delenv("SDL_VIDEODRIVER", raising=False)  # highway-env draws black frames under the dummy driver
     run = tiny_run("driving")
-    monkeypatch.setattr(sys, "argv", ["constant_actions.py", "--checkpoint", str(run), "--episodes", "1", "--json"])
+    argv = ["constant_actions.py", "--checkpoint", str(run), "--episodes", "1", "--physics-blend", "0.5", "--json"]
+    monkeypatch.setattr(sys, "argv", argv)
     assert script.main() == 0
     report = json.loads(capsys.readouterr().out)
+    assert report["physics_blend"] == 0.5 and "physics blend 0.5" in script.table(report)
     assert list(report["actions"]) == ["LANE_LEFT", "IDLE", "LANE_RIGHT", "FASTER", "SLOWER"]
     for row in report["actions"].values():
         for side in ("simulator", "dream"):
