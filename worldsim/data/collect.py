@@ -30,8 +30,8 @@ from typing import Any
 from tqdm import tqdm
 
 from worldsim.data.episode import Episode
-from worldsim.fanout import check_backend, start_ray
 from worldsim.data.record import record_episode
+from worldsim.fanout import check_backend, start_ray
 
 FORMAT = "worldsim-dataset"
 FORMAT_VERSION = 1

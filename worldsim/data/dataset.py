@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -39,8 +40,7 @@ class Dataset:
             raise ValueError(f"{meta_path}: format is {self.description.get('format')!r}, expected {FORMAT!r}")
         if self.description.get("format_version") != FORMAT_VERSION:
             raise ValueError(
-                f"{meta_path}: format_version {self.description.get('format_version')!r}, "
-                f"this WorldSim reads {FORMAT_VERSION}"
+                f"{meta_path}: format_version {self.description.get('format_version')!r}, this WorldSim reads {FORMAT_VERSION}"
             )
 
     @property

@@ -66,7 +66,7 @@ class Episode:
         os.replace(tmp, path)
 
     @classmethod
-    def load(cls, path: Path) -> "Episode":
+    def load(cls, path: Path) -> Episode:
         try:
             with np.load(path, allow_pickle=False) as data:
                 missing = [k for k in (*ARRAYS, "meta") if k not in data.files]

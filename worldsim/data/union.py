@@ -11,8 +11,9 @@ exactly when it is held out in its directory.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -76,7 +77,7 @@ class DatasetUnion:
         return sum(len(m) for m in self.members)
 
     def indices(self, split: str = "all", val_fraction: float = 0.1) -> list[int]:
-        return [offset + i for m, offset in zip(self.members, self.offsets) for i in m.indices(split, val_fraction)]
+        return [offset + i for m, offset in zip(self.members, self.offsets, strict=True) for i in m.indices(split, val_fraction)]
 
     def _locate(self, index: int) -> tuple[Dataset, int]:
         k = bisect.bisect_right(self.offsets, index) - 1
@@ -131,9 +132,9 @@ def _pooled(stats: list[dict[str, float]], counts: list[int]) -> dict[str, float
     n = sum(counts)
     if not n:
         return {"mean": 0.0, "std": 0.0, "min": 0.0, "max": 0.0}
-    mean = sum(s["mean"] * c for s, c in zip(stats, counts)) / n
-    second = sum((s["std"] ** 2 + s["mean"] ** 2) * c for s, c in zip(stats, counts)) / n
-    live = [s for s, c in zip(stats, counts) if c]
+    mean = sum(s["mean"] * c for s, c in zip(stats, counts, strict=True)) / n
+    second = sum((s["std"] ** 2 + s["mean"] ** 2) * c for s, c in zip(stats, counts, strict=True)) / n
+    live = [s for s, c in zip(stats, counts, strict=True) if c]
     return {
         "mean": mean,
         "std": float(np.sqrt(max(second - mean**2, 0.0))),

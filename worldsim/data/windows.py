@@ -13,10 +13,9 @@ state, with `mask` False on the padded steps.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
-
-from pathlib import Path
 
 from worldsim.data.dataset import Dataset
 from worldsim.data.union import DatasetUnion, open_dataset
