@@ -175,6 +175,23 @@ def test_a_killed_run_has_its_start_bank_and_resumes(run, tmp_path, monkeypatch)
     WorldSimEnv(checkpoint=out).reset(seed=0)
 
 
+def test_a_run_recorded_before_a_list_option_existed_resumes(run, tmp_path):
+    out = tmp_path / "run"
+    train(tiny_config(run, out, steps=2), progress=False)
+    state = out / "checkpoint" / "training.json"
+    recorded = json.loads(state.read_text())
+    for newer in ("data_shares", "train_only"):  # options with a list default that older runs do not record
+        del recorded["config"][newer]
+    state.write_text(json.dumps(recorded))
+    train(tiny_config(run, out, steps=4), progress=False, resume=True)
+    assert json.loads(state.read_text())["step"] == 4
+    recorded = json.loads(state.read_text())
+    recorded["config"]["data_shares"] = [1.0, 2.0]
+    state.write_text(json.dumps(recorded))
+    with pytest.raises(ValueError, match="trained with other data_shares"):
+        train(tiny_config(run, out, steps=6), progress=False, resume=True)
+
+
 @pytest.mark.parametrize(
     ("styles", "message"),
     [

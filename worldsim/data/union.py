@@ -11,6 +11,7 @@ exactly when it is held out in its directory.
 from __future__ import annotations
 
 import bisect
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -98,28 +99,18 @@ class DatasetUnion:
     def summary(self, progress: bool = False) -> dict[str, Any]:
         """The members' summaries added up, each member's own kept under "members"."""
         parts = [m.summary(progress) for m in self.members]
-        n = sum(p["transitions"] for p in parts)
-        mean = sum(p["reward"]["mean"] * p["transitions"] for p in parts) / n if n else 0.0
-        second = sum((p["reward"]["std"] ** 2 + p["reward"]["mean"] ** 2) * p["transitions"] for p in parts) / n if n else 0.0
-        styles: dict[str, int] = {}
-        for p in parts:
-            for style, count in p["behaviour_styles"].items():
-                styles[style] = styles.get(style, 0) + count
+        episodes, transitions = [p["episodes"] for p in parts], [p["transitions"] for p in parts]
+        styles = sum((Counter(p["behaviour_styles"]) for p in parts), Counter())
         first = parts[0]
         return {
             **{k: first[k] for k in ("domain", "env_id", "frame_shape", "action_space", "state_fields")},
             "path": str(self.root),
             "scenario": first["scenario"],
-            "episodes": sum(p["episodes"] for p in parts),
-            "transitions": n,
-            "reward": {
-                "mean": mean,
-                "std": float(np.sqrt(max(second - mean**2, 0.0))),
-                "min": min(p["reward"]["min"] for p in parts),
-                "max": max(p["reward"]["max"] for p in parts),
-            },
-            "episode_return": _pooled([p["episode_return"] for p in parts], [p["episodes"] for p in parts]),
-            "episode_length": _pooled([p["episode_length"] for p in parts], [p["episodes"] for p in parts]),
+            "episodes": sum(episodes),
+            "transitions": sum(transitions),
+            "reward": _pooled([p["reward"] for p in parts], transitions),  # per step
+            "episode_return": _pooled([p["episode_return"] for p in parts], episodes),
+            "episode_length": _pooled([p["episode_length"] for p in parts], episodes),
             "terminated_episodes": sum(p["terminated_episodes"] for p in parts),
             "behaviour_styles": dict(sorted(styles.items())),
             "split": {s: sum(p["split"][s] for p in parts) for s in ("train", "val")},

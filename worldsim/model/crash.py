@@ -37,17 +37,26 @@ def states_overlap(states: torch.Tensor) -> torch.Tensor:
     return cars_overlapping(states).any(-1)
 
 
+def _cars(states: torch.Tensor) -> torch.Tensor:
+    """(N, D) driving states -> (N, neighbours, NEIGHBOUR_FIELDS): each neighbour's present, dx, dy, ..."""
+    return states[:, EGO_FIELDS:].unflatten(-1, (-1, NEIGHBOUR_FIELDS))
+
+
+def _check_layout(fields: list[str] | tuple[str, ...]) -> None:
+    if list(fields[EGO_FIELDS : EGO_FIELDS + 3]) != ["car0_present", "car0_dx", "car0_dy"]:
+        raise ValueError(f"not the driving source's state layout: {list(fields)[:8]}...")
+
+
 def cars_overlapping(states: torch.Tensor) -> torch.Tensor:
     """(N, D) driving states -> (N, neighbours) bool: which present neighbours sit within OVERLAP_M of the ego."""
-    cars = states[:, EGO_FIELDS:].unflatten(-1, (-1, NEIGHBOUR_FIELDS))
+    cars = _cars(states)
     return (cars[..., 0] > 0.5) & (cars[..., 1].abs() < OVERLAP_M[0]) & (cars[..., 2].abs() < OVERLAP_M[1])
 
 
 def cars_on_the_ego(states: np.ndarray, fields: list[str] | tuple[str, ...]) -> np.ndarray:
     """(N, S) driving states -> (N,) bool: a present vehicle sits on the ego (`states_overlap`),
     a crash before the first step; no highway-env episode starts so. The domain's `infeasible`."""
-    if list(fields[EGO_FIELDS : EGO_FIELDS + 3]) != ["car0_present", "car0_dx", "car0_dy"]:
-        raise ValueError(f"not the driving source's state layout: {list(fields)[:8]}...")
+    _check_layout(fields)
     return states_overlap(torch.as_tensor(np.asarray(states, dtype=np.float32))).numpy()
 
 
@@ -63,9 +72,8 @@ def overlap_penalty(states: torch.Tensor, fields: list[str] | tuple[str, ...]) -
     (0 outside, 1 on the ego), summed. What the scene generator is trained away from
     (`worldsim train-text --feasibility`); `cars_on_the_ego` is its verdict. The domain's
     `infeasibility`."""
-    if list(fields[EGO_FIELDS : EGO_FIELDS + 3]) != ["car0_present", "car0_dx", "car0_dy"]:
-        raise ValueError(f"not the driving source's state layout: {list(fields)[:8]}...")
-    cars = states[:, EGO_FIELDS:].unflatten(-1, (-1, NEIGHBOUR_FIELDS))
+    _check_layout(fields)
+    cars = _cars(states)
     along = torch.relu(1 - cars[..., 1].abs() / PENALTY_M[0])
     across = torch.relu(1 - cars[..., 2].abs() / PENALTY_M[1])
     return (cars[..., 0].clamp(0, 1) * along * across).sum(-1)
