@@ -3,6 +3,7 @@ from its latent alone, with a tiny text model beside its weights; and the prompt
 
 import numpy as np
 import pytest
+import torch
 from tiny_models import TINY
 
 from worldsim.data import CollectRequest, Dataset, collect
@@ -153,6 +154,8 @@ def test_prompt_evaluation_reports_accuracy_refusals_realism_consistency_and_aph
         "agent",
         "block",
     }
+    for ended in (report["consistency"]["ended_within"], report["consistency"]["real_starts_ended_within"]):
+        assert set(ended) == {"1", "3"} and 0.0 <= ended["1"] <= ended["3"] <= 1.0  # steps=3: within 1 and 3
     jumps = report["consistency"]["teleport_fields"]
     assert set(jumps) <= set(model.config.state_fields) and all(0.0 < v <= 1.0 for v in jumps.values())
     assert max(jumps.values(), default=0.0) <= report["consistency"]["teleport_share"]
@@ -454,3 +457,12 @@ def test_scaling_measures_each_k_and_fits_the_judges_and_the_states_curves(promp
     assert set(report["judge"]["interval_90"]) == {"q_inf", "a", "gamma", "k_star"} and len(report["seconds"]) == 4
     assert main(args + ["--ks", "1,2"]) == 2 and "three distinct K" in capsys.readouterr().err
     assert len(seen) == 4  # refused before any evaluation
+
+
+def test_ended_within_counts_a_dream_from_its_first_termination():
+    from worldsim.prompt_eval import ended_within
+
+    terminations = torch.tensor([[False, True, False, False, False, False], [False] * 6, [True] + [False] * 5])
+    # ended at steps 2, never and 1: within 1 step one of three, within 5 and 6 two of three
+    assert ended_within(terminations, 6) == pytest.approx({"1": 1 / 3, "5": 2 / 3, "6": 2 / 3})
+    assert ended_within(terminations[:, :3], 3) == pytest.approx({"1": 1 / 3, "3": 2 / 3})

@@ -24,6 +24,12 @@ GENERATOR_OPTIONS = (
         "weight of how far generated states lie into states no scene starts in "
         "(the domain's infeasibility: driving, a car on the ego)",
     ),
+    (
+        "feasibility_steps",
+        int,
+        "with --feasibility, also charge this many dreamt steps of each fresh scene left to itself "
+        "(a start the dynamics move a car onto the ego at once); 0: the start alone",
+    ),
 )
 # The attribute reader's safeguards, each on unless its switch is given.
 GENERATOR_SWITCHES = (
@@ -82,13 +88,17 @@ def run_train_text(args):
 
     from worldsim.model.text_training import TextTrainConfig, retrain_scene_generator, train_text_model
 
-    counts = ("steps", "batch_size", "every", "pool") + tuple(n for n, kind, _ in GENERATOR_OPTIONS if kind is int)
+    counts = ("steps", "batch_size", "every", "pool", "generator_steps", "reader_steps")
     for name in counts:
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     for name in (n for n, kind, _ in GENERATOR_OPTIONS if kind is float):  # weights
         if not getattr(args, name) >= 0:
             raise ValueError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(args, name)}")
+    if args.feasibility_steps < 0:
+        raise ValueError(f"--feasibility-steps must be 0 or more, got {args.feasibility_steps}")
+    if args.feasibility_steps and not args.feasibility:
+        raise ValueError("--feasibility-steps charges dreamt steps at the --feasibility weight; give --feasibility too")
     if args.threads:
         torch.set_num_threads(args.threads)
     options = ("steps", "batch_size", "every", "pool", "seed") + tuple(name for name, _, _ in GENERATOR_OPTIONS)
@@ -310,6 +320,10 @@ def format_prompt_report(report: dict) -> str:
         lines.append(
             f"  {c['steps']} steps after generation: teleports {c['teleport_share']:.1%}, motion {c['motion']:.1f}; {found}"
         )
+        ended, real = c.get("ended_within", {}), c.get("real_starts_ended_within", {})
+        if ended:
+            cells = ", ".join(f"{k} {v:.0%} ({real[k]:.0%})" if k in real else f"{k} {v:.0%}" for k, v in ended.items())
+            lines.append(f"  dreams ended within steps (from real episodes' starts in brackets): {cells}")
         jumps = list(c.get("teleport_fields", {}).items())[:4]
         if jumps:
             lines.append("  teleporting fields (share of steps): " + ", ".join(f"{k} {v:.1%}" for k, v in jumps))

@@ -16,7 +16,9 @@ For a prompt set (`scenarios/prompts/<domain>-<split>.yaml`) and a world model w
   (0.5: indistinguishable), grouped by episode and by prompt.
 - consistency after generation: `steps` dream steps from each generated start with the domain's
   no-op (or a held position): the share of steps whose physical state jumps further than any real
-  step of the data does in one step (teleports), the objects found in the frames, the frame motion.
+  step of the data does in one step (teleports), the objects found in the frames, the frame motion,
+  and the share of dreams ended within 1, 5 and all steps (driving: a crash, the crash rule too),
+  beside the same from real episodes' starts.
 - modal aphasia: "draw" (prompt -> scene -> probe reads the attributes) against "describe" (a real
   scene -> the shared space's attribute heads -> attributes), on the attributes the set asks for:
   both accuracies and the gap.
@@ -214,6 +216,7 @@ def evaluate_prompts(
             test = realism_accuracy(real_frames, frames, real_groups, groups, config.realism, config.seed, model.device)
             report["realism"] = test["accuracy"]
         report["consistency"] = _consistency(model, torch.cat(gen_latents), data, config)
+        report["consistency"]["real_starts_ended_within"] = real_starts_ended(model, starts[0], config)
         report["modal_aphasia"] = _aphasia(space, table, starts, fields, draws)
     return report
 
@@ -330,7 +333,10 @@ def _consistency(model: WorldModel, latents: torch.Tensor, data: Dataset, config
     action = calm_action(model.config.domain, fields, start)  # the scene left to itself
     actions = torch.from_numpy(np.repeat(action[:, None], config.steps, 1))
     blank = torch.zeros(len(latents), 3, model.config.frame_size, model.config.frame_size)
-    rollout = model.imagine(latents, actions, previous=blank, generator=torch.Generator().manual_seed(config.seed))
+    crash_rule = spec.crash_rule is not None  # as the env ends its dreams
+    rollout = model.imagine(
+        latents, actions, previous=blank, generator=torch.Generator().manual_seed(config.seed), crash_rule=crash_rule
+    )
     states = np.concatenate([start[:, None], rollout.states.cpu().numpy()], 1)
     teleports = teleport_fields(states, [e.states for e in data.episodes()], np.asarray(data.angles))
     frames = rollout.pixels().cpu().numpy()
@@ -341,6 +347,8 @@ def _consistency(model: WorldModel, latents: torch.Tensor, data: Dataset, config
         # where the teleports are: each field's share of steps, most often first, those that ever jump
         "teleport_fields": {fields[i]: float(by_field[i]) for i in np.argsort(-by_field, kind="stable") if by_field[i] > 0},
         "motion": float(np.abs(np.diff(frames.astype(np.int16), axis=1)).mean()),
+        # the share of scenes the dream has ended (a crash, a success) within 1, 5 and all steps
+        "ended_within": ended_within(rollout.terminations, config.steps),
     }
     if spec.objects:
         flat = frames.reshape(-1, *frames.shape[2:])
@@ -371,3 +379,24 @@ def _aphasia(space: SharedSpace, table, starts, fields, draws: dict[str, list[bo
     draw = float(np.mean([d for d, _ in pairs])) if pairs else None
     describe = float(np.mean([d for _, d in pairs])) if pairs else None
     return {"draw": draw, "describe": describe, "gap": None if not pairs else describe - draw, "per_attribute": per_attribute}
+
+
+def ended_within(terminations: torch.Tensor, steps: int) -> dict[str, float]:
+    """(N, K) bool termination after each dreamt step -> the share of the N dreams ended within 1,
+    5 and `steps` steps (those of the three that K holds)."""
+    ended = terminations.cpu().numpy().cumsum(1) > 0
+    return {str(k): float(ended[:, k - 1].mean()) for k in sorted({1, 5, steps}) if 0 < k <= ended.shape[1]}
+
+
+@torch.no_grad()
+def real_starts_ended(model: WorldModel, latents: torch.Tensor, config: PromptEvalConfig) -> dict[str, float]:
+    """`ended_within` for the dream from real episodes' starts left to themselves: what a generated
+    start's share is to be held against (the dream ends some real starts at once too)."""
+    spec = domains.of_model(model.config.domain)
+    start = model.physical_state(latents).cpu().numpy()
+    action = calm_action(model.config.domain, model.config.state_fields, start)
+    actions = torch.from_numpy(np.repeat(action[:, None], config.steps, 1))
+    rollout = model.imagine(
+        latents, actions, generator=torch.Generator().manual_seed(config.seed), crash_rule=spec.crash_rule is not None
+    )
+    return ended_within(rollout.terminations, config.steps)

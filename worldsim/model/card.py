@@ -243,7 +243,7 @@ def text_section(report: dict[str, Any]) -> list[str]:
     if trained.get("retrained_alone"):
         generator_flags = "".join(
             f" --{k.replace('_', '-')} {config[k]:g}"
-            for k in ("generator_kl", "guidance", "frame_guidance", "manifold", "feasibility")
+            for k in ("generator_kl", "guidance", "frame_guidance", "manifold", "feasibility", "feasibility_steps")
             if config.get(k)
         )
         switches = ("reader_all_fields", "reader_unclamped")  # the reader's safeguards, switched off

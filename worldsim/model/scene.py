@@ -137,12 +137,18 @@ def as_simulated(model: WorldModel, latents: torch.Tensor) -> torch.Tensor:
     dreamt state is), parts in the simulator's order (`state_order`), then the fields it derives or
     bounds its own (`state_derived`: PushT's coverage of the goal from the block's pose,
     CarRacing's speed and wheels on grass in range)."""
-    if model.lanes is not None:
-        # A conditional VAE averages what its code leaves open: an ego between two lanes, a car
-        # straddling the markings; the first dreamt step would snap them, the start should too.
-        s, h, z = model.split(latents)
-        latents = torch.cat([model.lanes(s, *model.code_units()), h, z], -1)
-    return _through_state(model, latents, ("state_order", "state_derived"))
+    return _through_state(model, on_lanes(model, latents), ("state_order", "state_derived"))
+
+
+def on_lanes(model: WorldModel, latents: torch.Tensor) -> torch.Tensor:
+    """Latents with the ego and each present car on a lane centre, where the model keeps them on
+    lanes (else as they are). Differentiable: the gradient passes straight through the snap."""
+    if model.lanes is None:
+        return latents
+    # A conditional VAE averages what its code leaves open: an ego between two lanes, a car
+    # straddling the markings; the first dreamt step would snap them, the start should too.
+    s, h, z = model.split(latents)
+    return torch.cat([model.lanes(s, *model.code_units()), h, z], -1)
 
 
 def feasible(domain: str, states: np.ndarray, fields: list[str] | tuple[str, ...]) -> np.ndarray:

@@ -29,7 +29,13 @@ from worldsim.data import Dataset
 from worldsim.language.attributes import AttributeTable
 from worldsim.language.captions import caption
 from worldsim.model.scene import SceneGenerator, check_can_draw_from_latent
-from worldsim.model.scene_guide import StateBank, guidance_loss, reading_loss, train_attribute_reader
+from worldsim.model.scene_guide import (
+    StateBank,
+    dreamt_infeasibility,
+    guidance_loss,
+    reading_loss,
+    train_attribute_reader,
+)
 from worldsim.model.text import SharedSpace, TextConfig, Tokenizer, load_shared_space, save_shared_space
 from worldsim.model.world_model import WorldModel
 
@@ -63,6 +69,9 @@ class TextTrainConfig:
     # `infeasibility`; driving: a car on the ego, which a conditional VAE makes by averaging a car
     # ahead and one behind).
     feasibility: float = 0.0
+    # With `feasibility`, the dreamt steps of a fresh scene left to itself also charged: this many
+    # from its start (`scene_guide.dreamt_infeasibility`). 0 charges the start alone.
+    feasibility_steps: int = 0
     # The reader's safeguards, on unless switched off (the generators shipped for driving and games
     # were trained without them; PushT's with them): it sees only the fields the table's rules read,
     # and judges a state beyond the span of real ones at the span's edge.
@@ -298,6 +307,9 @@ def train_scene_generator(
             if penalty is not None:
                 state = model.denormalise_state(model.split(generated)[0])
                 guide = guide + config.feasibility * penalty(state, model.config.state_fields).mean()
+                if config.feasibility_steps:
+                    dreamt = dreamt_infeasibility(model, generated, penalty, config.feasibility_steps, noise_source)
+                    guide = guide + config.feasibility * dreamt.mean()
             loss = loss + guide.to(texts.device)
             guided.append(guide.item())
         optimizer.zero_grad()
@@ -427,6 +439,7 @@ GENERATOR_SETTINGS = (
     "frame_guidance",
     "manifold",
     "feasibility",
+    "feasibility_steps",
     "reader_all_fields",
     "reader_unclamped",
     "reader_steps",
