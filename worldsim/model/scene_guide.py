@@ -270,10 +270,11 @@ def dreamt_infeasibility(
     """(N,) how deep generated scenes lie in infeasible states over the first `steps` dreamt steps
     of the scene left to itself (the calm action), each start put on the lanes as a prompt's start
     is (`scene.on_lanes`; the slots' reordering of `as_simulated` has no gradient and is left out:
-    the generator lists cars nearest first as the data does). A start can be feasible and still end at once: the dynamics read the whole
-    latent, and a generated deterministic part unlike any the filter makes moved a car onto the ego
-    within one step in a quarter of prompted driving starts (from real starts: 8 %). The dynamics
-    only judge: gradients reach the generated latent through them, their weights stay as they are."""
+    the generator lists cars nearest first as the data does). A start can be feasible and still
+    end at once: the dynamics read the whole latent, and a generated deterministic part unlike any
+    the filter makes moved a car onto the ego within one step in a quarter of prompted driving
+    starts (from real starts: 8 %). The dynamics only judge: gradients reach the generated latent
+    through them, their weights stay as they are."""
     from worldsim.envs.keys import calm_action
     from worldsim.model.scene import on_lanes
 
