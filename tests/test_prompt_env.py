@@ -154,7 +154,8 @@ def test_prompt_evaluation_reports_accuracy_refusals_realism_consistency_and_aph
         "agent",
         "block",
     }
-    for ended in (report["consistency"]["ended_within"], report["consistency"]["real_starts_ended_within"]):
+    assert "simulator" not in report["consistency"]  # PushT's states are not made the simulator's start
+    for ended in (report["consistency"]["ended_within"], report["consistency"]["real_starts"]["ended_within"]):
         assert set(ended) == {"1", "3"} and 0.0 <= ended["1"] <= ended["3"] <= 1.0  # steps=3: within 1 and 3
     jumps = report["consistency"]["teleport_fields"]
     assert set(jumps) <= set(model.config.state_fields) and all(0.0 < v <= 1.0 for v in jumps.values())

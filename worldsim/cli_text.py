@@ -320,10 +320,17 @@ def format_prompt_report(report: dict) -> str:
         lines.append(
             f"  {c['steps']} steps after generation: teleports {c['teleport_share']:.1%}, motion {c['motion']:.1f}; {found}"
         )
-        ended, real = c.get("ended_within", {}), c.get("real_starts_ended_within", {})
-        if ended:
-            cells = ", ".join(f"{k} {v:.0%} ({real[k]:.0%})" if k in real else f"{k} {v:.0%}" for k, v in ended.items())
-            lines.append(f"  dreams ended within steps (from real episodes' starts in brackets): {cells}")
+        real = c.get("real_starts", {})
+        for who, mine, theirs in (
+            ("dreams", c.get("ended_within", {}), real.get("ended_within", {})),
+            ("the simulator", c.get("simulator", {}).get("ended_within", {}), real.get("simulator", {}).get("ended_within", {})),
+        ):
+            if mine:
+                cells = ", ".join(f"{k} {v:.0%} ({theirs[k]:.0%})" if k in theirs else f"{k} {v:.0%}" for k, v in mine.items())
+                lines.append(f"  {who} ended within steps (from real episodes' starts in brackets): {cells}")
+        if "simulator" in c:
+            agree = ", ".join(f"{k} {v:.0%}" for k, v in c["simulator"]["dream_agrees_within"].items())
+            lines.append(f"  the dream agrees with the simulator on ending within steps: {agree}")
         jumps = list(c.get("teleport_fields", {}).items())[:4]
         if jumps:
             lines.append("  teleporting fields (share of steps): " + ", ".join(f"{k} {v:.1%}" for k, v in jumps))

@@ -51,6 +51,10 @@ class DomainSpec:
     # `f(states, fields) -> (N,)` torch, differentiable: how far states lie into `infeasible` (0
     # outside it); what `worldsim train-text --feasibility` trains the scene generator away from
     infeasibility: str | None = None
+    # `f(states, fields, steps, seed) -> (N, steps) bool`: each state made the simulator's own start
+    # and left to itself; True from the step the simulator ends the episode on. The simulator's
+    # verdict on generated starts, beside the dream's (`worldsim eval-prompts`)
+    simulated_endings: str | None = None
     # an ego-centred camera's geometry, `worldsim.model.ego_view` (what `"decoder_view": "camera"` names)
     camera: str | None = None
     # the road's lanes, `worldsim.model.lanes` (what `"lanes": "road"` names)
@@ -61,8 +65,8 @@ class DomainSpec:
 
     def load(self, part: str) -> Any:
         """The object a part names (`"source"`, `"behaviour"`, `"prior"`, `"crash_rule"`, `"programs"`,
-        `"objects"`, `"attributes"`, `"state_order"`, `"state_derived"`, `"infeasible"`, `"infeasibility"`, `"camera"`,
-        `"lanes"`), imported now."""
+        `"objects"`, `"attributes"`, `"state_order"`, `"state_derived"`, `"infeasible"`, `"infeasibility"`,
+        `"simulated_endings"`, `"camera"`, `"lanes"`), imported now."""
         ref = getattr(self, part)
         if ref is None:
             raise ValueError(f"the {self.name!r} domain has no {part.replace('_', ' ')}")
@@ -94,6 +98,7 @@ DOMAINS: dict[str, DomainSpec] = {
         state_order="worldsim.sources.driving:nearest_first",
         infeasible="worldsim.model.crash:cars_on_the_ego",
         infeasibility="worldsim.model.crash:overlap_penalty",
+        simulated_endings="worldsim.sources.driving_start:simulated_endings",
         prior="worldsim.model.physics.driving:DrivingPrior",
         crash_rule="worldsim.model.crash:LatentOverlap",
         camera="worldsim.sources.driving:CAMERA",

@@ -18,7 +18,8 @@ For a prompt set (`scenarios/prompts/<domain>-<split>.yaml`) and a world model w
   no-op (or a held position): the share of steps whose physical state jumps further than any real
   step of the data does in one step (teleports), the objects found in the frames, the frame motion,
   and the share of dreams ended within 1, 5 and all steps (driving: a crash, the crash rule too),
-  beside the same from real episodes' starts.
+  beside the same from real episodes' starts; where the domain can make a state the simulator's
+  start (driving), the simulator's own verdict on the first 5 steps and how often the dream agrees.
 - modal aphasia: "draw" (prompt -> scene -> probe reads the attributes) against "describe" (a real
   scene -> the shared space's attribute heads -> attributes), on the attributes the set asks for:
   both accuracies and the gap.
@@ -216,7 +217,7 @@ def evaluate_prompts(
             test = realism_accuracy(real_frames, frames, real_groups, groups, config.realism, config.seed, model.device)
             report["realism"] = test["accuracy"]
         report["consistency"] = _consistency(model, torch.cat(gen_latents), data, config)
-        report["consistency"]["real_starts_ended_within"] = real_starts_ended(model, starts[0], config)
+        report["consistency"]["real_starts"] = real_starts_ended(model, starts, config)
         report["modal_aphasia"] = _aphasia(space, table, starts, fields, draws)
     return report
 
@@ -350,6 +351,8 @@ def _consistency(model: WorldModel, latents: torch.Tensor, data: Dataset, config
         # the share of scenes the dream has ended (a crash, a success) within 1, 5 and all steps
         "ended_within": ended_within(rollout.terminations, config.steps),
     }
+    if spec.simulated_endings is not None:
+        out["simulator"] = simulator_verdict(spec, start, fields, rollout.terminations, config)
     if spec.objects:
         flat = frames.reshape(-1, *frames.shape[2:])
         out["objects_found"] = {obj.name: float(obj.found(flat).mean()) for obj in spec.load("objects")}
@@ -381,17 +384,22 @@ def _aphasia(space: SharedSpace, table, starts, fields, draws: dict[str, list[bo
     return {"draw": draw, "describe": describe, "gap": None if not pairs else describe - draw, "per_attribute": per_attribute}
 
 
-def ended_within(terminations: torch.Tensor, steps: int) -> dict[str, float]:
-    """(N, K) bool termination after each dreamt step -> the share of the N dreams ended within 1,
-    5 and `steps` steps (those of the three that K holds)."""
-    ended = terminations.cpu().numpy().cumsum(1) > 0
+SIMULATED_STEPS = 5  # how far the simulator's verdict on a start looks (driving: the cars the state lists)
+
+
+def ended_within(terminations: torch.Tensor | np.ndarray, steps: int) -> dict[str, float]:
+    """(N, K) bool termination after each step -> the share of the N episodes ended within 1, 5
+    and `steps` steps (those of the three that K holds)."""
+    ended = np.asarray(terminations.cpu() if isinstance(terminations, torch.Tensor) else terminations).cumsum(1) > 0
     return {str(k): float(ended[:, k - 1].mean()) for k in sorted({1, 5, steps}) if 0 < k <= ended.shape[1]}
 
 
 @torch.no_grad()
-def real_starts_ended(model: WorldModel, latents: torch.Tensor, config: PromptEvalConfig) -> dict[str, float]:
-    """`ended_within` for the dream from real episodes' starts left to themselves: what a generated
-    start's share is to be held against (the dream ends some real starts at once too)."""
+def real_starts_ended(model: WorldModel, starts: tuple[torch.Tensor, np.ndarray], config: PromptEvalConfig) -> dict[str, Any]:
+    """`ended_within` for the dream from real episodes' starts (their latents and true states) left
+    to themselves, and the simulator's verdict on their true states where the domain has one: what
+    a generated start's shares are to be held against (the dream ends some real starts at once too)."""
+    latents, states = starts
     spec = domains.of_model(model.config.domain)
     start = model.physical_state(latents).cpu().numpy()
     action = calm_action(model.config.domain, model.config.state_fields, start)
@@ -399,4 +407,21 @@ def real_starts_ended(model: WorldModel, latents: torch.Tensor, config: PromptEv
     rollout = model.imagine(
         latents, actions, generator=torch.Generator().manual_seed(config.seed), crash_rule=spec.crash_rule is not None
     )
-    return ended_within(rollout.terminations, config.steps)
+    out: dict[str, Any] = {"ended_within": ended_within(rollout.terminations, config.steps)}
+    if spec.simulated_endings is not None:
+        out["simulator"] = simulator_verdict(spec, states, model.config.state_fields, rollout.terminations, config)
+    return out
+
+
+def simulator_verdict(spec, states: np.ndarray, fields, dream: torch.Tensor, config: PromptEvalConfig) -> dict[str, Any]:
+    """The simulator's own verdict on starts `states` (N, S) left to themselves (the domain's
+    `simulated_endings`), over the first steps, beside the dream's (`dream`, (N, K) terminations
+    from the same starts): the share each ended within 1 and SIMULATED_STEPS steps, and the share of
+    starts on which the two agree."""
+    steps = min(SIMULATED_STEPS, config.steps)
+    simulated = spec.load("simulated_endings")(states, fields, steps, seed=config.seed)
+    dreamt = dream.cpu().numpy()[:, :steps].cumsum(1) > 0
+    return {
+        "ended_within": ended_within(simulated, steps),
+        "dream_agrees_within": {str(k): float((simulated[:, k - 1] == dreamt[:, k - 1]).mean()) for k in sorted({1, steps})},
+    }
