@@ -154,6 +154,7 @@ def test_prompt_evaluation_reports_accuracy_refusals_realism_consistency_and_aph
         "agent",
         "block",
     }
+    assert report["seed_spread"] is None or report["seed_spread"] >= 0.0
     assert "simulator" not in report["consistency"]  # PushT's states are not made the simulator's start
     for ended in (report["consistency"]["ended_within"], report["consistency"]["real_starts"]["ended_within"]):
         assert set(ended) == {"1", "3"} and 0.0 <= ended["1"] <= ended["3"] <= 1.0  # steps=3: within 1 and 3
@@ -467,3 +468,17 @@ def test_ended_within_counts_a_dream_from_its_first_termination():
     # ended at steps 2, never and 1: within 1 step one of three, within 5 and 6 two of three
     assert ended_within(terminations, 6) == pytest.approx({"1": 1 / 3, "5": 2 / 3, "6": 2 / 3})
     assert ended_within(terminations[:, :3], 3) == pytest.approx({"1": 1 / 3, "3": 2 / 3})
+
+
+def test_seed_spread_sets_the_seeds_variety_against_real_scenes_holding_the_words():
+    from worldsim.prompt_eval import seed_spread
+
+    rng = np.random.default_rng(0)
+    real = rng.normal(0, [1.0, 2.0, 0.0], (400, 3))  # the third field never varies: left out
+    assert seed_spread(rng.normal(0, [1.0, 2.0, 0.0], (64, 3)), real) == pytest.approx(1.0, abs=0.15)
+    assert seed_spread(np.repeat(real[:1], 16, 0), real) == 0.0  # every seed the same scene
+    assert seed_spread(rng.normal(0, [0.1, 0.2, 0.0], (64, 3)), real) == pytest.approx(0.1, abs=0.03)
+    assert seed_spread(real[:1], real) is None and seed_spread(real[:16], real[:5]) is None
+    angles = np.array([True, False, False])  # +3.1 and -3.1 rad lie 0.08 apart, not 6.2
+    wrapped = np.array([[3.1, 0.0, 0.0], [-3.1, 0.0, 0.0]] * 8)
+    assert seed_spread(wrapped, real, angles) < seed_spread(wrapped, real)

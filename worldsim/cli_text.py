@@ -312,6 +312,8 @@ def format_prompt_report(report: dict) -> str:
     ]
     if report.get("feasible") is not None:  # reports written before the check have none
         lines.append(f"  generated starts a scene can start in (not a crash already): {num(report['feasible'])}")
+    if report.get("seed_spread") is not None:
+        lines.append(f"  seeds' spread against real scenes holding the same words: {num(report['seed_spread'])} (1 = as varied)")
     if "realism" in report:
         lines.append(f"  realism of generated starts: {num(report['realism'])} (0.5 = indistinguishable from real starts)")
     if "consistency" in report:

@@ -12,6 +12,8 @@ For a prompt set (`scenarios/prompts/<domain>-<split>.yaml`) and a world model w
   physical state, the probe also reads the model's drawings of those true states ("drawn truth"):
   a frame column far below both is lost in the generated states, not in the drawing or the judge.
 - refusals: the out-of-range prompts must be refused with the expected reason.
+- seeds' spread: how far one prompt's seeds differ, against the real scenes that hold the same
+  words (`seed_spread`; 1: as varied, near 0: every seed the same scene).
 - realism of generated starts: a classifier two-sample test, real starts against generated ones
   (0.5: indistinguishable), grouped by episode and by prompt.
 - consistency after generation: `steps` dream steps from each generated start with the domain's
@@ -145,7 +147,7 @@ def evaluate_prompts(
 
     per_kind: dict[str, list[bool]] = {}
     state_ok, frame_ok, draws, stated, refusals, cases, feasible = [], [], {}, {}, [], [], []
-    gen_frames, gen_groups, gen_latents = [], [], []
+    gen_frames, gen_groups, gen_latents, spreads = [], [], [], []
     search = Search(config.method, config.samples, config.verifier, config.temperature)
     for p, case in enumerate(prompts.cases):
         if case.kind == "out_of_range":
@@ -178,6 +180,9 @@ def evaluate_prompts(
         for name in case.attributes:
             draws.setdefault(name, []).extend(on_frame[name].tolist())
             stated.setdefault(name, []).extend(on_state[name].tolist())
+        spread = seed_spread(scenes.states, real.states[_holding(table, case.attributes, real.states, fields)], data.angles)
+        if spread is not None:
+            spreads.append(spread)
         gen_frames.append(scenes.frames)
         gen_groups += [-1 - p] * len(scenes.frames)  # apart from the episodes (ids from 0)
         gen_latents.append(scenes.latents)
@@ -190,6 +195,7 @@ def evaluate_prompts(
                 "state_holds": float(whole_state.mean()),
                 "frame_holds": float(whole_frame.mean()),
                 "feasible": float(scenes.feasible.mean()),
+                "seed_spread": spread,
             }
         )
     attributes = _per_attribute(model, real, table, fields, stated, draws)
@@ -208,6 +214,8 @@ def evaluate_prompts(
         "refusals": _mean(refusals),
         # generated starts a scene can start in (the domain's `infeasible` check: driving, no car on the ego)
         "feasible": _mean(feasible),
+        # how far one prompt's seeds spread, against the real scenes that hold the same words (1: as far)
+        "seed_spread": _mean(spreads),
         "cases": cases,
     }
     if gen_frames:
@@ -425,3 +433,32 @@ def simulator_verdict(spec, states: np.ndarray, fields, dream: torch.Tensor, con
         "ended_within": ended_within(simulated, steps),
         "dream_agrees_within": {str(k): float((simulated[:, k - 1] == dreamt[:, k - 1]).mean()) for k in sorted({1, steps})},
     }
+
+
+SPREAD_REAL = 300  # real scenes a prompt's spread is measured on, at most
+SPREAD_MIN_REAL = 10  # fewer real scenes holding the words than this: no spread is reported
+
+
+def _holding(table, asked: dict, states: np.ndarray, fields) -> np.ndarray:
+    """(N,) bool: the states every asked attribute holds on."""
+    return np.all(list(table.check(asked, states, fields).values()), 0)
+
+
+def seed_spread(generated: np.ndarray, real: np.ndarray, angles=None, seed: int = 0) -> float | None:
+    """How far one prompt's generated scenes (G, S) spread, against real scenes (R, S) that hold the
+    same words: per field, the mean absolute difference between two generated scenes over that
+    between two real ones; the median over the fields real scenes vary in. 1: seeds differ as much
+    as the real scenes the words allow; near 0: every seed gives the same scene. None with fewer
+    than two generated or SPREAD_MIN_REAL real scenes."""
+    if len(generated) < 2 or len(real) < SPREAD_MIN_REAL:
+        return None
+    rng = np.random.default_rng(seed)
+    real = real[rng.choice(len(real), size=min(SPREAD_REAL, len(real)), replace=False)]
+
+    def pairwise(x: np.ndarray) -> np.ndarray:  # (S,) mean |x_i - x_j| over pairs i < j
+        i, j = np.triu_indices(len(x), 1)
+        return absolute_difference(x[i], x[j], None if angles is None else np.asarray(angles)).mean(0)
+
+    ours, theirs = pairwise(generated), pairwise(real)
+    varied = theirs > 1e-6
+    return float(np.median(ours[varied] / theirs[varied])) if varied.any() else None
