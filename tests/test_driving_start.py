@@ -64,3 +64,47 @@ def test_the_simulators_verdict_is_set_beside_the_dreams():
         domains.get("driving"), states, FIELDS, torch.tensor([[True] * 8, [False] * 8]), PromptEvalConfig(steps=8)
     )
     assert agree["dream_agrees_within"]["5"] == 1.0
+
+
+def test_eval_prompts_sets_the_simulators_verdict_on_driving_starts_beside_real_scenes(tmp_path):
+    from tiny_models import TINY
+
+    from worldsim.data import CollectRequest, Dataset, collect
+    from worldsim.language.prompt_sets import load_prompt_set
+    from worldsim.model.checkpoint import load_model
+    from worldsim.model.critics import ProbeRecipe, RealismRecipe
+    from worldsim.model.text_training import TextTrainConfig, train_shared_space
+    from worldsim.model.train import TrainConfig, train
+    from worldsim.prompt_eval import PromptEvalConfig, evaluate_prompts
+
+    collect(CollectRequest(domain="driving", out=str(tmp_path / "data"), episodes=4, max_steps=10, seed=3), progress=False)
+    base = dict(steps=2, batch_size=2, context=3, horizon=2, checkpoint_every=2, video_every=100, val_batches=1, val_fraction=0.3)
+    model = {**TINY, "draws_on_previous": False, "decoder": "broadcast"}
+    train(TrainConfig(data=str(tmp_path / "data"), out=str(tmp_path / "run"), model=model, **base), progress=False)
+    model = load_model(tmp_path / "run")[0]
+    text = TextTrainConfig(
+        steps=10,
+        generator_steps=10,
+        reader_steps=10,
+        batch_size=8,
+        every=1,
+        context=3,
+        val_fraction=0.3,
+        pool=5,
+        corpus=300,
+        vocab_size=150,
+    )
+    space, _ = train_shared_space(model, Dataset(tmp_path / "data"), text, progress=False)
+    path = tmp_path / "set.yaml"
+    path.write_text(
+        "domain: driving\nsplit: dev\nprompts:\n"
+        "  - {kind: simple, text: 'ego in the middle lane', attributes: {ego_lane: middle}}\n"
+    )
+    config = PromptEvalConfig(seeds=3, steps=6, probe_frames=30, probe=ProbeRecipe(steps=2), realism=RealismRecipe(steps=2))
+    report = evaluate_prompts(model, space, load_prompt_set(path), Dataset(tmp_path / "data"), config)
+    consistency = report["consistency"]
+    for verdict in (consistency["simulator"], consistency["real_starts"]["simulator"]):
+        assert set(verdict["ended_within"]) == {"1", "5"} and set(verdict["dream_agrees_within"]) == {"1", "5"}
+        assert all(0.0 <= v <= 1.0 for v in [*verdict["ended_within"].values(), *verdict["dream_agrees_within"].values()])
+    words = consistency["real_scenes_holding_the_words"]
+    assert words["scenes"] <= 3 and (set(words["simulator_ended_within"]) == {"1", "5"} or words["scenes"] == 0)

@@ -330,6 +330,10 @@ def format_prompt_report(report: dict) -> str:
             if mine:
                 cells = ", ".join(f"{k} {v:.0%} ({theirs[k]:.0%})" if k in theirs else f"{k} {v:.0%}" for k, v in mine.items())
                 lines.append(f"  {who} ended within steps (from real episodes' starts in brackets): {cells}")
+        words = c.get("real_scenes_holding_the_words", {}).get("simulator_ended_within")
+        if words:
+            cells = ", ".join(f"{k} {v:.0%}" for k, v in words.items())
+            lines.append(f"  the simulator on real scenes holding the same words ended within steps: {cells}")
         if "simulator" in c:
             agree = ", ".join(f"{k} {v:.0%}" for k, v in c["simulator"]["dream_agrees_within"].items())
             lines.append(f"  the dream agrees with the simulator on ending within steps: {agree}")

@@ -21,7 +21,8 @@ For a prompt set (`scenarios/prompts/<domain>-<split>.yaml`) and a world model w
   step of the data does in one step (teleports), the objects found in the frames, the frame motion,
   and the share of dreams ended within 1, 5 and all steps (driving: a crash, the crash rule too),
   beside the same from real episodes' starts; where the domain can make a state the simulator's
-  start (driving), the simulator's own verdict on the first 5 steps and how often the dream agrees.
+  start (driving), the simulator's own verdict on the first 5 steps and how often the dream agrees,
+  beside its verdict on real scenes that hold the same words (up to `seeds` per prompt).
 - modal aphasia: "draw" (prompt -> scene -> probe reads the attributes) against "describe" (a real
   scene -> the shared space's attribute heads -> attributes), on the attributes the set asks for:
   both accuracies and the gap.
@@ -147,7 +148,7 @@ def evaluate_prompts(
 
     per_kind: dict[str, list[bool]] = {}
     state_ok, frame_ok, draws, stated, refusals, cases, feasible = [], [], {}, {}, [], [], []
-    gen_frames, gen_groups, gen_latents, spreads = [], [], [], []
+    gen_frames, gen_groups, gen_latents, spreads, like_it = [], [], [], [], []
     search = Search(config.method, config.samples, config.verifier, config.temperature)
     for p, case in enumerate(prompts.cases):
         if case.kind == "out_of_range":
@@ -180,7 +181,9 @@ def evaluate_prompts(
         for name in case.attributes:
             draws.setdefault(name, []).extend(on_frame[name].tolist())
             stated.setdefault(name, []).extend(on_state[name].tolist())
-        spread = seed_spread(scenes.states, real.states[_holding(table, case.attributes, real.states, fields)], data.angles)
+        holding = real.states[_holding(table, case.attributes, real.states, fields)]
+        spread = seed_spread(scenes.states, holding, data.angles)
+        like_it.append(holding[np.random.default_rng(config.seed + p).permutation(len(holding))[: config.seeds]])
         if spread is not None:
             spreads.append(spread)
         gen_frames.append(scenes.frames)
@@ -226,6 +229,17 @@ def evaluate_prompts(
             report["realism"] = test["accuracy"]
         report["consistency"] = _consistency(model, torch.cat(gen_latents), data, config)
         report["consistency"]["real_starts"] = real_starts_ended(model, starts, config)
+        spec = domains.get(domain)
+        if spec.simulated_endings is not None:
+            # The fairer floor for the simulator's verdict: a prompt may ask for a scene that ends
+            # soon (a slower car close ahead), and real scenes holding the same words end as soon.
+            holding = np.concatenate(like_it)
+            steps = min(SIMULATED_STEPS, config.steps)
+            ended = spec.load("simulated_endings")(holding, fields, steps, seed=config.seed)
+            report["consistency"]["real_scenes_holding_the_words"] = {
+                "scenes": len(holding),
+                "simulator_ended_within": ended_within(ended, steps) if len(holding) else {},
+            }
         report["modal_aphasia"] = _aphasia(space, table, starts, fields, draws)
     return report
 
