@@ -125,6 +125,9 @@ def test_generate_command_writes_frames_videos_and_the_report(prompted_run, tmp_
     assert report["asked"] == {"block_orientation": "upside down", "agent_region": "top"}
     assert [s["seed"] for s in report["scenes"]] == [0, 1] and all(s["feasible"] for s in report["scenes"])
     assert (out / "seed0.png").is_file() and (out / "seed1.mp4").is_file()
+    assert all(s["ended_at_step"] is None or 1 <= s["ended_at_step"] <= 3 for s in report["scenes"])
+    assert main(args + ["--seeds", "2", "--steps", "0", "--variety", "-2", "--out", str(out)]) == 2
+    assert '"variety" must be a number' in capsys.readouterr().err
     assert main(["generate", "", "--checkpoint", str(prompted_run / "run"), "--out", str(out)]) == 2
     assert "empty" in capsys.readouterr().err
 
@@ -482,3 +485,24 @@ def test_seed_spread_sets_the_seeds_variety_against_real_scenes_holding_the_word
     angles = np.array([True, False, False])  # +3.1 and -3.1 rad lie 0.08 apart, not 6.2
     wrapped = np.array([[3.1, 0.0, 0.0], [-3.1, 0.0, 0.0]] * 8)
     assert seed_spread(wrapped, real, angles) < seed_spread(wrapped, real)
+
+
+def test_variety_spreads_a_prompts_seeds_and_is_checked(prompted_run):
+    env = WorldSimEnv(checkpoint=prompted_run / "run", obs_type="latent")
+    plain = [env.reset(seed=s, options={"prompt": PROMPT})[0] for s in range(6)]
+    same, info = env.reset(seed=0, options={"prompt": PROMPT, "variety": 1.0})
+    assert np.array_equal(same, plain[0]) and "search" not in info["prompt_match"]  # a plain draw at the trained scale
+    wide = [env.reset(seed=s, options={"prompt": PROMPT, "variety": 3.0})[0] for s in range(6)]
+    flat = [env.reset(seed=s, options={"prompt": PROMPT, "variety": 0.0})[0] for s in range(6)]
+    spread = lambda starts: np.std(np.stack(starts), 0).mean()  # noqa: E731
+    assert spread(flat) < 1e-5 < spread(plain) < spread(wide)  # variety 0: every seed the same scene
+    _, info = env.reset(seed=0, options={"prompt": PROMPT, "variety": 2.0, "search": {"samples": 3}})
+    assert info["prompt_match"]["search"]["samples"] == 3
+    for bad in (-1.0, "wide", True, 11.0):
+        with pytest.raises(ValueError, match='"variety" must be a number'):
+            env.reset(seed=0, options={"prompt": PROMPT, "variety": bad})
+    with pytest.raises(ValueError, match='"variety" reset option'):
+        env.reset(seed=0, options={"variety": 2.0})
+    vector = WorldSimVectorEnv(num_envs=2, checkpoint=prompted_run / "run", obs_type="latent")
+    obs, infos = vector.reset(seed=0, options={"prompt": PROMPT, "variety": 0.0})
+    assert np.allclose(obs[0], obs[1], atol=1e-5)  # both envs drew the same scene at variety 0

@@ -159,6 +159,9 @@ def add_eval_prompts(commands) -> None:
         "--verifier", choices=VERIFIERS, default="state", help="--samples: grade the generated state or the drawn frame"
     )
     p.add_argument("--steps", type=int, default=50, help="dream steps after each generated start, for consistency (default 50)")
+    p.add_argument(
+        "--variety", type=float, default=1.0, help="scale of the generator's code: above 1 spreads seeds apart (default 1)"
+    )
     p.add_argument("--probe-data", help=PROBE_DATA_HELP)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -169,12 +172,14 @@ def run_eval_prompts(args):
     from worldsim.data import Dataset
     from worldsim.language.prompt_sets import load_prompt_set
     from worldsim.model.checkpoint import load_model, resolve_checkpoint
+    from worldsim.model.scene import check_variety
     from worldsim.model.text import load_shared_space
     from worldsim.prompt_eval import PromptEvalConfig, evaluate_prompts
     from worldsim.search.best_of_n import Search
 
     if args.seeds < 1 or args.steps < 1:
         raise ValueError(f"--seeds and --steps must be at least 1, got {args.seeds} and {args.steps}")
+    check_variety(args.variety)
     if not args.domain and not args.checkpoint:
         raise ValueError("give --domain or --checkpoint")
     path = resolve_checkpoint(args.checkpoint or args.domain)
@@ -190,6 +195,7 @@ def run_eval_prompts(args):
         temperature=search.temperature,
         verifier=args.verifier,
         steps=args.steps,
+        variety=args.variety,
         seed=args.seed,
     )
     probe_data = Dataset(args.probe_data) if args.probe_data else None

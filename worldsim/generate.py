@@ -3,7 +3,8 @@
 For each seed: the generated start frame (PNG), a short rollout of the dream from it with the
 no-op action (the scene left to itself: MP4; PushT has no no-op key, so its agent is held at its
 own position), and in one JSON the prompt as parsed, what the text
-model understood, each seed's generated physical state and whether every asked attribute holds.
+model understood, each seed's generated physical state, whether every asked attribute holds and
+the step the dream ended the rollout on (a crash), if it did. `--variety` scales the generator's code.
 With `--search best_of_n --samples K` each seed's scene is the verifier's best of K.
 Goes through the env's own `reset(options={"prompt": ...})`, so it shows what an agent would get.
 """
@@ -28,6 +29,7 @@ def generate(
     seeds: int,
     steps: int,
     search: dict[str, Any] | None = None,
+    variety: float = 1.0,
 ) -> dict[str, Any]:
     import imageio.v3 as iio
 
@@ -42,12 +44,15 @@ def generate(
     out.mkdir(parents=True, exist_ok=True)
     scenes = []
     for seed in range(seeds):
-        frame, info = env.reset(seed=seed, options={"prompt": prompt, **({"search": search} if search else {})})
+        options = {"prompt": prompt, **({"search": search} if search else {}), **({"variety": variety} if variety != 1 else {})}
+        frame, info = env.reset(seed=seed, options=options)
         calm, frames = calm_action(env.domain, env.model.config.state_fields, info["state"])[0], [frame]
-        for _ in range(steps):
+        ended = None
+        for t in range(steps):
             frame, _, terminated, truncated, _ = env.step(calm)
             frames.append(frame)
             if terminated or truncated:
+                ended = t + 1 if terminated else None
                 break
         start = out / f"seed{seed}.png"
         tmp = out / f".seed{seed}.tmp.png"
@@ -64,6 +69,7 @@ def generate(
                 "attributes": match["attributes"],
                 "all_hold": match["all_hold"],
                 "feasible": match["feasible"],
+                "ended_at_step": ended,  # the dream ended the scene left to itself here (None: it ran on)
                 **({"search": match["search"]} if search else {}),
             }
         )
@@ -90,6 +96,13 @@ def add_generate(commands) -> None:
     p.add_argument("--checkpoint", help="a model directory holding a text model (`worldsim train-text --out` into it)")
     p.add_argument("--seeds", type=int, default=4, help="scenes to generate, seeds 0..N-1 (default 4)")
     p.add_argument("--steps", type=int, default=30, help="steps of the no-op rollout in each video (default 30; 0: none)")
+    p.add_argument(
+        "--variety",
+        type=float,
+        default=1.0,
+        help="scale of the generator's code: above 1 spreads the seeds' scenes further apart, "
+        "at some cost to how often the words hold (default 1)",
+    )
     p.add_argument("--search", choices=METHODS, help="keep the verifier's best of --samples scenes per seed")
     p.add_argument("--samples", type=int, default=8, help="--search: candidate scenes per seed (default 8)")
     p.add_argument(
@@ -102,7 +115,7 @@ def add_generate(commands) -> None:
 
 def run_generate(args):
     search = {"method": args.search, "samples": args.samples, "verifier": args.verifier} if args.search else None
-    report = generate(args.prompt, args.out, args.domain, args.checkpoint, args.seeds, args.steps, search)
+    report = generate(args.prompt, args.out, args.domain, args.checkpoint, args.seeds, args.steps, search, args.variety)
     if args.json:
         return report
     lines = [f"{len(report['scenes'])} scenes of {report['domain']!r} from {report['prompt']!r} in {args.out}"]
@@ -122,4 +135,7 @@ def run_generate(args):
             f"seeds {crashed} start where no scene can (driving: a car on the ego, a crash already); "
             "--search best_of_n --samples 8 ranks such starts last"
         )
+    early = [f"{s['seed']} (step {s['ended_at_step']})" for s in report["scenes"] if s["ended_at_step"] is not None]
+    if early:
+        lines.append(f"the dream ended the rollouts of seeds {', '.join(early)}")
     return "\n".join(lines)

@@ -59,6 +59,7 @@ class PromptEvalConfig:
     method: str = "best_of_n"  # how the candidates are made: fresh draws, or reflecting on the best so far
     temperature: float | None = None  # reflect: how far new candidates stray (None: the default)
     verifier: str = "state"  # what the search grades: the generated state, or the drawn frame read back
+    variety: float = 1.0  # the scale of the generator's code (worldsim.model.scene.check_variety)
     steps: int = 50  # dream steps after each generated start (consistency)
     probe_frames: int = 20000  # real frames the probe learns from, at most
     probe_held_out: int = 5  # every this-many-th episode of the data is kept from the probe, for its ceiling
@@ -149,7 +150,7 @@ def evaluate_prompts(
     per_kind: dict[str, list[bool]] = {}
     state_ok, frame_ok, draws, stated, refusals, cases, feasible = [], [], {}, {}, [], [], []
     gen_frames, gen_groups, gen_latents, spreads, like_it = [], [], [], [], []
-    search = Search(config.method, config.samples, config.verifier, config.temperature)
+    search = Search(config.method, config.samples, config.verifier, config.temperature, config.variety)
     for p, case in enumerate(prompts.cases):
         if case.kind == "out_of_range":
             try:
@@ -249,7 +250,7 @@ def _generate(
 ) -> GeneratedScenes:
     """One drawn scene per seed: generated in one batch, or each the verifier's best of `search.samples`."""
     if search.samples == 1:
-        return generate_scenes(model, space, prompt, [torch.Generator().manual_seed(s) for s in seeds])
+        return generate_scenes(model, space, prompt, [torch.Generator().manual_seed(s) for s in seeds], variety=search.variety)
     calm = lambda states: calm_action(model.config.domain, model.config.state_fields, states)  # noqa: E731
     chosen = [search_scenes(model, space, prompt, s, search, calm=calm, reflector=reflector)[0] for s in seeds]
     return GeneratedScenes(

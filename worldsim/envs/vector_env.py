@@ -18,7 +18,8 @@ matches Gymnasium's `SyncVectorEnv` over single envs step for step in every auto
 from words (one string for all, or a list with one per env, None for a bank start); an env keeps
 its prompt for its autoresets until a reset without one, and each prompted start reports
 `infos["prompt_match"]` (masked by `infos["_prompt_match"]`). `"search": {"method": "best_of_n",
-"samples": K}` beside a prompt keeps the verifier's best of K scenes for each prompted start.
+"samples": K}` beside a prompt keeps the verifier's best of K scenes for each prompted start, and
+`"variety": V` scales the generator's code (above 1: seeds' scenes further apart).
 `reset(options={"context": {"frames": ..., "actions": ...}})` starts the (masked) envs from real
 frames, one context for all or one per env, and with `"adapt": True` each env first fits its own
 test-time correction of the dynamics (worldsim.model.adapt; `infos["adapt"]`); those envs return to
@@ -111,9 +112,9 @@ class WorldSimVectorEnv(gym.vector.VectorEnv):
         if "context" in options and "prompt" in options:
             raise ValueError("reset options context, prompt are different starts: give one")
         prompt, context = options.pop("prompt", None), options.pop("context", None)
-        options.pop("search", None), options.pop("adapt", None)
+        options.pop("search", None), options.pop("adapt", None), options.pop("variety", None)
         if options:
-            known = "adapt, context, prompt, reset_mask, search"
+            known = "adapt, context, prompt, reset_mask, search, variety"
             raise ValueError(f"unknown reset option(s) {', '.join(sorted(map(str, options)))}; known: {known}")
         if seed is None:
             seeds = [None] * self.num_envs

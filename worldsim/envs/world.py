@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -78,14 +78,18 @@ def adapt_options(options: Mapping[str, Any], physics_blend: float) -> AdaptConf
 
 
 def prompt_search(options: Mapping[str, Any]) -> Search | None:
-    """The "search" reset option read (None without one); it goes with a prompt only."""
-    if "search" not in options:
+    """The "search" and "variety" reset options read (None without either); they go with a prompt
+    only. "variety" alone is a plain draw (`Search.plain`) at that scale of the generator's code."""
+    if "search" not in options and "variety" not in options:
         return None
     if options.get("prompt") is None:
-        raise ValueError('the "search" reset option searches over scenes generated from a prompt: give "prompt" with it')
+        given = " and ".join(f'"{k}"' for k in ("search", "variety") if k in options)
+        raise ValueError(f'the {given} reset option(s) go with scenes generated from a prompt: give "prompt" with it')
+    from worldsim.model.scene import check_variety
     from worldsim.search.best_of_n import Search
 
-    return Search.from_options(options["search"])
+    search = Search.from_options(options["search"]) if "search" in options else Search(plain=True)
+    return replace(search, variety=check_variety(options["variety"])) if "variety" in options else search
 
 
 @dataclass
@@ -190,7 +194,8 @@ class World:
             from worldsim.model.text import load_shared_space
 
             self._text = load_shared_space(self.checkpoint, self.model.device, self.model)[0]
-        if search is not None and search.method == "reflect" and self._reflector is None:
+        plain = search is None or search.plain
+        if not plain and search.method == "reflect" and self._reflector is None:
             from worldsim.model.reflect import load_reflector
 
             self._reflector = load_reflector(self.checkpoint, self._text, self.model.device)
@@ -198,8 +203,10 @@ class World:
         for prompt, seed in zip(prompts, seeds, strict=True):  # one seeded stream per start
             if not isinstance(prompt, str):
                 raise TypeError(f'options["prompt"] must be a string, got {type(prompt).__name__}')
-            if search is None:
-                scenes = generate_scenes(self.model, self._text, prompt, [torch.Generator().manual_seed(int(seed))], draw=False)
+            if plain:
+                variety = 1.0 if search is None else search.variety
+                streams = [torch.Generator().manual_seed(int(seed))]
+                scenes = generate_scenes(self.model, self._text, prompt, streams, draw=False, variety=variety)
             else:
                 scenes, seen = search_scenes(
                     self.model, self._text, prompt, int(seed), search, draw=False, calm=self.calm, reflector=self._reflector
@@ -213,7 +220,7 @@ class World:
                 # False: the start is already a crash (driving: a car on the ego); search ranks such starts last
                 "feasible": bool(scenes.feasible[0]),
             }
-            matches.append(match if search is None else {**match, "search": seen})
+            matches.append(match if plain else {**match, "search": seen})
         return torch.cat(latents), matches
 
     def context(self, context: Any, scenes: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:

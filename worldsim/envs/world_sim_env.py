@@ -57,7 +57,9 @@ class WorldSimEnv(gym.Env):
         """Start from a real start frame of the model's bank, or with `options`: "context" (real
         frames and the actions between them), "scenario" (a scenario's start, run once on the
         simulator) or "prompt" (a scene generated from words; `info["prompt_match"]` then says
-        what was understood and whether each asked attribute holds). With a prompt, "search":
+        what was understood and whether each asked attribute holds). With a prompt, "variety" (a
+        number, default 1) scales the generator's code: larger spreads seeds' scenes further apart,
+        at some cost to how often the words hold (worldsim.model.scene.check_variety); "search":
         {"method": "best_of_n", "samples": K} keeps the verifier's best of K generated scenes
         (worldsim.search.best_of_n; `info["prompt_match"]["search"]` has each candidate's scores).
         With a context or a scenario, "adapt": True (or a dict of `worldsim.model.adapt.AdaptConfig`
@@ -65,11 +67,10 @@ class WorldSimEnv(gym.Env):
         (test-time training; `info["adapt"]` says what it did); the model's weights are untouched."""
         options = reset_options(options)
         starts = {"context", "scenario", "prompt"}
-        unknown = set(options) - starts - {"search", "adapt"}
+        unknown = set(options) - starts - {"search", "adapt", "variety"}
         if unknown:
-            raise ValueError(
-                f"unknown reset option(s) {', '.join(sorted(map(str, unknown)))}; known: adapt, context, prompt, scenario, search"
-            )
+            known = "adapt, context, prompt, scenario, search, variety"
+            raise ValueError(f"unknown reset option(s) {', '.join(sorted(map(str, unknown)))}; known: {known}")
         if len(starts & set(options)) > 1:
             raise ValueError(f"reset options {', '.join(sorted(starts & set(options)))} are different starts: give one")
         search = prompt_search(options)

@@ -151,6 +151,19 @@ def on_lanes(model: WorldModel, latents: torch.Tensor) -> torch.Tensor:
     return torch.cat([model.lanes(s, *model.code_units()), h, z], -1)
 
 
+MAX_VARIETY = 10.0
+
+
+def check_variety(variety: Any) -> float:
+    """A prompt's `variety`, checked: the scale of the generator's standard normal code. 1 draws codes
+    as the generator was trained on; larger spreads one prompt's seeds further apart (the code
+    carries what the words leave open, and the generator keeps fresh codes near its centre) at some
+    cost to how often the words hold (BENCHMARKS.md, "How far one prompt's seeds spread")."""
+    if isinstance(variety, bool) or not isinstance(variety, int | float) or not 0 <= variety <= MAX_VARIETY:
+        raise ValueError(f'"variety" must be a number from 0 to {MAX_VARIETY:g}, got {variety!r}')
+    return float(variety)
+
+
 def feasible(domain: str, states: np.ndarray, fields: list[str] | tuple[str, ...]) -> np.ndarray:
     """(N, S) states -> (N,) bool: states a scene can start in. A conditional VAE averages what its
     code leaves open, and a car averaged between the places it could be may sit on the ego: a
@@ -167,11 +180,17 @@ def other_tables(domain: str) -> tuple:
 
 @torch.no_grad()
 def generate_scenes(
-    model: WorldModel, space: SharedSpace, prompt: str, generators: list[torch.Generator], draw: bool = True
+    model: WorldModel,
+    space: SharedSpace,
+    prompt: str,
+    generators: list[torch.Generator],
+    draw: bool = True,
+    variety: float = 1.0,
 ) -> GeneratedScenes:
     """One scene per generator (each its own seeded stream): parsed, generated, drawn and checked.
-    Raises PromptError for a prompt the domain cannot ground."""
-    codes = torch.stack([torch.randn(space.generator.code_dim, generator=g) for g in generators])
+    `variety` scales the generator's code (see `check_variety`). Raises PromptError for a prompt the
+    domain cannot ground."""
+    codes = variety * torch.stack([torch.randn(space.generator.code_dim, generator=g) for g in generators])
     return scenes_from_codes(model, space, prompt, codes, draw)
 
 

@@ -47,6 +47,8 @@ class Search:
     samples: int = 1
     verifier: str = "state"
     temperature: float | None = None  # reflect: how far new candidates stray (None: reflect.TEMPERATURE)
+    variety: float = 1.0  # the scale of the fresh codes drawn (worldsim.model.scene.check_variety)
+    plain: bool = False  # no search was asked, only a variety: one draw, with no search report
 
     @classmethod
     def from_options(cls, options: Any) -> Search:
@@ -137,7 +139,7 @@ def best_of_n(
     """The verifier's best of `search.samples` scenes generated for `prompt` from `seed`, and what
     the search saw: each candidate's scores and the index of the one kept."""
     generators = [torch.Generator().manual_seed(s) for s in candidate_seeds(seed, search.samples)]
-    scenes = generate_scenes(model, space, prompt, generators, draw=search.verifier == "frame")
+    scenes = generate_scenes(model, space, prompt, generators, draw=search.verifier == "frame", variety=search.variety)
     scores = verifier_scores(model, scenes, search.verifier, calm)
     best = best_candidate(scores)
     return kept_scene(model, scenes.take([best]), best, scores, search, draw)

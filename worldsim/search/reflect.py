@@ -66,7 +66,7 @@ def reflect(
     seeds = candidate_seeds(seed, search.samples)
     dim = space.generator.code_dim
     framed = search.verifier == "frame"
-    codes = torch.randn(1, dim, generator=torch.Generator().manual_seed(seeds[0]))
+    codes = search.variety * torch.randn(1, dim, generator=torch.Generator().manual_seed(seeds[0]))
     scenes = scenes_from_codes(model, space, prompt, codes, draw=framed)
     text = space.embed_texts([prompt])
     seen = [scenes]
