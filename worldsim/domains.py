@@ -46,7 +46,8 @@ class DomainSpec:
     # pose), bounded fields within their ranges (CarRacing: speed not below 0, 0-4 wheels on grass)
     state_derived: str | None = None
     # `f(states, fields) -> (N,) bool`: states no scene can start in (driving: a car on the ego, a
-    # crash already); a prompt's generated start says so, and search ranks such candidates last
+    # crash already, or two cars stacked in a lane); a prompt's generated start says so, and search
+    # ranks such candidates last
     infeasible: str | None = None
     # `f(states, fields) -> (N,)` torch, differentiable: how far states lie into `infeasible` (0
     # outside it); what `worldsim train-text --feasibility` trains the scene generator away from
@@ -96,8 +97,8 @@ DOMAINS: dict[str, DomainSpec] = {
         objects="worldsim.sources.objects:DRIVING",
         attributes="worldsim.language.driving:ATTRIBUTES",
         state_order="worldsim.sources.driving:nearest_first",
-        infeasible="worldsim.model.crash:cars_on_the_ego",
-        infeasibility="worldsim.model.crash:overlap_penalty",
+        infeasible="worldsim.model.crash:infeasible_start",
+        infeasibility="worldsim.model.crash:start_penalty",
         simulated_endings="worldsim.sources.driving_start:simulated_endings",
         prior="worldsim.model.physics.driving:DrivingPrior",
         crash_rule="worldsim.model.crash:LatentOverlap",

@@ -55,7 +55,7 @@ def cars_overlapping(states: torch.Tensor) -> torch.Tensor:
 
 def cars_on_the_ego(states: np.ndarray, fields: list[str] | tuple[str, ...]) -> np.ndarray:
     """(N, S) driving states -> (N,) bool: a present vehicle sits on the ego (`states_overlap`),
-    a crash before the first step; no highway-env episode starts so. The domain's `infeasible`."""
+    a crash before the first step; no highway-env episode starts so (`infeasible_start`)."""
     _check_layout(fields)
     return states_overlap(torch.as_tensor(np.asarray(states, dtype=np.float32))).numpy()
 
@@ -70,13 +70,55 @@ def overlap_penalty(states: torch.Tensor, fields: list[str] | tuple[str, ...]) -
     """(N, S) driving states -> (N,) how far present vehicles sit into the ego's box, differentiably:
     per car its presence times the product of how deep it lies within PENALTY_M along and across
     (0 outside, 1 on the ego), summed. What the scene generator is trained away from
-    (`worldsim train-text --feasibility`); `cars_on_the_ego` is its verdict. The domain's
-    `infeasibility`."""
+    (`worldsim train-text --feasibility`, with `queue_penalty`: `start_penalty`); `cars_on_the_ego`
+    is its verdict."""
     _check_layout(fields)
     cars = _cars(states)
     along = torch.relu(1 - cars[..., 1].abs() / PENALTY_M[0])
     across = torch.relu(1 - cars[..., 2].abs() / PENALTY_M[1])
     return (cars[..., 0].clamp(0, 1) * along * across).sum(-1)
+
+
+# Two other vehicles in one lane closer than this along the road: no highway-env state has them (the
+# closest pair in 400 episodes of `data/driving`, every step, lies 21 m apart; IDM keeps its traffic
+# spaced). A conditional VAE averaging where cars could be stacks them, and the simulator's traffic
+# then brakes hard behind the stack (BENCHMARKS.md, "Prompted driving starts the dream ends at once").
+QUEUE_M = (20.0, 3.0)  # along, across: the penalty's box (a car a lane over, 4 m, is not charged)
+LANE_HALF_M = 2.0  # the verdict's "one lane": |dy| below this (highway-env's lanes are 4 m apart)
+
+
+def _pairs(cars: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(N, K, 6) cars -> (N, P) for each pair i < j: both present (the product), |ddx|, |ddy|."""
+    i, j = torch.triu_indices(cars.shape[1], cars.shape[1], 1)
+    present = cars[..., 0].clamp(0, 1)
+    return present[:, i] * present[:, j], (cars[:, i, 1] - cars[:, j, 1]).abs(), (cars[:, i, 2] - cars[:, j, 2]).abs()
+
+
+def cars_stacked(states: np.ndarray, fields: list[str] | tuple[str, ...]) -> np.ndarray:
+    """(N, S) driving states -> (N,) bool: two present vehicles share a lane closer than QUEUE_M along it."""
+    _check_layout(fields)
+    both, along, across = _pairs(_cars(torch.as_tensor(np.asarray(states, dtype=np.float32))))
+    return ((both > 0.25) & (along < QUEUE_M[0]) & (across < LANE_HALF_M)).any(-1).numpy()
+
+
+def queue_penalty(states: torch.Tensor, fields: list[str] | tuple[str, ...]) -> torch.Tensor:
+    """(N, S) -> (N,) differentiably, how far pairs of present vehicles sit into each other's QUEUE_M
+    box (0 outside, 1 on top of each other), summed over the pairs; `cars_stacked` is its verdict."""
+    _check_layout(fields)
+    both, along, across = _pairs(_cars(states))
+    return (both * torch.relu(1 - along / QUEUE_M[0]) * torch.relu(1 - across / QUEUE_M[1])).sum(-1)
+
+
+def infeasible_start(states: np.ndarray, fields: list[str] | tuple[str, ...]) -> np.ndarray:
+    """(N, S) driving states -> (N,) bool: no highway-env scene starts here: a vehicle on the ego
+    (`cars_on_the_ego`) or two stacked in one lane (`cars_stacked`). The domain's `infeasible`."""
+    return cars_on_the_ego(states, fields) | cars_stacked(states, fields)
+
+
+def start_penalty(states: torch.Tensor, fields: list[str] | tuple[str, ...]) -> torch.Tensor:
+    """(N, S) -> (N,): `overlap_penalty` plus `queue_penalty`, `infeasible_start`'s differentiable
+    depth. The domain's `infeasibility`."""
+    return overlap_penalty(states, fields) + queue_penalty(states, fields)
 
 
 class LatentOverlap:
