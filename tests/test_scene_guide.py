@@ -391,3 +391,28 @@ def test_feasibility_steps_charge_the_first_dreamt_steps_and_leave_the_model_alo
             charged[steps] = dreamt_infeasibility(model, generated, overlap_penalty, 2, torch.Generator().manual_seed(1)).mean()
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in weights.items())  # the dynamics only judged
     assert charged[2] <= charged[0], charged
+
+
+def test_two_cars_stacked_in_a_lane_are_infeasible_and_charged_apart():
+    from driving_states import FIELDS, driving_state
+
+    from worldsim.model.crash import cars_stacked, infeasible_start, queue_penalty, start_penalty
+
+    states = np.stack(
+        [
+            driving_state(car0_present=1, car0_dx=30.0, car1_present=1, car1_dx=38.0),  # 8 m apart in one lane
+            driving_state(car0_present=1, car0_dx=30.0, car1_present=1, car1_dx=55.0),  # 25 m apart: a real queue
+            driving_state(car0_present=1, car0_dx=30.0, car1_present=1, car1_dx=32.0, car1_dy=4.0),  # a lane apart
+            driving_state(car0_present=1, car0_dx=30.0, car1_present=0, car1_dx=30.0),  # the second slot empty
+            driving_state(car0_present=1, car0_dx=2.0),  # on the ego: infeasible, not stacked
+        ]
+    )
+    assert cars_stacked(states, FIELDS).tolist() == [True, False, False, False, False]
+    assert infeasible_start(states, FIELDS).tolist() == [True, False, False, False, True]
+    rows = torch.tensor(states, requires_grad=True)
+    penalty = queue_penalty(rows, FIELDS)
+    assert penalty[0] > 0 and penalty[1:].tolist() == [0.0] * 4
+    assert torch.allclose(start_penalty(rows, FIELDS)[:4], penalty[:4]) and start_penalty(rows, FIELDS)[4] > 0
+    penalty.sum().backward()
+    dx0, dx1 = FIELDS.index("car0_dx"), FIELDS.index("car1_dx")
+    assert rows.grad[0, dx0] > 0 > rows.grad[0, dx1]  # descent pulls the two apart along the road

@@ -1,0 +1,68 @@
+"""Where generated driving starts stand against real ones: for each model directory, 16 scenes per
+prompt of the dev and held-out sets (one draw each), the share with a car on the ego, with two cars
+stacked in one lane (`worldsim.model.crash`), and the closest pair of other cars sharing a lane
+(percentiles, metres); beside the same for real states of `data/driving` (every step, and each
+episode's first). BENCHMARKS.md, "Prompted driving starts the dream ends at once".
+
+Usage: python scripts/generated_starts.py [DIR ...]   (default: the shipped driving weights)
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import torch
+
+from worldsim.data import Dataset
+from worldsim.language.prompt_sets import load_prompt_set
+from worldsim.model.checkpoint import load_model, resolve_checkpoint
+from worldsim.model.crash import EGO_FIELDS, NEIGHBOUR_FIELDS, cars_on_the_ego, cars_stacked
+from worldsim.model.scene import generate_scenes
+from worldsim.model.text import load_shared_space
+
+SEEDS = 16
+
+
+def closest_pair(states: np.ndarray) -> np.ndarray:
+    """(N,) the smallest gap along the road between two present other cars within 2 m across (inf: none)."""
+    cars = states[:, EGO_FIELDS:].reshape(len(states), -1, NEIGHBOUR_FIELDS)
+    i, j = np.triu_indices(cars.shape[1], 1)
+    both = (cars[:, i, 0] > 0.5) & (cars[:, j, 0] > 0.5) & (np.abs(cars[:, i, 2] - cars[:, j, 2]) < 2)
+    return np.where(both, np.abs(cars[:, i, 1] - cars[:, j, 1]), np.inf).min(1)
+
+
+def describe(name: str, states: np.ndarray, fields) -> str:
+    gaps = closest_pair(states)
+    finite = gaps[np.isfinite(gaps)]
+    pct = " / ".join(f"{v:.1f}" for v in np.percentile(finite, [1, 5, 50])) if len(finite) else "-"
+    return (
+        f"{name}: {len(states)} states, a car on the ego {cars_on_the_ego(states, fields).mean():.3f}, "
+        f"two stacked in a lane {cars_stacked(states, fields).mean():.3f}, closest pair in a lane (1st / 5th / 50th pct) {pct} m"
+    )
+
+
+def main(dirs: list[str]) -> None:
+    data = Dataset("data/driving")
+    fields = [f["name"] for f in data.source["state_fields"]]
+    episodes = [data.episode(i) for i in data.indices()]
+    print(describe("real, every step", np.concatenate([e.states for e in episodes]), fields))
+    print(describe("real, first states", np.stack([e.states[0] for e in episodes]), fields))
+    cases = [c for split in ("dev", "heldout") for c in load_prompt_set(f"scenarios/prompts/driving-{split}.yaml").cases]
+    texts = [c.text for c in cases if c.kind != "out_of_range"]
+    for name in dirs:
+        path = resolve_checkpoint(name)
+        model, _ = load_model(path)
+        space, _ = load_shared_space(path, world_model=model)
+        with torch.no_grad():
+            states = np.concatenate(
+                [
+                    generate_scenes(model, space, t, [torch.Generator().manual_seed(s) for s in range(SEEDS)], draw=False).states
+                    for t in texts
+                ]
+            )
+        print(describe(str(name), states, model.config.state_fields))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:] or ["driving"])
