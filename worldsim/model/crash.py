@@ -70,8 +70,8 @@ def overlap_penalty(states: torch.Tensor, fields: list[str] | tuple[str, ...]) -
     """(N, S) driving states -> (N,) how far present vehicles sit into the ego's box, differentiably:
     per car its presence times the product of how deep it lies within PENALTY_M along and across
     (0 outside, 1 on the ego), summed. What the scene generator is trained away from
-    (`worldsim train-text --feasibility`, with `queue_penalty`: `start_penalty`); `cars_on_the_ego`
-    is its verdict."""
+    (`worldsim train-text --feasibility`); `cars_on_the_ego` is its verdict. The domain's
+    `infeasibility`."""
     _check_layout(fields)
     cars = _cars(states)
     along = torch.relu(1 - cars[..., 1].abs() / PENALTY_M[0])
@@ -80,45 +80,27 @@ def overlap_penalty(states: torch.Tensor, fields: list[str] | tuple[str, ...]) -
 
 
 # Two other vehicles in one lane closer than this along the road: no highway-env state has them (the
-# closest pair in 400 episodes of `data/driving`, every step, lies 21 m apart; IDM keeps its traffic
-# spaced). A conditional VAE averaging where cars could be stacks them, and the simulator's traffic
-# then brakes hard behind the stack (BENCHMARKS.md, "Prompted driving starts the dream ends at once").
-QUEUE_M = (20.0, 3.0)  # along, across: the penalty's box (a car a lane over, 4 m, is not charged)
-LANE_HALF_M = 2.0  # the verdict's "one lane": |dy| below this (highway-env's lanes are 4 m apart)
-
-
-def _pairs(cars: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(N, K, 6) cars -> (N, P) for each pair i < j: both present (the product), |ddx|, |ddy|."""
-    i, j = torch.triu_indices(cars.shape[1], cars.shape[1], 1)
-    present = cars[..., 0].clamp(0, 1)
-    return present[:, i] * present[:, j], (cars[:, i, 1] - cars[:, j, 1]).abs(), (cars[:, i, 2] - cars[:, j, 2]).abs()
+# closest pair in 400 episodes of `data/driving`, every step, lies 21 m apart: IDM keeps its traffic
+# spaced), but a conditional VAE averaging where cars could be stacks them, often on top of each other
+# (BENCHMARKS.md, "Prompted driving starts the dream ends at once").
+QUEUE_M = 20.0  # along the road
+LANE_HALF_M = 2.0  # "one lane": |dy| below this (highway-env's lanes are 4 m apart)
 
 
 def cars_stacked(states: np.ndarray, fields: list[str] | tuple[str, ...]) -> np.ndarray:
     """(N, S) driving states -> (N,) bool: two present vehicles share a lane closer than QUEUE_M along it."""
     _check_layout(fields)
-    both, along, across = _pairs(_cars(torch.as_tensor(np.asarray(states, dtype=np.float32))))
-    return ((both > 0.25) & (along < QUEUE_M[0]) & (across < LANE_HALF_M)).any(-1).numpy()
-
-
-def queue_penalty(states: torch.Tensor, fields: list[str] | tuple[str, ...]) -> torch.Tensor:
-    """(N, S) -> (N,) differentiably, how far pairs of present vehicles sit into each other's QUEUE_M
-    box (0 outside, 1 on top of each other), summed over the pairs; `cars_stacked` is its verdict."""
-    _check_layout(fields)
-    both, along, across = _pairs(_cars(states))
-    return (both * torch.relu(1 - along / QUEUE_M[0]) * torch.relu(1 - across / QUEUE_M[1])).sum(-1)
+    cars = _cars(torch.as_tensor(np.asarray(states, dtype=np.float32)))
+    i, j = torch.triu_indices(cars.shape[1], cars.shape[1], 1)  # each pair of slots once
+    present = cars[..., 0] > 0.5
+    along, across = (cars[:, i, 1] - cars[:, j, 1]).abs(), (cars[:, i, 2] - cars[:, j, 2]).abs()
+    return (present[:, i] & present[:, j] & (along < QUEUE_M) & (across < LANE_HALF_M)).any(-1).numpy()
 
 
 def infeasible_start(states: np.ndarray, fields: list[str] | tuple[str, ...]) -> np.ndarray:
     """(N, S) driving states -> (N,) bool: no highway-env scene starts here: a vehicle on the ego
     (`cars_on_the_ego`) or two stacked in one lane (`cars_stacked`). The domain's `infeasible`."""
     return cars_on_the_ego(states, fields) | cars_stacked(states, fields)
-
-
-def start_penalty(states: torch.Tensor, fields: list[str] | tuple[str, ...]) -> torch.Tensor:
-    """(N, S) -> (N,): `overlap_penalty` plus `queue_penalty`, `infeasible_start`'s differentiable
-    depth. The domain's `infeasibility`."""
-    return overlap_penalty(states, fields) + queue_penalty(states, fields)
 
 
 class LatentOverlap:
