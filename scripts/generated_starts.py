@@ -1,8 +1,11 @@
 """Where generated driving starts stand against real ones: for each model directory, 16 scenes per
 prompt of the dev and held-out sets (one draw each), the share with a car on the ego, with two cars
-stacked in one lane (`worldsim.model.crash`), and the closest pair of other cars sharing a lane
-(percentiles, metres); beside the same for real states of `data/driving` (every step, and each
-episode's first). BENCHMARKS.md, "Prompted driving starts the dream ends at once".
+stacked in one lane (`worldsim.model.crash`), the closest pair of other cars sharing a lane
+(percentiles, metres) and the share with a car ahead in the ego's lane that the ego reaches within
+3 s at their speeds; beside the same for real states of `data/driving` (every step, and each
+episode's first). For generated starts also the simulator's verdict (`worldsim.sources.
+driving_start`): the share it ends within 5 steps, of the stacked starts and of the others.
+BENCHMARKS.md, "Prompted driving starts the dream ends at once".
 
 Usage: python scripts/generated_starts.py [DIR ...]   (default: the shipped driving weights)
 """
@@ -20,6 +23,7 @@ from worldsim.model.checkpoint import load_model, resolve_checkpoint
 from worldsim.model.crash import EGO_FIELDS, NEIGHBOUR_FIELDS, cars_on_the_ego, cars_stacked
 from worldsim.model.scene import generate_scenes
 from worldsim.model.text import load_shared_space
+from worldsim.sources.driving_start import simulated_endings
 
 SEEDS = 16
 
@@ -32,13 +36,24 @@ def closest_pair(states: np.ndarray) -> np.ndarray:
     return np.where(both, np.abs(cars[:, i, 1] - cars[:, j, 1]), np.inf).min(1)
 
 
+def contact_within(states: np.ndarray, seconds: float) -> np.ndarray:
+    """(N,) bool: a present car ahead in the ego's lane (within 2 m across) that the ego, faster,
+    reaches within `seconds` at both speeds (the gap less a car's 5 m length)."""
+    cars = states[:, EGO_FIELDS:].reshape(len(states), -1, NEIGHBOUR_FIELDS)
+    ahead = (cars[..., 0] > 0.5) & (np.abs(cars[..., 2]) < 2) & (cars[..., 1] > 0)
+    closing = states[:, 2:3] - cars[..., 3]  # ego_vx minus the car's
+    return (ahead & (closing > 0) & (cars[..., 1] - 5.0 < seconds * closing)).any(1)
+
+
 def describe(name: str, states: np.ndarray, fields) -> str:
     gaps = closest_pair(states)
     finite = gaps[np.isfinite(gaps)]
     pct = " / ".join(f"{v:.1f}" for v in np.percentile(finite, [1, 5, 50])) if len(finite) else "-"
     return (
         f"{name}: {len(states)} states, a car on the ego {cars_on_the_ego(states, fields).mean():.3f}, "
-        f"two stacked in a lane {cars_stacked(states, fields).mean():.3f}, closest pair in a lane (1st / 5th / 50th pct) {pct} m"
+        f"two stacked in a lane {cars_stacked(states, fields).mean():.3f}, "
+        f"closest pair in a lane (1st / 5th / 50th pct) {pct} m, "
+        f"a car ahead reached within 3 s {contact_within(states, 3.0).mean():.3f}"
     )
 
 
@@ -62,6 +77,11 @@ def main(dirs: list[str]) -> None:
                 ]
             )
         print(describe(str(name), states, model.config.state_fields))
+        stacked = cars_stacked(states, model.config.state_fields)
+        ended = simulated_endings(states, model.config.state_fields, 5)[:, -1]
+        print(
+            f"  the simulator ends within 5 steps: stacked {ended[stacked].mean():.2f}, the others {ended[~stacked].mean():.2f}"
+        )
 
 
 if __name__ == "__main__":
