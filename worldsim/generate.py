@@ -132,7 +132,7 @@ def run_generate(args):
     crashed = [s["seed"] for s in report["scenes"] if not s["feasible"]]
     if crashed:  # the dream ends such a scene at its first step
         lines.append(
-            f"seeds {crashed} start where no scene can (driving: a car on the ego, a crash already); "
+            f"seeds {crashed} start where no scene can (driving: a car on the ego, or two stacked in a lane); "
             "--search best_of_n --samples 8 ranks such starts last"
         )
     early = [f"{s['seed']} (step {s['ended_at_step']})" for s in report["scenes"] if s["ended_at_step"] is not None]
