@@ -130,7 +130,7 @@ def run_generate(args):
         lines.append(f"each scene the verifier's best of {args.samples} ({args.search})")
     lines.append(f"every asked attribute holds in {report['all_hold']:.0%} of the scenes")
     crashed = [s["seed"] for s in report["scenes"] if not s["feasible"]]
-    if crashed:  # the dream ends such a scene at its first step
+    if crashed:  # no real scene starts so
         lines.append(
             f"seeds {crashed} start where no scene can (driving: a car on the ego, or two stacked in a lane); "
             "--search best_of_n --samples 8 ranks such starts last"
