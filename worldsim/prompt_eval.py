@@ -216,7 +216,7 @@ def evaluate_prompts(
         "probe_ceiling": {name: a["ceiling"] for name, a in attributes.items()},
         "attributes": attributes,
         "refusals": _mean(refusals),
-        # generated starts a scene can start in (the domain's `infeasible` check: driving, no car on the ego)
+        # generated starts a scene can start in (the domain's `infeasible` check: driving, no car on the ego, none stacked)
         "feasible": _mean(feasible),
         # how far one prompt's seeds spread, against the real scenes that hold the same words (1: as far)
         "seed_spread": _mean(spreads),

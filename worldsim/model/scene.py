@@ -158,7 +158,7 @@ def check_variety(variety: Any) -> float:
     """A prompt's `variety`, checked: the scale of the generator's standard normal code. 1 draws codes
     as the generator was trained on; larger spreads one prompt's seeds further apart (the code
     carries what the words leave open, and the generator keeps fresh codes near its centre) at some
-    cost to how often the words hold (BENCHMARKS.md, "How far one prompt's seeds spread")."""
+    cost to how often the words hold (BENCHMARKS.md, "Prompted driving starts the dream ends at once")."""
     if isinstance(variety, bool) or not isinstance(variety, int | float) or not 0 <= variety <= MAX_VARIETY:
         raise ValueError(f'"variety" must be a number from 0 to {MAX_VARIETY:g}, got {variety!r}')
     return float(variety)
