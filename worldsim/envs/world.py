@@ -217,7 +217,7 @@ class World:
                 "attributes": scenes.matches[0],
                 "ignored": list(scenes.parsed.ignored),
                 "all_hold": bool(scenes.all_hold()[0]),
-                # False: no real scene starts so (driving: a car on the ego, or two stacked in a lane); search ranks such starts last
+                # False: no real scene starts so (driving: a car on the ego, two stacked in a lane); search ranks it last
                 "feasible": bool(scenes.feasible[0]),
             }
             matches.append(match if plain else {**match, "search": seen})

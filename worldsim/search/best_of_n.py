@@ -3,7 +3,7 @@
 Best-of-N draws N candidate scenes for a prompt in one batch and keeps the best by the verifier:
 
 0. where the domain names states no scene can start in (`DomainSpec.infeasible`: driving, a car on
-   the ego), a candidate that can be a start before one that cannot, then
+   the ego or two stacked in a lane), a candidate that can be a start before one that cannot, then
 1. the share of the prompt's attributes that hold on the candidate's generated physical state
    (what the scene claims; verifier "state"), or on the state the model's own encoder reads back
    off the candidate's drawn frame (what the scene shows; verifier "frame", which draws every
