@@ -4,7 +4,9 @@ stacked in one lane (`worldsim.model.crash`), the closest pair of other cars sha
 (percentiles, metres) and the share with a car ahead in the ego's lane that the ego reaches within
 3 s at their speeds; beside the same for real states of `data/driving` (every step, and each
 episode's first). For generated starts also the simulator's verdict (`worldsim.sources.
-driving_start`): the share it ends within 5 steps, of the stacked starts and of the others.
+driving_start`): the share it ends within 5 steps, of the stacked starts and of the others; and the
+share whose first dreamt step under IDLE moves the ego to another lane, beside the same from the
+starts of `data/eval/driving-long`'s episodes (IDLE keeps the lane in highway-env).
 BENCHMARKS.md, "Prompted driving starts the dream ends at once".
 
 Usage: python scripts/generated_starts.py [DIR ...]   (default: the shipped driving weights)
@@ -18,6 +20,7 @@ import numpy as np
 import torch
 
 from worldsim.data import Dataset
+from worldsim.envs.keys import calm_action
 from worldsim.language.prompt_sets import load_prompt_set
 from worldsim.model.checkpoint import load_model, resolve_checkpoint
 from worldsim.model.crash import EGO_FIELDS, NEIGHBOUR_FIELDS, cars_on_the_ego, cars_stacked
@@ -45,6 +48,28 @@ def contact_within(states: np.ndarray, seconds: float) -> np.ndarray:
     return (ahead & (closing > 0) & (cars[..., 1] - 5.0 < seconds * closing)).any(1)
 
 
+def lane_jumps(model, latents: torch.Tensor) -> float:
+    """The share of dreams whose first step under the calm action (IDLE) moves the ego's lateral
+    place by more than half a lane."""
+    start = model.physical_state(latents).cpu().numpy()
+    action = calm_action("driving", model.config.state_fields, start)
+    with torch.no_grad():
+        rollout = model.imagine(latents, torch.from_numpy(action[:, None]), generator=torch.Generator().manual_seed(0))
+    y = model.config.state_fields.index("ego_y")
+    return float((np.abs(rollout.states[:, 0, y].cpu().numpy() - start[:, y]) > 2.0).mean())
+
+
+def real_start_latents(model, data: Dataset, context: int = 4) -> torch.Tensor:
+    """Each episode's latent after its first `context` frames."""
+    with torch.no_grad():
+        return torch.cat(
+            [
+                model.encode(torch.from_numpy(e.frames[None, :context]), torch.from_numpy(e.actions[None, : context - 1]))
+                for e in (data.episode(i) for i in range(len(data)))
+            ]
+        )
+
+
 def describe(name: str, states: np.ndarray, fields) -> str:
     gaps = closest_pair(states)
     finite = gaps[np.isfinite(gaps)]
@@ -65,23 +90,26 @@ def main(dirs: list[str]) -> None:
     print(describe("real, first states", np.stack([e.states[0] for e in episodes]), fields))
     cases = [c for split in ("dev", "heldout") for c in load_prompt_set(f"scenarios/prompts/driving-{split}.yaml").cases]
     texts = [c.text for c in cases if c.kind != "out_of_range"]
-    for name in dirs:
+    for index, name in enumerate(dirs):
         path = resolve_checkpoint(name)
         model, _ = load_model(path)
+        if index == 0:
+            real = real_start_latents(model, Dataset("data/eval/driving-long"))
+            print(f"  the dream moves the ego a lane at the first IDLE step from real starts: {lane_jumps(model, real):.3f}")
         space, _ = load_shared_space(path, world_model=model)
         with torch.no_grad():
-            states = np.concatenate(
-                [
-                    generate_scenes(model, space, t, [torch.Generator().manual_seed(s) for s in range(SEEDS)], draw=False).states
-                    for t in texts
-                ]
-            )
+            scenes = [
+                generate_scenes(model, space, t, [torch.Generator().manual_seed(s) for s in range(SEEDS)], draw=False)
+                for t in texts
+            ]
+        states = np.concatenate([scene.states for scene in scenes])
         print(describe(str(name), states, model.config.state_fields))
         stacked = cars_stacked(states, model.config.state_fields)
         ended = simulated_endings(states, model.config.state_fields, 5)[:, -1]
-        print(
-            f"  the simulator ends within 5 steps: stacked {ended[stacked].mean():.2f}, the others {ended[~stacked].mean():.2f}"
-        )
+        within = f"stacked {ended[stacked].mean():.2f}, the others {ended[~stacked].mean():.2f}"
+        print(f"  the simulator ends within 5 steps: {within}")
+        jumps = lane_jumps(model, torch.cat([scene.latents for scene in scenes]))
+        print(f"  the dream moves the ego a lane at the first IDLE step: {jumps:.3f}")
 
 
 if __name__ == "__main__":

@@ -411,3 +411,18 @@ def test_two_cars_stacked_in_a_lane_make_a_start_infeasible():
     assert infeasible_start(states, FIELDS).tolist() == [True, False, False, False, True]
     with pytest.raises(ValueError, match="layout"):
         cars_stacked(states, FIELDS[::-1])
+
+
+def test_the_model_card_gives_a_generator_retrained_alone_its_own_seed_and_flags():
+    from worldsim.model.card import text_section
+
+    config = {"steps": 1500, "batch_size": 128, "every": 5, "pool": 100, "seed": 1, "generator_kl": 0.05, "guidance": 1.0}
+    config |= {"feasibility": 1.0, "feasibility_steps": 1, "reader_all_fields": True}
+    report = {"config": config, "generator_training": {"retrained_alone": True}, "data": "data/driving"}
+    text, generator = [line for line in text_section(report) if line.startswith("worldsim train-text")]
+    assert "--seed" not in text and "--steps 1500" in text  # the text model's own seed is not the generator's
+    assert generator.split("#")[0].rstrip().endswith("--reader-all-fields --seed 1")
+    assert "--feasibility 1 --feasibility-steps 1" in generator
+    alone = text_section({"config": config, "data": "data/driving"})
+    (whole,) = [line for line in alone if line.startswith("worldsim train-text")]  # text model and generator together
+    assert whole.endswith("--seed 1")

@@ -226,9 +226,10 @@ def distilled_section(report: dict[str, Any]) -> list[str]:
 def text_section(report: dict[str, Any]) -> list[str]:
     """The text model that serves `reset(options={"prompt": ...})`: how it was trained and its retrieval."""
     config, retrieval = report.get("config", {}), report.get("retrieval", {})
-    flags = "".join(
-        f" --{k.replace('_', '-')} {config[k]}" for k in ("steps", "batch_size", "every", "pool", "seed") if k in config
-    )
+    trained = report.get("generator_training", {})
+    # A generator retrained alone leaves the text model's options in the config, but its own seed.
+    own = ("steps", "batch_size", "every", "pool") + (() if trained.get("retrained_alone") else ("seed",))
+    flags = "".join(f" --{k.replace('_', '-')} {config[k]}" for k in own if k in config)
     lines = [
         "## Text model (prompts)",
         "",
@@ -239,7 +240,6 @@ def text_section(report: dict[str, Any]) -> list[str]:
         "```bash",
         f"worldsim train-text --checkpoint RUN --data {report.get('data') or 'DATA'} --out RUN{flags}",
     ]
-    trained = report.get("generator_training", {})
     if trained.get("retrained_alone"):
         generator_flags = "".join(
             f" --{k.replace('_', '-')} {config[k]:g}"
@@ -248,6 +248,7 @@ def text_section(report: dict[str, Any]) -> list[str]:
         )
         switches = ("reader_all_fields", "reader_unclamped")  # the reader's safeguards, switched off
         generator_flags += "".join(f" --{k.replace('_', '-')}" for k in switches if config.get(k))
+        generator_flags += f" --seed {config['seed']}" if config.get("seed") else ""
         lines.append(
             f"worldsim train-text --checkpoint RUN --data {trained.get('data') or 'DATA'} --out RUN "
             f"--generator-only{generator_flags}   # the scene generator, retrained beside the text model above"
