@@ -362,6 +362,7 @@ def test_feasibility_trains_generated_driving_scenes_off_the_ego(tiny_run, guide
 
 
 def test_feasibility_steps_charge_the_first_dreamt_steps_and_leave_the_model_alone(tiny_run, guided):
+    from worldsim.envs.keys import calm_action
     from worldsim.language.driving import ATTRIBUTES as DRIVING
     from worldsim.model.crash import overlap_penalty
     from worldsim.model.scene_guide import dreamt_infeasibility
@@ -371,7 +372,8 @@ def test_feasibility_steps_charge_the_first_dreamt_steps_and_leave_the_model_alo
     space, _ = train_shared_space(model, data, CONFIG, progress=False)
     scenes = collect_scenes(model, data, data.indices("train", 0.3), 3, 1, progress=False)
     latents = scenes.latents[:8].clone().requires_grad_(True)
-    dreamt = dreamt_infeasibility(model, latents, overlap_penalty, 2, torch.Generator().manual_seed(0))
+    idle = lambda states: np.ones(len(states), dtype=np.int64)  # noqa: E731  (driving's calm action)
+    dreamt = dreamt_infeasibility(model, latents, overlap_penalty, 2, torch.Generator().manual_seed(0), idle)
     assert dreamt.shape == (8,) and (dreamt >= 0).all()
     dreamt.sum().backward()  # reaches the generated latent through the dynamics
     assert latents.grad is not None and torch.isfinite(latents.grad).all()
@@ -382,15 +384,21 @@ def test_feasibility_steps_charge_the_first_dreamt_steps_and_leave_the_model_alo
         config = TextTrainConfig(
             **{**CONFIG.__dict__, "generator_steps": 150, "guidance": 0.0, "feasibility": 100.0, "feasibility_steps": steps}
         )
-        report = train_scene_generator(model, space, DRIVING, scenes, scenes, config, np.random.default_rng(0), False)
+        report = train_scene_generator(
+            model, space, DRIVING, scenes, scenes, config, np.random.default_rng(0), False, calm_action
+        )
         assert "guidance_loss" in report
         with torch.no_grad():
             texts = space.embed_texts(["a car ahead"] * 64)
             fresh = torch.randn(64, space.generator.code_dim, generator=torch.Generator().manual_seed(9))
             generated = space.generator.sample(texts, fresh)
-            charged[steps] = dreamt_infeasibility(model, generated, overlap_penalty, 2, torch.Generator().manual_seed(1)).mean()
+            charged[steps] = dreamt_infeasibility(
+                model, generated, overlap_penalty, 2, torch.Generator().manual_seed(1), idle
+            ).mean()
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in weights.items())  # the dynamics only judged
     assert charged[2] <= charged[0], charged
+    with pytest.raises(ValueError, match="calm action"):
+        train_scene_generator(model, space, DRIVING, scenes, scenes, config, np.random.default_rng(0), False)
 
 
 def test_two_cars_stacked_in_a_lane_make_a_start_infeasible():

@@ -86,6 +86,7 @@ def add_train_text(commands) -> None:
 def run_train_text(args):
     import torch
 
+    from worldsim.envs.keys import calm_action
     from worldsim.model.text_training import TextTrainConfig, retrain_scene_generator, train_text_model
 
     counts = ("steps", "batch_size", "every", "pool", "generator_steps", "reader_steps")
@@ -105,7 +106,7 @@ def run_train_text(args):
     options += tuple(name for name, _ in GENERATOR_SWITCHES)
     config = TextTrainConfig(**{name: getattr(args, name) for name in options})
     train = retrain_scene_generator if args.generator_only else train_text_model
-    report = train(args.checkpoint, args.data, args.out, config, progress=not args.quiet)
+    report = train(args.checkpoint, args.data, args.out, config, progress=not args.quiet, calm=calm_action)
     return report if args.json else format_text_report(report, args.out)
 
 

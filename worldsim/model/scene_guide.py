@@ -265,7 +265,7 @@ def guidance_loss(
 
 
 def dreamt_infeasibility(
-    model: WorldModel, latents: torch.Tensor, penalty, steps: int, generator: torch.Generator
+    model: WorldModel, latents: torch.Tensor, penalty, steps: int, generator: torch.Generator, calm
 ) -> torch.Tensor:
     """(N,) how deep generated scenes lie in infeasible states over the first `steps` dreamt steps
     of the scene left to itself (the calm action), each start put on the lanes as a prompt's start
@@ -274,13 +274,13 @@ def dreamt_infeasibility(
     end at once: the dynamics read the whole latent, and a generated deterministic part unlike any
     the filter makes moved a car onto the ego within one step in a quarter of prompted driving
     starts (from real starts: 8 %). The dynamics only judge: gradients reach the generated latent
-    through them, their weights stay as they are."""
-    from worldsim.envs.keys import calm_action
+    through them, their weights stay as they are. `calm`: states (N, S) -> the actions that leave
+    the scenes to themselves (the envs' `calm_action` for the domain; the model layer has no envs)."""
     from worldsim.model.scene import on_lanes
 
     start = on_lanes(model, model.settle(latents))
     fields = model.config.state_fields
-    calm = calm_action(model.config.domain, list(fields), model.physical_state(start).detach().cpu().numpy())
-    actions = torch.from_numpy(np.repeat(calm[:, None], steps, 1)).to(model.device)
+    action = np.asarray(calm(model.physical_state(start).detach().cpu().numpy()))
+    actions = torch.from_numpy(np.repeat(action[:, None], steps, 1)).to(model.device)
     rollout = model.imagine(start, actions, generator=generator)
     return sum(penalty(rollout.states[:, k], fields) for k in range(steps))

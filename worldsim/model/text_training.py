@@ -17,7 +17,9 @@ and by match (a retrieved scene its caption holds on), each beside its chance le
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -176,8 +178,13 @@ def multi_positive_nce(similarity: torch.Tensor, positive: torch.Tensor) -> torc
     return 0.5 * (one_way(similarity, positive) + one_way(similarity.T, positive.T))
 
 
+# calm_action's signature (worldsim.envs.keys): (domain, state fields, states (N, S)) -> the actions
+# that leave the scenes to themselves; the callers above the model layer pass it in.
+CalmAction = Callable[[str, list[str], np.ndarray], np.ndarray]
+
+
 def train_shared_space(
-    model: WorldModel, data: Dataset, config: TextTrainConfig, progress: bool = True
+    model: WorldModel, data: Dataset, config: TextTrainConfig, progress: bool = True, calm: CalmAction | None = None
 ) -> tuple[SharedSpace, dict[str, Any]]:
     table = domains.of_model(model.config.domain).load("attributes")
     rng = np.random.default_rng(config.seed)
@@ -208,7 +215,7 @@ def train_shared_space(
         optimizer.step()
         losses.append(loss.item())
     space.eval()
-    generator_report = train_scene_generator(model, space, table, train_scenes, val_scenes, config, rng, progress)
+    generator_report = train_scene_generator(model, space, table, train_scenes, val_scenes, config, rng, progress, calm)
     report = {
         "config": asdict(config),
         "scenes": {"train": len(train_scenes), "held_out": len(val_scenes)},
@@ -236,6 +243,7 @@ def train_scene_generator(
     config: TextTrainConfig,
     rng,
     progress: bool,
+    calm: CalmAction | None = None,
 ) -> dict[str, Any]:
     """The conditional VAE from caption embeddings (the trained text side, frozen) to scene latents.
     With `config.guidance` (or `frame_guidance`) > 0 it is also scored on what an attribute reader
@@ -252,6 +260,9 @@ def train_scene_generator(
         if spec.infeasibility is None:
             raise ValueError(f"--feasibility: the {spec.name!r} domain names no states a scene cannot start in")
         penalty = spec.load("infeasibility")
+    if config.feasibility_steps and calm is None:
+        raise ValueError("--feasibility-steps leaves fresh scenes to themselves: the caller must give the calm action")
+    left_alone = None if calm is None else partial(calm, model.config.domain, list(model.config.state_fields))
     generator = space.generator
     generator.fit_normalisation(scenes.latents)
     reader, bank, report = None, None, {}
@@ -308,7 +319,8 @@ def train_scene_generator(
                 state = model.denormalise_state(model.split(generated)[0])
                 guide = guide + config.feasibility * penalty(state, model.config.state_fields).mean()
                 if config.feasibility_steps:
-                    dreamt = dreamt_infeasibility(model, generated, penalty, config.feasibility_steps, noise_source)
+                    steps = config.feasibility_steps
+                    dreamt = dreamt_infeasibility(model, generated, penalty, steps, noise_source, left_alone)
                     guide = guide + config.feasibility * dreamt.mean()
             loss = loss + guide.to(texts.device)
             guided.append(guide.item())
@@ -422,11 +434,13 @@ def _attribute_accuracy(space: SharedSpace, table: AttributeTable, scenes: Scene
     return out
 
 
-def train_text_model(checkpoint: str, data: str, out: str, config: TextTrainConfig, progress: bool = True) -> dict[str, Any]:
+def train_text_model(
+    checkpoint: str, data: str, out: str, config: TextTrainConfig, progress: bool = True, calm: CalmAction | None = None
+) -> dict[str, Any]:
     from worldsim.model.checkpoint import load_model, resolve_checkpoint
 
     model, _ = load_model(resolve_checkpoint(checkpoint))
-    space, report = train_shared_space(model, Dataset(data), config, progress)
+    space, report = train_shared_space(model, Dataset(data), config, progress, calm)
     report["checkpoint"], report["data"] = str(checkpoint), str(data)
     save_shared_space(space, out, report, world_model=model)
     return report
@@ -451,7 +465,7 @@ GENERATOR_SETTINGS = (
 
 
 def retrain_scene_generator(
-    checkpoint: str, data: str, out: str, config: TextTrainConfig, progress: bool = True
+    checkpoint: str, data: str, out: str, config: TextTrainConfig, progress: bool = True, calm: CalmAction | None = None
 ) -> dict[str, Any]:
     """A fresh scene generator beside the text model of `checkpoint`, whose text encoder, scene side
     and attribute heads are kept (so its retrieval stands); written with them to `out`. Of `config`
@@ -469,7 +483,7 @@ def retrain_scene_generator(
     train_scenes, val_scenes = split_scenes(model, Dataset(data), config, progress)
     c = space.config
     space.generator = SceneGenerator(c.latent_dim, c.shared_dim, c.code_dim).to(space.log_scale.device)
-    generator_report = train_scene_generator(model, space, table, train_scenes, val_scenes, config, rng, progress)
+    generator_report = train_scene_generator(model, space, table, train_scenes, val_scenes, config, rng, progress, calm)
     report = dict(report)
     report["config"] = {**report.get("config", {}), **{k: getattr(config, k) for k in GENERATOR_SETTINGS}}
     report["generator_loss"] = generator_report.pop("loss")
