@@ -26,6 +26,7 @@ from worldsim.model.checkpoint import load_model, resolve_checkpoint
 from worldsim.model.crash import EGO_FIELDS, NEIGHBOUR_FIELDS, cars_on_the_ego, cars_stacked
 from worldsim.model.scene import generate_scenes
 from worldsim.model.text import load_shared_space
+from worldsim.prompt_eval import episode_starts
 from worldsim.sources.driving_start import simulated_endings
 
 SEEDS = 16
@@ -59,17 +60,6 @@ def lane_jumps(model, latents: torch.Tensor) -> float:
     return float((np.abs(rollout.states[:, 0, y].cpu().numpy() - start[:, y]) > 2.0).mean())
 
 
-def real_start_latents(model, data: Dataset, context: int = 4) -> torch.Tensor:
-    """Each episode's latent after its first `context` frames."""
-    with torch.no_grad():
-        return torch.cat(
-            [
-                model.encode(torch.from_numpy(e.frames[None, :context]), torch.from_numpy(e.actions[None, : context - 1]))
-                for e in (data.episode(i) for i in range(len(data)))
-            ]
-        )
-
-
 def describe(name: str, states: np.ndarray, fields) -> str:
     gaps = closest_pair(states)
     finite = gaps[np.isfinite(gaps)]
@@ -94,7 +84,8 @@ def main(dirs: list[str]) -> None:
         path = resolve_checkpoint(name)
         model, _ = load_model(path)
         if index == 0:
-            real = real_start_latents(model, Dataset("data/eval/driving-long"))
+            held = Dataset("data/eval/driving-long")
+            real = episode_starts(model, [held.episode(i) for i in range(len(held))], 4)[0]
             print(f"  the dream moves the ego a lane at the first IDLE step from real starts: {lane_jumps(model, real):.3f}")
         space, _ = load_shared_space(path, world_model=model)
         with torch.no_grad():

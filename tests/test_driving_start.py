@@ -67,34 +67,17 @@ def test_the_simulators_verdict_is_set_beside_the_dreams():
 
 
 def test_eval_prompts_sets_the_simulators_verdict_on_driving_starts_beside_real_scenes(tmp_path):
-    from tiny_models import TINY
+    from tiny_models import prompted_run
 
-    from worldsim.data import CollectRequest, Dataset, collect
+    from worldsim.data import Dataset
     from worldsim.language.prompt_sets import load_prompt_set
     from worldsim.model.checkpoint import load_model
     from worldsim.model.critics import ProbeRecipe, RealismRecipe
-    from worldsim.model.text_training import TextTrainConfig, train_shared_space
-    from worldsim.model.train import TrainConfig, train
+    from worldsim.model.text import load_shared_space
     from worldsim.prompt_eval import PromptEvalConfig, evaluate_prompts
 
-    collect(CollectRequest(domain="driving", out=str(tmp_path / "data"), episodes=4, max_steps=10, seed=3), progress=False)
-    base = dict(steps=2, batch_size=2, context=3, horizon=2, checkpoint_every=2, video_every=100, val_batches=1, val_fraction=0.3)
-    model = {**TINY, "draws_on_previous": False, "decoder": "broadcast"}
-    train(TrainConfig(data=str(tmp_path / "data"), out=str(tmp_path / "run"), model=model, **base), progress=False)
-    model = load_model(tmp_path / "run")[0]
-    text = TextTrainConfig(
-        steps=10,
-        generator_steps=10,
-        reader_steps=10,
-        batch_size=8,
-        every=1,
-        context=3,
-        val_fraction=0.3,
-        pool=5,
-        corpus=300,
-        vocab_size=150,
-    )
-    space, _ = train_shared_space(model, Dataset(tmp_path / "data"), text, progress=False)
+    run = prompted_run(tmp_path, "driving")
+    model, space = load_model(run)[0], load_shared_space(run)[0]
     path = tmp_path / "set.yaml"
     path.write_text(
         "domain: driving\nsplit: dev\nprompts:\n"

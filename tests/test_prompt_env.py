@@ -5,45 +5,21 @@ import numpy as np
 import pytest
 import torch
 from tiny_models import TINY
+from tiny_models import prompted_run as tiny_prompted_run
 
-from worldsim.data import CollectRequest, Dataset, collect
+from worldsim.data import Dataset
 from worldsim.envs.vector_env import WorldSimVectorEnv
 from worldsim.envs.world_sim_env import WorldSimEnv
 from worldsim.language.prompt import PromptError
 from worldsim.model.checkpoint import load_model
-from worldsim.model.text import TextModelError, save_shared_space
-from worldsim.model.text_training import TextTrainConfig, train_shared_space
-from worldsim.model.train import TrainConfig, train
-
-TEXT = TextTrainConfig(
-    steps=20,
-    generator_steps=20,
-    reader_steps=20,
-    batch_size=16,
-    every=1,
-    context=3,
-    val_fraction=0.3,
-    pool=5,
-    corpus=300,
-    vocab_size=150,
-)
+from worldsim.model.text import TextModelError
 
 
 @pytest.fixture(scope="module")
 def prompted_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("prompted")
-    collect(CollectRequest(domain="robotics", out=str(root / "data"), episodes=4, max_steps=10, seed=3), progress=False)
-    model = {**TINY, "draws_on_previous": False, "decoder": "broadcast"}
-    base = dict(steps=2, batch_size=2, context=3, horizon=2, checkpoint_every=2, video_every=100, val_batches=1, val_fraction=0.3)
-    train(TrainConfig(data=str(root / "data"), out=str(root / "run"), model=model, **base), progress=False)
-    model = load_model(root / "run")[0]
-    space, report = train_shared_space(model, Dataset(root / "data"), TEXT, progress=False)
-    save_shared_space(space, root / "run", report, world_model=model)
-    # the same, drawing on the previous frame (as the first release's models do)
-    train(TrainConfig(data=str(root / "data"), out=str(root / "drawing"), model=TINY, **base), progress=False)
-    model = load_model(root / "drawing")[0]
-    space, report = train_shared_space(model, Dataset(root / "data"), TEXT, progress=False)
-    save_shared_space(space, root / "drawing", report, world_model=model)
+    tiny_prompted_run(root, "robotics")
+    tiny_prompted_run(root, "robotics", model=TINY, name="drawing")  # drawing on the previous frame, as the first release's
     return root
 
 

@@ -273,16 +273,22 @@ def _real_scenes(model: WorldModel, data: Dataset, config: PromptEvalConfig):
     """Every real frame with its state and episode (the probe's, the ceiling's and realism's real
     side), and each episode's start: its latent after `context` frames and its state then (for
     "describe"). Each episode is read once."""
-    latents, start_states = [], []
     episodes = [data.episode(index) for index in range(len(data))]
-    for episode in episodes:
-        c = config.context
-        if len(episode.frames) >= c:
-            context = torch.from_numpy(episode.frames[None, :c]), torch.from_numpy(episode.actions[None, : c - 1])
-            latents.append(model.encode(*context))
-            start_states.append(episode.states[c - 1])
     frames, states, groups = _episode_frames(data, range(len(data)), episodes)
-    return frames, states, groups, (torch.cat(latents), np.stack(start_states))
+    return frames, states, groups, episode_starts(model, episodes, config.context)
+
+
+@torch.no_grad()
+def episode_starts(model: WorldModel, episodes, context: int) -> tuple[torch.Tensor, np.ndarray]:
+    """Each episode's start, as a dream from real frames begins: its latent after the first `context`
+    frames, and its true state then (episodes shorter than `context` are left out)."""
+    latents, states = [], []
+    for episode in episodes:
+        if len(episode.frames) >= context:
+            frames = torch.from_numpy(episode.frames[None, :context])
+            latents.append(model.encode(frames, torch.from_numpy(episode.actions[None, : context - 1])))
+            states.append(episode.states[context - 1])
+    return torch.cat(latents), np.stack(states)
 
 
 def _per_attribute(model: WorldModel, real: RealSide, table, fields, stated, draws) -> dict[str, dict[str, float | None]]:
@@ -354,13 +360,7 @@ def _consistency(model: WorldModel, latents: torch.Tensor, data: Dataset, config
     spec = domains.of_model(model.config.domain)
     fields = model.config.state_fields
     start = model.physical_state(latents).cpu().numpy()
-    action = calm_action(model.config.domain, fields, start)  # the scene left to itself
-    actions = torch.from_numpy(np.repeat(action[:, None], config.steps, 1))
-    blank = torch.zeros(len(latents), 3, model.config.frame_size, model.config.frame_size)
-    crash_rule = spec.crash_rule is not None  # as the env ends its dreams
-    rollout = model.imagine(
-        latents, actions, previous=blank, generator=torch.Generator().manual_seed(config.seed), crash_rule=crash_rule
-    )
+    rollout = _left_alone(model, latents, start, config, draw=True)
     states = np.concatenate([start[:, None], rollout.states.cpu().numpy()], 1)
     teleports = teleport_fields(states, [e.states for e in data.episodes()], np.asarray(data.angles))
     frames = rollout.pixels().cpu().numpy()
@@ -417,6 +417,20 @@ def ended_within(terminations: torch.Tensor | np.ndarray, steps: int) -> dict[st
     return {str(k): float(ended[:, k - 1].mean()) for k in sorted({1, 5, steps}) if 0 < k <= ended.shape[1]}
 
 
+def _left_alone(model: WorldModel, latents: torch.Tensor, start: np.ndarray, config: PromptEvalConfig, draw: bool = False):
+    """`config.steps` dream steps from `latents` (their physical states `start`) with the domain's
+    calm action (the no-op, or the agent held in place), ended as the env ends its dreams (the
+    domain's crash rule too); frames drawn from blank with `draw`."""
+    action = calm_action(model.config.domain, model.config.state_fields, start)
+    actions = torch.from_numpy(np.repeat(action[:, None], config.steps, 1))
+    size = model.config.frame_size
+    blank = torch.zeros(len(latents), 3, size, size) if draw else None
+    crash_rule = domains.of_model(model.config.domain).crash_rule is not None
+    return model.imagine(
+        latents, actions, previous=blank, generator=torch.Generator().manual_seed(config.seed), crash_rule=crash_rule
+    )
+
+
 @torch.no_grad()
 def real_starts_ended(model: WorldModel, starts: tuple[torch.Tensor, np.ndarray], config: PromptEvalConfig) -> dict[str, Any]:
     """`ended_within` for the dream from real episodes' starts (their latents and true states) left
@@ -424,12 +438,7 @@ def real_starts_ended(model: WorldModel, starts: tuple[torch.Tensor, np.ndarray]
     a generated start's shares are to be held against (the dream ends some real starts at once too)."""
     latents, states = starts
     spec = domains.of_model(model.config.domain)
-    start = model.physical_state(latents).cpu().numpy()
-    action = calm_action(model.config.domain, model.config.state_fields, start)
-    actions = torch.from_numpy(np.repeat(action[:, None], config.steps, 1))
-    rollout = model.imagine(
-        latents, actions, generator=torch.Generator().manual_seed(config.seed), crash_rule=spec.crash_rule is not None
-    )
+    rollout = _left_alone(model, latents, model.physical_state(latents).cpu().numpy(), config)
     out: dict[str, Any] = {"ended_within": ended_within(rollout.terminations, config.steps)}
     if spec.simulated_endings is not None:
         out["simulator"] = simulator_verdict(spec, states, model.config.state_fields, rollout.terminations, config)
