@@ -60,6 +60,10 @@ def lane_jumps(model, latents: torch.Tensor) -> float:
     return float((np.abs(rollout.states[:, 0, y].cpu().numpy() - start[:, y]) > 2.0).mean())
 
 
+def _share(ended: np.ndarray, picked: np.ndarray) -> str:
+    return f"{ended[picked].mean():.2f}" if picked.any() else "- (none)"
+
+
 def describe(name: str, states: np.ndarray, fields) -> str:
     gaps = closest_pair(states)
     finite = gaps[np.isfinite(gaps)]
@@ -97,7 +101,7 @@ def main(dirs: list[str]) -> None:
         print(describe(str(name), states, model.config.state_fields))
         stacked = cars_stacked(states, model.config.state_fields)
         ended = simulated_endings(states, model.config.state_fields, 5)[:, -1]
-        within = f"stacked {ended[stacked].mean():.2f}, the others {ended[~stacked].mean():.2f}"
+        within = f"stacked {_share(ended, stacked)}, the others {_share(ended, ~stacked)}"
         print(f"  the simulator ends within 5 steps: {within}")
         jumps = lane_jumps(model, torch.cat([scene.latents for scene in scenes]))
         print(f"  the dream moves the ego a lane at the first IDLE step: {jumps:.3f}")

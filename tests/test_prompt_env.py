@@ -110,6 +110,7 @@ def test_generate_command_writes_frames_videos_and_the_report(prompted_run, tmp_
 
 def test_prompt_evaluation_reports_accuracy_refusals_realism_consistency_and_aphasia(prompted_run, tmp_path, capsys):
     from worldsim.cli import main
+    from worldsim.cli_text import format_prompt_report
     from worldsim.language.prompt_sets import load_prompt_set
     from worldsim.model.critics import ProbeRecipe, RealismRecipe
     from worldsim.model.text import load_shared_space
@@ -129,6 +130,10 @@ def test_prompt_evaluation_reports_accuracy_refusals_realism_consistency_and_aph
     assert report["refusals"] == 1.0 and set(report["whole_prompt"]["by_kind_on_frame"]) == {"simple", "relational"}
     assert report["feasible"] == 1.0  # PushT names no start a scene cannot be in
     assert 0.0 <= report["whole_prompt"]["on_state"] <= 1.0 and 0.0 <= report["realism"] <= 1.0
+    controls = report["realism_controls"]  # the decoder's floor, and the scenes against drawn real ones
+    assert set(controls) == {"real_starts_drawn", "generated_against_drawn_real_starts"}
+    assert all(0.0 <= v <= 1.0 for v in controls.values())
+    assert "the decoder's floor" in format_prompt_report(report)
     assert 0.0 <= report["consistency"]["teleport_share"] <= 1.0 and set(report["consistency"]["objects_found"]) == {
         "agent",
         "block",

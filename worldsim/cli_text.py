@@ -323,6 +323,12 @@ def format_prompt_report(report: dict) -> str:
         lines.append(f"  seeds' spread against real scenes holding the same words: {num(report['seed_spread'])} (1 = as varied)")
     if "realism" in report:
         lines.append(f"  realism of generated starts: {num(report['realism'])} (0.5 = indistinguishable from real starts)")
+        controls = report.get("realism_controls")
+        if controls:  # reports written before the controls have none
+            lines.append(
+                f"    the model's drawings of real starts against real frames {num(controls['real_starts_drawn'])} "
+                f"(the decoder's floor); generated against those drawings {num(controls['generated_against_drawn_real_starts'])}"
+            )
     if "consistency" in report:
         c = report["consistency"]
         found = ", ".join(f"{k} {v:.0%}" for k, v in c.get("objects_found", {}).items())

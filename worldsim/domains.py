@@ -43,7 +43,8 @@ class DomainSpec:
     state_order: str | None = None
     # `f(states, fields)`: states made outside the simulator put where the simulator's can be: the
     # fields it derives from the rest recomputed (PushT: the block's coverage of the goal, from its
-    # pose), bounded fields within their ranges (CarRacing: speed not below 0, 0-4 wheels on grass)
+    # pose), bounded fields within their ranges (CarRacing: speed not below 0, 0-4 wheels on grass),
+    # parts kept as far apart as the simulator keeps them (highway-env: vehicles in a lane 20 m)
     state_derived: str | None = None
     # `f(states, fields) -> (N,) bool`: states no scene can start in (driving: a car on the ego, a
     # crash already, or two cars stacked in a lane); a prompt's generated start says so, and search
@@ -97,6 +98,7 @@ DOMAINS: dict[str, DomainSpec] = {
         objects="worldsim.sources.objects:DRIVING",
         attributes="worldsim.language.driving:ATTRIBUTES",
         state_order="worldsim.sources.driving:nearest_first",
+        state_derived="worldsim.model.spacing:spaced_in_lanes",
         infeasible="worldsim.model.crash:infeasible_start",
         infeasibility="worldsim.model.crash:overlap_penalty",
         simulated_endings="worldsim.sources.driving_start:simulated_endings",

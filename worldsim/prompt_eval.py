@@ -15,7 +15,9 @@ For a prompt set (`scenarios/prompts/<domain>-<split>.yaml`) and a world model w
 - seeds' spread: how far one prompt's seeds differ, against the real scenes that hold the same
   words (`seed_spread`; 1: as varied, near 0: every seed the same scene).
 - realism of generated starts: a classifier two-sample test, real starts against generated ones
-  (0.5: indistinguishable), grouped by episode and by prompt.
+  (0.5: indistinguishable), grouped by episode and by prompt; beside it the same test on the
+  model's drawings of real episodes' starts (the floor its decoder sets) and on generated starts
+  against those drawings (what the scenes hold, whatever the drawing).
 - consistency after generation: `steps` dream steps from each generated start with the domain's
   no-op (or a held position): the share of steps whose physical state jumps further than any real
   step of the data does in one step (teleports), the objects found in the frames, the frame motion,
@@ -79,6 +81,7 @@ class RealSide:
     states: np.ndarray
     groups: np.ndarray
     starts: tuple[torch.Tensor, np.ndarray]
+    start_groups: np.ndarray  # the episode each start is of
     probe: StateProbe
     held_frames: np.ndarray  # frames of the episodes kept from the probe, and their states: its ceiling
     held_states: np.ndarray
@@ -97,7 +100,7 @@ def real_side(model: WorldModel, data: Dataset, config: PromptEvalConfig, probe_
         raise ValueError(f"the probe data is {probe_data.domain!r}, the data {data.domain!r}: they must agree")
     rng = np.random.default_rng(config.seed)
     held = sorted(range(config.probe_held_out - 1, len(data), config.probe_held_out)) or [len(data) - 1]
-    every_frame, every_state, every_group, starts = _real_scenes(model, data, config)
+    every_frame, every_state, every_group, starts, start_groups = _real_scenes(model, data, config)
     keep = np.sort(rng.choice(len(every_frame), size=min(config.probe_frames, len(every_frame)), replace=False))
     frames, states, groups = every_frame[keep], every_state[keep], every_group[keep]
     learn = ~np.isin(groups, held)
@@ -111,7 +114,7 @@ def real_side(model: WorldModel, data: Dataset, config: PromptEvalConfig, probe_
     in_held = np.isin(every_group, held)
     held_frames, held_states = every_frame[in_held], every_state[in_held]
     every = max(1, -(-len(held_frames) // HELD_FRAMES))
-    return RealSide(frames, states, groups, starts, probe, held_frames[::every], held_states[::every])
+    return RealSide(frames, states, groups, starts, start_groups, probe, held_frames[::every], held_states[::every])
 
 
 def _episode_frames(data: Dataset, indices, episodes=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -228,6 +231,7 @@ def evaluate_prompts(
         if len(set(gen_groups)) >= 2 and len(set(real_groups.tolist())) >= 2:
             test = realism_accuracy(real_frames, frames, real_groups, groups, config.realism, config.seed, model.device)
             report["realism"] = test["accuracy"]
+            report["realism_controls"] = _realism_controls(model, real, frames, groups, config)
         report["consistency"] = _consistency(model, torch.cat(gen_latents), data, config)
         report["consistency"]["real_starts"] = real_starts_ended(model, starts, config)
         spec = domains.get(domain)
@@ -264,6 +268,25 @@ def _generate(
     )
 
 
+def _realism_controls(
+    model: WorldModel, real: RealSide, frames: np.ndarray, groups: np.ndarray, config: PromptEvalConfig
+) -> dict[str, float]:
+    """What bounds the realism test, with its recipe and as many scenes: real episodes' starts drawn
+    by the model (each the latent after `context` real frames) against real frames, the floor the
+    decoder sets whatever the generator does; and generated starts against those drawings, both
+    drawn by the one decoder, so what tells them apart is what the scenes hold, not how they are
+    drawn (0.5: the generator's scenes as real as the data's)."""
+    latents = real.starts[0]
+    pick = np.random.default_rng([config.seed, 2]).permutation(len(latents))[: len(frames)]
+    drawn = draw_latents(model, latents[torch.from_numpy(pick)])
+    episodes = real.start_groups[pick]
+    test = lambda a, b, ga, gb: realism_accuracy(a, b, ga, gb, config.realism, config.seed, model.device)["accuracy"]  # noqa: E731
+    return {
+        "real_starts_drawn": test(real.frames, drawn, real.groups, episodes),
+        "generated_against_drawn_real_starts": test(drawn, frames, episodes, groups),
+    }
+
+
 def _mean(values: list[bool]) -> float | None:
     return float(np.mean(values)) if values else None
 
@@ -272,10 +295,11 @@ def _mean(values: list[bool]) -> float | None:
 def _real_scenes(model: WorldModel, data: Dataset, config: PromptEvalConfig):
     """Every real frame with its state and episode (the probe's, the ceiling's and realism's real
     side), and each episode's start: its latent after `context` frames and its state then (for
-    "describe"). Each episode is read once."""
+    "describe"), with the episode it is of. Each episode is read once."""
     episodes = [data.episode(index) for index in range(len(data))]
     frames, states, groups = _episode_frames(data, range(len(data)), episodes)
-    return frames, states, groups, episode_starts(model, episodes, config.context)
+    start_groups = np.array([i for i, e in enumerate(episodes) if len(e.frames) >= config.context])
+    return frames, states, groups, episode_starts(model, episodes, config.context), start_groups
 
 
 @torch.no_grad()

@@ -134,10 +134,11 @@ def in_listed_order(model: WorldModel, latents: torch.Tensor) -> torch.Tensor:
 def as_simulated(model: WorldModel, latents: torch.Tensor) -> torch.Tensor:
     """Generated latents made like the simulator's states: on the road's lanes where the model keeps
     them (`ModelConfig.lanes`: the ego and each present car on a lane centre, as every
-    dreamt state is), parts in the simulator's order (`state_order`), then the fields it derives or
-    bounds its own (`state_derived`: PushT's coverage of the goal from the block's pose,
-    CarRacing's speed and wheels on grass in range)."""
-    return _through_state(model, on_lanes(model, latents), ("state_order", "state_derived"))
+    dreamt state is), the fields it derives or bounds its own (`state_derived`: PushT's coverage
+    of the goal from the block's pose, CarRacing's speed and wheels on grass in range, highway-env's
+    vehicles 20 m apart in a lane), then parts in the simulator's order (`state_order`), which
+    the spacing may change."""
+    return _through_state(model, on_lanes(model, latents), ("state_derived", "state_order"))
 
 
 def on_lanes(model: WorldModel, latents: torch.Tensor) -> torch.Tensor:
