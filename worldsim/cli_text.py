@@ -326,9 +326,11 @@ def format_prompt_report(report: dict) -> str:
         controls = report.get("realism_controls")
         if controls:  # reports written before the controls have none
             lines.append(
-                f"    the model's drawings of real starts against real frames {num(controls['real_starts_drawn'])} "
-                f"(the decoder's floor); generated against those drawings {num(controls['generated_against_drawn_real_starts'])}"
+                f"    the model's drawings of real scenes against real frames {num(controls['real_scenes_drawn'])} "
+                f"(the decoder's floor); generated against those drawings {num(controls['generated_against_drawn_real_scenes'])}"
             )
+            words = controls.get("against_real_scenes_holding_the_words")
+            lines.append(f"    generated against real scenes holding the same words: {num(words)}")
     if "consistency" in report:
         c = report["consistency"]
         found = ", ".join(f"{k} {v:.0%}" for k, v in c.get("objects_found", {}).items())

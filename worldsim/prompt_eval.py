@@ -16,8 +16,8 @@ For a prompt set (`scenarios/prompts/<domain>-<split>.yaml`) and a world model w
   words (`seed_spread`; 1: as varied, near 0: every seed the same scene).
 - realism of generated starts: a classifier two-sample test, real starts against generated ones
   (0.5: indistinguishable), grouped by episode and by prompt; beside it the same test on the
-  model's drawings of real episodes' starts (the floor its decoder sets) and on generated starts
-  against those drawings (what the scenes hold, whatever the drawing).
+  model's drawings of real scenes (the floor its decoder sets) and on generated starts against
+  those drawings (what the scenes hold, whatever the drawing).
 - consistency after generation: `steps` dream steps from each generated start with the domain's
   no-op (or a held position): the share of steps whose physical state jumps further than any real
   step of the data does in one step (teleports), the objects found in the frames, the frame motion,
@@ -52,6 +52,7 @@ from worldsim.search.best_of_n import Search
 from worldsim.search.run import search_scenes
 
 HELD_FRAMES = 2000  # frames of the held-out episodes the probe's ceiling is measured on, at most
+SCENE_EVERY = 5  # steps between the real scenes the model draws for the realism test's controls
 
 
 @dataclass
@@ -81,7 +82,10 @@ class RealSide:
     states: np.ndarray
     groups: np.ndarray
     starts: tuple[torch.Tensor, np.ndarray]
-    start_groups: np.ndarray  # the episode each start is of
+    # real scenes as the model holds them (the latent after `context` frames, every SCENE_EVERY
+    # steps of every episode) and the episode each is of: the realism test's controls
+    scenes: torch.Tensor
+    scene_groups: np.ndarray
     probe: StateProbe
     held_frames: np.ndarray  # frames of the episodes kept from the probe, and their states: its ceiling
     held_states: np.ndarray
@@ -100,7 +104,7 @@ def real_side(model: WorldModel, data: Dataset, config: PromptEvalConfig, probe_
         raise ValueError(f"the probe data is {probe_data.domain!r}, the data {data.domain!r}: they must agree")
     rng = np.random.default_rng(config.seed)
     held = sorted(range(config.probe_held_out - 1, len(data), config.probe_held_out)) or [len(data) - 1]
-    every_frame, every_state, every_group, starts, start_groups = _real_scenes(model, data, config)
+    every_frame, every_state, every_group, starts, scenes = _real_scenes(model, data, config)
     keep = np.sort(rng.choice(len(every_frame), size=min(config.probe_frames, len(every_frame)), replace=False))
     frames, states, groups = every_frame[keep], every_state[keep], every_group[keep]
     learn = ~np.isin(groups, held)
@@ -114,7 +118,7 @@ def real_side(model: WorldModel, data: Dataset, config: PromptEvalConfig, probe_
     in_held = np.isin(every_group, held)
     held_frames, held_states = every_frame[in_held], every_state[in_held]
     every = max(1, -(-len(held_frames) // HELD_FRAMES))
-    return RealSide(frames, states, groups, starts, start_groups, probe, held_frames[::every], held_states[::every])
+    return RealSide(frames, states, groups, starts, *scenes, probe, held_frames[::every], held_states[::every])
 
 
 def _episode_frames(data: Dataset, indices, episodes=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -152,7 +156,7 @@ def evaluate_prompts(
 
     per_kind: dict[str, list[bool]] = {}
     state_ok, frame_ok, draws, stated, refusals, cases, feasible = [], [], {}, {}, [], [], []
-    gen_frames, gen_groups, gen_latents, spreads, like_it = [], [], [], [], []
+    gen_frames, gen_groups, gen_latents, spreads, like_it, matched = [], [], [], [], [], {}
     search = Search(config.method, config.samples, config.verifier, config.temperature, config.variety)
     for p, case in enumerate(prompts.cases):
         if case.kind == "out_of_range":
@@ -185,8 +189,11 @@ def evaluate_prompts(
         for name in case.attributes:
             draws.setdefault(name, []).extend(on_frame[name].tolist())
             stated.setdefault(name, []).extend(on_state[name].tolist())
-        holding = real.states[_holding(table, case.attributes, real.states, fields)]
+        holds_words = np.flatnonzero(_holding(table, case.attributes, real.states, fields))
+        holding = real.states[holds_words]
         spread = seed_spread(scenes.states, holding, data.angles)
+        # the realism test's words-matched real side: as many real scenes holding the words, where any do
+        matched[-1 - p] = np.random.default_rng([config.seed, p]).permutation(holds_words)[: len(scenes.frames)]
         like_it.append(holding[np.random.default_rng(config.seed + p).permutation(len(holding))[: config.seeds]])
         if spread is not None:
             spreads.append(spread)
@@ -231,7 +238,7 @@ def evaluate_prompts(
         if len(set(gen_groups)) >= 2 and len(set(real_groups.tolist())) >= 2:
             test = realism_accuracy(real_frames, frames, real_groups, groups, config.realism, config.seed, model.device)
             report["realism"] = test["accuracy"]
-            report["realism_controls"] = _realism_controls(model, real, frames, groups, config)
+            report["realism_controls"] = _realism_controls(model, real, frames, groups, matched, config)
         report["consistency"] = _consistency(model, torch.cat(gen_latents), data, config)
         report["consistency"]["real_starts"] = real_starts_ended(model, starts, config)
         spec = domains.get(domain)
@@ -269,21 +276,29 @@ def _generate(
 
 
 def _realism_controls(
-    model: WorldModel, real: RealSide, frames: np.ndarray, groups: np.ndarray, config: PromptEvalConfig
-) -> dict[str, float]:
-    """What bounds the realism test, with its recipe and as many scenes: real episodes' starts drawn
+    model: WorldModel, real: RealSide, frames: np.ndarray, groups: np.ndarray, matched: dict, config: PromptEvalConfig
+) -> dict[str, float | None]:
+    """What bounds the realism test, with its recipe and (at most) as many scenes: real scenes drawn
     by the model (each the latent after `context` real frames) against real frames, the floor the
     decoder sets whatever the generator does; and generated starts against those drawings, both
     drawn by the one decoder, so what tells them apart is what the scenes hold, not how they are
-    drawn (0.5: the generator's scenes as real as the data's)."""
-    latents = real.starts[0]
-    pick = np.random.default_rng([config.seed, 2]).permutation(len(latents))[: len(frames)]
-    drawn = draw_latents(model, latents[torch.from_numpy(pick)])
-    episodes = real.start_groups[pick]
+    drawn (0.5: the generator's scenes as real as the data's); and generated starts against real
+    frames whose states hold the same words (`matched`: per prompt's group, indices into the real side),
+    prompts no real scene holds left out, so that what a prompt set asks for more often than the
+    data holds it (the middle lane, dense traffic) does not tell the scenes apart by itself."""
+    pick = np.sort(np.random.default_rng([config.seed, 2]).permutation(len(real.scenes))[: len(frames)])
+    drawn = draw_latents(model, real.scenes[torch.from_numpy(pick)])
+    episodes = real.scene_groups[pick]
     test = lambda a, b, ga, gb: realism_accuracy(a, b, ga, gb, config.realism, config.seed, model.device)["accuracy"]  # noqa: E731
+    kept = np.isin(groups, [g for g, m in matched.items() if len(m)])
+    words = np.concatenate([np.zeros(0, int), *matched.values()])
+    enough = len(np.unique(real.groups[words])) >= 2 and len(np.unique(groups[kept])) >= 2
     return {
-        "real_starts_drawn": test(real.frames, drawn, real.groups, episodes),
-        "generated_against_drawn_real_starts": test(drawn, frames, episodes, groups),
+        "real_scenes_drawn": test(real.frames, drawn, real.groups, episodes),
+        "generated_against_drawn_real_scenes": test(drawn, frames, episodes, groups),
+        "against_real_scenes_holding_the_words": test(real.frames[words], frames[kept], real.groups[words], groups[kept])
+        if enough
+        else None,
     }
 
 
@@ -295,11 +310,26 @@ def _mean(values: list[bool]) -> float | None:
 def _real_scenes(model: WorldModel, data: Dataset, config: PromptEvalConfig):
     """Every real frame with its state and episode (the probe's, the ceiling's and realism's real
     side), and each episode's start: its latent after `context` frames and its state then (for
-    "describe"), with the episode it is of. Each episode is read once."""
+    "describe"), and its scenes every SCENE_EVERY steps with their episodes. Each episode is read once."""
     episodes = [data.episode(index) for index in range(len(data))]
     frames, states, groups = _episode_frames(data, range(len(data)), episodes)
-    start_groups = np.array([i for i, e in enumerate(episodes) if len(e.frames) >= config.context])
-    return frames, states, groups, episode_starts(model, episodes, config.context), start_groups
+    starts, scenes = episode_starts(model, episodes, config.context), _episode_scenes(model, episodes, config.context)
+    return frames, states, groups, starts, scenes
+
+
+@torch.no_grad()
+def _episode_scenes(model: WorldModel, episodes, context: int) -> tuple[torch.Tensor, np.ndarray]:
+    """The latent after each `context`-frame window ending every SCENE_EVERY steps of each episode
+    (from its `context`-th frame on), and the episode each is of."""
+    latents, groups = [], []
+    for index, episode in enumerate(episodes):
+        ends = np.arange(context - 1, len(episode.frames), SCENE_EVERY)
+        if len(ends):
+            frames = np.stack([episode.frames[e - context + 1 : e + 1] for e in ends])
+            actions = np.stack([episode.actions[e - context + 1 : e] for e in ends])
+            latents.append(model.encode(torch.from_numpy(frames), torch.from_numpy(actions)))
+            groups += [index] * len(ends)
+    return torch.cat(latents), np.array(groups)
 
 
 @torch.no_grad()
