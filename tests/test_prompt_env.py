@@ -130,9 +130,16 @@ def test_prompt_evaluation_reports_accuracy_refusals_realism_consistency_and_aph
     assert report["refusals"] == 1.0 and set(report["whole_prompt"]["by_kind_on_frame"]) == {"simple", "relational"}
     assert report["feasible"] == 1.0  # PushT names no start a scene cannot be in
     assert 0.0 <= report["whole_prompt"]["on_state"] <= 1.0 and 0.0 <= report["realism"] <= 1.0
-    controls = report["realism_controls"]  # the decoder's floor, and the scenes against drawn real ones
-    assert set(controls) == {"real_scenes_drawn", "generated_against_drawn_real_scenes", "against_real_scenes_holding_the_words"}
-    assert all(v is None or 0.0 <= v <= 1.0 for v in controls.values()) and controls["real_scenes_drawn"] is not None
+    tests = report["realism_tests"]  # the test over classifier seeds, the decoder's floor, the scenes' content
+    assert set(tests) == {
+        "against_real_frames",
+        "real_scenes_drawn",
+        "generated_against_drawn_real_scenes",
+        "against_real_scenes_holding_the_words",
+    }
+    for test in (tests["against_real_frames"], tests["real_scenes_drawn"]):
+        assert 0.0 <= test["low"] <= test["mean"] <= test["high"] <= 1.0
+    assert tests["against_real_frames"]["low"] <= report["realism"] <= tests["against_real_frames"]["high"]  # seed 0 among them
     assert "the decoder's floor" in format_prompt_report(report)
     assert 0.0 <= report["consistency"]["teleport_share"] <= 1.0 and set(report["consistency"]["objects_found"]) == {
         "agent",

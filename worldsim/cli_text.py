@@ -323,14 +323,17 @@ def format_prompt_report(report: dict) -> str:
         lines.append(f"  seeds' spread against real scenes holding the same words: {num(report['seed_spread'])} (1 = as varied)")
     if "realism" in report:
         lines.append(f"  realism of generated starts: {num(report['realism'])} (0.5 = indistinguishable from real starts)")
-        controls = report.get("realism_controls")
-        if controls:  # reports written before the controls have none
-            lines.append(
-                f"    the model's drawings of real scenes against real frames {num(controls['real_scenes_drawn'])} "
-                f"(the decoder's floor); generated against those drawings {num(controls['generated_against_drawn_real_scenes'])}"
-            )
-            words = controls.get("against_real_scenes_holding_the_words")
-            lines.append(f"    generated against real scenes holding the same words: {num(words)}")
+        tests = report.get("realism_tests") or {}  # reports written before these tests have none
+        labels = {
+            "against_real_frames": "generated starts against real frames",
+            "real_scenes_drawn": "the model's drawings of real scenes against real frames (the decoder's floor)",
+            "generated_against_drawn_real_scenes": "generated starts against those drawings (what the scenes hold)",
+            "against_real_scenes_holding_the_words": "generated starts against real scenes holding the same words",
+        }
+        for key, label in labels.items():
+            if tests.get(key):
+                t = tests[key]
+                lines.append(f"    {label}: {t['mean']:.2f} ({t['low']:.2f}-{t['high']:.2f} over classifier seeds)")
     if "consistency" in report:
         c = report["consistency"]
         found = ", ".join(f"{k} {v:.0%}" for k, v in c.get("objects_found", {}).items())
