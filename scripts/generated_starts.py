@@ -6,7 +6,10 @@ stacked in one lane (`worldsim.model.crash`), the closest pair of other cars sha
 episode's first). For generated starts also the simulator's verdict (`worldsim.sources.
 driving_start`): the share it ends within 5 steps, of the stacked starts and of the others; and the
 share whose first dreamt step under IDLE moves the ego to another lane, beside the same from the
-starts of `data/eval/driving-long`'s episodes (IDLE keeps the lane in highway-env).
+starts of `data/eval/driving-long`'s episodes (IDLE keeps the lane in highway-env). For the first
+directory also, with its dev prompts' starts spaced further apart along their lanes than the shipped
+20.5 m (`worldsim.model.spacing`), how often the whole prompt holds on the state and how often the
+simulator ends them within 5 steps.
 BENCHMARKS.md, "Prompted driving starts the dream ends at once".
 
 Usage: python scripts/generated_starts.py [DIR ...]   (default: the shipped driving weights)
@@ -19,14 +22,17 @@ import sys
 import numpy as np
 import torch
 
+from worldsim import domains
 from worldsim.data import Dataset
 from worldsim.envs.keys import calm_action
 from worldsim.language.prompt_sets import load_prompt_set
 from worldsim.model.checkpoint import load_model, resolve_checkpoint
 from worldsim.model.crash import EGO_FIELDS, NEIGHBOUR_FIELDS, cars_on_the_ego, cars_stacked
 from worldsim.model.scene import generate_scenes
+from worldsim.model.spacing import SPACING_M, spaced_in_lanes
 from worldsim.model.text import load_shared_space
 from worldsim.prompt_eval import episode_starts
+from worldsim.sources.driving import nearest_first
 from worldsim.sources.driving_start import simulated_endings
 
 SEEDS = 16
@@ -105,6 +111,32 @@ def main(dirs: list[str]) -> None:
         print(f"  the simulator ends within 5 steps: {within}")
         jumps = lane_jumps(model, torch.cat([scene.latents for scene in scenes]))
         print(f"  the dream moves the ego a lane at the first IDLE step: {jumps:.3f}")
+        if index == 0:
+            wider_spacings(model, space)
+
+
+def wider_spacings(model, space) -> None:
+    """The dev prompts' starts (16 seeds each) spaced at wider gaps than the shipped one: the words
+    on the state and the simulator's endings within 5 steps. IDM wants 10 m + 1.5 s of speed
+    between cars (40 m at 20 m/s) and brakes hard inside it, and IDLE does not brake for it."""
+    fields = model.config.state_fields
+    table = domains.get("driving").load("attributes")
+    cases = [c for c in load_prompt_set("scenarios/prompts/driving-dev.yaml").cases if c.kind != "out_of_range"]
+    with torch.no_grad():
+        made = [
+            (c, generate_scenes(model, space, c.text, [torch.Generator().manual_seed(s) for s in range(SEEDS)], draw=False))
+            for c in cases
+        ]
+    for gap in (SPACING_M, 25.0, 30.0, 40.0):
+        holds, states = [], []
+        for case, scenes in made:
+            spaced = nearest_first(spaced_in_lanes(scenes.states, fields, gap), fields)
+            checked = table.check(case.attributes, spaced, fields)
+            holds += np.all([checked[n] for n in case.attributes], 0).tolist()
+            states.append(spaced)
+        ended = simulated_endings(np.concatenate(states), fields, 5)[:, -1]
+        words = f"whole prompt on the state {np.mean(holds):.3f}"
+        print(f"  dev starts spaced {gap:.1f} m: {words}, the simulator ends within 5 steps {ended.mean():.3f}")
 
 
 if __name__ == "__main__":

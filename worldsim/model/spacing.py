@@ -20,8 +20,8 @@ SPACING_M = QUEUE_M + 0.5  # the spacing made: clear of the `cars_stacked` verdi
 ANCHOR_WEIGHT = 1000.0
 
 
-def spaced_in_lanes(states: np.ndarray, fields: list[str] | tuple[str, ...]) -> np.ndarray:
-    """(N, S) driving states with every two present vehicles in one lane at least SPACING_M apart
+def spaced_in_lanes(states: np.ndarray, fields: list[str] | tuple[str, ...], gap: float = SPACING_M) -> np.ndarray:
+    """(N, S) driving states with every two present vehicles in one lane at least `gap` apart
     along it, each moved as little as it can be (least squares, their order along the lane kept);
     the ego lane's nearest car ahead and behind held where they are unless a car between... none
     can be, so they stay. States without such a pair come back unchanged. A domain's `state_derived`."""
@@ -43,7 +43,7 @@ def spaced_in_lanes(states: np.ndarray, fields: list[str] | tuple[str, ...]) -> 
             if lane == 0:  # the ego's own lane
                 ahead, behind = np.flatnonzero(along[order] >= 0), np.flatnonzero(along[order] < 0)
                 weights[ahead[:1]] = weights[behind[-1:]] = ANCHOR_WEIGHT
-            placed = spread_apart(along[order], weights, SPACING_M)
+            placed = spread_apart(along[order], weights, gap)
             for k, x in zip(cars[order], placed, strict=True):
                 states[row, dx_columns[k]] = x
     return states
