@@ -3,17 +3,16 @@ prompt of the dev and held-out sets (one draw each), the share with a car on the
 stacked in one lane (`worldsim.model.crash`), the closest pair of other cars sharing a lane
 (percentiles, metres) and the share with a car ahead in the ego's lane that the ego reaches within
 3 s at their speeds; beside the same for real states of `data/driving` (every step, and each
-episode's first). For generated starts also the simulator's verdict (`worldsim.sources.
-driving_start`): the share it ends within 5 steps, of the stacked starts and of the others; and the
-share whose first dreamt step under IDLE moves the ego to another lane, beside the same from the
-starts of `data/eval/driving-long`'s episodes (IDLE keeps the lane in highway-env). For the first
-directory also, with its dev prompts' starts spaced further apart along their lanes than the shipped
-20.5 m (`worldsim.model.spacing`), how often the whole prompt holds on the state and how often the
+episode's first), with the share of real states the spacing of generated starts would move. For
+generated starts also the simulator's verdict (`worldsim.sources.driving_start`): the share it ends
+within 5 steps, of the stacked starts and of the others; and the share whose first dreamt step
+under IDLE moves the ego to another lane, beside the same from the starts of
+`data/eval/driving-long`'s episodes (IDLE keeps the lane in highway-env). For the first directory
+also, with its dev prompts' starts spaced further apart along their lanes than the shipped 20.5 m
+(`worldsim.model.spacing`), how often the whole prompt holds on the state and how often the
 simulator ends them within 5 steps.
-BENCHMARKS.md, "Prompted driving starts the dream ends at once".
-
-Usage: python scripts/generated_starts.py [DIR ...]   (default: the shipped driving weights)
-"""
+BENCHMARKS.md, "Prompted driving starts the dream ends at once" and "Generated driving starts
+spaced as highway-env spaces its traffic"."""
 
 from __future__ import annotations
 
@@ -86,7 +85,10 @@ def main(dirs: list[str]) -> None:
     data = Dataset("data/driving")
     fields = [f["name"] for f in data.source["state_fields"]]
     episodes = [data.episode(i) for i in data.indices()]
-    print(describe("real, every step", np.concatenate([e.states for e in episodes]), fields))
+    every = np.concatenate([e.states for e in episodes]).astype(np.float32)
+    print(describe("real, every step", every, fields))
+    moved = np.abs(spaced_in_lanes(every, fields) - every).max(1)
+    print(f"  the spacing moves {(moved > 1e-4).mean():.4f} of them, by at most {moved.max():.1f} m")
     print(describe("real, first states", np.stack([e.states[0] for e in episodes]), fields))
     cases = [c for split in ("dev", "heldout") for c in load_prompt_set(f"scenarios/prompts/driving-{split}.yaml").cases]
     texts = [c.text for c in cases if c.kind != "out_of_range"]
