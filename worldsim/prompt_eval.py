@@ -54,7 +54,6 @@ from worldsim.search.run import search_scenes
 
 HELD_FRAMES = 2000  # frames of the held-out episodes the probe's ceiling is measured on, at most
 SCENE_EVERY = 5  # steps between the real scenes the model draws for the realism test's controls
-MAX_DRAWN = 2000  # real scenes drawn for them, at most
 REALISM_REPEATS = 5  # classifier seeds each realism test is fitted with (`realism_tests`)
 
 
@@ -285,14 +284,16 @@ def _realism_tests(
     `config.seed` on; one fit on about 200 generated starts moves by 0.1-0.2 between seeds): its
     mean, lowest and highest accuracy. The tests: generated starts against real frames (what
     `realism` reports, on one seed); the model's drawings of real scenes (each the latent after
-    `context` real frames, up to MAX_DRAWN) against real frames, the floor the decoder sets whatever
-    the generator does; generated starts against those drawings, both drawn by the one decoder, so
+    `context` real frames, as many as there are generated starts) against real frames, the floor
+    the decoder sets whatever the generator does; generated starts against those drawings, both
+    drawn by the one decoder, so
     what tells them apart is what the scenes hold, not how they are drawn; and generated starts
     against real frames whose states hold the same words (`matched`: per prompt's group, indices
     into the real side; prompts no real scene holds left out), so that what a prompt set asks for
     more often than the data holds it (the middle lane, dense traffic) does not by itself tell the
     scenes apart. 0.5: indistinguishable."""
-    pick = np.sort(np.random.default_rng([config.seed, 2]).permutation(len(real.scenes))[:MAX_DRAWN])
+    # as many drawings as generated starts: a classifier given more frames of one kind tells them apart better
+    pick = np.sort(np.random.default_rng([config.seed, 2]).permutation(len(real.scenes))[: len(frames)])
     drawn = draw_latents(model, real.scenes[torch.from_numpy(pick)])
     episodes = real.scene_groups[pick]
     kept = np.isin(groups, [g for g, m in matched.items() if len(m)])
