@@ -158,7 +158,8 @@ def test_prompt_evaluation_reports_accuracy_refusals_realism_consistency_and_aph
     attributes = report["attributes"]
     assert set(attributes) == {"block_goal", "agent_side"}
     for name, a in attributes.items():
-        assert set(a) == {"on_state", "on_frame", "frame_given_state", "ceiling", "drawn_truth"}
+        assert set(a) == {"on_state", "on_frame", "frame_given_state", "ceiling", "ceiling_on_asked", "drawn_truth"}
+        assert a["ceiling_on_asked"] is None or 0.0 <= a["ceiling_on_asked"] <= 1.0
         assert a["drawn_truth"] is None  # this model draws from its whole latent, not from a state
         assert report["probe_ceiling"][name] == a["ceiling"]
     real = real_side(model, Dataset(prompted_run / "data"), config)  # made once, as `worldsim scaling` does
@@ -218,11 +219,31 @@ def test_drawn_truth_reads_a_state_decoders_drawings_of_real_states(prompted_run
     config = prompt_eval.PromptEvalConfig(probe_frames=100, probe_held_out=2, probe=ProbeRecipe(steps=2))
     real = prompt_eval.real_side(state_model, data, config)
     fields = state_model.config.state_fields
-    asked = {"block_goal": [True, False], "agent_region": [True, True]}
-    out = prompt_eval._per_attribute(state_model, real, ATTRIBUTES, fields, {n: [True, False] for n in asked}, asked)
+    draws = {"block_goal": [True, False], "agent_region": [True, True]}
+    asked = {"block_goal": ["on the goal", "far from the goal"], "agent_region": ["top-left", "top-left"]}
+    out = prompt_eval._per_attribute(state_model, real, ATTRIBUTES, fields, {n: [True, False] for n in draws}, draws, asked)
     assert out["block_goal"]["on_state"] == 0.5 and out["block_goal"]["frame_given_state"] == 1.0
     assert out["agent_region"]["on_frame"] == 1.0
     assert all(0.0 <= a["drawn_truth"] <= 1.0 and 0.0 <= a["ceiling"] <= 1.0 for a in out.values())
+
+
+def test_the_ceiling_on_asked_values_reads_only_real_frames_holding_them():
+    from worldsim.language.robotics import ATTRIBUTES, GOAL
+    from worldsim.prompt_eval import _read_asked
+    from worldsim.sources.robotics import STATE_FIELDS
+
+    fields = [f.name for f in STATE_FIELDS]
+    truth = np.zeros((4, len(fields)), np.float32)
+    truth[:, fields.index("block_x")] = [GOAL[0], GOAL[0], GOAL[0] + 400, GOAL[0] + 400]  # on, on, far, far
+    truth[:, fields.index("block_y")] = GOAL[1]
+    read = truth.copy()
+    read[1, fields.index("block_x")] += 400  # one of the two on the goal read far from it; both far ones read right
+    assert _read_asked(ATTRIBUTES, "block_goal", ["on the goal"], read, truth, fields) == 0.5
+    assert _read_asked(ATTRIBUTES, "block_goal", ["far from the goal"] * 3, read, truth, fields) == 1.0
+    # weighted as the scenes ask: one scene asked "on" (0.5), three "far" (1.0)
+    mixed = _read_asked(ATTRIBUTES, "block_goal", ["on the goal"] + ["far from the goal"] * 3, read, truth, fields)
+    assert mixed == pytest.approx((0.5 + 3 * 1.0) / 4)
+    assert _read_asked(ATTRIBUTES, "block_goal", ["near the goal"], read, truth, fields) is None  # no real frame holds it
 
 
 def test_calm_actions_leave_each_scene_to_itself():

@@ -362,9 +362,13 @@ def format_prompt_report(report: dict) -> str:
         a = report["modal_aphasia"]
         lines.append(f"  draw {num(a['draw'])} vs describe {num(a['describe'])}: gap {num(a['gap'])}")
     if report.get("attributes"):
-        lines.append("  where each attribute is lost: state, frame, frame where the state holds, real frames, drawn truth")
+        lines.append(
+            "  where each attribute is lost: state, frame, frame where the state holds, real frames, "
+            "real frames holding the asked value, drawn truth"
+        )
         for name, a in report["attributes"].items():
-            cells = (a["on_state"], a["on_frame"], a["frame_given_state"], a["ceiling"], a["drawn_truth"])
+            asked = a.get("ceiling_on_asked")  # reports written before it have none
+            cells = (a["on_state"], a["on_frame"], a["frame_given_state"], a["ceiling"], asked, a["drawn_truth"])
             lines.append(f"    {name:<20} " + " ".join(f"{num(v):>5}" for v in cells))
     return "\n".join(lines)
 
