@@ -1,8 +1,8 @@
 """Generated driving scenes spaced along their lanes as highway-env spaces its traffic.
 
-IDM keeps highway-env's vehicles apart: in 21,576 states of `data/driving` (every step of one
-episode in five) two vehicles share a lane closer than `crash.QUEUE_M` (20 m) in 0.06 %, and at no
-episode's first step. A prompt's generated scene stacks them in most draws (a conditional VAE
+IDM keeps highway-env's vehicles apart: in the 108,080 states of `data/driving` two vehicles share
+a lane closer than `crash.QUEUE_M` (20 m) in 0.1 %, and at no episode's first step
+(`scripts/generated_starts.py`). A prompt's generated scene stacks them in most draws (a conditional VAE
 averages where cars could be), which the simulator ends within a few steps and the decoder draws as
 one car. `spaced_in_lanes` moves them apart by as little as it can, as the lane snap moves a car
 onto a lane centre (`scene.as_simulated`): no scene the simulator could hold is changed.
@@ -22,9 +22,9 @@ ANCHOR_WEIGHT = 1000.0
 
 def spaced_in_lanes(states: np.ndarray, fields: list[str] | tuple[str, ...], gap: float = SPACING_M) -> np.ndarray:
     """(N, S) driving states with every two present vehicles in one lane at least `gap` apart
-    along it, each moved as little as it can be (least squares, their order along the lane kept);
-    the ego lane's nearest car ahead and behind held where they are unless a car between... none
-    can be, so they stay. States without such a pair come back unchanged. A domain's `state_derived`."""
+    along it, each moved as little as it can be (least squares, their order along the lane kept, the
+    ego lane's nearest car ahead and behind weighted to stay put). States without such a pair come
+    back unchanged. The driving domain's `state_derived`."""
     _check_layout(fields)
     states = np.array(states, dtype=np.float32, copy=True)
     fields = list(fields)
