@@ -12,7 +12,10 @@ also, with its dev prompts' starts spaced further apart along their lanes than t
 (`worldsim.model.spacing`), how often the whole prompt holds on the state and how often the
 simulator ends them within 5 steps.
 BENCHMARKS.md, "Prompted driving starts the dream ends at once" and "Generated driving starts
-spaced as highway-env spaces its traffic"."""
+spaced as highway-env spaces its traffic".
+
+Usage: python scripts/generated_starts.py [DIR ...]   (default: the shipped driving weights)
+"""
 
 from __future__ import annotations
 
