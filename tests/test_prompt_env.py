@@ -130,6 +130,8 @@ def test_prompt_evaluation_reports_accuracy_refusals_realism_consistency_and_aph
     assert report["refusals"] == 1.0 and set(report["whole_prompt"]["by_kind_on_frame"]) == {"simple", "relational"}
     assert report["feasible"] == 1.0  # PushT names no start a scene cannot be in
     assert 0.0 <= report["whole_prompt"]["on_state"] <= 1.0 and 0.0 <= report["realism"] <= 1.0
+    real_whole = report["whole_prompt"]["real_frames_read_whole"]  # the frame column's ceiling
+    assert real_whole is None or 0.0 <= real_whole <= 1.0
     tests = report["realism_tests"]  # the test over classifier seeds, the decoder's floor, the scenes' content
     assert set(tests) == {
         "against_real_frames",

@@ -312,7 +312,12 @@ def format_prompt_report(report: dict) -> str:
             else ""
         )
         + ":",
-        f"  whole-prompt accuracy: on the generated state {num(whole['on_state'])}, read off the frame {num(whole['on_frame'])}",
+        f"  whole-prompt accuracy: on the generated state {num(whole['on_state'])}, read off the frame {num(whole['on_frame'])}"
+        + (
+            f" (held-out real frames holding the words, read off the frame: {num(whole['real_frames_read_whole'])})"
+            if "real_frames_read_whole" in whole  # reports written before it have none
+            else ""
+        ),
         "  by kind (frame): " + ", ".join(f"{k} {num(v)}" for k, v in whole["by_kind_on_frame"].items()),
         "  probe ceiling on held-out real frames: " + ", ".join(f"{k} {num(v)}" for k, v in report["probe_ceiling"].items()),
         f"  refusals of out-of-range prompts: {num(report['refusals'])}",

@@ -158,6 +158,7 @@ def evaluate_prompts(
 
     per_kind: dict[str, list[bool]] = {}
     state_ok, frame_ok, draws, stated, asked, refusals, cases, feasible = [], [], {}, {}, {}, [], [], []
+    held_read, real_whole = probe.predict(real.held_frames), []  # what the probe reads off held-out real frames
     gen_frames, gen_groups, gen_latents, spreads, like_it, matched = [], [], [], [], [], {}
     search = Search(config.method, config.samples, config.verifier, config.temperature, config.variety)
     for p, case in enumerate(prompts.cases):
@@ -192,6 +193,11 @@ def evaluate_prompts(
             draws.setdefault(name, []).extend(on_frame[name].tolist())
             stated.setdefault(name, []).extend(on_state[name].tolist())
             asked.setdefault(name, []).extend([case.attributes[name]] * len(scenes.states))
+        # the probe on held-out real frames that hold the whole prompt, read whole: the frame check's ceiling
+        held_holding = _holding(table, case.attributes, real.held_states, fields)
+        if held_holding.any():
+            read_whole = _holding(table, case.attributes, held_read[held_holding], fields)
+            real_whole += [float(read_whole.mean())] * config.seeds
         holds_words = np.flatnonzero(_holding(table, case.attributes, real.states, fields))
         holding = real.states[holds_words]
         spread = seed_spread(scenes.states, holding, data.angles)
@@ -225,6 +231,9 @@ def evaluate_prompts(
             "on_state": _mean(state_ok),
             "on_frame": _mean(frame_ok),
             "by_kind_on_frame": {k: _mean(v) for k, v in per_kind.items()},
+            # held-out real frames holding each prompt's words, read whole by the probe (prompts no
+            # such frame holds left out; weighted as the scenes): the frame column's ceiling
+            "real_frames_read_whole": _mean(real_whole),
         },
         "probe_ceiling": {name: a["ceiling"] for name, a in attributes.items()},
         "attributes": attributes,
