@@ -8,9 +8,11 @@ For a prompt set (`scenarios/prompts/<domain>-<split>.yaml`) and a world model w
   real frames only (`critics.StateProbe`; what the user sees, not what the latent claims). Whole-
   prompt accuracy is the share of scenes where every attribute holds, overall and per kind. The
   probe's own accuracy on real frames of episodes it never learnt from (attributes read off them
-  against their true state) is the ceiling of the frame check; with a model that draws from its
-  physical state, the probe also reads the model's drawings of those true states ("drawn truth"):
-  a frame column far below both is lost in the generated states, not in the drawing or the judge.
+  against their true state) is the ceiling of the frame check, over every value of an attribute and
+  on the values the prompts ask, and for the whole prompt (held-out real frames holding its words,
+  read whole); with a model that draws from its physical state, the probe also reads the model's
+  drawings of those true states ("drawn truth"): a frame column far below both is lost in the
+  generated states, not in the drawing or the judge.
 - refusals: the out-of-range prompts must be refused with the expected reason.
 - seeds' spread: how far one prompt's seeds differ, against the real scenes that hold the same
   words (`seed_spread`; 1: as varied, near 0: every seed the same scene).
@@ -291,13 +293,13 @@ def _realism_tests(
     model: WorldModel, real: RealSide, frames: np.ndarray, groups: np.ndarray, matched: dict, config: PromptEvalConfig
 ) -> dict[str, dict[str, float] | None]:
     """The realism test and what bounds it, each fitted REALISM_REPEATS times (classifier seeds
-    `config.seed` on; one fit on about 200 generated starts moves by 0.1-0.2 between seeds): its
+    `config.seed` on; one fit on about 200 generated starts moves by 0.1-0.3 between seeds): its
     mean, lowest and highest accuracy. The tests: generated starts against real frames (what
     `realism` reports, on one seed); the model's drawings of real scenes (each the latent after
     `context` real frames, as many as there are generated starts) against real frames, the floor
     the decoder sets whatever the generator does; generated starts against those drawings, both
-    drawn by the one decoder, so
-    what tells them apart is what the scenes hold, not how they are drawn; and generated starts
+    drawn by the one decoder, so what tells them apart is what the scenes hold, not how they are
+    drawn; and generated starts
     against real frames whose states hold the same words (`matched`: per prompt's group, indices
     into the real side; prompts no real scene holds left out), so that what a prompt set asks for
     more often than the data holds it (the middle lane, dense traffic) does not by itself tell the
