@@ -132,6 +132,9 @@ def test_prompt_evaluation_reports_accuracy_refusals_realism_consistency_and_aph
     assert 0.0 <= report["whole_prompt"]["on_state"] <= 1.0 and 0.0 <= report["realism"] <= 1.0
     real_whole = report["whole_prompt"]["real_frames_read_whole"]  # the frame column's ceiling
     assert real_whole is None or 0.0 <= real_whole <= 1.0
+    where_real = report["whole_prompt"]["on_frame_where_real_frames_hold"]  # the frame column on the same prompts
+    assert (where_real is None) == (real_whole is None)
+    assert all(c.get("real_frames_read_whole") is None or 0.0 <= c["real_frames_read_whole"] <= 1.0 for c in report["cases"])
     tests = report["realism_tests"]  # the test over classifier seeds, the decoder's floor, the scenes' content
     assert set(tests) == {
         "against_real_frames",

@@ -314,7 +314,8 @@ def format_prompt_report(report: dict) -> str:
         + ":",
         f"  whole-prompt accuracy: on the generated state {num(whole['on_state'])}, read off the frame {num(whole['on_frame'])}"
         + (
-            f" (held-out real frames holding the words, read off the frame: {num(whole['real_frames_read_whole'])})"
+            f" (on the prompts held-out real frames hold: generated {num(whole.get('on_frame_where_real_frames_hold'))}, "
+            f"real frames {num(whole['real_frames_read_whole'])})"
             if "real_frames_read_whole" in whole  # reports written before it have none
             else ""
         ),

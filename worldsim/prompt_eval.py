@@ -160,7 +160,8 @@ def evaluate_prompts(
 
     per_kind: dict[str, list[bool]] = {}
     state_ok, frame_ok, draws, stated, asked, refusals, cases, feasible = [], [], {}, {}, {}, [], [], []
-    held_read, real_whole = probe.predict(real.held_frames), []  # what the probe reads off held-out real frames
+    held_read = probe.predict(real.held_frames)  # what the probe reads off held-out real frames
+    real_whole, frame_where_real = [], []
     gen_frames, gen_groups, gen_latents, spreads, like_it, matched = [], [], [], [], [], {}
     search = Search(config.method, config.samples, config.verifier, config.temperature, config.variety)
     for p, case in enumerate(prompts.cases):
@@ -197,9 +198,11 @@ def evaluate_prompts(
             asked.setdefault(name, []).extend([case.attributes[name]] * len(scenes.states))
         # the probe on held-out real frames that hold the whole prompt, read whole: the frame check's ceiling
         held_holding = _holding(table, case.attributes, real.held_states, fields)
+        real_read = None
         if held_holding.any():
-            read_whole = _holding(table, case.attributes, held_read[held_holding], fields)
-            real_whole += [float(read_whole.mean())] * config.seeds
+            real_read = float(_holding(table, case.attributes, held_read[held_holding], fields).mean())
+            real_whole += [real_read] * config.seeds
+            frame_where_real += whole_frame.tolist()
         holds_words = np.flatnonzero(_holding(table, case.attributes, real.states, fields))
         holding = real.states[holds_words]
         spread = seed_spread(scenes.states, holding, data.angles)
@@ -219,6 +222,7 @@ def evaluate_prompts(
                 "understood": scenes.understood,
                 "state_holds": float(whole_state.mean()),
                 "frame_holds": float(whole_frame.mean()),
+                "real_frames_read_whole": real_read,
                 "feasible": float(scenes.feasible.mean()),
                 "seed_spread": spread,
             }
@@ -236,6 +240,7 @@ def evaluate_prompts(
             # held-out real frames holding each prompt's words, read whole by the probe (prompts no
             # such frame holds left out; weighted as the scenes): the frame column's ceiling
             "real_frames_read_whole": _mean(real_whole),
+            "on_frame_where_real_frames_hold": _mean(frame_where_real),  # the frame column on those prompts
         },
         "probe_ceiling": {name: a["ceiling"] for name, a in attributes.items()},
         "attributes": attributes,
