@@ -50,7 +50,7 @@ def main(root: str, probes: bool) -> None:
         names = list(agree)
         for label, recipe in PROBES.items():
             real = real_side(model, data, PromptEvalConfig(probe=recipe), Dataset("data/eval/driving-probe"))
-            read = _read_accuracy(table, real.probe.predict(real.held_frames), real.held_states, fields, names)
+            read = _read_accuracy(table, real.held_read, real.held_states, fields, names)
             cells = ", ".join(f"{n} {'-' if v is None else f'{v:.2f}'}" for n, v in read.items())
             print(f"the frame probe, {label}: {cells}")
 

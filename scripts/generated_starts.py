@@ -8,9 +8,9 @@ generated starts also the simulator's verdict (`worldsim.sources.driving_start`)
 within 5 steps, of the stacked starts and of the others; and the share whose first dreamt step
 under IDLE moves the ego to another lane, beside the same from the starts of
 `data/eval/driving-long`'s episodes (IDLE keeps the lane in highway-env). For the first directory
-also, with its dev prompts' starts spaced further apart along their lanes than the shipped 20.5 m
-(`worldsim.model.spacing`), how often the whole prompt holds on the state and how often the
-simulator ends them within 5 steps.
+also the first dev start the simulator ends, followed step by step, and, with its dev prompts'
+starts spaced further apart along their lanes than the shipped 20.5 m (`worldsim.model.spacing`),
+how often the whole prompt holds on the state and how often the simulator ends them within 5 steps.
 BENCHMARKS.md, "Prompted driving starts the dream ends at once" and "Generated driving starts
 spaced as highway-env spaces its traffic".
 
@@ -93,8 +93,8 @@ def main(dirs: list[str]) -> None:
     moved = np.abs(spaced_in_lanes(every, fields) - every).max(1)
     print(f"  the spacing moves {(moved > 1e-4).mean():.4f} of them, by at most {moved.max():.1f} m")
     print(describe("real, first states", np.stack([e.states[0] for e in episodes]), fields))
-    cases = [c for split in ("dev", "heldout") for c in load_prompt_set(f"scenarios/prompts/driving-{split}.yaml").cases]
-    texts = [c.text for c in cases if c.kind != "out_of_range"]
+    cases = {split: load_prompt_set(f"scenarios/prompts/driving-{split}.yaml").cases for split in ("dev", "heldout")}
+    cases = {split: [c for c in found if c.kind != "out_of_range"] for split, found in cases.items()}
     for index, name in enumerate(dirs):
         path = resolve_checkpoint(name)
         model, _ = load_model(path)
@@ -104,10 +104,15 @@ def main(dirs: list[str]) -> None:
             print(f"  the dream moves the ego a lane at the first IDLE step from real starts: {lane_jumps(model, real):.3f}")
         space, _ = load_shared_space(path, world_model=model)
         with torch.no_grad():
-            scenes = [
-                generate_scenes(model, space, t, [torch.Generator().manual_seed(s) for s in range(SEEDS)], draw=False)
-                for t in texts
-            ]
+            scenes = {
+                split: [
+                    generate_scenes(model, space, c.text, [torch.Generator().manual_seed(s) for s in range(SEEDS)], draw=False)
+                    for c in found
+                ]
+                for split, found in cases.items()
+            }
+        dev = list(zip(cases["dev"], scenes["dev"], strict=True))
+        scenes = scenes["dev"] + scenes["heldout"]
         states = np.concatenate([scene.states for scene in scenes])
         print(describe(str(name), states, model.config.state_fields))
         stacked = cars_stacked(states, model.config.state_fields)
@@ -117,24 +122,46 @@ def main(dirs: list[str]) -> None:
         jumps = lane_jumps(model, torch.cat([scene.latents for scene in scenes]))
         print(f"  the dream moves the ego a lane at the first IDLE step: {jumps:.3f}")
         if index == 0:
-            wider_spacings(model, space)
+            dev_states = np.concatenate([scene.states for _, scene in dev])  # the first rows of `states`
+            trace_first_ending(dev_states[ended[: len(dev_states)]][0], model)
+            wider_spacings(model, dev)
 
 
-def wider_spacings(model, space) -> None:
-    """The dev prompts' starts (16 seeds each) spaced at wider gaps than the shipped one: the words
-    on the state and the simulator's endings within 5 steps. IDM wants 10 m + 1.5 s of speed
-    between cars (40 m at 20 m/s) and brakes hard inside it, and IDLE does not brake for it."""
+def trace_first_ending(state: np.ndarray, model) -> None:
+    """The first dev start the simulator ends within 5 steps, followed step by step (IDLE): each
+    vehicle's place along the road relative to the ego, its lane's y and its speed."""
+    import gymnasium as gym
+    import highway_env  # noqa: F401  (registers the highway-env ids)
+
+    from worldsim.sources.driving_start import IDLE, place
+
+    env = gym.make("highway-fast-v0")
+    env.reset(seed=0)
+    core = env.unwrapped
+    place(core, state, model.config.state_fields)
+    ego, others = core.vehicle, list(core.road.vehicles[1:])
+    print("  the first dev start the simulator ends, step by step (dx m, y m, speed m/s; X: crashed):")
+    step, ended = 0, False
+    while True:
+        cells = [(v.position[0] - ego.position[0], v.position[1], v.speed, ", X" if v.crashed else "") for v in others]
+        cars = ", ".join(f"({dx:.1f}, {y:.0f}, {speed:.1f}{crashed})" for dx, y, speed, crashed in cells)
+        print(f"    step {step}: ego y {ego.position[1]:.0f} speed {ego.speed:.1f}; {cars}")
+        if ended or step == 5:
+            break
+        ended, step = env.step(IDLE)[2], step + 1
+    env.close()
+
+
+def wider_spacings(model, dev) -> None:
+    """The dev prompts' starts (`dev`: each case with its generated scenes) spaced at wider gaps
+    than the shipped one: the words on the state and the simulator's endings within 5 steps. IDM
+    wants 10 m + 1.5 s of speed between cars (40 m at 20 m/s) and brakes hard inside it, and IDLE
+    does not brake for it."""
     fields = model.config.state_fields
     table = domains.get("driving").load("attributes")
-    cases = [c for c in load_prompt_set("scenarios/prompts/driving-dev.yaml").cases if c.kind != "out_of_range"]
-    with torch.no_grad():
-        made = [
-            (c, generate_scenes(model, space, c.text, [torch.Generator().manual_seed(s) for s in range(SEEDS)], draw=False))
-            for c in cases
-        ]
     for gap in (SPACING_M, 25.0, 30.0, 40.0):
         holds, states = [], []
-        for case, scenes in made:
+        for case, scenes in dev:
             spaced = nearest_first(spaced_in_lanes(scenes.states, fields, gap), fields)
             checked = table.check(case.attributes, spaced, fields)
             holds += np.all([checked[n] for n in case.attributes], 0).tolist()

@@ -2,7 +2,7 @@ import os
 
 import pytest
 import torch
-from tiny_models import TINY
+from tiny_models import tiny_train_config
 
 # Test models are tiny: one thread avoids thread-pool overhead that dominates small tensor ops.
 torch.set_num_threads(1)
@@ -26,7 +26,7 @@ def tiny_run(tmp_path_factory):
     """tiny_run(domain, steps=2): a tiny trained run directory on 4 short episodes, made once per
     (domain, steps) for the whole session; tests only read it."""
     from worldsim.data import CollectRequest, collect
-    from worldsim.model.train import TrainConfig, train
+    from worldsim.model.train import train
 
     runs = {}
 
@@ -34,22 +34,7 @@ def tiny_run(tmp_path_factory):
         if (domain, steps) not in runs:
             root = tmp_path_factory.mktemp(f"tiny-{domain}")
             collect(CollectRequest(domain=domain, out=str(root / "data"), episodes=4, max_steps=8, seed=2), progress=False)
-            train(
-                TrainConfig(
-                    data=str(root / "data"),
-                    out=str(root / "run"),
-                    steps=steps,
-                    batch_size=2,
-                    context=3,
-                    horizon=2,
-                    checkpoint_every=steps,
-                    video_every=100,
-                    val_batches=1,
-                    val_fraction=0.3,
-                    model=TINY,
-                ),
-                progress=False,
-            )
+            train(tiny_train_config(root / "data", root / "run", steps, checkpoint_every=steps), progress=False)
             runs[domain, steps] = root / "run"
         return runs[domain, steps]
 

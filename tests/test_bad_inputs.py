@@ -7,7 +7,7 @@ import socket
 
 import numpy as np
 import pytest
-from tiny_models import TINY
+from tiny_models import tiny_train_config
 
 from worldsim.cli import main
 from worldsim.counterfactual.branch import Track
@@ -17,7 +17,7 @@ from worldsim.envs.vector_env import WorldSimVectorEnv
 from worldsim.model.checkpoint import CheckpointError, load_model, save_model
 from worldsim.model.run_lock import RunInUseError, run_lock
 from worldsim.model.start_bank import START_BANK
-from worldsim.model.train import TrainConfig, train
+from worldsim.model.train import train
 
 
 @pytest.fixture(scope="module")
@@ -26,19 +26,7 @@ def run(tiny_run):
 
 
 def tiny_config(run, out, steps):
-    return TrainConfig(
-        data=str(run.parent / "data"),
-        out=str(out),
-        steps=steps,
-        batch_size=2,
-        context=3,
-        horizon=2,
-        checkpoint_every=2,
-        video_every=100,
-        val_batches=1,
-        val_fraction=0.3,
-        model=TINY,
-    )
+    return tiny_train_config(run.parent / "data", out, steps)
 
 
 @pytest.mark.parametrize("env_class", [WorldSimEnv, RealWorldEnv])

@@ -93,6 +93,7 @@ class RealSide:
     probe: StateProbe
     held_frames: np.ndarray  # frames of the episodes kept from the probe, and their states: its ceiling
     held_states: np.ndarray
+    held_read: np.ndarray  # the states the probe reads off those frames
 
 
 def real_side(model: WorldModel, data: Dataset, config: PromptEvalConfig, probe_data: Dataset | None = None) -> RealSide:
@@ -122,7 +123,8 @@ def real_side(model: WorldModel, data: Dataset, config: PromptEvalConfig, probe_
     in_held = np.isin(every_group, held)
     held_frames, held_states = every_frame[in_held], every_state[in_held]
     every = max(1, -(-len(held_frames) // HELD_FRAMES))
-    return RealSide(frames, states, groups, starts, *scenes, probe, held_frames[::every], held_states[::every])
+    held_frames, held_states = held_frames[::every], held_states[::every]
+    return RealSide(frames, states, groups, starts, *scenes, probe, held_frames, held_states, probe.predict(held_frames))
 
 
 def _episode_frames(data: Dataset, indices, episodes=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -160,7 +162,6 @@ def evaluate_prompts(
 
     per_kind: dict[str, list[bool]] = {}
     state_ok, frame_ok, draws, stated, asked, refusals, cases, feasible = [], [], {}, {}, {}, [], [], []
-    held_read = probe.predict(real.held_frames)  # what the probe reads off held-out real frames
     real_whole, frame_where_real = [], []
     gen_frames, gen_groups, gen_latents, spreads, like_it, matched = [], [], [], [], [], {}
     search = Search(config.method, config.samples, config.verifier, config.temperature, config.variety)
@@ -200,7 +201,7 @@ def evaluate_prompts(
         held_holding = _holding(table, case.attributes, real.held_states, fields)
         real_read = None
         if held_holding.any():
-            real_read = float(_holding(table, case.attributes, held_read[held_holding], fields).mean())
+            real_read = float(_holding(table, case.attributes, real.held_read[held_holding], fields).mean())
             real_whole += [real_read] * config.seeds
             frame_where_real += whole_frame.tolist()
         holds_words = np.flatnonzero(_holding(table, case.attributes, real.states, fields))
@@ -382,8 +383,7 @@ def _per_attribute(model: WorldModel, real: RealSide, table, fields, stated, dra
     scene was asked for): how often the probe reads the asked value off held-out real frames whose
     state holds it, weighted as the scenes ask it. A value the data rarely holds (PushT's block on
     the goal, in 1.5 % of states) can be read far worse than the attribute's common ones."""
-    read = real.probe.predict(real.held_frames)
-    ceiling = _read_accuracy(table, read, real.held_states, fields, draws)
+    ceiling = _read_accuracy(table, real.held_read, real.held_states, fields, draws)
     drawn = {}
     if not model.config.draws_on_previous and model.config.decoder_input == "state":
         states = real.held_states
@@ -399,7 +399,7 @@ def _per_attribute(model: WorldModel, real: RealSide, table, fields, stated, dra
             "on_frame": float(on_frame.mean()),
             "frame_given_state": float(on_frame[on_state].mean()) if on_state.any() else None,
             "ceiling": ceiling.get(name),
-            "ceiling_on_asked": _read_asked(table, name, asked[name], read, real.held_states, fields),
+            "ceiling_on_asked": _read_asked(table, name, asked[name], real.held_read, real.held_states, fields),
             "drawn_truth": drawn.get(name),
         }
     return out
