@@ -434,3 +434,28 @@ def test_the_model_card_gives_a_generator_retrained_alone_its_own_seed_and_flags
     alone = text_section({"config": config, "data": "data/driving"})
     (whole,) = [line for line in alone if line.startswith("worldsim train-text")]  # text model and generator together
     assert whole.endswith("--seed 1")
+
+
+def test_a_number_is_scored_in_units_of_its_tolerance_so_a_miss_by_one_costs_what_a_category_does():
+    from worldsim.language.driving import ATTRIBUTES as DRIVING
+    from worldsim.model.scene_guide import number_scales
+
+    ranges = {"ego_speed": [15, 35], "car_ahead_gap": [0, 120]}
+    scales = number_scales(DRIVING, ranges)
+    assert scales == pytest.approx({"ego_speed": 2.5 / 20, "car_ahead_gap": 5 / 120})
+    kinds = {"car_ahead_gap": 0}
+    asked = {"car_ahead_gap": torch.tensor([0.5, float("nan")])}  # 60 m; the second scene has no car ahead
+    missed_by = {m: {"car_ahead_gap": torch.tensor([0.5 + m * 5 / 120, 0.9])} for m in (1, 4)}
+    in_range = reading_loss(missed_by[1], kinds, asked)
+    one, four = (reading_loss(missed_by[m], kinds, asked, scales) for m in (1, 4))
+    assert in_range.item() == pytest.approx((5 / 120) ** 2)  # what the heads learnt from before: next to nothing
+    assert one.item() == pytest.approx(0.5)  # Huber at one tolerance
+    assert four.item() == pytest.approx(3.5)  # linear beyond it: an outlier does not swamp the categories
+
+
+def test_text_models_trained_before_keep_learning_numbers_in_their_range():
+    from worldsim.model.text_training import trained_config
+
+    assert trained_config({"config": {"steps": 10}}).numbers_in_range
+    assert not trained_config({"config": {"steps": 10, "numbers_in_range": False}}).numbers_in_range
+    assert not TextTrainConfig().numbers_in_range

@@ -139,3 +139,19 @@ def test_train_text_command(text_run, tmp_path, capsys):
     assert main(args + ["--pool", "0"]) == 2 and "--pool must be at least 1" in capsys.readouterr().err
     assert main(args + ["--pool", "5000", "--quiet"]) == 2 and "fewer than a pool of 5000" in capsys.readouterr().err
     assert np.isfinite(json.loads((tmp_path / "text.json").read_text())["report"]["loss"]["last"])
+
+
+def test_numbers_are_learnt_in_their_tolerance_unless_the_text_model_predates_it(tmp_path):
+    from worldsim.language.driving import ATTRIBUTES as DRIVING
+
+    tokenizer = Tokenizer.train(["a car 35 m ahead, slower than the ego", "our car doing 28 m/s"] * 5, 60)
+    kinds = {a.name: 0 if a.numeric else len(a.values) for a in DRIVING.attributes}
+    ranges = {"ego_speed": [15, 35], "car_ahead_gap": [0, 120]}
+    current = SharedSpace(TextConfig("driving", 8, kinds, ranges, tolerances={"ego_speed": 2.5, "car_ahead_gap": 5}), tokenizer)
+    assert current.number_scales() == pytest.approx({"ego_speed": 0.125, "car_ahead_gap": 5 / 120})
+    save_shared_space(current, tmp_path / "now")
+    assert load_shared_space(tmp_path / "now")[0].number_scales() == pytest.approx(current.number_scales())
+    meta = json.loads((tmp_path / "now" / "text.json").read_text())
+    del meta["config"]["tolerances"]  # a text.json written before numbers were learnt in their tolerance
+    (tmp_path / "now" / "text.json").write_text(json.dumps(meta))
+    assert load_shared_space(tmp_path / "now")[0].number_scales() == {}

@@ -31,10 +31,15 @@ GENERATOR_OPTIONS = (
         "(a start the dynamics move a car onto the ego at once); 0: the start alone",
     ),
 )
-# The attribute reader's safeguards, each on unless its switch is given.
+# Defaults each switch turns off: the attribute reader's safeguards, and numbers learnt in their tolerance's units.
 GENERATOR_SWITCHES = (
     ("reader_all_fields", "the attribute reader sees every state field, not only those the table's rules read"),
     ("reader_unclamped", "the reader judges a state beyond the span of real ones where it lies, not at the span's edge"),
+    (
+        "numbers_in_range",
+        "the heads and the reader learn numbers (a speed, a gap) in units of their whole range, as text models "
+        "trained before did, not of the tolerance a prompt's number holds within",
+    ),
 )
 
 

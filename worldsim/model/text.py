@@ -90,6 +90,9 @@ class TextConfig:
     # attribute name -> classes (a category) or 0 (a number, regressed on [low, high] scaled to [0, 1])
     attributes: dict[str, int] = field(default_factory=dict)
     ranges: dict[str, list[float]] = field(default_factory=dict)  # numbers: [low, high]
+    # numbers: the tolerance they hold within; the heads learn them in its units (scene_guide.reading_loss).
+    # Empty in text models trained before: they learnt numbers in units of the whole range.
+    tolerances: dict[str, float] = field(default_factory=dict)
     vocab_size: int = 400
     max_tokens: int = 48
     width: int = 128
@@ -144,6 +147,11 @@ class SharedSpace(nn.Module):
 
     def similarity(self, texts: torch.Tensor, scenes: torch.Tensor) -> torch.Tensor:
         return self.log_scale.exp().clamp(max=100) * texts @ scenes.T
+
+    def number_scales(self) -> dict[str, float]:
+        """Each number's tolerance in the heads' [0, 1] units: what `reading_loss` scores it in."""
+        c = self.config
+        return {name: t / (c.ranges[name][1] - c.ranges[name][0]) for name, t in c.tolerances.items()}
 
     def read_attributes(self, embedded: torch.Tensor) -> dict[str, torch.Tensor]:
         """Attribute name -> (N, classes) logits, or (N,) a number scaled to [0, 1]."""

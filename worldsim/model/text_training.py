@@ -81,6 +81,9 @@ class TextTrainConfig:
     reader_unclamped: bool = False
     reader_steps: int = 1500  # the attribute reader's, before the generator's
     reader_jitter: float = 1.0  # how far around real state codes the reader learns the rules (their stds)
+    # Numbers (driving's speed and gap) learnt by the heads and the reader in units of their whole
+    # range, as the text models trained before were, rather than of their tolerance (reading_loss).
+    numbers_in_range: bool = False
     seed: int = 0
 
 
@@ -137,17 +140,21 @@ def split_scenes(model: WorldModel, data: Dataset, config: TextTrainConfig, prog
 
 
 def trained_config(report: dict[str, Any]) -> TextTrainConfig:
-    """The settings a text model was trained with, read back from its report (defaults where it has none)."""
+    """The settings a text model was trained with, read back from its report (defaults where it has none;
+    reports that predate `numbers_in_range` learnt numbers in units of their range)."""
     known = TextTrainConfig.__dataclass_fields__
-    return TextTrainConfig(**{k: v for k, v in report.get("config", {}).items() if k in known})
+    recorded = {"numbers_in_range": True, **report.get("config", {})}
+    return TextTrainConfig(**{k: v for k, v in recorded.items() if k in known})
 
 
-def text_config_for(model: WorldModel, table: AttributeTable, vocab_size: int) -> TextConfig:
+def text_config_for(model: WorldModel, table: AttributeTable, vocab_size: int, in_tolerances: bool = True) -> TextConfig:
+    numbers = [a for a in table.attributes if a.numeric]
     return TextConfig(
         domain=model.config.domain,
         latent_dim=model.config.latent_dim,
         attributes={a.name: 0 if a.numeric else len(a.values) for a in table.attributes},
-        ranges={a.name: [a.low, a.high] for a in table.attributes if a.numeric},
+        ranges={a.name: [a.low, a.high] for a in numbers},
+        tolerances={a.name: a.tolerance for a in numbers} if in_tolerances else {},
         vocab_size=vocab_size,
     )
 
@@ -166,7 +173,7 @@ def _labels(table: AttributeTable, rows: list[dict[str, Any]], config: TextConfi
 
 
 def attribute_loss(space: SharedSpace, embedded: torch.Tensor, labels: dict[str, torch.Tensor]) -> torch.Tensor:
-    return reading_loss(space.read_attributes(embedded), space.config.attributes, labels)
+    return reading_loss(space.read_attributes(embedded), space.config.attributes, labels, space.number_scales())
 
 
 def multi_positive_nce(similarity: torch.Tensor, positive: torch.Tensor) -> torch.Tensor:
@@ -194,7 +201,7 @@ def train_shared_space(
         caption(table, train_scenes.values(table, int(i)), rng)[0] for i in rng.integers(len(train_scenes), size=config.corpus)
     ]
     tokenizer = Tokenizer.train(corpus, config.vocab_size)
-    text_config = text_config_for(model, table, tokenizer.vocab_size)
+    text_config = text_config_for(model, table, tokenizer.vocab_size, in_tolerances=not config.numbers_in_range)
     space = SharedSpace(text_config, tokenizer)
     optimizer = torch.optim.AdamW(space.parameters(), lr=config.lr, weight_decay=1e-4)
     losses = []
@@ -282,6 +289,7 @@ def train_scene_generator(
             seed=config.seed,
             progress=progress,
             all_fields=config.reader_all_fields,
+            in_tolerances=not config.numbers_in_range,
         )
     generator.train()
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -458,6 +466,7 @@ GENERATOR_SETTINGS = (
     "reader_unclamped",
     "reader_steps",
     "reader_jitter",
+    "numbers_in_range",
     "batch_size",
     "lr",
     "seed",
