@@ -155,3 +155,43 @@ def test_numbers_are_learnt_in_their_tolerance_unless_the_text_model_predates_it
     del meta["config"]["tolerances"]  # a text.json written before numbers were learnt in their tolerance
     (tmp_path / "now" / "text.json").write_text(json.dumps(meta))
     assert load_shared_space(tmp_path / "now")[0].number_scales() == {}
+
+
+def test_each_digit_token_carries_the_value_of_the_number_it_spells():
+    from worldsim.model.text import number_features
+
+    tokenizer = Tokenizer.train(["a car 35 m ahead, our car doing 28 m/s", "lane 2"] * 5, 60)
+    texts = ["a car 35 m ahead", "our car doing 2.5 m/s", "no number here"]
+    ids, _ = tokenizer(texts, max_tokens=16)
+    values = tokenizer.numbers(texts, max_tokens=16)
+    assert values.shape == ids.shape
+    tokens = tokenizer.tokens(texts[0])
+    for token, value in zip(tokens, values[0].tolist(), strict=False):
+        assert value == 35.0 if token in "35" else np.isnan(value)
+    assert sorted(set(values[1][~values[1].isnan()].tolist())) == [2.5]
+    assert values[2].isnan().all()
+    features = number_features(values, 4)
+    assert features.shape == (*ids.shape, 9)
+    assert (features[2] == 0).all()  # tokens that are no number add nothing
+    near, far = (number_features(torch.tensor([v]), 4)[0] for v in (35.0, 36.0)), number_features(torch.tensor([80.0]), 4)[0]
+    near = list(near)
+    assert (near[0] - near[1]).norm() < (near[0] - far).norm()
+
+
+def test_a_number_reading_encoder_sees_the_value_beyond_the_digit_tokens():
+    from worldsim.language.driving import ATTRIBUTES as DRIVING
+
+    tokenizer = Tokenizer.train(["a car 35 m ahead", "a car 15 m ahead"] * 5, 60)
+    kinds = {a.name: 0 if a.numeric else len(a.values) for a in DRIVING.attributes}
+    ranges = {"ego_speed": [15, 35], "car_ahead_gap": [0, 120]}
+    torch.manual_seed(0)
+    space = SharedSpace(TextConfig("driving", 8, kinds, ranges, number_features=4), tokenizer)
+    ids, mask = tokenizer(["a car 35 m ahead"], 16)
+    values = tokenizer.numbers(["a car 35 m ahead"], 16)
+    with torch.no_grad():
+        said = space.text(ids, mask, values)
+        assert torch.equal(said, space.embed_texts(["a car 35 m ahead"]))
+        # the same tokens carrying another value: only the number features differ
+        assert not torch.allclose(said, space.text(ids, mask, torch.where(values.isnan(), values, values + 1)))
+    with pytest.raises(ValueError, match="numbers' values"):
+        space.text(ids, mask)

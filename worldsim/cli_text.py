@@ -70,6 +70,13 @@ def add_train_text(commands) -> None:
     p.add_argument(
         "--pool", type=int, default=defaults["pool"], help=f"retrieval candidates per query (default {defaults['pool']})"
     )
+    p.add_argument(
+        "--number-features",
+        type=int,
+        default=defaults["number_features"],
+        help="octaves of a number's value the text encoder adds to its digit tokens; 0: the digits alone "
+        f"(default {defaults['number_features']}; domains whose captions hold no number ignore it)",
+    )
     for name, kind, what in GENERATOR_OPTIONS:
         flag = name.replace("_", "-")
         p.add_argument(f"--{flag}", type=kind, default=defaults[name], help=f"{what} (default {defaults[name]:g})")
@@ -103,11 +110,14 @@ def run_train_text(args):
             raise ValueError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(args, name)}")
     if args.feasibility_steps < 0:
         raise ValueError(f"--feasibility-steps must be 0 or more, got {args.feasibility_steps}")
+    if not 0 <= args.number_features <= 16:
+        raise ValueError(f"--number-features must lie in 0-16 octaves, got {args.number_features}")
     if args.feasibility_steps and not args.feasibility:
         raise ValueError("--feasibility-steps charges dreamt steps at the --feasibility weight; give --feasibility too")
     if args.threads:
         torch.set_num_threads(args.threads)
-    options = ("steps", "batch_size", "every", "pool", "seed") + tuple(name for name, _, _ in GENERATOR_OPTIONS)
+    options = ("steps", "batch_size", "every", "pool", "seed", "number_features")
+    options += tuple(name for name, _, _ in GENERATOR_OPTIONS)
     options += tuple(name for name, _ in GENERATOR_SWITCHES)
     config = TextTrainConfig(**{name: getattr(args, name) for name in options})
     train = retrain_scene_generator if args.generator_only else train_text_model

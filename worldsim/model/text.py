@@ -16,6 +16,8 @@ tokenizer's own JSON and the training report); never pickle.
 from __future__ import annotations
 
 import json
+import math
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +35,8 @@ if TYPE_CHECKING:
 
 TEXT_FORMAT_VERSION = 1
 PAD, UNK = "[PAD]", "[UNK]"
+NUMBER = re.compile(r"\d+(?:\.\d+)?")
+NUMBER_SCALE = 100.0  # numbers are seen as value / this: the domains' numbers lie within 0-120
 
 
 class Tokenizer:
@@ -82,6 +86,33 @@ class Tokenizer:
             ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
         return ids, ids != self.pad_id
 
+    def numbers(self, texts: list[str], max_tokens: int) -> torch.Tensor:
+        """(N, T) the value of the number each token is part of (NaN for other tokens), aligned with
+        the ids `__call__` gives: digits are single tokens, so both tokens of "35" carry 35."""
+        texts = list(texts)
+        encoded = self.inner.encode_batch(texts)
+        longest = max(1, max(min(len(e.ids), max_tokens) for e in encoded))
+        values = torch.full((len(encoded), longest), math.nan)
+        for i, (text, e) in enumerate(zip(texts, encoded, strict=True)):
+            spans = [(m.start(), m.end(), float(m.group())) for m in NUMBER.finditer(text)]
+            for j, (start, _) in enumerate(e.offsets[:max_tokens]):
+                for low, high, value in spans:
+                    if low <= start < high:
+                        values[i, j] = value
+        return values
+
+
+def number_features(values: torch.Tensor, count: int) -> torch.Tensor:
+    """(..., T) values (NaN: not a number) -> (..., T, 2 * count + 1): the value over `NUMBER_SCALE`
+    and its sines and cosines at `count` octaves, zero for tokens that are no number. Digit tokens
+    alone left "a car 35 m ahead" read within 5 m in 0.56 of held-out captions: a transformer this
+    small learns place value slowly, where a number's size, given, is a feature a head reads off."""
+    known = ~torch.isnan(values)
+    u = torch.where(known, values, torch.zeros_like(values)) / NUMBER_SCALE
+    angles = u[..., None] * math.pi * (2.0 ** torch.arange(count, dtype=u.dtype, device=u.device))
+    features = torch.cat([u[..., None], torch.sin(angles), torch.cos(angles)], -1)
+    return features * known[..., None]
+
 
 @dataclass
 class TextConfig:
@@ -100,6 +131,9 @@ class TextConfig:
     heads: int = 4
     shared_dim: int = 64
     code_dim: int = 16  # the scene generator's noise: what a prompt leaves open
+    # octaves of each number's value added to its digit tokens (`number_features`); 0: numbers are
+    # their digit tokens alone, as in text models trained before
+    number_features: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -117,9 +151,17 @@ class TextEncoder(nn.Module):
         layer = nn.TransformerEncoderLayer(c.width, c.heads, 2 * c.width, dropout=0.0, batch_first=True, norm_first=True)
         self.body = nn.TransformerEncoder(layer, c.layers, enable_nested_tensor=False)
         self.out = nn.Sequential(nn.LayerNorm(c.width), nn.Linear(c.width, c.shared_dim))
+        self.octaves = c.number_features
+        self.number = nn.Linear(2 * c.number_features + 1, c.width) if c.number_features else None
 
-    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor, numbers: torch.Tensor | None = None) -> torch.Tensor:
+        """`numbers`: (N, T) the value of the number each token is part of (`Tokenizer.numbers`), used
+        where the encoder was built with `number_features`."""
         x = self.embed(ids) + self.position[: ids.shape[1]]
+        if self.number is not None:
+            if numbers is None:
+                raise ValueError("this text encoder reads numbers' values: give the (N, T) values of Tokenizer.numbers")
+            x = x + self.number(number_features(numbers.to(x.device), self.octaves))
         x = self.body(x, src_key_padding_mask=~mask)
         pooled = (x * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
         return F.normalize(self.out(pooled), dim=-1)
@@ -139,7 +181,8 @@ class SharedSpace(nn.Module):
         """(N,) strings -> (N, shared_dim) unit vectors."""
         ids, mask = self.tokenizer(texts, self.config.max_tokens)
         device = self.log_scale.device
-        return self.text(ids.to(device), mask.to(device))
+        numbers = self.tokenizer.numbers(texts, self.config.max_tokens) if self.config.number_features else None
+        return self.text(ids.to(device), mask.to(device), numbers)
 
     def embed_scenes(self, latents: torch.Tensor) -> torch.Tensor:
         """(N, latent_dim) world-model latents -> (N, shared_dim) unit vectors."""

@@ -84,6 +84,9 @@ class TextTrainConfig:
     # Numbers (driving's speed and gap) learnt by the heads and the reader in units of their whole
     # range, as the text models trained before were, rather than of their tolerance (reading_loss).
     numbers_in_range: bool = False
+    # Octaves of each number's value the text encoder adds to its digit tokens (model/text.py
+    # `number_features`); 0: the digits alone, as in the text models trained before.
+    number_features: int = 8
     seed: int = 0
 
 
@@ -141,13 +144,16 @@ def split_scenes(model: WorldModel, data: Dataset, config: TextTrainConfig, prog
 
 def trained_config(report: dict[str, Any]) -> TextTrainConfig:
     """The settings a text model was trained with, read back from its report (defaults where it has none;
-    reports that predate `numbers_in_range` learnt numbers in units of their range)."""
+    reports that predate `numbers_in_range` and `number_features` learnt numbers in units of their
+    range, from their digit tokens alone)."""
     known = TextTrainConfig.__dataclass_fields__
-    recorded = {"numbers_in_range": True, **report.get("config", {})}
+    recorded = {"numbers_in_range": True, "number_features": 0, **report.get("config", {})}
     return TextTrainConfig(**{k: v for k, v in recorded.items() if k in known})
 
 
-def text_config_for(model: WorldModel, table: AttributeTable, vocab_size: int, in_tolerances: bool = True) -> TextConfig:
+def text_config_for(
+    model: WorldModel, table: AttributeTable, vocab_size: int, in_tolerances: bool = True, number_features: int = 0
+) -> TextConfig:
     numbers = [a for a in table.attributes if a.numeric]
     return TextConfig(
         domain=model.config.domain,
@@ -156,6 +162,7 @@ def text_config_for(model: WorldModel, table: AttributeTable, vocab_size: int, i
         ranges={a.name: [a.low, a.high] for a in numbers},
         tolerances={a.name: a.tolerance for a in numbers} if in_tolerances else {},
         vocab_size=vocab_size,
+        number_features=number_features if numbers else 0,
     )
 
 
@@ -201,7 +208,9 @@ def train_shared_space(
         caption(table, train_scenes.values(table, int(i)), rng)[0] for i in rng.integers(len(train_scenes), size=config.corpus)
     ]
     tokenizer = Tokenizer.train(corpus, config.vocab_size)
-    text_config = text_config_for(model, table, tokenizer.vocab_size, in_tolerances=not config.numbers_in_range)
+    text_config = text_config_for(
+        model, table, tokenizer.vocab_size, in_tolerances=not config.numbers_in_range, number_features=config.number_features
+    )
     space = SharedSpace(text_config, tokenizer)
     optimizer = torch.optim.AdamW(space.parameters(), lr=config.lr, weight_decay=1e-4)
     losses = []
