@@ -434,6 +434,9 @@ def test_the_model_card_gives_a_generator_retrained_alone_its_own_seed_and_flags
     alone = text_section({"config": config, "data": "data/driving"})
     (whole,) = [line for line in alone if line.startswith("worldsim train-text")]  # text model and generator together
     assert whole.endswith("--seed 1")
+    report["config"] = config | {"number_features": 8, "numbers_in_range": True}
+    text, generator = [line for line in text_section(report) if line.startswith("worldsim train-text")]
+    assert "--number-features 8" in text and "--numbers-in-range" in generator
 
 
 def test_a_number_is_scored_in_units_of_its_tolerance_so_a_miss_by_one_costs_what_a_category_does():

@@ -228,7 +228,7 @@ def text_section(report: dict[str, Any]) -> list[str]:
     config, retrieval = report.get("config", {}), report.get("retrieval", {})
     trained = report.get("generator_training", {})
     # A generator retrained alone leaves the text model's options in the config, but its own seed.
-    own = ("steps", "batch_size", "every", "pool") + (() if trained.get("retrained_alone") else ("seed",))
+    own = ("steps", "batch_size", "every", "pool", "number_features") + (() if trained.get("retrained_alone") else ("seed",))
     flags = "".join(f" --{k.replace('_', '-')} {config[k]}" for k in own if k in config)
     lines = [
         "## Text model (prompts)",
@@ -246,7 +246,7 @@ def text_section(report: dict[str, Any]) -> list[str]:
             for k in ("generator_kl", "guidance", "frame_guidance", "manifold", "feasibility", "feasibility_steps")
             if config.get(k)
         )
-        switches = ("reader_all_fields", "reader_unclamped")  # the reader's safeguards, switched off
+        switches = ("reader_all_fields", "reader_unclamped", "numbers_in_range")  # defaults switched off
         generator_flags += "".join(f" --{k.replace('_', '-')}" for k in switches if config.get(k))
         generator_flags += f" --seed {config['seed']}" if config.get("seed") else ""
         lines.append(
