@@ -434,9 +434,11 @@ def test_the_model_card_gives_a_generator_retrained_alone_its_own_seed_and_flags
     alone = text_section({"config": config, "data": "data/driving"})
     (whole,) = [line for line in alone if line.startswith("worldsim train-text")]  # text model and generator together
     assert whole.endswith("--seed 1")
-    report["config"] = config | {"number_features": 8, "numbers_in_range": True}
+    assert "--reader-steps" not in generator and "--reader-jitter" not in generator
+    report["config"] = config | {"number_features": 8, "numbers_in_range": True, "reader_jitter": 0.5, "reader_steps": 1500}
     text, generator = [line for line in text_section(report) if line.startswith("worldsim train-text")]
     assert "--number-features 8" in text and "--numbers-in-range" in generator
+    assert "--reader-jitter 0.5" in generator and "--reader-steps" not in generator
 
 
 def test_a_number_is_scored_in_units_of_its_tolerance_so_a_miss_by_one_costs_what_a_category_does():

@@ -16,6 +16,7 @@ GENERATOR_OPTIONS = (
         "weight of the attribute reader's verdict on scenes generated from fresh codes; 0: a plain conditional VAE",
     ),
     ("reader_steps", int, "optimizer steps of the attribute reader that guides the generator"),
+    ("reader_jitter", float, "how far around real state codes the reader learns the rules, in their standard deviations"),
     ("frame_guidance", float, "weight of the same verdict on the state read back off the frame drawn of each generated scene"),
     ("manifold", float, "weight of a generated state's distance past real scenes' own to its nearest real state"),
     (

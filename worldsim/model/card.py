@@ -246,6 +246,14 @@ def text_section(report: dict[str, Any]) -> list[str]:
             for k in ("generator_kl", "guidance", "frame_guidance", "manifold", "feasibility", "feasibility_steps")
             if config.get(k)
         )
+        from worldsim.model.text_training import TextTrainConfig
+
+        defaults = TextTrainConfig()  # the reader's settings are named where they differ from these
+        generator_flags += "".join(
+            f" --{k.replace('_', '-')} {config[k]:g}"
+            for k in ("reader_steps", "reader_jitter")
+            if config.get(k, getattr(defaults, k)) != getattr(defaults, k)
+        )
         switches = ("reader_all_fields", "reader_unclamped", "numbers_in_range")  # defaults switched off
         generator_flags += "".join(f" --{k.replace('_', '-')}" for k in switches if config.get(k))
         generator_flags += f" --seed {config['seed']}" if config.get("seed") else ""
