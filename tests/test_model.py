@@ -455,6 +455,38 @@ def test_export_writes_weights_and_model_card(trained, pusht_data, tmp_path, cap
     assert "games" in capsys.readouterr().err and (out / "model.safetensors").is_file()  # nothing lost
 
 
+def test_weights_exported_again_keep_the_stages_that_retrain_them(trained, pusht_data, tmp_path, capsys):
+    """The shipped weights are re-exported where the runs that made them are gone (a new text model
+    beside them): the card keeps the stages found at the first export, and a changed recipe (a
+    derivation copies the config) is walked again."""
+    import json
+    import shutil
+
+    from worldsim.cli import main
+
+    assert main(["eval", "--checkpoint", str(trained), "--data", str(pusht_data), "--ks", "1", "--windows", "2", "--json"]) == 0
+    report = tmp_path / "eval.json"
+    report.write_text(capsys.readouterr().out)
+    base, tuned = shutil.copytree(trained, tmp_path / "base"), shutil.copytree(trained, tmp_path / "tuned")
+    config = json.loads((tuned / "config.json").read_text())
+    config["recipe"]["train"]["init"] = str(base)
+    (tuned / "config.json").write_text(json.dumps(config))
+
+    def export(source, out):
+        assert main(["export", "--checkpoint", str(source), "--eval", str(report), "--out", str(out)]) == 0
+        return (out / "MODEL_CARD.md").read_text()
+
+    first = export(tuned, tmp_path / "shipped")
+    assert "Wall-clock of the 2 stages" in first and "not found at export" not in first
+    shutil.rmtree(base)
+    again = export(tmp_path / "shipped", tmp_path / "again")
+    assert again.split("## Evaluation")[0] == first.split("## Evaluation")[0]
+    derived = json.loads((tmp_path / "again" / "config.json").read_text())
+    derived["recipe"]["derived"] = {"from": str(tuned), "options": {}}
+    (tmp_path / "again" / "config.json").write_text(json.dumps(derived))
+    assert f"python scripts/derive_checkpoint.py {tuned}" in export(tmp_path / "again", tmp_path / "third")
+
+
 def test_metrics_identity_and_order():
     from worldsim.model.metrics import psnr, ssim
 

@@ -16,8 +16,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from worldsim.model.checkpoint import CONFIG, WEIGHTS, load_model, resolve_checkpoint
-from worldsim.model.retrain import Stage, retrain_stages, wall_clock
+from worldsim.model.checkpoint import CONFIG, WEIGHTS, load_model, resolve_checkpoint, weights_fingerprint, write_json
+from worldsim.model.retrain import Stage, record_stages, retrain_stages, stages_for_export, wall_clock
 from worldsim.model.start_bank import START_BANK
 
 EVAL = "eval.json"
@@ -49,15 +49,20 @@ def export(
     files += REFLECT_FILES if reflect_report is not None else ()
     distilled_report = _distilled(source, model)
     files += DISTILLED_FILES if distilled_report is not None else ()
+    run = checkpoint if Path(checkpoint).is_dir() else None  # a built-in name: the stages' own directories
+    weights = weights_fingerprint(model)
+    stages = stages_for_export(meta, model.config.domain, weights, run)
     for name in files:
-        shutil.copyfile(source / name, tmp / name)
+        if name != CONFIG:
+            shutil.copyfile(source / name, tmp / name)
+    # the chain found now goes with the weights: exported again where its runs are gone, it stays
+    config = json.loads((source / CONFIG).read_text())  # as written: read_config fills in defaults
+    write_json(tmp / CONFIG, {**config, "retraining": record_stages(meta, weights, stages)})
     (tmp / EVAL).write_text(json.dumps(report, indent=2) + "\n")
     if long_report is not None:
         (tmp / LONG_EVAL).write_text(json.dumps(long_report, indent=2) + "\n")
     size_mb = sum((tmp / n).stat().st_size for n in (WEIGHTS, CONFIG, START_BANK)) / 1e6
     params = sum(p.numel() for p in model.parameters())
-    run = checkpoint if Path(checkpoint).is_dir() else None  # a built-in name: the stages' own directories
-    stages = retrain_stages(meta, model.config.domain, run)
     card = model_card(meta, report, params, size_mb, notes, long_report, stages, text_report, reflect_report, distilled_report)
     (tmp / CARD).write_text(card)
     if out.exists():

@@ -6,13 +6,18 @@ another run with `--steps 0 --decoder-from`) and `scripts/derive_checkpoint.py` 
 set on trained weights). Each stage records itself in the run's recipe (config.json) beside what it
 started from, so the chain is read back from the last stage to the first; each command writes the
 directory the next one reads, and a stage whose run is gone is named as such.
+
+Export records the chain it found in the exported config (`retraining`), keyed to the weights and
+recipe it was found for, so weights exported again where the stages' own runs are gone (the
+shipped weights, re-exported beside a new text model) keep the commands that retrain them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +33,27 @@ class Stage:
     wall_clock_s: float = 0.0
     steps: int | None = None
     threads: int | None = None
+
+
+def stages_for_export(meta: dict[str, Any], domain: str, weights: str, run: str | Path | None = None) -> list[Stage]:
+    """The stages of the run of `meta`: those an earlier export recorded for these very weights and
+    config where there are any, else walked back through the runs (`retrain_stages`)."""
+    kept = meta.get("retraining") or {}
+    if kept.get("key") == _stages_key(meta, weights) and kept.get("stages"):
+        return [Stage(**stage) for stage in kept["stages"]]
+    return retrain_stages(meta, domain, run)
+
+
+def record_stages(meta: dict[str, Any], weights: str, stages: list[Stage]) -> dict[str, Any]:
+    """The `retraining` entry of an exported config: `stages`, keyed to the weights' fingerprint
+    and the config's model and recipe (a later refit or derivation copies the config but changes
+    one of them, and so is walked again)."""
+    return {"key": _stages_key(meta, weights), "stages": [asdict(stage) for stage in stages]}
+
+
+def _stages_key(meta: dict[str, Any], weights: str) -> str:
+    described = json.dumps({"model": meta.get("model"), "recipe": meta.get("recipe")}, sort_keys=True)
+    return hashlib.sha256(f"{weights}:{described}".encode()).hexdigest()[:24]
 
 
 def retrain_stages(meta: dict[str, Any], domain: str, run: str | Path | None = None, limit: int = 12) -> list[Stage]:
