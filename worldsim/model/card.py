@@ -50,14 +50,15 @@ def export(
     distilled_report = _distilled(source, model)
     files += DISTILLED_FILES if distilled_report is not None else ()
     run = checkpoint if Path(checkpoint).is_dir() else None  # a built-in name: the stages' own directories
-    weights = weights_fingerprint(model)
-    stages = stages_for_export(meta, model.config.domain, weights, run)
+    # The config as written (read_config fills in a release's defaults, which would change the key
+    # the stages are recorded under from one release to the next).
+    config, weights = json.loads((source / CONFIG).read_text()), weights_fingerprint(model)
+    stages = stages_for_export(config, model.config.domain, weights, run)
     for name in files:
         if name != CONFIG:
             shutil.copyfile(source / name, tmp / name)
     # the chain found now goes with the weights: exported again where its runs are gone, it stays
-    config = json.loads((source / CONFIG).read_text())  # as written: read_config fills in defaults
-    write_json(tmp / CONFIG, {**config, "retraining": record_stages(meta, weights, stages)})
+    write_json(tmp / CONFIG, {**config, "retraining": record_stages(config, weights, stages)})
     (tmp / EVAL).write_text(json.dumps(report, indent=2) + "\n")
     if long_report is not None:
         (tmp / LONG_EVAL).write_text(json.dumps(long_report, indent=2) + "\n")
