@@ -1,0 +1,71 @@
+"""How often the dream ends a prompted start at its first step, prompt by prompt.
+
+    python scripts/prompted_first_step.py PROMPTS.yaml DIR [DIR ...]
+
+For each model directory (or built-in name) and each prompt of the set that asks for attributes:
+16 scenes (seeds 0-15, as `eval-prompts` draws them), each stepped once with the domain's calm
+action under four noise draws; the share the dream ends there (the termination head or the
+domain's crash rule, as the env ends it), and for driving the share highway-env, made to start from
+the same states (`worldsim.sources.driving_start`), ends within 3 steps. Prints one row per prompt
+and the mean over prompts.
+BENCHMARKS.md, "Numbers in prompts".
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import torch
+
+from worldsim.envs.keys import calm_action
+from worldsim.language.prompt_sets import load_prompt_set
+from worldsim.model.checkpoint import load_model, resolve_checkpoint
+from worldsim.model.scene import generate_scenes
+from worldsim.model.text import load_shared_space
+
+SEEDS, DRAWS = 16, 4
+
+
+def first_step_endings(directory: str, prompts: list[str]) -> dict[str, list[float]]:
+    """Per prompt: the share of starts the dream ends at its first step ("dream") and, for driving,
+    the share the simulator ends within 3 ("simulator")."""
+    path = resolve_checkpoint(directory)
+    model, _ = load_model(path)
+    space = load_shared_space(path, world_model=model)[0]
+    shares: dict[str, list[float]] = {"dream": [], "simulator": []}
+    for prompt in prompts:
+        scenes = generate_scenes(model, space, prompt, [torch.Generator().manual_seed(s) for s in range(SEEDS)], draw=False)
+        action = torch.as_tensor(calm_action(model.config.domain, list(model.config.state_fields), scenes.states))
+        ended = [
+            model.crash_signal(model.step(scenes.latents, action, torch.Generator().manual_seed(d)), rule=True).float().mean()
+            for d in range(DRAWS)
+        ]
+        shares["dream"].append(float(torch.stack(ended).mean()))
+        if model.config.domain == "driving":
+            from worldsim.sources.driving_start import simulated_endings
+
+            shares["simulator"].append(float(simulated_endings(scenes.states, model.config.state_fields, 3)[:, -1].mean()))
+    return {name: values for name, values in shares.items() if values}
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) < 2:
+        print(__doc__)
+        return 2
+    prompt_set = load_prompt_set(argv[0])
+    prompts = [case.text for case in prompt_set.cases if case.attributes]
+    columns = {}
+    for number, directory in enumerate(argv[1:], 1):
+        print(f"[{number}] {directory}")
+        for name, values in first_step_endings(directory, prompts).items():
+            columns[f"{name} [{number}]"] = values
+    print(f"{'prompt':60s}" + "".join(f"{label:>16s}" for label in columns))
+    for i, prompt in enumerate(prompts):
+        print(f"{prompt[:60]:60s}" + "".join(f"{values[i]:16.2f}" for values in columns.values()))
+    print(f"{'mean over prompts':60s}" + "".join(f"{np.mean(values):16.2f}" for values in columns.values()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
