@@ -7,7 +7,10 @@ keep to (`lanes`; "road" is the domain's own, `worldsim.model.lanes`). This copi
 (weights, start-frame bank) into OUT with those options set in its config, after checking that the
 weights still load under them, so that one set of weights can be measured under each way of
 dreaming.
-The derived config records where it came from and what was set (`recipe.derived`).
+The derived config records where it came from and what was set (`recipe.derived`). What is
+trained beside the weights and bound to them (the text model, the reflector, the distilled
+decoder) is copied too where the weights are kept as they are, so a shipped model keeps its
+prompts under a new way of dreaming.
 
 With `--decoder-from RUN`, the frames are drawn by RUN's decoder instead. A decoder that reads the
 physical state alone (`decoder_input="state"`) is a renderer of that state, whichever dynamics
@@ -28,6 +31,7 @@ from pathlib import Path
 from safetensors.torch import load_file
 
 from worldsim import domains
+from worldsim.model.card import DISTILLED_FILES, REFLECT_FILES, TEXT_FILES
 from worldsim.model.checkpoint import CONFIG, FORMAT, WEIGHTS, load_model, read_config, write_json, write_tensors
 from worldsim.model.config import FORMAT_VERSION
 from worldsim.model.start_bank import START_BANK
@@ -84,7 +88,10 @@ def main() -> None:
         except ValueError as exc:
             parser.error(str(exc))
     data["model"] = {**data["model"], **options}
-    data.setdefault("recipe", {})["derived"] = {"from": str(source), "options": options}
+    recipe = data.setdefault("recipe", {})
+    recipe["derived"] = {"from": str(source), "options": options}
+    if recipe.get("refit_decoder", {}).get("out"):  # the refit came first (worldsim.model.retrain.last_stage)
+        recipe["derived"]["after_refit"] = recipe["refit_decoder"]["out"]
     weights = None
     if args.decoder_from:
         try:
@@ -97,6 +104,10 @@ def main() -> None:
         staged.mkdir()
         if weights is None:
             shutil.copy2(source / WEIGHTS, staged / WEIGHTS)
+            # bound to the weights' fingerprint, which a dreaming option leaves as it is
+            for name in (*TEXT_FILES, *REFLECT_FILES, *DISTILLED_FILES):
+                if (source / name).is_file():
+                    shutil.copy2(source / name, staged / name)
         else:
             write_tensors(staged / WEIGHTS, weights, metadata={"format": FORMAT})
         if (source / START_BANK).is_file():

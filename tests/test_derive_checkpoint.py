@@ -63,3 +63,14 @@ def test_a_decoder_that_draws_another_standardised_state_is_refused(tmp_path, mo
     with pytest.raises(SystemExit):  # neither options nor a decoder: nothing to derive
         derive(monkeypatch, source, tmp_path / "games", "{}")
     assert "non-empty unless --decoder-from" in capsys.readouterr().err
+
+
+def test_what_is_bound_to_kept_weights_goes_with_them(tmp_path, monkeypatch):
+    source = saved(tmp_path, "speed", seed=0)
+    companions = ("text.json", "text.safetensors", "reflect.json", "reflect.safetensors", "decoder-distilled.json")
+    for name in companions:
+        (source / name).write_text(f"{name} bound to these weights")
+    derive(monkeypatch, source, tmp_path / "kept", '{"prior_noise": true}')
+    assert all((tmp_path / "kept" / n).read_text() == (source / n).read_text() for n in companions)
+    derive(monkeypatch, source, tmp_path / "grafted", "{}", "--decoder-from", saved(tmp_path, "track", seed=1))
+    assert not any((tmp_path / "grafted" / n).exists() for n in companions)  # another decoder: not the same model

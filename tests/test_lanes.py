@@ -58,6 +58,39 @@ def test_codes_are_snapped_in_their_units_and_gradients_pass_straight_through():
     assert torch.allclose(code.grad, weights)
 
 
+def test_a_car_beside_the_ego_stays_in_its_lane_unless_the_ego_steers_into_it():
+    ones, zeros = torch.ones(len(FIELDS)), torch.zeros(len(FIELDS))
+    # before the step: the ego in lane 1 (4 m); a car 2 m ahead in lane 2, another 3 m ahead in the ego's lane
+    before = state(ego_y=4.0, car0_present=1, car0_dx=2.0, car0_dy=4.0, car1_present=1, car1_dx=12.0, car1_dy=4.0)
+    # the step puts car0 1 m from the ego's centre line, beside it, and car1 too but 12 m ahead
+    after = state(ego_y=4.3, car0_present=1, car0_dx=1.5, car0_dy=-1.0, car1_present=1, car1_dx=12.0, car1_dy=-1.0)
+    rear = state(ego_y=4.0, car0_present=1, car0_dx=3.0, car0_dy=0.4)  # already in the ego's lane: a crash ahead
+    rear_before = state(ego_y=4.0, car0_present=1, car0_dx=9.0, car0_dy=0.0)
+    steered = state(ego_y=3.6, car0_present=1, car0_dx=1.0, car0_dy=0.2)  # the ego moved from lane 0 onto the car
+    steered_before = state(ego_y=0.0, car0_present=1, car0_dx=1.0, car0_dy=4.0)
+    steps = torch.stack([after, rear, steered])
+    befores = torch.stack([before, rear_before, steered_before])
+    y = lambda out, row, name: float(out[row, FIELDS.index(name)])  # noqa: E731
+    kept = unit_lanes()(steps, ones, zeros, before=befores)
+    assert y(kept, 0, "car0_dy") == 4.0  # beside the ego: stays in lane 2
+    assert y(kept, 0, "car1_dy") == 0.0  # 12 m ahead: a lane change the traffic makes
+    assert y(kept, 1, "car0_dy") == 0.0 and y(kept, 2, "car0_dy") == 0.0  # the crashes highway-env has
+    plain = Lanes(lanes(neighbours=2, merge_gap=None), {f: i for i, f in enumerate(FIELDS)})(steps, ones, zeros, before=befores)
+    assert y(plain, 0, "car0_dy") == 0.0  # without merge_gap the snap puts it on the ego
+    assert torch.equal(unit_lanes()(steps, ones, zeros), plain)  # and without the state before, too
+
+
+def test_a_dreamt_step_gives_the_lanes_the_state_it_stepped_from():
+    net = lanes_model()
+    seen = []
+    snap = net.lanes.forward
+    net.lanes.forward = lambda code, scale, shift, before=None: seen.append(before) or snap(code, scale, shift, before)
+    latent = 0.5 * torch.randn(3, net.config.latent_dim)
+    with torch.no_grad():
+        net.imagine(latent, torch.randint(0, 5, (3, 1)))
+    assert len(seen) == 1 and torch.equal(seen[0], net.split(latent)[0])
+
+
 def test_a_lanes_spec_is_checked():
     check_lanes({}, FIELDS)
     check_lanes(SPEC, FIELDS)
@@ -73,6 +106,13 @@ def test_a_lanes_spec_is_checked():
         check_lanes({**SPEC, "width": 0}, FIELDS)
     with pytest.raises(ValueError, match="count"):
         check_lanes({**SPEC, "count": 2.5}, FIELDS)
+    check_lanes(lanes(neighbours=2, merge_gap=None), FIELDS)
+    with pytest.raises(ValueError, match="both of"):  # a merge gap needs the cars' places along the road
+        check_lanes({k: v for k, v in SPEC.items() if k != "along"}, FIELDS)
+    with pytest.raises(ValueError, match="one along field"):
+        check_lanes({**SPEC, "along": ["car0_dx"]}, FIELDS)
+    with pytest.raises(ValueError, match="merge_gap"):
+        check_lanes({**SPEC, "merge_gap": -1}, FIELDS)
     space = {"type": "discrete", "n": 5}
     with pytest.raises(ValueError, match="not state fields"):  # the model's config checks it
         ModelConfig(domain="driving", frame_size=32, action_space=space, state_fields=FIELDS[:11], lanes=SPEC)

@@ -269,6 +269,11 @@ def test_a_card_retrains_a_refitted_grafted_and_derived_chain_in_order(tmp_path)
     again = {**meta["recipe"], "refit_decoder": {**refit, "checkpoint": shipped, "out": str(tmp_path / "again")}}
     _stage_run(tmp_path / "shipped", meta["recipe"])
     assert [s.kind for s in retrain_stages({"recipe": again}, "driving")][-2:] == ["derive", "refit"]
+    # a run derived again after the refit and the first derivation: both derivations, in order
+    twice = {**meta["recipe"], "derived": {"from": shipped, "options": {"lanes": "road"}, "after_refit": grafted}}
+    stages = retrain_stages({"recipe": twice}, "driving", str(tmp_path / "merging"))
+    assert [s.kind for s in stages] == ["train", "refit", "train", "refit", "derive", "derive"]
+    assert stages[-1].commands[0].startswith(f"python scripts/derive_checkpoint.py {shipped} {tmp_path / 'merging'} ")
 
 
 def test_a_derived_models_card_names_the_steps_that_set_its_dreaming_options_and_decoder(tmp_path):

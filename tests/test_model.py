@@ -485,6 +485,15 @@ def test_weights_exported_again_keep_the_stages_that_retrain_them(trained, pusht
     derived["recipe"]["derived"] = {"from": str(tuned), "options": {}}
     (tmp_path / "again" / "config.json").write_text(json.dumps(derived))
     assert f"python scripts/derive_checkpoint.py {tuned}" in export(tmp_path / "again", tmp_path / "third")
+    # derived from the shipped copy, whose own runs are gone: the stages before come from its record
+    rederived = shutil.copytree(tmp_path / "shipped", tmp_path / "rederived")
+    config = json.loads((rederived / "config.json").read_text())
+    config["recipe"]["derived"] = {"from": str(tmp_path / "shipped"), "options": {"termination_threshold": 1.0}}
+    config["model"]["termination_threshold"] = 1.0
+    (rederived / "config.json").write_text(json.dumps(config))
+    card = export(rederived, tmp_path / "fourth")
+    assert "Wall-clock of the 2 stages" in card and "not found at export" not in card
+    assert f"python scripts/derive_checkpoint.py {tmp_path / 'shipped'} " in card
 
 
 def test_metrics_identity_and_order():

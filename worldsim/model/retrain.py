@@ -9,7 +9,9 @@ directory the next one reads, and a stage whose run is gone is named as such.
 
 Export records the chain it found in the exported config (`retraining`), keyed to the weights and
 recipe it was found for, so weights exported again where the stages' own runs are gone (the
-shipped weights, re-exported beside a new text model) keep the commands that retrain them.
+shipped weights, re-exported beside a new text model) keep the commands that retrain them; a walk
+that reaches a run holding such a record (a copy of the shipped weights, derived again) takes the
+stages before it from there.
 """
 
 from __future__ import annotations
@@ -76,9 +78,26 @@ def retrain_stages(meta: dict[str, Any], domain: str, run: str | Path | None = N
             break
         if path in seen:  # a built-in name ("robotics") now naming weights exported from this chain
             break
+        recorded = _recorded_stages(path)
+        if recorded:
+            stages[0:0] = recorded
+            break
         seen.add(path)
         target = str(source)
     return stages
+
+
+def _recorded_stages(path: Path) -> list[Stage] | None:
+    """The stages an export recorded in the run at `path` for its very weights and config, or None."""
+    from worldsim.model.checkpoint import CONFIG, load_model, weights_fingerprint
+
+    config = json.loads((path / CONFIG).read_text())  # as written: the key is over it
+    kept = config.get("retraining") or {}
+    if not kept.get("stages"):
+        return None
+    if kept.get("key") != _stages_key(config, weights_fingerprint(load_model(path)[0])):
+        return None
+    return [Stage(**stage) for stage in kept["stages"]]
 
 
 def last_stage(recipe: dict[str, Any], domain: str, out: str | None = None) -> tuple[Stage, str | None]:
@@ -86,8 +105,9 @@ def last_stage(recipe: dict[str, Any], domain: str, out: str | None = None) -> t
     run it started from (None for a training from scratch)."""
     derived, refit = recipe.get("derived"), recipe.get("refit_decoder")
     # A refit copies its source's recipe: a derivation it carries is the last step only if the
-    # refit made the derivation's source (a run derived after being refitted).
-    if derived and not (refit and not _same(refit.get("out"), derived.get("from"))):
+    # refit made the derivation's source (a run derived after being refitted), or came before it
+    # (a derivation records the refit it found, `after_refit`: a run derived twice).
+    if derived and (not refit or any(_same(refit.get("out"), derived.get(k)) for k in ("from", "after_refit"))):
         return Stage("derive", derive_command(recipe, domain, out)), derived.get("from")
     if refit:
         source = str(refit.get("checkpoint") or f"runs/{domain}")

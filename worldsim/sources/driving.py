@@ -49,17 +49,27 @@ def camera(neighbours: int = 4, view_m: float = 40.0, centre: tuple[float, float
 CAMERA = camera()
 
 
-def lanes(neighbours: int = 4, count: int = 3) -> dict:
+# No car of highway-env's traffic changes into the ego's lane within this far of it along the road
+# (`worldsim.model.lanes`: MOBIL refuses a change that would have it brake as hard as a car beside
+# the ego must); the crash rule's box length (`worldsim.model.crash.OVERLAP_M`).
+MERGE_GAP_M = 5.5
+
+
+def lanes(neighbours: int = 4, count: int = 3, merge_gap: float | None = MERGE_GAP_M) -> dict:
     """The road's lanes (`worldsim.model.lanes`): `count` lanes LANE_WIDTH_M apart, the first's
     centre at y = 0 (highway-fast-v0's road has 3), the ego's place absolute and the others'
-    relative to it."""
-    return {
+    relative to it; with `merge_gap`, no dreamt step moves a car from the next lane onto the ego
+    (None: the lanes the driving weights kept before they had it)."""
+    spec = {
         "absolute": "ego_y",
         "relative": [f"car{k}_dy" for k in range(neighbours)],
         "present": [f"car{k}_present" for k in range(neighbours)],
         "width": LANE_WIDTH_M,
         "count": count,
     }
+    if merge_gap is not None:
+        spec.update({"along": [f"car{k}_dx" for k in range(neighbours)], "merge_gap": merge_gap})
+    return spec
 
 
 LANES = lanes()
