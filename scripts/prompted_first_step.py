@@ -6,8 +6,9 @@ For each model directory (or built-in name) and each prompt of the set that asks
 16 scenes (seeds 0-15, as `eval-prompts` draws them), each stepped once with the domain's calm
 action under four noise draws; the share the dream ends there (the termination head or the
 domain's crash rule, as the env ends it), and for driving the share highway-env, made to start from
-the same states (`worldsim.sources.driving_start`), ends within 3 steps. Prints one row per prompt
-and the mean over prompts.
+the same states (`worldsim.sources.driving_start`), ends within 3 steps, and the share whose ego the
+dream moves to another lane at that calm step (the first noise draw; highway-env's IDLE ego keeps
+its lane). Prints one row per prompt and the mean over prompts.
 BENCHMARKS.md, "Numbers in prompts".
 """
 
@@ -29,23 +30,29 @@ SEEDS, DRAWS = 16, 4
 
 def first_step_endings(directory: str, prompts: list[str]) -> dict[str, list[float]]:
     """Per prompt: the share of starts the dream ends at its first step ("dream") and, for driving,
-    the share the simulator ends within 3 ("simulator")."""
+    the share the simulator ends within 3 ("simulator") and the share whose ego the dream's first
+    step moves to another lane ("ego lane moved")."""
     path = resolve_checkpoint(directory)
     model, _ = load_model(path)
     space = load_shared_space(path, world_model=model)[0]
-    shares: dict[str, list[float]] = {"dream": [], "simulator": []}
+    shares: dict[str, list[float]] = {"dream": [], "simulator": [], "ego lane moved": []}
     for prompt in prompts:
         scenes = generate_scenes(model, space, prompt, [torch.Generator().manual_seed(s) for s in range(SEEDS)], draw=False)
         action = torch.as_tensor(calm_action(model.config.domain, list(model.config.state_fields), scenes.states))
-        ended = [
-            model.crash_signal(model.step(scenes.latents, action, torch.Generator().manual_seed(d)), rule=True).float().mean()
-            for d in range(DRAWS)
-        ]
+        after = [model.step(scenes.latents, action, torch.Generator().manual_seed(d)) for d in range(DRAWS)]
+        ended = [model.crash_signal(latent, rule=True).float().mean() for latent in after]
         shares["dream"].append(float(torch.stack(ended).mean()))
         if model.config.domain == "driving":
+            from worldsim.sources.driving import LANES
             from worldsim.sources.driving_start import simulated_endings
 
+            def lane(y):
+                return np.clip(np.round(y / LANES["width"]), 0, LANES["count"] - 1)
+
             shares["simulator"].append(float(simulated_endings(scenes.states, model.config.state_fields, 3)[:, -1].mean()))
+            ego_y = model.config.state_fields.index("ego_y")
+            moved = lane(model.physical_state(after[0])[:, ego_y].cpu().numpy()) != lane(scenes.states[:, ego_y])
+            shares["ego lane moved"].append(float(moved.mean()))
     return {name: values for name, values in shares.items() if values}
 
 
@@ -60,10 +67,10 @@ def main(argv: list[str]) -> int:
         print(f"[{number}] {directory}")
         for name, values in first_step_endings(directory, prompts).items():
             columns[f"{name} [{number}]"] = values
-    print(f"{'prompt':60s}" + "".join(f"{label:>16s}" for label in columns))
+    print(f"{'prompt':60s}" + "".join(f"{label:>20s}" for label in columns))
     for i, prompt in enumerate(prompts):
-        print(f"{prompt[:60]:60s}" + "".join(f"{values[i]:16.2f}" for values in columns.values()))
-    print(f"{'mean over prompts':60s}" + "".join(f"{np.mean(values):16.2f}" for values in columns.values()))
+        print(f"{prompt[:60]:60s}" + "".join(f"{values[i]:20.2f}" for values in columns.values()))
+    print(f"{'mean over prompts':60s}" + "".join(f"{np.mean(values):20.2f}" for values in columns.values()))
     return 0
 
 
