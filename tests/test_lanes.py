@@ -60,9 +60,9 @@ def test_codes_are_snapped_in_their_units_and_gradients_pass_straight_through():
 
 def test_a_car_beside_the_ego_stays_in_its_lane_unless_the_ego_steers_into_it():
     ones, zeros = torch.ones(len(FIELDS)), torch.zeros(len(FIELDS))
-    # before the step: the ego in lane 1 (4 m); a car 2 m ahead in lane 2, another 3 m ahead in the ego's lane
+    # before the step: the ego in lane 1 (4 m); a car 2 m ahead in lane 2, another 12 m ahead in lane 2
     before = state(ego_y=4.0, car0_present=1, car0_dx=2.0, car0_dy=4.0, car1_present=1, car1_dx=12.0, car1_dy=4.0)
-    # the step puts car0 1 m from the ego's centre line, beside it, and car1 too but 12 m ahead
+    # the step moves both into the ego's lane: car0 beside the ego, car1 12 m ahead of it
     after = state(ego_y=4.3, car0_present=1, car0_dx=1.5, car0_dy=-1.0, car1_present=1, car1_dx=12.0, car1_dy=-1.0)
     rear = state(ego_y=4.0, car0_present=1, car0_dx=3.0, car0_dy=0.4)  # already in the ego's lane: a crash ahead
     rear_before = state(ego_y=4.0, car0_present=1, car0_dx=9.0, car0_dy=0.0)
