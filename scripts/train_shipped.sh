@@ -176,14 +176,14 @@ for domain in $domains; do
         --loss '{"motion": 10, "consistency": 10, "foreground": 10, "state_forcing": 1.0, "imagined_pixels": 0}' --quiet
       done_in runs/driving-matched-boxes || python scripts/refit_decoder.py runs/driving-matched --out runs/driving-matched-boxes \
         --steps 0 --decoder-from runs/driving-boxes --data data/driving --test data/eval/driving-probe
-      # the lanes as they were when the text side was trained beside them (no merge gap), then the
-      # road's lanes as shipped: traffic kept from merging onto the ego (BENCHMARKS.md, "Driving:
-      # traffic that does not merge onto the ego"), a dreaming option, no weight changed
+      # the lanes as they were when the text side was trained beside them, then the road's lanes as
+      # shipped: traffic kept from merging onto the ego and the ego kept in its lane unless it
+      # steers (BENCHMARKS.md, "Driving: traffic that does not merge onto the ego" and "Driving:
+      # the ego kept in its lane unless it steers"), dreaming options, no weight changed
       done_in runs/driving-matched-lanes || python scripts/derive_checkpoint.py runs/driving-matched-boxes runs/driving-matched-lanes \
-        "{\"lanes\": $(python -c 'import json; from worldsim.sources.driving import lanes; print(json.dumps(lanes(merge_gap=None)))')}"
+        "{\"lanes\": $(python -c 'import json; from worldsim.sources.driving import lanes; print(json.dumps(lanes(merge_gap=None, steering=False)))')}"
       driving_text_side runs/driving-matched-lanes
-      done_in runs/driving-merging || python scripts/derive_checkpoint.py runs/driving-matched-lanes runs/driving-merging \
-        '{"lanes": "road"}'
+      done_in runs/driving-road || python scripts/derive_checkpoint.py runs/driving-matched-lanes runs/driving-road '{"lanes": "road"}'
       ;;
     driving-held|driving-held-speed)
       # Candidates (BENCHMARKS.md, "Driving: held actions priced"; not shipped): the shipped model

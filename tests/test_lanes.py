@@ -80,15 +80,36 @@ def test_a_car_beside_the_ego_stays_in_its_lane_unless_the_ego_steers_into_it():
     assert torch.equal(unit_lanes()(steps, ones, zeros), plain)  # and without the state before, too
 
 
-def test_a_dreamt_step_gives_the_lanes_the_state_it_stepped_from():
+def test_the_ego_changes_lanes_only_under_a_steering_action():
+    ones, zeros = torch.ones(len(FIELDS)), torch.zeros(len(FIELDS))
+    before = state(ego_y=4.0, car0_present=1, car0_dx=30.0, car0_dy=0.0)
+    after = state(ego_y=6.3, car0_present=1, car0_dx=29.0, car0_dy=-2.3)  # nearer lane 2 now; the car where it was
+    steps, befores = torch.stack([after, after]), torch.stack([before, before])
+    actions = torch.nn.functional.one_hot(torch.tensor([1, 2]), 5).float()  # IDLE, LANE_RIGHT
+    out = unit_lanes()(steps, ones, zeros, before=befores, action=actions)
+    y = lambda row, name: float(out[row, FIELDS.index(name)])  # noqa: E731
+    assert (y(0, "ego_y"), y(0, "car0_dy")) == (4.0, 0.0)  # IDLE: the ego stays in lane 1, behind the car
+    assert (y(1, "ego_y"), y(1, "car0_dy")) == (8.0, -4.0)  # told to: lane 2
+    plain = Lanes(lanes(neighbours=2, steering=False), {f: i for i, f in enumerate(FIELDS)})
+    assert float(plain(steps, ones, zeros, before=befores, action=actions)[0, FIELDS.index("ego_y")]) == 8.0
+
+
+def test_a_dreamt_step_gives_the_lanes_the_state_it_stepped_from_and_its_action():
     net = lanes_model()
     seen = []
     snap = net.lanes.forward
-    net.lanes.forward = lambda code, scale, shift, before=None: seen.append(before) or snap(code, scale, shift, before)
+
+    def spy(code, scale, shift, before=None, action=None):
+        seen.append((before, action))
+        return snap(code, scale, shift, before, action)
+
+    net.lanes.forward = spy
     latent = 0.5 * torch.randn(3, net.config.latent_dim)
+    actions = torch.tensor([[0], [3], [4]])
     with torch.no_grad():
-        net.imagine(latent, torch.randint(0, 5, (3, 1)))
-    assert len(seen) == 1 and torch.equal(seen[0], net.split(latent)[0])
+        net.imagine(latent, actions)
+    assert len(seen) == 1 and torch.equal(seen[0][0], net.split(latent)[0])
+    assert torch.equal(seen[0][1], torch.nn.functional.one_hot(actions[:, 0], 5).float())
 
 
 def test_a_lanes_spec_is_checked():
@@ -113,9 +134,13 @@ def test_a_lanes_spec_is_checked():
         check_lanes({**SPEC, "along": ["car0_dx"]}, FIELDS)
     with pytest.raises(ValueError, match="merge_gap"):
         check_lanes({**SPEC, "merge_gap": -1}, FIELDS)
+    with pytest.raises(ValueError, match="steering is a list of action ids"):
+        check_lanes({**SPEC, "steering": ["LANE_LEFT"]}, FIELDS)
     space = {"type": "discrete", "n": 5}
     with pytest.raises(ValueError, match="not state fields"):  # the model's config checks it
         ModelConfig(domain="driving", frame_size=32, action_space=space, state_fields=FIELDS[:11], lanes=SPEC)
+    with pytest.raises(ValueError, match="not ids of this model's actions"):
+        ModelConfig(domain="driving", frame_size=32, action_space={"type": "discrete", "n": 2}, state_fields=FIELDS, lanes=SPEC)
 
 
 def lanes_model() -> WorldModel:

@@ -155,6 +155,9 @@ class ModelConfig:
         if self.matched_slots:
             check_slots(self.state_fields)
         check_lanes(self.lanes, self.state_fields)
+        steering = self.lanes.get("steering", []) if self.lanes else []
+        if steering and (self.action_space.get("type") != "discrete" or max(steering) >= int(self.action_space["n"])):
+            raise ValueError(f"lanes: steering names actions {steering}, not ids of this model's actions {self.action_space}")
         if self.dynamics_reads not in DYNAMICS_READS:
             raise ValueError(f"dynamics_reads is one of {', '.join(DYNAMICS_READS)}, got {self.dynamics_reads!r}")
         if self.ensemble < 0 or self.ensemble == 1:

@@ -24,8 +24,14 @@ within `merge_gap` metres along the road (its `along` field) stays in the lane i
 the step. A car already in the ego's lane before the step, or the ego changing lanes, is left to
 the snap: those are the crashes highway-env has.
 
+Optionally (`steering`, the discrete actions that may move the ego across lanes) a step under any
+other action keeps the ego in the lane it was in: highway-env's ego changes lanes only when told
+to (none of 17,007 recorded steps under IDLE, FASTER or SLOWER moved it to another lane), where a
+dream could move it a lane at the first step from a prompt's start (0.44 of the starts of "the
+nearest car closest behind"; BENCHMARKS.md, "Driving: the ego kept in its lane unless it steers").
+
 A spec: {"absolute": "ego_y", "relative": ["car0_dy", ...], "present": ["car0_present", ...],
-"width": 4.0, "count": 3[, "along": ["car0_dx", ...], "merge_gap": 5.5]}
+"width": 4.0, "count": 3[, "along": ["car0_dx", ...], "merge_gap": 5.5][, "steering": [0, 2]]}
 (`worldsim.sources.driving.LANES`).
 """
 
@@ -37,14 +43,21 @@ import torch
 
 KEYS = {"absolute", "relative", "present", "width", "count"}
 MERGING = {"along", "merge_gap"}  # optional, both or neither
+STEERING = "steering"  # optional: the action ids that may move the ego across lanes
 
 
 def check_lanes(spec: dict[str, Any], fields: list[str] | tuple[str, ...]) -> None:
     """A clear error naming what is wrong with a lanes spec ({} is none)."""
     if not spec:
         return
-    if not isinstance(spec, dict) or not KEYS <= set(spec) <= KEYS | MERGING or 0 < len(MERGING & set(spec)) < 2:
-        raise ValueError(f"lanes needs exactly the keys {sorted(KEYS)}, and optionally both of {sorted(MERGING)}; got {spec!r}")
+    optional = MERGING | {STEERING}
+    if not isinstance(spec, dict) or not KEYS <= set(spec) <= KEYS | optional or 0 < len(MERGING & set(spec)) < 2:
+        raise ValueError(
+            f"lanes needs exactly the keys {sorted(KEYS)}, optionally both of {sorted(MERGING)} and {STEERING!r}; got {spec!r}"
+        )
+    steering = spec.get(STEERING, [])
+    if not isinstance(steering, list) or not all(isinstance(a, int) and not isinstance(a, bool) and a >= 0 for a in steering):
+        raise ValueError(f"lanes: steering is a list of action ids (whole numbers from 0), got {steering!r}")
     named = [spec["absolute"], *spec["relative"], *spec["present"], *spec.get("along", [])]
     unknown = [name for name in named if name not in fields]
     if unknown:
@@ -72,6 +85,8 @@ class Lanes(torch.nn.Module):
         self.register_buffer("present", torch.tensor([columns[f] for f in spec["present"]]), persistent=False)
         self.width, self.last = float(spec["width"]), float(spec["width"] * (spec["count"] - 1))
         self.merge_gap = float(spec["merge_gap"]) if "merge_gap" in spec else None
+        self.steers = STEERING in spec
+        self.register_buffer("steering", torch.tensor(spec.get(STEERING, []), dtype=torch.long), persistent=False)
         along = [columns[f] for f in spec.get("along", [])]
         self.register_buffer("along", torch.tensor(along, dtype=torch.long), persistent=False)
 
@@ -79,16 +94,26 @@ class Lanes(torch.nn.Module):
         return (torch.round(y / self.width) * self.width).clamp(0.0, self.last)
 
     def forward(
-        self, code: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor, before: torch.Tensor | None = None
+        self,
+        code: torch.Tensor,
+        scale: torch.Tensor,
+        shift: torch.Tensor,
+        before: torch.Tensor | None = None,
+        action: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """A state code (..., D), `scale` and `shift` its units (`WorldModel.code_units`); `before`,
         the state code the dynamics stepped from, keeps the traffic from merging onto the ego where
-        the spec has a `merge_gap`. Each slot is taken for the same body before and after: the
-        dynamics step each slot's code by a change, though a model scored in the best-matching
-        order (`matched_slots`) may hand a car to another slot, which the rule then does not follow."""
+        the spec has a `merge_gap`, and with `action` (..., A), the step's one-hot action, the ego in
+        its lane under an action the spec's `steering` does not name. Each slot is taken for the
+        same body before and after: the dynamics step each slot's code by a change, though a model
+        scored in the best-matching order (`matched_slots`) may hand a car to another slot, which
+        the merge rule then does not follow."""
         units = code * scale + shift
         own = units[..., self.absolute]
         own_lane = self.centre(own)
+        if self.steers and before is not None and action is not None:
+            steered = action[..., self.steering].sum(-1) > 0.5
+            own_lane = torch.where(steered, own_lane, self.centre((before * scale + shift)[..., self.absolute]))
         others = own.unsqueeze(-1) + units[..., self.relative]  # the bodies' lateral places on the road
         present = units[..., self.present] > 0.5
         lane = self.centre(others)

@@ -362,7 +362,7 @@ class WorldModel(nn.Module):
         else:
             learned = s + delta
         if self.lanes is not None:
-            learned = self.lanes(learned, *self.code_units(), before=s)
+            learned = self.lanes(learned, *self.code_units(), before=s, action=action if self.config.discrete else None)
         return torch.cat([self.on_circle(self.wrap_state(learned)), h, z], -1)
 
     def age_features(self, age: int | torch.Tensor, like: torch.Tensor) -> list[torch.Tensor]:

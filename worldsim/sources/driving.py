@@ -55,11 +55,12 @@ CAMERA = camera()
 MERGE_GAP_M = 5.5
 
 
-def lanes(neighbours: int = 4, count: int = 3, merge_gap: float | None = MERGE_GAP_M) -> dict:
+def lanes(neighbours: int = 4, count: int = 3, merge_gap: float | None = MERGE_GAP_M, steering: bool = True) -> dict:
     """The road's lanes (`worldsim.model.lanes`): `count` lanes LANE_WIDTH_M apart, the first's
     centre at y = 0 (highway-fast-v0's road has 3), the ego's place absolute and the others'
-    relative to it; with `merge_gap`, no dreamt step moves a car from the next lane onto the ego
-    (None: the lanes the driving weights kept before they had it)."""
+    relative to it; with `merge_gap`, no dreamt step moves a car from the next lane onto the ego,
+    and with `steering`, the ego changes lanes only under LANE_LEFT and LANE_RIGHT (None and False:
+    the lanes the driving weights kept before they had them)."""
     spec = {
         "absolute": "ego_y",
         "relative": [f"car{k}_dy" for k in range(neighbours)],
@@ -69,6 +70,8 @@ def lanes(neighbours: int = 4, count: int = 3, merge_gap: float | None = MERGE_G
     }
     if merge_gap is not None:
         spec.update({"along": [f"car{k}_dx" for k in range(neighbours)], "merge_gap": merge_gap})
+    if steering:
+        spec["steering"] = [ACTIONS.index("LANE_LEFT"), ACTIONS.index("LANE_RIGHT")]
     return spec
 
 
