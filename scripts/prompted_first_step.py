@@ -54,18 +54,15 @@ def first_step_endings(directory: str, prompts: list[str], within: int = 0) -> d
             ended_within = [model.crash_signal(r.latents, rule=True).any(1).float().mean() for r in rollouts]
             shares[f"dream within {within}"].append(float(torch.stack(ended_within).mean()))
         if model.config.domain == "driving":
-            from worldsim.sources.driving import LANES
+            from worldsim.sources.driving import lane_index
             from worldsim.sources.driving_start import simulated_endings
-
-            def lane(y):
-                return np.clip(np.round(y / LANES["width"]), 0, LANES["count"] - 1)
 
             simulated = simulated_endings(scenes.states, model.config.state_fields, max(3, within))
             shares["simulator"].append(float(simulated[:, 2].mean()))
             if within:
                 shares[f"simulator within {within}"].append(float(simulated[:, within - 1].mean()))
             ego_y = model.config.state_fields.index("ego_y")
-            moved = lane(model.physical_state(after[0])[:, ego_y].cpu().numpy()) != lane(scenes.states[:, ego_y])
+            moved = lane_index(model.physical_state(after[0])[:, ego_y].cpu().numpy()) != lane_index(scenes.states[:, ego_y])
             shares["ego lane moved"].append(float(moved.mean()))
     return {name: values for name, values in shares.items() if values}
 

@@ -109,16 +109,17 @@ class Lanes(torch.nn.Module):
         scored in the best-matching order (`matched_slots`) may hand a car to another slot, which
         the merge rule then does not follow."""
         units = code * scale + shift
+        prior = None if before is None else before * scale + shift
         own = units[..., self.absolute]
         own_lane = self.centre(own)
-        if self.steers and before is not None and action is not None:
+        if self.steers and prior is not None and action is not None:
             steered = action[..., self.steering].sum(-1) > 0.5
-            own_lane = torch.where(steered, own_lane, self.centre((before * scale + shift)[..., self.absolute]))
+            own_lane = torch.where(steered, own_lane, self.centre(prior[..., self.absolute]))
         others = own.unsqueeze(-1) + units[..., self.relative]  # the bodies' lateral places on the road
         present = units[..., self.present] > 0.5
         lane = self.centre(others)
-        if self.merge_gap is not None and before is not None:
-            lane = self._unmerged(lane, own_lane, units[..., self.along], before * scale + shift)
+        if self.merge_gap is not None and prior is not None:
+            lane = self._unmerged(lane, own_lane, units[..., self.along], prior)
         moved = torch.where(present, lane - own_lane.unsqueeze(-1), units[..., self.relative])
         snapped = units.clone()
         snapped[..., self.absolute] = own_lane

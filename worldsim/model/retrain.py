@@ -40,10 +40,15 @@ class Stage:
 def stages_for_export(meta: dict[str, Any], domain: str, weights: str, run: str | Path | None = None) -> list[Stage]:
     """The stages of the run of `meta`: those an earlier export recorded for these very weights and
     config where there are any, else walked back through the runs (`retrain_stages`)."""
+    return _kept_stages(meta, weights) or retrain_stages(meta, domain, run)
+
+
+def _kept_stages(meta: dict[str, Any], weights: str) -> list[Stage] | None:
+    """The stages `meta` (a config as written) records for the weights of fingerprint `weights`, or None."""
     kept = meta.get("retraining") or {}
-    if kept.get("key") == _stages_key(meta, weights) and kept.get("stages"):
-        return [Stage(**stage) for stage in kept["stages"]]
-    return retrain_stages(meta, domain, run)
+    if kept.get("key") != _stages_key(meta, weights) or not kept.get("stages"):
+        return None
+    return [Stage(**stage) for stage in kept["stages"]]
 
 
 def record_stages(meta: dict[str, Any], weights: str, stages: list[Stage]) -> dict[str, Any]:
@@ -92,12 +97,9 @@ def _recorded_stages(path: Path) -> list[Stage] | None:
     from worldsim.model.checkpoint import CONFIG, load_model, weights_fingerprint
 
     config = json.loads((path / CONFIG).read_text())  # as written: the key is over it
-    kept = config.get("retraining") or {}
-    if not kept.get("stages"):
-        return None
-    if kept.get("key") != _stages_key(config, weights_fingerprint(load_model(path)[0])):
-        return None
-    return [Stage(**stage) for stage in kept["stages"]]
+    if not (config.get("retraining") or {}).get("stages"):
+        return None  # nothing recorded: no need to load the weights
+    return _kept_stages(config, weights_fingerprint(load_model(path)[0]))
 
 
 def last_stage(recipe: dict[str, Any], domain: str, out: str | None = None) -> tuple[Stage, str | None]:

@@ -78,6 +78,11 @@ def lanes(neighbours: int = 4, count: int = 3, merge_gap: float | None = MERGE_G
 LANES = lanes()
 
 
+def lane_index(y) -> np.ndarray:
+    """The lane (0 the leftmost) whose centre lies nearest to each lateral place `y` on the road."""
+    return np.clip(np.round(np.asarray(y) / LANE_WIDTH_M), 0, LANES["count"] - 1)
+
+
 def driving_state_fields(neighbours: int) -> tuple[StateField, ...]:
     fields = [StateField(f"ego_{n}", _UNITS[n], f"ego {n} in the road frame") for n in EGO_FIELDS]
     for k in range(neighbours):
