@@ -14,7 +14,14 @@ body's place in the frame are known, so they are computed here, exactly, for eve
 - path: the cell's distance to the polyline through the path's points, in `path_width` units;
 - bodies: for same-sized boxes (cars), whether the cell lies inside one and where in it: a box's
   edge is a threshold on the cell's offset along the box's own axes, which a FiLM layer draws as a
-  streak when the box may sit anywhere in the frame (highway-env's cars ahead came out as bars).
+  streak when the box may sit anywhere in the frame (highway-env's cars ahead came out as bars);
+- lines: for a road's lane markings that run along the view's x (highway-env's camera does not
+  turn with the ego), the cell's offset across to the nearest solid and the nearest dashed line,
+  in cell heights, and the dash pattern's phase along the road under the cell. Drawn by FiLM from
+  the ego's lateral place alone, a 1-pixel line came out a row too thick at some places of the
+  ego (a half-tone row above the road's edge in every frame with the ego in the right-hand lane),
+  and the realism test told frames apart by that alone (BENCHMARKS.md, "Driving: lane markings
+  drawn from their geometry").
 
 The view spec (a JSON dict, held in the model's config):
   scale:   [units per normalised coordinate to the right, up the frame] (the frame spans -1..1)
@@ -32,6 +39,12 @@ The view spec (a JSON dict, held in the model's config):
            follows); "others" are placed by their fields, and count where present > 0.5.
            Per cell: the own box's cover and the cell's place in it (along / length, across / width),
            then the same for the nearest of the others (cover: the union of all of them).
+  lines:   optional {"across": field, "along": field, "solid": [places], "dashed": [places],
+           "period": units, "harmonics": k}: lines at fixed places across the road (in the
+           `across` field's units and origin: the body sits at `across` of them), the dashed ones
+           repeating every `period` along the road (the body at `along` on it). Per cell: the offset
+           to the nearest solid line, to the nearest dashed one (cell heights, within +-REACH), then
+           sin and cos of k times the dash phase under the cell, k = 1..harmonics.
 """
 
 from __future__ import annotations
@@ -39,7 +52,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-KEYS = {"scale", "origin", "heading", "ground", "path", "path_width", "bodies"}
+KEYS = {"scale", "origin", "heading", "ground", "path", "path_width", "bodies", "lines"}
 # how far a cell's offset from a box is read, in box lengths / widths: beyond it a cell is just "far"
 REACH = 3.0
 
@@ -58,9 +71,11 @@ def check_view(view: dict, state_fields: list[str], angle_fields: list[str]) -> 
         raise ValueError(
             f"decoder_view: heading must name an angle field ({', '.join(angle_fields) or 'none'}), got {view.get('heading')!r}"
         )
-    if not {"ground", "path", "bodies"} & set(view):
-        raise ValueError("decoder_view: give a ground pattern, a path, bodies, or some of them")
+    if not {"ground", "path", "bodies", "lines"} & set(view):
+        raise ValueError("decoder_view: give a ground pattern, a path, bodies, lines, or some of them")
     named = _check_bodies(view["bodies"], angle_fields) if "bodies" in view else []
+    if "lines" in view:
+        named += _check_lines(view["lines"])
     if "ground" in view:
         ground = view["ground"]
         if not (isinstance(ground, dict) and len(ground.get("phases", ())) == 2 and ground.get("period", 0) > 0):
@@ -99,6 +114,25 @@ def _check_bodies(bodies, angle_fields: list[str]) -> list[str]:
     return [name for o in others for name in o] + ([own] if own is not None else [])
 
 
+def _check_lines(lines) -> list[str]:
+    """The fields a lines spec names, or a clear error for a malformed one."""
+    known = {"across", "along", "solid", "dashed", "period", "harmonics"}
+    if not isinstance(lines, dict) or set(lines) - known:
+        raise ValueError(f"decoder_view: lines is a dict of {', '.join(sorted(known))}, got {lines!r}")
+    for key in ("across", "along"):
+        if not isinstance(lines.get(key), str):
+            raise ValueError(f"decoder_view: lines {key} must name a state field, got {lines.get(key)!r}")
+    for key in ("solid", "dashed"):
+        places = lines.get(key)
+        if not (isinstance(places, (list, tuple)) and places and all(isinstance(v, (int, float)) for v in places)):
+            raise ValueError(f"decoder_view: lines {key} must be a non-empty list of places, got {places!r}")
+    if not (isinstance(lines.get("period"), (int, float)) and lines["period"] > 0):
+        raise ValueError(f"decoder_view: lines period must be a positive number, got {lines.get('period')!r}")
+    if int(lines.get("harmonics", 1)) < 1:
+        raise ValueError(f"decoder_view: lines harmonics must be at least 1, got {lines['harmonics']!r}")
+    return [lines["across"], lines["along"]]
+
+
 def channels(view: dict) -> int:
     """Feature channels a view spec gives each cell."""
     if not view:
@@ -106,7 +140,8 @@ def channels(view: dict) -> int:
     ground = 4 * int(view["ground"].get("harmonics", 1)) if "ground" in view else 0
     bodies = view.get("bodies")
     boxes = (3 if bodies.get("own") is not None else 0) + (3 if bodies.get("others") else 0) if bodies else 0
-    return ground + (1 if "path" in view else 0) + boxes
+    lines = 2 + 2 * int(view["lines"].get("harmonics", 1)) if "lines" in view else 0
+    return ground + (1 if "path" in view else 0) + boxes + lines
 
 
 class EgoView(nn.Module):
@@ -141,6 +176,17 @@ class EgoView(nn.Module):
             torch.tensor([[index(f) for f in o] for o in bodies.get("others", [])], dtype=torch.long).view(-1, 4),
             persistent=False,
         )
+        lines = view.get("lines")
+        self.lines = (index(lines["across"]), index(lines["along"])) if lines else None
+        self.cell_height = 2 * abs(sy) / grid  # in units, down the frame
+        self.dash_period = float(lines["period"]) if lines else 1.0
+        for name, places in (("solid", lines["solid"] if lines else []), ("dashed", lines["dashed"] if lines else [])):
+            self.register_buffer(name, torch.tensor(places, dtype=torch.float32), persistent=False)
+        self.register_buffer(
+            "dash_harmonics",
+            torch.arange(1, int(lines.get("harmonics", 1)) + 1, dtype=torch.float32) if lines else torch.zeros(0),
+            persistent=False,
+        )
 
     @property
     def right(self) -> torch.Tensor:
@@ -163,7 +209,26 @@ class EgoView(nn.Module):
         if len(self.others):
             places = torch.stack([state[:, self.others[:, 1]], state[:, self.others[:, 2]]], -1)
             features.append(self._boxes(places, state[:, self.others[:, 3]], state[:, self.others[:, 0]]))
+        if self.lines is not None:
+            features.append(self._lines(state))
         return torch.cat(features, 1).unflatten(-1, (self.grid, self.grid))
+
+    def _lines(self, state: torch.Tensor) -> torch.Tensor:
+        """(B, 2 + 2K, cells): the offsets across to the nearest solid and dashed line (cell heights,
+        within +-REACH), then sin, cos of k * the dash phase under each cell."""
+        across, along = self.lines
+        place = state[:, across, None] + self.ahead  # each cell's place across the road, (B, cells)
+        offsets = []
+        for lines in (self.solid, self.dashed):
+            gap = lines[None, :, None] - place[:, None, :]  # (B, L, cells)
+            nearest = gap.abs().argmin(1, keepdim=True)
+            offsets.append((gap.gather(1, nearest)[:, 0] / self.cell_height).clamp(-REACH, REACH))
+        # the place along the road wrapped to the period first: float32 holds a phase of 2 pi x /
+        # period to 1e-3 rad only while x stays below a few thousand periods
+        start = torch.remainder(state[:, along, None], self.dash_period)
+        phase = 2 * torch.pi * (start + self.right) / self.dash_period  # (B, cells)
+        k_phase = phase[:, None, :] * self.dash_harmonics[None, :, None]
+        return torch.cat([torch.stack(offsets, 1), k_phase.sin(), k_phase.cos()], 1)
 
     def _ground(self, state: torch.Tensor) -> torch.Tensor:
         """(B, 4K, cells): sin, cos of k * the ground phase under each cell, along x then y."""

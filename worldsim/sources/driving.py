@@ -27,22 +27,36 @@ from worldsim.sources.driving_script import DrivingScript
 
 ACTIONS = ("LANE_LEFT", "IDLE", "LANE_RIGHT", "FASTER", "SLOWER")
 LANE_WIDTH_M = 4.0
+# highway-env's lane markings (highway_env.road.graphics.LaneGraphics): a dash of 3 m every 4.33 m
+STRIPE_SPACING_M = 4.33
 EGO_FIELDS = ("x", "y", "vx", "vy", "heading")
 _UNITS = {"x": "m", "y": "m", "dx": "m", "dy": "m", "vx": "m/s", "vy": "m/s", "heading": "rad", "present": "1"}
 
 
-def camera(neighbours: int = 4, view_m: float = 40.0, centre: tuple[float, float] = (0.3, 0.5)) -> dict:
+def camera(neighbours: int = 4, view_m: float = 40.0, centre: tuple[float, float] = (0.3, 0.5), lanes: int = 3) -> dict:
     """The source's camera (`worldsim.model.ego_view`): a `view_m`-wide square, the ego at `centre`
     of it, the road along the frame's x (a normalised coordinate is view_m / 2 metres; world +y,
-    towards the right-hand lanes, is down the frame, so the view's "ahead" axis is world +y), and
-    every vehicle a highway-env box of 5 m by 2 m turned by its heading. Checked against the
-    simulator's frames in tests/test_ego_view.py."""
+    towards the right-hand lanes, is down the frame, so the view's "ahead" axis is world +y),
+    every vehicle a highway-env box of 5 m by 2 m turned by its heading, and the lane markings of
+    a straight road of `lanes` lanes LANE_WIDTH_M wide, the first's centre at y = 0: solid edges,
+    dashed lines between lanes, a 3 m dash every STRIPE_SPACING_M from x = 0.
+    Checked against the simulator's frames in tests/test_ego_view.py."""
     half = view_m / 2
     others = [[f"car{k}_present", f"car{k}_dx", f"car{k}_dy", f"car{k}_heading"] for k in range(neighbours)]
+    edges = [-LANE_WIDTH_M / 2, (lanes - 0.5) * LANE_WIDTH_M]
     return {
         "scale": [half, -half],
         "origin": [2 * centre[0] - 1, 2 * centre[1] - 1],
         "bodies": {"length": 5.0, "width": 2.0, "own": "ego_heading", "others": others},
+        "lines": {
+            "across": "ego_y",
+            "along": "ego_x",
+            "solid": edges,
+            # a road of one lane has no line between lanes: a dashed line far off the road stands in
+            "dashed": [(k + 0.5) * LANE_WIDTH_M for k in range(lanes - 1)] or [edges[0] - view_m],
+            "period": STRIPE_SPACING_M,
+            "harmonics": 3,
+        },
     }
 
 
