@@ -146,6 +146,54 @@ def test_the_driving_camera_puts_the_boxes_on_the_simulators_cars(driving_source
     assert green_in > 0.98 and blue_in > 0.95 and road_in < 0.1, scores
 
 
+LINE_FIELDS = ["y", "x"]
+LINES = {
+    "scale": [10.0, -10.0],
+    "origin": [0.0, 0.0],
+    "lines": {"across": "y", "along": "x", "solid": [-2.0, 10.0], "dashed": [2.0, 6.0], "period": 4.0, "harmonics": 2},
+}
+
+
+def test_lines_give_the_offset_to_the_nearest_line_and_the_dash_phase():
+    view = EgoView(LINES, LINE_FIELDS, grid=20)  # a unit per cell
+    out = view(torch.tensor([[4.0, 1.0]]))[0].flatten(1)  # the body 4 across, 1 along
+    assert channels(LINES) == 2 + 2 * 2 and out.shape[0] == 6
+    cell = cell_at(view, 0.5, 3.5)  # at 7.5 across the road: the solid line at 10, the dashed at 6
+    assert out[0, cell].item() == pytest.approx((10.0 - (4.0 + float(view.ahead[cell]))) / view.cell_height, abs=1e-5)
+    assert out[1, cell].item() == pytest.approx((6.0 - (4.0 + float(view.ahead[cell]))) / view.cell_height, abs=1e-5)
+    far = cell_at(view, 0.5, -9.5)  # at -5.5 across, 3.5 cells short of the solid line at -2: clamped
+    assert out[0, far].item() == pytest.approx(REACH)
+    phase = 2 * math.pi * (1.0 + float(view.right[cell])) / 4.0
+    assert out[2, cell].item() == pytest.approx(math.sin(phase), abs=1e-5)
+    assert out[3, cell].item() == pytest.approx(math.sin(2 * phase), abs=1e-5)
+    assert out[4, cell].item() == pytest.approx(math.cos(phase), abs=1e-5)
+    # far along the road the phase is the same as one period on (wrapped before the float32 product)
+    moved = view(torch.tensor([[4.0, 1.0 + 4.0 * 1000]]))[0].flatten(1)
+    assert torch.allclose(moved[2:], out[2:], atol=1e-3)
+
+
+def test_the_driving_camera_puts_the_lines_on_the_simulators_markings(driving_source):
+    """highway-env's frames: the pixels the lines' geometry puts on a solid line or a painted dash
+    are marking-grey, and they hold most of the marking-grey pixels (the rest: a dash's rounded ends)."""
+    import numpy as np
+
+    from worldsim.sources.driving import CAMERA, driving_state_fields
+
+    names = [f.name for f in driving_state_fields(4)]
+    view = EgoView({**CAMERA, "bodies": {**CAMERA["bodies"], "others": []}}, names, grid=64)  # a cell per pixel
+    obs, hits, painted, marked = driving_source.reset(seed=5), 0, 0, 0
+    for step in range(10):
+        obs = driving_source.step((1, 3, 0, 1, 2)[step % 5])
+        if obs.terminated or obs.truncated:
+            obs = driving_source.reset(seed=step)
+        lines = view(torch.from_numpy(obs.state)[None].float())[0, 3:].numpy()
+        on = np.arctan2(lines[2], lines[5]) % (2 * np.pi) / (2 * np.pi) * 4.33 < 3.0  # k = 1 sin, cos
+        predicted = (np.abs(lines[0]) < 0.5) | ((np.abs(lines[1]) < 0.5) & on)
+        grey = (obs.frame == 178).all(-1)  # highway-env's marking colour, after the frame's resize
+        hits, painted, marked = hits + (grey & predicted).sum(), painted + predicted.sum(), marked + grey.sum()
+    assert marked > 0 and hits / painted > 0.97 and hits / marked > 0.75, (hits, painted, marked)
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -157,6 +205,10 @@ def test_the_driving_camera_puts_the_boxes_on_the_simulators_cars(driving_source
         ({"bodies": {"length": 0, "width": 1, "own": "heading"}}, "bodies length must be a positive number"),
         ({"bodies": {"length": 1, "width": 1, "own": "p0_right"}}, "are not angle fields"),
         ({"bodies": {"length": 1, "width": 1, "others": [["p0_right", "p0_ahead"]]}}, "present, right, ahead, angle"),
+        ({"lines": {**LINES["lines"], "across": "nope", "along": "gx"}}, "not state fields"),
+        ({"lines": {**LINES["lines"], "period": 0}}, "lines period must be a positive number"),
+        ({"lines": {**LINES["lines"], "dashed": []}}, "lines dashed must be a non-empty list"),
+        ({"lines": {**LINES["lines"], "width": 2}}, "lines is a dict of"),
     ],
 )
 def test_bad_views_are_named(change, message):
