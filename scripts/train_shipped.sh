@@ -184,6 +184,13 @@ for domain in $domains; do
         "{\"lanes\": $(python -c 'import json; from worldsim.sources.driving import lanes; print(json.dumps(lanes(merge_gap=None, steering=False)))')}"
       driving_text_side runs/driving-matched-lanes
       done_in runs/driving-road || python scripts/derive_checkpoint.py runs/driving-matched-lanes runs/driving-road '{"lanes": "road"}'
+      # the decoder refitted alone once more, given the lane markings' geometry under each cell
+      # (BENCHMARKS.md, "Driving: lane markings drawn from their geometry"; 6 min), then the
+      # half-width decoder distilled from it
+      done_in runs/driving-road-lines || python scripts/refit_decoder.py runs/driving-road --out runs/driving-road-lines \
+        --data data/driving --test data/eval/driving-probe --steps 4000 --view camera
+      [[ -f runs/driving-road-lines/decoder-distilled.json ]] || worldsim distill --checkpoint runs/driving-road-lines \
+        --data data/driving --quiet
       ;;
     driving-held|driving-held-speed)
       # Candidates (BENCHMARKS.md, "Driving: held actions priced"; not shipped): the shipped model
