@@ -23,6 +23,11 @@ body's place in the frame are known, so they are computed here, exactly, for eve
   and the realism test told frames apart by that alone (BENCHMARKS.md, "Driving: lane markings
   drawn from their geometry").
 
+Lines can also be painted (`PaintedLines`): a marking one pixel wide is rasterisation, not
+something to learn, and even given its exact offset the field decoder drew half-tone rows beside
+it. Painted, every pixel the lines cross is given the markings' colour over the decoder's drawing,
+except under a car's box.
+
 The view spec (a JSON dict, held in the model's config):
   scale:   [units per normalised coordinate to the right, up the frame] (the frame spans -1..1)
   origin:  [x, y] the body's place in normalised frame coordinates (y down the frame)
@@ -44,7 +49,9 @@ The view spec (a JSON dict, held in the model's config):
            `across` field's units and origin: the body sits at `across` of them), the dashed ones
            repeating every `period` along the road (the body at `along` on it). Per cell: the offset
            to the nearest solid line, to the nearest dashed one (cell heights, within +-REACH), then
-           sin and cos of k times the dash phase under the cell, k = 1..harmonics.
+           sin and cos of k times the dash phase under the cell, k = 1..harmonics. With "paint":
+           [r, g, b] (0..255) and "dash" (the painted length of each period, in units), the model
+           paints the lines over its frames (`PaintedLines`).
 """
 
 from __future__ import annotations
@@ -116,7 +123,7 @@ def _check_bodies(bodies, angle_fields: list[str]) -> list[str]:
 
 def _check_lines(lines) -> list[str]:
     """The fields a lines spec names, or a clear error for a malformed one."""
-    known = {"across", "along", "solid", "dashed", "period", "harmonics"}
+    known = {"across", "along", "solid", "dashed", "period", "harmonics", "paint", "dash"}
     if not isinstance(lines, dict) or set(lines) - known:
         raise ValueError(f"decoder_view: lines is a dict of {', '.join(sorted(known))}, got {lines!r}")
     for key in ("across", "along"):
@@ -130,6 +137,13 @@ def _check_lines(lines) -> list[str]:
         raise ValueError(f"decoder_view: lines period must be a positive number, got {lines.get('period')!r}")
     if int(lines.get("harmonics", 1)) < 1:
         raise ValueError(f"decoder_view: lines harmonics must be at least 1, got {lines['harmonics']!r}")
+    if "paint" in lines:
+        colour = lines["paint"]
+        channel = lambda v: isinstance(v, (int, float)) and 0 <= v <= 255  # noqa: E731
+        if not (isinstance(colour, (list, tuple)) and len(colour) == 3 and all(channel(v) for v in colour)):
+            raise ValueError(f"decoder_view: lines paint must be an [r, g, b] colour in 0..255, got {colour!r}")
+        if not (isinstance(lines.get("dash"), (int, float)) and 0 < lines["dash"] <= lines["period"]):
+            raise ValueError(f"decoder_view: painted lines need a dash length in (0, period], got {lines.get('dash')!r}")
     return [lines["across"], lines["along"]]
 
 
@@ -273,3 +287,50 @@ class EgoView(nn.Module):
         far = ~torch.isfinite(reach.gather(1, nearest)[:, 0])  # no box present at all
         offsets = [x.gather(1, nearest)[:, 0].clamp(-REACH, REACH).masked_fill(far, REACH) for x in (along, across)]
         return torch.stack([cover, *offsets], 1)
+
+
+class PaintedLines(nn.Module):
+    """The view's lines painted over frames (B, 3, S, S) in [0, 1]: each pixel whose row the line
+    crosses (the line within half a pixel of its centre; a line exactly between two pixels goes to
+    the one below it, as highway-env's frames have it) takes the `paint` colour, dashes only along
+    the `dash` painted in every period, and no pixel inside a body's box (the cars drive over the
+    markings). Built only for a view whose lines have "paint"."""
+
+    # a line exactly on a pixel's edge (a lane centre puts highway-env's edges there) must fall on
+    # one side whatever the float32 rounding of its place
+    TIE = 1e-3
+
+    def __init__(self, view: dict, state_fields: list[str], frame_size: int):
+        super().__init__()
+        lines = view["lines"]
+        self.view = EgoView({k: v for k, v in view.items() if k not in ("ground", "path")}, state_fields, frame_size)
+        self.size = frame_size
+        self.dash = float(lines["dash"])
+        self.register_buffer("colour", torch.tensor(lines["paint"], dtype=torch.float32).view(1, 3, 1, 1) / 255, persistent=False)
+
+    def mask(self, state: torch.Tensor) -> torch.Tensor:
+        """(B, 1, S, S): 1 where a line is painted, for physical states (B, S) in their units."""
+        v = self.view
+        across, along = v.lines
+        place = state[:, across, None] + v.ahead  # (B, pixels)
+        crossed = []
+        for lines in (v.solid, v.dashed):
+            gap = (lines[None, :, None] - place[:, None, :]) / v.cell_height  # (B, L, pixels), in pixels
+            crossed.append(((gap >= -0.5 - self.TIE) & (gap < 0.5 - self.TIE)).float().amax(1))
+        start = torch.remainder(state[:, along, None], v.dash_period)
+        painted = torch.remainder(start + v.right, v.dash_period) < self.dash
+        line = torch.maximum(crossed[0], crossed[1] * painted.float())
+        covers = []
+        if v.own is not None:
+            angle = state[:, v.own, None]
+            covers.append(v._boxes(torch.zeros_like(angle)[..., None].expand(-1, -1, 2), angle, torch.ones_like(angle))[:, 0])
+        if len(v.others):
+            places = torch.stack([state[:, v.others[:, 1]], state[:, v.others[:, 2]]], -1)
+            covers.append(v._boxes(places, state[:, v.others[:, 3]], state[:, v.others[:, 0]])[:, 0])
+        for cover in covers:
+            line = line * (cover < 0.5).float()
+        return line.unflatten(-1, (self.size, self.size))[:, None]
+
+    def forward(self, frames: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        mask = self.mask(state)
+        return frames + mask * (self.colour - frames)

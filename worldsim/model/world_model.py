@@ -76,6 +76,8 @@ class WorldModel(nn.Module):
         self.encoder = Encoder(c.channels, c.embed_dim, c.frame_size, c.encoder_coordinates)
         self.decoder = build_decoder(c)
         self.ego_view = ego_view.EgoView(c.decoder_view, c.state_fields, c.frame_size // 4) if c.decoder_view else None
+        painted = c.decoder_view and "paint" in c.decoder_view.get("lines", {})
+        self.painted_lines = ego_view.PaintedLines(c.decoder_view, c.state_fields, c.frame_size) if painted else None
         self.gru_in = nn.Sequential(nn.Linear(Z + S + A, H), nn.LayerNorm(H), nn.ELU())
         self.gru = nn.GRUCell(H, D)
         self.prior_net = mlp(D, H, self.stochastic.stats_dim)
@@ -304,7 +306,10 @@ class WorldModel(nn.Module):
         """(B, state_code_dim) state codes -> (B, 3, H, W) frames, by a decoder reading the state:
         the model's own, or `decoder` of the same kind (a distilled one, worldsim.model.distill)."""
         drawn, view = self.decoder_inputs(code)
-        return (self.decoder if decoder is None else decoder)(drawn, view=view)
+        frames = (self.decoder if decoder is None else decoder)(drawn, view=view)
+        if self.painted_lines is not None:
+            frames = self.painted_lines(frames, self.denormalise_state(code))
+        return frames
 
     def physical_state(self, latent: torch.Tensor) -> torch.Tensor:
         """The latent's physical state in the domain's units, (B, S)."""

@@ -27,8 +27,11 @@ from worldsim.sources.driving_script import DrivingScript
 
 ACTIONS = ("LANE_LEFT", "IDLE", "LANE_RIGHT", "FASTER", "SLOWER")
 LANE_WIDTH_M = 4.0
-# highway-env's lane markings (highway_env.road.graphics.LaneGraphics): a dash of 3 m every 4.33 m
+# highway-env's lane markings (highway_env.road.graphics.LaneGraphics): a dash of 3 m every 4.33 m,
+# white lines 0.3 m wide that come out one pixel of this grey in the source's 64 x 64 frames
 STRIPE_SPACING_M = 4.33
+STRIPE_LENGTH_M = 3.0
+MARKING_COLOUR = (178, 178, 178)
 EGO_FIELDS = ("x", "y", "vx", "vy", "heading")
 _UNITS = {"x": "m", "y": "m", "dx": "m", "dy": "m", "vx": "m/s", "vy": "m/s", "heading": "rad", "present": "1"}
 
@@ -39,7 +42,8 @@ def camera(neighbours: int = 4, view_m: float = 40.0, centre: tuple[float, float
     towards the right-hand lanes, is down the frame, so the view's "ahead" axis is world +y),
     every vehicle a highway-env box of 5 m by 2 m turned by its heading, and the lane markings of
     a straight road of `lanes` lanes LANE_WIDTH_M wide, the first's centre at y = 0: solid edges,
-    dashed lines between lanes, a 3 m dash every STRIPE_SPACING_M from x = 0.
+    dashed lines between lanes, a STRIPE_LENGTH_M dash every STRIPE_SPACING_M from x = 0, painted
+    in MARKING_COLOUR (`worldsim.model.ego_view.PaintedLines`).
     Checked against the simulator's frames in tests/test_ego_view.py."""
     half = view_m / 2
     others = [[f"car{k}_present", f"car{k}_dx", f"car{k}_dy", f"car{k}_heading"] for k in range(neighbours)]
@@ -56,6 +60,8 @@ def camera(neighbours: int = 4, view_m: float = 40.0, centre: tuple[float, float
             "dashed": [(k + 0.5) * LANE_WIDTH_M for k in range(lanes - 1)] or [edges[0] - view_m],
             "period": STRIPE_SPACING_M,
             "harmonics": 3,
+            "dash": STRIPE_LENGTH_M,
+            "paint": list(MARKING_COLOUR),
         },
     }
 
