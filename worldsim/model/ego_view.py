@@ -320,16 +320,23 @@ class PaintedLines(nn.Module):
         start = torch.remainder(state[:, along, None], v.dash_period)
         painted = torch.remainder(start + v.right, v.dash_period) < self.dash
         line = torch.maximum(crossed[0], crossed[1] * painted.float())
-        covers = []
         if v.own is not None:
             angle = state[:, v.own, None]
-            covers.append(v._boxes(torch.zeros_like(angle)[..., None].expand(-1, -1, 2), angle, torch.ones_like(angle))[:, 0])
+            own = self._inside(torch.zeros_like(angle)[..., None].expand(-1, -1, 2), angle, torch.ones_like(angle))
+            line = line * own.logical_not().float()
         if len(v.others):
             places = torch.stack([state[:, v.others[:, 1]], state[:, v.others[:, 2]]], -1)
-            covers.append(v._boxes(places, state[:, v.others[:, 3]], state[:, v.others[:, 0]])[:, 0])
-        for cover in covers:
-            line = line * (cover < 0.5).float()
+            others = self._inside(places, state[:, v.others[:, 3]], state[:, v.others[:, 0]])
+            line = line * others.logical_not().float()
         return line.unflatten(-1, (self.size, self.size))[:, None]
+
+    def _inside(self, places: torch.Tensor, angles: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+        """(B, pixels) bool: the pixels inside any present box (`EgoView._boxes`' cover, hard)."""
+        rel = self.view.cells[None, None] - places[:, :, None]  # (B, K, pixels, 2)
+        cos, sin = angles.cos()[..., None], angles.sin()[..., None]
+        along = (rel[..., 0] * cos + rel[..., 1] * sin).abs() < self.view.box[0] / 2
+        across = (-rel[..., 0] * sin + rel[..., 1] * cos).abs() < self.view.box[1] / 2
+        return (along & across & (present[..., None] > 0.5)).any(1)
 
     def forward(self, frames: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
         mask = self.mask(state)
