@@ -181,52 +181,67 @@ PAINTED = {
 PAINTED_FIELDS = ["y", "x", "present", "car_right", "car_ahead", "car_angle"]
 
 
-def test_painted_lines_cover_the_pixels_they_cross_and_not_the_cars():
-    painter = PaintedLines(PAINTED, PAINTED_FIELDS, 20)  # half a unit per pixel: the lines at -2 and 2 in view
-    view = painter.view
-    state = torch.tensor([[0.25, 0.0, 1.0, 3.0, -2.0, 0.0]])  # the body at 0.25 across; a car on the solid line
-    mask = painter.mask(state)[0, 0].flatten()
-    place = 0.25 + view.ahead  # each pixel's place across the road
-    solid_row, dashed_row = (place - -2.0).abs() < 0.25, (place - 2.0).abs() < 0.25
-    under_car = ((view.right - 3.0).abs() < 2.0) & ((view.ahead - -2.0).abs() < 1.0)
-    assert solid_row.any() and under_car.any()
-    assert (mask[solid_row & ~under_car] == 1).all() and (mask[solid_row & under_car] == 0).all()
-    on = torch.remainder(view.right, 4.0) < 1.0  # a dash of 1 in every period of 4, from 0 along the road
-    assert (mask[dashed_row & on] == 1).all() and (mask[dashed_row & ~on] == 0).all()
-    assert mask[~(solid_row | dashed_row)].sum() == 0
+def test_painted_lines_light_the_rows_and_dash_columns_they_cross_and_not_the_cars():
+    painter = PaintedLines(PAINTED, PAINTED_FIELDS, 20)  # 2 pixels per unit, the body at pixel (10, 10)
+    state = torch.tensor([[0.25, 0.0, 1.0, 3.0, -2.0, 0.0]])  # the body 0.25 across; a car on the solid line
+    share = painter.coverage(state)[0, 0]
+    # the solid line at -2 lights row floor((-2 - 0.25) * 2 + 10) = 5, but not under the car (a 4 x 2
+    # box at 3 along, -2 across: columns 12-19, rows 4-7); the dashed one at 2 row 13, from each dash's start
+    # to its end both included: the dashes [0, 1], [-4, -3], [4, 5] on columns 10-12, 2-4, 18-19
+    car = list(range(12, 20))
+    assert share[5, [c for c in range(20) if c not in car]].eq(1).all() and share[5, car].eq(0).all()
+    dashes = [2, 3, 4, 10, 11, 12, 18, 19]
+    assert share[13, dashes].eq(1).all() and share[13, [c for c in range(20) if c not in dashes]].eq(0).all()
+    assert share.sum() == share[5].sum() + share[13].sum()  # the lines at 6 and 10 are off the screen
     frames = torch.full((1, 3, 20, 20), 0.5)
     painted = painter(frames, state)[0].flatten(1)
-    assert torch.allclose(painted[:, mask == 1], torch.tensor([200 / 255, 100 / 255, 0.0])[:, None])
-    assert (painted[:, mask == 0] == 0.5).all()
+    lit = share.flatten() == 1
+    assert torch.allclose(painted[:, lit], torch.tensor([200 / 255, 100 / 255, 0.0])[:, None])
+    assert (painted[:, ~lit] == 0.5).all()
+
+
+def test_a_finer_screen_paints_shares_of_a_pixel():
+    """On a screen twice the frame's size a line lights half of its frame row, and a dash ending
+    in the middle of a frame pixel half of that."""
+    view = {**PAINTED, "lines": {**PAINTED["lines"], "supersample": 2}}
+    share = PaintedLines(view, PAINTED_FIELDS, 20).coverage(torch.tensor([[0.25, 0.0, 0.0, 0.0, 0.0, 0.0]]))[0, 0]
+    # 4 screen pixels per unit, the body at screen (20, 20): the solid line at screen row 11
+    # (frame row 5), the dash [0, 1] on screen columns 20-24 (frame columns 10, 11 and half of 12)
+    assert share[5].eq(0.5).all()
+    assert share[13, 10:12].eq(0.5).all() and share[13, 12] == 0.25 and share[13, 13] == 0
 
 
 @pytest.mark.parametrize("deviation", [0.0, 1e-6, -1e-6])
-def test_a_line_between_two_pixels_is_painted_on_one(deviation):
-    """At 0 across, the solid line at -2 lies exactly between two pixel rows (places -2.25 and
-    -1.75): painted on one row, whatever the float32 rounding of the body's place."""
+def test_a_line_on_a_pixel_edge_lights_one_row(deviation):
+    """At 0 across, the solid line at -2 falls exactly on screen row 6's edge: one row lit, whichever
+    side the float32 rounding of the body's place puts it."""
     painter = PaintedLines(PAINTED, PAINTED_FIELDS, 20)
-    mask = painter.mask(torch.tensor([[deviation, 0.0, 0.0, 0.0, 0.0, 0.0]]))[0, 0]
-    full_rows = [r for r in range(20) if mask[r].sum() == 20]
-    assert len(full_rows) == 1, full_rows
+    share = painter.coverage(torch.tensor([[deviation, 0.0, 0.0, 0.0, 0.0, 0.0]]))[0, 0]
+    full_rows = [r for r in range(20) if share[r].sum() == 20]
+    assert len(full_rows) == 1 and full_rows[0] in (5, 6), full_rows
 
 
 def test_the_driving_camera_paints_the_simulators_markings(driving_source):
-    """highway-env's frames: the pixels the driving camera paints are marking-grey and hold nearly
-    all the marking-grey pixels (a line exactly between two rows sometimes falls on the other one:
-    which, the float32 state does not say)."""
+    """highway-env's frames: off the cars, the grey the painted lines give each pixel over the
+    road's (100) is the frame's, dash ends included, but for the rare line exactly between two
+    screen rows (which one the simulator lit, the float32 state does not say)."""
+    import numpy as np
 
-    from worldsim.sources.driving import CAMERA, MARKING_COLOUR, driving_state_fields
+    from worldsim.sources.driving import CAMERA, driving_state_fields
 
     painter = PaintedLines(CAMERA, [f.name for f in driving_state_fields(4)], 64)
-    obs, hits, painted, marked = driving_source.reset(seed=5), 0, 0, 0
+    obs, right, scored = driving_source.reset(seed=5), 0, 0
     for step in range(12):
         obs = driving_source.step((1, 3, 0, 1, 2)[step % 5])
         if obs.terminated or obs.truncated:
             obs = driving_source.reset(seed=step)
-        mask = painter.mask(torch.from_numpy(obs.state)[None].float())[0, 0].numpy() > 0.5
-        grey = (obs.frame == MARKING_COLOUR).all(-1)
-        hits, painted, marked = hits + (grey & mask).sum(), painted + mask.sum(), marked + grey.sum()
-    assert marked > 0 and hits / painted > 0.95 and hits / marked > 0.95, (hits, painted, marked)
+        share = painter.coverage(torch.from_numpy(obs.state)[None].float())[0, 0].numpy()
+        drawn = np.rint(100 + share * (255 - 100))
+        real = obs.frame[..., 0].astype(int)
+        road = (obs.frame == obs.frame[..., :1]).all(-1) & np.isin(real, (100, 139, 178))  # road and markings
+        scored, right = scored + road.sum(), right + (road & (np.abs(drawn - real) <= 1)).sum()
+        assert ((real == 139) & road & (share == 0.25)).sum() == ((real == 139) & road).sum()  # the dash ends
+    assert right / scored > 0.998, (right, scored)
 
 
 @pytest.mark.parametrize(
@@ -246,6 +261,7 @@ def test_the_driving_camera_paints_the_simulators_markings(driving_source):
         ({"lines": {**LINES["lines"], "width": 2}}, "lines is a dict of"),
         ({"lines": {**LINES["lines"], "paint": [0, 0, 300], "dash": 1.0}}, "lines paint must be an"),
         ({"lines": {**LINES["lines"], "paint": [0, 0, 0]}}, "painted lines need a dash length"),
+        ({"lines": {**LINES["lines"], "paint": [0, 0, 0], "dash": 1.0, "supersample": 0}}, "supersample must be a whole"),
     ],
 )
 def test_bad_views_are_named(change, message):

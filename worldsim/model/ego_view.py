@@ -25,8 +25,8 @@ body's place in the frame are known, so they are computed here, exactly, for eve
 
 Lines can also be painted (`PaintedLines`): a marking one pixel wide is rasterisation, not
 something to learn, and even given its exact offset the field decoder drew half-tone rows beside
-it. Painted, every pixel the lines cross is given the markings' colour over the decoder's drawing,
-except under a car's box.
+it. Painted, the lines are drawn over the decoder's frame as the simulator draws them, except
+under a car's box.
 
 The view spec (a JSON dict, held in the model's config):
   scale:   [units per normalised coordinate to the right, up the frame] (the frame spans -1..1)
@@ -50,11 +50,14 @@ The view spec (a JSON dict, held in the model's config):
            repeating every `period` along the road (the body at `along` on it). Per cell: the offset
            to the nearest solid line, to the nearest dashed one (cell heights, within +-REACH), then
            sin and cos of k times the dash phase under the cell, k = 1..harmonics. With "paint":
-           [r, g, b] (0..255) and "dash" (the painted length of each period, in units), the model
+           [r, g, b] (0..255), "dash" (the painted length of each period, in units) and
+           "supersample" (the simulator's screen pixels per frame pixel, default 1), the model
            paints the lines over its frames (`PaintedLines`).
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -123,7 +126,7 @@ def _check_bodies(bodies, angle_fields: list[str]) -> list[str]:
 
 def _check_lines(lines) -> list[str]:
     """The fields a lines spec names, or a clear error for a malformed one."""
-    known = {"across", "along", "solid", "dashed", "period", "harmonics", "paint", "dash"}
+    known = {"across", "along", "solid", "dashed", "period", "harmonics", "paint", "dash", "supersample"}
     if not isinstance(lines, dict) or set(lines) - known:
         raise ValueError(f"decoder_view: lines is a dict of {', '.join(sorted(known))}, got {lines!r}")
     for key in ("across", "along"):
@@ -144,6 +147,8 @@ def _check_lines(lines) -> list[str]:
             raise ValueError(f"decoder_view: lines paint must be an [r, g, b] colour in 0..255, got {colour!r}")
         if not (isinstance(lines.get("dash"), (int, float)) and 0 < lines["dash"] <= lines["period"]):
             raise ValueError(f"decoder_view: painted lines need a dash length in (0, period], got {lines.get('dash')!r}")
+        if not (isinstance(lines.get("supersample", 1), int) and lines.get("supersample", 1) >= 1):
+            raise ValueError(f"decoder_view: lines supersample must be a whole number >= 1, got {lines['supersample']!r}")
     return [lines["across"], lines["along"]]
 
 
@@ -290,45 +295,59 @@ class EgoView(nn.Module):
 
 
 class PaintedLines(nn.Module):
-    """The view's lines painted over frames (B, 3, S, S) in [0, 1]: each pixel whose row the line
-    crosses (the line within half a pixel of its centre; a line exactly between two pixels goes to
-    the one below it, as highway-env's frames have it) takes the `paint` colour, dashes only along
-    the `dash` painted in every period, and no pixel inside a body's box (the cars drive over the
-    markings). Built only for a view whose lines have "paint"."""
-
-    # a line exactly on a pixel's edge (a lane centre puts highway-env's edges there) must fall on
-    # one side whatever the float32 rounding of its place
-    TIE = 1e-3
+    """The view's lines painted over frames (B, 3, S, S) in [0, 1] as a simulator that draws on a
+    finer screen and shrinks it draws them: on a screen `supersample` times the frame's size, each
+    line lights one screen row (the row its place falls in, counted from the screen's corner and
+    truncated, as pygame's integer pixels are) and, for a dashed line, the screen columns from each
+    dash's start to its end, both included; a frame pixel takes the `paint` colour by the share of
+    its screen pixels lit (highway-env's white 1-pixel markings on a 128-pixel screen come out
+    (100 + 255) / 2 = 178 grey, a dash's end 139). No pixel inside a body's box is painted (the
+    cars drive over the markings). Built only for a view whose lines have "paint"."""
 
     def __init__(self, view: dict, state_fields: list[str], frame_size: int):
         super().__init__()
         lines = view["lines"]
         self.view = EgoView({k: v for k, v in view.items() if k not in ("ground", "path")}, state_fields, frame_size)
-        self.size = frame_size
+        self.size, self.supersample = frame_size, int(lines.get("supersample", 1))
+        screen = self.size * self.supersample
+        (sx, sy), (ox, oy) = view["scale"], view["origin"]
+        self.per_unit = (screen / (2 * abs(sx)), screen / (2 * abs(sy)))  # screen pixels per unit, across x and y
+        self.body = ((ox + 1) / 2 * screen, (oy + 1) / 2 * screen)  # the body's place on the screen
         self.dash = float(lines["dash"])
+        # the dashes a screen can show: its width in periods, and one more at either end
+        self.dashes = int(math.ceil(screen / self.per_unit[0] / float(lines["period"]))) + 2
         self.register_buffer("colour", torch.tensor(lines["paint"], dtype=torch.float32).view(1, 3, 1, 1) / 255, persistent=False)
+        self.register_buffer("screen", torch.arange(screen, dtype=torch.float32), persistent=False)
 
-    def mask(self, state: torch.Tensor) -> torch.Tensor:
-        """(B, 1, S, S): 1 where a line is painted, for physical states (B, S) in their units."""
-        v = self.view
+    def coverage(self, state: torch.Tensor) -> torch.Tensor:
+        """(B, 1, S, S) in [0, 1]: each pixel's share painted, for physical states (B, S) in their units."""
+        v, ss = self.view, self.supersample
         across, along = v.lines
-        place = state[:, across, None] + v.ahead  # (B, pixels)
-        crossed = []
+        rows = []
         for lines in (v.solid, v.dashed):
-            gap = (lines[None, :, None] - place[:, None, :]) / v.cell_height  # (B, L, pixels), in pixels
-            crossed.append(((gap >= -0.5 - self.TIE) & (gap < 0.5 - self.TIE)).float().amax(1))
-        start = torch.remainder(state[:, along, None], v.dash_period)
-        painted = torch.remainder(start + v.right, v.dash_period) < self.dash
-        line = torch.maximum(crossed[0], crossed[1] * painted.float())
+            # the screen row each line lights, (B, L), and the frame rows' share of it, (B, S)
+            row = torch.floor((lines[None, :] - state[:, across, None]) * self.per_unit[1] + self.body[1])
+            lit = (self.screen[None, None, :] == row[..., None]).float().amax(1)  # (B, screen)
+            rows.append(lit.unflatten(-1, (self.size, ss)).mean(-1))
+        x = state[:, along, None]
+        first = torch.floor((x - self.body[0] / self.per_unit[0]) / v.dash_period) - 1
+        starts = (first + torch.arange(self.dashes, dtype=x.dtype, device=x.device)) * v.dash_period  # (B, D)
+        left = torch.floor((starts - x) * self.per_unit[0] + self.body[0])
+        right = torch.floor((starts + self.dash - x) * self.per_unit[0] + self.body[0])
+        column = self.screen[None, None, :]
+        lit = ((column >= left[..., None]) & (column <= right[..., None])).float().amax(1)  # (B, screen)
+        dashes = lit.unflatten(-1, (self.size, ss)).mean(-1)
+        share = rows[0][:, :, None] + rows[1][:, :, None] * dashes[:, None, :]  # (B, S, S): solid lines span the row
+        share = share.clamp(max=1.0).flatten(1)
         if v.own is not None:
             angle = state[:, v.own, None]
             own = self._inside(torch.zeros_like(angle)[..., None].expand(-1, -1, 2), angle, torch.ones_like(angle))
-            line = line * own.logical_not().float()
+            share = share * own.logical_not().float()
         if len(v.others):
             places = torch.stack([state[:, v.others[:, 1]], state[:, v.others[:, 2]]], -1)
             others = self._inside(places, state[:, v.others[:, 3]], state[:, v.others[:, 0]])
-            line = line * others.logical_not().float()
-        return line.unflatten(-1, (self.size, self.size))[:, None]
+            share = share * others.logical_not().float()
+        return share.unflatten(-1, (self.size, self.size))[:, None]
 
     def _inside(self, places: torch.Tensor, angles: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
         """(B, pixels) bool: the pixels inside any present box (`EgoView._boxes`' cover, hard)."""
@@ -339,5 +358,5 @@ class PaintedLines(nn.Module):
         return (along & across & (present[..., None] > 0.5)).any(1)
 
     def forward(self, frames: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
-        mask = self.mask(state)
-        return frames + mask * (self.colour - frames)
+        share = self.coverage(state)
+        return frames + share * (self.colour - frames)

@@ -28,10 +28,12 @@ from worldsim.sources.driving_script import DrivingScript
 ACTIONS = ("LANE_LEFT", "IDLE", "LANE_RIGHT", "FASTER", "SLOWER")
 LANE_WIDTH_M = 4.0
 # highway-env's lane markings (highway_env.road.graphics.LaneGraphics): a dash of 3 m every 4.33 m,
-# white lines 0.3 m wide that come out one pixel of this grey in the source's 64 x 64 frames
+# white lines one screen pixel wide (0.3 m, less than a pixel, drawn at the least width)
 STRIPE_SPACING_M = 4.33
 STRIPE_LENGTH_M = 3.0
-MARKING_COLOUR = (178, 178, 178)
+MARKING_COLOUR = (255, 255, 255)
+# the source renders highway-env on a screen this many times the frame's size, then shrinks it
+SUPERSAMPLE = 2
 EGO_FIELDS = ("x", "y", "vx", "vy", "heading")
 _UNITS = {"x": "m", "y": "m", "dx": "m", "dy": "m", "vx": "m/s", "vy": "m/s", "heading": "rad", "present": "1"}
 
@@ -43,7 +45,8 @@ def camera(neighbours: int = 4, view_m: float = 40.0, centre: tuple[float, float
     every vehicle a highway-env box of 5 m by 2 m turned by its heading, and the lane markings of
     a straight road of `lanes` lanes LANE_WIDTH_M wide, the first's centre at y = 0: solid edges,
     dashed lines between lanes, a STRIPE_LENGTH_M dash every STRIPE_SPACING_M from x = 0, painted
-    in MARKING_COLOUR (`worldsim.model.ego_view.PaintedLines`).
+    in MARKING_COLOUR on a screen SUPERSAMPLE times the frame's size, as the source renders them
+    (`worldsim.model.ego_view.PaintedLines`).
     Checked against the simulator's frames in tests/test_ego_view.py."""
     half = view_m / 2
     others = [[f"car{k}_present", f"car{k}_dx", f"car{k}_dy", f"car{k}_heading"] for k in range(neighbours)]
@@ -62,6 +65,7 @@ def camera(neighbours: int = 4, view_m: float = 40.0, centre: tuple[float, float
             "harmonics": 3,
             "dash": STRIPE_LENGTH_M,
             "paint": list(MARKING_COLOUR),
+            "supersample": SUPERSAMPLE,
         },
     }
 
@@ -153,7 +157,7 @@ class DrivingSource(Source):
         env_id = scenario.spec.get("env_id", env_id) if scenario else env_id
         self.neighbours = neighbours
         self.state_fields = driving_state_fields(neighbours)
-        screen = 2 * frame_size
+        screen = SUPERSAMPLE * frame_size
         render = {
             "screen_width": screen,
             "screen_height": screen,
