@@ -298,7 +298,7 @@ class PaintedLines(nn.Module):
     """The view's lines painted over frames (B, 3, S, S) in [0, 1] as a simulator that draws on a
     finer screen and shrinks it draws them: on a screen `supersample` times the frame's size, each
     line lights one screen row (the row its place falls in, counted from the screen's corner and
-    truncated, as pygame's integer pixels are) and, for a dashed line, the screen columns from each
+    truncated, as highway-env's integer pixels are) and, for a dashed line, the screen columns from each
     dash's start to its end, both included; a frame pixel takes the `paint` colour by the share of
     its screen pixels lit (highway-env's white 1-pixel markings on a 128-pixel screen come out
     (100 + 255) / 2 = 178 grey, a dash's end 139). No pixel inside a body's box is painted (the
@@ -323,17 +323,22 @@ class PaintedLines(nn.Module):
         """(B, 1, S, S) in [0, 1]: each pixel's share painted, for physical states (B, S) in their units."""
         v, ss = self.view, self.supersample
         across, along = v.lines
+        # in float64 and in highway-env's order of operations (the screen's corner first, then
+        # truncated pixels): a line on a pixel's edge (the road's edge with the ego on a lane
+        # centre) falls on the simulator's side of it unless the float32 state has lost the difference
+        (kx, ky), (bx, by) = self.per_unit, self.body
+        corner_x = state[:, along, None].double() - bx / kx
+        corner_y = state[:, across, None].double() - by / ky
         rows = []
         for lines in (v.solid, v.dashed):
             # the screen row each line lights, (B, L), and the frame rows' share of it, (B, S)
-            row = torch.floor((lines[None, :] - state[:, across, None]) * self.per_unit[1] + self.body[1])
+            row = torch.trunc((lines.double()[None, :] - corner_y) * ky).float()
             lit = (self.screen[None, None, :] == row[..., None]).float().amax(1)  # (B, screen)
             rows.append(lit.unflatten(-1, (self.size, ss)).mean(-1))
-        x = state[:, along, None]
-        first = torch.floor((x - self.body[0] / self.per_unit[0]) / v.dash_period) - 1
-        starts = (first + torch.arange(self.dashes, dtype=x.dtype, device=x.device)) * v.dash_period  # (B, D)
-        left = torch.floor((starts - x) * self.per_unit[0] + self.body[0])
-        right = torch.floor((starts + self.dash - x) * self.per_unit[0] + self.body[0])
+        first = torch.floor(corner_x / v.dash_period) - 1
+        starts = (first + torch.arange(self.dashes, dtype=first.dtype, device=first.device)) * v.dash_period  # (B, D)
+        left = torch.trunc((starts - corner_x) * kx).float()
+        right = torch.trunc((starts + self.dash - corner_x) * kx).float()
         column = self.screen[None, None, :]
         lit = ((column >= left[..., None]) & (column <= right[..., None])).float().amax(1)  # (B, screen)
         dashes = lit.unflatten(-1, (self.size, ss)).mean(-1)
