@@ -2,7 +2,7 @@
 # Evaluate the trained runs (scripts/train_shipped.sh) and package them as the shipped weights,
 # worldsim/weights/<domain>/: model, config, start-frame bank, eval.json, long_eval.json and
 # MODEL_CARD.md. Needs scripts/collect_eval_sets.sh data. Robotics ships runs/robotics-redrawn
-# (scripts/train_shipped.sh robotics robotics-redrawn), driving runs/driving-road-lines
+# (scripts/train_shipped.sh robotics robotics-redrawn), driving runs/driving-road-painted
 # (scripts/train_shipped.sh driving driving-lanes).
 # Usage: scripts/ship_weights.sh [RUNS=runs] [robotics|driving|games ...]   (default: all three)
 set -euo pipefail
@@ -31,7 +31,7 @@ for domain in $domains; do
         --data data/robotics-v2 --ood data/eval/robotics-near-goal
       ;;
     driving)
-      ship driving "$runs/driving-road-lines" \
+      ship driving "$runs/driving-road-painted" \
         "--data data/eval/driving-heldout --split all --episodes 40 --probe-data data/eval/driving-probe" \
         --data data/eval/driving-long --split all --ood data/eval/driving-dense
       ;;

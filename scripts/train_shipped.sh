@@ -168,8 +168,10 @@ for domain in $domains; do
       # the result, and the half-width decoder distilled from its decoder. Each finished step is
       # kept: rerun after an interruption and it goes on from the first one missing.
       done_in() { [[ -f "$1/model.safetensors" ]]; }
+      # the camera as it was then: the cars' boxes, no lane markings (added by the last two refits)
       done_in runs/driving-boxes || python scripts/refit_decoder.py "${REFIT_FROM:-runs/driving}" --out runs/driving-boxes \
-        --data data/driving --test data/eval/driving-probe --steps 4000 --view camera
+        --data data/driving --test data/eval/driving-probe --steps 4000 \
+        --view "$(python -c 'import json; from worldsim.sources.driving import camera; print(json.dumps(camera(lanes=None)))')"
       done_in runs/driving-matched || worldsim train --domain driving --data data/driving --out runs/driving-matched \
         --init runs/driving-boxes --steps 1500 --threads 2 --seed 0 --burn-in 16 --fresh-starts 0.3 --event-share 0.25 \
         --decoder-lr 2e-3 --model '{"matched_slots": true}' \
@@ -184,12 +186,15 @@ for domain in $domains; do
         "{\"lanes\": $(python -c 'import json; from worldsim.sources.driving import lanes; print(json.dumps(lanes(merge_gap=None, steering=False)))')}"
       driving_text_side runs/driving-matched-lanes
       done_in runs/driving-road || python scripts/derive_checkpoint.py runs/driving-matched-lanes runs/driving-road '{"lanes": "road"}'
-      # the decoder refitted alone once more, given the lane markings' geometry under each cell
-      # (BENCHMARKS.md, "Driving: lane markings drawn from their geometry"; 6 min), then the
-      # half-width decoder distilled from it
+      # the decoder refitted alone twice more (6 min each; BENCHMARKS.md, "Driving: lane markings
+      # drawn as highway-env draws them"): given the lane markings' geometry under each cell, then
+      # with the markings painted over its frames; then the half-width decoder distilled from it
       done_in runs/driving-road-lines || python scripts/refit_decoder.py runs/driving-road --out runs/driving-road-lines \
-        --data data/driving --test data/eval/driving-probe --steps 4000 --view camera
-      [[ -f runs/driving-road-lines/decoder-distilled.json ]] || worldsim distill --checkpoint runs/driving-road-lines \
+        --data data/driving --test data/eval/driving-probe --steps 4000 \
+        --view "$(python -c 'import json; from worldsim.sources.driving import camera; print(json.dumps(camera(paint=False)))')"
+      done_in runs/driving-road-painted || python scripts/refit_decoder.py runs/driving-road-lines \
+        --out runs/driving-road-painted --data data/driving --test data/eval/driving-probe --steps 4000 --view camera
+      [[ -f runs/driving-road-painted/decoder-distilled.json ]] || worldsim distill --checkpoint runs/driving-road-painted \
         --data data/driving --quiet
       ;;
     driving-held|driving-held-speed)

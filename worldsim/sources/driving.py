@@ -38,7 +38,13 @@ EGO_FIELDS = ("x", "y", "vx", "vy", "heading")
 _UNITS = {"x": "m", "y": "m", "dx": "m", "dy": "m", "vx": "m/s", "vy": "m/s", "heading": "rad", "present": "1"}
 
 
-def camera(neighbours: int = 4, view_m: float = 40.0, centre: tuple[float, float] = (0.3, 0.5), lanes: int = 3) -> dict:
+def camera(
+    neighbours: int = 4,
+    view_m: float = 40.0,
+    centre: tuple[float, float] = (0.3, 0.5),
+    lanes: int | None = 3,
+    paint: bool = True,
+) -> dict:
     """The source's camera (`worldsim.model.ego_view`): a `view_m`-wide square, the ego at `centre`
     of it, the road along the frame's x (a normalised coordinate is view_m / 2 metres; world +y,
     towards the right-hand lanes, is down the frame, so the view's "ahead" axis is world +y),
@@ -46,28 +52,31 @@ def camera(neighbours: int = 4, view_m: float = 40.0, centre: tuple[float, float
     a straight road of `lanes` lanes LANE_WIDTH_M wide, the first's centre at y = 0: solid edges,
     dashed lines between lanes, a STRIPE_LENGTH_M dash every STRIPE_SPACING_M from x = 0, painted
     in MARKING_COLOUR on a screen SUPERSAMPLE times the frame's size, as the source renders them
-    (`worldsim.model.ego_view.PaintedLines`).
+    (`worldsim.model.ego_view.PaintedLines`; `paint=False`: the lines' geometry for the decoder only;
+    `lanes=None`: no markings, the cars alone, as the camera was before the markings were added).
     Checked against the simulator's frames in tests/test_ego_view.py."""
     half = view_m / 2
     others = [[f"car{k}_present", f"car{k}_dx", f"car{k}_dy", f"car{k}_heading"] for k in range(neighbours)]
-    edges = [-LANE_WIDTH_M / 2, (lanes - 0.5) * LANE_WIDTH_M]
-    return {
+    view = {
         "scale": [half, -half],
         "origin": [2 * centre[0] - 1, 2 * centre[1] - 1],
         "bodies": {"length": 5.0, "width": 2.0, "own": "ego_heading", "others": others},
-        "lines": {
-            "across": "ego_y",
-            "along": "ego_x",
-            "solid": edges,
-            # a road of one lane has no line between lanes: a dashed line far off the road stands in
-            "dashed": [(k + 0.5) * LANE_WIDTH_M for k in range(lanes - 1)] or [edges[0] - view_m],
-            "period": STRIPE_SPACING_M,
-            "harmonics": 3,
-            "dash": STRIPE_LENGTH_M,
-            "paint": list(MARKING_COLOUR),
-            "supersample": SUPERSAMPLE,
-        },
     }
+    if lanes is None:
+        return view
+    edges = [-LANE_WIDTH_M / 2, (lanes - 0.5) * LANE_WIDTH_M]
+    view["lines"] = {
+        "across": "ego_y",
+        "along": "ego_x",
+        "solid": edges,
+        # a road of one lane has no line between lanes: a dashed line far off the road stands in
+        "dashed": [(k + 0.5) * LANE_WIDTH_M for k in range(lanes - 1)] or [edges[0] - view_m],
+        "period": STRIPE_SPACING_M,
+        "harmonics": 3,
+    }
+    if paint:
+        view["lines"].update(dash=STRIPE_LENGTH_M, paint=list(MARKING_COLOUR), supersample=SUPERSAMPLE)
+    return view
 
 
 CAMERA = camera()
