@@ -190,7 +190,15 @@ def main() -> None:
     for _ in (bar := tqdm(range(args.steps), desc="refitting the decoder")):
         idx = torch.randint(len(frames), (args.batch,), generator=generator)
         target = model.frames_in(frames[idx])
-        loss = pixel_error(model.draw_state(codes[idx]), target, pixel_weight(weights, target, target.mean(0))).mean()
+        weight = pixel_weight(weights, target, target.mean(0))
+        if model.painted_lines is not None:
+            # lines the paint put a row off are not the decoder's to draw; the road beside a painted
+            # line is, and weighs as much as a rare pixel (the decoder drew half-tone rows there)
+            share = model.painted_lines.coverage(model.denormalise_state(codes[idx]))
+            beside = torch.nn.functional.max_pool2d((share > 0).float(), (3, 1), 1, (1, 0)) * (share == 0)
+            keep = (~model.painted_lines.row_off(share, target)).float() * (1 + args.foreground * beside)
+            weight = keep if weight is None else weight * keep
+        loss = pixel_error(model.draw_state(codes[idx]), target, weight).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -221,6 +221,19 @@ def test_a_line_on_a_pixel_edge_lights_one_row(deviation):
     assert len(full_rows) == 1 and full_rows[0] in (5, 6), full_rows
 
 
+def test_a_line_the_paint_put_a_row_off_is_found():
+    painter = PaintedLines(PAINTED, PAINTED_FIELDS, 6)
+    share = torch.zeros(1, 1, 6, 4)
+    share[..., 3, :] = 0.5  # painted on row 3
+    road = 0.4
+    target = torch.full((1, 3, 6, 4), road)
+    line = road + 0.5 * (painter.colour[0, :, 0, 0] - road)  # the line as the paint would draw it
+    target[0, :, 2, :3] = line[:, None]  # the simulator lit row 2 (columns 0-2), a row above the paint
+    target[0, :, 3, 3] = line  # and row 3 in column 3, as painted
+    off = painter.row_off(share, target)[0, 0]
+    assert off[2, :3].all() and not off[2, 3] and not off[3].any() and not off[[0, 1, 4, 5]].any()
+
+
 def test_the_driving_camera_paints_the_simulators_markings(driving_source):
     """highway-env's frames: off the cars, the grey the painted lines give each pixel over the
     road's (100) is the frame's, dash ends included, but for the rare line exactly between two

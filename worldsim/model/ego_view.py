@@ -365,3 +365,21 @@ class PaintedLines(nn.Module):
     def forward(self, frames: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
         share = self.coverage(state)
         return frames + share * (self.colour - frames)
+
+    def row_off(self, share: torch.Tensor, target: torch.Tensor, tolerance: float = 0.05) -> torch.Tensor:
+        """(B, 1, S, S) bool: the pixels of `target` frames (B, 3, S, S) that show a line the paint
+        (`share`, from `coverage`) put one row off: unpainted, next to a painted pixel above or
+        below, and of the colour that pixel would have painted over the target. A line exactly on
+        a pixel's edge is lit on the side the simulator's float64 position falls, which a float32
+        state may not tell; scored, such pixels teach a decoder to draw a second, half-tone line
+        beside every painted one."""
+        pad = torch.nn.functional.pad
+        painted = target + share * (self.colour - target)  # what the paint makes of the target
+        shifted = {  # (the pixel above is painted, its painted colour), and the same below
+            "above": (pad(share[..., :-1, :], (0, 0, 1, 0)) > 0, pad(painted[..., :-1, :], (0, 0, 1, 0))),
+            "below": (pad(share[..., 1:, :], (0, 0, 0, 1)) > 0, pad(painted[..., 1:, :], (0, 0, 0, 1))),
+        }
+        off = torch.zeros_like(share, dtype=torch.bool)
+        for lit, colour in shifted.values():
+            off |= lit & ((target - colour).abs().amax(1, keepdim=True) < tolerance)
+        return off & (share == 0)
