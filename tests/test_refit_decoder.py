@@ -66,8 +66,9 @@ def test_a_decoder_that_reads_the_latent_is_refused(pusht, tmp_path, monkeypatch
 
 
 def test_a_view_grows_the_decoder_and_it_starts_drawing_as_before(tmp_path, monkeypatch):
-    """--view camera: the decoder is given the domain's camera (highway-env's car boxes); its first
-    layer widens with zero weights, so before any step it draws what the source drew."""
+    """--view camera: the decoder is given the domain's camera (highway-env's car boxes and lane
+    markings); its first layer widens with zero weights, so before any step it draws what the
+    source drew, and the camera's painted markings alone change the frames."""
     root = tmp_path / "data"
     collect(CollectRequest(domain="driving", out=str(root), episodes=2, max_steps=4, seed=1), progress=False)
     torch.manual_seed(0)
@@ -77,7 +78,11 @@ def test_a_view_grows_the_decoder_and_it_starts_drawing_as_before(tmp_path, monk
     grown = script.with_view(model, script.parse_view("camera", "driving"))
     codes = model.normalise_state(torch.from_numpy(Dataset(root).episode(0).states))
     with torch.no_grad():
-        assert torch.allclose(grown.draw_state(codes), model.draw_state(codes), atol=1e-6)
+        drawn, view = grown.decoder_inputs(codes)
+        assert torch.allclose(grown.decoder(drawn, view=view), model.draw_state(codes), atol=1e-6)
+        share = grown.painted_lines.coverage(grown.denormalise_state(codes))
+        changed = (grown.draw_state(codes) - model.draw_state(codes)).abs().amax(1, keepdim=True) > 1e-6
+        assert share.sum() > 0 and not (changed & (share == 0)).any()
     assert grown.config.decoder_view["bodies"]["length"] == 5.0
     out = tmp_path / "refitted"
     refit(
