@@ -321,7 +321,7 @@ class PaintedLines(nn.Module):
 
     def coverage(self, state: torch.Tensor) -> torch.Tensor:
         """(B, 1, S, S) in [0, 1]: each pixel's share painted, for physical states (B, S) in their units."""
-        v, ss = self.view, self.supersample
+        v, ss, size = self.view, self.supersample, self.size
         across, along = v.lines
         # in float64 and in highway-env's order of operations (the screen's corner first, then
         # truncated pixels): a line on a pixel's edge (the road's edge with the ego on a lane
@@ -329,38 +329,51 @@ class PaintedLines(nn.Module):
         (kx, ky), (bx, by) = self.per_unit, self.body
         corner_x = state[:, along, None].double() - bx / kx
         corner_y = state[:, across, None].double() - by / ky
-        rows = []
-        for lines in (v.solid, v.dashed):
-            # the screen row each line lights, (B, L), and the frame rows' share of it, (B, S)
-            row = torch.trunc((lines.double()[None, :] - corner_y) * ky).float()
-            lit = (self.screen[None, None, :] == row[..., None]).float().amax(1)  # (B, screen)
-            rows.append(lit.unflatten(-1, (self.size, ss)).mean(-1))
+        lines = torch.cat([v.solid, v.dashed]).double()
+        screen_row = torch.trunc((lines[None, :] - corner_y) * ky).float()  # (B, L): the row each line lights
+        on_screen = ((screen_row >= 0) & (screen_row < size * ss)).float()
+        row = torch.div(screen_row, ss, rounding_mode="floor").clamp(0, size - 1)  # its frame row
         first = torch.floor(corner_x / v.dash_period) - 1
         starts = (first + torch.arange(self.dashes, dtype=first.dtype, device=first.device)) * v.dash_period  # (B, D)
         left = torch.trunc((starts - corner_x) * kx).float()
         right = torch.trunc((starts + self.dash - corner_x) * kx).float()
         column = self.screen[None, None, :]
         lit = ((column >= left[..., None]) & (column <= right[..., None])).float().amax(1)  # (B, screen)
-        dashes = lit.unflatten(-1, (self.size, ss)).mean(-1)
-        share = rows[0][:, :, None] + rows[1][:, :, None] * dashes[:, None, :]  # (B, S, S): solid lines span the row
-        share = share.clamp(max=1.0).flatten(1)
+        dashes = lit.unflatten(-1, (size, ss)).mean(-1)  # (B, S): each frame column's share of the dashes
+        solid = torch.ones_like(dashes)[:, None].expand(-1, len(v.solid), -1)
+        columns = torch.cat([solid, dashes[:, None].expand(-1, len(v.dashed), -1)], 1)  # (B, L, S)
+        # a line lights 1 / ss of its frame row's pixels' screen rows; no pixel inside a car is lit.
+        # The cars are tested on the lines' own rows only: a few of the frame's rows, not all of them.
+        share = columns * (on_screen / ss)[..., None] * self._uncovered(state, row)
+        rows = (row[..., None] == torch.arange(size, dtype=row.dtype, device=row.device)).float()  # (B, L, S)
+        return torch.einsum("blr,blc->brc", rows, share).clamp(max=1.0)[:, None]
+
+    def _uncovered(self, state: torch.Tensor, row: torch.Tensor) -> torch.Tensor:
+        """(B, L, S): 1 where the pixel of frame row `row` (B, L) in each column lies in no body's box."""
+        v = self.view
+        grid_ahead = v.ahead.view(self.size, self.size)[:, 0]  # each frame row's place ahead
+        right = v.right.view(self.size, self.size)[0]  # each column's place to the right
+        ahead = grid_ahead[row.long()]  # (B, L)
+        cells = torch.stack([right[None, None, :].expand(*row.shape, -1), ahead[..., None].expand(-1, -1, self.size)], -1)
+        places, angles, present = [], [], []
         if v.own is not None:
             angle = state[:, v.own, None]
-            own = self._inside(torch.zeros_like(angle)[..., None].expand(-1, -1, 2), angle, torch.ones_like(angle))
-            share = share * own.logical_not().float()
+            places.append(torch.zeros_like(angle)[..., None].expand(-1, -1, 2))
+            angles.append(angle)
+            present.append(torch.ones_like(angle))
         if len(v.others):
-            places = torch.stack([state[:, v.others[:, 1]], state[:, v.others[:, 2]]], -1)
-            others = self._inside(places, state[:, v.others[:, 3]], state[:, v.others[:, 0]])
-            share = share * others.logical_not().float()
-        return share.unflatten(-1, (self.size, self.size))[:, None]
-
-    def _inside(self, places: torch.Tensor, angles: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
-        """(B, pixels) bool: the pixels inside any present box (`EgoView._boxes`' cover, hard)."""
-        rel = self.view.cells[None, None] - places[:, :, None]  # (B, K, pixels, 2)
-        cos, sin = angles.cos()[..., None], angles.sin()[..., None]
-        along = (rel[..., 0] * cos + rel[..., 1] * sin).abs() < self.view.box[0] / 2
-        across = (-rel[..., 0] * sin + rel[..., 1] * cos).abs() < self.view.box[1] / 2
-        return (along & across & (present[..., None] > 0.5)).any(1)
+            places.append(torch.stack([state[:, v.others[:, 1]], state[:, v.others[:, 2]]], -1))
+            angles.append(state[:, v.others[:, 3]])
+            present.append(state[:, v.others[:, 0]])
+        if not places:
+            return torch.ones_like(cells[..., 0])
+        places, angles, present = torch.cat(places, 1), torch.cat(angles, 1), torch.cat(present, 1)  # (B, K, ...)
+        rel = cells[:, :, None] - places[:, None, :, None]  # (B, L, K, S, 2)
+        cos, sin = angles.cos()[:, None, :, None], angles.sin()[:, None, :, None]
+        along = (rel[..., 0] * cos + rel[..., 1] * sin).abs() < v.box[0] / 2
+        across = (-rel[..., 0] * sin + rel[..., 1] * cos).abs() < v.box[1] / 2
+        inside = (along & across & (present[:, None, :, None] > 0.5)).any(2)
+        return inside.logical_not().float()
 
     def forward(self, frames: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
         share = self.coverage(state)
