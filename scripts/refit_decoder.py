@@ -16,9 +16,12 @@ encoder, dynamics and heads byte for byte as they were; the start bank, the text
 reflector carried over: `scripts/ship_weights.sh`'s export then ships them together).
 
 `--view` gives the refitted decoder a camera's per-cell geometry (`worldsim.model.ego_view`;
-"camera": the domain's own, say highway-env's car boxes) that the source model's decoder lacked:
-its first layer grows inputs for the view's channels, starting at zero, so the refit starts from
-the decoder as it was.
+"camera": the domain's own, say highway-env's car boxes and lane markings) that the source model's
+decoder lacked: its first layer grows inputs for the view's channels, starting at zero, so the
+refit starts from the decoder as it was. A camera that paints its lines (`PaintedLines`) has them
+drawn over the decoder's frames; the refit then leaves out a target line the paint put one row off
+(a line on a pixel's edge, whose side the float32 state may not tell) and weighs the road beside a
+painted line as a rare pixel, so the decoder does not learn a half-tone row beside every line.
 
 `--decoder-from` starts from another model's decoder instead (one drawing the same state the same
 way: same decoder config and state normalisation), say a decoder refitted before the rest of the

@@ -304,7 +304,8 @@ class WorldModel(nn.Module):
 
     def draw_state(self, code: torch.Tensor, decoder: nn.Module | None = None) -> torch.Tensor:
         """(B, state_code_dim) state codes -> (B, 3, H, W) frames, by a decoder reading the state:
-        the model's own, or `decoder` of the same kind (a distilled one, worldsim.model.distill)."""
+        the model's own, or `decoder` of the same kind (a distilled one, worldsim.model.distill);
+        a camera's painted lines (`ego_view.PaintedLines`) go over either's drawing."""
         drawn, view = self.decoder_inputs(code)
         frames = (self.decoder if decoder is None else decoder)(drawn, view=view)
         if self.painted_lines is not None:
