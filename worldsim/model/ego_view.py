@@ -21,7 +21,7 @@ body's place in the frame are known, so they are computed here, exactly, for eve
   the ego's lateral place alone, a 1-pixel line came out a row too thick at some places of the
   ego (a half-tone row above the road's edge in every frame with the ego in the right-hand lane),
   and the realism test told frames apart by that alone (BENCHMARKS.md, "Driving: lane markings
-  drawn from their geometry").
+  drawn as highway-env draws them").
 
 Lines can also be painted (`PaintedLines`): a marking one pixel wide is rasterisation, not
 something to learn, and even given its exact offset the field decoder drew half-tone rows beside
