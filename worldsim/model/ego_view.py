@@ -163,6 +163,13 @@ def channels(view: dict) -> int:
     return ground + (1 if "path" in view else 0) + boxes + lines
 
 
+def in_box_frame(rel: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
+    """Offsets `rel` (..., 2) from boxes turned by `angles` (broadcast against rel[..., 0]) -> (along,
+    across) each box's own axes, in units: an angle of 0 points a box's axis to the view's right."""
+    cos, sin = angles.cos(), angles.sin()
+    return rel[..., 0] * cos + rel[..., 1] * sin, -rel[..., 0] * sin + rel[..., 1] * cos
+
+
 class EgoView(nn.Module):
     """Physical state (B, S) in the domain's units -> (B, channels(view), grid, grid) cell features."""
 
@@ -277,10 +284,8 @@ class EgoView(nn.Module):
         (B, K), counted where `present` (B, K) > 0.5: the union of their covers (a cell's share
         inside a box, softened over a fifth of a cell so a box between cells still shows), and
         the cell's offset along and across the nearest present box, in box lengths and widths."""
-        rel = self.cells[None, None] - places[:, :, None]  # (B, K, C, 2)
-        cos, sin = angles.cos()[..., None], angles.sin()[..., None]
-        along = (rel[..., 0] * cos + rel[..., 1] * sin) / self.box[0]
-        across = (-rel[..., 0] * sin + rel[..., 1] * cos) / self.box[1]
+        along, across = in_box_frame(self.cells[None, None] - places[:, :, None], angles[..., None])  # (B, K, C)
+        along, across = along / self.box[0], across / self.box[1]
         soft = 0.2 * self.cell_width
         here = present[..., None] > 0.5  # (B, K, 1)
         inside = torch.sigmoid((self.box[0] / 2 - along.abs() * self.box[0]) / soft) * torch.sigmoid(
@@ -368,11 +373,8 @@ class PaintedLines(nn.Module):
         if not places:
             return torch.ones_like(cells[..., 0])
         places, angles, present = torch.cat(places, 1), torch.cat(angles, 1), torch.cat(present, 1)  # (B, K, ...)
-        rel = cells[:, :, None] - places[:, None, :, None]  # (B, L, K, S, 2)
-        cos, sin = angles.cos()[:, None, :, None], angles.sin()[:, None, :, None]
-        along = (rel[..., 0] * cos + rel[..., 1] * sin).abs() < v.box[0] / 2
-        across = (-rel[..., 0] * sin + rel[..., 1] * cos).abs() < v.box[1] / 2
-        inside = (along & across & (present[:, None, :, None] > 0.5)).any(2)
+        along, across = in_box_frame(cells[:, :, None] - places[:, None, :, None], angles[:, None, :, None])  # (B, L, K, S)
+        inside = ((along.abs() < v.box[0] / 2) & (across.abs() < v.box[1] / 2) & (present[:, None, :, None] > 0.5)).any(2)
         return inside.logical_not().float()
 
     def forward(self, frames: torch.Tensor, state: torch.Tensor) -> torch.Tensor:

@@ -296,21 +296,22 @@ class WorldModel(nn.Module):
         phase = 2 * torch.pi * (code[..., i] * self.state_std[i] + self.state_mean[i]) / self.periods
         return torch.cat([code.index_copy(-1, i, phase.cos()), phase.sin()], -1)
 
-    def decoder_inputs(self, code: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def decoder_inputs(self, code: torch.Tensor, state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """What a decoder reading the state is given for state codes (B, state_code_dim): the drawn
-        state (`drawn_state`) and, with an ego view, the view's channels (else None)."""
-        view = self.ego_view(self.denormalise_state(code)) if self.ego_view is not None else None
-        return self.drawn_state(code), view
+        state (`drawn_state`) and, with an ego view, the view's channels (else None). `state`: the
+        codes' physical state, where the caller has it already."""
+        if self.ego_view is None:
+            return self.drawn_state(code), None
+        return self.drawn_state(code), self.ego_view(self.denormalise_state(code) if state is None else state)
 
     def draw_state(self, code: torch.Tensor, decoder: nn.Module | None = None) -> torch.Tensor:
         """(B, state_code_dim) state codes -> (B, 3, H, W) frames, by a decoder reading the state:
         the model's own, or `decoder` of the same kind (a distilled one, worldsim.model.distill);
         a camera's painted lines (`ego_view.PaintedLines`) go over either's drawing."""
-        drawn, view = self.decoder_inputs(code)
+        state = self.denormalise_state(code) if self.ego_view is not None else None  # read by the view and the paint
+        drawn, view = self.decoder_inputs(code, state)
         frames = (self.decoder if decoder is None else decoder)(drawn, view=view)
-        if self.painted_lines is not None:
-            frames = self.painted_lines(frames, self.denormalise_state(code))
-        return frames
+        return frames if self.painted_lines is None else self.painted_lines(frames, state)
 
     def physical_state(self, latent: torch.Tensor) -> torch.Tensor:
         """The latent's physical state in the domain's units, (B, S)."""
