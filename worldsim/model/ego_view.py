@@ -62,7 +62,7 @@ import math
 import torch
 from torch import nn
 
-KEYS = {"scale", "origin", "heading", "ground", "path", "path_width", "bodies", "lines"}
+KEYS = {"scale", "origin", "heading", "ground", "path", "path_width", "bodies", "lines", "paint"}
 # how far a cell's offset from a box is read, in box lengths / widths: beyond it a cell is just "far"
 REACH = 3.0
 
@@ -100,6 +100,10 @@ def check_view(view: dict, state_fields: list[str], angle_fields: list[str]) -> 
         named += [name for point in path for name in point]
         if view.get("path_width", 10.0) <= 0:
             raise ValueError(f"decoder_view: path_width must be positive, got {view['path_width']!r}")
+    if "paint" in view:
+        from worldsim.model.painted_ground import check_paint  # it builds on this module
+
+        check_paint(view["paint"], view)
     unknown = sorted(set(named) - set(state_fields))
     if unknown:
         raise ValueError(f"decoder_view: {unknown} are not state fields")
@@ -168,6 +172,16 @@ def in_box_frame(rel: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
     across) each box's own axes, in units: an angle of 0 points a box's axis to the view's right."""
     cos, sin = angles.cos(), angles.sin()
     return rel[..., 0] * cos + rel[..., 1] * sin, -rel[..., 0] * sin + rel[..., 1] * cos
+
+
+def polyline_distance(points: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
+    """(B, C): each of `cells` (C, 2)'s distance to the polyline through `points` (B, M, 2)."""
+    start, along = points[:, :-1], points[:, 1:] - points[:, :-1]  # (B, M-1, 2) segments
+    rel = cells[None, None] - start[:, :, None]  # (B, M-1, C, 2)
+    length = (along**2).sum(-1, keepdim=True).clamp(min=1e-6)  # (B, M-1, 1)
+    t = ((rel * along[:, :, None]).sum(-1) / length).clamp(0.0, 1.0)  # (B, M-1, C)
+    gap = rel - t[..., None] * along[:, :, None]
+    return (gap**2).sum(-1).min(1).values.clamp(min=1e-9).sqrt()
 
 
 class EgoView(nn.Module):
@@ -272,12 +286,7 @@ class EgoView(nn.Module):
     def _path_distance(self, state: torch.Tensor) -> torch.Tensor:
         """(B, cells): each cell's distance to the polyline through the path's points."""
         points = torch.stack([torch.stack([state[:, r], state[:, a]], -1) for r, a in self.path], 1)  # (B, M, 2)
-        start, along = points[:, :-1], points[:, 1:] - points[:, :-1]  # (B, M-1, 2) segments
-        rel = self.cells[None, None] - start[:, :, None]  # (B, M-1, C, 2)
-        length = (along**2).sum(-1, keepdim=True).clamp(min=1e-6)  # (B, M-1, 1)
-        t = ((rel * along[:, :, None]).sum(-1) / length).clamp(0.0, 1.0)  # (B, M-1, C)
-        gap = rel - t[..., None] * along[:, :, None]
-        return (gap**2).sum(-1).min(1).values.clamp(min=1e-9).sqrt()
+        return polyline_distance(points, self.cells)
 
     def _boxes(self, places: torch.Tensor, angles: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
         """(B, 3, cells): boxes at `places` (B, K, 2) in (right, ahead) units, turned by `angles`

@@ -44,6 +44,7 @@ from worldsim.model.config import ModelConfig
 from worldsim.model.lanes import Lanes
 from worldsim.model.networks import BroadcastDecoder, Decoder, Encoder, FieldDecoder, mlp
 from worldsim.model.noise_streams import NoiseStreams
+from worldsim.model.painted_ground import PaintedGround
 from worldsim.model.palette import snap
 from worldsim.model.stochastic import stochastic_latent
 
@@ -78,6 +79,8 @@ class WorldModel(nn.Module):
         self.ego_view = ego_view.EgoView(c.decoder_view, c.state_fields, c.frame_size // 4) if c.decoder_view else None
         painted = c.decoder_view and "paint" in c.decoder_view.get("lines", {})
         self.painted_lines = ego_view.PaintedLines(c.decoder_view, c.state_fields, c.frame_size) if painted else None
+        ground = c.decoder_view and "paint" in c.decoder_view
+        self.painted_ground = PaintedGround(c.decoder_view, c.state_fields, c.frame_size) if ground else None
         self.gru_in = nn.Sequential(nn.Linear(Z + S + A, H), nn.LayerNorm(H), nn.ELU())
         self.gru = nn.GRUCell(H, D)
         self.prior_net = mlp(D, H, self.stochastic.stats_dim)
@@ -307,10 +310,13 @@ class WorldModel(nn.Module):
     def draw_state(self, code: torch.Tensor, decoder: nn.Module | None = None) -> torch.Tensor:
         """(B, state_code_dim) state codes -> (B, 3, H, W) frames, by a decoder reading the state:
         the model's own, or `decoder` of the same kind (a distilled one, worldsim.model.distill);
-        a camera's painted lines (`ego_view.PaintedLines`) go over either's drawing."""
+        a camera's painted ground and lines (`painted_ground.PaintedGround`, `ego_view.PaintedLines`)
+        go over either's drawing."""
         state = self.denormalise_state(code) if self.ego_view is not None else None  # read by the view and the paint
         drawn, view = self.decoder_inputs(code, state)
         frames = (self.decoder if decoder is None else decoder)(drawn, view=view)
+        if self.painted_ground is not None:
+            frames = self.painted_ground(frames, state)
         return frames if self.painted_lines is None else self.painted_lines(frames, state)
 
     def physical_state(self, latent: torch.Tensor) -> torch.Tensor:

@@ -60,18 +60,54 @@ def within_bounds(states: np.ndarray, fields: list[str] | tuple[str, ...]) -> np
     return states
 
 
-# CarRacing's camera (`worldsim.model.ego_view`): it draws a 1000 x 800 px window at 2.7 * 6 = 16.2 px
+# CarRacing's camera's geometry (`worldsim.model.ego_view`): it draws a 1000 x 800 px window at 2.7 * 6 = 16.2 px
 # per unit, so a frame spans 61.7 u across and 49.4 u up (a normalised coordinate: 30.9 u and
 # 24.7 u), with the car a quarter of the window's height above its bottom edge (y = +0.5 in
 # normalised coordinates, y down) and its nose up. Checked on the simulator's frames
 # (tests/test_ego_view.py): the lighter grass squares it places match the frames' own on 99 % of grass pixels.
-CAMERA = {
+VIEW = {
     "scale": [1000 / 16.2 / 2, 800 / 16.2 / 2],
     "origin": [0.0, 0.5],
     "heading": "heading",
     "ground": {"phases": ["grass_x_phase", "grass_y_phase"], "period": track_view.GRASS_PERIOD, "harmonics": 3},
     "path": [list(pair) for pair in zip(track_view.field_names()[::2], track_view.field_names()[1::2], strict=True)],
 }
+
+
+# CarRacing's own drawing of the ground (gymnasium's car_racing.py): a field of (102, 204, 102), lighter
+# squares of (102, 230, 102), road tiles of (102, 102, 102) plus 0, 2 or 5 grey levels, TRACK_WIDTH =
+# 40 / 6 u either side of the centre line; its frames show them 2 levels darker (pygame's smoothscale
+# shrinking the window truncates), and the tiles mostly as 100, 102 and 105. Painted over the decoder's frames (`worldsim.model.
+# painted_ground`) everywhere but the car and the dashboard: the car's hull and wheels (SIZE = 0.02 of
+# car_dynamics' points, front wheels turned up to 0.42 rad) lie within 1.6 u of its axis and from 2.4
+# u behind to 2.6 u ahead of its centre; the dashboard is the window's bottom 5/40.
+TRACK_HALF_WIDTH = 40 / 6
+CAR_BOX = (1.6, 2.4, 2.6)  # u: half-width, behind, ahead
+PAINT = {
+    "ground": [100, 202, 100],
+    "squares": [100, 228, 100],
+    "road": [100, 100, 100],
+    "road_half_width": TRACK_HALF_WIDTH,
+    "keep": [
+        [
+            -CAR_BOX[0] / VIEW["scale"][0],
+            VIEW["origin"][1] - CAR_BOX[2] / VIEW["scale"][1],
+            CAR_BOX[0] / VIEW["scale"][0],
+            VIEW["origin"][1] + CAR_BOX[1] / VIEW["scale"][1],
+        ],
+        [-1.0, 1 - 2 * 5 / 40, 1.0, 1.0],
+    ],
+}
+
+
+def camera(paint: bool = True) -> dict:
+    """CarRacing's camera for a decoder reading the state (`ModelConfig.decoder_view`): the ground's
+    checker and the track's centre line for the decoder's cells and, with `paint`, the field, squares
+    and road painted over its frames (`PAINT`); `paint=False` is the camera shipped before."""
+    return {**VIEW, "paint": PAINT} if paint else dict(VIEW)
+
+
+CAMERA = camera()
 
 
 class GamesSource(Source):

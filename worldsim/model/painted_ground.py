@@ -1,0 +1,156 @@
+"""A camera's ground and road painted over a decoder's frames, as the simulator draws them.
+
+CarRacing draws flat polygons: a green field, lighter squares on a fixed 33.3 u checker (one square
+in four), the road's grey tiles 2 x 6.67 u wide along the track, then the car and the dashboard.
+The field decoder, given each cell's phase in the checker and distance to the track's centre line
+(`ego_view.EgoView`), draws the squares and the road's edge as soft ramps a pixel or two wide: the
+realism test told its drawings of the simulator's own states from real frames in every case
+(BENCHMARKS.md, "Games: the ground painted"). Where the pattern is plain geometry of the state, it is
+painted instead, each pixel the share of its box that the pattern covers (the simulator shrinks its
+1000 x 800 window to the frame by averaging), in closed form; the decoder's pixels are kept where the frame shows what is
+not ground (the car, the dashboard: the view's `keep` boxes).
+
+The view's "paint" spec (needs the view's "ground" phases and "path"):
+  ground:      [r, g, b] the field's colour (0..255)
+  squares:     [r, g, b] the lighter squares': those where both ground phases lie in [0, pi)
+  road:        [r, g, b] the road's colour: cells nearer than `road_half_width` to the path's polyline
+  road_half_width: units
+  keep:        [[x0, y0, x1, y1], ...] boxes in normalised frame coordinates (-1..1, y down) where
+               the decoder's drawing is kept: a frame pixel that overlaps one is not painted
+
+The road is carried on straight for EXTEND units past the path's first and last points (the track goes
+on beyond them). What it leaves out: parts of the track the path's points do not reach (a loop of
+the track passing near the car), the kerbs CarRacing draws on sharp bends, the tiles' 2-5 grey levels of difference,
+and the field's edge 333 u from the centre. The decoder draws none of these either.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+KEYS = {"ground", "squares", "road", "road_half_width", "keep"}
+
+
+def check_paint(paint, view: dict) -> None:
+    """A clear error for a malformed "paint" spec of a decoder view."""
+    if not isinstance(paint, dict) or set(paint) - KEYS or not {"ground", "squares", "road", "road_half_width"} <= set(paint):
+        raise ValueError(f"decoder_view: paint is a dict of ground, squares, road, road_half_width[, keep], got {paint!r}")
+    if "ground" not in view or "path" not in view:
+        raise ValueError("decoder_view: paint needs the view's ground phases and path")
+
+    def colour(v):
+        return isinstance(v, (list, tuple)) and len(v) == 3 and all(isinstance(c, (int, float)) and 0 <= c <= 255 for c in v)
+
+    for key in ("ground", "squares", "road"):
+        if not colour(paint[key]):
+            raise ValueError(f"decoder_view: paint {key} must be an [r, g, b] colour in 0..255, got {paint[key]!r}")
+    if not (isinstance(paint["road_half_width"], (int, float)) and paint["road_half_width"] > 0):
+        raise ValueError(f"decoder_view: paint road_half_width must be a positive number, got {paint['road_half_width']!r}")
+    keep = paint.get("keep", [])
+    box = lambda b: isinstance(b, (list, tuple)) and len(b) == 4 and all(isinstance(v, (int, float)) for v in b)  # noqa: E731
+    if not (isinstance(keep, (list, tuple)) and all(box(b) and b[0] < b[2] and b[1] < b[3] for b in keep)):
+        raise ValueError(f"decoder_view: paint keep must be [x0, y0, x1, y1] boxes with x0 < x1, y0 < y1, got {keep!r}")
+
+
+# how far the road is drawn on past the path's first and last points, in units: the track goes on
+# beyond the points the state holds, and on a bend the last one ahead can lie inside the frame
+EXTEND = 30.0
+
+
+def extended(points: torch.Tensor, length: float) -> torch.Tensor:
+    """(B, M, 2) polyline points -> (B, M + 2, 2): each end carried on `length` along its last segment."""
+
+    def beyond(end: torch.Tensor, before: torch.Tensor) -> torch.Tensor:
+        step = end - before
+        return end + length * step / step.norm(dim=-1, keepdim=True).clamp(min=1e-6)
+
+    first = beyond(points[:, 0], points[:, 1])
+    last = beyond(points[:, -1], points[:, -2])
+    return torch.cat([first[:, None], points, last[:, None]], 1)
+
+
+class PaintedGround(nn.Module):
+    """The view's field, squares and road painted over frames (B, 3, S, S) in [0, 1] from physical
+    states (B, F) in their units, except in the `keep` boxes. Built only for a view with "paint"."""
+
+    def __init__(self, view: dict, state_fields: list[str], frame_size: int):
+        super().__init__()
+        paint, index = view["paint"], state_fields.index
+        axis = (torch.arange(frame_size, dtype=torch.float32) + 0.5) / frame_size * 2 - 1
+        gy, gx = torch.meshgrid(axis, axis, indexing="ij")
+        (sx, sy), (ox, oy) = view["scale"], view["origin"]
+        # each pixel centre's place in the body's frame, in units: (to its right, ahead of it)
+        self.register_buffer("cells", torch.stack([(gx - ox) * sx, -(gy - oy) * sy], -1).flatten(0, 1), persistent=False)
+        self.pixel = (2 * abs(sx) / frame_size, 2 * abs(sy) / frame_size)  # a pixel's width and height, in units
+        self.size = frame_size
+        self.heading = index(view["heading"])
+        self.phases = [index(f) for f in view["ground"]["phases"]]
+        self.period = float(view["ground"]["period"])
+        self.path = [(index(r), index(a)) for r, a in view["path"]]
+        self.half_width = float(paint["road_half_width"])
+        for name in ("ground", "squares", "road"):
+            self.register_buffer(name, torch.tensor(paint[name], dtype=torch.float32).view(1, 3, 1, 1) / 255, persistent=False)
+        # a pixel is kept from the decoder where any part of it lies in a keep box
+        half = (1 / frame_size, 1 / frame_size)  # half a pixel, in normalised coordinates
+        kept = torch.zeros(frame_size, frame_size, dtype=torch.bool)
+        for x0, y0, x1, y1 in paint.get("keep", []):
+            kept |= (gx + half[0] > x0) & (gx - half[0] < x1) & (gy + half[1] > y0) & (gy - half[1] < y1)
+        self.register_buffer("painted", (~kept).float()[None, None], persistent=False)
+
+    @torch.no_grad()
+    def shares(self, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, 1, S, S) each pixel's share of road and of lighter squares (the rest: field). A share
+        is the pixel's box over the pattern, in closed form: the road's edge as a straight line at
+        the pixel's distance from the centre line, each axis of the checker as a square wave. Not
+        differentiated: the pattern is the state's exact drawing, with nothing to learn."""
+        (pw, ph), size = self.pixel, self.size
+        points = torch.stack([torch.stack([state[:, r], state[:, a]], -1) for r, a in self.path], 1)
+        distance = _distance_to_polyline(extended(points, EXTEND), self.cells[:, 0], self.cells[:, 1])
+        # across the road's edge a pixel spans between its width and its height: the mean is used
+        road = (0.5 + (self.half_width - distance) / ((pw + ph) / 2)).clamp(0.0, 1.0)
+        heading = state[:, self.heading, None]
+        cos, sin = heading.cos(), heading.sin()
+        right, ahead = self.cells[:, 0], self.cells[:, 1]
+        # the pixel's offset from the body in world axes (heading 0: the body faces world +y), and
+        # its box's extent along each world axis
+        offsets = (right * cos - ahead * sin, right * sin + ahead * cos)
+        extents = (cos.abs() * pw + sin.abs() * ph, sin.abs() * pw + cos.abs() * ph)
+        lighter = torch.ones_like(road)
+        for phase, offset, extent in zip(self.phases, offsets, extents, strict=True):
+            # a phase holds 2 pi (coordinate / period); the squares cover the first half of each
+            # period along both axes (CarRacing's grass patches at even multiples of GRASS_DIM)
+            place = torch.remainder(state[:, phase, None], 2 * torch.pi) / (2 * torch.pi) * self.period + offset
+            lighter = lighter * _first_half_share(place, extent, self.period)
+        squares = lighter * (1 - road)
+        return road.view(-1, 1, size, size), squares.view(-1, 1, size, size)
+
+    def forward(self, frames: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        road, squares = self.shares(state)
+        ground = self.ground + road * (self.road - self.ground) + squares * (self.squares - self.ground)
+        return frames + self.painted * (ground - frames)
+
+
+def _distance_to_polyline(points: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """(B, C): the distance from each point (x, y) (C,) to the polyline through `points` (B, M, 2).
+    `ego_view.polyline_distance` without its gradient, in place over (B, M - 1, C) planes: 64
+    frames' distances took 280 ms there, as (B, M - 1, C, 2) tensors went out to memory and back."""
+    start = points[:, :-1, :, None]  # (B, K, 2, 1)
+    along = points[:, 1:, :, None] - start
+    scale = 1 / (along**2).sum(2).clamp(min=1e-6)  # (B, K, 1)
+    dx = x - start[:, :, 0]  # (B, K, C)
+    dy = y - start[:, :, 1]
+    t = (dx * along[:, :, 0]).add_(dy * along[:, :, 1]).mul_(scale).clamp_(0.0, 1.0)
+    dx.sub_(t * along[:, :, 0])
+    dy.sub_(t.mul_(along[:, :, 1]))
+    return dx.square_().add_(dy.square_()).amin(1).sqrt_()
+
+
+def _first_half_share(place: torch.Tensor, extent: torch.Tensor, period: float) -> torch.Tensor:
+    """The share of [place - extent / 2, place + extent / 2] that falls in the first half of a period."""
+
+    def covered(u: torch.Tensor) -> torch.Tensor:  # the length of [0, u] in first halves
+        whole = torch.floor(u / period)
+        return whole * (period / 2) + (u - whole * period).clamp(max=period / 2)
+
+    return (covered(place + extent / 2) - covered(place - extent / 2)) / extent
