@@ -3,7 +3,9 @@
 Some options act only at imagination: the physics prior laying its own random part
 (`prior_noise`), the reward read off each step by the prior (`prior_reward`), the fields the prior
 holds alone (`kinematic_fields`), the termination threshold, the road's lanes the dreamt states
-keep to (`lanes`; "road" is the domain's own, `worldsim.model.lanes`). This copies a checkpoint
+keep to (`lanes`; "road" is the domain's own, `worldsim.model.lanes`), the ground a camera paints over the
+decoder's frames (`paint`, set in the model's `decoder_view`; "camera" is the domain camera's own,
+`worldsim.model.painted_ground`). This copies a checkpoint
 (weights, start-frame bank) into OUT with those options set in its config, after checking that the
 weights still load under them, so that one set of weights can be measured under each way of
 dreaming.
@@ -37,7 +39,7 @@ from worldsim.model.config import FORMAT_VERSION
 from worldsim.model.start_bank import START_BANK
 
 # Options that leave every weight's name and shape alone and change only how the model dreams.
-DREAMING = {"prior_noise", "prior_reward", "kinematic_fields", "termination_threshold", "lanes"}
+DREAMING = {"prior_noise", "prior_reward", "kinematic_fields", "termination_threshold", "lanes", "paint"}
 # Options of the decoder itself, taken with its weights (--decoder-from).
 DECODER_OWN = {"decoder_static"}
 # What must agree for one run's decoder to draw another's states.
@@ -87,7 +89,17 @@ def main() -> None:
             options["lanes"] = domains.of_model(data["model"]["domain"]).load("lanes")
         except ValueError as exc:
             parser.error(str(exc))
-    data["model"] = {**data["model"], **options}
+    model_options = dict(options)
+    if "paint" in model_options:  # the painting is part of the camera's spec: the view's "paint"
+        paint = model_options.pop("paint")
+        if not data["model"].get("decoder_view"):
+            parser.error("paint needs a model whose decoder reads a camera's view (decoder_view)")
+        if paint == "camera":
+            paint = options["paint"] = domains.of_model(data["model"]["domain"]).load("camera").get("paint")
+            if paint is None:
+                parser.error(f"the {data['model']['domain']!r} camera paints nothing")
+        model_options["decoder_view"] = {**data["model"]["decoder_view"], "paint": paint}
+    data["model"] = {**data["model"], **model_options}
     recipe = data.setdefault("recipe", {})
     recipe["derived"] = {"from": str(source), "options": options}
     if recipe.get("refit_decoder", {}).get("out"):  # the refit came first (worldsim.model.retrain.last_stage)

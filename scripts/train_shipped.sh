@@ -11,6 +11,9 @@ games_v2() {  # data, out, extra model entries, extra loss entries
     --model "{\"draws_on_previous\": false, \"encoder_coordinates\": true, \"ensemble\": 4, \"decoder\": \"field\", \"decoder_input\": \"state\"$3}" \
     --loss "{\"motion\": 10, \"consistency\": 10, \"foreground\": 10, \"state_forcing\": 1.0, \"imagined_pixels\": 0$4}" --quiet
 }
+# CarRacing's camera as the games models were trained with it: its geometry for the decoder's cells,
+# nothing painted (the shipped weights paint the ground as they dream: derive_checkpoint.py's "paint")
+games_camera=$(python -c 'import json; from worldsim.sources.games import camera; print(json.dumps(camera(paint=False)))')
 # The text model, its guided scene generator and the reflector trained beside a driving run, and
 # the half-width decoder distilled from its decoder; each kept once made.
 driving_text_side() {  # run directory
@@ -249,7 +252,9 @@ for domain in $domains; do
       # alone). Agents trained in it drive the real track; games-track, trained with that option,
       # trains worse drivers. Data: scripts/collect_datasets.sh (data/games-wander).
       [[ -f runs/games-speed/model.safetensors ]] || "$0" games-speed
-      python scripts/derive_checkpoint.py runs/games-speed runs/games '{"prior_noise": true}'
+      # The ground (field, grass squares, road) painted over its frames as CarRacing draws them
+      # (BENCHMARKS.md, "Games: the ground painted"), the weights as they are.
+      python scripts/derive_checkpoint.py runs/games-speed runs/games '{"prior_noise": true, "paint": "camera"}'
       ;;
     games-v2)
       # The games model shipped before (world model v2; BENCHMARKS.md, "Games: drawing the road from
@@ -265,56 +270,56 @@ for domain in $domains; do
       # shipped recipe with the decoder's cells given what CarRacing's camera puts under them
       # ("decoder_view": "camera", worldsim.model.ego_view: the grass pattern's phase, the distance
       # to the road), on data with a fifth of the episodes driven off the track (data/games-wander).
-      games_v2 data/games-wander runs/games-wander ', "decoder_view": "camera"' ''
+      games_v2 data/games-wander runs/games-wander ', "decoder_view": '"$games_camera"'' ''
       ;;
     games-prior)
       # The games candidate with its dynamics correcting the car prior (BENCHMARKS.md, "Games: why
       # the dream does not turn"): games-wander with "dynamics": "prior", so the heading integrates
       # the yaw rate and the road turns with the car before the learned correction.
-      games_v2 data/games-wander runs/games-prior ', "decoder_view": "camera", "dynamics": "prior"' ''
+      games_v2 data/games-wander runs/games-prior ', "decoder_view": '"$games_camera"', "dynamics": "prior"' ''
       ;;
     games-kinematic)
       # games-prior with "dynamics": "kinematic": the car's position, heading, grass phases and the
       # road samples near it are the prior's alone (the heading is the yaw rate integrated, the road
       # turns and slides with the car); the learned step corrects the rest.
-      games_v2 data/games-wander runs/games-kinematic ', "decoder_view": "camera", "dynamics": "kinematic"' ''
+      games_v2 data/games-wander runs/games-kinematic ', "decoder_view": '"$games_camera"', "dynamics": "kinematic"' ''
       ;;
     games-true-start)
       # games-kinematic with every training dream started from the simulator's true state
       # ("true_start": 1.0), so that no action is evidence of what a filtered state missed.
-      games_v2 data/games-wander runs/games-true-start ', "decoder_view": "camera", "dynamics": "kinematic"' ', "true_start": 1.0'
+      games_v2 data/games-wander runs/games-true-start ', "decoder_view": '"$games_camera"', "dynamics": "kinematic"' ', "true_start": 1.0'
       ;;
     games-held-turn)
       # games-true-start with the wheels' angle and the yaw rate the prior's too: with them free,
       # the learned step overshot the turn (BENCHMARKS.md, "Games: the road slides along its line").
       games_v2 data/games-wander runs/games-held-turn \
-        ', "decoder_view": "camera", "dynamics": "kinematic", "kinematic_fields": ["steering", "angular_velocity"]' ', "true_start": 1.0'
+        ', "decoder_view": '"$games_camera"', "dynamics": "kinematic", "kinematic_fields": ["steering", "angular_velocity"]' ', "true_start": 1.0'
       ;;
     games-grip)
       # games-held-turn under the refitted car prior: the yaw rate's faster lag and grip limit, the
       # road samples kept evenly spaced, the farthest one kept on the line (BENCHMARKS.md, "Games:
       # a refitted car prior").
       games_v2 data/games-wander runs/games-grip \
-        ', "decoder_view": "camera", "dynamics": "kinematic", "kinematic_fields": ["steering", "angular_velocity"]' ', "true_start": 1.0'
+        ', "decoder_view": '"$games_camera"', "dynamics": "kinematic", "kinematic_fields": ["steering", "angular_velocity"]' ', "true_start": 1.0'
       ;;
     games-speed)
       # games-grip with the refitted speed (the engine fading towards its top speed, the wheels
       # spinning on the grass) held by the prior too (BENCHMARKS.md, "Games: a refitted car prior").
       games_v2 data/games-wander runs/games-speed \
-        ', "decoder_view": "camera", "dynamics": "kinematic", "kinematic_fields": ["steering", "angular_velocity", "speed"]' ', "true_start": 1.0'
+        ', "decoder_view": '"$games_camera"', "dynamics": "kinematic", "kinematic_fields": ["steering", "angular_velocity", "speed"]' ', "true_start": 1.0'
       ;;
     games-track)
       # games-speed with the track coming into view laid by the car prior's fitted process, which no
       # action steers (prior_noise), and the car drawn by a static layer (decoder_static;
       # BENCHMARKS.md, "Games: a track no wheel bends").
       games_v2 data/games-wander runs/games-track \
-        ', "decoder_view": "camera", "decoder_static": true, "dynamics": "kinematic", "kinematic_fields": ["steering", "angular_velocity", "speed"], "prior_noise": true' \
+        ', "decoder_view": '"$games_camera"', "decoder_static": true, "dynamics": "kinematic", "kinematic_fields": ["steering", "angular_velocity", "speed"], "prior_noise": true' \
         ', "true_start": 1.0'
       ;;
     games-view)
       # The games candidate's first lever alone (BENCHMARKS.md, "Games: the grass drawn, and
       # wandering data"): the shipped recipe and data with the camera's view in the decoder.
-      games_v2 data/games runs/games-view ', "decoder_view": "camera"' ''
+      games_v2 data/games runs/games-view ', "decoder_view": '"$games_camera"'' ''
       ;;
     games-v1)
       # The first release's games recipe (format 2), for comparison; on today's data its state holds

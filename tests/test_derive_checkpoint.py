@@ -74,3 +74,22 @@ def test_what_is_bound_to_kept_weights_goes_with_them(tmp_path, monkeypatch):
     assert all((tmp_path / "kept" / n).read_text() == (source / n).read_text() for n in companions)
     derive(monkeypatch, source, tmp_path / "grafted", "{}", "--decoder-from", saved(tmp_path, "track", seed=1))
     assert not any((tmp_path / "grafted" / n).exists() for n in companions)  # another decoder: not the same model
+
+
+def test_the_domain_cameras_paint_is_set_on_the_view_and_the_weights_kept(tmp_path, monkeypatch, capsys):
+    from worldsim.sources.games import PAINT, camera
+
+    source = saved(tmp_path, "speed", seed=0, decoder_view=camera(paint=False))
+    out = tmp_path / "painted"
+    derive(monkeypatch, source, out, '{"paint": "camera"}')
+    model, meta = load_model(out)
+    ours, _ = load_model(source)
+    assert meta["model"]["decoder_view"] == json.loads(json.dumps(camera()))
+    assert meta["recipe"]["derived"]["options"] == {"paint": json.loads(json.dumps(PAINT))}
+    assert all(torch.equal(t, ours.state_dict()[n]) for n, t in model.state_dict().items())
+    code = torch.randn(2, model.config.state_code_dim)
+    with torch.no_grad():
+        assert not torch.equal(model.draw_state(code), ours.draw_state(code))
+    with pytest.raises(SystemExit):  # no camera to paint over
+        derive(monkeypatch, saved(tmp_path, "plain", seed=0), tmp_path / "nothing", '{"paint": "camera"}')
+    assert "paint needs a model whose decoder reads a camera's view" in capsys.readouterr().err
