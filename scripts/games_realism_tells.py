@@ -1,0 +1,108 @@
+"""What tells a games model's drawings of the simulator's own states from CarRacing's frames.
+
+The realism test of the long-horizon evaluation (`worldsim.model.critics.realism_accuracy`, the
+same recipe, classifier seeds 0..N-1) on real frames against the model's drawings of their true
+states (every 10th step of each held-out episode from step 5, snapped to the frames' palette), then
+against the same drawings with parts of the real frame laid in: the dashboard (the frame's bottom
+eighth), the car (the camera's car box, `worldsim.sources.games.CAR_BOX`), the score's digits
+(the dashboard's first 8 columns), and with the road tiles' three shades of the real frames
+flattened to one (grey pixels of 99-106 set to 100; the shade is the tile's index along the track,
+which the state does not hold). Where laying a part in brings the accuracy down, that part was a
+tell; where it does not, the others still tell the frames apart on their own.
+
+Usage: python scripts/games_realism_tells.py [CHECKPOINT=games] [--data data/eval/games-long-wander] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from worldsim.data import Dataset
+from worldsim.model.checkpoint import load_model
+from worldsim.model.critics import realism_accuracy
+from worldsim.model.long_horizon import draw_states
+from worldsim.model.palette import palette_from_frames
+from worldsim.sources.games import CAR_BOX, VIEW
+
+DASHBOARD_ROWS = 1 / 8  # CarRacing's dashboard: the window's bottom 5/40
+DIGIT_COLUMNS = 8  # of 64: the score's four digits at the dashboard's left end
+
+
+def real_frames(data: Dataset, every: int = 10, first: int = 5):
+    frames, states, groups = [], [], []
+    for index in range(len(data)):
+        episode = data.episode(index)
+        steps = np.arange(first, len(episode.frames), every)
+        frames.append(episode.frames[steps])
+        states.append(episode.states[steps])
+        groups += [index] * len(steps)
+    return np.concatenate(frames), np.concatenate(states), np.array(groups)
+
+
+def masks(size: int) -> dict[str, np.ndarray]:
+    """(size, size) bool masks of the frame's parts, from the camera's geometry."""
+    centre = (np.arange(size) + 0.5) / size * 2 - 1  # normalised pixel centres, y down
+    half = 1 / size
+    (sx, sy), (_, oy) = VIEW["scale"], VIEW["origin"]
+    width, behind, ahead = CAR_BOX
+    rows = (centre + half > oy - ahead / sy) & (centre - half < oy + behind / sy)
+    columns = np.abs(centre) - half < width / sx
+    dashboard = np.zeros((size, size), bool)
+    dashboard[size - round(size * DASHBOARD_ROWS) :] = True
+    car = rows[:, None] & columns[None, :] & ~dashboard
+    digits = dashboard.copy()
+    digits[:, DIGIT_COLUMNS * size // 64 :] = False
+    return {"dashboard": dashboard, "car": car, "digits": digits}
+
+
+def flat_road(frames: np.ndarray) -> np.ndarray:
+    """`frames` with the road tiles' shades (greys of 99-106) all set to 100."""
+    out = frames.copy()
+    f = frames.astype(int)
+    grey = (np.abs(f[..., 0] - f[..., 1]) < 3) & (np.abs(f[..., 1] - f[..., 2]) < 3) & (f[..., 0] >= 99) & (f[..., 0] <= 106)
+    out[grey] = 100
+    return out
+
+
+def laid_in(drawn: np.ndarray, real: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    out = drawn.copy()
+    out[:, mask] = real[:, mask]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint", nargs="?", default="games")
+    parser.add_argument("--data", default="data/eval/games-long-wander")
+    parser.add_argument("--repeats", type=int, default=3, help="classifier seeds per test")
+    args = parser.parse_args()
+    model, _ = load_model(args.checkpoint, domain="games")
+    model.eval()
+    real, states, groups = real_frames(Dataset(args.data))
+    drawn = draw_states(model, states, palette_from_frames(real))
+    m = masks(real.shape[1])
+    flat = flat_road(real)
+    bars = m["dashboard"] & ~m["digits"]
+    tests = [
+        ("as drawn", real, drawn),
+        ("the real dashboard laid in", real, laid_in(drawn, real, m["dashboard"])),
+        ("the real car laid in", real, laid_in(drawn, real, m["car"])),
+        ("the real car and dashboard laid in", real, laid_in(drawn, real, m["car"] | m["dashboard"])),
+        ("the road's shades flattened", flat, drawn),
+        ("flattened, the real dashboard laid in", flat, laid_in(drawn, real, m["dashboard"])),
+        ("flattened, the real car laid in", flat, laid_in(drawn, real, m["car"])),
+        ("flattened, the real car and digits laid in", flat, laid_in(drawn, real, m["car"] | m["digits"])),
+        ("flattened, the real car and dashboard bars laid in", flat, laid_in(drawn, real, m["car"] | bars)),
+        ("flattened, the real car and dashboard laid in", flat, laid_in(drawn, real, m["car"] | m["dashboard"])),
+    ]
+    print(f"{args.checkpoint}: {len(real)} frames of {len(np.unique(groups))} episodes of {args.data}, true states drawn")
+    print("realism (0.5: indistinguishable), mean (lowest-highest) over classifier seeds:")
+    for name, a, b in tests:
+        scores = [realism_accuracy(a, b, groups, groups, seed=s)["accuracy"] for s in range(args.repeats)]
+        print(f"  {name:52s} {np.mean(scores):.2f} ({min(scores):.2f}-{max(scores):.2f})")
+
+
+if __name__ == "__main__":
+    main()
