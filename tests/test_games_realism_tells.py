@@ -8,12 +8,16 @@ from worldsim.model.painted_ground import PaintedGround
 from worldsim.sources.games import CAMERA, STATE_FIELDS
 
 
-def test_the_car_and_dashboard_are_the_pixels_the_paint_keeps():
+def test_the_dashboard_is_what_the_paint_keeps_and_the_car_box_holds_the_painted_car():
     tells = load_script("scripts/games_realism_tells.py")
     masks = tells.masks(64)
-    kept = PaintedGround(CAMERA, [f.name for f in STATE_FIELDS], 64).painted[0, 0].numpy() == 0
-    assert np.array_equal(masks["car"] | masks["dashboard"], kept)
+    paint = PaintedGround(CAMERA, [f.name for f in STATE_FIELDS], 64)
+    assert np.array_equal(masks["dashboard"], paint.painted[0, 0].numpy() == 0)
     assert not (masks["car"] & masks["dashboard"]).any()
+    (r0, r1), (c0, c1) = paint.car.rows, paint.car.cols
+    car = np.zeros((64, 64))
+    car[r0:r1, c0:c1] = (paint.car.hull + paint.car.wheels.amax(0)).numpy()
+    assert masks["car"][car > 0].all()  # every pixel the car can cover lies in the box
     assert masks["digits"][56:, :8].all() and masks["digits"].sum() == 64
 
 

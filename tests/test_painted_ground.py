@@ -91,7 +91,7 @@ def test_bad_paint_is_named(change, message):
         check_view(without_path, FIELDS, ["heading", "gx", "gy"])
 
 
-def test_a_model_with_a_painting_camera_keeps_its_decoders_car_and_dashboard():
+def test_a_model_with_a_painting_camera_keeps_its_decoders_dashboard():
     from worldsim.model.config import ModelConfig
     from worldsim.model.world_model import WorldModel
     from worldsim.sources.games import STATE_FIELDS, camera
@@ -121,14 +121,18 @@ def test_a_model_with_a_painting_camera_keeps_its_decoders_car_and_dashboard():
     blank = torch.zeros(2, 3, 32, 32)
     a, b = painted.draw(latents, blank), plain.draw(latents, blank)
     kept = painted.painted_ground.painted[0, 0] == 0
-    assert kept[28:].all() and kept[22:26, 15:17].all()  # the dashboard and the car
+    assert kept[28:].all() and not kept[:28].any()  # the dashboard
     assert torch.equal(a[..., kept], b[..., kept]) and not torch.equal(a[..., ~kept], b[..., ~kept])
+    car = painted.painted_ground.car  # painted red where its hull covers most of a pixel
+    most = int(car.hull.argmax())
+    row, column = car.rows[0] + most // car.hull.shape[1], car.cols[0] + most % car.hull.shape[1]
+    assert (a[:, 0, row, column] > a[:, 1, row, column] + 0.3).all()
 
 
 def test_carracing_ground_is_painted_as_the_simulator_draws_it():
-    """Painted from the simulator's own state, the field, squares and road match CarRacing's frames
-    to within 10 grey levels on nearly every painted pixel (the tiles' 2-5 levels, kerbs and parts
-    of the track the state's points do not reach are not painted)."""
+    """Painted from the simulator's own state, the field, squares, road and car match CarRacing's
+    frames to within 10 grey levels on nearly every painted pixel (the tiles' 2-5 levels, kerbs and
+    parts of the track the state's points do not reach are not painted)."""
     from worldsim.behaviour import default_policy
     from worldsim.sources import make_source
     from worldsim.sources.games import STATE_FIELDS, camera
@@ -148,3 +152,41 @@ def test_carracing_ground_is_painted_as_the_simulator_draws_it():
         close.append(float(((drawn - frame).abs().amax(1)[0][where] <= 10).float().mean()))
     # the frames mirrored, or the squares half a period off, score about 0.6
     assert np.mean(close) > 0.95, close
+
+
+def test_the_car_is_painted_at_its_place_and_its_front_wheels_turn():
+    from worldsim.model.painted_car import PaintedCar
+    from worldsim.sources.games import STATE_FIELDS, camera
+
+    view = camera()
+    names = [f.name for f in STATE_FIELDS]
+    car = PaintedCar(view, names, 64)
+    assert car.hull.max() == 1 and 0 < car.hull.sum() < 20  # a few pixels of a 64-pixel frame
+    left, right = car.wheels[0], car.wheels[-1]  # the wheels at the steering's two ends
+    assert not torch.equal(left, right)
+    assert float(left.sum()) == pytest.approx(float(right.sum()), rel=0.05)  # turned, not grown
+    state = torch.zeros(2, len(names))
+    state[:, names.index("steering")] = torch.tensor([-0.42, 0.42])
+    frames = car(torch.zeros(2, 3, 64, 64), state)
+    (r0, r1), (c0, c1) = car.rows, car.cols
+    outside = torch.ones(64, 64, dtype=torch.bool)
+    outside[r0:r1, c0:c1] = False
+    assert frames[..., outside].abs().sum() == 0  # nothing painted outside the car's window
+    assert not torch.equal(frames[0], frames[1])
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"hull": [[[0, 0], [1, 0]]]}, "at least three"),
+        ({"wheel_half_size": [0.1, -1]}, "two positive numbers"),
+        ({"steered": [7]}, "must index its wheels"),
+        ({"hull_colour": [0, 0]}, "hull_colour must be"),
+        ({"max_steer": 0}, "max_steer must be"),
+    ],
+)
+def test_bad_car_is_named(change, message):
+    from worldsim.sources.games import CAR
+
+    with pytest.raises(ValueError, match=message):
+        check_view({**VIEW, "paint": {**PAINT, "car": {**CAR, **change}}}, FIELDS, ["heading", "gx", "gy"])

@@ -17,6 +17,8 @@ The view's "paint" spec (needs the view's "ground" phases and "path"):
   road_half_width: units
   keep:        [[x0, y0, x1, y1], ...] boxes in normalised frame coordinates (-1..1, y down) where
                the decoder's drawing is kept: a frame pixel that overlaps one is not painted
+  car:         optional: the body the camera follows, painted over the ground (`painted_car`)
+  shift:       optional [x, y] frame pixels the picture sits off the view's geometry (default 0, 0)
 
 The road is carried on straight for EXTEND units past the path's first and last points (the track goes
 on beyond them). What it leaves out: parts of the track the path's points do not reach (a loop of
@@ -29,13 +31,17 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-KEYS = {"ground", "squares", "road", "road_half_width", "keep"}
+from worldsim.model.painted_car import PaintedCar, check_car
+
+KEYS = {"ground", "squares", "road", "road_half_width", "keep", "car", "shift"}
 
 
 def check_paint(paint, view: dict) -> None:
     """A clear error for a malformed "paint" spec of a decoder view."""
     if not isinstance(paint, dict) or set(paint) - KEYS or not {"ground", "squares", "road", "road_half_width"} <= set(paint):
-        raise ValueError(f"decoder_view: paint is a dict of ground, squares, road, road_half_width[, keep], got {paint!r}")
+        raise ValueError(
+            f"decoder_view: paint is a dict of ground, squares, road, road_half_width[, keep, car, shift], got {paint!r}"
+        )
     if "ground" not in view or "path" not in view:
         raise ValueError("decoder_view: paint needs the view's ground phases and path")
 
@@ -51,6 +57,21 @@ def check_paint(paint, view: dict) -> None:
     box = lambda b: isinstance(b, (list, tuple)) and len(b) == 4 and all(isinstance(v, (int, float)) for v in b)  # noqa: E731
     if not (isinstance(keep, (list, tuple)) and all(box(b) and b[0] < b[2] and b[1] < b[3] for b in keep)):
         raise ValueError(f"decoder_view: paint keep must be [x0, y0, x1, y1] boxes with x0 < x1, y0 < y1, got {keep!r}")
+    shift = paint.get("shift", [0, 0])
+    if not (
+        isinstance(shift, (list, tuple)) and len(shift) == 2 and all(isinstance(v, (int, float)) and abs(v) <= 1 for v in shift)
+    ):
+        raise ValueError(f"decoder_view: paint shift must be [x, y] frame pixels within +-1, got {shift!r}")
+    if "car" in paint:
+        check_car(paint["car"])
+
+
+def painted_origin(view: dict, frame_size: int) -> tuple[float, float]:
+    """The body's place in normalised frame coordinates as the painted frames have it: the view's
+    origin moved by the paint's `shift` (frame pixels), where the simulator's shrinking of its
+    window puts the picture a fraction of a pixel off the window's own geometry."""
+    (ox, oy), (dx, dy) = view["origin"], view["paint"].get("shift", [0, 0])
+    return ox + 2 * dx / frame_size, oy + 2 * dy / frame_size
 
 
 # how far the road is drawn on past the path's first and last points, in units: the track goes on
@@ -79,7 +100,7 @@ class PaintedGround(nn.Module):
         paint, index = view["paint"], state_fields.index
         axis = (torch.arange(frame_size, dtype=torch.float32) + 0.5) / frame_size * 2 - 1
         gy, gx = torch.meshgrid(axis, axis, indexing="ij")
-        (sx, sy), (ox, oy) = view["scale"], view["origin"]
+        (sx, sy), (ox, oy) = view["scale"], painted_origin(view, frame_size)
         # each pixel centre's place in the body's frame, in units: (to its right, ahead of it)
         self.register_buffer("cells", torch.stack([(gx - ox) * sx, -(gy - oy) * sy], -1).flatten(0, 1), persistent=False)
         self.pixel = (2 * abs(sx) / frame_size, 2 * abs(sy) / frame_size)  # a pixel's width and height, in units
@@ -97,6 +118,7 @@ class PaintedGround(nn.Module):
         for x0, y0, x1, y1 in paint.get("keep", []):
             kept |= (gx + half[0] > x0) & (gx - half[0] < x1) & (gy + half[1] > y0) & (gy - half[1] < y1)
         self.register_buffer("painted", (~kept).float()[None, None], persistent=False)
+        self.car = PaintedCar(view, state_fields, frame_size) if "car" in paint else None
 
     @torch.no_grad()
     def shares(self, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -128,7 +150,8 @@ class PaintedGround(nn.Module):
     def forward(self, frames: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
         road, squares = self.shares(state)
         ground = self.ground + road * (self.road - self.ground) + squares * (self.squares - self.ground)
-        return frames + self.painted * (ground - frames)
+        frames = frames + self.painted * (ground - frames)
+        return frames if self.car is None else self.car(frames, state)
 
 
 def _distance_to_polyline(points: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
