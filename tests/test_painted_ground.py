@@ -183,6 +183,7 @@ def test_the_car_is_painted_at_its_place_and_its_front_wheels_turn():
         ({"steered": [7]}, "must index its wheels"),
         ({"hull_colour": [0, 0]}, "hull_colour must be"),
         ({"max_steer": 0}, "max_steer must be"),
+        ({"steering": "wheel_angle"}, "'wheel_angle' is not a state field"),
     ],
 )
 def test_bad_car_is_named(change, message):

@@ -53,6 +53,8 @@ The view spec (a JSON dict, held in the model's config):
            [r, g, b] (0..255), "dash" (the painted length of each period, in units) and
            "supersample" (the simulator's screen pixels per frame pixel, default 1), the model
            paints the lines over its frames (`PaintedLines`).
+  paint:   optional: the ground pattern's colours, the path as a road, the followed body's shapes,
+           painted over the model's frames (`worldsim.model.painted_ground`, which says its keys).
 """
 
 from __future__ import annotations
@@ -103,7 +105,7 @@ def check_view(view: dict, state_fields: list[str], angle_fields: list[str]) -> 
     if "paint" in view:
         from worldsim.model.painted_ground import check_paint  # it builds on this module
 
-        check_paint(view["paint"], view)
+        check_paint(view["paint"], view, state_fields)
     unknown = sorted(set(named) - set(state_fields))
     if unknown:
         raise ValueError(f"decoder_view: {unknown} are not state fields")

@@ -3,12 +3,13 @@
 CarRacing draws flat polygons: a green field, lighter squares on a fixed 33.3 u checker (one square
 in four), the road's grey tiles 2 x 6.67 u wide along the track, then the car and the dashboard.
 The field decoder, given each cell's phase in the checker and distance to the track's centre line
-(`ego_view.EgoView`), draws the squares and the road's edge as soft ramps a pixel or two wide: the
-realism test told its drawings of the simulator's own states from real frames in every case
-(BENCHMARKS.md, "Games: the ground painted"). Where the pattern is plain geometry of the state, it is
-painted instead, each pixel the share of its box that the pattern covers (the simulator shrinks its
-1000 x 800 window to the frame by averaging), in closed form; the decoder's pixels are kept where the frame shows what is
-not ground (the car, the dashboard: the view's `keep` boxes).
+(`ego_view.EgoView`), drew the squares and the road's edge as soft ramps a pixel or two wide, with a
+faint grid over the grass (BENCHMARKS.md, "Games: the ground painted"). Where the picture is plain
+geometry of the state, it is painted instead, each pixel the share of its box that the pattern
+covers, in closed form (the simulator shrinks its 1000 x 800 window to the frame by averaging); the
+body the camera follows is painted over it (`painted_car`), and the decoder's own pixels are kept
+only in the view's `keep` boxes (CarRacing's dashboard, whose score and wheel-speed bars the state
+does not hold).
 
 The view's "paint" spec (needs the view's "ground" phases and "path"):
   ground:      [r, g, b] the field's colour (0..255)
@@ -22,8 +23,9 @@ The view's "paint" spec (needs the view's "ground" phases and "path"):
 
 The road is carried on straight for EXTEND units past the path's first and last points (the track goes
 on beyond them). What it leaves out: parts of the track the path's points do not reach (a loop of
-the track passing near the car), the kerbs CarRacing draws on sharp bends, the tiles' 2-5 grey levels of difference,
-and the field's edge 333 u from the centre. The decoder draws none of these either.
+the track passing near the car), the kerbs CarRacing draws on sharp bends and the tiles' three
+shades (both follow the tiles' index along the track, which the state does not hold), and the
+field's edge 333 u from the centre.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from worldsim.model.painted_car import PaintedCar, check_car
 KEYS = {"ground", "squares", "road", "road_half_width", "keep", "car", "shift"}
 
 
-def check_paint(paint, view: dict) -> None:
+def check_paint(paint, view: dict, state_fields: list[str] | None = None) -> None:
     """A clear error for a malformed "paint" spec of a decoder view."""
     if not isinstance(paint, dict) or set(paint) - KEYS or not {"ground", "squares", "road", "road_half_width"} <= set(paint):
         raise ValueError(
@@ -63,7 +65,7 @@ def check_paint(paint, view: dict) -> None:
     ):
         raise ValueError(f"decoder_view: paint shift must be [x, y] frame pixels within +-1, got {shift!r}")
     if "car" in paint:
-        check_car(paint["car"])
+        check_car(paint["car"], state_fields)
 
 
 def painted_origin(view: dict, frame_size: int) -> tuple[float, float]:
