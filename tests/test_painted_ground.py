@@ -191,3 +191,8 @@ def test_bad_car_is_named(change, message):
 
     with pytest.raises(ValueError, match=message):
         check_view({**VIEW, "paint": {**PAINT, "car": {**CAR, **change}}}, FIELDS, ["heading", "gx", "gy"])
+
+
+def test_a_frame_of_odd_size_is_refused():
+    with pytest.raises(ValueError, match="even frame size, got 31"):
+        PaintedGround(VIEW, FIELDS, 31)
