@@ -1,0 +1,81 @@
+"""How closely a camera's painting matches CarRacing's own frames, painted from the simulator's states.
+
+For held-out episodes (every `--every`-th step), the ground, road and car of `worldsim.sources.games`'
+CAMERA are painted from each frame's true state (`worldsim.model.painted_ground`) and compared with the
+frame: the share of painted pixels within 3 and 10 grey levels (the largest channel's difference) and
+the mean difference; the same in the car's window, beside a model's decoder drawing the same states
+(`--checkpoint`); and the share of frames showing kerbs, which nothing paints (3 or more red or white
+pixels outside the dashboard and the car's window). `--shift X,Y` paints with another shift of the picture (frame pixels),
+to see the fit of the one the camera uses.
+
+Usage: python scripts/painted_ground_match.py [--data data/eval/games-long-wander] [--episodes 8]
+                                              [--every 10] [--checkpoint runs/games-speed] [--shift -0.2,-0.2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+
+import numpy as np
+import torch
+
+from worldsim.data import Dataset
+from worldsim.model.painted_ground import PaintedGround
+from worldsim.sources.games import CAMERA, STATE_FIELDS
+
+
+def differences(painted: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) in grey levels -> (N, H, W): the largest channel's absolute difference."""
+    return (painted.round() - frames).abs().amax(1)
+
+
+def summary(diff: torch.Tensor) -> str:
+    close = [f"{(diff <= levels).float().mean():.3f}" for levels in (3, 10)]
+    return f"within 3 levels {close[0]}, within 10 {close[1]}, mean {diff.mean():.2f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="data/eval/games-long-wander")
+    parser.add_argument("--episodes", type=int, default=8)
+    parser.add_argument("--every", type=int, default=10)
+    parser.add_argument("--checkpoint", help="a games model whose decoder draws the car's window for comparison")
+    parser.add_argument("--shift", help="X,Y: the picture's shift in frame pixels (default: the camera's)")
+    args = parser.parse_args()
+    view = copy.deepcopy(CAMERA)
+    if args.shift:
+        view["paint"]["shift"] = [float(v) for v in args.shift.split(",")]
+    data = Dataset(args.data)
+    names = [f.name for f in STATE_FIELDS]
+    paint = PaintedGround(view, names, data.source["frame_shape"][0])
+    frames, states = [], []
+    for index in range(min(args.episodes, len(data))):
+        episode = data.episode(index)
+        steps = np.arange(0, len(episode.frames), args.every)
+        frames.append(torch.from_numpy(np.array(episode.frames[steps])).permute(0, 3, 1, 2).float())
+        states.append(torch.from_numpy(np.array(episode.states[steps])).float())
+    frames, states = torch.cat(frames), torch.cat(states)
+    painted = paint(torch.zeros_like(frames), states) * 255
+    where = paint.painted[0, 0].bool()
+    diff = differences(painted, frames)
+    print(f"{len(frames)} frames of {args.data}, shift {view['paint'].get('shift', [0, 0])}")
+    print(f"  painted pixels: {summary(diff[:, where])}")
+    (r0, r1), (c0, c1) = paint.car.rows, paint.car.cols
+    print(f"  the car's window, painted: {summary(diff[:, r0:r1, c0:c1])}")
+    if args.checkpoint:
+        from worldsim.model.checkpoint import load_model
+        from worldsim.model.long_horizon import draw_states
+
+        model, _ = load_model(args.checkpoint, domain="games")
+        drawn = torch.from_numpy(draw_states(model.eval(), states.numpy())).permute(0, 3, 1, 2).float()
+        print(f"  the car's window, {args.checkpoint}'s drawing: {summary(differences(drawn, frames)[:, r0:r1, c0:c1])}")
+    r, g = frames[:, 0], frames[:, 1]
+    kerb = (r > 150) & ~((g > 150) & (r < 120))  # red or white
+    ground = where.clone()
+    ground[r0:r1, c0:c1] = False  # the car's red is not a kerb
+    print(f"  frames showing kerbs (not painted): {float(((kerb & ground).flatten(1).sum(1) >= 3).float().mean()):.2f}")
+
+
+if __name__ == "__main__":
+    main()
