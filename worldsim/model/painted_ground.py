@@ -167,8 +167,8 @@ class PaintedGround(nn.Module):
 
 def _distance_to_polyline(points: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """(B, C): the distance from each point (x, y) (C,) to the polyline through `points` (B, M, 2).
-    `ego_view.polyline_distance` without its gradient, in place over (B, M - 1, C) planes: 64
-    frames' distances took 280 ms there, as (B, M - 1, C, 2) tensors went out to memory and back."""
+    `ego_view.polyline_distance` without its gradient, in place over (B, M - 1, C) planes: there,
+    (B, M - 1, C, 2) tensors going out to memory and back made 64 frames' distances many times slower."""
     start = points[:, :-1, :, None]  # (B, K, 2, 1)
     along = points[:, 1:, :, None] - start
     scale = 1 / (along**2).sum(2).clamp(min=1e-6)  # (B, K, 1)

@@ -111,17 +111,18 @@ PAINT = {
     "road_half_width": TRACK_HALF_WIDTH,
     "keep": [[-1.0, 1 - 2 * 5 / 40, 1.0, 1.0]],  # the dashboard, drawn by the decoder
     "car": CAR,
-    # pygame's smoothscale puts the picture 0.15 of a frame pixel up and left of the window's
-    # geometry: the shift that fits the frames best (mean error 1.65 -> 1.37 grey levels on 8
-    # episodes of data/eval/games-long-wander; 0.1 or 0.2 fit within 0.04 of it)
+    # the frames show the picture 0.2 of a pixel up and left of the window's geometry (pygame's
+    # shrinking): fitted to the ground and the car (`scripts/painted_ground_match.py`: mean error
+    # over painted pixels 1.43 grey levels, 1.82 unshifted)
     "shift": [-0.2, -0.2],
 }
 
 
 def camera(paint: bool = True) -> dict:
     """CarRacing's camera for a decoder reading the state (`ModelConfig.decoder_view`): the ground's
-    checker and the track's centre line for the decoder's cells and, with `paint`, the field, squares
-    and road painted over its frames (`PAINT`); `paint=False` is the camera shipped before."""
+    checker and the track's centre line for the decoder's cells and, with `paint`, the field,
+    squares, road and car painted over its frames (`PAINT`); `paint=False` is the camera the games
+    models were trained with."""
     return {**VIEW, "paint": PAINT} if paint else dict(VIEW)
 
 
