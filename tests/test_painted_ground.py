@@ -37,7 +37,7 @@ def test_the_road_follows_the_path_and_goes_on_past_its_ends():
     assert road[0, 0][pixel(1.5, -12)] == 1  # and behind the first
     assert road[0, 0][pixel(6.5, 0)] == 0
     # the road's edge (2 units from the centre line) falls on a pixel edge: whole pixels either side
-    assert road[0, 0][pixel(1.5, 0)] == 1 and road[0, 0][pixel(2.5, 0)] == 0
+    assert float(road[0, 0][pixel(1.5, 0)]) == pytest.approx(1) and float(road[0, 0][pixel(2.5, 0)]) == pytest.approx(0)
     # moved half a pixel across, the edge splits a pixel in two
     half = paint.shares(state(path=((0.5, -1.0), (0.5, 1.0))))[0]
     assert half[0, 0][pixel(2.5, 0)] == pytest.approx(0.5)

@@ -77,8 +77,10 @@ def painted_origin(view: dict, frame_size: int) -> tuple[float, float]:
 
 
 # how far the road is drawn on past the path's first and last points, in units: the track goes on
-# beyond the points the state holds, and on a bend the last one ahead can lie inside the frame
-EXTEND = 30.0
+# beyond the points the state holds, and on a bend (or where a dream's car has outrun the points it
+# samples) the last one can lie inside the frame; carried past the frame's farthest corner from
+# any point in it (CarRacing's: 49 u from the car), the road never ends in view
+EXTEND = 100.0
 
 
 def extended(points: torch.Tensor, length: float) -> torch.Tensor:
