@@ -282,17 +282,16 @@ def test_bad_views_are_named(change, message):
         check_view({**VIEW, **change}, FIELDS, ["heading", "gx", "gy"])
 
 
-def test_a_model_with_the_domain_camera_draws_and_keeps_it():
+def tiny_games_config(decoder_view: dict):
+    """A tiny CarRacing model config (32-pixel frames) whose field decoder reads `decoder_view`."""
     from worldsim.model.config import ModelConfig
-    from worldsim.model.world_model import WorldModel
-    from worldsim.sources.games import CAMERA, STATE_FIELDS
+    from worldsim.sources.games import STATE_FIELDS
 
-    names = [f.name for f in STATE_FIELDS]
-    config = ModelConfig(
+    return ModelConfig(
         domain="games",
         frame_size=32,
         action_space={"type": "box", "shape": [3], "low": [-1, 0, 0], "high": [1, 1, 1]},
-        state_fields=names,
+        state_fields=[f.name for f in STATE_FIELDS],
         angle_fields=["heading", "steering", "grass_x_phase", "grass_y_phase"],
         channels=4,
         hidden_dim=16,
@@ -302,8 +301,16 @@ def test_a_model_with_the_domain_camera_draws_and_keeps_it():
         draws_on_previous=False,
         decoder="field",
         decoder_input="state",
-        decoder_view=CAMERA,
+        decoder_view=decoder_view,
     )
+
+
+def test_a_model_with_the_domain_camera_draws_and_keeps_it():
+    from worldsim.model.config import ModelConfig
+    from worldsim.model.world_model import WorldModel
+    from worldsim.sources.games import CAMERA
+
+    config = tiny_games_config(CAMERA)
     model = WorldModel(config)
     frames = model.draw(model.initial(2), torch.zeros(2, 3, 32, 32))
     assert frames.shape == (2, 3, 32, 32)

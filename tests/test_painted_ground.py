@@ -92,30 +92,15 @@ def test_bad_paint_is_named(change, message):
 
 
 def test_a_model_with_a_painting_camera_keeps_its_decoders_dashboard():
-    from worldsim.model.config import ModelConfig
-    from worldsim.model.world_model import WorldModel
-    from worldsim.sources.games import STATE_FIELDS, camera
+    from test_ego_view import tiny_games_config
 
-    names = [f.name for f in STATE_FIELDS]
-    common = dict(
-        domain="games",
-        frame_size=32,
-        action_space={"type": "box", "shape": [3], "low": [-1, 0, 0], "high": [1, 1, 1]},
-        state_fields=names,
-        angle_fields=["heading", "steering", "grass_x_phase", "grass_y_phase"],
-        channels=4,
-        hidden_dim=16,
-        deter_dim=16,
-        stoch_dim=4,
-        embed_dim=16,
-        draws_on_previous=False,
-        decoder="field",
-        decoder_input="state",
-    )
+    from worldsim.model.world_model import WorldModel
+    from worldsim.sources.games import camera
+
     torch.manual_seed(0)
-    painted = WorldModel(ModelConfig(**common, decoder_view=camera()))
+    painted = WorldModel(tiny_games_config(camera()))
     torch.manual_seed(0)
-    plain = WorldModel(ModelConfig(**common, decoder_view=camera(paint=False)))
+    plain = WorldModel(tiny_games_config(camera(paint=False)))
     plain.load_state_dict(painted.state_dict())
     latents = painted.initial(2)
     blank = torch.zeros(2, 3, 32, 32)
