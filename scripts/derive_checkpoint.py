@@ -5,7 +5,9 @@ Some options act only at imagination: the physics prior laying its own random pa
 holds alone (`kinematic_fields`), the termination threshold, the road's lanes the dreamt states
 keep to (`lanes`; "road" is the domain's own, `worldsim.model.lanes`), the ground a camera paints over the
 decoder's frames (`paint`, set in the model's `decoder_view`; "camera" is the domain camera's own,
-`worldsim.model.painted_ground`). This copies a checkpoint
+`worldsim.model.painted_ground`), state fields carried by the physics prior alone and read only by
+the painting (`carry`: a list of the source's field names, appended to the state with zero weights
+everywhere, `worldsim.model.carried_fields`; "paint": the domain's `PAINT_FIELDS`). This copies a checkpoint
 (weights, start-frame bank) into OUT with those options set in its config, after checking that the
 weights still load under them, so that one set of weights can be measured under each way of
 dreaming.
@@ -25,21 +27,36 @@ Usage: python scripts/derive_checkpoint.py SOURCE OUT '{"prior_noise": true}' [-
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import shutil
 import tempfile
 from pathlib import Path
 
-from safetensors.torch import load_file
+import numpy as np
+from safetensors.torch import load_file, save_file
 
 from worldsim import domains
 from worldsim.model.card import DISTILLED_FILES, REFLECT_FILES, TEXT_FILES
-from worldsim.model.checkpoint import CONFIG, FORMAT, WEIGHTS, load_model, read_config, write_json, write_tensors
+from worldsim.model.carried_fields import add_fields, widen_text
+from worldsim.model.checkpoint import (
+    CONFIG,
+    FORMAT,
+    WEIGHTS,
+    CheckpointError,
+    latents_fingerprint,
+    load_model,
+    read_config,
+    weights_fingerprint,
+    write_json,
+    write_tensors,
+)
 from worldsim.model.config import FORMAT_VERSION
 from worldsim.model.start_bank import START_BANK
+from worldsim.model.text import load_shared_space
 
 # Options that leave every weight's name and shape alone and change only how the model dreams.
-DREAMING = {"prior_noise", "prior_reward", "kinematic_fields", "termination_threshold", "lanes", "paint"}
+DREAMING = {"prior_noise", "prior_reward", "kinematic_fields", "termination_threshold", "lanes", "paint", "carry"}
 # Options of the decoder itself, taken with its weights (--decoder-from).
 DECODER_OWN = {"decoder_static"}
 # What must agree for one run's decoder to draw another's states.
@@ -67,6 +84,36 @@ def graft_decoder(weights: dict, model: dict, donor: Path) -> tuple[dict, dict]:
     return weights, {**model, **{k: other[k] for k in DECODER_OWN if k in other}}
 
 
+def carry_bound_files(source: Path, staged: Path, old_fields: int, count: int) -> None:
+    """What is bound to the weights, widened for `count` fields carried after the first
+    `old_fields` (`carried_fields.add_fields`): the start bank's states (the new fields 0), the text
+    model (re-bound to the new weights) and the reflector (re-bound to the new text model)."""
+    if (source / START_BANK).is_file():
+        with np.load(source / START_BANK, allow_pickle=False) as bank:
+            arrays = {k: bank[k] for k in bank.files}
+        if "states" in arrays:
+            states = arrays["states"]
+            arrays["states"] = np.concatenate([states, np.zeros((*states.shape[:-1], count), states.dtype)], -1)
+        tmp = staged / (START_BANK + ".tmp.npz")
+        np.savez_compressed(tmp, **arrays)
+        tmp.replace(staged / START_BANK)
+    if not (source / TEXT_FILES[0]).is_file():
+        return
+    model, _ = load_model(staged)
+    meta = json.loads((source / TEXT_FILES[0]).read_text())
+    weights, meta["config"] = widen_text(load_file(str(source / TEXT_FILES[1])), meta["config"], old_fields, count)
+    meta["world_model_latents"] = latents_fingerprint(model)
+    meta.pop("world_model", None)
+    save_file({k: v.contiguous() for k, v in weights.items()}, str(staged / TEXT_FILES[1]))
+    write_json(staged / TEXT_FILES[0], meta)
+    if (source / REFLECT_FILES[0]).is_file():
+        space, _ = load_shared_space(staged, world_model=model)
+        reflect = json.loads((source / REFLECT_FILES[0]).read_text())
+        reflect["text_model"] = weights_fingerprint(space)
+        write_json(staged / REFLECT_FILES[0], reflect)
+        shutil.copy2(source / REFLECT_FILES[1], staged / REFLECT_FILES[1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("source", help="a checkpoint directory")
@@ -90,6 +137,12 @@ def main() -> None:
         except ValueError as exc:
             parser.error(str(exc))
     model_options = dict(options)
+    carried = model_options.pop("carry", None)
+    if carried == "paint":
+        source_module = domains.of_model(data["model"]["domain"]).source.partition(":")[0]
+        carried = options["carry"] = list(getattr(importlib.import_module(source_module), "PAINT_FIELDS", ()))
+    if carried is not None and not (isinstance(carried, list) and carried and all(isinstance(f, str) for f in carried)):
+        parser.error(f'carry must be a list of state field names or "paint", got {carried!r}')
     if "paint" in model_options:  # the painting is part of the camera's spec: the view's "paint"
         paint = model_options.pop("paint")
         if not data["model"].get("decoder_view"):
@@ -99,13 +152,20 @@ def main() -> None:
             if paint is None:
                 parser.error(f"the {data['model']['domain']!r} camera paints nothing")
         model_options["decoder_view"] = {**data["model"]["decoder_view"], "paint": paint}
+    weights = None
+    if carried:
+        try:
+            weights, data["model"] = add_fields(load_file(str(source / WEIGHTS)), data["model"], carried)
+        except ValueError as exc:
+            parser.error(str(exc))
     data["model"] = {**data["model"], **model_options}
     recipe = data.setdefault("recipe", {})
     recipe["derived"] = {"from": str(source), "options": options}
     if recipe.get("refit_decoder", {}).get("out"):  # the refit came first (worldsim.model.retrain.last_stage)
         recipe["derived"]["after_refit"] = recipe["refit_decoder"]["out"]
-    weights = None
     if args.decoder_from:
+        if carried:
+            parser.error("carry and --decoder-from: derive one, then the other")
         try:
             weights, data["model"] = graft_decoder(load_file(str(source / WEIGHTS)), data["model"], args.decoder_from)
         except ValueError as exc:
@@ -125,7 +185,12 @@ def main() -> None:
         if (source / START_BANK).is_file():
             shutil.copy2(source / START_BANK, staged / START_BANK)
         write_json(staged / CONFIG, data)
-        load_model(staged)  # the weights load under the new options, or a clear error
+        if carried:
+            carry_bound_files(source, staged, len(data["model"]["state_fields"]) - len(carried), len(carried))
+        try:
+            load_model(staged)  # the weights load under the new options, or a clear error
+        except CheckpointError as exc:
+            parser.error(str(exc))
         out.parent.mkdir(parents=True, exist_ok=True)
         staged.rename(out)
     grafted = f", frames drawn by {args.decoder_from}'s decoder" if args.decoder_from else ""

@@ -77,7 +77,7 @@ def test_what_is_bound_to_kept_weights_goes_with_them(tmp_path, monkeypatch):
 
 
 def test_the_domain_cameras_paint_is_set_on_the_view_and_the_weights_kept(tmp_path, monkeypatch, capsys):
-    from worldsim.sources.games import PAINT, camera
+    from worldsim.sources.games import PAINT_WITH_FIELDS, camera
 
     source = saved(tmp_path, "speed", seed=0, decoder_view=camera(paint=False))
     out = tmp_path / "painted"
@@ -85,7 +85,7 @@ def test_the_domain_cameras_paint_is_set_on_the_view_and_the_weights_kept(tmp_pa
     model, meta = load_model(out)
     ours, _ = load_model(source)
     assert meta["model"]["decoder_view"] == json.loads(json.dumps(camera()))
-    assert meta["recipe"]["derived"]["options"] == {"paint": json.loads(json.dumps(PAINT))}
+    assert meta["recipe"]["derived"]["options"] == {"paint": json.loads(json.dumps(PAINT_WITH_FIELDS))}
     assert all(torch.equal(t, ours.state_dict()[n]) for n, t in model.state_dict().items())
     code = torch.randn(2, model.config.state_code_dim)
     with torch.no_grad():
@@ -93,3 +93,29 @@ def test_the_domain_cameras_paint_is_set_on_the_view_and_the_weights_kept(tmp_pa
     with pytest.raises(SystemExit):  # no camera to paint over
         derive(monkeypatch, saved(tmp_path, "plain", seed=0), tmp_path / "nothing", '{"paint": "camera"}')
     assert "paint needs a model whose decoder reads a camera's view" in capsys.readouterr().err
+
+
+def test_fields_only_the_painting_reads_are_carried_into_a_trained_model(tmp_path, monkeypatch, capsys):
+    import numpy as np
+
+    from worldsim.model.start_bank import START_BANK
+    from worldsim.sources.games import PAINT_FIELDS, camera
+
+    torch.manual_seed(0)
+    config, fields = games_kinematic(**DRAWS_STATE, decoder_view=camera(paint=False))
+    config.state_fields = [f for f in fields if f not in PAINT_FIELDS]
+    source = save_model(WorldModel(config), tmp_path / "speed")
+    states = np.ones((2, 4, config.state_dim), np.float32)
+    np.savez(source / START_BANK, frames=np.zeros((2, 4, 64, 64, 3), np.uint8), states=states)
+    out = tmp_path / "carried"
+    derive(monkeypatch, source, out, '{"carry": "paint", "paint": "camera"}')
+    model, meta = load_model(out)
+    assert model.config.state_fields == [*config.state_fields, *PAINT_FIELDS]
+    assert meta["recipe"]["derived"]["options"]["carry"] == list(PAINT_FIELDS)
+    with np.load(out / START_BANK) as bank:
+        assert bank["states"].shape == (2, 4, len(fields)) and (bank["states"][..., -len(PAINT_FIELDS) :] == 0).all()
+    with pytest.raises(SystemExit):  # the painting reads fields the state lacks
+        derive(monkeypatch, source, tmp_path / "unpainted", '{"paint": "camera"}')
+    with pytest.raises(SystemExit):
+        derive(monkeypatch, out, tmp_path / "twice", '{"carry": ["score"]}')
+    assert "['score'] already in the state" in capsys.readouterr().err

@@ -31,8 +31,8 @@ def pixel(right: float, ahead: float) -> tuple[int, int]:
 
 def test_the_road_follows_the_path_and_goes_on_past_its_ends():
     paint = PaintedGround(VIEW, FIELDS, 32)
-    road, squares = paint.shares(state())
-    assert road.shape == squares.shape == (1, 1, 32, 32)
+    road, squares, shade = paint.shares(state())
+    assert road.shape == squares.shape == (1, 1, 32, 32) and shade is None  # no tiles: one grey
     assert road[0, 0][pixel(0.5, 12)] == 1  # past the path's last point: carried on along it
     assert road[0, 0][pixel(1.5, -12)] == 1  # and behind the first
     assert road[0, 0][pixel(6.5, 0)] == 0
@@ -105,8 +105,10 @@ def test_a_model_with_a_painting_camera_keeps_its_decoders_dashboard():
     latents = painted.initial(2)
     blank = torch.zeros(2, 3, 32, 32)
     a, b = painted.draw(latents, blank), plain.draw(latents, blank)
-    kept = painted.painted_ground.painted[0, 0] == 0
-    assert kept[28:].all() and not kept[:28].any()  # the dashboard
+    kept = painted.painted_ground.painted[0, 0] == 0  # the dashboard's
+    score = painted.painted_ground.score  # but for the score, printed at its left end
+    assert kept[28:].all() and not kept[:28].any() and (score.r0, score.c1) == (28, 4)
+    kept[score.r0 :, : score.c1] = False
     assert torch.equal(a[..., kept], b[..., kept]) and not torch.equal(a[..., ~kept], b[..., ~kept])
     car = painted.painted_ground.car  # painted red where its hull covers most of a pixel
     most = int(car.hull.argmax())
@@ -152,11 +154,11 @@ def test_the_car_is_painted_at_its_place_and_its_front_wheels_turn():
     assert float(left.sum()) == pytest.approx(float(right.sum()), rel=0.05)  # turned, not grown
     state = torch.zeros(2, len(names))
     state[:, names.index("steering")] = torch.tensor([-0.42, 0.42])
-    frames = car(torch.zeros(2, 3, 64, 64), state)
+    frames = car(torch.ones(2, 3, 64, 64), state)  # white: the black wheels show
     (r0, r1), (c0, c1) = car.rows, car.cols
     outside = torch.ones(64, 64, dtype=torch.bool)
     outside[r0:r1, c0:c1] = False
-    assert frames[..., outside].abs().sum() == 0  # nothing painted outside the car's window
+    assert (frames[..., outside] == 1).all()  # nothing painted outside the car's window
     assert not torch.equal(frames[0], frames[1])
 
 

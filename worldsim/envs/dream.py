@@ -24,7 +24,7 @@ import torch
 from worldsim.model.adapt import AdaptConfig, SceneAdapter, adapt, bank_trust
 from worldsim.model.noise_streams import NoiseStreams
 from worldsim.model.onnx_engine import OnnxStep, check_engine
-from worldsim.model.palette import palette_from_frames, snap
+from worldsim.model.palette import palette_from_frames
 from worldsim.model.world_model import WorldModel
 
 
@@ -168,7 +168,7 @@ class Dream:
         self.latent[which] = latents
         if self.draw:
             frame = self.model.draw(latents, self.frame[which])
-            self.frame[which] = frame if self.palette is None else snap(frame, self.palette)
+            self.frame[which] = frame if self.palette is None else self.model.snap(frame, self.palette)
         self.disagreement[which] = 0.0
         self.age[which] = 0
 
@@ -209,7 +209,7 @@ class Dream:
             self.age += 1
         self.latent, rewards, logits = out[:3]
         if self.draw:
-            self.frame = out[3] if self.palette is None else snap(out[3], self.palette)
+            self.frame = out[3] if self.palette is None else self.model.snap(out[3], self.palette)
         terminated = logits > model.config.termination_threshold
         if self.crash_rule:
             terminated = terminated | model.crash_signals(self.latent, rule=True)["state_overlap"]

@@ -47,7 +47,6 @@ from worldsim.data import Dataset
 from worldsim.model.calibration import termination_scores
 from worldsim.model.controllability import ControllabilityConfig, controllability, format_controllability_report
 from worldsim.model.critics import ProbeRecipe, RealismRecipe, StateProbe, absolute_difference, realism_accuracy, realism_control
-from worldsim.model.palette import snap
 from worldsim.model.persistence import persistence
 from worldsim.model.world_model import WorldModel
 
@@ -208,7 +207,7 @@ def draw_states(model: WorldModel, states: np.ndarray, palette=None, chunk: int 
     frames = []
     for lo in range(0, len(codes), chunk):
         frame = model.draw_state(codes[lo : lo + chunk])
-        frames.append(snap(frame, palette.to(frame.device)) if palette is not None else frame)
+        frames.append(model.snap(frame, palette.to(frame.device)) if palette is not None else frame)
     return model.to_uint8(torch.cat(frames)).cpu().numpy()
 
 

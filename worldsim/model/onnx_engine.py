@@ -34,7 +34,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from worldsim.model.palette import snap
 from worldsim.model.world_model import WorldModel
 
 ENGINES = ("torch", "onnx")
@@ -82,7 +81,7 @@ class StepGraph(nn.Module):
         outputs = [after, model.step_reward(latent, after), model.termination_logit(after)]
         if self.kind.draw:
             frame = model.draw(after, previous)
-            outputs.append(snap(frame, palette, chunk=None) if self.kind.snap else frame)  # no loop in a graph
+            outputs.append(model.snap(frame, palette, chunk=None) if self.kind.snap else frame)  # no loop in a graph
         return tuple(outputs)
 
 

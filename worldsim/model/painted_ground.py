@@ -19,13 +19,19 @@ The view's "paint" spec (needs the view's "ground" phases and "path"):
   keep:        [[x0, y0, x1, y1], ...] boxes in normalised frame coordinates (-1..1, y down) where
                the decoder's drawing is kept: a frame pixel that overlaps one is not painted
   car:         optional: the body the camera follows, painted over the ground (`painted_car`)
+  tiles:       optional: the road's tiles in shades by their index along the track:
+               {"phase": state field, "anchor": path point, "cycle": tiles, "length": units,
+               "shades": [grey levels]}: the phase (rad, 2 pi a cycle) is the path's `anchor`-th
+               point's place in a cycle of tiles `length` long along the path, each pixel of road
+               at the place along the path nearest it; tile i covers (i - 1, i] and is drawn
+               `shades[i % len(shades)]` levels lighter than `road`
+  score:       optional: the simulator's printed score (`painted_score`)
   shift:       optional [x, y] frame pixels the picture sits off the view's geometry (default 0, 0)
 
 The road is carried on straight for EXTEND units past the path's first and last points (the track goes
 on beyond them). What it leaves out: parts of the track the path's points do not reach (a loop of
-the track passing near the car), the kerbs CarRacing draws on sharp bends and the tiles' three
-shades (both follow the tiles' index along the track, which the state does not hold), and the
-field's edge 333 u from the centre.
+the track passing near the car), the kerbs CarRacing draws on sharp bends, and the field's edge
+333 u from the centre.
 """
 
 from __future__ import annotations
@@ -34,8 +40,10 @@ import torch
 from torch import nn
 
 from worldsim.model.painted_car import PaintedCar, check_car
+from worldsim.model.painted_score import PaintedScore, check_score
 
-KEYS = {"ground", "squares", "road", "road_half_width", "keep", "car", "shift"}
+KEYS = {"ground", "squares", "road", "road_half_width", "keep", "car", "tiles", "score", "shift"}
+TILE_KEYS = {"phase", "anchor", "cycle", "length", "shades"}
 
 
 def check_paint(paint, view: dict, state_fields: list[str] | None = None) -> None:
@@ -66,6 +74,25 @@ def check_paint(paint, view: dict, state_fields: list[str] | None = None) -> Non
         raise ValueError(f"decoder_view: paint shift must be [x, y] frame pixels within +-1, got {shift!r}")
     if "car" in paint:
         check_car(paint["car"], state_fields)
+    if "score" in paint:
+        check_score(paint["score"], state_fields)
+    if "tiles" in paint:
+        tiles = paint["tiles"]
+        if not (isinstance(tiles, dict) and set(tiles) == TILE_KEYS):
+            raise ValueError(f"decoder_view: paint tiles is a dict of {', '.join(sorted(TILE_KEYS))}, got {tiles!r}")
+        shades = tiles["shades"]
+        if not (isinstance(shades, (list, tuple)) and shades and all(isinstance(v, (int, float)) for v in shades)):
+            raise ValueError(f"decoder_view: paint tiles shades must be grey levels, got {shades!r}")
+        if not (isinstance(tiles["cycle"], int) and tiles["cycle"] > 0 and tiles["cycle"] % len(shades) == 0):
+            raise ValueError(
+                f"decoder_view: paint tiles cycle must be a whole number of its {len(shades)} shades, got {tiles['cycle']!r}"
+            )
+        if not (isinstance(tiles["length"], (int, float)) and tiles["length"] > 0):
+            raise ValueError(f"decoder_view: paint tiles length must be a positive number of units, got {tiles['length']!r}")
+        if not (isinstance(tiles["anchor"], int) and 0 <= tiles["anchor"] < len(view["path"])):
+            raise ValueError(f"decoder_view: paint tiles anchor must index the path's points, got {tiles['anchor']!r}")
+        if state_fields is not None and tiles["phase"] not in state_fields:
+            raise ValueError(f"decoder_view: paint tiles phase {tiles['phase']!r} is not a state field")
 
 
 def painted_origin(view: dict, frame_size: int) -> tuple[float, float]:
@@ -130,18 +157,40 @@ class PaintedGround(nn.Module):
         for x0, y0, x1, y1 in paint.get("keep", []):
             kept |= (gx + half[0] > x0) & (gx - half[0] < x1) & (gy + half[1] > y0) & (gy - half[1] < y1)
         self.register_buffer("painted", (~kept).float()[None, None], persistent=False)
+        # the pixels a palette must not snap (`WorldModel.snap`): the printed score's, whose
+        # anti-aliased greys are too rare to be among a palette's colours. The painted ground's are
+        # snapped: its edges' exact shares are not what pygame's truncating shrink gives, and
+        # snapped to the frames' common colours they are told from the simulator's less often
+        # (BENCHMARKS.md, "Games: what only the frame shows")
+        exact = torch.zeros(frame_size, frame_size, dtype=torch.bool)
+        if "score" in paint:
+            score = PaintedScore(paint["score"], state_fields, frame_size)
+            exact[score.r0 : score.r1, score.c0 : score.c1] = True
         self.car = PaintedCar(view, state_fields, frame_size) if "car" in paint else None
+        self.score = score if "score" in paint else None
+        self.register_buffer("exact", exact[None, None], persistent=False)
+        self.tiles = paint.get("tiles")
+        if self.tiles is not None:
+            self.tile_phase = index(self.tiles["phase"])
+            self.register_buffer("shades", torch.tensor(self.tiles["shades"], dtype=torch.float32) / 255, persistent=False)
 
     @torch.no_grad()
-    def shares(self, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, 1, S, S) each pixel's share of road and of lighter squares (the rest: field). A share
-        is the pixel's box over the pattern, in closed form: the road's edge as a straight line at
-        the pixel's distance from the centre line, each axis of the checker as a square wave. Not
-        differentiated: the pattern is the state's exact drawing, with nothing to learn."""
+    def shares(self, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(B, 1, S, S) each pixel's share of road and of lighter squares (the rest: field), and
+        with `tiles` the road's shade there (else None). A share is the pixel's box over the
+        pattern, in closed form: the road's edge as a straight line at the pixel's distance from
+        the centre line, each axis of the checker as a square wave, a tile's end as a straight line
+        across the road. Not differentiated: the pattern is the state's exact drawing, with
+        nothing to learn."""
         (pw, ph), size = self.pixel, self.size
-        points = torch.stack([torch.stack([state[:, r], state[:, a]], -1) for r, a in self.path], 1)
-        coarse = _distance_to_polyline(extended(points, EXTEND), self.coarse[:, 0], self.coarse[:, 1])
-        distance = _halve_between(_halve_between(coarse.unflatten(-1, (size // 2 + 1, -1)), -1), -2).flatten(1)
+        points = extended(torch.stack([torch.stack([state[:, r], state[:, a]], -1) for r, a in self.path], 1), EXTEND)
+        coarse, arc = _distance_to_polyline(points, self.coarse[:, 0], self.coarse[:, 1], along=self.tiles is not None)
+
+        def fine(values: torch.Tensor) -> torch.Tensor:
+            return _halve_between(_halve_between(values.unflatten(-1, (size // 2 + 1, -1)), -1), -2).flatten(1)
+
+        distance = fine(coarse)
+        shade = None if self.tiles is None else self._shade(state, points, fine(arc)).view(-1, 1, size, size)
         # across the road's edge a pixel spans between its width and its height: the mean is used
         road = (0.5 + (self.half_width - distance) / ((pw + ph) / 2)).clamp(0.0, 1.0)
         heading = state[:, self.heading, None]
@@ -158,28 +207,59 @@ class PaintedGround(nn.Module):
             place = torch.remainder(state[:, phase, None], 2 * torch.pi) / (2 * torch.pi) * self.period + offset
             lighter = lighter * _first_half_share(place, extent, self.period)
         squares = lighter * (1 - road)
-        return road.view(-1, 1, size, size), squares.view(-1, 1, size, size)
+        return road.view(-1, 1, size, size), squares.view(-1, 1, size, size), shade
+
+    def _shade(self, state: torch.Tensor, points: torch.Tensor, arc: torch.Tensor) -> torch.Tensor:
+        """(B, S * S): the road's shade under each pixel, from its place along the path `arc` (B,
+        S * S; units from the first of `points`, the extended path (B, M, 2)): the place in tiles
+        from the anchor's phase, a tile's shade blended into the next's over the pixel's extent
+        across their shared end."""
+        tiles, (pw, ph) = self.tiles, self.pixel
+        segments = (points[:, 1:] - points[:, :-1]).norm(dim=-1)
+        anchor = segments[:, : tiles["anchor"] + 1].sum(1, keepdim=True)  # the extension's first segment first
+        start = torch.remainder(state[:, self.tile_phase, None], 2 * torch.pi) / (2 * torch.pi) * tiles["cycle"]
+        place = start + (arc - anchor) / tiles["length"]  # tile i covers (i - 1, i]
+        end = torch.round(place)  # the nearest tile end: tile `end` before it, `end + 1` after
+        after = (0.5 + (place - end) / ((pw + ph) / 2 / tiles["length"])).clamp(0.0, 1.0)
+        count = len(self.shades)
+        before_shade = self.shades[torch.remainder(end, count).long()]
+        after_shade = self.shades[torch.remainder(end + 1, count).long()]
+        return before_shade + after * (after_shade - before_shade)
 
     def forward(self, frames: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
-        road, squares = self.shares(state)
-        ground = self.ground + road * (self.road - self.ground) + squares * (self.squares - self.ground)
+        road, squares, shade = self.shares(state)
+        colour = self.road if shade is None else self.road + shade
+        ground = self.ground + road * (colour - self.ground) + squares * (self.squares - self.ground)
         frames = frames + self.painted * (ground - frames)
+        if self.score is not None:
+            frames = self.score(frames, state)
         return frames if self.car is None else self.car(frames, state)
 
 
-def _distance_to_polyline(points: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """(B, C): the distance from each point (x, y) (C,) to the polyline through `points` (B, M, 2).
-    `ego_view.polyline_distance` without its gradient, in place over (B, M - 1, C) planes: there,
-    (B, M - 1, C, 2) tensors going out to memory and back made 64 frames' distances many times slower."""
+def _distance_to_polyline(
+    points: torch.Tensor, x: torch.Tensor, y: torch.Tensor, along: bool = False
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(B, C): the distance from each point (x, y) (C,) to the polyline through `points` (B, M, 2),
+    and with `along` the place along the polyline nearest each (units from its first point; else
+    None). `ego_view.polyline_distance` without its gradient, in place over (B, M - 1, C) planes:
+    there, (B, M - 1, C, 2) tensors going out to memory and back made 64 frames' distances many
+    times slower."""
     start = points[:, :-1, :, None]  # (B, K, 2, 1)
-    along = points[:, 1:, :, None] - start
-    scale = 1 / (along**2).sum(2).clamp(min=1e-6)  # (B, K, 1)
+    direction = points[:, 1:, :, None] - start
+    scale = 1 / (direction**2).sum(2).clamp(min=1e-6)  # (B, K, 1)
     dx = x - start[:, :, 0]  # (B, K, C)
     dy = y - start[:, :, 1]
-    t = (dx * along[:, :, 0]).add_(dy * along[:, :, 1]).mul_(scale).clamp_(0.0, 1.0)
-    dx.sub_(t * along[:, :, 0])
-    dy.sub_(t.mul_(along[:, :, 1]))
-    return dx.square_().add_(dy.square_()).amin(1).sqrt_()
+    t = (dx * direction[:, :, 0]).add_(dy * direction[:, :, 1]).mul_(scale).clamp_(0.0, 1.0)
+    if along:
+        lengths = direction[:, :, :, 0].norm(dim=-1)  # (B, K)
+        place = t * lengths[:, :, None] + (lengths.cumsum(1) - lengths)[:, :, None]  # (B, K, C)
+    dx.sub_(t * direction[:, :, 0])
+    dy.sub_(t.mul_(direction[:, :, 1]))
+    squared = dx.square_().add_(dy.square_())
+    if not along:
+        return squared.amin(1).sqrt_(), None
+    nearest, segment = squared.min(1)
+    return nearest.sqrt_(), place.gather(1, segment[:, None]).squeeze(1)
 
 
 def _halve_between(values: torch.Tensor, dim: int) -> torch.Tensor:

@@ -45,7 +45,7 @@ from worldsim.model.lanes import Lanes
 from worldsim.model.networks import BroadcastDecoder, Decoder, Encoder, FieldDecoder, mlp
 from worldsim.model.noise_streams import NoiseStreams
 from worldsim.model.painted_ground import PaintedGround
-from worldsim.model.palette import snap
+from worldsim.model.palette import SNAP_CHUNK, snap
 from worldsim.model.stochastic import stochastic_latent
 
 # A scene's test-time correction of the learned dynamics: features of their last layer -> a change
@@ -536,6 +536,15 @@ class WorldModel(nn.Module):
         """
         return self.draw(latent, previous)
 
+    def snap(self, frames: torch.Tensor, palette: torch.Tensor, chunk: int | None = SNAP_CHUNK) -> torch.Tensor:
+        """(B, 3, H, W) frames snapped to `palette` (`palette.snap`) but for the pixels a camera's
+        painting keeps as painted (`PaintedGround.exact`: a printed score, whose anti-aliased greys
+        a palette of common colours would round to the nearest of a few)."""
+        snapped = snap(frames, palette, chunk)
+        if self.painted_ground is None:
+            return snapped
+        return torch.where(self.painted_ground.exact, frames, snapped)
+
     @staticmethod
     def to_uint8(frames: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) float -> (B, H, W, 3) uint8."""
@@ -627,7 +636,7 @@ class WorldModel(nn.Module):
             if previous is not None:
                 frame = self.draw(latent, previous, keep, reference if k == 0 else None)
                 if palette is not None:
-                    frame = snap(frame, palette.to(frame.device))
+                    frame = self.snap(frame, palette.to(frame.device))
                 frames.append(frame)
                 previous = frame.detach()
         return Rollout(self, _stack(latents), _stack(frames) if frames else None, crash_rule, start, _stack(features))

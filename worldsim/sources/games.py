@@ -15,7 +15,11 @@ Physical state (float32; "u" is a Box2D world unit, CarRacing's own length unit:
   green bar], grass_x_phase and grass_y_phase [rad, the car's place in the grid of lighter grass
   squares, period 2 * GRASS_DIM = 33.3 u], then the track's centre line around the car in the
   car's frame (`track_view`): road{k}_right, road{k}_ahead [u] for track points k = -4 .. +12 from
-  the car's place on it.
+  the car's place on it; then what the frame shows that none of those hold (`PAINT_FIELDS`):
+  tile_phase [rad, the car's place on the centre line over 6 of its points: the road tiles' three
+  shades and the kerbs' two colours follow the tile's index], score [the episode's reward so far,
+  the dashboard's four digits] and wheel{0..3}_phase [rad, each wheel's spin: the grey band drawn
+  on it; front left, front right, rear left, rear right].
 """
 
 from __future__ import annotations
@@ -42,7 +46,17 @@ STATE_FIELDS = (
         StateField(name, "u", f"track centre line {name[4:].split('_')[0]} points along, {name.split('_')[1]} of the car")
         for name in track_view.field_names()
     ),
+    StateField("tile_phase", "rad", "the car's place on the centre line over 6 track points (2 pi: 6 tiles)"),
+    StateField("score", "1", "the episode's reward so far, as the dashboard shows it"),
+    *(
+        StateField(f"wheel{i}_phase", "rad", f"wheel {i}'s spin angle (front left, front right, rear left, rear right)")
+        for i in range(4)
+    ),
 )
+# The fields only the painting reads (`worldsim.model.painted_ground`): the tiles' index, the score and
+# the wheels' spin. The frame shows them, but nothing in the car's or the road's motion depends on them.
+PAINT_FIELDS = ("tile_phase", "score", *(f"wheel{i}_phase" for i in range(4)))
+TILE_CYCLE = 6  # track points: the tiles' shades repeat every 3 tiles, the kerbs' colours every 2
 ZOOM_FRAMES = 50  # CarRacing zooms in over its first second at 50 FPS
 # The ranges CarRacing's states keep to (None: unbounded on that side).
 FIELD_BOUNDS = {"speed": (0.0, None), "wheels_off_track": (0.0, 4.0), "progress": (0.0, 1.0)}
@@ -85,8 +99,10 @@ TRACK_HALF_WIDTH = 40 / 6
 CAR_BOX = (1.6, 2.4, 2.6)  # u: half-width, behind, ahead
 # The car as car_dynamics draws it (its points times SIZE = 0.02, x to the right, y ahead): the hull's
 # four convex polygons in (204, 0, 0), over four wheels 2 x 14 by 2 x 27 points, black with a grey
-# (77) band that turns with the wheel's spin, the front two turned by the steering joint (at most
-# 0.42 rad). Painted 2 levels darker, as the frames show them.
+# (77) band that turns with the wheel's spin (its drum's face from the spin angle to 1.2 rad past
+# it), the front two turned by the steering joint (at most 0.42 rad). Painted 2 levels darker, as
+# the frames show them. Without the wheels' spin in the state, the band's mean share over the spin
+# (0.19 of its grey) is painted over the whole wheel instead.
 _SIZE = 0.02
 _HULL = (
     [(-60, +130), (+60, +130), (+60, +110), (-60, +110)],
@@ -99,11 +115,12 @@ CAR = {
     "hull_colour": [202, 0, 0],
     "wheels": [[x * _SIZE, y * _SIZE] for x, y in ((-55, +80), (+55, +80), (-55, -82), (+55, -82))],
     "wheel_half_size": [14 * _SIZE, 27 * _SIZE],
-    "wheel_colour": [13, 13, 13],  # the grey band's mean share over the spin, 0.19 of (77 - 2)
+    "wheel_colour": [13, 13, 13],
     "steered": [0, 1],
     "steering": "steering",
     "max_steer": 0.42,
 }
+SPINNING_CAR = {**CAR, "wheel_colour": [0, 0, 0], "band": {"colour": [75, 75, 75], "phases": list(PAINT_FIELDS[2:]), "arc": 1.2}}
 PAINT = {
     "ground": [100, 202, 100],
     "squares": [100, 228, 100],
@@ -116,14 +133,43 @@ PAINT = {
     # over painted pixels 1.43 grey levels, 1.82 unshifted)
     "shift": [-0.2, -0.2],
 }
+# With the state's PAINT_FIELDS: the tiles' shades (102, 104 and 107 by the tile's index along the
+# track, shown as 100, 102 and 105), the printed score (CarRacing's `f"{reward:04.0f}"` in pygame's
+# default font at 42 points, white, centred at (60, 750) of its 1000 x 800 window, shrunk to 96 x 96;
+# the range covers an episode's: 500 steps cost at most 100, a lap pays 1000; the dashboard is black
+# left of its speed bar) and the wheels' bands.
+PAINT_WITH_FIELDS = {
+    **PAINT,
+    "car": SPINNING_CAR,
+    "tiles": {
+        "phase": "tile_phase",
+        "anchor": track_view.OFFSETS.index(0),
+        "cycle": TILE_CYCLE,
+        "length": track_view.POINT_SPACING,
+        "shades": [0, 2, 5],
+    },
+    "score": {
+        "field": "score",
+        "font_size": 42,
+        "colour": [255, 255, 255],
+        "centre": [60, 750],
+        "window": [1000, 800],
+        "render": [96, 96],
+        "range": [-120, 1100],
+        "clear": [0, 700, 125, 800],  # the dashboard's left end, before the speed bar
+    },
+}
 
 
-def camera(paint: bool = True) -> dict:
+def camera(paint: bool = True, fields: bool = True) -> dict:
     """CarRacing's camera for a decoder reading the state (`ModelConfig.decoder_view`): the ground's
     checker and the track's centre line for the decoder's cells and, with `paint`, the field,
-    squares, road and car painted over its frames (`PAINT`); `paint=False` is the camera the games
-    models were trained with."""
-    return {**VIEW, "paint": PAINT} if paint else dict(VIEW)
+    squares, road, car, tiles' shades and score painted over its frames (`PAINT_WITH_FIELDS`, for
+    a state with the `PAINT_FIELDS`; `fields=False`: `PAINT`, for one without them);
+    `paint=False` is the camera the games models were trained with."""
+    if not paint:
+        return dict(VIEW)
+    return {**VIEW, "paint": PAINT_WITH_FIELDS if fields else PAINT}
 
 
 CAMERA = camera()
@@ -176,8 +222,16 @@ class GamesSource(Source):
         road = track_view.centre_line_view(self.centre_line, np.array(hull.position), hull.angle)
         steering = float(car.wheels[0].joint.angle)
         grass = np.angle(np.exp(2j * np.pi * np.asarray(hull.position) / track_view.GRASS_PERIOD))
+        index = track_view.projected_index(self.centre_line, np.array(hull.position))
+        tile = np.angle(np.exp(2j * np.pi * index / TILE_CYCLE))
+        wheels = [float(np.angle(np.exp(1j * wheel.phase))) for wheel in car.wheels]
         state = np.concatenate(
-            [[hull.position[0], hull.position[1], speed, heading, hull.angularVelocity, off, progress, steering], grass, road]
+            [
+                [hull.position[0], hull.position[1], speed, heading, hull.angularVelocity, off, progress, steering],
+                grass,
+                road,
+                [tile, self.core.reward, *wheels],
+            ]
         ).astype(np.float32)
         frame = to_square_frame(pixels, self.frame_size)
         return Observation(frame, state, self.caption(state), reward, terminated, truncated, info)

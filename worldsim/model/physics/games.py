@@ -26,7 +26,10 @@ square root of the distance driven (fitted by `scripts/fit_track_process.py`). A
 sample read the wheel into the road (drivers steer along bends they see coming): the dream's track
 bent the way the car steered, and agents trained in it were paid for steering anywhere
 (`ModelConfig.prior_noise` makes the farthest sample the prior's alone). Wheels-off-track and
-progress are kept unchanged here. On the grass the car often spins on (its yaw
+progress are kept unchanged here. What only the frame shows moves with the car: the tiles' phase by
+the anchor's slide along the line, the score by the step's reward as `reward` reads it, and each
+wheel's spin by the distance rolled (a wheel rolls without slipping here, and stands while the
+brake locks it). On the grass the car often spins on (its yaw
 rate follows the wheels over seconds): there the prior's yaw rate is further off than holding the
 last one, and the learned correction must make up the difference. A prior whose yaw rate followed
 the wheels that slowly on the grass predicted one step better but rolled the heading further off
@@ -38,7 +41,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from worldsim.sources.games import FIELD_BOUNDS
+from worldsim.sources.games import FIELD_BOUNDS, PAINT_FIELDS, TILE_CYCLE
 from worldsim.sources.track_view import GRASS_PERIOD, OFFSETS, POINT_SPACING, field_names
 
 WHEELBASE, MAX_WHEEL_ANGLE, STEER_RATE = 3.24, 0.4, 3.0
@@ -72,6 +75,8 @@ FRAME_S, FRAMES = 0.02, 2
 # data/eval/games-long-wander it gives the episode's return within 10 % where the car drives
 # (409.7 paid, 435.5 read; 660.7 and 612.9), within 45 where it does not (-8.2 and -50.4).
 REWARD_PER_UNIT, TILE_REACH, STEP_COST = 1.0, 9.0, 0.2
+# car_dynamics' wheels: radius WHEEL_R * SIZE = 0.54 u; a brake of 0.9 or more locks them.
+WHEEL_RADIUS, LOCKING_BRAKE = 27 * 0.02, 0.9
 
 
 class CarPrior(nn.Module):
@@ -81,7 +86,7 @@ class CarPrior(nn.Module):
     # step that may move the road reads the steering as evidence of where the road lies (drivers
     # steer towards it), and a dream's road then swings towards the wheel; only the farthest sample,
     # which has nothing to slide along, stays learned.
-    KINEMATIC = ("x", "y", "heading", "grass_x_phase", "grass_y_phase", *field_names(OFFSETS[:-1]))
+    KINEMATIC = ("x", "y", "heading", "grass_x_phase", "grass_y_phase", *field_names(OFFSETS[:-1]), *PAINT_FIELDS)
     # The prior's random part (ModelConfig.prior_noise): one standard normal draw per step lays the
     # track coming into view, and the fields it lays are then the prior's alone.
     NOISE_DIM = 1
@@ -104,6 +109,10 @@ class CarPrior(nn.Module):
         self.register_buffer("upper", torch.tensor([torch.inf if hi is None else hi for _, _, hi in bounded]), persistent=False)
         self.register_buffer("steering_index", torch.tensor([self.steering or 0], dtype=torch.long), persistent=False)
         self.register_buffer("grass_index", torch.tensor(phases if self.grass else [], dtype=torch.long), persistent=False)
+        # what only the frame shows (worldsim.sources.games.PAINT_FIELDS), where the state holds it
+        self.painted = all(f in state_fields for f in PAINT_FIELDS)
+        paint = [state_fields.index(f) for f in PAINT_FIELDS] if self.painted else []
+        self.register_buffer("paint_index", torch.tensor(paint, dtype=torch.long), persistent=False)
         # The centre-line samples, (right, ahead) per offset, and the two samples the line's
         # direction under the car is read from (those nearest behind and ahead of the car's place).
         names = field_names()
@@ -132,6 +141,7 @@ class CarPrior(nn.Module):
         wheel = state[:, self.steering] if self.steering is not None else aim.clamp(-MAX_WHEEL_ANGLE, MAX_WHEEL_ANGLE)
         on_grass = state[:, self.off_track].clamp(0, 4) / 4 if self.off_track is not None else torch.zeros_like(speed)
         grip = LATERAL_GRIP * (1 - (1 - GRASS_GRIP) * on_grass)
+        rolled = torch.zeros_like(speed)  # what the wheels roll over the step, units
         for _ in range(FRAMES):
             turn = (aim - wheel).clamp(-STEER_RATE * FRAME_S, STEER_RATE * FRAME_S)
             wheel = (wheel + turn).clamp(-MAX_WHEEL_ANGLE, MAX_WHEEL_ANGLE)
@@ -144,6 +154,7 @@ class CarPrior(nn.Module):
             on_road_push = ROAD_GAS * gas * (1 - speed / TOP_SPEED).clamp(min=0) - ROAD_BRAKE * brake - ROAD_DRAG * speed
             on_grass_push = gas * (GRASS_GAS - GRASS_GAS_FADE * speed) - GRASS_BRAKE * brake - GRASS_DRAG * speed
             speed = (speed + (on_road_push + (on_grass_push - on_road_push) * on_grass) * FRAME_S).clamp(min=0.0)
+            rolled = rolled + speed * FRAME_S
         turned = psi - start_psi
         psi = torch.atan2(torch.sin(psi), torch.cos(psi))  # the state keeps headings in (-pi, pi]
         out = torch.cat([torch.stack([x, y, speed, psi, yaw_rate], -1), state[:, 5:]], -1)
@@ -156,7 +167,21 @@ class CarPrior(nn.Module):
         if self.grass:
             phase = state.index_select(1, self.grass_index) + 2 * torch.pi * moved / GRASS_PERIOD
             out = out.index_copy(1, self.grass_index, torch.atan2(torch.sin(phase), torch.cos(phase)))
+        if self.painted and self.road:
+            out = out.index_copy(1, self.paint_index, self._painted_fields(state, out, rolled * (brake < LOCKING_BRAKE)))
         return out
+
+    def _painted_fields(self, before: torch.Tensor, after: torch.Tensor, rolled: torch.Tensor) -> torch.Tensor:
+        """(B, 6): the tiles' phase, score and wheels' spin after the step from `before` to `after`
+        (B, S), the wheels having rolled `rolled` (B,) units."""
+        tile, score, *wheels = before.index_select(1, self.paint_index).unbind(-1)
+        road = before.index_select(1, self.road_index).unflatten(1, (-1, 2))
+        _, along = self.slide(road, after[:, :2] - before[:, :2], before[:, 3])
+        tile = tile + 2 * torch.pi / TILE_CYCLE * along[:, 0] / POINT_SPACING
+        spun = torch.stack(wheels, -1) + (rolled / WHEEL_RADIUS)[:, None]
+        parts = torch.cat([tile[:, None], (score + self.reward(before, after))[:, None], spun], -1)
+        angles = torch.atan2(torch.sin(parts), torch.cos(parts))
+        return torch.cat([angles[:, :1], parts[:, 1:2], angles[:, 2:]], -1)
 
     def reward(self, before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
         """(B,): what CarRacing pays for the step from state `before` to `after` (B, S each), read

@@ -1,0 +1,165 @@
+"""What only a frame shows, painted from fields the state carries: the score printed as CarRacing
+prints it, the road's tiles in their shades, the wheels' spinning bands; the physics prior stepping
+those fields; and a trained model given them without any learned part reading or writing them."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from test_painted_ground import FIELDS, PAINT, VIEW, pixel, state
+
+from worldsim.model.carried_fields import add_fields
+from worldsim.model.ego_view import check_view
+from worldsim.model.painted_ground import PaintedGround
+from worldsim.model.painted_score import PaintedScore, score_text
+from worldsim.sources.games import PAINT_FIELDS, PAINT_WITH_FIELDS, SPINNING_CAR, STATE_FIELDS, camera
+
+SCORE = PAINT_WITH_FIELDS["score"]
+NAMES = [f.name for f in STATE_FIELDS]
+
+
+def printed_by_pygame(value: float) -> np.ndarray:
+    """CarRacing's own printing of a score on its black dashboard, shrunk as its frames are: (64, 64, 3)."""
+    import pygame
+
+    from worldsim.sources.base import to_square_frame
+
+    pygame.font.init()
+    window = pygame.Surface(SCORE["window"])
+    window.fill((0, 0, 0))
+    text = pygame.font.Font(pygame.font.get_default_font(), SCORE["font_size"]).render(
+        score_text(value), True, SCORE["colour"], (0, 0, 0)
+    )
+    window.blit(text, text.get_rect(center=SCORE["centre"]))
+    shrunk = pygame.surfarray.array3d(pygame.transform.smoothscale(window, SCORE["render"])).swapaxes(0, 1)
+    return to_square_frame(np.ascontiguousarray(shrunk), 64)
+
+
+def test_the_score_is_printed_as_carracing_prints_it():
+    paint = PaintedScore(SCORE, ["score"], 64)
+    values = [0.0, -0.4, 7.6, -57.2, 123.5, 998.7]  # -0.4 prints "-000"; 123.5 rounds to even
+    frames = paint(torch.ones(len(values), 3, 64, 64), torch.tensor(values)[:, None])
+    box = (slice(paint.r0, paint.r1), slice(paint.c0, paint.c1))
+    assert (paint.r0, paint.r1, paint.c0, paint.c1) == (56, 64, 0, 8)  # the dashboard's left end, 8 x 8 pixels
+    for value, frame in zip(values, frames, strict=True):
+        ours = (frame.movedim(0, -1) * 255).round().numpy()[box]
+        assert np.abs(ours - printed_by_pygame(value)[box]).max() <= 1, value
+    assert (frames[:, :, : paint.r0] == 1).all() and (frames[:, :, :, paint.c1 :] == 1).all()  # nothing else painted
+    assert not torch.equal(frames[0], frames[1])  # "0000" and "-000"
+    outside = paint(torch.zeros(2, 3, 64, 64), torch.tensor([[5000.0], [1100.0]]))
+    assert torch.equal(outside[0], outside[1])  # past the range: its end
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"font_size": 0}, "font_size must be a positive integer"),
+        ({"window": [1000]}, "window must be"),
+        ({"range": [10, 0]}, "range must be integers"),
+        ({"clear": [0, 800, 125, 700]}, "clear must be"),
+        ({"field": "points"}, "'points' is not a state field"),
+        ({"size": 3}, "paint score is a dict of"),
+    ],
+)
+def test_bad_score_is_named(change, message):
+    with pytest.raises(ValueError, match=message):
+        check_view({**VIEW, "paint": {**PAINT, "score": {**SCORE, **change}}}, [*FIELDS, "score"], ["heading", "gx", "gy"])
+
+
+TILES = {"phase": "tile", "anchor": 0, "cycle": 6, "length": 4.0, "shades": [0, 20, 50]}
+
+
+def test_the_road_tiles_take_their_shades_by_their_place_along_the_path():
+    view = {**VIEW, "paint": {**PAINT, "tiles": TILES}}
+    paint = PaintedGround(view, [*FIELDS, "tile"], 32)
+
+    def shade(phase: float, ahead: float) -> float:
+        frames = paint(torch.zeros(1, 3, 32, 32), torch.cat([state(), torch.tensor([[phase]])], 1))
+        return float(frames[0, 0][pixel(0.5, ahead)] * 255 - PAINT["road"][0])
+
+    # the anchor, the path's first point, sits 1 unit behind the body: tile ends every 4 units from there
+    assert shade(0.0, 0.5) == pytest.approx(20) and shade(0.0, -3.5) == pytest.approx(0) and shade(0.0, 5.5) == pytest.approx(50)
+    assert shade(0.0, 9.5) == pytest.approx(0)  # the shades repeat every 3 tiles
+    assert shade(2 * torch.pi / 6, 0.5) == pytest.approx(50)  # a tile further on: each place one tile later
+    # 0.625 tiles on, tile 1 ends 0.5 units ahead: through a pixel's middle, which blends it with the next
+    phase = 2 * torch.pi * 0.625 / 6
+    assert shade(phase, 0.5) == pytest.approx(35, abs=1e-3) and shade(phase, 1.5) == pytest.approx(50)
+    with pytest.raises(ValueError, match="cycle must be a whole number of its 3 shades"):
+        check_view({**view, "paint": {**PAINT, "tiles": {**TILES, "cycle": 4}}}, [*FIELDS, "tile"], ["heading", "gx", "gy"])
+    with pytest.raises(ValueError, match="anchor must index the path's points"):
+        check_view({**view, "paint": {**PAINT, "tiles": {**TILES, "anchor": 2}}}, [*FIELDS, "tile"], ["heading", "gx", "gy"])
+
+
+def test_each_wheel_shows_its_band_as_it_spins():
+    from worldsim.model.painted_car import PaintedCar
+
+    car = PaintedCar(camera(), NAMES, 64)
+    phases = [NAMES.index(f) for f in SPINNING_CAR["band"]["phases"]]
+    states = torch.zeros(3, len(NAMES))
+    states[0, phases] = 1.0  # both ends' sines positive: the band is on the drum's far side
+    states[1, phases] = -torch.pi / 2  # facing up: the band lies across the wheel's middle
+    states[2, phases[0]] = -torch.pi / 2  # only the front left wheel's
+    frames = car(torch.zeros(3, 3, 64, 64), states)
+    grey = SPINNING_CAR["band"]["colour"][0] / 255
+    assert (
+        float(frames[0].max()) <= SPINNING_CAR["hull_colour"][0] / 255 + 1e-6 and float(frames[0, 1:].max()) == 0
+    )  # red and black only
+    band = (frames[1, 1] > 0).float()  # green: only the bands' grey has it
+    assert 0 < float(frames[1, 1].max()) <= grey and float(band.sum()) >= 4
+    assert 0 < float((frames[2, 1] > 0).sum()) < float(band.sum())
+
+
+def test_the_prior_moves_what_only_the_frame_shows_with_the_car():
+    from worldsim.model.physics.games import POINT_SPACING, WHEEL_RADIUS, CarPrior
+
+    prior = CarPrior(NAMES)
+    before = torch.zeros(2, len(NAMES))
+    before[:, NAMES.index("speed")] = 20.0  # heading 0: straight along +y, the road's line under it
+    for k in (-4, -2, 0, 2, 4, 6, 8, 10, 12):
+        before[:, NAMES.index(f"road{k:+d}_ahead")] = k * POINT_SPACING
+    before[:, NAMES.index("score")] = 10.0
+    action = torch.tensor([[0.0, 0.0, 0.0], [0.0, 0.0, 1.0]])  # coasting; the brake locks the wheels
+    after = prior(before, action)
+    moved = float(after[0, 1] - before[0, 1])
+    tile, score, *wheels = (after[:, NAMES.index(f)] for f in PAINT_FIELDS)
+    assert float(tile[0]) == pytest.approx(2 * torch.pi / 6 * moved / POINT_SPACING, rel=1e-4)
+    assert float(score[0]) == pytest.approx(10.0 + float(prior.reward(before, after)[0]))
+    assert float(wheels[0][0]) == pytest.approx(moved / WHEEL_RADIUS, rel=1e-3)  # rolled, not slipping
+    assert all(float(w[1]) == 0 for w in wheels)  # locked
+    assert "tile_phase" in CarPrior.KINEMATIC  # the learned correction leaves them alone
+
+
+def test_fields_added_to_a_trained_model_leave_every_learned_part_as_it_was():
+    from test_ego_view import tiny_games_config
+
+    from worldsim.model.config import ModelConfig
+    from worldsim.model.world_model import WorldModel
+
+    carried = list(PAINT_FIELDS)
+    base = tiny_games_config(camera(paint=False)).to_json()
+    base.update(state_fields=[f for f in NAMES if f not in carried], dynamics="kinematic", ensemble=2)
+    torch.manual_seed(0)
+    old = WorldModel(ModelConfig(**base)).eval()
+    weights, options = add_fields(old.state_dict(), base, carried)
+    new = WorldModel(ModelConfig(**{**options, "decoder_view": camera()})).eval()
+    new.load_state_dict(weights)
+    S, n = old.config.state_dim, len(carried)
+    latent = torch.randn(4, old.config.latent_dim)
+    widened = torch.cat([latent[:, :S], torch.randn(4, n), latent[:, S:]], -1)
+    action = old.action_features(torch.rand(4, 3))
+    with torch.no_grad():
+        a = old.imagine_step(latent, action, old.noise(4, torch.Generator().manual_seed(1)), 1.0)
+        b = new.imagine_step(widened, action, new.noise(4, torch.Generator().manual_seed(1)), 1.0)
+        assert torch.allclose(a, torch.cat([b[:, :S], b[:, S + n :]], -1), atol=1e-5)
+        assert torch.allclose(old.reward(a), new.reward(b), atol=1e-5)
+        # the new fields are the prior's alone: its step of them, whatever the learned parts hold
+        stepped = new.physical_state(b)[:, S:]
+        prior = new.physics(new.physical_state(widened), new.action_physical(action))[:, S:]
+        assert torch.allclose(stepped, prior, atol=1e-4)
+        # read off a frame, they are 0
+        frames = torch.randint(0, 255, (2, 32, 32, 3), dtype=torch.uint8)
+        assert torch.allclose(new.physical_state(new.encode(frames))[:, S:], torch.zeros(2, n), atol=1e-6)
+    with pytest.raises(ValueError, match=r"\['score'\] already in the state"):
+        add_fields(weights, options, ["score"])
+    assert json.loads(json.dumps(options))["state_fields"][-n:] == carried
