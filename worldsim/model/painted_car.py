@@ -5,9 +5,10 @@ frame but for its front wheels, which turn with the steering. Drawn by the field
 came out a shade off with a box of the decoder's own ground around it (BENCHMARKS.md, "Games: the
 ground painted"). Painted instead: the hull's polygons and the wheels' rectangles in the body's
 frame (units; x to its right, y ahead), each frame pixel the share of its box that each covers
-(counted on a `SUPERSAMPLE` times finer grid), the steered wheels turned by the state's steering
+(counted on a `SUPERSAMPLE` times finer grid, or with "raster" filled by pygame on the simulator's
+window and shrunk as the simulator shrinks it), the steered wheels turned by the state's steering
 (from a table of STEERING_STEPS angles, the nearest taken). Wheels are drawn first and the hull
-over them, as the simulator does.
+over them, as the simulator does. The tables are built once per view and frame size.
 
 The "car" entry of a view's "paint" spec:
   hull:        [[[x, y], ...], ...] convex polygons, in units
@@ -22,12 +23,19 @@ The "car" entry of a view's "paint" spec:
                "arc": rad}: between the wheel's spin angle and `arc` past it, the band spans the
                wheel's length between their cosines, where the angle's sine is not positive (a sine
                above 0 puts that end at the wheel's end); tabulated over BAND_PHASES spin angles
+  raster:      optional {"window": [width, height], "render": [width, height]}: the simulator's
+               window (the view spanning it) and what it shrinks it to before the source's
+               area-averaging: the car filled by pygame there, pixel for pixel as the simulator
+               fills it, instead of counted on a finer grid
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -35,13 +43,26 @@ SUPERSAMPLE = 8  # grid points per frame pixel along each side, for the shares
 STEERING_STEPS = 33  # steering angles tabulated between -max_steer and +max_steer
 BAND_PHASES = 64  # spin angles tabulated around the circle for a wheel's band
 KEYS = {"hull", "hull_colour", "wheels", "wheel_half_size", "wheel_colour", "steered", "steering", "max_steer"}
+OPTIONAL = {"band", "raster"}
 BAND_KEYS = {"colour", "phases", "arc"}
 
 
 def check_car(car, state_fields: list[str] | None = None) -> None:
     """A clear error for a malformed "car" entry of a paint spec."""
-    if not isinstance(car, dict) or set(car) - {"band"} != KEYS:
-        raise ValueError(f"decoder_view: paint car is a dict of {', '.join(sorted(KEYS))}[, band], got {car!r}")
+    if not isinstance(car, dict) or set(car) - OPTIONAL != KEYS:
+        raise ValueError(f"decoder_view: paint car is a dict of {', '.join(sorted(KEYS))}[, band, raster], got {car!r}")
+    if "raster" in car:
+        raster = car["raster"]
+
+        def size(v):
+            return isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(x, int) and x > 0 for x in v)
+
+        if not (
+            isinstance(raster, dict) and set(raster) == {"window", "render"} and size(raster["window"]) and size(raster["render"])
+        ):
+            raise ValueError(
+                f"decoder_view: paint car raster is {{window: [w, h], render: [w, h]}} in whole pixels, got {raster!r}"
+            )
 
     def point(p):
         return isinstance(p, (list, tuple)) and len(p) == 2 and all(isinstance(v, (int, float)) for v in p)
@@ -98,68 +119,107 @@ def _inside_convex(points: torch.Tensor, polygon: torch.Tensor) -> torch.Tensor:
     return (cross >= 0).all(-1) | (cross <= 0).all(-1)
 
 
+def wheel_polygon(centre, half_size, angle: float, along: tuple[float, float] = (-1.0, 1.0)) -> list[tuple[float, float]]:
+    """A wheel's rectangle (or the part of its length between `along`'s fractions of its
+    half-length) at `centre`, turned `angle` rad anticlockwise: its four corners, in units."""
+    (wx, wy), cos, sin = half_size, math.cos(angle), math.sin(angle)
+    corners = ((-wx, along[0] * wy), (wx, along[0] * wy), (wx, along[1] * wy), (-wx, along[1] * wy))
+    return [(centre[0] + a * cos - b * sin, centre[1] + a * sin + b * cos) for a, b in corners]
+
+
+def band_span(spin: float, arc: float) -> tuple[float, float] | None:
+    """car_dynamics' drum face of a wheel spun `spin` rad: from cos(spin) to cos(spin + arc) of its
+    half-length, an end whose sine is positive put at the wheel's end; None where both are."""
+    if math.sin(spin) > 0 and math.sin(spin + arc) > 0:
+        return None
+    ends = [math.copysign(1.0, math.cos(a)) if math.sin(a) > 0 else math.cos(a) for a in (spin, spin + arc)]
+    return min(ends), max(ends)
+
+
+class _Supersampled:
+    """Polygons' cover of the frame's pixels in the car's window, counted on a grid SUPERSAMPLE
+    times finer: each pixel the share of its box that they cover."""
+
+    def __init__(self, rows, cols, body, per_unit):
+        self.rows, self.cols, self.h, self.w = rows, cols, rows[1] - rows[0], cols[1] - cols[0]
+        fine_y = rows[0] + (torch.arange(self.h * SUPERSAMPLE, dtype=torch.float64) + 0.5) / SUPERSAMPLE
+        fine_x = cols[0] + (torch.arange(self.w * SUPERSAMPLE, dtype=torch.float64) + 0.5) / SUPERSAMPLE
+        gy, gx = torch.meshgrid(fine_y, fine_x, indexing="ij")
+        # the grid's points in the body's frame, in units (y ahead, up the frame)
+        self.points = torch.stack([(gx - body[0]) / per_unit[0], -(gy - body[1]) / per_unit[1]], -1)
+
+    def mask(self, polygons) -> torch.Tensor:
+        inside = torch.zeros(self.points.shape[:-1], dtype=torch.bool)
+        for polygon in polygons:
+            inside |= _inside_convex(self.points, torch.tensor(polygon, dtype=torch.float64))
+        return inside
+
+    def share(self, mask: torch.Tensor) -> torch.Tensor:
+        return mask.float().unflatten(-1, (self.w, SUPERSAMPLE)).unflatten(-3, (self.h, SUPERSAMPLE)).mean((-3, -1))
+
+
+class _Rasterised:
+    """Polygons' cover of the frame's pixels in the car's window as the simulator makes it: filled
+    by pygame on its window's pixels, the window shrunk by pygame's smoothscale to `render` and the
+    source's area-averaging to the frame (a crop of the window whose ends fall on whole pixels of
+    all three, so that shrunk alone it gives what the whole window gives there)."""
+
+    def __init__(self, raster: dict, reach_px: tuple[float, float, float, float], body_px, zoom, frame_size: int):
+        from worldsim.model.painted_score import aligned_span
+
+        (W, H), (RW, RH) = raster["window"], raster["render"]
+        left, top, right, bottom = reach_px
+        c0, c1 = aligned_span(int(left * RW // W), -int(-right * RW // W), W, RW, frame_size)
+        r0, r1 = aligned_span(int(top * RH // H), -int(-bottom * RH // H), H, RH, frame_size)
+        self.x0, self.y0 = c0 * W // RW, r0 * H // RH
+        self.crop = (c1 * W // RW - self.x0, r1 * H // RH - self.y0)
+        self.render = (c1 - c0, r1 - r0)
+        self.rows = (r0 * frame_size // RH, r1 * frame_size // RH)
+        self.cols = (c0 * frame_size // RW, c1 * frame_size // RW)
+        self.frame = (self.cols[1] - self.cols[0], self.rows[1] - self.rows[0])
+        self.body, self.zoom = body_px, zoom
+
+    def mask(self, polygons) -> torch.Tensor:
+        import os
+
+        os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+        import pygame
+
+        surface = pygame.Surface(self.crop)
+        surface.fill((0, 0, 0))
+        for polygon in polygons:  # units (x right, y ahead) -> the window's pixels (y down)
+            points = [(self.body[0] + x * self.zoom[0] - self.x0, self.body[1] - y * self.zoom[1] - self.y0) for x, y in polygon]
+            pygame.draw.polygon(surface, (255, 255, 255), points)
+        return torch.from_numpy(pygame.surfarray.array2d(surface).T != 0)
+
+    def share(self, mask: torch.Tensor) -> torch.Tensor:
+        import pygame
+        from PIL import Image
+
+        flat = mask.reshape(-1, *mask.shape[-2:])
+        out = []
+        for one in flat:
+            grey = np.repeat((one.numpy().T * 255).astype(np.uint8)[..., None], 3, -1)
+            shrunk = pygame.surfarray.array3d(pygame.transform.smoothscale(pygame.surfarray.make_surface(grey), self.render))
+            shrunk = np.ascontiguousarray(shrunk.swapaxes(0, 1))
+            out.append(np.asarray(Image.fromarray(shrunk).resize(self.frame, Image.BOX))[..., 0])
+        return torch.from_numpy(np.stack(out).astype(np.float32) / 255).reshape(*mask.shape[:-2], *out[0].shape)
+
+
 class PaintedCar(nn.Module):
     """The car painted over frames (B, 3, S, S) in [0, 1] at its place in the view, from states (B, F)."""
 
     def __init__(self, view: dict, state_fields: list[str], frame_size: int):
         super().__init__()
         car = view["paint"]["car"]
-        from worldsim.model.painted_ground import painted_origin  # it builds on this module
-
-        (sx, sy), (ox, oy) = view["scale"], painted_origin(view, frame_size)
-        per_unit = (frame_size / (2 * abs(sx)), frame_size / (2 * abs(sy)))  # frame pixels per unit
-        body = ((ox + 1) / 2 * frame_size, (oy + 1) / 2 * frame_size)  # the body's place, in pixels
-        wx, wy = car["wheel_half_size"]
-        reach = max(max(abs(x), abs(y)) for poly in car["hull"] for x, y in poly)
-        reach = max(reach, *(math.hypot(abs(x) + wx, abs(y) + wy) for x, y in car["wheels"]))
-        # the frame pixels the car can reach: a window around its place
-        self.cols = (max(0, int(body[0] - reach * per_unit[0]) - 1), min(frame_size, int(body[0] + reach * per_unit[0]) + 2))
-        self.rows = (max(0, int(body[1] - reach * per_unit[1]) - 1), min(frame_size, int(body[1] + reach * per_unit[1]) + 2))
-        h, w = self.rows[1] - self.rows[0], self.cols[1] - self.cols[0]
-        # the grid's points in the body's frame, in units (y ahead, up the frame)
-        fine_y = self.rows[0] + (torch.arange(h * SUPERSAMPLE, dtype=torch.float64) + 0.5) / SUPERSAMPLE
-        fine_x = self.cols[0] + (torch.arange(w * SUPERSAMPLE, dtype=torch.float64) + 0.5) / SUPERSAMPLE
-        gy, gx = torch.meshgrid(fine_y, fine_x, indexing="ij")
-        points = torch.stack([(gx - body[0]) / per_unit[0], -(gy - body[1]) / per_unit[1]], -1)
-        hull = torch.zeros(gy.shape, dtype=torch.bool)
-        for polygon in car["hull"]:
-            hull |= _inside_convex(points, torch.tensor(polygon, dtype=torch.float64))
-        steered = set(car["steered"])
-        fixed = torch.zeros_like(hull)
-        for i, centre in enumerate(car["wheels"]):
-            if i not in steered:
-                fixed |= self._wheel(points, centre, (wx, wy), 0.0)
-        angles = torch.linspace(-car["max_steer"], car["max_steer"], STEERING_STEPS, dtype=torch.float64)
-        wheels = []  # per tabulated angle: the wheels' cover, under the hull
-        for angle in angles.tolist():
-            cover = fixed.clone()
-            for i in steered:
-                cover |= self._wheel(points, car["wheels"][i], (wx, wy), angle)
-            wheels.append(cover & ~hull)
-
-        def share(mask: torch.Tensor) -> torch.Tensor:  # (..., h * SS, w * SS) -> (..., h, w)
-            return mask.float().unflatten(-1, (w, SUPERSAMPLE)).unflatten(-3, (h, SUPERSAMPLE)).mean((-3, -1))
-
-        self.register_buffer("hull", share(hull), persistent=False)  # (h, w)
-        self.register_buffer("wheels", share(torch.stack(wheels)), persistent=False)  # (STEPS, h, w)
+        tables = _tables(json.dumps(view, sort_keys=True), frame_size)
+        self.rows, self.cols = tables["rows"], tables["cols"]
+        self.box = (self.rows, self.cols)  # frame pixels: (rows, columns)
+        self.register_buffer("hull", tables["hull"], persistent=False)  # (h, w)
+        self.register_buffer("wheels", tables["wheels"], persistent=False)  # (STEPS, h, w)
         self.band = "band" in car
         if self.band:
-            # per wheel (W, STEPS, PHASES, h, w): its band at each tabulated steering and spin angle
-            # (a fixed wheel's the same at every steering angle), under the hull
-            spins = (torch.arange(BAND_PHASES, dtype=torch.float64) * 2 * math.pi / BAND_PHASES).tolist()
-            bands = []
-            for i, centre in enumerate(car["wheels"]):
-                turns = angles.tolist() if i in steered else [0.0]
-                table = torch.stack(
-                    [
-                        torch.stack(
-                            [self._band(points, centre, (wx, wy), turn, spin, car["band"]["arc"]) & ~hull for spin in spins]
-                        )
-                        for turn in turns
-                    ]
-                )
-                bands.append(share(table).expand(len(angles), -1, -1, -1))
-            self.register_buffer("bands", torch.stack(bands), persistent=False)
+            self.register_buffer("bands", tables["bands"], persistent=False)  # (W, STEPS, PHASES, h, w)
             self.register_buffer(
                 "band_index", torch.tensor([state_fields.index(f) for f in car["band"]["phases"]]), persistent=False
             )
@@ -170,35 +230,6 @@ class PaintedCar(nn.Module):
         self.max_steer = float(car["max_steer"])
         for name in ("hull_colour", "wheel_colour"):
             self.register_buffer(name, torch.tensor(car[name], dtype=torch.float32).view(1, 3, 1, 1) / 255, persistent=False)
-
-    @staticmethod
-    def _wheel(points: torch.Tensor, centre, half_size, angle: float) -> torch.Tensor:
-        """bool: the points inside a wheel at `centre` turned `angle` (rad, anticlockwise)."""
-        rel = points - torch.tensor(centre, dtype=points.dtype)
-        cos, sin = math.cos(angle), math.sin(angle)
-        across = rel[..., 0] * cos + rel[..., 1] * sin  # in the wheel's own axes
-        along = -rel[..., 0] * sin + rel[..., 1] * cos
-        return (across.abs() <= half_size[0]) & (along.abs() <= half_size[1])
-
-    @classmethod
-    def _band(cls, points: torch.Tensor, centre, half_size, angle: float, spin: float, arc: float) -> torch.Tensor:
-        """bool: the points on the band of a wheel at `centre` turned `angle`, spun `spin` rad:
-        car_dynamics' drum face, from cos(spin) to cos(spin + arc) of the half-length along the wheel,
-        an end whose sine is positive put at the wheel's end, nothing where both are."""
-        ends = []
-        for a in (spin, spin + arc):
-            if math.sin(a) > 0:
-                ends.append(math.copysign(1.0, math.cos(a)))
-            else:
-                ends.append(math.cos(a))
-        if math.sin(spin) > 0 and math.sin(spin + arc) > 0:
-            return torch.zeros(points.shape[:-1], dtype=torch.bool)
-        rel = points - torch.tensor(centre, dtype=points.dtype)
-        cos, sin = math.cos(angle), math.sin(angle)
-        across = rel[..., 0] * cos + rel[..., 1] * sin
-        along = -rel[..., 0] * sin + rel[..., 1] * cos
-        low, high = sorted(e * half_size[1] for e in ends)
-        return (across.abs() <= half_size[0]) & (along >= low) & (along <= high)
 
     def forward(self, frames: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
         steps = len(self.wheels) - 1
@@ -216,3 +247,61 @@ class PaintedCar(nn.Module):
         return torch.cat(
             [frames[:, :, :r0], torch.cat([frames[:, :, r0:r1, :c0], painted, frames[:, :, r0:r1, c1:]], 3), frames[:, :, r1:]], 2
         )
+
+
+@functools.lru_cache(maxsize=4)
+def _tables(view_json: str, frame_size: int) -> dict:
+    """The car's cover of its window's pixels: the hull (h, w), the wheels at each tabulated
+    steering angle (STEPS, h, w) and, with a band, each wheel's band at each steering and spin angle
+    (W, STEPS, PHASES, h, w; a fixed wheel's the same at every steering angle), all under the hull
+    (drawn over them, as the simulator draws it); with the window's rows and columns."""
+    from worldsim.model.painted_ground import painted_origin  # it builds on this module
+
+    view = json.loads(view_json)
+    car = view["paint"]["car"]
+    (sx, sy), (ox, oy) = view["scale"], painted_origin(view, frame_size)
+    per_unit = (frame_size / (2 * abs(sx)), frame_size / (2 * abs(sy)))  # frame pixels per unit
+    body = ((ox + 1) / 2 * frame_size, (oy + 1) / 2 * frame_size)  # the body's place, in pixels
+    wx, wy = car["wheel_half_size"]
+    reach = max(max(abs(x), abs(y)) for poly in car["hull"] for x, y in poly)
+    reach = max(reach, *(math.hypot(abs(x) + wx, abs(y) + wy) for x, y in car["wheels"]))
+    if "raster" in car:
+        # the simulator's window: the view spans it, the body at the view's own origin (unshifted:
+        # what the shift stands for is the shrinking, done here as the simulator does it)
+        (W, H), (vx, vy) = car["raster"]["window"], view["origin"]
+        zoom = (W / (2 * abs(sx)), H / (2 * abs(sy)))
+        centre = ((vx + 1) / 2 * W, (vy + 1) / 2 * H)
+        extent = (
+            centre[0] - reach * zoom[0],
+            centre[1] - reach * zoom[1],
+            centre[0] + reach * zoom[0],
+            centre[1] + reach * zoom[1],
+        )
+        raster = _Rasterised(car["raster"], extent, centre, zoom, frame_size)
+    else:
+        # the frame pixels the car can reach: a window around its place
+        cols = (max(0, int(body[0] - reach * per_unit[0]) - 1), min(frame_size, int(body[0] + reach * per_unit[0]) + 2))
+        rows = (max(0, int(body[1] - reach * per_unit[1]) - 1), min(frame_size, int(body[1] + reach * per_unit[1]) + 2))
+        raster = _Supersampled(rows, cols, body, per_unit)
+    hull = raster.mask(car["hull"])
+    steered = set(car["steered"])
+    angles = torch.linspace(-car["max_steer"], car["max_steer"], STEERING_STEPS, dtype=torch.float64).tolist()
+    fixed = [wheel_polygon(c, (wx, wy), 0.0) for i, c in enumerate(car["wheels"]) if i not in steered]
+    wheels = [raster.mask(fixed + [wheel_polygon(car["wheels"][i], (wx, wy), a) for i in steered]) & ~hull for a in angles]
+    out = {"rows": raster.rows, "cols": raster.cols, "hull": raster.share(hull), "wheels": raster.share(torch.stack(wheels))}
+    if "band" in car:
+        spins = [k * 2 * math.pi / BAND_PHASES for k in range(BAND_PHASES)]
+        blank = torch.zeros_like(hull)
+        bands = []
+        for i, centre in enumerate(car["wheels"]):
+            table = []
+            for turn in angles if i in steered else [0.0]:
+                spans = [band_span(spin, car["band"]["arc"]) for spin in spins]
+                masks = [
+                    blank if span is None else raster.mask([wheel_polygon(centre, (wx, wy), turn, span)]) & ~hull
+                    for span in spans
+                ]
+                table.append(raster.share(torch.stack(masks)))
+            bands.append(torch.stack(table).expand(len(angles), -1, -1, -1))
+        out["bands"] = torch.stack(bands)
+    return out

@@ -78,7 +78,7 @@ def score_text(value: float) -> str:
     return f"{value:04.0f}"
 
 
-def _aligned(low: int, high: int, window: int, render: int, frame: int) -> tuple[int, int]:
+def aligned_span(low: int, high: int, window: int, render: int, frame: int) -> tuple[int, int]:
     """The narrowest span of the render grid's pixels [a, b) around [low, high) (render pixels) whose
     ends fall on whole window pixels and whole frame pixels: shrunk alone, such a crop gives what the
     whole window gives there. (0, render) where none is narrower."""
@@ -116,8 +116,8 @@ def _tables(spec_json: str, frame_size: int) -> tuple[np.ndarray, tuple[int, int
     x0, y0, x1, y1 = spec["clear"]
     left, right = min(x0, *(r.left for r in rects)), max(x1, *(r.right for r in rects))
     top, bottom = min(y0, *(r.top for r in rects)), max(y1, *(r.bottom for r in rects))
-    c0, c1 = _aligned(left * RW // W, -(-right * RW // W), W, RW, frame_size)
-    r0, r1 = _aligned(top * RH // H, -(-bottom * RH // H), H, RH, frame_size)
+    c0, c1 = aligned_span(left * RW // W, -(-right * RW // W), W, RW, frame_size)
+    r0, r1 = aligned_span(top * RH // H, -(-bottom * RH // H), H, RH, frame_size)
     x0, x1, y0, y1 = c0 * W // RW, c1 * W // RW, r0 * H // RH, r1 * H // RH
     crop = pygame.Surface((x1 - x0, y1 - y0))
     out = []
@@ -139,6 +139,7 @@ class PaintedScore(nn.Module):
         super().__init__()
         table, (self.r0, self.r1, self.c0, self.c1) = _tables(json.dumps(spec, sort_keys=True), frame_size)
         self.register_buffer("table", torch.from_numpy(table).float().movedim(-1, 1) / 255, persistent=False)  # (N + 1, 3, h, w)
+        self.box = ((self.r0, self.r1), (self.c0, self.c1))  # frame pixels: (rows, columns)
         self.field = state_fields.index(spec["field"])
         self.low, self.high = spec["range"]
 

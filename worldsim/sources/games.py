@@ -120,7 +120,12 @@ CAR = {
     "steering": "steering",
     "max_steer": 0.42,
 }
-SPINNING_CAR = {**CAR, "wheel_colour": [0, 0, 0], "band": {"colour": [75, 75, 75], "phases": list(PAINT_FIELDS[2:]), "arc": 1.2}}
+SPINNING_CAR = {
+    **CAR,
+    "wheel_colour": [0, 0, 0],
+    "band": {"colour": [75, 75, 75], "phases": list(PAINT_FIELDS[2:]), "arc": 1.2},
+    "raster": {"window": [1000, 800], "render": [96, 96]},  # filled as pygame fills it, shrunk as the window is
+}
 PAINT = {
     "ground": [100, 202, 100],
     "squares": [100, 228, 100],
