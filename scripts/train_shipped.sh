@@ -253,8 +253,11 @@ for domain in $domains; do
       # trains worse drivers. Data: scripts/collect_datasets.sh (data/games-wander).
       [[ -f runs/games-speed/model.safetensors ]] || "$0" games-speed
       # The ground (field, grass squares, road) painted over its frames as CarRacing draws them
-      # (BENCHMARKS.md, "Games: the ground painted"), the weights as they are.
-      python scripts/derive_checkpoint.py runs/games-speed runs/games '{"prior_noise": true, "paint": "camera"}'
+      # (BENCHMARKS.md, "Games: the ground painted"), and what only the frame shows, the tiles'
+      # shades, the printed score and the wheels' spin, carried in the state by the car prior and
+      # painted too ("Games: what only the frame shows"); the weights as they are, given zero
+      # columns for the carried fields (worldsim.model.carried_fields).
+      python scripts/derive_checkpoint.py runs/games-speed runs/games '{"prior_noise": true, "carry": "paint", "paint": "camera"}'
       ;;
     games-v2)
       # The games model shipped before (world model v2; BENCHMARKS.md, "Games: drawing the road from

@@ -37,7 +37,7 @@ def printed_by_pygame(value: float) -> np.ndarray:
 
 
 def test_the_score_is_printed_as_carracing_prints_it():
-    paint = PaintedScore(SCORE, ["score"], 64)
+    paint = PaintedScore({**SCORE, "offset": 0.0}, ["score"], 64)
     values = [0.0, -0.4, 7.6, -57.2, 123.5, 998.7]  # -0.4 prints "-000"; 123.5 rounds to even
     frames = paint(torch.ones(len(values), 3, 64, 64), torch.tensor(values)[:, None])
     box = (slice(paint.r0, paint.r1), slice(paint.c0, paint.c1))
@@ -49,6 +49,8 @@ def test_the_score_is_printed_as_carracing_prints_it():
     assert not torch.equal(frames[0], frames[1])  # "0000" and "-000"
     outside = paint(torch.zeros(2, 3, 64, 64), torch.tensor([[5000.0], [1100.0]]))
     assert torch.equal(outside[0], outside[1])  # past the range: its end
+    later = PaintedScore(SCORE, ["score"], 64)(torch.zeros(2, 3, 64, 64), torch.tensor([[3.45], [3.55]]))
+    assert torch.equal(later[0], later[1])  # CarRacing's 0.1 more: both print "0004"
 
 
 @pytest.mark.parametrize(
@@ -59,6 +61,7 @@ def test_the_score_is_printed_as_carracing_prints_it():
         ({"range": [10, 0]}, "range must be integers"),
         ({"clear": [0, 800, 125, 700]}, "clear must be"),
         ({"field": "points"}, "'points' is not a state field"),
+        ({"offset": "0.1"}, "offset must be a number"),
         ({"size": 3}, "paint score is a dict of"),
     ],
 )

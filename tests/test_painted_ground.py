@@ -117,9 +117,10 @@ def test_a_model_with_a_painting_camera_keeps_its_decoders_dashboard():
 
 
 def test_carracing_ground_is_painted_as_the_simulator_draws_it():
-    """Painted from the simulator's own state, the field, squares, road and car match CarRacing's
-    frames to within 10 grey levels on nearly every painted pixel (the tiles' 2-5 levels, kerbs and
-    parts of the track the state's points do not reach are not painted)."""
+    """Painted from the simulator's own state, the field, squares, road, tiles and car match
+    CarRacing's frames to within 10 grey levels on nearly every painted pixel (kerbs and parts of
+    the track the state's points do not reach are not painted), the car's window on most, and the
+    printed score on all but a level's rounding."""
     from worldsim.behaviour import default_policy
     from worldsim.sources import make_source
     from worldsim.sources.games import STATE_FIELDS, camera
@@ -128,7 +129,9 @@ def test_carracing_ground_is_painted_as_the_simulator_draws_it():
     source, policy = make_source("games"), default_policy("games")
     obs = source.reset(seed=4)
     policy.reset(np.random.default_rng(4), source)
-    close = []
+    close, car, score = [], [], []
+    (r0, r1), (c0, c1) = paint.car.box
+    (s0, s1), (t0, t1) = paint.score.box
     for step in range(60):
         obs = source.step(policy.act(source, obs))
         if step % 10:
@@ -136,9 +139,14 @@ def test_carracing_ground_is_painted_as_the_simulator_draws_it():
         frame = torch.from_numpy(np.array(obs.frame)).permute(2, 0, 1)[None].float()
         drawn = paint(torch.zeros_like(frame), torch.from_numpy(obs.state)[None]) * 255
         where = paint.painted[0, 0].bool()
-        close.append(float(((drawn - frame).abs().amax(1)[0][where] <= 10).float().mean()))
-    # the frames mirrored, or the squares half a period off, score about 0.6
-    assert np.mean(close) > 0.95, close
+        off = (drawn.round() - frame).abs().amax(1)[0]
+        close.append(float((off[where] <= 10).float().mean()))
+        car.append(float((off[r0:r1, c0:c1] <= 10).float().mean()))
+        score.append(float(off[s0:s1, t0:t1].max()))
+    # the frames mirrored, or the squares half a period off, score about 0.6; the car counted on a
+    # finer grid instead of filled as pygame fills it, 0.88 in its window
+    assert np.mean(close) > 0.95 and np.mean(car) > 0.92, (close, car)
+    assert max(score) <= 2, score
 
 
 def test_the_car_is_painted_at_its_place_and_its_front_wheels_turn():

@@ -193,6 +193,13 @@ class _Rasterised:
         return torch.from_numpy(pygame.surfarray.array2d(surface).T != 0)
 
     def share(self, mask: torch.Tensor) -> torch.Tensor:
+        """Shares in [0, 1]: pygame's shrinking truncates, a pixel all covered comes out 253 of 255
+        (the frames' colours 2 levels darker, which the spec's colours already are), so each
+        pixel's is taken against a window all covered."""
+        full = self._shrunk(torch.ones(1, *mask.shape[-2:], dtype=torch.bool))
+        return self._shrunk(mask) / full[0]
+
+    def _shrunk(self, mask: torch.Tensor) -> torch.Tensor:
         import pygame
         from PIL import Image
 

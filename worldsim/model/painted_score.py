@@ -19,6 +19,8 @@ The "score" entry of a view's "paint" spec:
   range:     [low, high] the integer scores tabulated; a score outside is shown at the nearer end
   clear:     [x0, y0, x1, y1] window pixels around the text where the simulator draws nothing else
              (its background colour): painted with it, so none of the decoder's drawing is left there
+  offset:    what the printed value is above the field's (CarRacing draws its frame before it
+             charges the frame's 0.1 of time)
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
-KEYS = {"field", "font_size", "colour", "centre", "window", "render", "range", "clear"}
+KEYS = {"field", "font_size", "colour", "centre", "window", "render", "range", "clear", "offset"}
 
 
 def check_score(score, state_fields: list[str] | None = None) -> None:
@@ -58,6 +60,8 @@ def check_score(score, state_fields: list[str] | None = None) -> None:
     low_high = score["range"]
     if not (pair(low_high) and all(isinstance(v, int) for v in low_high) and low_high[0] < low_high[1]):
         raise ValueError(f"decoder_view: paint score range must be integers [low, high] with low < high, got {low_high!r}")
+    if not isinstance(score["offset"], (int, float)):
+        raise ValueError(f"decoder_view: paint score offset must be a number, got {score['offset']!r}")
     clear = score["clear"]
     if not (
         isinstance(clear, (list, tuple))
@@ -133,7 +137,8 @@ def _tables(spec_json: str, frame_size: int) -> tuple[np.ndarray, tuple[int, int
 
 class PaintedScore(nn.Module):
     """The score painted over frames (B, 3, S, S) in [0, 1] from states (B, F): the digits' box of
-    each frame replaced by the simulator's printing of the state's score (rounded as it rounds)."""
+    each frame replaced by the simulator's printing of the state's score (with the spec's offset,
+    rounded as it rounds)."""
 
     def __init__(self, spec: dict, state_fields: list[str], frame_size: int):
         super().__init__()
@@ -142,9 +147,10 @@ class PaintedScore(nn.Module):
         self.box = ((self.r0, self.r1), (self.c0, self.c1))  # frame pixels: (rows, columns)
         self.field = state_fields.index(spec["field"])
         self.low, self.high = spec["range"]
+        self.offset = float(spec["offset"])
 
     def forward(self, frames: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
-        score = state[:, self.field]
+        score = state[:, self.field] + self.offset
         whole = torch.round(score)  # half to even, as Python's formatting rounds
         index = (whole.clamp(self.low, self.high) - self.low).long()
         index = torch.where((whole == 0) & (score < 0), torch.full_like(index, len(self.table) - 1), index)  # "-000"

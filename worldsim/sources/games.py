@@ -17,8 +17,10 @@ Physical state (float32; "u" is a Box2D world unit, CarRacing's own length unit:
   car's frame (`track_view`): road{k}_right, road{k}_ahead [u] for track points k = -4 .. +12 from
   the car's place on it; then what the frame shows that none of those hold (`PAINT_FIELDS`):
   tile_phase [rad, the car's place on the centre line over 6 of its points: the road tiles' three
-  shades and the kerbs' two colours follow the tile's index], score [the episode's reward so far,
-  the dashboard's four digits] and wheel{0..3}_phase [rad, each wheel's spin: the grey band drawn
+  shades and the kerbs' two colours follow the tile's index], score [the episode's reward so far;
+  the dashboard prints it rounded, 0.1 more: CarRacing draws a frame before it charges the frame's
+  time; an episode's first frame still shows the zoom-in's 5.0 of time, charged before the reward
+  is set to 0] and wheel{0..3}_phase [rad, each wheel's spin: the grey band drawn
   on it; front left, front right, rear left, rear right].
 """
 
@@ -162,6 +164,7 @@ PAINT_WITH_FIELDS = {
         "render": [96, 96],
         "range": [-120, 1100],
         "clear": [0, 700, 125, 800],  # the dashboard's left end, before the speed bar
+        "offset": 0.1,  # a frame is drawn before the frame's time is charged
     },
 }
 
