@@ -4,8 +4,9 @@ For held-out episodes (every `--every`-th step), the ground, road and car of `wo
 CAMERA are painted from each frame's true state (`worldsim.model.painted_ground`) and compared with the
 frame: the share of painted pixels within 3 and 10 grey levels (the largest channel's difference) and
 the mean difference; the same in the car's window, beside a model's decoder drawing the same states
-(`--checkpoint`); and the share of frames showing kerbs, which nothing paints (3 or more red or white
-pixels outside the dashboard and the car's window). `--shift X,Y` paints with another shift of the picture (frame pixels),
+(`--checkpoint`); and the kerbs (red or white pixels outside the dashboard and the car's window): the
+share of frames showing 3 or more, in the frames and painted, and of the pixels either shows as kerb,
+the share both do. `--shift X,Y` paints with another shift of the picture (frame pixels),
 to see the fit of the one the camera uses.
 
 Usage: python scripts/painted_ground_match.py [--data data/eval/games-long-wander] [--episodes 8]
@@ -28,6 +29,12 @@ from worldsim.sources.games import CAMERA, STATE_FIELDS
 def differences(painted: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
     """(N, 3, H, W) in grey levels -> (N, H, W): the largest channel's absolute difference."""
     return (painted.round() - frames).abs().amax(1)
+
+
+def kerbs(frames: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) grey levels -> (N, H, W): red or white pixels, a kerb's colours."""
+    r, g, b = frames[:, 0], frames[:, 1], frames[:, 2]
+    return (r > 150) & ((g < 120) | ((g > 150) & (b > 150)))
 
 
 def summary(diff: torch.Tensor) -> str:
@@ -70,11 +77,14 @@ def main() -> None:
         model, _ = load_model(args.checkpoint, domain="games")
         drawn = torch.from_numpy(draw_states(model.eval(), states.numpy())).permute(0, 3, 1, 2).float()
         print(f"  the car's window, {args.checkpoint}'s drawing: {summary(differences(drawn, frames)[:, r0:r1, c0:c1])}")
-    r, g = frames[:, 0], frames[:, 1]
-    kerb = (r > 150) & ~((g > 150) & (r < 120))  # red or white
     ground = where.clone()
     ground[r0:r1, c0:c1] = False  # the car's red is not a kerb
-    print(f"  frames showing kerbs (not painted): {float(((kerb & ground).flatten(1).sum(1) >= 3).float().mean()):.2f}")
+    real, ours = kerbs(frames) & ground, kerbs(painted) & ground
+    print(
+        f"  kerbs: in {float((real.flatten(1).sum(1) >= 3).float().mean()):.2f} of the frames, painted in "
+        f"{float((ours.flatten(1).sum(1) >= 3).float().mean()):.2f}; of the pixels either shows as kerb, both do "
+        f"{float((real & ours).sum() / (real | ours).sum().clamp(min=1)):.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -94,6 +94,36 @@ def test_the_road_tiles_take_their_shades_by_their_place_along_the_path():
         check_view({**view, "paint": {**PAINT, "tiles": {**TILES, "anchor": 2}}}, [*FIELDS, "tile"], ["heading", "gx", "gy"])
 
 
+def test_kerbs_line_the_inside_of_a_sharp_bend_in_their_tiles_colours():
+    fields = [*(f"p{i}_{axis}" for i in range(4) for axis in ("right", "ahead")), "heading", "gx", "gy", "tile"]
+    kerbs = {"width": 2.0, "turn": 0.1, "colours": [[255, 255, 255], [255, 0, 0]]}
+    view = {
+        **VIEW,
+        "path": [[f"p{i}_right", f"p{i}_ahead"] for i in range(4)],
+        "paint": {**PAINT, "tiles": {**TILES, "kerbs": kerbs}},
+    }
+    paint = PaintedGround(view, fields, 32)
+
+    def drawn(points, phase=0.0):
+        row = torch.tensor([[*(v for p in points for v in p), 0.0, 0.0, 0.0, phase]])
+        return paint(torch.zeros(1, 3, 32, 32), row)[0] * 255
+
+    straight = drawn([(0.0, -8.0), (0.0, -2.0), (0.0, 4.0), (0.0, 10.0)])
+    assert not ((straight[0] > 200) & (straight[1] < 100)).any()  # no red: no bend, no kerb
+    # bending left by 0.5 rad at each inner point (0.33 per 1.5-tile segment): kerbs on the left edge
+    left = [(0.0, -8.0), (0.0, -2.0)]
+    for turn in (0.5, 1.0):
+        (x, y), heading = left[-1], torch.pi / 2 + turn
+        left.append((x + 6 * float(torch.cos(torch.tensor(heading))), y + 6 * float(torch.sin(torch.tensor(heading)))))
+    bent = drawn(left)
+    kerb = ((bent[0] > 200) & (bent[2] > 200)) | ((bent[0] > 200) & (bent[1] < 100))  # white or red
+    row, column = pixel(-3.5, -1.5)  # 2.8 units left of the bend's first segment: past the road's edge (2)
+    assert kerb[row, column] and not kerb[pixel(3.5, -1.5)]  # not on the outside
+    assert kerb[row, column] and not kerb[pixel(-6.5, -1.5)]  # 2 units wide
+    red = (bent[0] > 200) & (bent[1] < 100)
+    assert red.any() and (kerb & ~red).any()  # the tiles alternate white and red
+
+
 def test_each_wheel_shows_its_band_as_it_spins():
     from worldsim.model.painted_car import PaintedCar
 

@@ -31,8 +31,8 @@ def pixel(right: float, ahead: float) -> tuple[int, int]:
 
 def test_the_road_follows_the_path_and_goes_on_past_its_ends():
     paint = PaintedGround(VIEW, FIELDS, 32)
-    road, squares, shade = paint.shares(state())
-    assert road.shape == squares.shape == (1, 1, 32, 32) and shade is None  # no tiles: one grey
+    road, squares, tiles = paint.shares(state())
+    assert road.shape == squares.shape == (1, 1, 32, 32) and tiles == {}  # no tiles: one grey
     assert road[0, 0][pixel(0.5, 12)] == 1  # past the path's last point: carried on along it
     assert road[0, 0][pixel(1.5, -12)] == 1  # and behind the first
     assert road[0, 0][pixel(6.5, 0)] == 0

@@ -24,14 +24,17 @@ The view's "paint" spec (needs the view's "ground" phases and "path"):
                "shades": [grey levels]}: the phase (rad, 2 pi a cycle) is the path's `anchor`-th
                point's place in a cycle of tiles `length` long along the path, each pixel of road
                at the place along the path nearest it; tile i covers (i - 1, i] and is drawn
-               `shades[i % len(shades)]` levels lighter than `road`
+               `shades[i % len(shades)]` levels lighter than `road`; optional "kerbs": {"width":
+               units, "turn": rad, "colours": [[r, g, b], ...]}: a strip `width` wide along the
+               road's edge on the inside of a bend, along each segment of the path that turns by
+               more than `turn` per tile at either end, tile i's in `colours[i % len(colours)]`
   score:       optional: the simulator's printed score (`painted_score`)
   shift:       optional [x, y] frame pixels the picture sits off the view's geometry (default 0, 0)
 
 The road is carried on straight for EXTEND units past the path's first and last points (the track goes
 on beyond them). What it leaves out: parts of the track the path's points do not reach (a loop of
-the track passing near the car), the kerbs CarRacing draws on sharp bends, and the field's edge
-333 u from the centre.
+the track passing near the car) and the field's edge 333 u from the centre; the kerbs follow the
+path's bends segment by segment, not CarRacing's track point by point.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from worldsim.model.painted_score import PaintedScore, check_score
 
 KEYS = {"ground", "squares", "road", "road_half_width", "keep", "car", "tiles", "score", "shift"}
 TILE_KEYS = {"phase", "anchor", "cycle", "length", "shades"}
+KERB_KEYS = {"width", "turn", "colours"}
 
 
 def check_paint(paint, view: dict, state_fields: list[str] | None = None) -> None:
@@ -78,8 +82,21 @@ def check_paint(paint, view: dict, state_fields: list[str] | None = None) -> Non
         check_score(paint["score"], state_fields)
     if "tiles" in paint:
         tiles = paint["tiles"]
-        if not (isinstance(tiles, dict) and set(tiles) == TILE_KEYS):
-            raise ValueError(f"decoder_view: paint tiles is a dict of {', '.join(sorted(TILE_KEYS))}, got {tiles!r}")
+        if not (isinstance(tiles, dict) and set(tiles) - {"kerbs"} == TILE_KEYS):
+            raise ValueError(f"decoder_view: paint tiles is a dict of {', '.join(sorted(TILE_KEYS))}[, kerbs], got {tiles!r}")
+        kerbs = tiles.get("kerbs", {"width": 1, "turn": 0, "colours": [[0, 0, 0]]})
+        if not (
+            isinstance(kerbs, dict)
+            and set(kerbs) == KERB_KEYS
+            and all(isinstance(kerbs[k], (int, float)) and kerbs[k] >= 0 for k in ("width", "turn"))
+            and kerbs["width"] > 0
+            and isinstance(kerbs["colours"], (list, tuple))
+            and kerbs["colours"]
+            and all(colour(c) for c in kerbs["colours"])
+        ):
+            raise ValueError(
+                f"decoder_view: paint tiles kerbs is {{width: units > 0, turn: rad >= 0, colours: [[r, g, b], ...]}}, got {kerbs!r}"
+            )
         shades = tiles["shades"]
         if not (isinstance(shades, (list, tuple)) and shades and all(isinstance(v, (int, float)) for v in shades)):
             raise ValueError(f"decoder_view: paint tiles shades must be grey levels, got {shades!r}")
@@ -175,24 +192,29 @@ class PaintedGround(nn.Module):
         if self.tiles is not None:
             self.tile_phase = index(self.tiles["phase"])
             self.register_buffer("shades", torch.tensor(self.tiles["shades"], dtype=torch.float32) / 255, persistent=False)
+        self.kerbs = None if self.tiles is None else self.tiles.get("kerbs")
+        if self.kerbs is not None:
+            colours = torch.tensor(self.kerbs["colours"], dtype=torch.float32) / 255
+            self.register_buffer("kerb_colours", colours, persistent=False)  # (C, 3)
 
     @torch.no_grad()
-    def shares(self, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    def shares(self, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         """(B, 1, S, S) each pixel's share of road and of lighter squares (the rest: field), and
-        with `tiles` the road's shade there (else None). A share is the pixel's box over the
-        pattern, in closed form: the road's edge as a straight line at the pixel's distance from
-        the centre line, each axis of the checker as a square wave, a tile's end as a straight line
-        across the road. Not differentiated: the pattern is the state's exact drawing, with
-        nothing to learn."""
+        with `tiles` the road's "shade" there (B, 1, S, S) and with kerbs their "kerb" share
+        (B, 1, S, S) and "kerb_colour" (B, 3, S, S) (else an empty dict). A share is the pixel's
+        box over the pattern, in closed form: the road's edge as a straight line at the pixel's
+        distance from the centre line, each axis of the checker as a square wave, a tile's end as
+        a straight line across the road. Not differentiated: the pattern is the state's exact
+        drawing, with nothing to learn."""
         (pw, ph), size = self.pixel, self.size
         points = extended(torch.stack([torch.stack([state[:, r], state[:, a]], -1) for r, a in self.path], 1), EXTEND)
-        coarse, arc = _distance_to_polyline(points, self.coarse[:, 0], self.coarse[:, 1], along=self.tiles is not None)
+        coarse, arc, side = _distance_to_polyline(points, self.coarse[:, 0], self.coarse[:, 1], along=self.tiles is not None)
 
         def fine(values: torch.Tensor) -> torch.Tensor:
             return _halve_between(_halve_between(values.unflatten(-1, (size // 2 + 1, -1)), -1), -2).flatten(1)
 
         distance = fine(coarse)
-        shade = None if self.tiles is None else self._shade(state, points, fine(arc)).view(-1, 1, size, size)
+        tiles = {} if self.tiles is None else self._tiles(state, points, fine(arc), fine(coarse * side))
         # across the road's edge a pixel spans between its width and its height: the mean is used
         road = (0.5 + (self.half_width - distance) / ((pw + ph) / 2)).clamp(0.0, 1.0)
         heading = state[:, self.heading, None]
@@ -209,29 +231,63 @@ class PaintedGround(nn.Module):
             place = torch.remainder(state[:, phase, None], 2 * torch.pi) / (2 * torch.pi) * self.period + offset
             lighter = lighter * _first_half_share(place, extent, self.period)
         squares = lighter * (1 - road)
-        return road.view(-1, 1, size, size), squares.view(-1, 1, size, size), shade
+        shape = (-1, 1, size, size)
+        return road.view(shape), squares.view(shape), {k: v.unflatten(-1, (size, size)) for k, v in tiles.items()}
 
-    def _shade(self, state: torch.Tensor, points: torch.Tensor, arc: torch.Tensor) -> torch.Tensor:
-        """(B, S * S): the road's shade under each pixel, from its place along the path `arc` (B,
-        S * S; units from the first of `points`, the extended path (B, M, 2)): the place in tiles
-        from the anchor's phase, a tile's shade blended into the next's over the pixel's extent
-        across their shared end."""
+    def _tiles(
+        self, state: torch.Tensor, points: torch.Tensor, arc: torch.Tensor, lateral: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """The road's "shade" under each pixel (B, 1, S * S) and, with kerbs, their "kerb" share
+        (B, 1, S * S) and "kerb_colour" (B, 3, S * S), from each pixel's place along the path `arc`
+        and its signed distance across it `lateral` (B, S * S; units: from the first of `points`,
+        the extended path (B, M, 2), and to its left): the place in tiles from the anchor's phase,
+        a tile's shade and kerb colour blended into the next's over the pixel's extent across
+        their shared end."""
         tiles, (pw, ph) = self.tiles, self.pixel
-        segments = (points[:, 1:] - points[:, :-1]).norm(dim=-1)
+        segments = (points[:, 1:] - points[:, :-1]).norm(dim=-1)  # (B, M - 1)
         anchor = segments[:, : tiles["anchor"] + 1].sum(1, keepdim=True)  # the extension's first segment first
         start = torch.remainder(state[:, self.tile_phase, None], 2 * torch.pi) / (2 * torch.pi) * tiles["cycle"]
         place = start + (arc - anchor) / tiles["length"]  # tile i covers (i - 1, i]
         end = torch.round(place)  # the nearest tile end: tile `end` before it, `end + 1` after
         after = (0.5 + (place - end) / ((pw + ph) / 2 / tiles["length"])).clamp(0.0, 1.0)
-        count = len(self.shades)
-        before_shade = self.shades[torch.remainder(end, count).long()]
-        after_shade = self.shades[torch.remainder(end + 1, count).long()]
-        return before_shade + after * (after_shade - before_shade)
+
+        def by_tile(table: torch.Tensor) -> torch.Tensor:  # table (C, ...) -> (B, ..., S * S) per pixel
+            count = len(table)
+            before, later = table[torch.remainder(end, count).long()], table[torch.remainder(end + 1, count).long()]
+            blended = before + after[..., None] * (later - before) if table.dim() > 1 else before + after * (later - before)
+            return blended.movedim(-1, 1) if table.dim() > 1 else blended[:, None]
+
+        out = {"shade": by_tile(self.shades)}
+        if self.kerbs is None:
+            return out
+        # a segment's bend: its turn at either end (per tile, the segment `length` tiles long)
+        # past the kerbs' threshold; the kerb on the inside of the sharper (a left bend's on the left)
+        chords = points[:, 1:] - points[:, :-1]
+        a, b = chords[:, :-1], chords[:, 1:]
+        turns = torch.atan2(a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0], (a * b).sum(-1))  # (B, M - 2) at inner points
+        per_tile = turns / (segments[:, 1:] / tiles["length"]).clamp(min=1e-6)
+        sharp = per_tile.abs() > self.kerbs["turn"]
+        kerbed = sharp[:, :-1] | sharp[:, 1:]  # segments 1 .. M - 3
+        sharper = torch.where(turns[:, :-1].abs() > turns[:, 1:].abs(), turns[:, :-1], turns[:, 1:])
+        side = torch.zeros_like(segments)
+        side[:, 1:-1] = kerbed * sharper.sign()  # the extensions have no bend
+        starts = segments.cumsum(1) - segments
+        segment = ((arc[:, :, None] >= starts[:, None, 1:]).sum(-1)).clamp(max=segments.shape[1] - 1)  # (B, S * S)
+        inside = side.gather(1, segment) * lateral.sign() > 0
+        width, half = self.kerbs["width"], self.half_width
+        across = lateral.abs()
+        pixel = (pw + ph) / 2
+        share = (0.5 + (across - half) / pixel).clamp(0.0, 1.0) - (0.5 + (across - half - width) / pixel).clamp(0.0, 1.0)
+        out["kerb"] = (share * inside)[:, None]
+        out["kerb_colour"] = by_tile(self.kerb_colours)
+        return out
 
     def forward(self, frames: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
-        road, squares, shade = self.shares(state)
-        colour = self.road if shade is None else self.road + shade
+        road, squares, tiles = self.shares(state)
+        colour = self.road + tiles["shade"] if "shade" in tiles else self.road
         ground = self.ground + road * (colour - self.ground) + squares * (self.squares - self.ground)
+        if "kerb" in tiles:
+            ground = ground + tiles["kerb"] * (tiles["kerb_colour"] - ground)
         frames = frames + self.painted * (ground - frames)
         if self.score is not None:
             frames = self.score(frames, state)
@@ -240,10 +296,10 @@ class PaintedGround(nn.Module):
 
 def _distance_to_polyline(
     points: torch.Tensor, x: torch.Tensor, y: torch.Tensor, along: bool = False
-) -> tuple[torch.Tensor, torch.Tensor | None]:
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
     """(B, C): the distance from each point (x, y) (C,) to the polyline through `points` (B, M, 2),
-    and with `along` the place along the polyline nearest each (units from its first point; else
-    None). `ego_view.polyline_distance` without its gradient, in place over (B, M - 1, C) planes:
+    and with `along` the place along the polyline nearest each (units from its first point) and
+    the side it lies on (+1 left of the polyline's direction, -1 right; else both None). `ego_view.polyline_distance` without its gradient, in place over (B, M - 1, C) planes:
     there, (B, M - 1, C, 2) tensors going out to memory and back made 64 frames' distances many
     times slower."""
     start = points[:, :-1, :, None]  # (B, K, 2, 1)
@@ -257,11 +313,14 @@ def _distance_to_polyline(
         place = t * lengths[:, :, None] + (lengths.cumsum(1) - lengths)[:, :, None]  # (B, K, C)
     dx.sub_(t * direction[:, :, 0])
     dy.sub_(t.mul_(direction[:, :, 1]))
+    if along:
+        left = direction[:, :, 0] * dy - direction[:, :, 1] * dx >= 0  # (B, K, C)
     squared = dx.square_().add_(dy.square_())
     if not along:
-        return squared.amin(1).sqrt_(), None
+        return squared.amin(1).sqrt_(), None, None
     nearest, segment = squared.min(1)
-    return nearest.sqrt_(), place.gather(1, segment[:, None]).squeeze(1)
+    side = left.gather(1, segment[:, None]).squeeze(1).float() * 2 - 1
+    return nearest.sqrt_(), place.gather(1, segment[:, None]).squeeze(1), side
 
 
 def _halve_between(values: torch.Tensor, dim: int) -> torch.Tensor:
