@@ -95,7 +95,8 @@ def check_paint(paint, view: dict, state_fields: list[str] | None = None) -> Non
             and all(colour(c) for c in kerbs["colours"])
         ):
             raise ValueError(
-                f"decoder_view: paint tiles kerbs is {{width: units > 0, turn: rad >= 0, colours: [[r, g, b], ...]}}, got {kerbs!r}"
+                "decoder_view: paint tiles kerbs is {width: units > 0, turn: rad >= 0, colours: [[r, g, b], ...]}, "
+                f"got {kerbs!r}"
             )
         shades = tiles["shades"]
         if not (isinstance(shades, (list, tuple)) and shades and all(isinstance(v, (int, float)) for v in shades)):
@@ -299,7 +300,8 @@ def _distance_to_polyline(
 ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
     """(B, C): the distance from each point (x, y) (C,) to the polyline through `points` (B, M, 2),
     and with `along` the place along the polyline nearest each (units from its first point) and
-    the side it lies on (+1 left of the polyline's direction, -1 right; else both None). `ego_view.polyline_distance` without its gradient, in place over (B, M - 1, C) planes:
+    the side it lies on (+1 left of the polyline's direction, -1 right; else both None).
+    `ego_view.polyline_distance` without its gradient, in place over (B, M - 1, C) planes:
     there, (B, M - 1, C, 2) tensors going out to memory and back made 64 frames' distances many
     times slower."""
     start = points[:, :-1, :, None]  # (B, K, 2, 1)

@@ -141,10 +141,10 @@ PAINT = {
     "shift": [-0.2, -0.2],
 }
 # With the state's PAINT_FIELDS: the tiles' shades (102, 104 and 107 by the tile's index along the
-# track, shown as 100, 102 and 105) and the kerbs on the inside of sharp bends, the printed score (CarRacing's `f"{reward:04.0f}"` in pygame's
-# default font at 42 points, white, centred at (60, 750) of its 1000 x 800 window, shrunk to 96 x 96;
-# the range covers an episode's: 500 steps cost at most 100, a lap pays 1000; the dashboard is black
-# left of its speed bar) and the wheels' bands.
+# track, shown as 100, 102 and 105) and the kerbs on the inside of sharp bends, the printed score
+# (CarRacing's `f"{reward:04.0f}"` in pygame's default font at 42 points, white, centred at (60, 750)
+# of its 1000 x 800 window, shrunk to 96 x 96; the range covers an episode's: 500 steps cost at
+# most 100, a lap pays 1000; the dashboard is black left of its speed bar) and the wheels' bands.
 PAINT_WITH_FIELDS = {
     **PAINT,
     "car": SPINNING_CAR,
