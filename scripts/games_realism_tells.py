@@ -22,7 +22,7 @@ import numpy as np
 from worldsim.data import Dataset
 from worldsim.model.checkpoint import load_model
 from worldsim.model.critics import realism_accuracy
-from worldsim.model.long_horizon import draw_states
+from worldsim.model.long_horizon import draw_states, model_columns
 from worldsim.model.palette import palette_from_frames
 from worldsim.sources.games import CAR_BOX, VIEW
 
@@ -80,8 +80,9 @@ def main() -> None:
     args = parser.parse_args()
     model, _ = load_model(args.checkpoint, domain="games")
     model.eval()
-    real, states, groups = real_frames(Dataset(args.data))
-    drawn = draw_states(model, states, palette_from_frames(real))
+    data = Dataset(args.data)
+    real, states, groups = real_frames(data)
+    drawn = draw_states(model, states[:, model_columns(model, data)], palette_from_frames(real))
     m = masks(real.shape[1])
     flat = flat_road(real)
     bars = m["dashboard"] & ~m["digits"]

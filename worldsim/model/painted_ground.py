@@ -177,18 +177,6 @@ class PaintedGround(nn.Module):
         self.register_buffer("painted", (~kept).float()[None, None], persistent=False)
         self.car = PaintedCar(view, state_fields, frame_size) if "car" in paint else None
         self.score = PaintedScore(paint["score"], state_fields, frame_size) if "score" in paint else None
-        # the pixels a palette must not snap (`WorldModel.snap`): the car's window and the printed
-        # score's, whose blends of a few pixels' colours (the car's red, black and grey over the
-        # ground, the digits' anti-aliased greys) are too rare to be among a palette's colours. The
-        # painted ground's are snapped: its edges' exact shares are not what pygame's truncating
-        # shrink gives, and snapped to the frames' common colours they are told from the
-        # simulator's less often (BENCHMARKS.md, "Games: what only the frame shows")
-        exact = torch.zeros(frame_size, frame_size, dtype=torch.bool)
-        for part in (self.car, self.score):
-            if part is not None:
-                (r0, r1), (c0, c1) = part.box
-                exact[r0:r1, c0:c1] = True
-        self.register_buffer("exact", exact[None, None], persistent=False)
         self.tiles = paint.get("tiles")
         if self.tiles is not None:
             self.tile_phase = index(self.tiles["phase"])

@@ -141,7 +141,7 @@ PAINT = {
     "shift": [-0.2, -0.2],
 }
 # With the state's PAINT_FIELDS: the tiles' shades (102, 104 and 107 by the tile's index along the
-# track, shown as 100, 102 and 105) and the kerbs on the inside of sharp bends, the printed score
+# track, shown as 100, 102 and 105; not the kerbs: see KERBS), the printed score
 # (CarRacing's `f"{reward:04.0f}"` in pygame's default font at 42 points, white, centred at (60, 750)
 # of its 1000 x 800 window, shrunk to 96 x 96; the range covers an episode's: 500 steps cost at
 # most 100, a lap pays 1000; the dashboard is black left of its speed bar) and the wheels' bands.
@@ -154,12 +154,6 @@ PAINT_WITH_FIELDS = {
         "cycle": TILE_CYCLE,
         "length": track_view.POINT_SPACING,
         "shades": [0, 2, 5],
-        # CarRacing's kerbs: BORDER = 8 / 6 u wide, white on even tiles, red on odd, where the
-        # track turns by more than TRACK_TURN_RATE * 0.2 = 0.062 rad per point 4 points running
-        # (and the 3 tiles before); read off the view's 7 u segments, a turn of 0.08 per tile at
-        # either end of one matches the frames' kerbs best (`scripts/painted_ground_match.py`:
-        # 0.43 of the pixels either paints, both; 0.30 with CarRacing's 0.062 at both ends)
-        "kerbs": {"width": 8 / 6, "turn": 0.08, "colours": [[253, 253, 253], [253, 0, 0]]},
     },
     "score": {
         "field": "score",
@@ -173,6 +167,16 @@ PAINT_WITH_FIELDS = {
         "offset": 0.1,  # a frame is drawn before the frame's time is charged
     },
 }
+
+
+# CarRacing's kerbs: BORDER = 8 / 6 u wide, white on even tiles, red on odd, on the inside of bends
+# where the track turns by more than TRACK_TURN_RATE * 0.2 = 0.062 rad per point 4 points running
+# (and the 3 tiles before). Read off the view's 7 u segments, a turn of 0.08 per tile at either end
+# of one matches the frames' kerbs best (`scripts/painted_ground_match.py`: of the pixels either
+# paints as kerb, both do 0.45; 0.30 with CarRacing's 0.062 at both ends), but kerbs painted where
+# the frames have none told the drawings of the simulator's own states apart in 0.85 of cases,
+# 0.70 without them (BENCHMARKS.md, "Games: what only the frame shows"): not painted.
+KERBS = {"width": 8 / 6, "turn": 0.08, "colours": [[253, 253, 253], [253, 0, 0]]}
 
 
 def camera(paint: bool = True, fields: bool = True) -> dict:
