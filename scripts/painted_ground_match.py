@@ -72,10 +72,11 @@ def main() -> None:
     print(f"  the car's window, painted: {summary(diff[:, r0:r1, c0:c1])}")
     if args.checkpoint:
         from worldsim.model.checkpoint import load_model
-        from worldsim.model.long_horizon import draw_states
+        from worldsim.model.long_horizon import draw_states, model_columns
 
         model, _ = load_model(args.checkpoint, domain="games")
-        drawn = torch.from_numpy(draw_states(model.eval(), states.numpy())).permute(0, 3, 1, 2).float()
+        columns = model_columns(model, data)
+        drawn = torch.from_numpy(draw_states(model.eval(), states[:, columns].numpy())).permute(0, 3, 1, 2).float()
         print(f"  the car's window, {args.checkpoint}'s drawing: {summary(differences(drawn, frames)[:, r0:r1, c0:c1])}")
     ground = where.clone()
     ground[r0:r1, c0:c1] = False  # the car's red is not a kerb

@@ -1,5 +1,5 @@
 """scripts/games_realism_tells.py: the parts it lays in are the ones the painted ground leaves to the
-decoder, and flattening the road's shades touches nothing but the road."""
+decoder, and the kerbs it finds are red or white pixels, not the car's red, the road or the grass."""
 
 import numpy as np
 from script_modules import load_script
@@ -21,12 +21,14 @@ def test_the_dashboard_is_what_the_paint_keeps_and_the_car_box_holds_the_painted
     assert masks["digits"][56:, :8].all() and masks["digits"].sum() == 64
 
 
-def test_only_the_road_shades_are_flattened():
+def test_kerbs_are_red_or_white_where_asked_and_parts_are_laid_in():
     tells = load_script("scripts/games_realism_tells.py")
-    colours = [(100, 202, 100), (100, 228, 100), (100, 100, 100), (102, 102, 102), (105, 105, 105), (204, 0, 0), (0, 0, 0)]
+    colours = [(100, 202, 100), (100, 228, 100), (100, 100, 100), (105, 105, 105), (253, 253, 253), (253, 0, 0), (202, 0, 0)]
     frames = np.array(colours, dtype=np.uint8)[None, None]
-    flat = tells.flat_road(frames)[0, 0]
-    assert [tuple(c) for c in flat] == [colours[0], colours[1], (100, 100, 100), (100, 100, 100), (100, 100, 100), *colours[5:]]
+    found = tells.kerbs(frames, np.ones((1, len(colours)), bool))[0, 0]
+    assert found.tolist() == [False, False, False, False, True, True, True]  # the car's red too: hence `outside`
+    outside = np.array([[True] * 6 + [False]])
+    assert tells.kerbs(frames, outside)[0, 0].tolist() == [False, False, False, False, True, True, False]
     laid = tells.laid_in(
         np.zeros((1, 2, 2, 3), np.uint8), np.ones((1, 2, 2, 3), np.uint8), np.array([[True, False], [False, False]])
     )

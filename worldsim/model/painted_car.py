@@ -78,13 +78,8 @@ def check_car(car, state_fields: list[str] | None = None) -> None:
     if not (point(car["wheel_half_size"]) and min(car["wheel_half_size"]) > 0):
         raise ValueError(f"decoder_view: paint car wheel_half_size must be two positive numbers, got {car['wheel_half_size']!r}")
     for key in ("hull_colour", "wheel_colour"):
-        colour = car[key]
-        if not (
-            isinstance(colour, (list, tuple))
-            and len(colour) == 3
-            and all(isinstance(c, (int, float)) and 0 <= c <= 255 for c in colour)
-        ):
-            raise ValueError(f"decoder_view: paint car {key} must be an [r, g, b] colour in 0..255, got {colour!r}")
+        if not _is_colour(car[key]):
+            raise ValueError(f"decoder_view: paint car {key} must be an [r, g, b] colour in 0..255, got {car[key]!r}")
     if not all(isinstance(i, int) and 0 <= i < len(car["wheels"]) for i in car["steered"]):
         raise ValueError(f"decoder_view: paint car steered must index its wheels, got {car['steered']!r}")
     if not (isinstance(car["max_steer"], (int, float)) and car["max_steer"] > 0):
@@ -95,13 +90,8 @@ def check_car(car, state_fields: list[str] | None = None) -> None:
         band = car["band"]
         if not (isinstance(band, dict) and set(band) == BAND_KEYS):
             raise ValueError(f"decoder_view: paint car band is a dict of {', '.join(sorted(BAND_KEYS))}, got {band!r}")
-        colour = band["colour"]
-        if not (
-            isinstance(colour, (list, tuple))
-            and len(colour) == 3
-            and all(isinstance(c, (int, float)) and 0 <= c <= 255 for c in colour)
-        ):
-            raise ValueError(f"decoder_view: paint car band colour must be an [r, g, b] colour in 0..255, got {colour!r}")
+        if not _is_colour(band["colour"]):
+            raise ValueError(f"decoder_view: paint car band colour must be an [r, g, b] colour in 0..255, got {band['colour']!r}")
         if not (isinstance(band["phases"], (list, tuple)) and len(band["phases"]) == len(car["wheels"])):
             raise ValueError(f"decoder_view: paint car band phases must name one state field per wheel, got {band['phases']!r}")
         if state_fields is not None and not set(band["phases"]) <= set(state_fields):
@@ -109,6 +99,10 @@ def check_car(car, state_fields: list[str] | None = None) -> None:
             raise ValueError(f"decoder_view: paint car band phases {missing} are not state fields")
         if not (isinstance(band["arc"], (int, float)) and 0 < band["arc"] < 2 * math.pi):
             raise ValueError(f"decoder_view: paint car band arc must be an angle in (0, 2 pi), got {band['arc']!r}")
+
+
+def _is_colour(v) -> bool:
+    return isinstance(v, (list, tuple)) and len(v) == 3 and all(isinstance(c, (int, float)) and 0 <= c <= 255 for c in v)
 
 
 def _inside_convex(points: torch.Tensor, polygon: torch.Tensor) -> torch.Tensor:
@@ -180,11 +174,9 @@ class _Rasterised:
         self.body, self.zoom = body_px, zoom
 
     def mask(self, polygons) -> torch.Tensor:
-        import os
+        from worldsim.model.painted_score import pygame_quietly
 
-        os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-        import pygame
-
+        pygame = pygame_quietly()
         surface = pygame.Surface(self.crop)
         surface.fill((0, 0, 0))
         for polygon in polygons:  # units (x right, y ahead) -> the window's pixels (y down)
@@ -200,8 +192,11 @@ class _Rasterised:
         return self._shrunk(mask) / full[0]
 
     def _shrunk(self, mask: torch.Tensor) -> torch.Tensor:
-        import pygame
         from PIL import Image
+
+        from worldsim.model.painted_score import pygame_quietly
+
+        pygame = pygame_quietly()
 
         flat = mask.reshape(-1, *mask.shape[-2:])
         out = []

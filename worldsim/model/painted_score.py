@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 
 import numpy as np
 import torch
@@ -82,6 +83,14 @@ def score_text(value: float) -> str:
     return f"{value:04.0f}"
 
 
+def pygame_quietly():
+    """pygame, imported without its greeting on stdout (the paintings render their tables with it)."""
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    import pygame
+
+    return pygame
+
+
 def aligned_span(low: int, high: int, window: int, render: int, frame: int) -> tuple[int, int]:
     """The narrowest span of the render grid's pixels [a, b) around [low, high) (render pixels) whose
     ends fall on whole window pixels and whole frame pixels: shrunk alone, such a crop gives what the
@@ -99,11 +108,9 @@ def aligned_span(low: int, high: int, window: int, render: int, frame: int) -> t
 def _tables(spec_json: str, frame_size: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """(N + 1, h, w, 3) uint8: the frame's pixels in the digits' box for each tabulated integer score
     and, last, "-000"; with the box (row0, row1, col0, col1) in frame pixels. Rendered by pygame."""
-    import os
-
-    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-    import pygame
     from PIL import Image
+
+    pygame = pygame_quietly()
 
     spec = json.loads(spec_json)
     pygame.font.init()
