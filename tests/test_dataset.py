@@ -30,6 +30,19 @@ def test_round_trip(pusht_dataset):
     assert ep.meta["index"] == 2 and ep.meta["style"]
 
 
+def test_a_dataset_read_through_some_of_its_fields(pusht_dataset):
+    data = Dataset(pusht_dataset)
+    names = [f["name"] for f in data.source["state_fields"]]
+    view = data.with_fields([names[3], names[0]])  # a model of an older recording: fewer fields, its order
+    assert [f["name"] for f in view.source["state_fields"]] == [names[3], names[0]]
+    assert np.array_equal(view.episode(1).states, data.episode(1).states[:, [3, 0]])
+    assert view.angles.tolist() == data.angles[[3, 0]].tolist() and len(view) == len(data)
+    assert np.array_equal(view.with_fields([names[0]]).episode(1).states, data.episode(1).states[:, [0]])
+    assert data.with_fields(names) is data
+    with pytest.raises(ValueError, match=r"\['speed'\] are not in the data's"):
+        data.with_fields([names[0], "speed"])
+
+
 def test_summary(pusht_dataset):
     summary = Dataset(pusht_dataset).summary()
     assert summary["episodes"] == 6 and summary["transitions"] == 72

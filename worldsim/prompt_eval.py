@@ -107,6 +107,8 @@ def real_side(model: WorldModel, data: Dataset, config: PromptEvalConfig, probe_
         raise ValueError(f"{data.root} holds {len(data)} episode(s): the probe's ceiling needs episodes it did not learn from")
     if probe_data is not None and probe_data.domain != data.domain:
         raise ValueError(f"the probe data is {probe_data.domain!r}, the data {data.domain!r}: they must agree")
+    data = data.with_fields(model.config.state_fields)  # a model of an older recording reads newer data
+    probe_data = None if probe_data is None else probe_data.with_fields(model.config.state_fields)
     rng = np.random.default_rng(config.seed)
     held = sorted(range(config.probe_held_out - 1, len(data), config.probe_held_out)) or [len(data) - 1]
     every_frame, every_state, every_group, starts, scenes = _real_scenes(model, data, config)
@@ -155,6 +157,7 @@ def evaluate_prompts(
     if prompts.domain != domain or data.domain != domain:
         raise ValueError(f"the prompt set is {prompts.domain!r}, the data {data.domain!r}, the model {domain!r}: they must agree")
     check_can_draw_from_latent(model, "judging generated frames")
+    data = data.with_fields(model.config.state_fields)  # a model of an older recording reads newer data
     table = domains.get(domain).load("attributes")
     fields = model.config.state_fields
     real = real_side(model, data, config, probe_data) if real is None else real

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 from collections.abc import Iterator
 from functools import cached_property
@@ -42,6 +44,24 @@ class Dataset:
             raise ValueError(
                 f"{meta_path}: format_version {self.description.get('format_version')!r}, this WorldSim reads {FORMAT_VERSION}"
             )
+        self._columns: list[int] | None = None  # the state columns read (`with_fields`), None: all
+
+    def with_fields(self, names: list[str]) -> Dataset:
+        """This dataset read through the state fields `names`, in that order: a model trained on an
+        older recording of its domain (fewer fields) reads newer data so. A ValueError names the
+        fields the data lacks."""
+        have = [f["name"] for f in self.source["state_fields"]]
+        missing = [n for n in names if n not in have]
+        if missing:
+            raise ValueError(f"{self.root}: the state fields {missing} are not in the data's ({', '.join(have)})")
+        if list(names) == have:
+            return self
+        view = copy.copy(self)
+        columns = [have.index(n) for n in names]
+        source = {**self.source, "state_fields": [self.source["state_fields"][c] for c in columns]}
+        view.description = {**self.description, "source": source}
+        view._columns = columns if self._columns is None else [self._columns[c] for c in columns]
+        return view
 
     @property
     def source(self) -> dict[str, Any]:
@@ -73,7 +93,8 @@ class Dataset:
         return [i for i in self.episode_paths if is_validation(i, val_fraction) == held_out]
 
     def episode(self, index: int) -> Episode:
-        return Episode.load(self.episode_paths[index])
+        episode = Episode.load(self.episode_paths[index])
+        return episode if self._columns is None else dataclasses.replace(episode, states=episode.states[:, self._columns])
 
     def episodes(self, indices: list[int] | None = None, progress: bool = False) -> Iterator[Episode]:
         chosen = list(self.episode_paths) if indices is None else indices
