@@ -31,7 +31,7 @@ def main() -> None:
     model, _ = load_model(resolve_checkpoint(args.checkpoint))
     if model.config.decoder_input != "state":
         parser.error(f"{args.checkpoint} draws from its latent (decoder_input {model.config.decoder_input!r}), not the state")
-    episode = Dataset(args.data).episode(args.episode)
+    episode = Dataset(args.data).with_fields(model.config.state_fields).episode(args.episode)
     steps = [t for t in (int(v) for v in args.steps.split(",")) if t < len(episode.frames)]
     with torch.no_grad():
         code = model.normalise_state(torch.from_numpy(episode.states[steps]).float())

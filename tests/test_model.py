@@ -15,6 +15,7 @@ from worldsim.model.objective import LossWeights, to_tensors, world_model_loss
 from worldsim.model.train import TrainConfig, train
 from worldsim.model.world_model import WorldModel
 from worldsim.sources.driving import driving_state_fields
+from worldsim.sources.track_view import field_names
 
 
 @pytest.fixture(scope="module")
@@ -247,7 +248,7 @@ def test_kinematic_dynamics_leave_the_priors_exact_fields_to_it():
     for seed in range(4):
         bounded = model.physical_state(model.step(latent, braking, torch.Generator().manual_seed(seed)))
         assert (bounded[:, 2] >= -1e-4).all() and (bounded[:, 5] >= -1e-4).all() and (bounded[:, 5] <= 4 + 1e-4).all()
-        road = bounded[:, fields.index("road-4_right") :].reshape(2, -1, 2)
+        road = bounded[:, [fields.index(f) for f in field_names()]].reshape(2, -1, 2)
         torch.testing.assert_close((road[:, -1] - road[:, -2]).norm(dim=-1), torch.full((2,), 7.0), atol=1e-3, rtol=0)
     # a prior that names no exact fields cannot serve "kinematic"
     driving = [f.name for f in driving_state_fields(4)]
@@ -279,7 +280,8 @@ def test_prior_noise_lays_what_no_action_causes():
     state = learned.physical_state(latent)
     state[:, 2] = 40.0
     straight = torch.stack([torch.zeros(9), 7.0 * torch.arange(9) - 14.0], -1)  # the road ahead, 7 u apart
-    state[:, fields.index("road-4_right") :] = straight.flatten()
+    road = [fields.index(f) for f in field_names()]
+    state[:, road] = straight.flatten()
     latent[:, : config.state_code_dim] = learned.normalise_state(state)
     left_right = torch.tensor([[-1.0, 0.5, 0.0], [1.0, 0.5, 0.0]])
 
@@ -295,7 +297,7 @@ def test_prior_noise_lays_what_no_action_causes():
         model.state_delta = ReadsTheWheel()
         same_draws = [torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)]
         after = model.physical_state(model.step(latent, left_right, same_draws))
-        return chord_turns(after[:, fields.index("road-4_right") :].reshape(2, -1, 2))[:, -1]
+        return chord_turns(after[:, road].reshape(2, -1, 2))[:, -1]
 
     # learned, the farthest sample reads the wheel; laid by the prior, left and right see one road
     learned_turns, laid_turns = farthest_turns(learned), farthest_turns(laid)
