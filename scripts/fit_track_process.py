@@ -67,7 +67,7 @@ def roll(prior: CarPrior, driven: float, steps: int = 3000, tracks: int = 64, se
         tangent = road[:, ahead] - road[:, behind]
         moved = tangent / tangent.norm(dim=-1, keepdim=True) * driven * prior.chord  # the car's frame is the world's
         noise = torch.randn(tracks, 1, generator=generator, dtype=torch.float64)
-        road = prior._road(road, moved, level, level, noise)
+        road = prior._road(road, *prior.slide(road, moved, level), level, noise)
         turns.append(chord_turns(road)[:, -1])
     return torch.stack(turns[300:]).numpy()
 

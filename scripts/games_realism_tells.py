@@ -12,7 +12,14 @@ car and the dashboard), which the camera does not paint. (Kerbs cannot be laid o
 the same way: drawn over where they are red or white, their blended edges stay behind, and those
 gave the frames away in 0.93 of cases.)
 
+`--snap-to start-bank` snaps the drawings to the palette of the model's start frames (what the
+environments did before a painting camera's frames were shown as drawn), `--kerbs` paints
+CarRacing's kerbs by the path's bends (`worldsim.sources.games.KERBS`) over a model whose camera
+paints the tiles. Also printed: the share of frames in which the car's colour finder
+(`worldsim.sources.objects.GAMES`) finds the car, real and drawn.
+
 Usage: python scripts/games_realism_tells.py [CHECKPOINT=games] [--data data/eval/games-long-wander] [--repeats 3]
+                                             [--snap-to start-bank] [--kerbs]
 """
 
 from __future__ import annotations
@@ -20,13 +27,17 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+import torch
 
 from worldsim.data import Dataset
-from worldsim.model.checkpoint import load_model
+from worldsim.model.checkpoint import load_model, resolve_checkpoint
 from worldsim.model.critics import realism_accuracy
 from worldsim.model.long_horizon import draw_states, model_columns
-from worldsim.model.palette import palette_from_frames
-from worldsim.sources.games import CAR_BOX, VIEW
+from worldsim.model.painted_ground import PaintedGround
+from worldsim.model.palette import palette_from_frames, snap
+from worldsim.model.start_bank import load_start_bank
+from worldsim.sources.games import CAR_BOX, KERBS, VIEW
+from worldsim.sources.objects import GAMES
 
 DASHBOARD_ROWS = 1 / 8  # CarRacing's dashboard: the window's bottom 5/40
 DIGIT_COLUMNS = 8  # of 64: the score's four digits at the dashboard's left end
@@ -76,12 +87,24 @@ def main() -> None:
     parser.add_argument("checkpoint", nargs="?", default="games")
     parser.add_argument("--data", default="data/eval/games-long-wander")
     parser.add_argument("--repeats", type=int, default=3, help="classifier seeds per test")
+    parser.add_argument("--snap-to", choices=["start-bank"], help="snap the drawings to this palette")
+    parser.add_argument("--kerbs", action="store_true", help="paint CarRacing's kerbs by the path's bends")
     args = parser.parse_args()
     model, _ = load_model(args.checkpoint, domain="games")
     model.eval()
+    if args.kerbs:
+        view = model.config.decoder_view
+        if "tiles" not in view.get("paint", {}):
+            parser.error(f"{args.checkpoint}'s camera paints no tiles to lay kerbs along")
+        view = {**view, "paint": {**view["paint"], "tiles": {**view["paint"]["tiles"], "kerbs": KERBS}}}
+        model.painted_ground = PaintedGround(view, model.config.state_fields, model.config.frame_size)
     data = Dataset(args.data)
     real, states, groups = real_frames(data)
     drawn = draw_states(model, states[:, model_columns(model, data)], palette_from_frames(real))
+    if args.snap_to == "start-bank":
+        palette = palette_from_frames(load_start_bank(resolve_checkpoint(args.checkpoint))["frames"])
+        frames = torch.from_numpy(drawn).movedim(-1, 1).float() / 255
+        drawn = model.to_uint8(snap(frames, palette)).numpy()
     m = masks(real.shape[1])
     bars = m["dashboard"] & ~m["digits"]
     kerb = kerbs(real, ~(m["car"] | m["dashboard"]))
@@ -94,6 +117,9 @@ def main() -> None:
         ("the real car and dashboard laid in", real, laid_in(drawn, real, m["car"] | m["dashboard"])),
     ]
     print(f"kerbs in {float((kerb.reshape(len(kerb), -1).sum(1) >= 3).mean()):.2f} of the real frames")
+    car = GAMES[0]
+    found = car.found(real).mean(), car.found(drawn).mean()
+    print(f"the car's colour finder finds it in {found[0]:.3f} of the real frames, {found[1]:.3f} drawn")
     print(f"{args.checkpoint}: {len(real)} frames of {len(np.unique(groups))} episodes of {args.data}, true states drawn")
     print("realism (0.5: indistinguishable), mean (lowest-highest) over classifier seeds:")
     for name, a, b in tests:

@@ -4,13 +4,14 @@ For held-out episodes (every `--every`-th step), the ground, road and car of `wo
 CAMERA are painted from each frame's true state (`worldsim.model.painted_ground`) and compared with the
 frame: the share of painted pixels within 3 and 10 grey levels (the largest channel's difference) and
 the mean difference; the same in the car's window, beside a model's decoder drawing the same states
-(`--checkpoint`); and the kerbs (red or white pixels outside the dashboard and the car's window): the
-share of frames showing 3 or more, in the frames and painted, and of the pixels either shows as kerb,
-the share both do. `--shift X,Y` paints with another shift of the picture (frame pixels),
-to see the fit of the one the camera uses.
+(`--checkpoint`); the share of frames whose printed score is within 1 level; and the kerbs (red or
+white pixels outside the dashboard and the car's window): the share of frames showing 3 or more,
+in the frames and painted, and of the pixels either shows as kerb, the share both do. `--shift X,Y`
+paints with another shift of the picture (frame pixels), to see the fit of the one the camera uses.
+`--kerbs` paints them too, as `worldsim.sources.games.KERBS` lays them along the path's bends.
 
 Usage: python scripts/painted_ground_match.py [--data data/eval/games-long-wander] [--episodes 8]
-                                              [--every 10] [--checkpoint runs/games-speed] [--shift -0.2,-0.2]
+                                              [--every 10] [--checkpoint runs/games-speed] [--shift -0.2,-0.2] [--kerbs]
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import torch
 
 from worldsim.data import Dataset
 from worldsim.model.painted_ground import PaintedGround
-from worldsim.sources.games import CAMERA, STATE_FIELDS
+from worldsim.sources.games import CAMERA, KERBS, STATE_FIELDS
 
 
 def differences(painted: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
@@ -49,20 +50,24 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=10)
     parser.add_argument("--checkpoint", help="a games model whose decoder draws the car's window for comparison")
     parser.add_argument("--shift", help="X,Y: the picture's shift in frame pixels (default: the camera's)")
+    parser.add_argument("--kerbs", action="store_true", help="also paint the kerbs by the path's bends (KERBS)")
     args = parser.parse_args()
     view = copy.deepcopy(CAMERA)
     if args.shift:
         view["paint"]["shift"] = [float(v) for v in args.shift.split(",")]
+    if args.kerbs:
+        view["paint"]["tiles"]["kerbs"] = KERBS
     data = Dataset(args.data)
     names = [f.name for f in STATE_FIELDS]
     paint = PaintedGround(view, names, data.source["frame_shape"][0])
-    frames, states = [], []
+    frames, states, first = [], [], []
     for index in range(min(args.episodes, len(data))):
         episode = data.episode(index)
         steps = np.arange(0, len(episode.frames), args.every)
         frames.append(torch.from_numpy(np.array(episode.frames[steps])).permute(0, 3, 1, 2).float())
         states.append(torch.from_numpy(np.array(episode.states[steps])).float())
-    frames, states = torch.cat(frames), torch.cat(states)
+        first.append(torch.from_numpy(steps == 0))
+    frames, states, first = torch.cat(frames), torch.cat(states), torch.cat(first)
     painted = paint(torch.zeros_like(frames), states) * 255
     where = paint.painted[0, 0].bool()
     diff = differences(painted, frames)
@@ -70,6 +75,10 @@ def main() -> None:
     print(f"  painted pixels: {summary(diff[:, where])}")
     (r0, r1), (c0, c1) = paint.car.rows, paint.car.cols
     print(f"  the car's window, painted: {summary(diff[:, r0:r1, c0:c1])}")
+    if paint.score is not None:  # an episode's first frame shows the zoom-in's time, not the state's score
+        (s0, s1), (t0, t1) = paint.score.box
+        worst = diff[~first, s0:s1, t0:t1].flatten(1).amax(1)
+        print(f"  the printed score, frames after an episode's first: {float((worst <= 1).float().mean()):.3f} within 1 level")
     if args.checkpoint:
         from worldsim.model.checkpoint import load_model
         from worldsim.model.long_horizon import draw_states, model_columns

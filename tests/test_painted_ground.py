@@ -129,7 +129,7 @@ def test_carracing_ground_is_painted_as_the_simulator_draws_it():
     source, policy = make_source("games"), default_policy("games")
     obs = source.reset(seed=4)
     policy.reset(np.random.default_rng(4), source)
-    close, car, score = [], [], []
+    close, car, score, tiles = [], [], [], []
     (r0, r1), (c0, c1) = paint.car.box
     (s0, s1), (t0, t1) = paint.score.box
     for step in range(60):
@@ -143,10 +143,16 @@ def test_carracing_ground_is_painted_as_the_simulator_draws_it():
         close.append(float((off[where] <= 10).float().mean()))
         car.append(float((off[r0:r1, c0:c1] <= 10).float().mean()))
         score.append(float(off[s0:s1, t0:t1].max()))
+        grey = frame[0, 0]
+        road = ((frame[0, 0] - frame[0, 1]).abs() < 3) & (grey > 95) & (grey < 110)
+        tiles.append(float((off[road] <= 1).float().mean()))
     # the frames mirrored, or the squares half a period off, score about 0.6; the car counted on a
     # finer grid instead of filled as pygame fills it, 0.88 in its window
     assert np.mean(close) > 0.95 and np.mean(car) > 0.92, (close, car)
     assert max(score) <= 2, score
+    # the road's grey to a level: its tiles' shades (100, 102, 105) painted by the state's tile phase
+    # (0.82 here; a tile off, 0.12-0.16)
+    assert np.mean(tiles) > 0.7, tiles
 
 
 def test_the_car_is_painted_at_its_place_and_its_front_wheels_turn():

@@ -19,6 +19,16 @@ from worldsim.data.episode import Episode
 GOLDEN = (5**0.5 - 1) / 2
 
 
+def field_columns(source: dict[str, Any], names: list[str], root, whose: str = "the") -> list[int]:
+    """Where each of the state fields `names` sits in the states of a dataset at `root` described
+    by `source`; a ValueError names the fields it lacks (`whose` fields: "the model's", say)."""
+    have = [f["name"] for f in source["state_fields"]]
+    missing = [n for n in names if n not in have]
+    if missing:
+        raise ValueError(f"{root}: {whose} state fields {missing} are not in the data's ({', '.join(have)})")
+    return [have.index(n) for n in names]
+
+
 def is_validation(index: int, val_fraction: float) -> bool:
     """Held-out split by episode index, stable as a dataset grows.
 
@@ -48,16 +58,11 @@ class Dataset:
 
     def with_fields(self, names: list[str]) -> Dataset:
         """This dataset read through the state fields `names`, in that order: a model trained on an
-        older recording of its domain (fewer fields) reads newer data so. A ValueError names the
-        fields the data lacks."""
-        have = [f["name"] for f in self.source["state_fields"]]
-        missing = [n for n in names if n not in have]
-        if missing:
-            raise ValueError(f"{self.root}: the state fields {missing} are not in the data's ({', '.join(have)})")
-        if list(names) == have:
+        older recording of its domain (fewer fields) reads newer data so."""
+        columns = field_columns(self.source, names, self.root)
+        if columns == list(range(len(self.source["state_fields"]))):
             return self
         view = copy.copy(self)
-        columns = [have.index(n) for n in names]
         source = {**self.source, "state_fields": [self.source["state_fields"][c] for c in columns]}
         view.description = {**self.description, "source": source}
         view._columns = columns if self._columns is None else [self._columns[c] for c in columns]

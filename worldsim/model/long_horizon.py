@@ -44,6 +44,7 @@ import torch
 
 from worldsim import domains
 from worldsim.data import Dataset
+from worldsim.data.dataset import field_columns
 from worldsim.model.calibration import termination_scores
 from worldsim.model.controllability import ControllabilityConfig, controllability, format_controllability_report
 from worldsim.model.critics import ProbeRecipe, RealismRecipe, StateProbe, absolute_difference, realism_accuracy, realism_control
@@ -140,11 +141,7 @@ def evaluate_long(
 def model_columns(model: WorldModel, data: Dataset) -> list[int]:
     """Where each of the model's state fields sits in `data`'s states: a model trained on an older
     recording of its domain (fewer fields) is scored on newer data by the fields it knows."""
-    names = [f["name"] for f in data.source["state_fields"]]
-    missing = [f for f in model.config.state_fields if f not in names]
-    if missing:
-        raise ValueError(f"{data.root}: the model's state fields {missing} are not in the data's ({', '.join(names)})")
-    return [names.index(f) for f in model.config.state_fields]
+    return field_columns(data.source, model.config.state_fields, data.root, "the model's")
 
 
 @torch.no_grad()

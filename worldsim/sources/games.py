@@ -172,10 +172,11 @@ PAINT_WITH_FIELDS = {
 # CarRacing's kerbs: BORDER = 8 / 6 u wide, white on even tiles, red on odd, on the inside of bends
 # where the track turns by more than TRACK_TURN_RATE * 0.2 = 0.062 rad per point 4 points running
 # (and the 3 tiles before). Read off the view's 7 u segments, a turn of 0.08 per tile at either end
-# of one matches the frames' kerbs best (`scripts/painted_ground_match.py`: of the pixels either
-# paints as kerb, both do 0.45; 0.30 with CarRacing's 0.062 at both ends), but kerbs painted where
-# the frames have none told the drawings of the simulator's own states apart in 0.85 of cases,
-# 0.70 without them (BENCHMARKS.md, "Games: what only the frame shows"): not painted.
+# of one matched the frames' kerbs best of the rules tried (`scripts/painted_ground_match.py
+# --kerbs`: of the pixels either paints as kerb, both do 0.45), but kerbs painted where the frames
+# have none told the drawings of the simulator's own states apart more often than none at all
+# (`scripts/games_realism_tells.py --kerbs`; BENCHMARKS.md, "Games: what only the frame shows"):
+# not painted.
 KERBS = {"width": 8 / 6, "turn": 0.08, "colours": [[253, 253, 253], [253, 0, 0]]}
 
 

@@ -163,23 +163,26 @@ class CarPrior(nn.Module):
         moved = torch.stack([x, y], -1) - state[:, :2]
         if self.road:
             road = state.index_select(1, self.road_index).unflatten(1, (-1, 2))
-            out = out.index_copy(1, self.road_index, self._road(road, moved, start_psi, turned, noise).flatten(1))
+            step, along = self.slide(road, moved, start_psi)
+            out = out.index_copy(1, self.road_index, self._road(road, step, along, turned, noise).flatten(1))
+            if self.painted:
+                painted = self._painted_fields(state, road, along, rolled * (brake < LOCKING_BRAKE))
+                out = out.index_copy(1, self.paint_index, painted)
         if self.grass:
             phase = state.index_select(1, self.grass_index) + 2 * torch.pi * moved / GRASS_PERIOD
             out = out.index_copy(1, self.grass_index, torch.atan2(torch.sin(phase), torch.cos(phase)))
-        if self.painted and self.road:
-            out = out.index_copy(1, self.paint_index, self._painted_fields(state, out, rolled * (brake < LOCKING_BRAKE)))
         return out
 
-    def _painted_fields(self, before: torch.Tensor, after: torch.Tensor, rolled: torch.Tensor) -> torch.Tensor:
-        """(B, 6): the tiles' phase, score and wheels' spin after the step from `before` to `after`
-        (B, S), the wheels having rolled `rolled` (B,) units."""
+    def _painted_fields(
+        self, before: torch.Tensor, road: torch.Tensor, along: torch.Tensor, rolled: torch.Tensor
+    ) -> torch.Tensor:
+        """(B, 6): the tiles' phase, score and wheels' spin after a step from state `before` (B, S)
+        with road samples `road` (B, K, 2) in which the car's place slid `along` (B, 1) the line
+        and the wheels rolled `rolled` (B,) units."""
         tile, score, *wheels = before.index_select(1, self.paint_index).unbind(-1)
-        road = before.index_select(1, self.road_index).unflatten(1, (-1, 2))
-        _, along = self.slide(road, after[:, :2] - before[:, :2], before[:, 3])
         tile = tile + 2 * torch.pi / TILE_CYCLE * along[:, 0] / POINT_SPACING
         spun = torch.stack(wheels, -1) + (rolled / WHEEL_RADIUS)[:, None]
-        parts = torch.cat([tile[:, None], (score + self.reward(before, after))[:, None], spun], -1)
+        parts = torch.cat([tile[:, None], (score + self._paid(road, along))[:, None], spun], -1)
         angles = torch.atan2(torch.sin(parts), torch.cos(parts))
         return torch.cat([angles[:, :1], parts[:, 1:2], angles[:, 2:]], -1)
 
@@ -191,7 +194,10 @@ class CarPrior(nn.Module):
         if not self.road:
             raise ValueError("the car prior reads the reward off the road samples, which this state lacks")
         road = before.index_select(1, self.road_index).unflatten(1, (-1, 2))
-        _, along = self.slide(road, after[:, :2] - before[:, :2], before[:, 3])
+        return self._paid(road, self.slide(road, after[:, :2] - before[:, :2], before[:, 3])[1])
+
+    def _paid(self, road: torch.Tensor, along: torch.Tensor) -> torch.Tensor:
+        """(B,): the step's pay for road samples (B, K, 2) before it and the car's slide `along` (B, 1) the line."""
         on_road = road[:, self.anchor].norm(dim=-1) < TILE_REACH  # road+0 is the car's place on the line
         return REWARD_PER_UNIT * along[:, 0].clamp(min=0.0) * on_road - STEP_COST
 
@@ -218,12 +224,11 @@ class CarPrior(nn.Module):
         return road[:, -2] + self.chord * torch.stack([torch.cos(angle), torch.sin(angle)], -1)
 
     def _road(
-        self, road: torch.Tensor, moved: torch.Tensor, psi: torch.Tensor, turned: torch.Tensor, noise: torch.Tensor | None
+        self, road: torch.Tensor, step: torch.Tensor, along: torch.Tensor, turned: torch.Tensor, noise: torch.Tensor | None
     ) -> torch.Tensor:
-        """road (B, K, 2) samples as (right, ahead) before the step; moved (B, 2) the car's world
-        displacement, psi (B,) its heading before the step and turned (B,) the heading's change;
-        noise (B, 1) or None, the track process's draw."""
-        step, along = self.slide(road, moved, psi)
+        """road (B, K, 2) samples as (right, ahead) before the step; step (B, 2) and along (B, 1)
+        the car's displacement in its frame and its place's slide along the line (`slide`), turned
+        (B,) the heading's change; noise (B, 1) or None, the track process's draw."""
         slid = self._resample(road, along)
         # Beyond the old farthest sample the resampled line runs straight on; the track's process
         # turns what came into view (`driven` chords of it; none when the car backs up).
