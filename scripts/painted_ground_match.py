@@ -8,10 +8,12 @@ the mean difference; the same in the car's window, beside a model's decoder draw
 white pixels outside the dashboard and the car's window): the share of frames showing 3 or more,
 in the frames and painted, and of the pixels either shows as kerb, the share both do. `--shift X,Y`
 paints with another shift of the picture (frame pixels), to see the fit of the one the camera uses.
-`--kerbs` paints them too, as `worldsim.sources.games.KERBS` lays them along the path's bends.
+`--without TILES` paints without the state's per-tile fields (`touched`, `kerbs` or both,
+comma-separated), to see what each buys.
 
 Usage: python scripts/painted_ground_match.py [--data data/eval/games-long-wander] [--episodes 8]
-                                              [--every 10] [--checkpoint runs/games-speed] [--shift -0.2,-0.2] [--kerbs]
+                                              [--every 10] [--checkpoint runs/games-speed] [--shift -0.2,-0.2]
+                                              [--without touched,kerbs]
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import torch
 
 from worldsim.data import Dataset
 from worldsim.model.painted_ground import PaintedGround
-from worldsim.sources.games import CAMERA, KERBS, STATE_FIELDS
+from worldsim.sources.games import CAMERA, STATE_FIELDS
 
 
 def differences(painted: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
@@ -50,13 +52,15 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=10)
     parser.add_argument("--checkpoint", help="a games model whose decoder draws the car's window for comparison")
     parser.add_argument("--shift", help="X,Y: the picture's shift in frame pixels (default: the camera's)")
-    parser.add_argument("--kerbs", action="store_true", help="also paint the kerbs by the path's bends (KERBS)")
+    parser.add_argument("--without", default="", help="touched,kerbs: per-tile fields the painting leaves out")
     args = parser.parse_args()
     view = copy.deepcopy(CAMERA)
     if args.shift:
         view["paint"]["shift"] = [float(v) for v in args.shift.split(",")]
-    if args.kerbs:
-        view["paint"]["tiles"]["kerbs"] = KERBS
+    for part in filter(None, args.without.split(",")):
+        if part not in ("touched", "kerbs"):
+            parser.error(f"--without takes touched and/or kerbs, got {part!r}")
+        del view["paint"]["tiles"][part]
     data = Dataset(args.data)
     names = [f.name for f in STATE_FIELDS]
     paint = PaintedGround(view, names, data.source["frame_shape"][0])

@@ -94,34 +94,68 @@ def test_the_road_tiles_take_their_shades_by_their_place_along_the_path():
         check_view({**view, "paint": {**PAINT, "tiles": {**TILES, "anchor": 2}}}, [*FIELDS, "tile"], ["heading", "gx", "gy"])
 
 
-def test_kerbs_line_the_inside_of_a_sharp_bend_in_their_tiles_colours():
-    fields = [*(f"p{i}_{axis}" for i in range(4) for axis in ("right", "ahead")), "heading", "gx", "gy", "tile"]
-    kerbs = {"width": 2.0, "turn": 0.1, "colours": [[255, 255, 255], [255, 0, 0]]}
-    view = {
-        **VIEW,
-        "path": [[f"p{i}_right", f"p{i}_ahead"] for i in range(4)],
-        "paint": {**PAINT, "tiles": {**TILES, "kerbs": kerbs}},
-    }
-    paint = PaintedGround(view, fields, 32)
+def test_touched_tiles_are_plain_and_kerbs_line_the_tiles_that_carry_them():
+    flags = [f"t{j}" for j in range(-1, 4)]  # tiles -1 .. 3 from the anchor's own
+    kerb_flags = [f"k{j}" for j in range(-1, 4)]
+    fields = [*FIELDS, "tile", *flags, *kerb_flags]
+    kerbs = {"fields": kerb_flags, "width": 2.0, "colours": [[255, 255, 255], [255, 0, 0]]}
+    tiles = {**TILES, "first": -1, "touched": flags, "kerbs": kerbs}
+    paint = PaintedGround({**VIEW, "paint": {**PAINT, "tiles": tiles}}, fields, 32)
 
-    def drawn(points, phase=0.0):
-        row = torch.tensor([[*(v for p in points for v in p), 0.0, 0.0, 0.0, phase]])
+    def drawn(touched=(0,) * 5, kerb=(0,) * 5, phase=0.0):
+        # the anchor (the path's first point) 1 unit behind the body at phase 0: its tile, 0, ends
+        # there, tile 1 covers -1 .. 3 units ahead of the body, tile 2 3 .. 7, tile 3 7 .. 11
+        row = torch.cat([state(), torch.tensor([[phase, *touched, *kerb]])], 1)
         return paint(torch.zeros(1, 3, 32, 32), row)[0] * 255
 
-    straight = drawn([(0.0, -8.0), (0.0, -2.0), (0.0, 4.0), (0.0, 10.0)])
-    assert not ((straight[0] > 200) & (straight[1] < 100)).any()  # no red: no bend, no kerb
-    # bending left by 0.5 rad at each inner point (0.33 per 1.5-tile segment): kerbs on the left edge
-    left = [(0.0, -8.0), (0.0, -2.0)]
-    for turn in (0.5, 1.0):
-        (x, y), heading = left[-1], torch.pi / 2 + turn
-        left.append((x + 6 * float(torch.cos(torch.tensor(heading))), y + 6 * float(torch.sin(torch.tensor(heading)))))
-    bent = drawn(left)
-    kerb = ((bent[0] > 200) & (bent[2] > 200)) | ((bent[0] > 200) & (bent[1] < 100))  # white or red
-    row, column = pixel(-3.5, -1.5)  # 2.8 units left of the bend's first segment: past the road's edge (2)
-    assert kerb[row, column] and not kerb[pixel(3.5, -1.5)]  # not on the outside
-    assert kerb[row, column] and not kerb[pixel(-6.5, -1.5)]  # 2 units wide
-    red = (bent[0] > 200) & (bent[1] < 100)
-    assert red.any() and (kerb & ~red).any()  # the tiles alternate white and red
+    def shade(frame, ahead):
+        return float(frame[0][pixel(0.5, ahead)] - PAINT["road"][0])
+
+    plain = drawn()
+    assert shade(plain, 0.5) == pytest.approx(20) and shade(plain, 5.5) == pytest.approx(50)
+    touched = drawn(touched=(0, 0, 1, 0, 0))  # tile 1
+    assert shade(touched, 0.5) == pytest.approx(0) and shade(touched, 5.5) == pytest.approx(50)
+    assert shade(drawn(touched=(0, 0, 0, 0, 1)), 11.5) == pytest.approx(0)  # tile 4, past the last flag: the last's
+
+    def kerb(frame):
+        return ((frame[0] > 200) & (frame[2] > 200)) | ((frame[0] > 200) & (frame[1] < 100))  # white or red
+
+    assert not kerb(plain).any()
+    right = drawn(kerb=(0, 0, 1, 0, 0))  # tile 1 has a kerb on its right
+    assert kerb(right)[pixel(2.8, 0.5)] and not kerb(right)[pixel(-2.8, 0.5)]  # past the road's edge (2)
+    assert not kerb(right)[pixel(4.5, 0.5)]  # 2 units wide
+    assert not kerb(right)[pixel(2.8, 5.5)] and not kerb(right)[pixel(2.8, -2.5)]  # only along its tile
+    left = drawn(kerb=(0, 0, 0, -1, 0))  # tile 2's on its left
+    assert kerb(left)[pixel(-2.8, 5.5)] and not kerb(left)[pixel(2.8, 5.5)]
+    assert right[1][pixel(2.8, 0.5)] < 100 and left[1][pixel(-2.8, 5.5)] > 200  # odd tiles red, even white
+    # 1.5 tiles further on, the anchor lies in tile 2: the same fields lie two tiles further on
+    later = drawn(kerb=(0, 0, 1, 0, 0), phase=torch.pi / 2)  # tile 3: 1 .. 5 units ahead
+    assert kerb(later)[pixel(2.8, 2.5)] and not kerb(later)[pixel(2.8, 5.5)] and not kerb(later)[pixel(2.8, 0.5)]
+    with pytest.raises(ValueError, match="first .* must be an integer"):
+        check_view({**VIEW, "paint": {**PAINT, "tiles": {**TILES, "touched": flags}}}, fields, ["heading", "gx", "gy"])
+    with pytest.raises(ValueError, match=r"kerbs fields \['k9'\] are not state fields"):
+        bad = {**tiles, "kerbs": {**kerbs, "fields": ["k9"]}}
+        check_view({**VIEW, "paint": {**PAINT, "tiles": bad}}, fields, ["heading", "gx", "gy"])
+
+
+def test_carracing_kerbs_are_read_as_the_simulator_lays_them():
+    from worldsim.sources.games import GamesSource, kerb_sides
+
+    source = GamesSource(64)
+    source.reset(seed=1)
+    core = source.core
+    laid = [(points, colour) for points, colour in core.road_poly if tuple(colour) in ((255, 255, 255), (255, 0, 0))]
+    sides = kerb_sides(core.track)
+    kerbed = np.flatnonzero(sides)
+    assert len(laid) == len(kerbed) > 10
+    for (points, colour), i in zip(laid, kerbed, strict=True):
+        _, _, x1, y1 = core.track[i]
+        _, _, x0, y0 = core.track[i - 1]
+        along = np.array([x1 - x0, y1 - y0])
+        off = np.mean(points, 0) - np.array([x1 + x0, y1 + y0]) / 2
+        assert np.sign(off @ np.array([along[1], -along[0]])) == sides[i]  # +1: right of the track's direction
+        assert (tuple(colour) == (255, 255, 255)) == (i % 2 == 0)
+    source.close()
 
 
 def test_each_wheel_shows_its_band_as_it_spins():
@@ -155,7 +189,7 @@ def test_the_prior_moves_what_only_the_frame_shows_with_the_car():
     action = torch.tensor([[0.0, 0.0, 0.0], [0.0, 0.0, 1.0]])  # coasting; the brake locks the wheels
     after = prior(before, action)
     moved = float(after[0, 1] - before[0, 1])
-    tile, score, *wheels = (after[:, NAMES.index(f)] for f in PAINT_FIELDS)
+    tile, score, *wheels = (after[:, NAMES.index(f)] for f in PAINT_FIELDS[:6])
     assert float(tile[0]) == pytest.approx(2 * torch.pi / 6 * moved / POINT_SPACING, rel=1e-4)
     assert float(score[0]) == pytest.approx(10.0 + float(prior.reward(before, after)[0]))
     assert float(wheels[0][0]) == pytest.approx(moved / WHEEL_RADIUS, rel=1e-3)  # rolled, not slipping

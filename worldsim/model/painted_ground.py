@@ -24,17 +24,20 @@ The view's "paint" spec (needs the view's "ground" phases and "path"):
                "shades": [grey levels]}: the phase (rad, 2 pi a cycle) is the path's `anchor`-th
                point's place in a cycle of tiles `length` long along the path, each pixel of road
                at the place along the path nearest it; tile i covers (i - 1, i] and is drawn
-               `shades[i % len(shades)]` levels lighter than `road`; optional "kerbs": {"width":
-               units, "turn": rad, "colours": [[r, g, b], ...]}: a strip `width` wide along the
-               road's edge on the inside of a bend, along each segment of the path that turns by
-               more than `turn` per tile at either end, tile i's in `colours[i % len(colours)]`
+               `shades[i % len(shades)]` levels lighter than `road`. Per tile, by its offset from
+               the anchor's own tile (the one the anchor lies in), from `"first"` on:
+               optional "touched": [state fields]: a tile whose field is over 0.5 is drawn
+               plain, without its shade (beyond the fields' tiles, the nearest end's);
+               optional "kerbs": {"fields": [state fields], "width": units, "colours":
+               [[r, g, b], ...]}: a strip `width` wide along the road's edge on a tile's right
+               where its field is over 0.5, on its left where under -0.5 (of the path's direction),
+               tile i's in `colours[i % len(colours)]` (none beyond the fields' tiles)
   score:       optional: the simulator's printed score (`painted_score`)
   shift:       optional [x, y] frame pixels the picture sits off the view's geometry (default 0, 0)
 
 The road is carried on straight for EXTEND units past the path's first and last points (the track goes
 on beyond them). What it leaves out: parts of the track the path's points do not reach (a loop of
-the track passing near the car) and the field's edge 333 u from the centre; the kerbs follow the
-path's bends segment by segment, not CarRacing's track point by point.
+the track passing near the car) and the field's edge 333 u from the centre.
 """
 
 from __future__ import annotations
@@ -47,7 +50,8 @@ from worldsim.model.painted_score import PaintedScore, check_score
 
 KEYS = {"ground", "squares", "road", "road_half_width", "keep", "car", "tiles", "score", "shift"}
 TILE_KEYS = {"phase", "anchor", "cycle", "length", "shades"}
-KERB_KEYS = {"width", "turn", "colours"}
+TILE_OPTIONS = {"first", "touched", "kerbs"}
+KERB_KEYS = {"fields", "width", "colours"}
 
 
 def check_paint(paint, view: dict, state_fields: list[str] | None = None) -> None:
@@ -82,22 +86,41 @@ def check_paint(paint, view: dict, state_fields: list[str] | None = None) -> Non
         check_score(paint["score"], state_fields)
     if "tiles" in paint:
         tiles = paint["tiles"]
-        if not (isinstance(tiles, dict) and set(tiles) - {"kerbs"} == TILE_KEYS):
-            raise ValueError(f"decoder_view: paint tiles is a dict of {', '.join(sorted(TILE_KEYS))}[, kerbs], got {tiles!r}")
-        kerbs = tiles.get("kerbs", {"width": 1, "turn": 0, "colours": [[0, 0, 0]]})
-        if not (
-            isinstance(kerbs, dict)
-            and set(kerbs) == KERB_KEYS
-            and all(isinstance(kerbs[k], (int, float)) and kerbs[k] >= 0 for k in ("width", "turn"))
-            and kerbs["width"] > 0
-            and isinstance(kerbs["colours"], (list, tuple))
-            and kerbs["colours"]
-            and all(colour(c) for c in kerbs["colours"])
-        ):
+        if not (isinstance(tiles, dict) and TILE_KEYS <= set(tiles) and not set(tiles) - TILE_KEYS - TILE_OPTIONS):
             raise ValueError(
-                "decoder_view: paint tiles kerbs is {width: units > 0, turn: rad >= 0, colours: [[r, g, b], ...]}, "
-                f"got {kerbs!r}"
+                f"decoder_view: paint tiles is a dict of {', '.join(sorted(TILE_KEYS))}[, first, touched, kerbs], got {tiles!r}"
             )
+
+        def fields(names, what):
+            if not (isinstance(names, (list, tuple)) and names and all(isinstance(n, str) for n in names)):
+                raise ValueError(f"decoder_view: paint tiles {what} must be a list of state fields, one per tile, got {names!r}")
+            if state_fields is not None and set(names) - set(state_fields):
+                raise ValueError(
+                    f"decoder_view: paint tiles {what} {sorted(set(names) - set(state_fields))} are not state fields"
+                )
+
+        if ("touched" in tiles or "kerbs" in tiles) and not isinstance(tiles.get("first"), int):
+            raise ValueError(
+                f"decoder_view: paint tiles first (the first field's tile offset) must be an integer, got {tiles.get('first')!r}"
+            )
+        if "touched" in tiles:
+            fields(tiles["touched"], "touched")
+        if "kerbs" in tiles:
+            kerbs = tiles["kerbs"]
+            if not (
+                isinstance(kerbs, dict)
+                and set(kerbs) == KERB_KEYS
+                and isinstance(kerbs["width"], (int, float))
+                and kerbs["width"] > 0
+                and isinstance(kerbs["colours"], (list, tuple))
+                and kerbs["colours"]
+                and all(colour(c) for c in kerbs["colours"])
+            ):
+                raise ValueError(
+                    "decoder_view: paint tiles kerbs is {fields: [...], width: units > 0, colours: [[r, g, b], ...]}, "
+                    f"got {kerbs!r}"
+                )
+            fields(kerbs["fields"], "kerbs fields")
         shades = tiles["shades"]
         if not (isinstance(shades, (list, tuple)) and shades and all(isinstance(v, (int, float)) for v in shades)):
             raise ValueError(f"decoder_view: paint tiles shades must be grey levels, got {shades!r}")
@@ -181,8 +204,12 @@ class PaintedGround(nn.Module):
         if self.tiles is not None:
             self.tile_phase = index(self.tiles["phase"])
             self.register_buffer("shades", torch.tensor(self.tiles["shades"], dtype=torch.float32) / 255, persistent=False)
-        self.kerbs = None if self.tiles is None else self.tiles.get("kerbs")
+        tiles = self.tiles or {}
+        self.first = tiles.get("first", 0)
+        self.touched = [index(f) for f in tiles.get("touched", [])]
+        self.kerbs = tiles.get("kerbs")
         if self.kerbs is not None:
+            self.kerb_fields = [index(f) for f in self.kerbs["fields"]]
             colours = torch.tensor(self.kerbs["colours"], dtype=torch.float32) / 255
             self.register_buffer("kerb_colours", colours, persistent=False)  # (C, 3)
 
@@ -230,8 +257,8 @@ class PaintedGround(nn.Module):
         (B, 1, S * S) and "kerb_colour" (B, 3, S * S), from each pixel's place along the path `arc`
         and its signed distance across it `lateral` (B, S * S; units: from the first of `points`,
         the extended path (B, M, 2), and to its left): the place in tiles from the anchor's phase,
-        a tile's shade and kerb colour blended into the next's over the pixel's extent across
-        their shared end."""
+        a tile's shade and kerb blended into the next's over the pixel's extent across their
+        shared end."""
         tiles, (pw, ph) = self.tiles, self.pixel
         segments = (points[:, 1:] - points[:, :-1]).norm(dim=-1)  # (B, M - 1)
         anchor = segments[:, : tiles["anchor"] + 1].sum(1, keepdim=True)  # the extension's first segment first
@@ -239,35 +266,44 @@ class PaintedGround(nn.Module):
         place = start + (arc - anchor) / tiles["length"]  # tile i covers (i - 1, i]
         end = torch.round(place)  # the nearest tile end: tile `end` before it, `end + 1` after
         after = (0.5 + (place - end) / ((pw + ph) / 2 / tiles["length"])).clamp(0.0, 1.0)
+        # the tile before the end, counted from the anchor's own tile and from the first field's
+        offset = (end - torch.ceil(start) - self.first).long()
+
+        def blend(before: torch.Tensor, later: torch.Tensor) -> torch.Tensor:
+            return before + after * (later - before)
 
         def by_tile(table: torch.Tensor) -> torch.Tensor:  # table (C, ...) -> (B, ..., S * S) per pixel
             count = len(table)
             before, later = table[torch.remainder(end, count).long()], table[torch.remainder(end + 1, count).long()]
-            blended = before + after[..., None] * (later - before) if table.dim() > 1 else before + after * (later - before)
+            blended = before + after[..., None] * (later - before) if table.dim() > 1 else blend(before, later)
             return blended.movedim(-1, 1) if table.dim() > 1 else blended[:, None]
 
-        out = {"shade": by_tile(self.shades)}
+        def per_tile(fields: list[int], clamp: bool) -> tuple[torch.Tensor, torch.Tensor]:
+            """The fields' values for the tile before each pixel's end and the one after (B, S * S)
+            each; beyond the fields' tiles the nearest end's (`clamp`) or 0."""
+            values = state[:, fields]  # (B, T)
+            count = len(fields)
+
+            def read(at: torch.Tensor) -> torch.Tensor:
+                got = values.gather(1, at.clamp(0, count - 1))
+                return got if clamp else got * ((at >= 0) & (at < count))
+
+            return read(offset), read(offset + 1)
+
+        shades = [self.shades[torch.remainder(end + k, len(self.shades)).long()] for k in (0, 1)]
+        if self.touched:
+            shades = [shade * (touched <= 0.5) for shade, touched in zip(shades, per_tile(self.touched, True), strict=True)]
+        out = {"shade": blend(*shades)[:, None]}
         if self.kerbs is None:
             return out
-        # a segment's bend: its turn at either end (per tile, the segment `length` tiles long)
-        # past the kerbs' threshold; the kerb on the inside of the sharper (a left bend's on the left)
-        chords = points[:, 1:] - points[:, :-1]
-        a, b = chords[:, :-1], chords[:, 1:]
-        turns = torch.atan2(a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0], (a * b).sum(-1))  # (B, M - 2) at inner points
-        per_tile = turns / (segments[:, 1:] / tiles["length"]).clamp(min=1e-6)
-        sharp = per_tile.abs() > self.kerbs["turn"]
-        kerbed = sharp[:, :-1] | sharp[:, 1:]  # segments 1 .. M - 3
-        sharper = torch.where(turns[:, :-1].abs() > turns[:, 1:].abs(), turns[:, :-1], turns[:, 1:])
-        side = torch.zeros_like(segments)
-        side[:, 1:-1] = kerbed * sharper.sign()  # the extensions have no bend
-        starts = segments.cumsum(1) - segments
-        segment = ((arc[:, :, None] >= starts[:, None, 1:]).sum(-1)).clamp(max=segments.shape[1] - 1)  # (B, S * S)
-        inside = side.gather(1, segment) * lateral.sign() > 0
+        # a kerb on a tile's right (+1) lines the road's edge right of the path (lateral < 0)
+        sides = per_tile(self.kerb_fields, False)
+        inside = [((side > 0.5) & (lateral < 0)) | ((side < -0.5) & (lateral > 0)) for side in sides]
         width, half = self.kerbs["width"], self.half_width
         across = lateral.abs()
         pixel = (pw + ph) / 2
         share = (0.5 + (across - half) / pixel).clamp(0.0, 1.0) - (0.5 + (across - half - width) / pixel).clamp(0.0, 1.0)
-        out["kerb"] = (share * inside)[:, None]
+        out["kerb"] = (share * blend(*(k.float() for k in inside)))[:, None]
         out["kerb_colour"] = by_tile(self.kerb_colours)
         return out
 

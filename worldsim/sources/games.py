@@ -20,8 +20,13 @@ Physical state (float32; "u" is a Box2D world unit, CarRacing's own length unit:
   shades and the kerbs' two colours follow the tile's index], score [the episode's reward so far;
   the dashboard prints it rounded, 0.1 more: CarRacing draws a frame before it charges the frame's
   time; an episode's first frame still shows the zoom-in's 5.0 of time, charged before the reward
-  is set to 0] and wheel{0..3}_phase [rad, each wheel's spin: the grey band drawn
-  on it; front left, front right, rear left, rear right].
+  is set to 0], wheel{0..3}_phase [rad, each wheel's spin: the grey band drawn
+  on it; front left, front right, rear left, rear right], then per road tile j = -4 .. +12 from the
+  car's own (`TILE_OFFSETS`; tile i covers track points (i - 1, i], the car's is the one its place
+  on the centre line lies in): tile{j}_touched [1 once anything touched the tile: CarRacing then
+  draws it in the plain road colour, its shade gone, and the road the car has driven over is plain]
+  and tile{j}_kerb [+1: a kerb on the tile's right (of the track's direction), -1 on its left, 0
+  none; CarRacing lays them on the inside of its sharp bends].
 """
 
 from __future__ import annotations
@@ -32,6 +37,11 @@ import numpy as np
 from worldsim.scenario import Scenario
 from worldsim.sources import track_view
 from worldsim.sources.base import Observation, Source, StateField, to_square_frame
+
+TILE_OFFSETS = tuple(range(-4, 13))  # the tiles the view shows: ~12 u behind the car, ~42 u ahead
+TOUCHED_FIELDS = tuple(f"tile{j:+d}_touched" for j in TILE_OFFSETS)
+KERB_FIELDS = tuple(f"tile{j:+d}_kerb" for j in TILE_OFFSETS)
+WHEEL_FIELDS = tuple(f"wheel{i}_phase" for i in range(4))
 
 STATE_FIELDS = (
     StateField("x", "u", "car position, x"),
@@ -50,14 +60,17 @@ STATE_FIELDS = (
     ),
     StateField("tile_phase", "rad", "the car's place on the centre line over 6 track points (2 pi: 6 tiles)"),
     StateField("score", "1", "the episode's reward so far, as the dashboard shows it"),
+    *(StateField(f, "rad", f"wheel {f[5]}'s spin angle (front left, front right, rear left, rear right)") for f in WHEEL_FIELDS),
+    *(StateField(f, "1", f"road tile {f[4:-8]} from the car's: 1 once touched (drawn plain)") for f in TOUCHED_FIELDS),
     *(
-        StateField(f"wheel{i}_phase", "rad", f"wheel {i}'s spin angle (front left, front right, rear left, rear right)")
-        for i in range(4)
+        StateField(f, "1", f"road tile {f[4:-5]} from the car's: kerb on its right (+1), left (-1), none (0)")
+        for f in KERB_FIELDS
     ),
 )
-# The fields only the painting reads (`worldsim.model.painted_ground`): the tiles' index, the score and
-# the wheels' spin. The frame shows them, but nothing in the car's or the road's motion depends on them.
-PAINT_FIELDS = ("tile_phase", "score", *(f"wheel{i}_phase" for i in range(4)))
+# The fields only the painting reads (`worldsim.model.painted_ground`): the tiles' index, the score,
+# the wheels' spin, which tiles are plain and which have kerbs. The frame shows them, but nothing in
+# the car's or the road's motion depends on them.
+PAINT_FIELDS = ("tile_phase", "score", *WHEEL_FIELDS, *TOUCHED_FIELDS, *KERB_FIELDS)
 TILE_CYCLE = 6  # track points: the tiles' shades repeat every 3 tiles, the kerbs' colours every 2
 ZOOM_FRAMES = 50  # CarRacing zooms in over its first second at 50 FPS
 # The ranges CarRacing's states keep to (None: unbounded on that side).
@@ -125,7 +138,7 @@ CAR = {
 SPINNING_CAR = {
     **CAR,
     "wheel_colour": [0, 0, 0],
-    "band": {"colour": [75, 75, 75], "phases": list(PAINT_FIELDS[2:]), "arc": 1.2},
+    "band": {"colour": [75, 75, 75], "phases": list(WHEEL_FIELDS), "arc": 1.2},
     "raster": {"window": [1000, 800], "render": [96, 96]},  # filled as pygame fills it, shrunk as the window is
 }
 PAINT = {
@@ -141,10 +154,13 @@ PAINT = {
     "shift": [-0.2, -0.2],
 }
 # With the state's PAINT_FIELDS: the tiles' shades (102, 104 and 107 by the tile's index along the
-# track, shown as 100, 102 and 105; not the kerbs: see KERBS), the printed score
-# (CarRacing's `f"{reward:04.0f}"` in pygame's default font at 42 points, white, centred at (60, 750)
-# of its 1000 x 800 window, shrunk to 96 x 96; the range covers an episode's: 500 steps cost at
-# most 100, a lap pays 1000; the dashboard is black left of its speed bar) and the wheels' bands.
+# track, shown as 100, 102 and 105; the plain road's where the tile was touched), CarRacing's kerbs
+# (BORDER = 8 / 6 u wide on the road's edge, white on even tiles, red on odd, where the state's kerb
+# fields lay them), the printed score (CarRacing's `f"{reward:04.0f}"` in pygame's default font at
+# 42 points, white, centred at (60, 750) of its 1000 x 800 window, shrunk to 96 x 96; the range
+# covers an episode's: 500 steps cost at most 100, a lap pays 1000; the dashboard is black left of
+# its speed bar) and the wheels' bands.
+KERBS = {"fields": list(KERB_FIELDS), "width": 8 / 6, "colours": [[253, 253, 253], [253, 0, 0]]}
 PAINT_WITH_FIELDS = {
     **PAINT,
     "car": SPINNING_CAR,
@@ -154,6 +170,9 @@ PAINT_WITH_FIELDS = {
         "cycle": TILE_CYCLE,
         "length": track_view.POINT_SPACING,
         "shades": [0, 2, 5],
+        "first": TILE_OFFSETS[0],
+        "touched": list(TOUCHED_FIELDS),
+        "kerbs": KERBS,
     },
     "score": {
         "field": "score",
@@ -169,21 +188,10 @@ PAINT_WITH_FIELDS = {
 }
 
 
-# CarRacing's kerbs: BORDER = 8 / 6 u wide, white on even tiles, red on odd, on the inside of bends
-# where the track turns by more than TRACK_TURN_RATE * 0.2 = 0.062 rad per point 4 points running
-# (and the 3 tiles before). Read off the view's 7 u segments, a turn of 0.08 per tile at either end
-# of one matched the frames' kerbs best of the rules tried (`scripts/painted_ground_match.py
-# --kerbs`: of the pixels either paints as kerb, both do 0.45), but kerbs painted where the frames
-# have none told the drawings of the simulator's own states apart more often than none at all
-# (`scripts/games_realism_tells.py --kerbs`; BENCHMARKS.md, "Games: what only the frame shows"):
-# not painted.
-KERBS = {"width": 8 / 6, "turn": 0.08, "colours": [[253, 253, 253], [253, 0, 0]]}
-
-
 def camera(paint: bool = True, fields: bool = True) -> dict:
     """CarRacing's camera for a decoder reading the state (`ModelConfig.decoder_view`): the ground's
     checker and the track's centre line for the decoder's cells and, with `paint`, the field,
-    squares, road, car, tiles' shades and score painted over its frames (`PAINT_WITH_FIELDS`, for
+    squares, road, car, tiles' shades, kerbs and score painted over its frames (`PAINT_WITH_FIELDS`, for
     a state with the `PAINT_FIELDS`; `fields=False`: `PAINT`, for one without them);
     `paint=False` is the camera the games models were trained with."""
     if not paint:
@@ -192,6 +200,31 @@ def camera(paint: bool = True, fields: bool = True) -> dict:
 
 
 CAMERA = camera()
+
+
+def kerb_sides(track) -> np.ndarray:
+    """(N,) per tile of CarRacing's `track` (its (alpha, beta, x, y) points; tile i lies between
+    points i - 1 and i): +1 where the simulator lays a kerb on the tile's right of the track's
+    direction, -1 on its left, 0 none. CarRacing's own rule (car_racing.py, `_create_track`): a
+    tile whose point and the 3 before it each turn by more than TRACK_TURN_RATE * 0.2 rad, all the
+    same way, and the 3 tiles before each such tile; the kerb on the side the track turns towards."""
+    from gymnasium.envs.box2d.car_racing import BORDER_MIN_COUNT, TRACK_TURN_RATE
+
+    beta = np.array([b for _, b, _, _ in track])
+    n = len(beta)
+    turn = beta - np.roll(beta, 1)  # point i's turn from point i - 1, as CarRacing takes it (no unwrapping)
+    border = np.zeros(n, bool)
+    for i in range(n):
+        run = turn[(i - np.arange(BORDER_MIN_COUNT)) % n]
+        border[i] = bool(np.all(np.abs(run) > TRACK_TURN_RATE * 0.2) and abs(np.sign(run).sum()) == BORDER_MIN_COUNT)
+    kerbed = border.copy()
+    for i in range(n):  # in place and in order, as CarRacing does: near the track's start it carries on
+        for back in range(BORDER_MIN_COUNT):
+            kerbed[(i - back) % n] |= kerbed[i]
+    # CarRacing puts the kerb at sign(beta[i - 1] - beta[i]) * (cos beta, sin beta) from point i;
+    # the track runs along (-sin beta, cos beta), so (cos beta, sin beta) is its right
+    side = np.sign(np.roll(beta, 1) - beta)
+    return np.where(kerbed, side, 0.0).astype(np.float32)
 
 
 class GamesSource(Source):
@@ -215,6 +248,7 @@ class GamesSource(Source):
             seed = self.scenario.spec["track_seed"]
         pixels, _ = self.env.reset(seed=seed)
         self.centre_line = np.array([(x, y) for _, _, x, y in self.core.track])  # (N, 2), the track's points
+        self.kerbs = kerb_sides(self.core.track)
         idle = np.zeros(3, dtype=np.float32)
         for _ in range(ZOOM_FRAMES):
             pixels, *_ = self.core.step(idle)
@@ -244,16 +278,27 @@ class GamesSource(Source):
         index = track_view.projected_index(self.centre_line, np.array(hull.position))
         tile = np.angle(np.exp(2j * np.pi * index / TILE_CYCLE))
         wheels = [float(np.angle(np.exp(1j * wheel.phase))) for wheel in car.wheels]
+        tiles = (int(np.ceil(index)) + np.array(TILE_OFFSETS)) % len(self.centre_line)
         state = np.concatenate(
             [
                 [hull.position[0], hull.position[1], speed, heading, hull.angularVelocity, off, progress, steering],
                 grass,
                 road,
                 [tile, self.core.reward, *wheels],
+                [self._touched(i) for i in tiles],
+                self.kerbs[tiles],
             ]
         ).astype(np.float32)
         frame = to_square_frame(pixels, self.frame_size)
         return Observation(frame, state, self.caption(state), reward, terminated, truncated, info)
+
+    def _touched(self, i: int) -> float:
+        """1.0 once tile i was touched: a wheel visited it, or a contact reset its colour to the
+        plain road's (CarRacing's contact listener does that for any body; tile i's own colour
+        is the road's plus 0.01 * (i % 3) * 255, so a tile with i % 3 == 0 shows no change)."""
+        tile = self.core.road[i]
+        shade = self.core.road_color + 0.01 * (i % 3) * 255
+        return float(tile.road_visited or not np.allclose(tile.color, shade))
 
     @staticmethod
     def caption(state: np.ndarray) -> str:

@@ -29,9 +29,11 @@ bent the way the car steered, and agents trained in it were paid for steering an
 progress are kept unchanged here. What only the frame shows moves with the car: the tiles' phase by
 the anchor's slide along the line, the score by the step's reward as `reward` reads it, and each
 wheel's spin by the distance rolled (a wheel rolls without slipping here, and stands while the
-brake locks it). On the grass the car often spins on (its yaw
-rate follows the wheels over seconds): there the prior's yaw rate is further off than holding the
-last one, and the learned correction must make up the difference. A prior whose yaw rate followed
+brake locks it); the tiles' touched and kerb flags ride with the tiles, the tiles under the car
+become touched, and the tiles coming into view get their kerbs from the track the prior lays.
+On the grass the car often spins on (its yaw rate follows the wheels over seconds): there the
+prior's yaw rate is further off than holding the last one, and the learned correction must make
+up the difference. A prior whose yaw rate followed
 the wheels that slowly on the grass predicted one step better but rolled the heading further off
 over 50 to 200 steps, where a dream lives.
 """
@@ -41,7 +43,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from worldsim.sources.games import FIELD_BOUNDS, PAINT_FIELDS, TILE_CYCLE
+from worldsim.sources.games import (
+    CAR_BOX,
+    FIELD_BOUNDS,
+    KERB_FIELDS,
+    PAINT_FIELDS,
+    TILE_CYCLE,
+    TILE_OFFSETS,
+    TOUCHED_FIELDS,
+    WHEEL_FIELDS,
+)
 from worldsim.sources.track_view import GRASS_PERIOD, OFFSETS, POINT_SPACING, field_names
 
 WHEELBASE, MAX_WHEEL_ANGLE, STEER_RATE = 3.24, 0.4, 3.0
@@ -77,6 +88,9 @@ FRAME_S, FRAMES = 0.02, 2
 REWARD_PER_UNIT, TILE_REACH, STEP_COST = 1.0, 9.0, 0.2
 # car_dynamics' wheels: radius WHEEL_R * SIZE = 0.54 u; a brake of 0.9 or more locks them.
 WHEEL_RADIUS, LOCKING_BRAKE = 27 * 0.02, 0.9
+# CarRacing lays a kerb where its track turns by more than TRACK_TURN_RATE * 0.2 = 0.062 rad per
+# point several points running: a chord of the view (2 points) turning by more than twice that.
+KERB_TURN = 2 * 0.31 * 0.2
 
 
 class CarPrior(nn.Module):
@@ -110,8 +124,11 @@ class CarPrior(nn.Module):
         self.register_buffer("steering_index", torch.tensor([self.steering or 0], dtype=torch.long), persistent=False)
         self.register_buffer("grass_index", torch.tensor(phases if self.grass else [], dtype=torch.long), persistent=False)
         # what only the frame shows (worldsim.sources.games.PAINT_FIELDS), where the state holds it
-        self.painted = all(f in state_fields for f in PAINT_FIELDS)
-        paint = [state_fields.index(f) for f in PAINT_FIELDS] if self.painted else []
+        # (a state recorded before the per-tile fields has the first six alone)
+        moving = ("tile_phase", "score", *WHEEL_FIELDS)
+        self.painted = all(f in state_fields for f in moving)
+        self.tiled = self.painted and all(f in state_fields for f in TOUCHED_FIELDS + KERB_FIELDS)
+        paint = [state_fields.index(f) for f in (PAINT_FIELDS if self.tiled else moving)] if self.painted else []
         self.register_buffer("paint_index", torch.tensor(paint, dtype=torch.long), persistent=False)
         # The centre-line samples, (right, ahead) per offset, and the two samples the line's
         # direction under the car is read from (those nearest behind and ahead of the car's place).
@@ -122,6 +139,7 @@ class CarPrior(nn.Module):
         self.tangent = (OFFSETS.index(max(o for o in OFFSETS if o < 0)), OFFSETS.index(min(o for o in OFFSETS if o > 0)))
         # Where each sample lies along the line from the car's place on it (track units).
         self.anchor = OFFSETS.index(0)
+        self.first_tile = int(TILE_OFFSETS[0])
         self.register_buffer("spacing", torch.tensor(OFFSETS, dtype=torch.float32) * POINT_SPACING, persistent=False)
         self.chord = float(self.spacing[-1] - self.spacing[-2])  # 7 u
         self.register_buffer("trend", torch.tensor(TRACK_TREND), persistent=False)
@@ -167,6 +185,9 @@ class CarPrior(nn.Module):
             out = out.index_copy(1, self.road_index, self._road(road, step, along, turned, noise).flatten(1))
             if self.painted:
                 painted = self._painted_fields(state, road, along, rolled * (brake < LOCKING_BRAKE))
+                if self.tiled:
+                    laid = out.index_select(1, self.road_index).unflatten(1, (-1, 2))
+                    painted = torch.cat([painted, self._tile_fields(state, road, along, laid)], -1)
                 out = out.index_copy(1, self.paint_index, painted)
         if self.grass:
             phase = state.index_select(1, self.grass_index) + 2 * torch.pi * moved / GRASS_PERIOD
@@ -179,12 +200,42 @@ class CarPrior(nn.Module):
         """(B, 6): the tiles' phase, score and wheels' spin after a step from state `before` (B, S)
         with road samples `road` (B, K, 2) in which the car's place slid `along` (B, 1) the line
         and the wheels rolled `rolled` (B,) units."""
-        tile, score, *wheels = before.index_select(1, self.paint_index).unbind(-1)
+        tile, score, *wheels = before.index_select(1, self.paint_index[:6]).unbind(-1)
         tile = tile + 2 * torch.pi / TILE_CYCLE * along[:, 0] / POINT_SPACING
         spun = torch.stack(wheels, -1) + (rolled / WHEEL_RADIUS)[:, None]
         parts = torch.cat([tile[:, None], (score + self._paid(road, along))[:, None], spun], -1)
         angles = torch.atan2(torch.sin(parts), torch.cos(parts))
         return torch.cat([angles[:, :1], parts[:, 1:2], angles[:, 2:]], -1)
+
+    def _tile_fields(self, before: torch.Tensor, road: torch.Tensor, along: torch.Tensor, laid: torch.Tensor) -> torch.Tensor:
+        """(B, 2 T): the tiles' touched and kerb fields after a step from state `before` (B, S),
+        with road samples `road` (B, K, 2) before it and `laid` after it, the car's place having
+        slid `along` (B, 1) the line. The fields ride with the tiles: where the car's own tile
+        changes, they shift by as many tiles. A tile coming into view ahead is untouched, with a
+        kerb on the inside of the farthest chord the prior laid where it turns more sharply than
+        CarRacing's kerbs' threshold; one coming into view behind (the car backing up) touched,
+        without a kerb. Then the tiles under the car (CAR_BOX along the line) are touched while
+        it is within reach of the road, as the reward takes it."""
+        fields = before.index_select(1, self.paint_index)
+        count = len(TOUCHED_FIELDS)
+        touched, kerb = fields[:, -2 * count : -count], fields[:, -count:]
+        start = torch.remainder(fields[:, 0], 2 * torch.pi) / (2 * torch.pi) * TILE_CYCLE  # the car's place, in points
+        moved = start + along[:, 0] / POINT_SPACING
+        shift = (torch.ceil(moved) - torch.ceil(start)).long()
+        source = torch.arange(count, device=before.device) + shift[:, None]  # (B, T): each tile's field before
+        ahead, behind = source >= count, source < 0
+        turn = chord_turns(laid)[:, -1:]
+        new_kerb = -torch.sign(turn) * (turn.abs() > KERB_TURN)  # a left turn (positive) kerbs the left (-1)
+        kept = source.clamp(0, count - 1)
+        touched = torch.where(ahead, 0.0, torch.where(behind, 1.0, touched.gather(1, kept)))
+        kerb = torch.where(ahead, new_kerb.expand_as(kerb), torch.where(behind, 0.0, kerb.gather(1, kept)))
+        # tile j (from the car's) covers (ceil(moved) + j - 1, ceil(moved) + j]; the car, its box
+        offsets = torch.arange(count, device=before.device) + self.first_tile
+        frac = (moved - torch.ceil(moved))[:, None]
+        _, behind_u, ahead_u = CAR_BOX
+        under = (offsets > frac - behind_u / POINT_SPACING) & (offsets < frac + ahead_u / POINT_SPACING + 1)
+        on_road = road[:, self.anchor].norm(dim=-1, keepdim=True) < TILE_REACH
+        return torch.cat([torch.where(under & on_road, 1.0, touched), kerb], -1)
 
     def reward(self, before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
         """(B,): what CarRacing pays for the step from state `before` to `after` (B, S each), read
