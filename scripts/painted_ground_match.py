@@ -8,11 +8,11 @@ the mean difference; the same in the car's window, beside a model's decoder draw
 white pixels outside the dashboard and the car's window): the share of frames showing 3 or more,
 in the frames and painted, and of the pixels either shows as kerb, the share both do. `--shift X,Y`
 paints with another shift of the picture (frame pixels), to see the fit of the one the camera uses.
-`--without TILES` paints without the state's per-tile fields (`touched`, `kerbs` or both,
-comma-separated), to see what each buys.
+`--no-midpoints` paints the path's chords alone, `--without TILES` paints without the state's
+per-tile fields (`touched`, `kerbs` or both, comma-separated), to see what each buys.
 
 Usage: python scripts/painted_ground_match.py [--data data/eval/games-long-wander] [--episodes 8]
-                                              [--every 10] [--checkpoint runs/games-speed] [--shift -0.2,-0.2]
+                                              [--every 10] [--checkpoint runs/games-speed] [--shift -0.2,-0.2] [--no-midpoints]
                                               [--without touched,kerbs]
 """
 
@@ -52,11 +52,14 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=10)
     parser.add_argument("--checkpoint", help="a games model whose decoder draws the car's window for comparison")
     parser.add_argument("--shift", help="X,Y: the picture's shift in frame pixels (default: the camera's)")
+    parser.add_argument("--no-midpoints", action="store_true", help="paint the path's chords alone (paint's midpoints off)")
     parser.add_argument("--without", default="", help="touched,kerbs: per-tile fields the painting leaves out")
     args = parser.parse_args()
     view = copy.deepcopy(CAMERA)
     if args.shift:
         view["paint"]["shift"] = [float(v) for v in args.shift.split(",")]
+    if args.no_midpoints:
+        view["paint"]["midpoints"] = False
     for part in filter(None, args.without.split(",")):
         if part not in ("touched", "kerbs"):
             parser.error(f"--without takes touched and/or kerbs, got {part!r}")

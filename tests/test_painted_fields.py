@@ -138,6 +138,20 @@ def test_touched_tiles_are_plain_and_kerbs_line_the_tiles_that_carry_them():
         check_view({**VIEW, "paint": {**PAINT, "tiles": bad}}, fields, ["heading", "gx", "gy"])
 
 
+def test_midpoints_put_a_coarsely_sampled_bend_back_on_its_line():
+    from worldsim.model.painted_ground import with_midpoints
+
+    angles = torch.linspace(0, 1.5, 6)  # every 0.3 rad of a circle of radius 10
+    circle = torch.stack([10 * angles.cos(), 10 * angles.sin()], -1)[None]
+    refined = with_midpoints(circle)
+    assert refined.shape == (1, 11, 2) and torch.equal(refined[:, ::2], circle)
+    off = (refined[0, 1::2].norm(dim=-1) - 10).abs()
+    chord = 10 - 10 * float(torch.cos(torch.tensor(0.15)))  # the chords' midpoints: 0.11 inside
+    assert float(off.max()) < chord / 10
+    line = torch.tensor([[[0.0, 0.0], [1.0, 2.0], [2.0, 4.0], [3.0, 6.0]]])
+    assert torch.allclose(with_midpoints(line)[0, 1::2], (line[0, 1:] + line[0, :-1]) / 2)
+
+
 def test_carracing_kerbs_are_read_as_the_simulator_lays_them():
     from worldsim.sources.games import GamesSource, kerb_sides
 
@@ -195,6 +209,32 @@ def test_the_prior_moves_what_only_the_frame_shows_with_the_car():
     assert float(wheels[0][0]) == pytest.approx(moved / WHEEL_RADIUS, rel=1e-3)  # rolled, not slipping
     assert all(float(w[1]) == 0 for w in wheels)  # locked
     assert "tile_phase" in CarPrior.KINEMATIC  # the learned correction leaves them alone
+
+
+def test_the_prior_carries_the_tiles_flags_with_the_tiles_and_touches_those_under_the_car():
+    from worldsim.model.physics.games import POINT_SPACING, CarPrior
+    from worldsim.sources.games import KERB_FIELDS, TILE_OFFSETS, TOUCHED_FIELDS
+
+    prior = CarPrior(NAMES)
+    touched, kerb = [NAMES.index(f) for f in TOUCHED_FIELDS], [NAMES.index(f) for f in KERB_FIELDS]
+    before = torch.zeros(3, len(NAMES))
+    before[:, NAMES.index("speed")] = 20.0  # 0.8 units a step along +y: 0.23 of a tile
+    before[:, NAMES.index("tile_phase")] = 2 * torch.pi * 0.9 / 6  # 0.1 of a tile before its tile's end
+    road = [(0.0, k * POINT_SPACING) for k in (-4, -2, 0, 2, 4, 6, 8, 10, 12)]
+    bend = [*road[:6], *((-c, y) for c, y in ((0.9, 30.0), (3.6, 36.5), (8.3, 42.0)))]  # turning left ahead
+    for row, points in enumerate((road, [(20.0, y) for _, y in road], bend)):  # the second: the car off the road
+        for k, (right, ahead) in zip((-4, -2, 0, 2, 4, 6, 8, 10, 12), points, strict=True):
+            before[row, NAMES.index(f"road{k:+d}_right")], before[row, NAMES.index(f"road{k:+d}_ahead")] = right, ahead
+    first = TILE_OFFSETS[0]
+    before[:, touched[: -first + 1]] = 1.0  # tiles -4 .. 0 driven over
+    before[:, kerb[5 - first]] = 1.0  # tile 5: a kerb on its right
+    after = prior(before, torch.zeros(3, 3))
+    # the car crossed into the next tile: every flag one tile nearer
+    assert after[0, kerb].tolist() == [0.0] * (4 - first) + [1.0] + [0.0] * (12 - 4)
+    assert after[0, touched].tolist() == [1.0] * (1 - first) + [0.0] * 12  # tile 0 under the car: touched
+    assert after[1, touched].tolist() == [1.0] * -first + [0.0] * 13  # off the road: nothing touched
+    assert after[2, kerb[-1]] == -1.0  # the new tile on the left bend's inside: a kerb on its left
+    assert after[0, kerb[-1]] == 0.0 and set(TOUCHED_FIELDS + KERB_FIELDS) <= set(CarPrior.KINEMATIC)
 
 
 def test_fields_added_to_a_trained_model_leave_every_learned_part_as_it_was():

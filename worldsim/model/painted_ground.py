@@ -34,6 +34,10 @@ The view's "paint" spec (needs the view's "ground" phases and "path"):
                tile i's in `colours[i % len(colours)]` (none beyond the fields' tiles)
   score:       optional: the simulator's printed score (`painted_score`)
   shift:       optional [x, y] frame pixels the picture sits off the view's geometry (default 0, 0)
+  midpoints:   optional, default false: the path's polyline gets a point between each two of its
+               points, on the cubic through them and their neighbours (the quadratic at its ends),
+               for a path whose points sample a smooth line coarsely (on a bend the chords cut
+               inside it)
 
 The road is carried on straight for EXTEND units past the path's first and last points (the track goes
 on beyond them). What it leaves out: parts of the track the path's points do not reach (a loop of
@@ -48,7 +52,7 @@ from torch import nn
 from worldsim.model.painted_car import PaintedCar, check_car
 from worldsim.model.painted_score import PaintedScore, check_score
 
-KEYS = {"ground", "squares", "road", "road_half_width", "keep", "car", "tiles", "score", "shift"}
+KEYS = {"ground", "squares", "road", "road_half_width", "keep", "car", "tiles", "score", "shift", "midpoints"}
 TILE_KEYS = {"phase", "anchor", "cycle", "length", "shades"}
 TILE_OPTIONS = {"first", "touched", "kerbs"}
 KERB_KEYS = {"fields", "width", "colours"}
@@ -75,6 +79,8 @@ def check_paint(paint, view: dict, state_fields: list[str] | None = None) -> Non
     box = lambda b: isinstance(b, (list, tuple)) and len(b) == 4 and all(isinstance(v, (int, float)) for v in b)  # noqa: E731
     if not (isinstance(keep, (list, tuple)) and all(box(b) and b[0] < b[2] and b[1] < b[3] for b in keep)):
         raise ValueError(f"decoder_view: paint keep must be [x0, y0, x1, y1] boxes with x0 < x1, y0 < y1, got {keep!r}")
+    if not isinstance(paint.get("midpoints", False), bool):
+        raise ValueError(f"decoder_view: paint midpoints must be true or false, got {paint['midpoints']!r}")
     shift = paint.get("shift", [0, 0])
     if not (
         isinstance(shift, (list, tuple)) and len(shift) == 2 and all(isinstance(v, (int, float)) and abs(v) <= 1 for v in shift)
@@ -151,6 +157,18 @@ def painted_origin(view: dict, frame_size: int) -> tuple[float, float]:
 EXTEND = 100.0
 
 
+def with_midpoints(points: torch.Tensor) -> torch.Tensor:
+    """(B, M, 2) polyline points (M >= 3) -> (B, 2 M - 1, 2): a point between each two, halfway
+    along the cubic through them and the points either side (Catmull-Rom: (-a + 9 b + 9 c - d) / 16),
+    along the quadratic through the end three for the end segments."""
+    a, b, c, d = points[:, :-3], points[:, 1:-2], points[:, 2:-1], points[:, 3:]
+    inner = (9 * (b + c) - a - d) / 16
+    first = 0.375 * points[:, :1] + 0.75 * points[:, 1:2] - 0.125 * points[:, 2:3]
+    last = 0.375 * points[:, -1:] + 0.75 * points[:, -2:-1] - 0.125 * points[:, -3:-2]
+    middles = torch.cat([first, inner, last], 1)  # (B, M - 1, 2)
+    return torch.cat([torch.stack([points[:, :-1], middles], 2).flatten(1, 2), points[:, -1:]], 1)
+
+
 def extended(points: torch.Tensor, length: float) -> torch.Tensor:
     """(B, M, 2) polyline points -> (B, M + 2, 2): each end carried on `length` along its last segment."""
 
@@ -190,6 +208,7 @@ class PaintedGround(nn.Module):
         self.period = float(view["ground"]["period"])
         self.path = [(index(r), index(a)) for r, a in view["path"]]
         self.half_width = float(paint["road_half_width"])
+        self.midpoints = bool(paint.get("midpoints", False))
         for name in ("ground", "squares", "road"):
             self.register_buffer(name, torch.tensor(paint[name], dtype=torch.float32).view(1, 3, 1, 1) / 255, persistent=False)
         # a pixel is kept from the decoder where any part of it lies in a keep box
@@ -223,7 +242,8 @@ class PaintedGround(nn.Module):
         a straight line across the road. Not differentiated: the pattern is the state's exact
         drawing, with nothing to learn."""
         (pw, ph), size = self.pixel, self.size
-        points = extended(torch.stack([torch.stack([state[:, r], state[:, a]], -1) for r, a in self.path], 1), EXTEND)
+        points = torch.stack([torch.stack([state[:, r], state[:, a]], -1) for r, a in self.path], 1)
+        points = extended(with_midpoints(points) if self.midpoints else points, EXTEND)
         coarse, arc, side = _distance_to_polyline(points, self.coarse[:, 0], self.coarse[:, 1], along=self.tiles is not None)
 
         def fine(values: torch.Tensor) -> torch.Tensor:
@@ -261,7 +281,8 @@ class PaintedGround(nn.Module):
         shared end."""
         tiles, (pw, ph) = self.tiles, self.pixel
         segments = (points[:, 1:] - points[:, :-1]).norm(dim=-1)  # (B, M - 1)
-        anchor = segments[:, : tiles["anchor"] + 1].sum(1, keepdim=True)  # the extension's first segment first
+        anchor_point = tiles["anchor"] * (2 if self.midpoints else 1)
+        anchor = segments[:, : anchor_point + 1].sum(1, keepdim=True)  # the extension's first segment first
         start = torch.remainder(state[:, self.tile_phase, None], 2 * torch.pi) / (2 * torch.pi) * tiles["cycle"]
         place = start + (arc - anchor) / tiles["length"]  # tile i covers (i - 1, i]
         end = torch.round(place)  # the nearest tile end: tile `end` before it, `end + 1` after

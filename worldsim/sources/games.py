@@ -152,6 +152,11 @@ PAINT = {
     # shrinking): fitted to the ground and the car (`scripts/painted_ground_match.py`: mean error
     # over painted pixels 1.43 grey levels, 1.82 unshifted)
     "shift": [-0.2, -0.2],
+    # the view's samples lie every second track point: on a bend their chords cut inside the
+    # track, its road and kerbs with them; a point between each two on the cubic through them
+    # (`painted_ground.with_midpoints`) brings the painting's mean error over painted pixels from
+    # 0.88 to 0.77 grey levels, its kerbs' overlap with the frames' from 0.61 to 0.71
+    "midpoints": True,
 }
 # With the state's PAINT_FIELDS: the tiles' shades (102, 104 and 107 by the tile's index along the
 # track, shown as 100, 102 and 105; the plain road's where the tile was touched), CarRacing's kerbs
