@@ -7,7 +7,9 @@ keep to (`lanes`; "road" is the domain's own, `worldsim.model.lanes`), the groun
 decoder's frames (`paint`, set in the model's `decoder_view`; "camera" is the domain camera's own,
 `worldsim.model.painted_ground`), state fields carried by the physics prior alone and read only by
 the painting (`carry`: a list of the source's field names, appended to the state with zero weights
-everywhere, `worldsim.model.carried_fields`; "paint": the domain's `PAINT_FIELDS`). This copies a checkpoint
+everywhere, `worldsim.model.carried_fields`; "paint": the domain's `PAINT_FIELDS`; the start
+bank's states get them from `--carry-from DATA`, a recording of the same episodes with those
+fields, or 0). This copies a checkpoint
 (weights, start-frame bank) into OUT with those options set in its config, after checking that the
 weights still load under them, so that one set of weights can be measured under each way of
 dreaming.
@@ -21,7 +23,7 @@ physical state alone (`decoder_input="state"`) is a renderer of that state, whic
 produced it; two runs that standardise the same fields alike (trained on the same data) can swap
 renderers. Nothing the dynamics, the reward or an agent on latent observations sees changes.
 
-Usage: python scripts/derive_checkpoint.py SOURCE OUT '{"prior_noise": true}' [--decoder-from RUN]
+Usage: python scripts/derive_checkpoint.py SOURCE OUT '{"prior_noise": true}' [--decoder-from RUN] [--carry-from DATA]
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ import numpy as np
 from safetensors.torch import load_file, save_file
 
 from worldsim import domains
+from worldsim.data import Dataset
+from worldsim.data.dataset import field_columns
 from worldsim.model.card import DISTILLED_FILES, REFLECT_FILES, TEXT_FILES
 from worldsim.model.carried_fields import add_fields, widen_text
 from worldsim.model.checkpoint import (
@@ -84,16 +88,39 @@ def graft_decoder(weights: dict, model: dict, donor: Path) -> tuple[dict, dict]:
     return weights, {**model, **{k: other[k] for k in DECODER_OWN if k in other}}
 
 
-def carry_bound_files(source: Path, staged: Path, old_fields: int, count: int) -> None:
-    """What is bound to the weights, widened for `count` fields carried after the first
-    `old_fields` (`carried_fields.add_fields`): the start bank's states (the new fields 0), the text
-    model (re-bound to the new weights) and the reflector (re-bound to the new text model)."""
+def carried_from(data: Dataset, frames: np.ndarray, carried: list[str]) -> np.ndarray:
+    """(N, C, F): the carried fields' recorded values for each of the start bank's contexts
+    `frames` (N, C, H, W, 3), from the episode of `data` that starts with those frames (a recording
+    of the same episodes with the fields); a ValueError names the contexts none starts with."""
+    columns = field_columns(data.source, carried, data.root)
+    context = frames.shape[1]
+    starts = {}
+    for index in range(len(data)):
+        episode = data.episode(index)
+        starts.setdefault(np.ascontiguousarray(episode.frames[:context]).tobytes(), episode.states[:context, columns])
+    found = [starts.get(np.ascontiguousarray(f).tobytes()) for f in frames]
+    missing = [i for i, states in enumerate(found) if states is None]
+    if missing:
+        raise ValueError(f"{data.root}: no episode starts with the frames of the start bank's contexts {missing}")
+    return np.stack(found).astype(np.float32)
+
+
+def carry_bound_files(source: Path, staged: Path, old_fields: int, carried: list[str], carry_from: Dataset | None = None) -> None:
+    """What is bound to the weights, widened for the fields `carried` after the first `old_fields`
+    (`carried_fields.add_fields`): the start bank's states (the new fields as `carry_from` recorded
+    them, else 0), the text model (re-bound to the new weights) and the reflector (re-bound to the
+    new text model)."""
+    count = len(carried)
     if (source / START_BANK).is_file():
         with np.load(source / START_BANK, allow_pickle=False) as bank:
             arrays = {k: bank[k] for k in bank.files}
         if "states" in arrays:
             states = arrays["states"]
-            arrays["states"] = np.concatenate([states, np.zeros((*states.shape[:-1], count), states.dtype)], -1)
+            if carry_from is not None:
+                added = carried_from(carry_from, arrays["frames"], carried)
+            else:
+                added = np.zeros((*states.shape[:-1], count), states.dtype)
+            arrays["states"] = np.concatenate([states, added.astype(states.dtype)], -1)
         tmp = staged / (START_BANK + ".tmp.npz")
         np.savez_compressed(tmp, **arrays)
         tmp.replace(staged / START_BANK)
@@ -120,6 +147,7 @@ def main() -> None:
     parser.add_argument("out", help="the derived checkpoint's directory (must not exist)")
     parser.add_argument("options", help="JSON object of model options to set ({} for none)")
     parser.add_argument("--decoder-from", type=Path, help="a run whose decoder draws the frames instead")
+    parser.add_argument("--carry-from", type=Path, help="a dataset recording the carried fields: the start bank's values of them")
     args = parser.parse_args()
     options = json.loads(args.options)
     if not isinstance(options, dict) or not (options or args.decoder_from):
@@ -143,6 +171,12 @@ def main() -> None:
         carried = options["carry"] = list(getattr(importlib.import_module(source_module), "PAINT_FIELDS", ()))
     if carried is not None and not (isinstance(carried, list) and carried and all(isinstance(f, str) for f in carried)):
         parser.error(f'carry must be a list of state field names or "paint", got {carried!r}')
+    if args.carry_from and not carried:
+        parser.error("--carry-from fills in carried fields: give carry in the options")
+    try:
+        carry_from = Dataset(args.carry_from) if args.carry_from else None
+    except (FileNotFoundError, ValueError) as exc:
+        parser.error(f"--carry-from: {exc}")
     if "paint" in model_options:  # the painting is part of the camera's spec: the view's "paint"
         paint = model_options.pop("paint")
         if not data["model"].get("decoder_view"):
@@ -186,7 +220,10 @@ def main() -> None:
             shutil.copy2(source / START_BANK, staged / START_BANK)
         write_json(staged / CONFIG, data)
         if carried:
-            carry_bound_files(source, staged, len(data["model"]["state_fields"]) - len(carried), len(carried))
+            try:
+                carry_bound_files(source, staged, len(data["model"]["state_fields"]) - len(carried), carried, carry_from)
+            except ValueError as exc:
+                parser.error(str(exc))
         try:
             load_model(staged)  # the weights load under the new options, or a clear error
         except CheckpointError as exc:

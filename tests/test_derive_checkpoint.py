@@ -119,3 +119,38 @@ def test_fields_only_the_painting_reads_are_carried_into_a_trained_model(tmp_pat
     with pytest.raises(SystemExit):
         derive(monkeypatch, out, tmp_path / "twice", '{"carry": ["score"]}')
     assert "['score'] already in the state" in capsys.readouterr().err
+
+
+def test_the_start_bank_takes_the_carried_fields_from_a_recording_of_its_episodes(tmp_path, monkeypatch, capsys):
+    import numpy as np
+
+    from worldsim.data import CollectRequest, Dataset, collect
+    from worldsim.model.start_bank import START_BANK
+    from worldsim.sources.games import PAINT_FIELDS, camera
+
+    monkeypatch.delenv("SDL_VIDEODRIVER", raising=False)
+    data_dir = tmp_path / "games"
+    collect(CollectRequest(domain="games", out=str(data_dir), episodes=2, max_steps=4, seed=3), workers=1, progress=False)
+    data = Dataset(data_dir)
+    names = [f["name"] for f in data.source["state_fields"]]
+    torch.manual_seed(0)
+    config, fields = games_kinematic(**DRAWS_STATE, decoder_view=camera(paint=False))
+    config.state_fields = [f for f in fields if f not in PAINT_FIELDS]
+    source = save_model(WorldModel(config), tmp_path / "speed")
+    kept = [names.index(f) for f in config.state_fields]
+    episodes = [data.episode(1), data.episode(0)]
+    np.savez(
+        source / START_BANK,
+        frames=np.stack([e.frames[:4] for e in episodes]),
+        states=np.stack([e.states[:4, kept] for e in episodes]),
+    )
+    out = tmp_path / "carried"
+    derive(monkeypatch, source, out, '{"carry": "paint", "paint": "camera"}', "--carry-from", str(data_dir))
+    carried = [names.index(f) for f in PAINT_FIELDS]
+    with np.load(out / START_BANK) as bank:
+        for entry, episode in zip(bank["states"], episodes, strict=True):
+            assert np.array_equal(entry[:, -len(PAINT_FIELDS) :], episode.states[:4, carried])
+    np.savez(source / START_BANK, frames=np.zeros((1, 4, 64, 64, 3), np.uint8), states=np.zeros((1, 4, config.state_dim)))
+    with pytest.raises(SystemExit):
+        derive(monkeypatch, source, tmp_path / "unmatched", '{"carry": "paint"}', "--carry-from", str(data_dir))
+    assert "no episode starts with the frames of the start bank's contexts [0]" in capsys.readouterr().err
