@@ -208,6 +208,10 @@ def test_the_prior_moves_what_only_the_frame_shows_with_the_car():
     assert float(score[0]) == pytest.approx(10.0 + float(prior.reward(before, after)[0]))
     assert float(wheels[0][0]) == pytest.approx(moved / WHEEL_RADIUS, rel=1e-3)  # rolled, not slipping
     assert all(float(w[1]) == 0 for w in wheels)  # locked
+    rates = after[:, [NAMES.index(f"wheel{i}_omega") for i in range(4)]]
+    assert (rates[1] == 0).all() and (rates[0] > 0).all()  # the brake stops them; coasting, they follow the road
+    spun = prior(before, torch.tensor([[0.0, 1.0, 0.0]]).expand(2, -1))[0, [NAMES.index(f"wheel{i}_omega") for i in range(4)]]
+    assert spun[2] > spun[0] and spun[2] > rates[0, 2]  # under gas the driven rear wheels spin up
     assert "tile_phase" in CarPrior.KINEMATIC  # the learned correction leaves them alone
 
 
@@ -270,3 +274,27 @@ def test_fields_added_to_a_trained_model_leave_every_learned_part_as_it_was():
     with pytest.raises(ValueError, match=r"\['score'\] already in the state"):
         add_fields(weights, options, ["score"])
     assert json.loads(json.dumps(options))["state_fields"][-n:] == carried
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"window": [1000]}, "window must be"),
+        ({"box": [0, 700, 900, 800]}, "box must be"),
+        ({"colour": [0, 0]}, "colour must be"),
+        ({"bars": [{"field": "speed"}]}, "bars are dicts of"),
+        ({"grows": "down"}, "grows up or right"),
+        ({"reach": 0}, "reach a positive integer"),
+        ({"field": "rpm"}, "'rpm' is not a state field"),
+    ],
+)
+def test_bad_dashboard_is_named(change, message):
+    from worldsim.model.painted_dashboard import check_dashboard
+    from worldsim.sources.games import DASHBOARD
+
+    bar = DASHBOARD["bars"][0]
+    spec = {**DASHBOARD, **{k: v for k, v in change.items() if k in DASHBOARD}}
+    if set(change) & set(bar):
+        spec["bars"] = [{**bar, **change}]
+    with pytest.raises(ValueError, match=message):
+        check_dashboard(spec, NAMES)

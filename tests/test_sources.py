@@ -8,7 +8,7 @@ from worldsim.sources.base import to_square_frame
 DOMAIN_CASES = [
     ("driving", {}, 29, "lanes"),
     ("robotics", {}, 8, "block"),
-    ("games", {}, 68, "u/s"),
+    ("games", {}, 72, "u/s"),
     ("any", {"env_id": "CartPole-v1"}, 0, "CartPole-v1"),
 ]
 

@@ -8,8 +8,8 @@ faint grid over the grass (BENCHMARKS.md, "Games: the ground painted"). Where th
 geometry of the state, it is painted instead, each pixel the share of its box that the pattern
 covers, in closed form (the simulator shrinks its 1000 x 800 window to the frame by averaging); the
 body the camera follows is painted over it (`painted_car`), and the decoder's own pixels are kept
-only in the view's `keep` boxes (CarRacing's dashboard, whose score and wheel-speed bars the state
-does not hold).
+only in the view's `keep` boxes (CarRacing's dashboard, where a state without the fields its score
+and bars show does not paint it).
 
 The view's "paint" spec (needs the view's "ground" phases and "path"):
   ground:      [r, g, b] the field's colour (0..255)
@@ -33,6 +33,8 @@ The view's "paint" spec (needs the view's "ground" phases and "path"):
                where its field is over 0.5, on its left where under -0.5 (of the path's direction),
                tile i's in `colours[i % len(colours)]` (none beyond the fields' tiles)
   score:       optional: the simulator's printed score (`painted_score`)
+  dashboard:   optional: the simulator's dashboard strip and its bars (`painted_dashboard`), under
+               the score
   shift:       optional [x, y] frame pixels the picture sits off the view's geometry (default 0, 0)
   midpoints:   optional, default false: the path's polyline gets a point between each two of its
                points, on the cubic through them and their neighbours (the quadratic at its ends),
@@ -50,9 +52,10 @@ import torch
 from torch import nn
 
 from worldsim.model.painted_car import PaintedCar, check_car
+from worldsim.model.painted_dashboard import PaintedDashboard, check_dashboard
 from worldsim.model.painted_score import PaintedScore, check_score
 
-KEYS = {"ground", "squares", "road", "road_half_width", "keep", "car", "tiles", "score", "shift", "midpoints"}
+KEYS = {"ground", "squares", "road", "road_half_width", "keep", "car", "tiles", "score", "dashboard", "shift", "midpoints"}
 TILE_KEYS = {"phase", "anchor", "cycle", "length", "shades"}
 TILE_OPTIONS = {"first", "touched", "kerbs"}
 KERB_KEYS = {"fields", "width", "colours"}
@@ -90,6 +93,8 @@ def check_paint(paint, view: dict, state_fields: list[str] | None = None) -> Non
         check_car(paint["car"], state_fields)
     if "score" in paint:
         check_score(paint["score"], state_fields)
+    if "dashboard" in paint:
+        check_dashboard(paint["dashboard"], state_fields)
     if "tiles" in paint:
         tiles = paint["tiles"]
         if not (isinstance(tiles, dict) and TILE_KEYS <= set(tiles) and not set(tiles) - TILE_KEYS - TILE_OPTIONS):
@@ -219,6 +224,7 @@ class PaintedGround(nn.Module):
         self.register_buffer("painted", (~kept).float()[None, None], persistent=False)
         self.car = PaintedCar(view, state_fields, frame_size) if "car" in paint else None
         self.score = PaintedScore(paint["score"], state_fields, frame_size) if "score" in paint else None
+        self.dashboard = PaintedDashboard(paint["dashboard"], state_fields, frame_size) if "dashboard" in paint else None
         self.tiles = paint.get("tiles")
         if self.tiles is not None:
             self.tile_phase = index(self.tiles["phase"])
@@ -335,6 +341,8 @@ class PaintedGround(nn.Module):
         if "kerb" in tiles:
             ground = ground + tiles["kerb"] * (tiles["kerb_colour"] - ground)
         frames = frames + self.painted * (ground - frames)
+        if self.dashboard is not None:
+            frames = self.dashboard(frames, state)
         if self.score is not None:
             frames = self.score(frames, state)
         return frames if self.car is None else self.car(frames, state)

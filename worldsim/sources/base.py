@@ -76,7 +76,7 @@ class Source(abc.ABC):
     def _step(self, action) -> Observation: ...
 
     def reset(self, seed: int | None = None) -> Observation:
-        self.last = self._reset(seed)
+        self.last = self._checked(self._reset(seed))
         return self.last
 
     def step(self, action) -> Observation:
@@ -86,8 +86,18 @@ class Source(abc.ABC):
             raise RuntimeError(f"{type(self).__name__}.step() called after the episode ended; call reset()")
         if not self.action_space.contains(_as_action(action, self.action_space)):
             raise ValueError(f"action {action!r} is outside the action space {self.action_space}")
-        self.last = self._step(_as_action(action, self.action_space))
+        self.last = self._checked(self._step(_as_action(action, self.action_space)))
         return self.last
+
+    def _checked(self, observation: Observation) -> Observation:
+        """The observation, once its state holds one value per declared field: a dataset records
+        the fields' names beside the states, and a mismatch would shift every column after it."""
+        if observation.state.shape != (len(self.state_fields),):
+            raise RuntimeError(
+                f"{type(self).__name__} observed a state of shape {observation.state.shape}, "
+                f"but declares {len(self.state_fields)} state fields"
+            )
+        return observation
 
     def close(self) -> None:
         self.env.close()

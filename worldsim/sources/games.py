@@ -26,7 +26,9 @@ Physical state (float32; "u" is a Box2D world unit, CarRacing's own length unit:
   on the centre line lies in): tile{j}_touched [1 once anything touched the tile: CarRacing then
   draws it in the plain road colour, its shade gone, and the road the car has driven over is plain]
   and tile{j}_kerb [+1: a kerb on the tile's right (of the track's direction), -1 on its left, 0
-  none; CarRacing lays them on the inside of its sharp bends].
+  none; CarRacing lays them on the inside of its sharp bends], then wheel{0..3}_omega [rad/s, each
+  wheel's spin rate: the dashboard's four ABS bars; the rear wheels spin faster than they roll
+  under gas, all four stop when the brake locks them].
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ TILE_OFFSETS = tuple(range(-4, 13))  # the tiles the view shows: ~12 u behind th
 TOUCHED_FIELDS = tuple(f"tile{j:+d}_touched" for j in TILE_OFFSETS)
 KERB_FIELDS = tuple(f"tile{j:+d}_kerb" for j in TILE_OFFSETS)
 WHEEL_FIELDS = tuple(f"wheel{i}_phase" for i in range(4))
+OMEGA_FIELDS = tuple(f"wheel{i}_omega" for i in range(4))
 
 STATE_FIELDS = (
     StateField("x", "u", "car position, x"),
@@ -66,11 +69,12 @@ STATE_FIELDS = (
         StateField(f, "1", f"road tile {f[4:-5]} from the car's: kerb on its right (+1), left (-1), none (0)")
         for f in KERB_FIELDS
     ),
+    *(StateField(f, "rad/s", f"wheel {f[5]}'s spin rate (the dashboard's ABS bar)") for f in OMEGA_FIELDS),
 )
 # The fields only the painting reads (`worldsim.model.painted_ground`): the tiles' index, the score,
-# the wheels' spin, which tiles are plain and which have kerbs. The frame shows them, but nothing in
-# the car's or the road's motion depends on them.
-PAINT_FIELDS = ("tile_phase", "score", *WHEEL_FIELDS, *TOUCHED_FIELDS, *KERB_FIELDS)
+# the wheels' spin, which tiles are plain and which have kerbs, the wheels' spin rates. The frame
+# shows them, but nothing in the car's or the road's motion depends on them.
+PAINT_FIELDS = ("tile_phase", "score", *WHEEL_FIELDS, *TOUCHED_FIELDS, *KERB_FIELDS, *OMEGA_FIELDS)
 TILE_CYCLE = 6  # track points: the tiles' shades repeat every 3 tiles, the kerbs' colours every 2
 ZOOM_FRAMES = 50  # CarRacing zooms in over its first second at 50 FPS
 # The ranges CarRacing's states keep to (None: unbounded on that side).
@@ -166,8 +170,40 @@ PAINT = {
 # covers an episode's: 500 steps cost at most 100, a lap pays 1000; the dashboard is black left of
 # its speed bar) and the wheels' bands.
 KERBS = {"fields": list(KERB_FIELDS), "width": 8 / 6, "colours": [[253, 253, 253], [253, 0, 0]]}
+# CarRacing's dashboard (`_render_indicators`): the window's bottom 5/40 black; bars one 25 px
+# column wide growing up from 20 px above the bottom (the speed at 0.02 of 20 px per u/s, white; the
+# front wheels' spin rates at 0.01 of 20 px per rad/s, blue; the rear ones', violet), and from the
+# 500 and 750 px marks between 40 and 80 px above the bottom sideways (the front wheels' angle at
+# -10 columns of 25 px per rad, green; the yaw rate at -0.8 columns per rad/s, red). Its colours 2
+# levels darker, as the frames show them, come from the shrinking the tables go through.
+_S, _H = 1000 / 40, 800 / 40
+
+
+def _up(field, column, per_unit, colour):
+    base = [column * _S, 800 - _H, (column + 1) * _S, 800 - _H]
+    return {"field": field, "colour": colour, "base": base, "grows": "up", "per_unit": per_unit * _H, "reach": 80}
+
+
+def _right(field, column, per_unit, colour, reach):
+    base = [column * _S, 800 - 4 * _H, column * _S, 800 - 2 * _H]
+    return {"field": field, "colour": colour, "base": base, "grows": "right", "per_unit": per_unit * _S, "reach": reach}
+
+
+DASHBOARD = {
+    "window": [1000, 800],
+    "render": [96, 96],
+    "box": [0, 700, 1000, 800],
+    "colour": [0, 0, 0],
+    "bars": [
+        _up("speed", 5, 0.02, [255, 255, 255]),
+        *(_up(f, 7 + i, 0.01, [0, 0, 255] if i < 2 else [51, 0, 255]) for i, f in enumerate(OMEGA_FIELDS)),
+        _right("steering", 20, -10.0, [0, 255, 0], 120),
+        _right("angular_velocity", 30, -0.8, [255, 0, 0], 250),
+    ],
+}
 PAINT_WITH_FIELDS = {
-    **PAINT,
+    **{k: v for k, v in PAINT.items() if k != "keep"},  # the dashboard is painted too
+    "dashboard": DASHBOARD,
     "car": SPINNING_CAR,
     "tiles": {
         "phase": "tile_phase",
@@ -292,6 +328,7 @@ class GamesSource(Source):
                 [tile, self.core.reward, *wheels],
                 [self._touched(i) for i in tiles],
                 self.kerbs[tiles],
+                [wheel.omega for wheel in car.wheels],
             ]
         ).astype(np.float32)
         frame = to_square_frame(pixels, self.frame_size)

@@ -44,9 +44,9 @@ import torch
 from torch import nn
 
 from worldsim.sources.games import (
-    CAR_BOX,
     FIELD_BOUNDS,
     KERB_FIELDS,
+    OMEGA_FIELDS,
     PAINT_FIELDS,
     TILE_CYCLE,
     TILE_OFFSETS,
@@ -88,9 +88,29 @@ FRAME_S, FRAMES = 0.02, 2
 REWARD_PER_UNIT, TILE_REACH, STEP_COST = 1.0, 9.0, 0.2
 # car_dynamics' wheels: radius WHEEL_R * SIZE = 0.54 u; a brake of 0.9 or more locks them.
 WHEEL_RADIUS, LOCKING_BRAKE = 27 * 0.02, 0.9
+# The wheels' spin rates (rad/s; front left, front right, rear left, rear right) per step: the share
+# of the way to rolling they move, what full gas adds on the road and on the grass besides, and what
+# full brake takes. car_dynamics drives the rear wheels alone, which spin up on the grass. Least
+# squares one step ahead on data/games-wander (`scripts/fit_spin_rates.py`).
+SPIN = (
+    (0.054, 0.054, 0.039, 0.039),  # SPIN_FOLLOW
+    (1.33, 1.33, 3.57, 3.57),  # SPIN_GAS
+    (-1.93, -1.93, 1.86, 1.86),  # SPIN_GAS_GRASS
+    (7.44, 7.44, 15.0, 15.0),  # SPIN_BRAKE
+)
 # CarRacing lays a kerb where its track turns by more than TRACK_TURN_RATE * 0.2 = 0.062 rad per
-# point several points running: a chord of the view (2 points) turning by more than twice that.
-KERB_TURN = 2 * 0.31 * 0.2
+# point 4 points running, and on the 3 tiles before. A tile coming into view gets a kerb on the
+# inside where the farthest chord (2 points) turns by more than KERB_START rad, and keeps the
+# kerb of the tile before it while the chord turns the same way by more than KERB_GO_ON: of the
+# new tiles of data/games-wander's steps, that rule's kerb is wrong on 9 % (one threshold at most:
+# 12 % at 0.2 rad; `scripts/prior_step_error.py`'s kerb fields).
+KERB_START, KERB_GO_ON = 0.3, 0.05
+# The wheels touch the tiles (car_dynamics' wheels, 0.54 u long either side of their centres, 1.6 u
+# ahead of the car's and 1.64 behind): a tile is touched where they reach along the line, 2.18 u
+# behind the car's place to 2.14 ahead. Of the per-tile touched flags of data/eval/games-long-
+# wander's steps, the prior's next ones are off in 0.7 % (the hull's box, 2.4 behind to 2.6
+# ahead: 1.0 %; `scripts/prior_step_error.py data/eval/games-long-wander --episodes 16`).
+TOUCH_REACH = (2.18, 2.14)
 
 
 class CarPrior(nn.Module):
@@ -127,9 +147,10 @@ class CarPrior(nn.Module):
         # (a state recorded before the per-tile fields has the first six alone)
         moving = ("tile_phase", "score", *WHEEL_FIELDS)
         self.painted = all(f in state_fields for f in moving)
-        self.tiled = self.painted and all(f in state_fields for f in TOUCHED_FIELDS + KERB_FIELDS)
+        self.tiled = self.painted and all(f in state_fields for f in TOUCHED_FIELDS + KERB_FIELDS + OMEGA_FIELDS)
         paint = [state_fields.index(f) for f in (PAINT_FIELDS if self.tiled else moving)] if self.painted else []
         self.register_buffer("paint_index", torch.tensor(paint, dtype=torch.long), persistent=False)
+        self.register_buffer("spin", torch.tensor(SPIN), persistent=False)  # (4 terms, 4 wheels)
         # The centre-line samples, (right, ahead) per offset, and the two samples the line's
         # direction under the car is read from (those nearest behind and ahead of the car's place).
         names = field_names()
@@ -187,7 +208,9 @@ class CarPrior(nn.Module):
                 painted = self._painted_fields(state, road, along, rolled * (brake < LOCKING_BRAKE))
                 if self.tiled:
                     laid = out.index_select(1, self.road_index).unflatten(1, (-1, 2))
-                    painted = torch.cat([painted, self._tile_fields(state, road, along, laid)], -1)
+                    tiles = self._tile_fields(state, road, along, laid)
+                    rates = self._spin_rates(state, speed, gas, brake, on_grass)
+                    painted = torch.cat([painted, tiles, rates], -1)
                 out = out.index_copy(1, self.paint_index, painted)
         if self.grass:
             phase = state.index_select(1, self.grass_index) + 2 * torch.pi * moved / GRASS_PERIOD
@@ -212,30 +235,47 @@ class CarPrior(nn.Module):
         with road samples `road` (B, K, 2) before it and `laid` after it, the car's place having
         slid `along` (B, 1) the line. The fields ride with the tiles: where the car's own tile
         changes, they shift by as many tiles. A tile coming into view ahead is untouched, with a
-        kerb on the inside of the farthest chord the prior laid where it turns more sharply than
-        CarRacing's kerbs' threshold; one coming into view behind (the car backing up) touched,
-        without a kerb. Then the tiles under the car (CAR_BOX along the line) are touched while
-        it is within reach of the road, as the reward takes it."""
+        kerb on the inside of the farthest chord the prior laid where it turns sharply
+        (KERB_START, KERB_GO_ON); one coming into view behind (the car backing up) touched,
+        without a kerb. Then the tiles under the car's wheels (TOUCH_REACH along the line) are
+        touched while it is within reach of the road, as the reward takes it."""
         fields = before.index_select(1, self.paint_index)
-        count = len(TOUCHED_FIELDS)
-        touched, kerb = fields[:, -2 * count : -count], fields[:, -count:]
+        count, first = len(TOUCHED_FIELDS), PAINT_FIELDS.index(TOUCHED_FIELDS[0])
+        touched, kerb = fields[:, first : first + count], fields[:, first + count : first + 2 * count]
         start = torch.remainder(fields[:, 0], 2 * torch.pi) / (2 * torch.pi) * TILE_CYCLE  # the car's place, in points
         moved = start + along[:, 0] / POINT_SPACING
         shift = (torch.ceil(moved) - torch.ceil(start)).long()
         source = torch.arange(count, device=before.device) + shift[:, None]  # (B, T): each tile's field before
         ahead, behind = source >= count, source < 0
         turn = chord_turns(laid)[:, -1:]
-        new_kerb = -torch.sign(turn) * (turn.abs() > KERB_TURN)  # a left turn (positive) kerbs the left (-1)
+        inside = -torch.sign(turn)  # a left turn (positive) kerbs the left (-1)
+        going_on = (kerb[:, -1:] == inside) & (turn.abs() > KERB_GO_ON)
+        new_kerb = inside * ((turn.abs() > KERB_START) | going_on)
         kept = source.clamp(0, count - 1)
         touched = torch.where(ahead, 0.0, torch.where(behind, 1.0, touched.gather(1, kept)))
         kerb = torch.where(ahead, new_kerb.expand_as(kerb), torch.where(behind, 0.0, kerb.gather(1, kept)))
         # tile j (from the car's) covers (ceil(moved) + j - 1, ceil(moved) + j]; the car, its box
         offsets = torch.arange(count, device=before.device) + self.first_tile
         frac = (moved - torch.ceil(moved))[:, None]
-        _, behind_u, ahead_u = CAR_BOX
+        behind_u, ahead_u = TOUCH_REACH
         under = (offsets > frac - behind_u / POINT_SPACING) & (offsets < frac + ahead_u / POINT_SPACING + 1)
         on_road = road[:, self.anchor].norm(dim=-1, keepdim=True) < TILE_REACH
         return torch.cat([torch.where(under & on_road, 1.0, touched), kerb], -1)
+
+    def _spin_rates(
+        self, before: torch.Tensor, speed: torch.Tensor, gas: torch.Tensor, brake: torch.Tensor, on_grass: torch.Tensor
+    ) -> torch.Tensor:
+        """(B, 4): the wheels' spin rates after a step from state `before` (B, S) ending at `speed`
+        (B,) under `gas` (the push's share, 0..1), `brake` and the share of wheels `on_grass` (B,
+        each): each rate moves towards rolling (speed / radius) by SPIN_FOLLOW of the way, up by
+        SPIN_GAS under gas (and SPIN_GAS_GRASS more on the grass, where the driven rear wheels spin),
+        towards 0 by SPIN_BRAKE under the brake, and stops under a locking brake."""
+        rates = before.index_select(1, self.paint_index[PAINT_FIELDS.index(OMEGA_FIELDS[0]) :])
+        rolling = (speed / WHEEL_RADIUS)[:, None]
+        follow, push, grass, stop = self.spin.unbind(0)
+        rates = rates + follow * (rolling - rates) + (push + grass * on_grass[:, None]) * gas[:, None]
+        rates = rates.sign() * (rates.abs() - stop * brake[:, None]).clamp(min=0.0)
+        return rates * (brake < LOCKING_BRAKE)[:, None]
 
     def reward(self, before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
         """(B,): what CarRacing pays for the step from state `before` to `after` (B, S each), read
