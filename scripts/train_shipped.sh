@@ -254,10 +254,14 @@ for domain in $domains; do
       [[ -f runs/games-speed/model.safetensors ]] || "$0" games-speed
       # The ground (field, grass squares, road) painted over its frames as CarRacing draws them
       # (BENCHMARKS.md, "Games: the ground painted"), and what only the frame shows, the tiles'
-      # shades, the printed score and the wheels' spin, carried in the state by the car prior and
-      # painted too ("Games: what only the frame shows"); the weights as they are, given zero
-      # columns for the carried fields (worldsim.model.carried_fields).
-      python scripts/derive_checkpoint.py runs/games-speed runs/games '{"prior_noise": true, "carry": "paint", "paint": "camera"}'
+      # shades, which tiles were touched and which carry kerbs, the printed score, the wheels' spin
+      # and the dashboard's bars, carried in the state by the car prior and painted too ("Games:
+      # what only the frame shows", "Games: kerbs, touched tiles and the dashboard"); the weights
+      # as they are, given zero columns for the carried fields (worldsim.model.carried_fields), the
+      # start bank's values of them read from the recording of its episodes.
+      rm -rf runs/games
+      python scripts/derive_checkpoint.py runs/games-speed runs/games '{"prior_noise": true, "carry": "paint", "paint": "camera"}' \
+        --carry-from data/games-wander
       ;;
     games-v2)
       # The games model shipped before (world model v2; BENCHMARKS.md, "Games: drawing the road from

@@ -1,7 +1,8 @@
 """State fields added to a trained checkpoint that no learned part reads or writes.
 
 Some of what a frame shows moves by rule alone and steers nothing: CarRacing's tiles' index along the
-track, its printed score, the wheels' spin (`worldsim.sources.games.PAINT_FIELDS`). A model trained on
+track, its printed score, the wheels' spin, the touched tiles and kerbs, the dashboard's spin-rate
+bars (`worldsim.sources.games.PAINT_FIELDS`). A model trained on
 a state without them can carry them unchanged in every weight: each is appended to the physical
 state (a plain, unstandardised field: mean 0, std 1), its code column in the latent sits after the
 old fields' (before the angles' appended sines), every layer that reads the state code or the
@@ -11,7 +12,8 @@ be among its `KINEMATIC` fields, so the learned correction leaves them alone), a
 reads them. The filter reads each as 0 off a real frame, and so does a prompt's generated scene.
 
 `add_fields` returns the new weights and config; what is bound to the weights is carried along:
-the start-frame bank's states (the new fields 0), the text model (its scene encoder and generator
+the start-frame bank's states (the new fields 0, or their recorded values:
+`scripts/derive_checkpoint.py --carry-from`), the text model (its scene encoder and generator
 given the same zero columns and rows) and the reflector's record of the text model.
 """
 
