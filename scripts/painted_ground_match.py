@@ -2,8 +2,9 @@
 
 For held-out episodes (every `--every`-th step), the ground, road and car of `worldsim.sources.games`'
 CAMERA are painted from each frame's true state (`worldsim.model.painted_ground`) and compared with the
-frame: the share of painted pixels within 3 and 10 grey levels (the largest channel's difference) and
-the mean difference; the same in the car's window, beside a model's decoder drawing the same states
+frame: the share of painted pixels above the dashboard within 3 and 10 grey levels (the largest
+channel's difference) and the mean difference, and the same for the dashboard where it is painted;
+the same in the car's window and the dashboard, beside a model's decoder drawing the same states
 (`--checkpoint`); the share of frames whose printed score is within 1 level; and the kerbs (red or
 white pixels outside the dashboard and the car's window): the share of frames showing 3 or more,
 in the frames and painted, and of the pixels either shows as kerb, the share both do. `--shift X,Y`
@@ -12,8 +13,8 @@ paints with another shift of the picture (frame pixels), to see the fit of the o
 per-tile fields (`touched`, `kerbs` or both, comma-separated), to see what each buys.
 
 Usage: python scripts/painted_ground_match.py [--data data/eval/games-long-wander] [--episodes 8]
-                                              [--every 10] [--checkpoint runs/games-speed] [--shift -0.2,-0.2] [--no-midpoints]
-                                              [--without touched,kerbs]
+                                              [--every 10] [--checkpoint runs/games-speed] [--shift -0.2,-0.2]
+                                              [--no-midpoints] [--without touched,kerbs]
 """
 
 from __future__ import annotations
@@ -77,9 +78,13 @@ def main() -> None:
     frames, states, first = torch.cat(frames), torch.cat(states), torch.cat(first)
     painted = paint(torch.zeros_like(frames), states) * 255
     where = paint.painted[0, 0].bool()
+    if paint.dashboard is not None:  # the dashboard's pixels apart: painted from the state only with its fields
+        where[paint.dashboard.row :] = False
     diff = differences(painted, frames)
     print(f"{len(frames)} frames of {args.data}, shift {view['paint'].get('shift', [0, 0])}")
-    print(f"  painted pixels: {summary(diff[:, where])}")
+    print(f"  painted pixels above the dashboard: {summary(diff[:, where])}")
+    if paint.dashboard is not None:
+        print(f"  the dashboard: {summary(diff[:, paint.dashboard.row :])}")
     (r0, r1), (c0, c1) = paint.car.rows, paint.car.cols
     print(f"  the car's window, painted: {summary(diff[:, r0:r1, c0:c1])}")
     if paint.score is not None:  # an episode's first frame shows the zoom-in's time, not the state's score
@@ -94,6 +99,10 @@ def main() -> None:
         columns = model_columns(model, data)
         drawn = torch.from_numpy(draw_states(model.eval(), states[:, columns].numpy())).permute(0, 3, 1, 2).float()
         print(f"  the car's window, {args.checkpoint}'s drawing: {summary(differences(drawn, frames)[:, r0:r1, c0:c1])}")
+        if paint.dashboard is not None:
+            print(
+                f"  the dashboard, {args.checkpoint}'s drawing: {summary(differences(drawn, frames)[:, paint.dashboard.row :])}"
+            )
     ground = where.clone()
     ground[r0:r1, c0:c1] = False  # the car's red is not a kerb
     real, ours = kerbs(frames) & ground, kerbs(painted) & ground
