@@ -5,14 +5,19 @@ import numpy as np
 from script_modules import load_script
 
 from worldsim.model.painted_ground import PaintedGround
-from worldsim.sources.games import CAMERA, STATE_FIELDS
+from worldsim.sources.games import CAMERA, STATE_FIELDS, camera
 
 
 def test_the_dashboard_is_what_the_paint_keeps_and_the_car_box_holds_the_painted_car():
     tells = load_script("scripts/games_realism_tells.py")
     masks = tells.masks(64)
-    paint = PaintedGround(CAMERA, [f.name for f in STATE_FIELDS], 64)
-    assert np.array_equal(masks["dashboard"], paint.painted[0, 0].numpy() == 0)
+    names = [f.name for f in STATE_FIELDS]
+    paint = PaintedGround(CAMERA, names, 64)
+    dashboard = np.zeros((64, 64), bool)
+    dashboard[paint.dashboard.row :] = True  # painted from the state's fields
+    assert np.array_equal(masks["dashboard"], dashboard)
+    kept = PaintedGround(camera(fields=False), names, 64).painted[0, 0].numpy() == 0  # left to the decoder without them
+    assert np.array_equal(masks["dashboard"], kept)
     assert not (masks["car"] & masks["dashboard"]).any()
     (r0, r1), (c0, c1) = paint.car.rows, paint.car.cols
     car = np.zeros((64, 64))

@@ -268,9 +268,17 @@ def test_fields_added_to_a_trained_model_leave_every_learned_part_as_it_was():
         stepped = new.physical_state(b)[:, S:]
         prior = new.physics(new.physical_state(widened), new.action_physical(action))[:, S:]
         assert torch.allclose(stepped, prior, atol=1e-4)
-        # read off a frame, they are 0
+        # read off a frame, they are 0; through more frames, the prior steps them, as no frame tells them
         frames = torch.randint(0, 255, (2, 32, 32, 3), dtype=torch.uint8)
         assert torch.allclose(new.physical_state(new.encode(frames))[:, S:], torch.zeros(2, n), atol=1e-6)
+        assert new.config.carried_fields == carried
+        clip, actions = torch.randint(0, 255, (2, 3, 32, 32, 3), dtype=torch.uint8), torch.rand(2, 2, 3)
+        seen = new.physical_state(
+            new.unroll_posterior(new.encoder(new.frames_in(clip).flatten(0, 1)).view(2, 3, -1), actions)[0][:, 1]
+        )
+        first = new.physical_state(new.encode(clip[:, 0]))
+        stepped = new.physics(first, actions[:, 0])
+        assert torch.allclose(seen[:, S:], stepped[:, S:], atol=1e-4) and not torch.allclose(seen[:, S:], first[:, S:])
     with pytest.raises(ValueError, match=r"\['score'\] already in the state"):
         add_fields(weights, options, ["score"])
     assert json.loads(json.dumps(options))["state_fields"][-n:] == carried

@@ -9,7 +9,8 @@ old fields' (before the angles' appended sines), every layer that reads the stat
 latent gets a zero column for it and every layer that writes the state code a zero row. The
 learned parts then compute exactly what they did, the physics prior steps the new fields (they must
 be among its `KINEMATIC` fields, so the learned correction leaves them alone), and the painting
-reads them. The filter reads each as 0 off a real frame, and so does a prompt's generated scene.
+reads them. No frame tells the filter them (`ModelConfig.carried_fields`): it takes the prior's
+step of them through its frames, from 0 at the first; a prompt's generated scene holds them at 0.
 
 `add_fields` returns the new weights and config; what is bound to the weights is carried along:
 the start-frame bank's states (the new fields 0, or their recorded values:
@@ -81,7 +82,8 @@ def add_fields(
             last = _last_layer(weights, prefix)
             out[last + ".weight"] = _insert(out[last + ".weight"], 0, S, n)
             out[last + ".bias"] = _insert(out[last + ".bias"], 0, S, n)
-    return out, {**model, "state_fields": [*old, *fields]}
+    carried = [*model.get("carried_fields", []), *fields]
+    return out, {**model, "state_fields": [*old, *fields], "carried_fields": carried}
 
 
 def widen_text(weights: dict[str, torch.Tensor], config: dict[str, Any], at: int, count: int) -> tuple[dict, dict]:

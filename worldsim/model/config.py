@@ -113,6 +113,10 @@ class ModelConfig:
     # farthest road sample read the wheel into the track (drivers steer along the bends they see),
     # so the dream's road bent the way an agent steered. Needs "prior" or "kinematic" dynamics.
     prior_noise: bool = False
+    # Fields carried with zero weights (`worldsim.model.carried_fields`): no frame tells the
+    # filter them, so it takes the physics prior's step of them from the latent before (the first
+    # frame's, 0), as a filter takes its prediction where nothing is observed. Needs a prior.
+    carried_fields: list[str] = field(default_factory=list)
     # The dream's reward is the physics prior's reading of each step (its `reward(before, after)`;
     # CarRacing: the distance driven forward along the track while on it, less the time), not the
     # reward head's. The shipped games model's head, trained on what the simulator paid, read "car on
@@ -197,6 +201,11 @@ class ModelConfig:
         unknown = sorted(set(self.kinematic_fields) - set(self.state_fields))
         if unknown:
             raise ValueError(f"kinematic_fields {unknown} are not state fields")
+        unknown = sorted(set(self.carried_fields) - set(self.state_fields))
+        if unknown:
+            raise ValueError(f"carried_fields {unknown} are not state fields")
+        if self.carried_fields and self.dynamics == "delta":
+            raise ValueError("carried_fields are stepped by the physics prior: they need dynamics 'prior' or 'kinematic'")
         if self.angle_coding not in ANGLE_CODINGS:
             raise ValueError(f"angle_coding is one of {', '.join(ANGLE_CODINGS)}, got {self.angle_coding!r}")
         if not set(self.angle_fields) <= set(self.state_fields):

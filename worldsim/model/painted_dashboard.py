@@ -149,7 +149,7 @@ class PaintedDashboard(nn.Module):
         self.reach = [int(bar["reach"]) for bar in spec["bars"]]
 
     def forward(self, frames: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
-        strip = self.empty.expand(len(frames), -1, -1, -1).clone()
+        strip = frames[:, :, self.row :] * 0 + self.empty  # the batch's size taken from the frames, as an exported graph needs
         for i, (field, per_unit, reach, (c0, c1)) in enumerate(
             zip(self.fields, self.per_unit, self.reach, self.columns, strict=True)
         ):

@@ -99,6 +99,8 @@ class WorldModel(nn.Module):
         self.termination_head = mlp(c.latent_dim, H, 1)
         spec = domains.of_model(c.domain)
         self.physics = spec.load("prior")(c.state_fields) if S and spec.prior else None
+        carried = [c.state_fields.index(f) for f in c.carried_fields]
+        self.register_buffer("carried_index", torch.tensor(carried, dtype=torch.long), persistent=False)
         self.constrain = getattr(self.physics, "constrain", None) if c.dynamics != "delta" else None
         if c.dynamics != "delta" and self.physics is None:
             raise ValueError(f"dynamics {c.dynamics!r}: the {c.domain} domain has no physics prior (DomainSpec.prior)")
@@ -328,16 +330,28 @@ class WorldModel(nn.Module):
         s, h, z = self.split(latent)
         return self.gru(self.gru_in(torch.cat([z, s, action], -1)), h)
 
-    def observe(self, latent: torch.Tensor, action: torch.Tensor, embed: torch.Tensor, noise: torch.Tensor | None):
+    def observe(
+        self, latent: torch.Tensor, action: torch.Tensor, embed: torch.Tensor, noise: torch.Tensor | None, carry: bool = True
+    ):
         """One filtering step with a real frame's embedding. `action` are features, `noise` a
         `noise` draw or None (the posterior's mean or mode); returns the posterior latent and the
-        (prior, posterior) distributions' parameters for the KL term (`self.stochastic`)."""
+        (prior, posterior) distributions' parameters for the KL term (`self.stochastic`). `carry`:
+        the carried fields are the prior's step of `latent`'s (False: as read, 0; a first frame)."""
         h = self._advance(latent, action)
         prior = self.stochastic.params(self.prior_net(h))
         posterior = self.stochastic.params(self.posterior_net(torch.cat([h, embed], -1)))
         z = self.stochastic.sample(posterior, self._split_noise(noise)[0])
         parts = [self.wrap_state(self.state_net(torch.cat([h, embed], -1)))] if self.state_net else []
+        if parts and carry and self.config.carried_fields:
+            parts[0] = self._carried(parts[0], self.split(latent)[0], action)
         return torch.cat(parts + [h, z], -1), prior, posterior
+
+    def _carried(self, code: torch.Tensor, before: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """A posterior state code with the carried fields (`ModelConfig.carried_fields`), which no
+        frame tells, as the physics prior steps them from the state code `before` under `action`."""
+        state, stepped = self.denormalise_state(code), self.physics(self.denormalise_state(before), self.action_physical(action))
+        state = state.index_copy(1, self.carried_index, stepped.index_select(1, self.carried_index))
+        return self.normalise_state(state)
 
     def imagine_step(
         self,
@@ -466,7 +480,7 @@ class WorldModel(nn.Module):
             if t > 0 and actions is not None:
                 action = self.action_features(actions[:, t - 1])
             noise = None if generator is None else self.noise(B, generator)
-            latent, prior, posterior = self.observe(latent, action, embed[:, t], noise)
+            latent, prior, posterior = self.observe(latent, action, embed[:, t], noise, carry=t > 0)
             latents.append(latent)
             distributions.append((prior, posterior))
         return torch.stack(latents, 1), distributions

@@ -88,17 +88,13 @@ FRAME_S, FRAMES = 0.02, 2
 REWARD_PER_UNIT, TILE_REACH, STEP_COST = 1.0, 9.0, 0.2
 # car_dynamics' wheels: radius WHEEL_R * SIZE = 0.54 u; a brake of 0.9 or more locks them.
 WHEEL_RADIUS, LOCKING_BRAKE = 27 * 0.02, 0.9
-# The wheels' spin rates (rad/s; front left, front right, rear left, rear right) per step: the share
-# of the way to rolling they move, what full gas adds on the road and on the grass besides, and what
-# full brake takes. car_dynamics drives the rear wheels alone, which spin up on the grass. Least
-# squares one step ahead on data/games-wander (`python scripts/fit_spin_rates.py`): root-mean-square
-# error 1.78 rad/s front, 3.52 rear (holding the last rate: 2.01, 4.49).
-SPIN = (
-    (0.026, 0.026, 0.054, 0.054),  # SPIN_FOLLOW
-    (1.52, 1.52, 4.36, 4.36),  # SPIN_GAS
-    (-1.50, -1.50, 2.65, 2.65),  # SPIN_GAS_GRASS
-    (5.01, 5.01, 15.5, 15.5),  # SPIN_BRAKE
-)
+# The wheels' spin rates (rad/s), as car_dynamics steps them each frame: the engine drives the rear
+# wheels alone, by dt * ENGINE_POWER * gas / WHEEL_MOMENT_OF_INERTIA / (|omega| + 5) (so from rest
+# they spin up at once); a brake below 0.9 takes 15 * brake a frame, one at 0.9 or more stops them;
+# the tyre's grip pulls each towards rolling (omega * radius = the car's speed) with a force 82 per
+# u/s of difference, at most FRICTION_LIMIT (0.6 of it on the grass), which turns the wheel by
+# dt * force * radius / WHEEL_MOMENT_OF_INERTIA. (The sideways slip's share of the grip is left out.)
+ENGINE_POWER, WHEEL_INERTIA, FRICTION_LIMIT, GRIP_PER_SPEED, BRAKE_SPIN = 40000.0, 1.6, 400.0, 82.0, 15.0
 # CarRacing lays a kerb where its track turns by more than TRACK_TURN_RATE * 0.2 = 0.062 rad per
 # point 4 points running, and on the 3 tiles before. A tile coming into view gets a kerb on the
 # inside where the farthest chord (2 points) turns by more than KERB_START rad, and keeps the
@@ -151,7 +147,7 @@ class CarPrior(nn.Module):
         self.tiled = self.painted and all(f in state_fields for f in TOUCHED_FIELDS + KERB_FIELDS + OMEGA_FIELDS)
         paint = [state_fields.index(f) for f in (PAINT_FIELDS if self.tiled else moving)] if self.painted else []
         self.register_buffer("paint_index", torch.tensor(paint, dtype=torch.long), persistent=False)
-        self.register_buffer("spin", torch.tensor(SPIN), persistent=False)  # (4 terms, 4 wheels)
+        self.register_buffer("driven", torch.tensor([0.0, 0.0, 1.0, 1.0]), persistent=False)  # the rear wheels
         # The centre-line samples, (right, ahead) per offset, and the two samples the line's
         # direction under the car is read from (those nearest behind and ahead of the car's place).
         names = field_names()
@@ -182,7 +178,9 @@ class CarPrior(nn.Module):
         on_grass = state[:, self.off_track].clamp(0, 4) / 4 if self.off_track is not None else torch.zeros_like(speed)
         grip = LATERAL_GRIP * (1 - (1 - GRASS_GRIP) * on_grass)
         rolled = torch.zeros_like(speed)  # what the wheels roll over the step, units
+        speeds = []  # the speed as each frame begins
         for _ in range(FRAMES):
+            speeds.append(speed)
             turn = (aim - wheel).clamp(-STEER_RATE * FRAME_S, STEER_RATE * FRAME_S)
             wheel = (wheel + turn).clamp(-MAX_WHEEL_ANGLE, MAX_WHEEL_ANGLE)
             limit = grip / speed.clamp(min=1.0)  # the yaw rate the grip allows at this speed
@@ -210,7 +208,7 @@ class CarPrior(nn.Module):
                 if self.tiled:
                     laid = out.index_select(1, self.road_index).unflatten(1, (-1, 2))
                     tiles = self._tile_fields(state, road, along, laid)
-                    rates = self._spin_rates(state, speed, gas, brake, on_grass)
+                    rates = self._spin_rates(state, speeds, action[:, 1].clamp(0, 1), brake, on_grass)
                     painted = torch.cat([painted, tiles, rates], -1)
                 out = out.index_copy(1, self.paint_index, painted)
         if self.grass:
@@ -254,7 +252,7 @@ class CarPrior(nn.Module):
         new_kerb = inside * ((turn.abs() > KERB_START) | going_on)
         kept = source.clamp(0, count - 1)
         touched = torch.where(ahead, 0.0, torch.where(behind, 1.0, touched.gather(1, kept)))
-        kerb = torch.where(ahead, new_kerb.expand_as(kerb), torch.where(behind, 0.0, kerb.gather(1, kept)))
+        kerb = torch.where(ahead, new_kerb, torch.where(behind, 0.0, kerb.gather(1, kept)))  # (B, 1) broadcasts
         # tile j (from the car's) covers (ceil(moved) + j - 1, ceil(moved) + j]; the car, its box
         offsets = torch.arange(count, device=before.device) + self.first_tile
         frac = (moved - torch.ceil(moved))[:, None]
@@ -264,19 +262,23 @@ class CarPrior(nn.Module):
         return torch.cat([torch.where(under & on_road, 1.0, touched), kerb], -1)
 
     def _spin_rates(
-        self, before: torch.Tensor, speed: torch.Tensor, gas: torch.Tensor, brake: torch.Tensor, on_grass: torch.Tensor
+        self, before: torch.Tensor, speeds: list[torch.Tensor], gas: torch.Tensor, brake: torch.Tensor, on_grass: torch.Tensor
     ) -> torch.Tensor:
-        """(B, 4): the wheels' spin rates after a step from state `before` (B, S) ending at `speed`
-        (B,) under `gas` (the push's share, 0..1), `brake` and the share of wheels `on_grass` (B,
-        each): each rate moves towards rolling (speed / radius) by SPIN_FOLLOW of the way, up by
-        SPIN_GAS under gas (and SPIN_GAS_GRASS more on the grass, where the driven rear wheels spin),
-        towards 0 by SPIN_BRAKE under the brake, and stops under a locking brake."""
+        """(B, 4): the wheels' spin rates after a step from state `before` (B, S) over frames at
+        `speeds` (each (B,), the car's speed as each frame begins) under the action's `gas` and
+        `brake` (B, each, 0..1), with a share of the wheels `on_grass` (B,): car_dynamics' step of
+        them (ENGINE_POWER, BRAKE_SPIN, the grip's pull towards rolling)."""
         rates = before.index_select(1, self.paint_index[PAINT_FIELDS.index(OMEGA_FIELDS[0]) :])
-        rolling = (speed / WHEEL_RADIUS)[:, None]
-        follow, push, grass, stop = self.spin.unbind(0)
-        rates = rates + follow * (rolling - rates) + (push + grass * on_grass[:, None]) * gas[:, None]
-        rates = rates.sign() * (rates.abs() - stop * brake[:, None]).clamp(min=0.0)
-        return rates * (brake < LOCKING_BRAKE)[:, None]
+        engine = FRAME_S * ENGINE_POWER / WHEEL_INERTIA * gas[:, None] * self.driven
+        limit = (FRICTION_LIMIT * (1 - 0.4 * on_grass))[:, None]
+        locked = (brake >= LOCKING_BRAKE)[:, None]
+        for speed in speeds:
+            rates = rates + engine / (rates.abs() + 5.0)
+            slowed = rates.sign() * (rates.abs() - BRAKE_SPIN * brake[:, None]).clamp(min=0.0)
+            rates = torch.where(locked, torch.zeros_like(rates), slowed)
+            force = (GRIP_PER_SPEED * (rates * WHEEL_RADIUS - speed[:, None])).clamp(-limit, limit)
+            rates = rates - FRAME_S * force * WHEEL_RADIUS / WHEEL_INERTIA
+        return rates
 
     def reward(self, before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
         """(B,): what CarRacing pays for the step from state `before` to `after` (B, S each), read
