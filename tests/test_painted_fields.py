@@ -150,6 +150,8 @@ def test_midpoints_put_a_coarsely_sampled_bend_back_on_its_line():
     assert float(off.max()) < chord / 10
     line = torch.tensor([[[0.0, 0.0], [1.0, 2.0], [2.0, 4.0], [3.0, 6.0]]])
     assert torch.allclose(with_midpoints(line)[0, 1::2], (line[0, 1:] + line[0, :-1]) / 2)
+    with pytest.raises(ValueError, match="midpoints need a path of 3 points or more, got 2"):
+        check_view({**VIEW, "paint": {**PAINT, "midpoints": True}}, FIELDS, ["heading", "gx", "gy"])
 
 
 def test_carracing_kerbs_are_read_as_the_simulator_lays_them():
@@ -209,7 +211,9 @@ def test_the_prior_moves_what_only_the_frame_shows_with_the_car():
     assert float(wheels[0][0]) == pytest.approx(moved / WHEEL_RADIUS, rel=1e-3)  # rolled, not slipping
     assert all(float(w[1]) == 0 for w in wheels)  # locked
     rates = after[:, [NAMES.index(f"wheel{i}_omega") for i in range(4)]]
-    assert (rates[1] == 0).all() and (rates[0] > 0).all()  # the brake stops them; coasting, they follow the road
+    # a locking brake stops them each frame, and the grip turns them by at most 2.7 rad/s a frame
+    # after (car_dynamics' order); coasting, the grip pulls them towards rolling (37 rad/s)
+    assert (rates[1] <= 2.7 + 1e-4).all() and (rates[0] > rates[1]).all()
     spun = prior(before, torch.tensor([[0.0, 1.0, 0.0]]).expand(2, -1))[0, [NAMES.index(f"wheel{i}_omega") for i in range(4)]]
     assert spun[2] > spun[0] and spun[2] > rates[0, 2]  # under gas the driven rear wheels spin up
     assert "tile_phase" in CarPrior.KINEMATIC  # the learned correction leaves them alone

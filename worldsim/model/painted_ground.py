@@ -84,6 +84,8 @@ def check_paint(paint, view: dict, state_fields: list[str] | None = None) -> Non
         raise ValueError(f"decoder_view: paint keep must be [x0, y0, x1, y1] boxes with x0 < x1, y0 < y1, got {keep!r}")
     if not isinstance(paint.get("midpoints", False), bool):
         raise ValueError(f"decoder_view: paint midpoints must be true or false, got {paint['midpoints']!r}")
+    if paint.get("midpoints") and len(view["path"]) < 3:
+        raise ValueError(f"decoder_view: paint midpoints need a path of 3 points or more, got {len(view['path'])}")
     shift = paint.get("shift", [0, 0])
     if not (
         isinstance(shift, (list, tuple)) and len(shift) == 2 and all(isinstance(v, (int, float)) and abs(v) <= 1 for v in shift)

@@ -253,7 +253,7 @@ class CarPrior(nn.Module):
         kept = source.clamp(0, count - 1)
         touched = torch.where(ahead, 0.0, torch.where(behind, 1.0, touched.gather(1, kept)))
         kerb = torch.where(ahead, new_kerb, torch.where(behind, 0.0, kerb.gather(1, kept)))  # (B, 1) broadcasts
-        # tile j (from the car's) covers (ceil(moved) + j - 1, ceil(moved) + j]; the car, its box
+        # tile j (from the car's) covers (ceil(moved) + j - 1, ceil(moved) + j]; the wheels, TOUCH_REACH
         offsets = torch.arange(count, device=before.device) + self.first_tile
         frac = (moved - torch.ceil(moved))[:, None]
         behind_u, ahead_u = TOUCH_REACH
