@@ -164,6 +164,17 @@ def test_a_generated_carracing_state_is_put_back_in_the_simulators_ranges(tiny_r
     fields = ("x", "speed", "wheels_off_track", "progress")
     states = np.array([[5.0, -8.0, 10.0, 1.5], [6.0, 30.0, 2.0, 0.5]], np.float32)
     assert within_bounds(states, fields).tolist() == [[5.0, 0.0, 4.0, 1.0], [6.0, 30.0, 2.0, 0.5]]
+    # and what follows from the rest: wheels rolling at the car's speed, the road behind it driven over
+    from worldsim.sources.games import OMEGA_FIELDS, TOUCHED_FIELDS, WHEEL_RADIUS, with_derived_fields
+
+    names = ["speed", "wheels_off_track", *TOUCHED_FIELDS, *OMEGA_FIELDS]
+    made = np.zeros((2, len(names)), np.float32)
+    made[:, 0], made[1, 1] = 27.0, 4.0  # the second car off the track
+    derived = with_derived_fields(made, names)
+    assert np.allclose(derived[:, -4:], 27.0 / WHEEL_RADIUS)
+    behind = [names.index(f) for f in TOUCHED_FIELDS[:5]]  # tiles -4 .. 0
+    assert (derived[0, behind] == 1).all() and derived[0, names.index(TOUCHED_FIELDS[5])] == 0
+    assert (derived[1, 2:-4] == 0).all()
     model = load_model(tiny_run("games"))[0]
     f = list(model.config.state_fields)
     state = torch.zeros(1, len(f))

@@ -133,7 +133,7 @@ DOMAINS: dict[str, DomainSpec] = {
         programs="worldsim.behaviour.games:PROGRAMS",
         objects="worldsim.sources.objects:GAMES",
         attributes="worldsim.language.games:ATTRIBUTES",
-        state_derived="worldsim.sources.games:within_bounds",
+        state_derived="worldsim.sources.games:with_derived_fields",
         prior="worldsim.model.physics.games:CarPrior",
         camera="worldsim.sources.games:CAMERA",
     ),

@@ -77,8 +77,27 @@ STATE_FIELDS = (
 PAINT_FIELDS = ("tile_phase", "score", *WHEEL_FIELDS, *TOUCHED_FIELDS, *KERB_FIELDS, *OMEGA_FIELDS)
 TILE_CYCLE = 6  # track points: the tiles' shades repeat every 3 tiles, the kerbs' colours every 2
 ZOOM_FRAMES = 50  # CarRacing zooms in over its first second at 50 FPS
+WHEEL_RADIUS = 27 * 0.02  # car_dynamics' wheels, units
 # The ranges CarRacing's states keep to (None: unbounded on that side).
 FIELD_BOUNDS = {"speed": (0.0, None), "wheels_off_track": (0.0, 4.0), "progress": (0.0, 1.0)}
+
+
+def with_derived_fields(states: np.ndarray, fields: list[str] | tuple[str, ...]) -> np.ndarray:
+    """(N, S) states of scenes made elsewhere (a prompt's generated scene, whose generator holds the
+    fields only the painting reads at 0) `within_bounds`, with what follows from the rest: the
+    wheels rolling at the car's speed (the dashboard's ABS bars; at 0 a moving car showed none, and
+    a frame probe read such scenes as slow), and the tiles from the car's back, driven over, touched
+    where the car is on the track."""
+    states = within_bounds(states, fields)
+    fields = list(fields)
+    if "speed" in fields and set(OMEGA_FIELDS) <= set(fields):
+        rolling = states[:, fields.index("speed")] / WHEEL_RADIUS
+        states[:, [fields.index(f) for f in OMEGA_FIELDS]] = rolling[:, None]
+    if "wheels_off_track" in fields and set(TOUCHED_FIELDS) <= set(fields):
+        on_track = states[:, fields.index("wheels_off_track")] < 0.5
+        behind = [fields.index(f) for j, f in zip(TILE_OFFSETS, TOUCHED_FIELDS, strict=True) if j <= 0]
+        states[np.ix_(on_track, behind)] = 1.0
+    return states
 
 
 def within_bounds(states: np.ndarray, fields: list[str] | tuple[str, ...]) -> np.ndarray:

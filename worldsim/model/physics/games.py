@@ -52,6 +52,7 @@ from worldsim.sources.games import (
     TILE_OFFSETS,
     TOUCHED_FIELDS,
     WHEEL_FIELDS,
+    WHEEL_RADIUS,
 )
 from worldsim.sources.track_view import GRASS_PERIOD, OFFSETS, POINT_SPACING, field_names
 
@@ -87,7 +88,7 @@ FRAME_S, FRAMES = 0.02, 2
 # (409.7 paid, 435.5 read; 660.7 and 612.9), within 45 where it does not (-8.2 and -50.4).
 REWARD_PER_UNIT, TILE_REACH, STEP_COST = 1.0, 9.0, 0.2
 # car_dynamics' wheels: radius WHEEL_R * SIZE = 0.54 u; a brake of 0.9 or more locks them.
-WHEEL_RADIUS, LOCKING_BRAKE = 27 * 0.02, 0.9
+LOCKING_BRAKE = 0.9
 # The wheels' spin rates (rad/s), as car_dynamics steps them each frame: the engine drives the rear
 # wheels alone, by dt * ENGINE_POWER * gas / WHEEL_MOMENT_OF_INERTIA / (|omega| + 5) (so from rest
 # they spin up at once); a brake below 0.9 takes 15 * brake a frame, one at 0.9 or more stops them;
