@@ -101,13 +101,15 @@ ENGINE_POWER, WHEEL_INERTIA, FRICTION_LIMIT, GRIP_PER_SPEED, BRAKE_SPIN = 40000.
 # inside where the farthest chord (2 points) turns by more than KERB_START rad, and keeps the
 # kerb of the tile before it while the chord turns the same way by more than KERB_GO_ON: of the
 # new tiles of every third episode of data/games-wander, that rule's kerb is wrong on 8.7 % (one
-# threshold alone: 12 % at best, 0.2-0.3 rad).
+# threshold alone: 12 % at best, 0.2-0.3 rad; a one-off comparison, the rule's own error is
+# `scripts/prior_step_error.py`'s tile+12_kerb).
 KERB_START, KERB_GO_ON = 0.3, 0.05
 # The wheels touch the tiles (car_dynamics' wheels, 0.54 u long either side of their centres, 1.6 u
 # ahead of the car's and 1.64 behind): a tile is touched where they reach along the line, 2.18 u
 # behind the car's place to 2.14 ahead. Of the per-tile touched flags of data/eval/games-long-
 # wander's steps, the prior's next ones are off in 0.7 % (the hull's box, 2.4 behind to 2.6
-# ahead: 1.0 %; `scripts/prior_step_error.py data/eval/games-long-wander --episodes 16`).
+# ahead: 1.0 %, compared once; the flags' errors: `scripts/prior_step_error.py
+# data/eval/games-long-wander --episodes 16`).
 TOUCH_REACH = (2.18, 2.14)
 
 
