@@ -60,7 +60,7 @@ from worldsim.model.start_bank import START_BANK
 from worldsim.model.text import load_shared_space
 
 # Options that leave every weight's name and shape alone and change only how the model dreams.
-DREAMING = {"prior_noise", "prior_reward", "kinematic_fields", "termination_threshold", "lanes", "paint", "carry"}
+DREAMING = {"prior_noise", "prior_reward", "kinematic_fields", "termination_threshold", "lanes", "paint", "carry", "frame_fit"}
 # Options of the decoder itself, taken with its weights (--decoder-from).
 DECODER_OWN = {"decoder_static"}
 # What must agree for one run's decoder to draw another's states.

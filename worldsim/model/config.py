@@ -7,6 +7,7 @@ from typing import Any
 
 from worldsim.model.ego_view import check_view
 from worldsim.model.lanes import check_lanes
+from worldsim.model.frame_fit import check_frame_fit
 from worldsim.model.slots import check_slots
 
 # 2: the decoder has a keep-mask channel; 3: a frame reader (see WorldModel); 4: angles as (cos, sin);
@@ -17,8 +18,8 @@ from worldsim.model.slots import check_slots
 # 9: the learned dynamics may read how many steps the dream has taken since the filter (dynamics_age),
 # and the physical state alone (dynamics_reads); 10: other bodies' slots scored in their best-matching
 # order and kept nearest first (matched_slots); 11: the dream's lateral positions held on the road's
-# lanes (lanes)
-FORMAT_VERSION = 11
+# lanes (lanes); 12: what a painted camera shows fitted to the frame a dream starts from (frame_fit)
+FORMAT_VERSION = 12
 # Older versions this release still reads, and the config fields they lack (with the value that
 # reproduces them): a version-2 model simply has no frame reader; before version 4, angles were
 # held wrapped.
@@ -145,6 +146,11 @@ class ModelConfig:
     # lateral positions moved to the nearest lane centre, as the simulator keeps its cars. Changes
     # no weight: `scripts/derive_checkpoint.py RUN OUT '{"lanes": "road"}'` sets the domain's own.
     lanes: dict[str, Any] = field(default_factory=dict)
+    # What a painted camera shows fitted to the last frame a dream starts from (worldsim.model.
+    # frame_fit; {} for none): the filter reads CarRacing's road ahead a unit or two off, and the
+    # car prior carries a misread bend on for the whole dream; the fields only the painting reads it
+    # cannot read at all. Changes no weight (`scripts/derive_checkpoint.py`).
+    frame_fit: dict[str, Any] = field(default_factory=dict)
     # The termination head fires above this logit: 0 (probability 1/2) until `worldsim calibrate`
     # sets it on held-out episodes for a wanted recall (terminations are rare; see calibration.py).
     termination_threshold: float = 0.0
@@ -183,6 +189,8 @@ class ModelConfig:
         if self.decoder_view and (self.decoder_input != "state" or self.decoder != "field"):
             raise ValueError("decoder_view needs the field decoder reading the state (decoder 'field', decoder_input 'state')")
         check_view(self.decoder_view, self.state_fields, self.angle_fields)
+        if self.frame_fit:
+            check_frame_fit(self.frame_fit, self.decoder_view)
         if not set(self.decoder_periods).isdisjoint(self.angle_fields):
             raise ValueError("decoder_periods: an angle field is already read as (cos, sin)")
         bad = {k: v for k, v in self.decoder_periods.items() if not (isinstance(v, (int, float)) and v > 0)}

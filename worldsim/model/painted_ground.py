@@ -224,6 +224,7 @@ class PaintedGround(nn.Module):
         for x0, y0, x1, y1 in paint.get("keep", []):
             kept |= (gx + half[0] > x0) & (gx - half[0] < x1) & (gy + half[1] > y0) & (gy - half[1] < y1)
         self.register_buffer("painted", (~kept).float()[None, None], persistent=False)
+        self.covers_frame = not bool(kept.any())  # no pixel of a decoder's drawing shows through
         self.car = PaintedCar(view, state_fields, frame_size) if "car" in paint else None
         self.score = PaintedScore(paint["score"], state_fields, frame_size) if "score" in paint else None
         self.dashboard = PaintedDashboard(paint["dashboard"], state_fields, frame_size) if "dashboard" in paint else None

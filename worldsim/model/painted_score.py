@@ -156,6 +156,16 @@ class PaintedScore(nn.Module):
         self.low, self.high = spec["range"]
         self.offset = float(spec["offset"])
 
+    def read(self, frames: torch.Tensor) -> torch.Tensor:
+        """(B,) the score printed on frames (B, 3, S, S) in [0, 1]: the tabulated printing nearest
+        the digits' box, as a value of the state's field that prints it (the middle of the values
+        that round to it)."""
+        box = frames[:, :, self.r0 : self.r1, self.c0 : self.c1]
+        index = (box[:, None] - self.table[None]).abs().mean((2, 3, 4)).argmin(1)
+        printed = (index + self.low).float()
+        printed = torch.where(index == len(self.table) - 1, torch.full_like(printed, -0.25), printed)  # "-000"
+        return printed - self.offset
+
     def forward(self, frames: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
         score = state[:, self.field] + self.offset
         whole = torch.round(score)  # half to even, as Python's formatting rounds

@@ -45,6 +45,7 @@ from worldsim.model.lanes import Lanes
 from worldsim.model.networks import BroadcastDecoder, Decoder, Encoder, FieldDecoder, mlp
 from worldsim.model.noise_streams import NoiseStreams
 from worldsim.model.painted_ground import PaintedGround
+from worldsim.model.frame_fit import FrameFit
 from worldsim.model.palette import SNAP_CHUNK, snap
 from worldsim.model.stochastic import stochastic_latent
 
@@ -81,6 +82,7 @@ class WorldModel(nn.Module):
         self.painted_lines = ego_view.PaintedLines(c.decoder_view, c.state_fields, c.frame_size) if painted else None
         ground = c.decoder_view and "paint" in c.decoder_view
         self.painted_ground = PaintedGround(c.decoder_view, c.state_fields, c.frame_size) if ground else None
+        self.frame_fit = FrameFit(c.frame_fit, self.painted_ground) if c.frame_fit else None
         self.gru_in = nn.Sequential(nn.Linear(Z + S + A, H), nn.LayerNorm(H), nn.ELU())
         self.gru = nn.GRUCell(H, D)
         self.prior_net = mlp(D, H, self.stochastic.stats_dim)
@@ -315,10 +317,17 @@ class WorldModel(nn.Module):
         a camera's painted ground and lines (`painted_ground.PaintedGround`, `ego_view.PaintedLines`)
         go over either's drawing."""
         state = self.denormalise_state(code) if self.ego_view is not None else None  # read by the view and the paint
-        drawn, view = self.decoder_inputs(code, state)
-        frames = (self.decoder if decoder is None else decoder)(drawn, view=view)
-        if self.painted_ground is not None:
-            frames = self.painted_ground(frames, state)
+        ground = self.painted_ground
+        if decoder is None and ground is not None and ground.covers_frame and not torch.is_grad_enabled():
+            # the camera paints every pixel over the decoder's drawing: at inference it would not show
+            # (about 70 % of CarRacing's drawing time; trained, the decoder still gets its gradient)
+            size = self.config.frame_size
+            frames = code.new_zeros(len(code), 3, size, size)
+        else:
+            drawn, view = self.decoder_inputs(code, state)
+            frames = (self.decoder if decoder is None else decoder)(drawn, view=view)
+        if ground is not None:
+            frames = ground(frames, state)
         return frames if self.painted_lines is None else self.painted_lines(frames, state)
 
     def physical_state(self, latent: torch.Tensor) -> torch.Tensor:
@@ -487,16 +496,37 @@ class WorldModel(nn.Module):
 
     # ---- the public contract ---------------------------------------------------------------------
     @torch.no_grad()
-    def encode(self, frames: torch.Tensor, actions: torch.Tensor | None = None) -> torch.Tensor:
+    def encode(self, frames: torch.Tensor, actions: torch.Tensor | None = None, fit: bool = True) -> torch.Tensor:
         """Latent after observing real frames: (B, T, H, W, 3) uint8 with the T-1 actions taken
-        between them (or one (B, H, W, 3) frame). The posterior mean is used: encoding is exact."""
+        between them (or one (B, H, W, 3) frame). The posterior mean is used: encoding is exact.
+        `fit`: under the config's `frame_fit`, what the camera paints is then fitted to the last
+        frame (`fit_frame`; a fraction of a second per start); False keeps the filter's reading,
+        for callers that encode thousands of scenes to read them, not to dream from them."""
         if frames.dim() == 4:
             frames = frames[:, None]
         B, T = frames.shape[:2]
         if actions is not None and actions.shape[1] != T - 1:
             raise ValueError(f"encode: {T} frames need {T - 1} actions between them, got {actions.shape[1]}")
         embed = self.encoder(self.frames_in(frames).flatten(0, 1)).view(B, T, -1)
-        return self.unroll_posterior(embed, actions)[0][:, -1]
+        latent = self.unroll_posterior(embed, actions)[0][:, -1]
+        return self.fit_frame(latent, frames[:, -1]) if fit and self.frame_fit is not None else latent
+
+    @torch.no_grad()
+    def fit_frame(self, latent: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+        """`latent` (B, L) with what the camera paints of its state fitted to `frames` ((B, H, W, 3)
+        uint8, what it was read from; worldsim.model.frame_fit), the rest of the latent kept."""
+        if self.frame_fit is None:
+            raise ValueError("fit_frame: this model's config has no frame_fit")
+        state = self.frame_fit(self.physical_state(latent), self.frames_in(frames))
+        s, rest = latent[:, : self.config.state_code_dim], latent[:, self.config.state_code_dim :]
+        # the code's slots of the fields the fit may change (a field's own; under "cos_sin" an
+        # angle's sine too, after the fields): the others keep the filter's code as it was
+        fields = torch.tensor(self.frame_fit.fields, dtype=torch.long, device=s.device)
+        moved = torch.zeros(s.shape[1], dtype=torch.bool, device=s.device)
+        moved[fields] = True
+        if self.sines:
+            moved[self.config.state_dim :] = (self.angle_index[:, None] == fields[None]).any(1)
+        return torch.cat([torch.where(moved, self.normalise_state(state), s), rest], -1)
 
     @torch.no_grad()
     def filter(self, latent: torch.Tensor, action: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
