@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from worldsim.model.painted_ground import PaintedGround
 from worldsim.model.frame_fit import FrameFit, check_frame_fit
+from worldsim.model.painted_ground import PaintedGround
 from worldsim.sources.games import STATE_FIELDS, camera
 from worldsim.sources.track_view import OFFSETS
 
@@ -85,7 +85,7 @@ def test_the_heading_tiles_and_score_no_frame_tells_the_filter_are_found_again(s
     index = FIELDS.index
     touched = [index(f) for f in FIELDS if f.endswith("_touched")]
     kerbs = [index(f) for f in FIELDS if f.endswith("_kerb")]
-    assert truth[0, touched].sum() > 0 and truth[0, kerbs].abs().sum() > 0, "the drive should have touched tiles and kerbs in view"
+    assert truth[0, touched].sum() > 0 and truth[0, kerbs].abs().sum() > 0, "the drive should show touched tiles and kerbs"
     read = truth.clone()
     read[:, index("heading")] += 0.1  # the squares turned
     read[:, [index("tile_phase"), index("score"), *touched, *kerbs]] = 0.0  # as the filter starts them

@@ -6,8 +6,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from worldsim.model.ego_view import check_view
-from worldsim.model.lanes import check_lanes
 from worldsim.model.frame_fit import check_frame_fit
+from worldsim.model.lanes import check_lanes
 from worldsim.model.slots import check_slots
 
 # 2: the decoder has a keep-mask channel; 3: a frame reader (see WorldModel); 4: angles as (cos, sin);

@@ -79,7 +79,8 @@ def check_frame_fit(spec, view: dict | None) -> None:
     if spec.get("elite", DEFAULTS["elite"]) > spec.get("population", DEFAULTS["population"]):
         raise ValueError("frame_fit elite cannot exceed the population")
     spread = spec.get("spread", DEFAULTS["spread"])
-    if not (isinstance(spread, (list, tuple)) and len(spread) == 5 and all(isinstance(v, (int, float)) and v >= 0 for v in spread)):
+    numbers = isinstance(spread, (list, tuple)) and all(isinstance(v, (int, float)) and v >= 0 for v in spread)
+    if not (numbers and len(spread) == 5):
         raise ValueError(f"frame_fit spread is [units, rad, rad, rad, rad], five numbers >= 0, got {spread!r}")
 
 
@@ -155,7 +156,8 @@ class FrameFit:
         straight[:, 3:] = 0.0
 
         def put(shapes: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
-            return base.index_copy(1, index, self.points(shapes, lengths.repeat_interleave(len(base) // len(lengths), 0)).flatten(1))
+            each = lengths.repeat_interleave(len(base) // len(lengths), 0)
+            return base.index_copy(1, index, self.points(shapes, each).flatten(1))
 
         return put(self._search(state, frames, mean, spread, put, generator, also=straight), state)
 

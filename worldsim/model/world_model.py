@@ -41,11 +41,11 @@ from torch import nn
 from worldsim import domains
 from worldsim.model import ego_view, slots
 from worldsim.model.config import ModelConfig
+from worldsim.model.frame_fit import FrameFit
 from worldsim.model.lanes import Lanes
 from worldsim.model.networks import BroadcastDecoder, Decoder, Encoder, FieldDecoder, mlp
 from worldsim.model.noise_streams import NoiseStreams
 from worldsim.model.painted_ground import PaintedGround
-from worldsim.model.frame_fit import FrameFit
 from worldsim.model.palette import SNAP_CHUNK, snap
 from worldsim.model.stochastic import stochastic_latent
 
