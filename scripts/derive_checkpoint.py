@@ -5,7 +5,8 @@ Some options act only at imagination: the physics prior laying its own random pa
 holds alone (`kinematic_fields`), the termination threshold, the road's lanes the dreamt states
 keep to (`lanes`; "road" is the domain's own, `worldsim.model.lanes`), the ground a camera paints over the
 decoder's frames (`paint`, set in the model's `decoder_view`; "camera" is the domain camera's own,
-`worldsim.model.painted_ground`), state fields carried by the physics prior alone and read only by
+`worldsim.model.painted_ground`), what the camera paints fitted to a start's frame (`frame_fit`),
+state fields carried by the physics prior alone and read only by
 the painting (`carry`: a list of the source's field names, appended to the state with zero weights
 everywhere, `worldsim.model.carried_fields`; "paint": the domain's `PAINT_FIELDS`; the start
 bank's states get them from `--carry-from DATA`, a recording of the same episodes with those
@@ -22,6 +23,9 @@ With `--decoder-from RUN`, the frames are drawn by RUN's decoder instead. A deco
 physical state alone (`decoder_input="state"`) is a renderer of that state, whichever dynamics
 produced it; two runs that standardise the same fields alike (trained on the same data) can swap
 renderers. Nothing the dynamics, the reward or an agent on latent observations sees changes.
+
+With `frame_fit` (`worldsim.model.frame_fit`), the start bank's starts are fitted here and stored
+with the bank (`start_bank.write_fitted_starts`).
 
 Usage: python scripts/derive_checkpoint.py SOURCE OUT '{"prior_noise": true}' [--decoder-from RUN] [--carry-from DATA]
 """
@@ -56,7 +60,7 @@ from worldsim.model.checkpoint import (
     write_tensors,
 )
 from worldsim.model.config import FORMAT_VERSION
-from worldsim.model.start_bank import START_BANK
+from worldsim.model.start_bank import START_BANK, write_fitted_starts
 from worldsim.model.text import load_shared_space
 
 # Options that leave every weight's name and shape alone and change only how the model dreams.
@@ -225,9 +229,12 @@ def main() -> None:
             except ValueError as exc:
                 parser.error(str(exc))
         try:
-            load_model(staged)  # the weights load under the new options, or a clear error
+            model, _ = load_model(staged)  # the weights load under the new options, or a clear error
         except CheckpointError as exc:
             parser.error(str(exc))
+        if model.config.frame_fit and (staged / START_BANK).is_file():
+            # the bank's starts fitted once here, not at every environment's first reset
+            print(f"fitting the {write_fitted_starts(staged, model.eval())} starts of the bank to their frames")
         out.parent.mkdir(parents=True, exist_ok=True)
         staged.rename(out)
     grafted = f", frames drawn by {args.decoder_from}'s decoder" if args.decoder_from else ""

@@ -171,3 +171,29 @@ def test_a_model_config_refuses_a_frame_fit_without_a_painted_path():
 
     with pytest.raises(ValueError, match="frame_fit fits what a camera paints"):
         dataclasses.replace(tiny_games_config(camera(paint=False)), frame_fit={"anchor": ANCHOR})
+
+
+def test_the_start_banks_fits_are_stored_and_given_back_to_the_model_that_made_them(tmp_path):
+    from worldsim.model.start_bank import START_BANK, fitted_starts, load_start_bank, write_fitted_starts
+    from worldsim.model.world_model import WorldModel
+
+    model = tiny_fitting_model()
+    frames = torch.randint(0, 256, (3, 4, 32, 32, 3), dtype=torch.uint8)
+    actions, states = torch.rand(3, 3, 3), torch.zeros(3, 4, len(FIELDS))
+    np.savez_compressed(tmp_path / START_BANK, frames=frames.numpy(), actions=actions.numpy(), states=states.numpy())
+    assert fitted_starts(load_start_bank(tmp_path), model) is None  # none stored yet
+    assert write_fitted_starts(tmp_path, model) == 3
+    bank = load_start_bank(tmp_path)
+    assert np.array_equal(bank["frames"], frames.numpy())  # the bank itself kept
+    fitted = fitted_starts(bank, model)
+    read = model.encode(frames, actions, fit=False)
+    full = model.encode(frames, actions)
+    assert torch.allclose(model.with_fitted_fields(read, fitted), full, atol=1e-5)
+    # another fit (or other weights) does not take them
+    other = WorldModel(dataclasses.replace(model.config, frame_fit={**model.config.frame_fit, "iterations": 3}))
+    other.load_state_dict(model.state_dict())
+    assert fitted_starts(bank, other) is None
+    plain = WorldModel(dataclasses.replace(model.config, frame_fit={}))
+    assert fitted_starts(bank, plain) is None
+    with pytest.raises(ValueError, match="no frame_fit"):
+        write_fitted_starts(tmp_path, plain)

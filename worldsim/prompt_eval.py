@@ -364,7 +364,8 @@ def _episode_scenes(model: WorldModel, episodes, context: int) -> tuple[torch.Te
         if len(ends):
             frames = np.stack([episode.frames[e - context + 1 : e + 1] for e in ends])
             actions = np.stack([episode.actions[e - context + 1 : e] for e in ends])
-            latents.append(model.encode(torch.from_numpy(frames), torch.from_numpy(actions)))
+            # read, not dreamt from, as the text model was trained: no frame fit
+            latents.append(model.encode(torch.from_numpy(frames), torch.from_numpy(actions), fit=False))
             groups += [index] * len(ends)
     return torch.cat(latents), np.array(groups)
 

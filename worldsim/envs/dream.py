@@ -25,6 +25,7 @@ from worldsim.model.adapt import AdaptConfig, SceneAdapter, adapt, bank_trust
 from worldsim.model.noise_streams import NoiseStreams
 from worldsim.model.onnx_engine import OnnxStep, check_engine
 from worldsim.model.palette import palette_from_frames
+from worldsim.model.start_bank import fitted_starts
 from worldsim.model.world_model import WorldModel
 
 
@@ -147,9 +148,13 @@ class Dream:
         more than all the stepping (a 64-env driving batch restarts about one env per step)."""
         if self._bank_latents is None:
             frames, actions = self.bank["frames"], self.bank["actions"]
+            fitted = fitted_starts(self.bank, self.model)  # stored with the bank, else fitted now
+            fit = fitted is None
             self._bank_latents = torch.cat(
-                [self.model.encode(frames[i : i + 64], actions[i : i + 64]) for i in range(0, len(frames), 64)]
+                [self.model.encode(frames[i : i + 64], actions[i : i + 64], fit=fit) for i in range(0, len(frames), 64)]
             )
+            if fitted is not None:
+                self._bank_latents = self.model.with_fitted_fields(self._bank_latents, fitted.to(self._bank_latents))
         self.streams.seed(which, seeds)
         self.forget(which)
         self.latent[which] = self._bank_latents[indices]

@@ -26,7 +26,8 @@ A cross-entropy search draws `population` candidates around the current mean (th
 mean itself), paints them, and moves the mean and spread to the `elite` best; the best candidate
 painted in any round is kept. Candidates are scored by the mean absolute difference of their
 painting from the frame over the pixels the camera paints. The draws come from a generator seeded
-per call: encoding stays deterministic.
+per call, the same for every start: encoding stays deterministic, and a start's fit does not
+hang on the others in its batch (but for a float's rounding where two candidates tie).
 
 The "frame_fit" spec (ModelConfig.frame_fit; {} for none):
   anchor:      the path point at the body's place on the line (CarRacing's road+0: 2)
@@ -47,6 +48,7 @@ import torch
 from worldsim.model.painted_ground import PaintedGround
 
 PARTS = ("ground", "path", "tiles", "score")
+FIT_VERSION = 1  # raised when a fit of the same spec would come out otherwise (stored fits are then refitted)
 KEYS = {"anchor", "parts", "iterations", "population", "elite", "spread", "phases"}
 DEFAULTS = {"iterations": 8, "population": 48, "elite": 8, "spread": [1.0, 0.05, 0.05, 0.05, 0.3], "phases": 24}
 CHUNK = 1024  # candidates painted at once: the painting holds a few (S/2 + 1)^2 x points tables each
@@ -184,8 +186,9 @@ class FrameFit:
         best, best_score = mean.clone(), torch.full((B,), float("inf"), device=state.device)
         repeated = state.repeat_interleave(P, 0)
         for round_ in range(self.iterations):
-            draws = torch.randn((B, P, mean.shape[1]), generator=generator, device=state.device)
-            candidates = mean[:, None] + spread[:, None] * draws
+            # one set of draws for every start: its fit does not hang on the others in the batch
+            draws = torch.randn((P, mean.shape[1]), generator=generator, device=state.device)
+            candidates = mean[:, None] + spread[:, None] * draws[None]
             candidates[:, 0] = mean
             if also is not None and round_ == 0 and P > 1:
                 candidates[:, 1] = also

@@ -121,7 +121,7 @@ def collect_scenes(model: WorldModel, data: Dataset, indices: list[int], context
             continue
         frames = torch.from_numpy(np.stack([episode.frames[t - context + 1 : t + 1] for t in ends]))
         actions = torch.from_numpy(np.stack([episode.actions[t - context + 1 : t] for t in ends]))
-        latents.append(model.encode(frames, actions).cpu())
+        latents.append(model.encode(frames, actions, fit=False).cpu())  # read, not dreamt from: no frame fit
         states.append(episode.states[ends])
         episodes.append(np.full(len(ends), index))
     if not latents:

@@ -517,16 +517,20 @@ class WorldModel(nn.Module):
         uint8, what it was read from; worldsim.model.frame_fit), the rest of the latent kept."""
         if self.frame_fit is None:
             raise ValueError("fit_frame: this model's config has no frame_fit")
-        state = self.frame_fit(self.physical_state(latent), self.frames_in(frames))
+        return self.with_fitted_fields(latent, self.frame_fit(self.physical_state(latent), self.frames_in(frames)))
+
+    def with_fitted_fields(self, latent: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        """`latent` (B, L) with the fields a frame fit may change (`FrameFit.fields`) taken from the
+        physical states `state` (B, S) (a fit's, or one stored with the start bank), the rest kept."""
         s, rest = latent[:, : self.config.state_code_dim], latent[:, self.config.state_code_dim :]
-        # the code's slots of the fields the fit may change (a field's own; under "cos_sin" an
-        # angle's sine too, after the fields): the others keep the filter's code as it was
+        # the code's slots of those fields (a field's own; under "cos_sin" an angle's sine too,
+        # after the fields): the others keep the filter's code as it was
         fields = torch.tensor(self.frame_fit.fields, dtype=torch.long, device=s.device)
         moved = torch.zeros(s.shape[1], dtype=torch.bool, device=s.device)
         moved[fields] = True
         if self.sines:
             moved[self.config.state_dim :] = (self.angle_index[:, None] == fields[None]).any(1)
-        return torch.cat([torch.where(moved, self.normalise_state(state), s), rest], -1)
+        return torch.cat([torch.where(moved, self.normalise_state(state.to(s)), s), rest], -1)
 
     @torch.no_grad()
     def filter(self, latent: torch.Tensor, action: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:

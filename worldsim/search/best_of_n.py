@@ -90,7 +90,8 @@ def verified_states(model: WorldModel, scenes: GeneratedScenes, verifier: str) -
     """(N, S): the physical states a verifier judges: each candidate's generated state ("state"),
     or the state the model's encoder reads back off its drawn frame ("frame")."""
     if verifier == "frame":
-        return model.physical_state(model.encode(torch.as_tensor(scenes.frames, device=model.device))).cpu().numpy()
+        frames = torch.as_tensor(scenes.frames, device=model.device)
+        return model.physical_state(model.encode(frames, fit=False)).cpu().numpy()  # the encoder's own reading
     return scenes.states
 
 
