@@ -197,3 +197,17 @@ def test_the_start_banks_fits_are_stored_and_given_back_to_the_model_that_made_t
     assert fitted_starts(bank, plain) is None
     with pytest.raises(ValueError, match="no frame_fit"):
         write_fitted_starts(tmp_path, plain)
+
+
+def test_a_tile_the_frame_does_not_show_keeps_its_flag(simulator_step):
+    truth, frame = simulator_step
+    index = FIELDS.index
+    read = truth.clone()
+    hidden = index("tile-4_touched")  # behind the view's bottom edge
+    plain = index("tile-1_touched")  # this tile's shade is the plain road's: touched or not, it looks alike
+    shown = index("tile+1_touched")
+    for field in (hidden, plain, shown):
+        read[:, field] = 1 - read[:, field]
+    fitted = fitter(parts=["tiles"])(read, frame)
+    assert fitted[0, hidden] == read[0, hidden] and fitted[0, plain] == read[0, plain]
+    assert fitted[0, shown] == truth[0, shown]

@@ -20,7 +20,8 @@ The parts, each fitted with the others held, in this order:
            under the car and the dashboard, so the turns there follow the first one ahead (the
            track is smooth). The first round also tries the path with no turn at all.
   tiles:   the tiles' phase along the path (a grid of `phases` values), then each tile's touched
-           flag (0 or 1) and kerb side (-1, 0 or 1), one tile at a time
+           flag (0 or 1) and kerb side (-1, 0 or 1), one tile at a time; a value is changed only
+           where another paints nearer the frame (a tile out of view keeps its own)
   score:   the printed score, read off its digits (`PaintedScore.read`)
 A cross-entropy search draws `population` candidates around the current mean (the first is the
 mean itself), paints them, and moves the mean and spread to the `elite` best; the best candidate
@@ -48,7 +49,7 @@ import torch
 from worldsim.model.painted_ground import PaintedGround
 
 PARTS = ("ground", "path", "tiles", "score")
-FIT_VERSION = 1  # raised when a fit of the same spec would come out otherwise (stored fits are then refitted)
+FIT_VERSION = 2  # raised when a fit of the same spec would come out otherwise (stored fits are then refitted)
 KEYS = {"anchor", "parts", "iterations", "population", "elite", "spread", "phases"}
 DEFAULTS = {"iterations": 8, "population": 48, "elite": 8, "spread": [1.0, 0.05, 0.05, 0.05, 0.3], "phases": 24}
 CHUNK = 1024  # candidates painted at once: the painting holds a few (S/2 + 1)^2 x points tables each
@@ -205,13 +206,19 @@ class FrameFit:
         return best
 
     def _choose(self, state: torch.Tensor, frames: torch.Tensor, field: int, values: torch.Tensor) -> torch.Tensor:
-        """`state` with `field` set, per start, to whichever of `values` paints nearest its frame."""
-        B, V = len(state), len(values)
+        """`state` with `field` set, per start, to whichever of `values` paints nearest its frame,
+        where one paints nearer than the value it holds: a tile the frame does not show (under the
+        car, or beyond the view) keeps what the filter and the prior made of it. (Set to the first
+        value instead, the tiles under a starting car were read as never driven over, and shown so
+        behind it ten steps on: the realism test told those frames in 0.97 of cases, 0.66 without
+        a fit.)"""
+        B, V = len(state), len(values) + 1
         candidates = state.repeat_interleave(V, 0)
-        candidates[:, field] = values.repeat(B)
+        held = candidates[::V, field].clone()
+        candidates[:, field] = torch.cat([held[:, None], values.expand(B, -1)], 1).flatten()
         scores = self._scores(candidates, frames, per=V).view(B, V)
-        chosen = values[scores.argmin(1)]
-        return state.index_copy(1, self._index([field]), chosen[:, None])
+        chosen = candidates[:, field].view(B, V).gather(1, scores.argmin(1, keepdim=True))  # the held value on a tie
+        return state.index_copy(1, self._index([field]), chosen)
 
     def _scores(self, states: torch.Tensor, frames: torch.Tensor, per: int | None = None) -> torch.Tensor:
         """(N,) each state's painting against its frame: frames (B, 3, S, S) hold N / B states each."""
