@@ -210,8 +210,8 @@ class FrameFit:
         where one paints nearer than the value it holds: a tile the frame does not show (under the
         car, or beyond the view) keeps what the filter and the prior made of it. (Set to the first
         value instead, the tiles under a starting car were read as never driven over, and shown so
-        behind it ten steps on: the realism test told those frames in 0.97 of cases, 0.66 without
-        a fit.)"""
+        behind it ten steps on: the long-horizon realism test told those frames from CarRacing's
+        in 0.97 of cases at h = 10, 0.66 without a fit, 0.57 with this rule.)"""
         B, V = len(state), len(values) + 1
         candidates = state.repeat_interleave(V, 0)
         held = candidates[::V, field].clone()
