@@ -63,8 +63,9 @@ def evaluate(model: WorldModel, data: Dataset, split: str, config: EvalConfig) -
                     states[:, c - 1 + k],
                     mask[:, c - 2 + k],
                 )
+        latent = model.encode(frames[:, :c], actions[:, : c - 1])  # once for every blend (a frame fit is costly)
         for alpha in alphas:
-            _rollout(model, w, frames, actions, states, mask, alpha, config, acc[alpha])
+            _rollout(model, w, latent, frames, actions, states, mask, alpha, config, acc[alpha])
     return {
         "windows": int(len(which)),
         "model": {f"{a:g}": acc[a].result() for a in alphas},
@@ -73,9 +74,8 @@ def evaluate(model: WorldModel, data: Dataset, split: str, config: EvalConfig) -
 
 
 @torch.no_grad()
-def _rollout(model, w, frames, actions, states, mask, alpha, config, acc) -> None:
+def _rollout(model, w, latent, frames, actions, states, mask, alpha, config, acc) -> None:
     c, horizon = config.context, max(config.ks)
-    latent = model.encode(frames[:, :c], actions[:, : c - 1])
     rollout = model.imagine(
         latent,
         actions[:, c - 1 : c - 1 + horizon],
