@@ -310,33 +310,3 @@ def test_bad_dashboard_is_named(change, message):
         spec["bars"] = [{**bar, **change}]
     with pytest.raises(ValueError, match=message):
         check_dashboard(spec, NAMES)
-
-
-def test_a_generated_scenes_kerbs_follow_its_centre_line_as_carracing_lays_them():
-    """`kerbs_along` (a generated scene's kerbs, `with_derived_fields`) on the simulator's own
-    centre line against the kerbs it laid, over a drive through bends: the tiles ahead agree in
-    nearly every step, where no kerb at all would miss every kerbed tile."""
-    from worldsim.behaviour import default_policy
-    from worldsim.sources import make_source, track_view
-    from worldsim.sources.games import KERB_FIELDS, kerbs_along, with_derived_fields
-
-    names = [f.name for f in STATE_FIELDS]
-    source, policy = make_source("games"), default_policy("games")
-    obs = source.reset(seed=3)
-    policy.reset(np.random.default_rng(3), source)
-    states = []
-    for _ in range(150):
-        obs = source.step(policy.act(source, obs))
-        states.append(obs.state)
-    source.close()
-    states = np.stack(states)
-    laid = states[:, [names.index(f) for f in KERB_FIELDS]][:, 5:13]  # tiles +1 .. +8, in view
-    points = states[:, [names.index(f) for f in track_view.field_names()]].reshape(len(states), -1, 2)
-    drawn = kerbs_along(points)[:, 5:13]
-    assert (laid != 0).mean() > 0.05, "the drive should pass kerbed bends"
-    assert (drawn == laid).mean() > 0.93 and (drawn[laid != 0] == laid[laid != 0]).mean() > 0.6
-    # a generated scene holding its kerbs at 0 gets them from its centre line
-    blank = states.copy()
-    blank[:, [names.index(f) for f in KERB_FIELDS]] = 0
-    derived = with_derived_fields(blank, names)
-    assert np.array_equal(derived[:, [names.index(f) for f in KERB_FIELDS]], kerbs_along(points))

@@ -43,10 +43,6 @@ from worldsim.sources.base import Observation, Source, StateField, to_square_fra
 TILE_OFFSETS = tuple(range(-4, 13))  # the tiles the view shows: ~12 u behind the car, ~42 u ahead
 TOUCHED_FIELDS = tuple(f"tile{j:+d}_touched" for j in TILE_OFFSETS)
 KERB_FIELDS = tuple(f"tile{j:+d}_kerb" for j in TILE_OFFSETS)
-# `kerbs_along`'s rule for a scene's kerbs from its centre line (turns in rad per 7 u chord): fitted
-# on every fifth episode of data/games-wander, it gives the recorded kerbs of tiles +1 .. +8 in
-# 0.974 of their steps (0.975 on data/eval/games-long-wander; none at all: 0.866)
-KERB_BEND, KERB_GO_ON = 0.2, 0.1
 WHEEL_FIELDS = tuple(f"wheel{i}_phase" for i in range(4))
 OMEGA_FIELDS = tuple(f"wheel{i}_omega" for i in range(4))
 
@@ -90,8 +86,8 @@ def with_derived_fields(states: np.ndarray, fields: list[str] | tuple[str, ...])
     """(N, S) states of scenes made elsewhere (a prompt's generated scene, whose generator holds the
     fields only the painting reads at 0) `within_bounds`, with what follows from the rest: the
     wheels rolling at the car's speed (the dashboard's ABS bars; at 0 a moving car showed none, and
-    a frame probe read such scenes as slow), the tiles from the car's back, driven over, touched
-    where the car is on the track, and kerbs where the road bends (`kerbs_along`)."""
+    a frame probe read such scenes as slow), and the tiles from the car's back, driven over, touched
+    where the car is on the track."""
     states = within_bounds(states, fields)
     fields = list(fields)
     if "speed" in fields and set(OMEGA_FIELDS) <= set(fields):
@@ -101,32 +97,7 @@ def with_derived_fields(states: np.ndarray, fields: list[str] | tuple[str, ...])
         on_track = states[:, fields.index("wheels_off_track")] < 0.5
         behind = [fields.index(f) for j, f in zip(TILE_OFFSETS, TOUCHED_FIELDS, strict=True) if j <= 0]
         states[np.ix_(on_track, behind)] = 1.0
-    road = track_view.field_names()
-    if set(KERB_FIELDS) <= set(fields) and set(road) <= set(fields):
-        points = states[:, [fields.index(f) for f in road]].reshape(len(states), -1, 2)
-        states[:, [fields.index(f) for f in KERB_FIELDS]] = kerbs_along(points)
     return states
-
-
-def kerbs_along(points: np.ndarray) -> np.ndarray:
-    """(N, len(TILE_OFFSETS)) each tile's kerb side along the centre line's samples `points` (N, K, 2)
-    (right, ahead of the car, at `track_view.OFFSETS`): on the inside of the turn where the tile's
-    chord meets the next, where that turn is sharper than KERB_BEND rad, or than KERB_GO_ON the
-    same way as the tile before's kerb, laid from the back tile forward. A generated scene's kerbs,
-    where its generator holds them at 0: CarRacing lays them on the inside of every sharp bend."""
-    chords = np.diff(points, axis=1)  # (N, K - 1)
-    a, b = chords[:, :-1], chords[:, 1:]
-    turns = np.arctan2(a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0], (a * b).sum(-1))  # (N, K - 2), left positive
-    kerbs = np.zeros((len(points), len(TILE_OFFSETS)), np.float32)
-    before = np.zeros(len(points), np.float32)
-    first, last = track_view.OFFSETS[0], turns.shape[1] - 1
-    for t, j in enumerate(TILE_OFFSETS):
-        # tile j covers points (j - 1, j]: on the chord from sample c to c + 1, which turns into the next by turns[c]
-        turn = turns[:, min(max((j - first - 1) // 2, 0), last)]
-        inside = -np.sign(turn)  # a left turn (positive) kerbs the left (-1)
-        on = (np.abs(turn) > KERB_BEND) | ((before == inside) & (np.abs(turn) > KERB_GO_ON))
-        kerbs[:, t] = before = (inside * on).astype(np.float32)
-    return kerbs
 
 
 def within_bounds(states: np.ndarray, fields: list[str] | tuple[str, ...]) -> np.ndarray:
