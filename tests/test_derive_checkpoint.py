@@ -121,6 +121,34 @@ def test_fields_only_the_painting_reads_are_carried_into_a_trained_model(tmp_pat
     assert "['score'] already in the state" in capsys.readouterr().err
 
 
+def test_a_frame_fit_is_set_with_the_start_banks_fits_stored(tmp_path, monkeypatch, capsys):
+    import numpy as np
+
+    from worldsim.model.start_bank import START_BANK, fitted_starts, load_start_bank
+    from worldsim.sources.games import camera
+
+    torch.manual_seed(0)
+    config, fields = games_kinematic(**DRAWS_STATE, decoder_view=camera())
+    source = save_model(WorldModel(config), tmp_path / "painted")
+    frames = np.random.default_rng(0).integers(0, 256, (2, 4, 64, 64, 3), dtype=np.uint8)
+    np.savez(
+        source / START_BANK,
+        frames=frames,
+        actions=np.zeros((2, 3, 3), np.float32),
+        states=np.zeros((2, 4, len(fields)), np.float32),
+    )
+    out = tmp_path / "fitted"
+    derive(monkeypatch, source, out, '{"frame_fit": {"anchor": 2, "iterations": 1, "population": 4, "elite": 2}}')
+    assert "fitting the 2 starts of the bank" in capsys.readouterr().out
+    model, meta = load_model(out)
+    assert model.config.frame_fit["anchor"] == 2 and meta["recipe"]["derived"]["options"]["frame_fit"]["population"] == 4
+    bank = load_start_bank(out)
+    fitted = fitted_starts(bank, model)
+    assert fitted is not None and fitted.shape == (2, len(fields))
+    assert np.array_equal(bank["frames"], frames)
+    assert fitted_starts(bank, load_model(source)[0]) is None  # the source fits nothing
+
+
 def test_the_start_bank_takes_the_carried_fields_from_a_recording_of_its_episodes(tmp_path, monkeypatch, capsys):
     import numpy as np
 

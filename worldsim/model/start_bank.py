@@ -107,5 +107,5 @@ def fitted_starts(bank: dict, model) -> torch.Tensor | None:
         return None
     if not np.array_equal(np.asarray(bank[FITTED_FOR]), fit_fingerprint(model)):
         return None
-    fitted = bank[FITTED]  # a DreamBatch holds its bank as tensors already
+    fitted = bank[FITTED]  # an environment's `Dream` holds its bank as tensors already
     return fitted if isinstance(fitted, torch.Tensor) else torch.from_numpy(np.asarray(fitted))
