@@ -19,7 +19,7 @@ ANCHOR = OFFSETS.index(0)  # road+0: the car's place on the line
 
 
 def fitter(**spec) -> FrameFit:
-    return FrameFit({"anchor": ANCHOR, **spec}, PaintedGround(camera(), FIELDS, 64))
+    return FrameFit({"anchor": ANCHOR, **spec}, PaintedGround(camera(), FIELDS, 64), FIELDS)
 
 
 def test_a_shape_gives_back_its_path():
@@ -159,6 +159,8 @@ def test_a_camera_that_paints_every_pixel_draws_without_its_decoder_at_inference
         ({"anchor": 2, "parts": ["road"]}, camera(), "parts is a non-empty list"),
         ({"anchor": 2, "parts": ["score"]}, camera(fields=False), "paints no score"),
         ({"anchor": 2, "phases": 0}, camera(), "phases must be a whole number"),
+        ({"anchor": 2, "bars": ["score"]}, camera(), "bars is a list of the fields the dashboard"),
+        ({"anchor": 2, "parts": ["bars"], "bars": ["speed"]}, camera(fields=False), "paints no dashboard"),
     ],
 )
 def test_bad_frame_fit_is_named(spec, view, message):
@@ -211,3 +213,17 @@ def test_a_tile_the_frame_does_not_show_keeps_its_flag(simulator_step):
     fitted = fitter(parts=["tiles"])(read, frame)
     assert fitted[0, hidden] == read[0, hidden] and fitted[0, plain] == read[0, plain]
     assert fitted[0, shown] == truth[0, shown]
+
+
+def test_the_wheels_spin_rates_are_read_off_the_dashboards_bars(simulator_step):
+    truth, frame = simulator_step
+    omegas = [FIELDS.index(f"wheel{i}_omega") for i in range(4)]
+    read = truth.clone()
+    read[:, omegas] = 0.0  # as the filter starts them
+    fit = fitter(parts=["bars"], bars=[FIELDS[i] for i in omegas])
+    assert fit.fields == omegas
+    fitted = fit(read, frame)
+    # to a window pixel of a bar: 5 rad/s (the rolling wheels spin at ~45-50 here)
+    assert (fitted[0, omegas] - truth[0, omegas]).abs().max() <= 5.5, (fitted[0, omegas], truth[0, omegas])
+    others = [i for i in range(len(FIELDS)) if i not in omegas]
+    assert torch.equal(fitted[:, others], read[:, others])

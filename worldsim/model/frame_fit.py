@@ -23,6 +23,10 @@ The parts, each fitted with the others held, in this order:
            flag (0 or 1) and kerb side (-1, 0 or 1), one tile at a time; a value is changed only
            where another paints nearer the frame (a tile out of view keeps its own)
   score:   the printed score, read off its digits (`PaintedScore.read`)
+  bars:    the dashboard bars of the spec's `bars` fields (CarRacing's wheels' spin rates, which
+           the filter steps from 0), one at a time: each whole window pixel of the bar's length
+           within its reach, then tenths of a pixel around the best, kept where it paints nearer
+           the frame's strip than the value held
 A cross-entropy search draws `population` candidates around the current mean (the first is the
 mean itself), paints them, and moves the mean and spread to the `elite` best; the best candidate
 painted in any round is kept. Candidates are scored by the mean absolute difference of their
@@ -40,6 +44,7 @@ The "frame_fit" spec (ModelConfig.frame_fit; {} for none):
                turn (rad), the heading (rad) and each ground phase (rad) (default [1.0, 0.05, 0.05,
                0.05, 0.3])
   phases:      values of the tiles' phase tried (default 24)
+  bars:        state fields whose dashboard bars are read (default none)
 """
 
 from __future__ import annotations
@@ -48,9 +53,9 @@ import torch
 
 from worldsim.model.painted_ground import PaintedGround
 
-PARTS = ("ground", "path", "tiles", "score")
+PARTS = ("ground", "path", "tiles", "score", "bars")
 FIT_VERSION = 2  # raised when a fit of the same spec would come out otherwise (stored fits are then refitted)
-KEYS = {"anchor", "parts", "iterations", "population", "elite", "spread", "phases"}
+KEYS = {"anchor", "parts", "iterations", "population", "elite", "spread", "phases", "bars"}
 DEFAULTS = {"iterations": 8, "population": 48, "elite": 8, "spread": [1.0, 0.05, 0.05, 0.05, 0.3], "phases": 24}
 CHUNK = 1024  # candidates painted at once: the painting holds a few (S/2 + 1)^2 x points tables each
 SPREAD_FLOOR = 1e-3  # an elite that agrees still searches a little
@@ -72,9 +77,15 @@ def check_frame_fit(spec, view: dict | None) -> None:
     parts = spec.get("parts", list(PARTS))
     if not (isinstance(parts, (list, tuple)) and parts and set(parts) <= set(PARTS)):
         raise ValueError(f"frame_fit parts is a non-empty list of {', '.join(PARTS)}, got {parts!r}")
-    for part, needs in (("tiles", "tiles"), ("score", "score")):
+    for part, needs in (("tiles", "tiles"), ("score", "score"), ("bars", "dashboard")):
         if part in parts and "parts" in spec and needs not in view["paint"]:
             raise ValueError(f"frame_fit part {part!r}: the camera paints no {needs}")
+    bars = spec.get("bars", [])
+    drawn = [bar["field"] for bar in view["paint"].get("dashboard", {}).get("bars", [])]
+    if not (isinstance(bars, (list, tuple)) and all(isinstance(f, str) for f in bars)) or set(bars) - set(drawn):
+        raise ValueError(
+            f"frame_fit bars is a list of the fields the dashboard's bars show ({', '.join(drawn) or 'none'}), got {bars!r}"
+        )
     for key in ("iterations", "population", "elite", "phases"):
         value = spec.get(key, DEFAULTS[key])
         if not (isinstance(value, int) and value >= 1):
@@ -90,7 +101,7 @@ def check_frame_fit(spec, view: dict | None) -> None:
 class FrameFit:
     """Fits what a camera paints of physical states to frames (`__call__`); see the module's doc."""
 
-    def __init__(self, spec: dict, painted: PaintedGround):
+    def __init__(self, spec: dict, painted: PaintedGround, state_fields: list[str]):
         self.painted = painted
         self.anchor = int(spec["anchor"])
         self.iterations = int(spec.get("iterations", DEFAULTS["iterations"]))
@@ -105,8 +116,15 @@ class FrameFit:
             "path": True,
             "tiles": painted.tiles is not None,
             "score": painted.score is not None,
+            "bars": painted.dashboard is not None and bool(spec.get("bars")),
         }
         self.parts = [p for p in spec.get("parts", PARTS) if available[p]]
+        # per bar read: its state column, window pixels per unit, reach (pixels either way)
+        dashboard = painted.dashboard
+        self.bars = []
+        for name in spec.get("bars", []) if "bars" in self.parts else []:
+            i = dashboard.fields.index(state_fields.index(name))
+            self.bars.append((dashboard.fields[i], dashboard.per_unit[i], dashboard.reach[i]))
 
     @property
     def fields(self) -> list[int]:
@@ -120,7 +138,7 @@ class FrameFit:
             out += [self.painted.tile_phase, *self.painted.touched, *self._kerbs()]
         if "score" in self.parts:
             out.append(self.painted.score.field)
-        return out
+        return out + [field for field, _, _ in self.bars]
 
     @torch.no_grad()
     def __call__(self, state: torch.Tensor, frames: torch.Tensor, seed: int = 0) -> torch.Tensor:
@@ -135,6 +153,11 @@ class FrameFit:
             state = self._fit_tiles(state, frames)
         if "score" in self.parts:
             state = state.index_copy(1, self._index([self.painted.score.field]), self.painted.score.read(frames)[:, None])
+        for field, per_unit, reach in self.bars:
+            whole = torch.arange(-reach, reach + 1, device=state.device, dtype=state.dtype) / per_unit
+            state = self._choose(state, frames, field, whole, strip=True)
+            tenths = torch.arange(-10, 11, device=state.device, dtype=state.dtype) / 10 / per_unit
+            state = self._choose(state, frames, field, state[:, field : field + 1] + tenths, strip=True)
         return state
 
     # ---- the parts ------------------------------------------------------------------------------
@@ -205,31 +228,38 @@ class FrameFit:
                 spread = top.std(1) + SPREAD_FLOOR
         return best
 
-    def _choose(self, state: torch.Tensor, frames: torch.Tensor, field: int, values: torch.Tensor) -> torch.Tensor:
+    def _choose(
+        self, state: torch.Tensor, frames: torch.Tensor, field: int, values: torch.Tensor, strip: bool = False
+    ) -> torch.Tensor:
         """`state` with `field` set, per start, to whichever of `values` paints nearest its frame,
         where one paints nearer than the value it holds: a tile the frame does not show (under the
         car, or beyond the view) keeps what the filter and the prior made of it. (Set to the first
         value instead, the tiles under a starting car were read as never driven over, and shown so
         behind it ten steps on: the long-horizon realism test told those frames from CarRacing's
-        in 0.97 of cases at h = 10, 0.66 without a fit, 0.57 with this rule.)"""
-        B, V = len(state), len(values) + 1
+        in 0.97 of cases at h = 10, 0.66 without a fit, 0.57 with this rule.) `values`: (V,), or
+        (B, V) per start; `strip`: the dashboard's strip alone is painted and compared."""
+        B, V = len(state), values.shape[-1] + 1
         candidates = state.repeat_interleave(V, 0)
         held = candidates[::V, field].clone()
         candidates[:, field] = torch.cat([held[:, None], values.expand(B, -1)], 1).flatten()
-        scores = self._scores(candidates, frames, per=V).view(B, V)
+        scores = self._scores(candidates, frames, per=V, strip=strip).view(B, V)
         chosen = candidates[:, field].view(B, V).gather(1, scores.argmin(1, keepdim=True))  # the held value on a tie
         return state.index_copy(1, self._index([field]), chosen)
 
-    def _scores(self, states: torch.Tensor, frames: torch.Tensor, per: int | None = None) -> torch.Tensor:
-        """(N,) each state's painting against its frame: frames (B, 3, S, S) hold N / B states each."""
+    def _scores(self, states: torch.Tensor, frames: torch.Tensor, per: int | None = None, strip: bool = False) -> torch.Tensor:
+        """(N,) each state's painting against its frame: frames (B, 3, S, S) hold N / B states each;
+        `strip`: the dashboard's strip alone."""
         per = len(states) // len(frames) if per is None else per
-        mask = self.painted.painted
+        mask, row = self.painted.painted, self.painted.dashboard.row if strip else 0
         scores = []
         for lo in range(0, len(states), CHUNK):
             chunk = states[lo : lo + CHUNK]
             targets = frames[torch.arange(lo, lo + len(chunk), device=frames.device) // per]
-            drawn = self.painted(torch.zeros_like(targets), chunk)
-            scores.append(((drawn - targets).abs() * mask).mean((1, 2, 3)))
+            if strip:
+                drawn = self.painted.dashboard(torch.zeros_like(targets), chunk)
+            else:
+                drawn = self.painted(torch.zeros_like(targets), chunk)
+            scores.append(((drawn - targets).abs() * mask)[:, :, row:].mean((1, 2, 3)))
         return torch.cat(scores)
 
     def _index(self, columns: list[int]) -> torch.Tensor:

@@ -82,7 +82,7 @@ class WorldModel(nn.Module):
         self.painted_lines = ego_view.PaintedLines(c.decoder_view, c.state_fields, c.frame_size) if painted else None
         ground = c.decoder_view and "paint" in c.decoder_view
         self.painted_ground = PaintedGround(c.decoder_view, c.state_fields, c.frame_size) if ground else None
-        self.frame_fit = FrameFit(c.frame_fit, self.painted_ground) if c.frame_fit else None
+        self.frame_fit = FrameFit(c.frame_fit, self.painted_ground, c.state_fields) if c.frame_fit else None
         self.gru_in = nn.Sequential(nn.Linear(Z + S + A, H), nn.LayerNorm(H), nn.ELU())
         self.gru = nn.GRUCell(H, D)
         self.prior_net = mlp(D, H, self.stochastic.stats_dim)
