@@ -8,8 +8,8 @@ reads the road's centre line by regression, a unit or two off (the farthest samp
 car prior continues the farthest chords' bend (a bend goes on), so a misread bend at the start is
 one the whole dream follows; its heading is a tenth of a radian off, which turns the grass squares;
 and the fields only the painting reads (the printed score, the tiles' shades, which tiles were
-driven over and which carry kerbs) no frame tells the filter at all: it starts them at 0
-(BENCHMARKS.md, "Games: the start fitted to its frame").
+driven over and which carry kerbs, the wheels' spin rates) no frame tells the filter at all: it
+steps them from 0 (BENCHMARKS.md, "Games: the start fitted to its frame").
 
 The parts, each fitted with the others held, in this order:
   ground:  the body's heading and the ground's two phases (the squares' orientation and place),
@@ -36,7 +36,8 @@ hang on the others in its batch (but for a float's rounding where two candidates
 
 The "frame_fit" spec (ModelConfig.frame_fit; {} for none):
   anchor:      the path point at the body's place on the line (CarRacing's road+0: 2)
-  parts:       which of ground, path, tiles, score (default all the painting has)
+  parts:       which of ground, path, tiles, score, bars (default all the painting has; bars
+               where `bars` names fields)
   iterations:  rounds of each search (default 8)
   population:  candidates per round and start (default 48)
   elite:       candidates the next round's mean and spread are taken from (default 8)
