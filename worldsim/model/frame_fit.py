@@ -6,10 +6,11 @@ how: paint candidate states and keep the one whose painting matches the frame. C
 reads the road's centre line by regression, a unit or two off (the farthest sample, 42 u ahead,
 1.9 u on average over the first frames of 16 held-out episodes, mostly bent to the right), and the
 car prior continues the farthest chords' bend (a bend goes on), so a misread bend at the start is
-one the whole dream follows; its heading is a tenth of a radian off, which turns the grass squares;
-and the fields only the painting reads (the printed score, the tiles' shades, which tiles were
-driven over and which carry kerbs, the wheels' spin rates) no frame tells the filter at all: it
-steps them from 0 (BENCHMARKS.md, "Games: the start fitted to its frame").
+one the whole dream follows; its heading is 0.15 rad off (modulo a quarter turn), which turns the
+grass squares; and the fields only the painting reads (the printed score, the tiles' shades, which
+tiles were driven over and which carry kerbs, the wheels' spin rates) no frame tells the filter at
+all: it steps them from 0 (BENCHMARKS.md, "Games: the start fitted to its frame"; the errors:
+`scripts/frame_fit_gain.py`).
 
 The parts, each fitted with the others held, in this order:
   ground:  the body's heading and the ground's two phases (the squares' orientation and place),

@@ -273,7 +273,7 @@ class CarPrior(nn.Module):
         them (ENGINE_POWER, BRAKE_SPIN, the grip's pull towards rolling)."""
         rates = before.index_select(1, self.paint_index[PAINT_FIELDS.index(OMEGA_FIELDS[0]) :])
         engine = FRAME_S * ENGINE_POWER / WHEEL_INERTIA * gas[:, None] * self.driven
-        limit = (FRICTION_LIMIT * (1 - 0.4 * on_grass))[:, None]
+        limit = (FRICTION_LIMIT * (1 - (1 - GRASS_GRIP) * on_grass))[:, None]  # car_dynamics' 0.6 on the grass
         locked = (brake >= LOCKING_BRAKE)[:, None]
         for speed in speeds:
             rates = rates + engine / (rates.abs() + 5.0)
