@@ -170,6 +170,36 @@ def test_car_prior_slides_a_bend_towards_the_car_along_the_line():
     assert error < 0.25 and error < held / 5, (error, held)
 
 
+def test_car_prior_keeps_a_bend_under_a_car_driving_it_off_the_centre_line():
+    torch = pytest.importorskip("torch")
+    from worldsim.model.physics.games import CarPrior
+
+    # a bend of radius 20 (CarRacing's sharper ones) turning left, points 3.5 u apart; the car
+    # drives it 3 u inside the centre line, its true motion given to the prior step by step
+    radius, inside, steps = 20.0, 3.0, 20
+    angles = np.arange(0, 32) * 3.5 / radius  # most of one turn, not closed: the car stays mid-way
+    points = radius * np.stack([np.cos(angles), np.sin(angles)], 1)
+    fields = ["x", "y", "speed", "heading", "angular_velocity"] + track_view.field_names()
+    prior = CarPrior(fields).double()
+
+    def car(k):  # on the circle of radius 20 - 3, 1 u of the centre line's arc per step
+        a = 1.0 + k / radius
+        return np.array([(radius - inside) * np.cos(a), (radius - inside) * np.sin(a)]), a  # nose along the arc
+
+    where, heading = car(0)
+    road = torch.tensor(track_view.centre_line_view(points, where, heading).reshape(1, -1, 2))
+    for k in range(steps):
+        (here, psi), (there, psi_next) = car(k), car(k + 1)
+        step, along = prior.slide(road, torch.tensor(np.array([there - here])), torch.tensor([psi]))
+        road = prior._road(road, step, along, torch.tensor([psi_next - psi]), None)
+    truth = track_view.centre_line_view(points, *car(steps)).reshape(-1, 2)
+    # the samples around the car were in view at the start (those ahead of them are laid by the
+    # track's process since); the car's place on the line moved by 20 u of track, not by the
+    # 17 u the car drove: its projection is what the samples ride with
+    near = np.abs(road[0, :5].numpy() - truth[:5]).max()
+    assert near < 1.0, near
+
+
 def test_car_prior_keeps_the_road_samples_evenly_spaced():
     # samples of a straight road bunched to 3 u apart around the car's place (road+0 at the car):
     # one step later they lie the simulator's 7 u apart again, the car's place on the line kept
@@ -253,7 +283,7 @@ def bend_ahead(turn: float) -> np.ndarray:
 
 def test_car_prior_lays_the_track_coming_into_view_whatever_the_wheel():
     torch = pytest.importorskip("torch")
-    from worldsim.model.physics.games import TRACK_SPREAD, CarPrior, chord_turns
+    from worldsim.model.physics.games import TRACK_EASE, TRACK_KICK, CarPrior, chord_turns
 
     fields = ["x", "y", "speed", "heading", "angular_velocity", "steering"] + track_view.field_names()
     road = bend_ahead(0.2)
@@ -266,22 +296,28 @@ def test_car_prior_lays_the_track_coming_into_view_whatever_the_wheel():
         out = prior(state, steer, noise)
         return chord_turns(out[:, 6:].reshape(3, -1, 2))[:, -1].numpy()
 
-    mean = farthest_turn(None)
+    def draws(begin, side):  # standard normal draws: whether a bend begins, then its side and kick
+        return torch.tensor([[begin, side]], dtype=torch.float64).expand(3, -1)
+
+    calm = farthest_turn(None)
     # the wheel does not bend the road: left, straight and right lay the same track
-    np.testing.assert_allclose(mean, mean[1], atol=2e-3)
-    # the bend goes on as it came (continuing the last chord straight would ease it to ~0.15)
-    assert abs(mean[1] - 0.2) < 0.02, mean
-    # the random part: a draw of +2 turns the new track further left, by sqrt(chords driven) * spread
-    drawn = farthest_turn(torch.full((3, 1), 2.0, dtype=torch.float64))
+    np.testing.assert_allclose(calm, calm[1], atol=2e-3)
+    # with no bend beginning, the farthest turn eases off with the chords driven
     driven = 40.0 * 0.04 / 7.0
-    np.testing.assert_allclose(drawn - mean, 2 * TRACK_SPREAD * np.sqrt(driven), rtol=0.1)
-    # a standing car brings no track into view: its road is left as it was
+    np.testing.assert_allclose(calm, 0.2 * TRACK_EASE**driven, atol=0.01)
+    np.testing.assert_allclose(farthest_turn(draws(3.0, 0.0)), calm, atol=1e-9)  # the draw says no bend
+    # a bend begins: a draw low on the second number kicks it left by the kick's low end, one at
+    # the top right by its high end (the turn stays within CarRacing's sharpest)
+    low, high = TRACK_KICK
+    np.testing.assert_allclose(farthest_turn(draws(-4.0, -6.0)), np.minimum(calm + low, 0.62), atol=0.01)
+    np.testing.assert_allclose(farthest_turn(draws(-4.0, 6.0)), calm - high, atol=0.01)
+    # a standing car brings no track into view: its road is left as it was, whatever the draws
     state_still = state.clone()
     state_still[:, 2] = 0.0
     state_still.requires_grad_(True)
-    still = prior(state_still, torch.zeros(3, 3, dtype=torch.float64), torch.full((3, 1), 2.0, dtype=torch.float64))
+    still = prior(state_still, torch.zeros(3, 3, dtype=torch.float64), draws(-4.0, 0.0))
     np.testing.assert_allclose(still[:, 6:].detach().numpy(), state_still[:, 6:].detach().numpy(), atol=1e-6)
-    # and trains through: the random part's square root of the distance has no infinite slope there
+    # and trains through
     still.sum().backward()
     assert torch.isfinite(state_still.grad).all()
 
@@ -312,6 +348,7 @@ def test_car_prior_reads_carracings_reward_off_the_step():
     assert paid(straight_road(right=20.0), 40.0) == pytest.approx(-STEP_COST)  # on the grass
     backwards = straight_road(right=1.0, heading_to_road=np.pi)
     assert paid(backwards, 40.0) == pytest.approx(-STEP_COST)  # against the track's direction
-    # driving across the road pays only what the car advances along it
-    across = paid(straight_road(right=1.0, heading_to_road=np.pi / 3), 40.0)
+    # driving across the road (from its centre line, where the car's place on it is) pays only
+    # what the car advances along it
+    across = paid(straight_road(right=0.0, heading_to_road=np.pi / 3), 40.0)
     assert abs(across - (REWARD_PER_UNIT * 1.61 * np.cos(np.pi / 3) - STEP_COST)) < 0.02

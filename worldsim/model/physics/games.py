@@ -16,13 +16,13 @@ CarRacing's 0.6 of it on the grass) likewise. All were fitted to the recorded st
 measures them; BENCHMARKS.md).
 The grass squares' phases move with x and y. The track's centre line around the car
 (`worldsim.sources.track_view`: samples anchored to the car's place on the line, in the car's frame)
-turns with the car and moves against its motion, while the anchor slides along the line by the part
-of the motion along it: the samples are read anew off the polyline they draw, at the simulator's
-7 u spacing from the anchor's new place, so a bend ahead comes towards the car as it drives. What
-comes into view beyond the farthest sample is the track's own process, which no action steers: per
-7 u chord of new track, the chord's turn follows the turns behind it (a bend goes on, and tightens
-or eases as it began to) plus, where the dream passes noise, a random part that grows with the
-square root of the distance driven (fitted by `scripts/fit_track_process.py`). A learned farthest
+turns with the car and moves against its motion, while the anchor slides along the line to the
+car's projection onto it: the samples are read anew off the curve through them, at the
+simulator's 7 u spacing from the anchor's new place, so a bend ahead comes towards the car as it
+drives. What comes into view beyond the farthest sample is the track's own process, which no
+action steers: per 7 u chord of new track the farthest chord's turn eases off, and where the dream
+passes noise, bends begin at random, as sharp as CarRacing's (fitted by
+`scripts/fit_track_process.py`). A learned farthest
 sample read the wheel into the road (drivers steer along bends they see coming): the dream's track
 bent the way the car steered, and agents trained in it were paid for steering anywhere
 (`ModelConfig.prior_noise` makes the farthest sample the prior's alone). Wheels-off-track and
@@ -39,6 +39,8 @@ over 50 to 200 steps, where a dream lives.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -64,19 +66,20 @@ LATERAL_GRIP, GRASS_GRIP = 180.0, 0.6  # u/s^2 on the road; the grass's share of
 # CarRacing's track turns by at most 0.62 rad from one 7 u chord of the view's samples to the next
 # (the first 100 episodes of data/games-wander); the farthest sample, the learned one, is kept within that.
 MAX_TRACK_TURN = 0.62
-# The track coming into view, per chord (7 u) driven along the line: the farthest chord's turn moves
-# towards TRACK_TREND . (its turn, the two before it) + TRACK_DRIFT, with a random part of
-# TRACK_SPREAD rad per square root of a chord. Least squares one step ahead on data/games-wander
-# (`python scripts/fit_track_process.py data/games-wander`; 76 % of the variance a straight
-# continuation leaves): a bend tightens as it began to. Laid alone over thousands of steps it
-# winds more than CarRacing does (26 % of turns sharper than 0.2 rad, the data 13 %), and a
-# pure-pursuit driver leaves its road in 44 % of steps (scripts/closed_loop_drive.py, 5 episodes;
-# 1 % on the simulator). The script's other fit, matched to the recorded turns' spread and
-# autocorrelation over many steps (0.85, 0, 0; spread 0.08), is kinder to that driver (10 %), but
-# PPO agents trained 200k steps in it returned 178 +- 140 on the real simulator against 530 +- 153
-# with these constants (3 seeds each; BENCHMARKS.md, "Games: a track no wheel bends"): the harder
-# dream track trains drivers that hold the real one. Kept for that.
-TRACK_TREND, TRACK_DRIFT, TRACK_SPREAD = (1.74, -1.08, 0.33), 0.008, 0.056
+# The track coming into view, per 7 u chord driven along the line. CarRacing's tracks run straight
+# between bends that turn sharply and then ease off (read as the state reads them, 63 % of their
+# chords turn by less than 0.02 rad, 16 % by more than 0.2; a chord's turn and the next one's
+# correlate 0.73, two chords on 0.35, four 0.00): the farthest chord's turn eases off by a factor
+# TRACK_EASE per chord driven, and bends begin at random, TRACK_BENDS per chord driven (a Poisson
+# process in the distance), each with a kick of TRACK_KICK rad (uniformly between the two), to the
+# left in a share TRACK_LEFT of them (the tracks loop anticlockwise). Fitted by `python
+# scripts/fit_track_process.py` to CarRacing's own tracks: laid alone, 47 % of its chords turn by
+# less than 0.02 rad and 18 % by more than 0.2, autocorrelation 0.82 / 0.45 / -0.03. The process
+# fitted before (a bend tightening as it began to, with a Gaussian random part) never ran straight
+# (8 % of chords), and once the road's samples were read off a cubic (`_resample`) it wound into
+# circles, every chord at CarRacing's sharpest turn: the linear resampling's corner cutting had
+# been what held it back.
+TRACK_EASE, TRACK_BENDS, TRACK_KICK, TRACK_LEFT = 0.35, 0.16, (0.45, 0.62), 0.68
 FRAME_S, FRAMES = 0.02, 2
 # CarRacing pays 1000 / N for each of the track's N tiles the car first touches (tiles are the
 # 3.5 u pieces between the centre line's points, so about 1 per unit driven along the track
@@ -121,9 +124,10 @@ class CarPrior(nn.Module):
     # steer towards it), and a dream's road then swings towards the wheel; only the farthest sample,
     # which has nothing to slide along, stays learned.
     KINEMATIC = ("x", "y", "heading", "grass_x_phase", "grass_y_phase", *field_names(OFFSETS[:-1]), *PAINT_FIELDS)
-    # The prior's random part (ModelConfig.prior_noise): one standard normal draw per step lays the
-    # track coming into view, and the fields it lays are then the prior's alone.
-    NOISE_DIM = 1
+    # The prior's random part (ModelConfig.prior_noise): two standard normal draws per step lay the
+    # track coming into view (whether a bend begins; its side and kick), and the fields it lays are
+    # then the prior's alone.
+    NOISE_DIM = 2
     NOISY = tuple(field_names(OFFSETS[-1:]))
 
     def __init__(self, state_fields: list[str]):
@@ -163,12 +167,11 @@ class CarPrior(nn.Module):
         self.first_tile = int(TILE_OFFSETS[0])
         self.register_buffer("spacing", torch.tensor(OFFSETS, dtype=torch.float32) * POINT_SPACING, persistent=False)
         self.chord = float(self.spacing[-1] - self.spacing[-2])  # 7 u
-        self.register_buffer("trend", torch.tensor(TRACK_TREND), persistent=False)
-        self.drift, self.spread = TRACK_DRIFT, TRACK_SPREAD
+        self.ease, self.bends, self.kick, self.left = TRACK_EASE, TRACK_BENDS, TRACK_KICK, TRACK_LEFT
 
     def forward(self, state: torch.Tensor, action: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         """state (B, S), the car fields first; action (B, 3) = steer [-1, 1], gas [0, 1], brake [0, 1];
-        noise (B, NOISE_DIM) standard normal draws for the track coming into view (None: its mean)."""
+        noise (B, NOISE_DIM) standard normal draws for the track coming into view (None: no bend begins)."""
         x, y, speed, psi, yaw_rate = state[:, :5].unbind(-1)
         start_psi = psi
         steer, gas, brake = action.unbind(-1)
@@ -327,16 +330,19 @@ class CarPrior(nn.Module):
         the car's displacement in its frame and its place's slide along the line (`slide`), turned
         (B,) the heading's change; noise (B, 1) or None, the track process's draw."""
         slid = self._resample(road, along)
-        # Beyond the old farthest sample the resampled line runs straight on; the track's process
-        # turns what came into view (`driven` chords of it; none when the car backs up).
+        # Beyond the old farthest sample the resampled line runs on; the track's process turns what
+        # came into view (`driven` chords of it; none when the car backs up): the farthest turn
+        # eases off, and a bend may begin (TRACK_BENDS).
         driven = (along[:, 0] / self.chord).clamp(min=0.0)
-        before = chord_turns(road)[:, -3:].flip(-1)  # the farthest chord's turn, then the two before it
-        trend = (before * self.trend).sum(-1) + self.drift
-        turn = chord_turns(slid)[:, -1] + driven * trend
+        turn = chord_turns(road)[:, -1] * self.ease**driven
         if noise is not None:
-            # sqrt's slope is infinite at 0 (a standing car): trained through, it made gradients NaN
-            root = torch.where(driven > 1e-6, driven.clamp(min=1e-6).sqrt(), torch.zeros_like(driven))
-            turn = turn + root * self.spread * noise[:, 0]
+            chance = 0.5 * (1 + torch.erf(noise / math.sqrt(2)))  # the draws as uniform numbers in (0, 1)
+            begins = chance[:, 0] < 1 - torch.exp(-self.bends * driven)
+            left = chance[:, 1] < self.left
+            within = torch.where(left, chance[:, 1] / self.left, (chance[:, 1] - self.left) / (1 - self.left))
+            low, high = self.kick
+            kick = low + (high - low) * within
+            turn = turn + torch.where(begins, torch.where(left, kick, -kick), torch.zeros_like(kick))
         slid = torch.cat([slid[:, :-1], self._lay_farthest(slid, turn)[:, None]], 1)
         relative = slid - step[:, None]  # the slid samples from where the car is now
         # Seen from a car turned by `turned` (left positive), a fixed point turns the other way.
@@ -347,29 +353,51 @@ class CarPrior(nn.Module):
     def slide(self, road: torch.Tensor, moved: torch.Tensor, psi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The car's displacement moved (B, 2) in its frame before the step (B, 2; right is
         (cos psi, sin psi), ahead (-sin psi, cos psi)), and how far its place on the line slides
-        along it (B, 1), for road (B, K, 2) samples before the step."""
+        along it (B, 1), for road (B, K, 2) samples before the step. The place is where the
+        simulator's samples are anchored (`track_view.projected_index`): the car's projection onto
+        the line, here the nearest point of the polyline the samples draw. The displacement's part
+        along the line's direction under the car, taken before, is off wherever the car is off
+        the centre line in a bend (its projection moves by R / (R - r) of its path on a bend of
+        radius R, a car r inside it): with the simulator's own car motion, the road near the car
+        drifted 1.7-3.5 u (median) through the sharper bends within 30 steps. The slide ends at the
+        car's projection wherever the anchor was: the difference of the projections before and
+        after the step, tried too, let the anchor wander off it (the samples' polyline cuts the
+        simulator's finer one in a bend), 3.0 u instead of 1.0 after those 30 steps."""
         cos, sin = torch.cos(psi), torch.sin(psi)
         step = torch.stack([moved[:, 0] * cos + moved[:, 1] * sin, -moved[:, 0] * sin + moved[:, 1] * cos], -1)
-        behind, ahead = self.tangent
-        tangent = road[:, ahead] - road[:, behind]
-        tangent = tangent / tangent.norm(dim=-1, keepdim=True).clamp(min=1e-6)
-        return step, (step * tangent).sum(-1, keepdim=True)
+        start, segments = road[:, :-1], road[:, 1:] - road[:, :-1]
+        length = segments.norm(dim=-1).clamp(min=1e-6)  # (B, K - 1)
+        t = (((step[:, None] - start) * segments).sum(-1) / length.square()).clamp(0.0, 1.0)
+        nearest = (start + t[..., None] * segments - step[:, None]).norm(dim=-1).argmin(1, keepdim=True)  # (B, 1)
+        arc = torch.cat([torch.zeros_like(length[:, :1]), length.cumsum(1)], 1)  # (B, K) from the first sample
+        place = arc.gather(1, nearest) + t.gather(1, nearest) * length.gather(1, nearest)
+        return step, place - arc[:, self.anchor : self.anchor + 1]
 
     def _resample(self, road: torch.Tensor, along: torch.Tensor) -> torch.Tensor:
         """The samples of road (B, K, 2) after the car's place on the line moved `along` (B, 1) track
-        units along it: read off the polyline the samples draw at the data's spacing from the moved
-        anchor, so they stay evenly spaced, as the simulator's are; the ends continue their segment
-        straight. Moving each sample towards its neighbour instead lets the spacing drift, and over a
-        long dream the samples bunch up where the learned farthest one lags, folding the road."""
+        units along it: read at the data's spacing from the moved anchor, so they stay evenly
+        spaced, as the simulator's are, off the Catmull-Rom curve through the samples (the cubic
+        the camera draws the road along); beyond the ends the line continues its last segment
+        straight. Read off the polyline itself, every step cut the corners of a bend a little
+        more (the simulator reads its samples afresh off its finer line): with the simulator's own
+        car motion the road near the car was 0.7-1.7 u off (median) after 30 steps through the
+        sharper bends; off the curve, 0.2-0.9 u. Moving each sample towards its neighbour instead
+        lets the spacing drift, and over a long dream the samples bunch up where the learned
+        farthest one lags, folding the road."""
         segments = road[:, 1:] - road[:, :-1]
         length = segments.norm(dim=-1).clamp(min=1e-6)  # (B, K - 1)
         arc = torch.cat([torch.zeros_like(length[:, :1]), length.cumsum(1)], 1)  # (B, K) from the first sample
         target = arc[:, self.anchor : self.anchor + 1] + along + self.spacing  # (B, K)
         # The segment each target lies on: the inner samples at or before it (0 .. K - 2).
         segment = (arc[:, None, 1:-1] <= target[:, :, None]).sum(-1)
-        pick = segment[:, :, None].expand(-1, -1, 2)
-        start, direction = road.gather(1, pick), (segments / length[:, :, None]).gather(1, pick)
-        return start + direction * (target - arc.gather(1, segment))[:, :, None]
+        share = (target - arc.gather(1, segment)) / length.gather(1, segment)  # < 0 or > 1 beyond the ends
+        # the four samples around each segment, the ends continued straight
+        padded = torch.cat([2 * road[:, :1] - road[:, 1:2], road, 2 * road[:, -1:] - road[:, -2:-1]], 1)
+        p0, p1, p2, p3 = (padded.gather(1, (segment + k)[:, :, None].expand(-1, -1, 2)) for k in range(4))
+        t = share.clamp(0.0, 1.0)[:, :, None]
+        curve = p1 + 0.5 * t * ((p2 - p0) + t * ((2 * p0 - 5 * p1 + 4 * p2 - p3) + t * (3 * (p1 - p2) + p3 - p0)))
+        straight = p1 + (p2 - p1) * share[:, :, None]
+        return torch.where(((share >= 0) & (share <= 1))[:, :, None], curve, straight)
 
 
 def chord_turns(road: torch.Tensor) -> torch.Tensor:
