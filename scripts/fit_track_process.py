@@ -7,11 +7,12 @@ a step); at every place the road samples are read as the games source reads them
 (`track_view.centre_line_view`), and the turn of the chord two behind the farthest (one that has come
 into view whole) is kept once per chord driven. The process is laid alone by the prior itself (its
 roads slid along their line at the same pace, `--lay` roads of `--steps` steps, the first 300
-dropped) for every point of a grid, and the point whose turns are nearest the tracks' in mean,
+dropped) for every point of a grid, and the points whose turns are nearest the tracks' in mean,
 spread, mean size, the shares of straight (< 0.02 rad) and sharp (> 0.2 rad) chords, and the
-autocorrelation 1, 2 and 4 chords on is printed beside the constants in use.
+autocorrelation 1, 2 and 4 chords on (each relative to the tracks' value, or to 0.05 where that is
+smaller) are printed beside the constants in use.
 
-Usage: python scripts/fit_track_process.py [--tracks 60] [--lay 32] [--steps 2700]
+Usage: python scripts/fit_track_process.py [--tracks 60] [--lay 32] [--steps 2700] [--show 8]
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from worldsim.sources.track_view import centre_line_view, field_names
 
 PACE = 6  # steps per chord driven
 NAMES = ("mean", "std", "size", "straight", "sharp", "ac1", "ac2", "ac4")
-WEIGHTS = np.array([2, 2, 2, 1, 1, 1, 1, 1])
+WEIGHTS = np.ones(len(NAMES))
 GRID = {  # TRACK_EASE, TRACK_BENDS, TRACK_KICK, TRACK_LEFT
     "ease": (0.25, 0.35, 0.5),
     "bends": (0.08, 0.12, 0.16, 0.2),
@@ -93,6 +94,7 @@ def main() -> None:
     parser.add_argument("--tracks", type=int, default=60, help="CarRacing tracks read (seeds 0..N-1)")
     parser.add_argument("--lay", type=int, default=32, help="roads the prior lays at once")
     parser.add_argument("--steps", type=int, default=2700, help="steps each road is laid for")
+    parser.add_argument("--show", type=int, default=8, help="grid points shown, nearest first")
     args = parser.parse_args()
     target = statistics(track_turns(args.tracks))
     prior = car.CarPrior(["x", "y", "speed", "heading", "angular_velocity", *field_names()]).double()
@@ -106,8 +108,7 @@ def main() -> None:
     rows.append((f"in use {shipped}", laid(*shipped)))
     points = list(itertools.product(*GRID.values()))
     scored = [(miss(got := laid(*p), target), p, got) for p in tqdm(points, desc="grid", leave=False)]
-    _, best, got = min(scored, key=lambda s: s[0])
-    rows.append((f"nearest {best}", got))
+    rows += [(f"grid {p}", got) for _, p, got in sorted(scored, key=lambda s: s[0])[: args.show]]
     print(f"{'turns per chord':44s} " + " ".join(f"{n:>8s}" for n in NAMES) + "     miss")
     for name, row in rows:
         print(f"{name:44s} " + " ".join(f"{v:8.3f}" for v in row) + f" {miss(row, target):8.3f}")

@@ -272,8 +272,8 @@ def test_prior_noise_lays_what_no_action_causes():
     learned = WorldModel(config).eval()
     laid = WorldModel(ModelConfig.from_json({**config.to_json(), "prior_noise": True})).eval()
     laid.load_state_dict(learned.state_dict())
-    # one more standard normal draw per step, after the stochastic latent's
-    assert laid.noise(3).shape == (3, learned.noise(3).shape[1] + 1)
+    # the prior's standard normal draws per step (NOISE_DIM), after the stochastic latent's
+    assert laid.noise(3).shape == (3, learned.noise(3).shape[1] + laid.physics.NOISE_DIM)
     draws = laid.noise(2, [torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)])
     torch.testing.assert_close(draws[0], draws[1])
     latent = learned.encode(torch.randint(0, 255, (1, 64, 64, 3), dtype=torch.uint8)).expand(2, -1).clone()

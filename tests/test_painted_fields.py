@@ -229,7 +229,12 @@ def test_the_prior_carries_the_tiles_flags_with_the_tiles_and_touches_those_unde
     before[:, NAMES.index("speed")] = 20.0  # 0.8 units a step along +y: 0.23 of a tile
     before[:, NAMES.index("tile_phase")] = 2 * torch.pi * 0.9 / 6  # 0.1 of a tile before its tile's end
     road = [(0.0, k * POINT_SPACING) for k in (-4, -2, 0, 2, 4, 6, 8, 10, 12)]
-    bend = [*road[:6], *((-c, y) for c, y in ((0.9, 30.0), (3.6, 36.5), (8.3, 42.0)))]  # turning left ahead
+    # turning left ahead, each of the last three 7 u chords 0.45 rad left of the one before
+    # (the prior eases the farthest turn as the car drives on: a kerb is laid above 0.3)
+    bend = road[:6]
+    for k in range(1, 4):
+        (right, ahead), angle = bend[-1], 0.45 * k
+        bend.append((right - 7.0 * np.sin(angle), ahead + 7.0 * np.cos(angle)))
     for row, points in enumerate((road, [(20.0, y) for _, y in road], bend)):  # the second: the car off the road
         for k, (right, ahead) in zip((-4, -2, 0, 2, 4, 6, 8, 10, 12), points, strict=True):
             before[row, NAMES.index(f"road{k:+d}_right")], before[row, NAMES.index(f"road{k:+d}_ahead")] = right, ahead
