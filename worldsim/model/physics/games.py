@@ -366,11 +366,10 @@ class CarPrior(nn.Module):
         simulator's finer one in a bend), 3.0 u instead of 1.0 after those 30 steps."""
         cos, sin = torch.cos(psi), torch.sin(psi)
         step = torch.stack([moved[:, 0] * cos + moved[:, 1] * sin, -moved[:, 0] * sin + moved[:, 1] * cos], -1)
-        start, segments = road[:, :-1], road[:, 1:] - road[:, :-1]
-        length = segments.norm(dim=-1).clamp(min=1e-6)  # (B, K - 1)
+        segments, length, arc = polyline(road)
+        start = road[:, :-1]
         t = (((step[:, None] - start) * segments).sum(-1) / length.square()).clamp(0.0, 1.0)
         nearest = (start + t[..., None] * segments - step[:, None]).norm(dim=-1).argmin(1, keepdim=True)  # (B, 1)
-        arc = torch.cat([torch.zeros_like(length[:, :1]), length.cumsum(1)], 1)  # (B, K) from the first sample
         place = arc.gather(1, nearest) + t.gather(1, nearest) * length.gather(1, nearest)
         return step, place - arc[:, self.anchor : self.anchor + 1]
 
@@ -385,9 +384,7 @@ class CarPrior(nn.Module):
         sharper bends; off the curve, 0.2-0.9 u. Moving each sample towards its neighbour instead
         lets the spacing drift, and over a long dream the samples bunch up where the learned
         farthest one lags, folding the road."""
-        segments = road[:, 1:] - road[:, :-1]
-        length = segments.norm(dim=-1).clamp(min=1e-6)  # (B, K - 1)
-        arc = torch.cat([torch.zeros_like(length[:, :1]), length.cumsum(1)], 1)  # (B, K) from the first sample
+        _, length, arc = polyline(road)
         target = arc[:, self.anchor : self.anchor + 1] + along + self.spacing  # (B, K)
         # The segment each target lies on: the inner samples at or before it (0 .. K - 2).
         segment = (arc[:, None, 1:-1] <= target[:, :, None]).sum(-1)
@@ -399,6 +396,14 @@ class CarPrior(nn.Module):
         curve = p1 + 0.5 * t * ((p2 - p0) + t * ((2 * p0 - 5 * p1 + 4 * p2 - p3) + t * (3 * (p1 - p2) + p3 - p0)))
         straight = p1 + (p2 - p1) * share[:, :, None]
         return torch.where(((share >= 0) & (share <= 1))[:, :, None], curve, straight)
+
+
+def polyline(road: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The polyline road (B, K, 2) draws: its segments (B, K - 1, 2), their lengths (B, K - 1) and
+    each sample's distance along it from the first (B, K)."""
+    segments = road[:, 1:] - road[:, :-1]
+    length = segments.norm(dim=-1).clamp(min=1e-6)
+    return segments, length, torch.cat([torch.zeros_like(length[:, :1]), length.cumsum(1)], 1)
 
 
 def chord_turns(road: torch.Tensor) -> torch.Tensor:
