@@ -10,7 +10,8 @@ state fields carried by the physics prior alone and read only by
 the painting (`carry`: a list of the source's field names, appended to the state with zero weights
 everywhere, `worldsim.model.carried_fields`; "paint": the domain's `PAINT_FIELDS`; the start
 bank's states get them from `--carry-from DATA`, a recording of the same episodes with those
-fields, or 0). This copies a checkpoint
+fields, or 0; `--scale-carried DATA` standardises the carried fields by their scale in DATA,
+`carried_fields.scale_fields`, so that an agent's latent observations are not dominated by them). This copies a checkpoint
 (weights, start-frame bank) into OUT with those options set in its config, after checking that the
 weights still load under them, so that one set of weights can be measured under each way of
 dreaming.
@@ -28,6 +29,7 @@ With `frame_fit` (`worldsim.model.frame_fit`), the start bank's starts are fitte
 with the bank (`start_bank.write_fitted_starts`).
 
 Usage: python scripts/derive_checkpoint.py SOURCE OUT '{"prior_noise": true}' [--decoder-from RUN] [--carry-from DATA]
+       [--scale-carried DATA]
 """
 
 from __future__ import annotations
@@ -40,13 +42,14 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import torch
 from safetensors.torch import load_file, save_file
 
 from worldsim import domains
 from worldsim.data import Dataset
 from worldsim.data.dataset import field_columns
 from worldsim.model.card import DISTILLED_FILES, REFLECT_FILES, TEXT_FILES
-from worldsim.model.carried_fields import add_fields, widen_text
+from worldsim.model.carried_fields import add_fields, field_scales, scale_fields, widen_text
 from worldsim.model.checkpoint import (
     CONFIG,
     FORMAT,
@@ -109,6 +112,36 @@ def carried_from(data: Dataset, frames: np.ndarray, carried: list[str]) -> np.nd
     return np.stack(found).astype(np.float32)
 
 
+def carried_scales(data: Dataset, carried: list[str]) -> dict[str, float]:
+    """Each carried field's scale (`carried_fields.field_scales`) over every step `data` recorded."""
+    columns = field_columns(data.source, carried, data.root)
+    values = np.concatenate([data.episode(i).states[:, columns] for i in range(len(data))])
+    return dict(zip(carried, field_scales(torch.from_numpy(values)).tolist(), strict=True))
+
+
+def rebind_text(source: Path, staged: Path, widen: tuple[int, int] | None = None) -> None:
+    """The text model and the reflector of `source`, re-bound to the weights staged in `staged`
+    (which mean the same latents but hash otherwise); `widen` = (at, count) first gives the text
+    model zero columns and rows for latent columns the weights gained there."""
+    if not (source / TEXT_FILES[0]).is_file():
+        return
+    model, _ = load_model(staged)
+    meta = json.loads((source / TEXT_FILES[0]).read_text())
+    weights = load_file(str(source / TEXT_FILES[1]))
+    if widen is not None:
+        weights, meta["config"] = widen_text(weights, meta["config"], *widen)
+    meta["world_model_latents"] = latents_fingerprint(model)
+    meta.pop("world_model", None)
+    save_file({k: v.contiguous() for k, v in weights.items()}, str(staged / TEXT_FILES[1]))
+    write_json(staged / TEXT_FILES[0], meta)
+    if (source / REFLECT_FILES[0]).is_file():
+        space, _ = load_shared_space(staged, world_model=model)
+        reflect = json.loads((source / REFLECT_FILES[0]).read_text())
+        reflect["text_model"] = weights_fingerprint(space)
+        write_json(staged / REFLECT_FILES[0], reflect)
+        shutil.copy2(source / REFLECT_FILES[1], staged / REFLECT_FILES[1])
+
+
 def carry_bound_files(source: Path, staged: Path, old_fields: int, carried: list[str], carry_from: Dataset | None = None) -> None:
     """What is bound to the weights, widened for the fields `carried` after the first `old_fields`
     (`carried_fields.add_fields`): the start bank's states (the new fields as `carry_from` recorded
@@ -128,21 +161,7 @@ def carry_bound_files(source: Path, staged: Path, old_fields: int, carried: list
         tmp = staged / (START_BANK + ".tmp.npz")
         np.savez_compressed(tmp, **arrays)
         tmp.replace(staged / START_BANK)
-    if not (source / TEXT_FILES[0]).is_file():
-        return
-    model, _ = load_model(staged)
-    meta = json.loads((source / TEXT_FILES[0]).read_text())
-    weights, meta["config"] = widen_text(load_file(str(source / TEXT_FILES[1])), meta["config"], old_fields, count)
-    meta["world_model_latents"] = latents_fingerprint(model)
-    meta.pop("world_model", None)
-    save_file({k: v.contiguous() for k, v in weights.items()}, str(staged / TEXT_FILES[1]))
-    write_json(staged / TEXT_FILES[0], meta)
-    if (source / REFLECT_FILES[0]).is_file():
-        space, _ = load_shared_space(staged, world_model=model)
-        reflect = json.loads((source / REFLECT_FILES[0]).read_text())
-        reflect["text_model"] = weights_fingerprint(space)
-        write_json(staged / REFLECT_FILES[0], reflect)
-        shutil.copy2(source / REFLECT_FILES[1], staged / REFLECT_FILES[1])
+    rebind_text(source, staged, (old_fields, count))
 
 
 def main() -> None:
@@ -152,10 +171,15 @@ def main() -> None:
     parser.add_argument("options", help="JSON object of model options to set ({} for none)")
     parser.add_argument("--decoder-from", type=Path, help="a run whose decoder draws the frames instead")
     parser.add_argument("--carry-from", type=Path, help="a dataset recording the carried fields: the start bank's values of them")
+    parser.add_argument(
+        "--scale-carried", type=Path, help="a dataset recording the carried fields: each standardised by its scale there"
+    )
     args = parser.parse_args()
     options = json.loads(args.options)
-    if not isinstance(options, dict) or not (options or args.decoder_from):
-        parser.error(f"options must be a JSON object, non-empty unless --decoder-from is given; got {args.options!r}")
+    if not isinstance(options, dict) or not (options or args.decoder_from or args.scale_carried):
+        parser.error(
+            f"options must be a JSON object, non-empty unless --decoder-from or --scale-carried is given; got {args.options!r}"
+        )
     if set(options) - DREAMING:
         parser.error(f"{sorted(set(options) - DREAMING)} change the weights; only {', '.join(sorted(DREAMING))} can be set here")
     source, out = Path(args.source), Path(args.out)
@@ -181,6 +205,10 @@ def main() -> None:
         carry_from = Dataset(args.carry_from) if args.carry_from else None
     except (FileNotFoundError, ValueError) as exc:
         parser.error(f"--carry-from: {exc}")
+    try:
+        scale_from = Dataset(args.scale_carried) if args.scale_carried else None
+    except (FileNotFoundError, ValueError) as exc:
+        parser.error(f"--scale-carried: {exc}")
     if "paint" in model_options:  # the painting is part of the camera's spec: the view's "paint"
         paint = model_options.pop("paint")
         if not data["model"].get("decoder_view"):
@@ -196,14 +224,28 @@ def main() -> None:
             weights, data["model"] = add_fields(load_file(str(source / WEIGHTS)), data["model"], carried)
         except ValueError as exc:
             parser.error(str(exc))
+    scales = None
+    if scale_from is not None:
+        if not data["model"].get("carried_fields"):
+            parser.error("--scale-carried: the model carries no fields (give carry in the options, or a model that does)")
+        try:
+            scales = carried_scales(scale_from, data["model"]["carried_fields"])
+            weights = scale_fields(weights if weights is not None else load_file(str(source / WEIGHTS)), data["model"], scales)
+        except ValueError as exc:
+            parser.error(f"--scale-carried: {exc}")
     data["model"] = {**data["model"], **model_options}
     recipe = data.setdefault("recipe", {})
     recipe["derived"] = {"from": str(source), "options": options}
+    if args.carry_from:
+        recipe["derived"]["carry_from"] = str(args.carry_from)
+    if scales is not None:
+        recipe["derived"]["scale_carried"] = str(args.scale_carried)
+        recipe["derived"]["carried_scales"] = {k: round(v, 4) for k, v in scales.items()}
     if recipe.get("refit_decoder", {}).get("out"):  # the refit came first (worldsim.model.retrain.last_stage)
         recipe["derived"]["after_refit"] = recipe["refit_decoder"]["out"]
     if args.decoder_from:
-        if carried:
-            parser.error("carry and --decoder-from: derive one, then the other")
+        if carried or scales is not None:
+            parser.error("carry or --scale-carried and --decoder-from: derive one, then the other")
         try:
             weights, data["model"] = graft_decoder(load_file(str(source / WEIGHTS)), data["model"], args.decoder_from)
         except ValueError as exc:
@@ -228,6 +270,8 @@ def main() -> None:
                 carry_bound_files(source, staged, len(data["model"]["state_fields"]) - len(carried), carried, carry_from)
             except ValueError as exc:
                 parser.error(str(exc))
+        elif scales is not None:
+            rebind_text(source, staged)  # the same latents, the carried fields' codes rescaled
         try:
             model, _ = load_model(staged)  # the weights load under the new options, or a clear error
         except CheckpointError as exc:
@@ -238,7 +282,8 @@ def main() -> None:
         out.parent.mkdir(parents=True, exist_ok=True)
         staged.rename(out)
     grafted = f", frames drawn by {args.decoder_from}'s decoder" if args.decoder_from else ""
-    print(f"{out}: {source} with {json.dumps(options)}{grafted}")
+    scaled = f", the carried fields scaled as in {args.scale_carried}" if scales is not None else ""
+    print(f"{out}: {source} with {json.dumps(options)}{grafted}{scaled}")
 
 
 if __name__ == "__main__":

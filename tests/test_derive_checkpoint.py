@@ -182,3 +182,30 @@ def test_the_start_bank_takes_the_carried_fields_from_a_recording_of_its_episode
     with pytest.raises(SystemExit):
         derive(monkeypatch, source, tmp_path / "unmatched", '{"carry": "paint"}', "--carry-from", str(data_dir))
     assert "no episode starts with the frames of the start bank's contexts [0]" in capsys.readouterr().err
+    # Scaled by the recording: the score's code is its value over its scale there; a field that
+    # stays within a unit (a touched flag) keeps scale 1; nothing the model dreams changes.
+    scaled = tmp_path / "scaled"
+    derive(monkeypatch, out, scaled, "{}", "--scale-carried", str(data_dir))
+    (before, _), (after, meta) = load_model(out), load_model(scaled)
+    recorded = np.concatenate([data.episode(i).states for i in range(len(data))])
+    score, touched = recorded[:, names.index("score")], recorded[:, names.index("tile+0_touched")]
+    state_std = dict(zip(after.config.state_fields, after.state_std.tolist(), strict=True))
+    assert state_std["score"] == pytest.approx(max(float(np.sqrt((score.astype(np.float64) ** 2).mean())), 1.0), rel=1e-4)
+    assert state_std["tile+0_touched"] == 1.0 and abs(touched).max() <= 1
+    assert meta["recipe"]["derived"]["scale_carried"] == str(data_dir)
+    assert meta["recipe"]["derived"]["carried_scales"]["score"] == pytest.approx(state_std["score"], abs=1e-3)
+    latent = before.encode(torch.from_numpy(episodes[0].frames[:1]))
+    physical = before.physical_state(latent)
+    physical[:, after.config.state_fields.index("score")] = 300.0
+    rest = latent[:, before.config.state_code_dim :]
+    latent = torch.cat([before.normalise_state(physical), rest], -1)
+    relabelled = torch.cat([after.normalise_state(physical), rest], -1)
+    assert relabelled[0, after.config.state_fields.index("score")] == pytest.approx(300.0 / state_std["score"])
+    action = before.action_features(torch.tensor([[0.2, 0.5, 0.0]]))
+    with torch.no_grad():
+        a = before.imagine_step(latent, action, None, 1.0)
+        b = after.imagine_step(relabelled, action, None, 1.0)
+    assert torch.allclose(before.physical_state(a), after.physical_state(b), atol=1e-3)
+    with pytest.raises(SystemExit):
+        derive(monkeypatch, source, tmp_path / "nothing-carried", "{}", "--scale-carried", str(data_dir))
+    assert "the model carries no fields" in capsys.readouterr().err

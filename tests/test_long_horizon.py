@@ -289,6 +289,11 @@ def test_a_derived_models_card_names_the_steps_that_set_its_dreaming_options_and
     derive = """python scripts/derive_checkpoint.py runs/games-speed runs/games '{"prior_noise": true}'"""
     assert derive_command(recipe, "games") == [derive]
     assert derive_command({"command": "worldsim train --out runs/games"}, "games") == []
+    # The recordings the carried fields were read and scaled off are named as they were given.
+    read = {**recipe["derived"], "carry_from": "data/games-wander", "scale_carried": "data/games-wander"}
+    assert derive_command({**recipe, "derived": read}, "games") == [
+        f"{derive} --carry-from data/games-wander --scale-carried data/games-wander"
+    ]
     # The decoder's own run is retrained first; a run gone since is named as such.
     donor = tmp_path / "games-track"
     recipe["derived"]["decoder_from"] = str(donor)

@@ -293,6 +293,22 @@ def test_fields_added_to_a_trained_model_leave_every_learned_part_as_it_was():
     assert json.loads(json.dumps(options))["state_fields"][-n:] == carried
 
 
+def test_carried_fields_are_scaled_by_their_recorded_size_and_nothing_else_is():
+    from worldsim.model.carried_fields import field_scales, scale_fields
+
+    # root mean square, at least 1: a score in the hundreds is scaled down, a rare flag is not blown up
+    values = torch.tensor([[300.0, 0.0, 0.5], [-400.0, 1.0, -0.5], [0.0, 0.0, 0.5], [0.0, 0.0, -0.5]])
+    assert field_scales(values).tolist() == pytest.approx([250.0, 1.0, 1.0])
+    model = {"state_fields": ["x", "score", "wheel0_omega"], "carried_fields": ["score", "wheel0_omega"]}
+    weights = {"state_std": torch.tensor([3.0, 1.0, 1.0]), "state_mean": torch.zeros(3)}
+    scaled = scale_fields(weights, model, {"score": 250.0})
+    assert scaled["state_std"].tolist() == [3.0, 250.0, 1.0] and weights["state_std"].tolist() == [3.0, 1.0, 1.0]
+    with pytest.raises(ValueError, match=r"\['x'\] are not carried fields"):
+        scale_fields(weights, model, {"x": 2.0})
+    with pytest.raises(ValueError, match="positive numbers"):
+        scale_fields(weights, model, {"score": 0.0})
+
+
 @pytest.mark.parametrize(
     "change, message",
     [

@@ -12,6 +12,11 @@ be among its `KINEMATIC` fields, so the learned correction leaves them alone), a
 reads them. No frame tells the filter them (`ModelConfig.carried_fields`): it takes the prior's
 step of them through its frames, from 0 at the first; a prompt's generated scene holds them at 0.
 
+`scale_fields` sets the carried fields' scales from a recording: no learned part reads them, so
+nothing a learned part computes changes, but an agent observing the latent sees their codes (a
+CarRacing score of 900 or a wheel spinning at 240 rad/s, unscaled, sits in the latent hundreds of
+times larger than every other column and saturates a policy's first layer).
+
 `add_fields` returns the new weights and config; what is bound to the weights is carried along:
 the start-frame bank's states (the new fields 0, or their recorded values:
 `scripts/derive_checkpoint.py --carry-from`), the text model (its scene encoder and generator
@@ -99,3 +104,28 @@ def widen_text(weights: dict[str, torch.Tensor], config: dict[str, Any], at: int
     out["generator.latent_mean"] = _insert(out["generator.latent_mean"], 0, at, count)
     out["generator.latent_std"] = _insert(out["generator.latent_std"] - 1, 0, at, count) + 1
     return out, {**config, "latent_dim": config["latent_dim"] + count}
+
+
+def field_scales(values: torch.Tensor) -> torch.Tensor:
+    """(F,) scales for fields recorded as `values` (N, F): each field's root mean square, at least
+    1 (a field whose values stay within a unit or so, such as a flag or a phase, keeps scale 1 and
+    a rare flag is not blown up to a large code)."""
+    return values.double().square().mean(0).sqrt().clamp(min=1.0).float()
+
+
+def scale_fields(weights: dict[str, torch.Tensor], model: dict[str, Any], scales: dict[str, float]) -> dict[str, torch.Tensor]:
+    """`weights` with the carried fields named in `scales` standardised by those scales (their
+    `state_std`; the mean stays 0, so a code of 0, what a first frame reads and a prompt's
+    generator writes, is still the field's 0). A ValueError names a field that is not carried or a
+    scale that is not a positive number."""
+    carried, fields = model.get("carried_fields", []), list(model["state_fields"])
+    stray = sorted(set(scales) - set(carried))
+    if stray:
+        raise ValueError(f"scale_fields: {stray} are not carried fields (carried: {carried})")
+    bad = {f: v for f, v in scales.items() if not (isinstance(v, int | float) and v > 0 and v < float("inf"))}
+    if bad:
+        raise ValueError(f"scale_fields: scales must be positive numbers, got {bad}")
+    std = weights["state_std"].clone()
+    for name, scale in scales.items():
+        std[fields.index(name)] = float(scale)
+    return {**weights, "state_std": std}

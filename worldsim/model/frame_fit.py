@@ -56,7 +56,10 @@ import torch
 from worldsim.model.painted_ground import PaintedGround
 
 PARTS = ("ground", "path", "tiles", "score", "bars")
-FIT_VERSION = 2  # raised when a fit of the same spec would come out otherwise (stored fits are then refitted)
+# Raised when a fit of the same spec would come out otherwise (stored fits are then refitted): the
+# fit starts from the filter's read of the context, whose carried fields the physics prior steps
+# from frame to frame, so a change to the prior changes the fit too (3: the car prior's slide).
+FIT_VERSION = 3
 KEYS = {"anchor", "parts", "iterations", "population", "elite", "spread", "phases", "bars"}
 DEFAULTS = {"iterations": 8, "population": 48, "elite": 8, "spread": [1.0, 0.05, 0.05, 0.05, 0.3], "phases": 24}
 CHUNK = 1024  # candidates painted at once: the painting holds a few (S/2 + 1)^2 x points tables each

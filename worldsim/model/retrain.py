@@ -153,6 +153,9 @@ def derive_command(recipe: dict[str, Any], domain: str, out: str | None = None) 
         except CheckpointError:
             lines.append(f"# the decoder's run {donor}, not found at export")
         command += f" --decoder-from {donor}"
+    for flag in ("carry_from", "scale_carried"):  # the recordings the carried fields were read off
+        if derived.get(flag):
+            command += f" --{flag.replace('_', '-')} {derived[flag]}"
     return [*lines, command]
 
 
