@@ -15,4 +15,7 @@ worldsim collect --domain games --episodes 210 --max-steps 500 --workers "$worke
 # The games candidate's data: the same episodes' mix with a fifth driven off the track ("wander").
 worldsim collect --domain games --episodes 210 --max-steps 500 --workers "$workers" --seed 0 --out "$root/games-wander" \
   --styles '{"clean": 0.25, "noisy": 0.2, "sloppy": 0.15, "stop_go": 0.2, "wander": 0.2}'
+# The scales the shipped games model standardises its carried fields by (derive_checkpoint.py
+# --scale-carried; BENCHMARKS.md, "Games: the carried fields scaled for agents"): 8 episodes.
+worldsim collect --domain games --episodes 8 --max-steps 500 --workers "$workers" --seed 5000 --out "$root/games-scale"
 worldsim collect --domain driving --episodes 5000 --max-steps 30 --workers "$workers" --seed 0 --out "$root/driving"

@@ -262,10 +262,14 @@ for domain in $domains; do
       # What the camera paints is fitted to the frame a dream starts from ("frame_fit"; anchor 2 is
       # road+0, the car's place on the line; the wheels' spin rates read off the dashboard's bars;
       # BENCHMARKS.md, "Games: the start fitted to its frame"), the start bank's fits stored with it.
+      # The carried fields are standardised by their size in a recording (the score and the wheels'
+      # spin rates would otherwise dominate an agent's latent observations; "Games: the carried
+      # fields scaled for agents").
       rm -rf runs/games
       fit='{"anchor": 2, "bars": ["wheel0_omega", "wheel1_omega", "wheel2_omega", "wheel3_omega"]}'
       python scripts/derive_checkpoint.py runs/games-speed runs/games \
-        "{\"prior_noise\": true, \"carry\": \"paint\", \"paint\": \"camera\", \"frame_fit\": $fit}" --carry-from data/games-wander
+        "{\"prior_noise\": true, \"carry\": \"paint\", \"paint\": \"camera\", \"frame_fit\": $fit}" --carry-from data/games-wander \
+        --scale-carried data/games-scale
       ;;
     games-v2)
       # The games model shipped before (world model v2; BENCHMARKS.md, "Games: drawing the road from
