@@ -10,11 +10,11 @@ state fields carried by the physics prior alone and read only by
 the painting (`carry`: a list of the source's field names, appended to the state with zero weights
 everywhere, `worldsim.model.carried_fields`; "paint": the domain's `PAINT_FIELDS`; the start
 bank's states get them from `--carry-from DATA`, a recording of the same episodes with those
-fields, or 0; `--scale-carried DATA` standardises the carried fields by their scale in DATA,
-`carried_fields.scale_fields`, so that an agent's latent observations are not dominated by them). This copies a checkpoint
-(weights, start-frame bank) into OUT with those options set in its config, after checking that the
-weights still load under them, so that one set of weights can be measured under each way of
-dreaming.
+fields, or 0; `--scale-carried DATA` standardises the carried fields by their size in DATA,
+`carried_fields.scale_fields`, so that they do not dominate an agent's latent observations). This
+copies a checkpoint (weights, start-frame bank) into OUT with those options set in its config,
+after checking that the weights still load under them, so that one set of weights can be measured
+under each way of dreaming.
 The derived config records where it came from and what was set (`recipe.derived`). What is
 trained beside the weights and bound to them (the text model, the reflector, the distilled
 decoder) is copied too where the weights are kept as they are, so a shipped model keeps its
