@@ -4,7 +4,7 @@ Some of what a frame shows moves by rule alone and steers nothing: CarRacing's t
 track, its printed score, the wheels' spin, the touched tiles and kerbs, the dashboard's spin-rate
 bars (`worldsim.sources.games.PAINT_FIELDS`). A model trained on
 a state without them can carry them unchanged in every weight: each is appended to the physical
-state (a plain, unstandardised field: mean 0, std 1), its code column in the latent sits after the
+state (mean 0 and std 1 when added, its scale set by `scale_fields`), its code column in the latent sits after the
 old fields' (before the angles' appended sines), every layer that reads the state code or the
 latent gets a zero column for it and every layer that writes the state code a zero row. The
 learned parts then compute exactly what they did, the physics prior steps the new fields (they must
