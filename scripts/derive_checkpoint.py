@@ -115,7 +115,7 @@ def carried_from(data: Dataset, frames: np.ndarray, carried: list[str]) -> np.nd
 def carried_scales(data: Dataset, carried: list[str]) -> dict[str, float]:
     """Each carried field's scale (`carried_fields.field_scales`) over every step `data` recorded."""
     columns = field_columns(data.source, carried, data.root)
-    values = np.concatenate([data.episode(i).states[:, columns] for i in range(len(data))])
+    values = np.concatenate([episode.states[:, columns] for episode in data.episodes(progress=True)])
     return dict(zip(carried, field_scales(torch.from_numpy(values)).tolist(), strict=True))
 
 
